@@ -1,0 +1,50 @@
+# 市金融党建联盟平台 — the alliance platform. `make run` starts it, `make test` checks it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY := .venv/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/alliance/tools/bin/uv)
+ROLE ?= secretariat
+PYTEST_ARGS ?=
+
+.PHONY: help install run demo test test-unit lint token fetch-infra browser clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	@scripts/ensure-uv.sh
+
+.venv/.installed: $(UV) uv.lock pyproject.toml shared/pyproject.toml localinfra/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --all-packages --frozen
+	@touch $@
+
+install: .venv/.installed  ## install everything into .venv (uv workspace, locked)
+
+fetch-infra: install  ## download and build Kafka and FerretDB into ~/.cache/alliance (once per version)
+	$(PY) -m alliance_localinfra fetch
+
+browser:  ## Debian's chromium for the dashboard's browser tests (no browser download)
+	@scripts/ensure-chromium.sh
+
+run: install  ## start Kafka, the store and the four services; Ctrl-C stops everything
+	$(PY) -m alliance_localinfra.platform
+
+demo: install  ## load a realistic alliance into the running platform through its public APIs
+	$(PY) scripts/demo.py
+
+test: install browser  ## the whole suite against a real Kafka broker and store
+	$(PY) -m alliance_localinfra exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install  ## the fast layer only, no infrastructure
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+lint: install  ## ruff and mypy
+	$(PY) -m ruff check shared localinfra services tests scripts bench
+	$(PY) -m mypy shared/alliance_shared
+
+token: install  ## print a dev JWT: make token ROLE=secretariat [INSTITUTION=<id>]
+	@$(PY) -m alliance_shared.tokens --role $(ROLE) $(if $(INSTITUTION),--institution $(INSTITUTION)) $(if $(ORGANIZATION),--organization $(ORGANIZATION))
+
+clean:  ## remove the virtual environment and test artifacts (the infra cache stays)
+	rm -rf .venv test-artifacts .pytest_cache

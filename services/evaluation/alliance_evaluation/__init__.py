@@ -1,0 +1,1 @@
+"""The evaluation service of the alliance platform."""

@@ -1,0 +1,1 @@
+"""Shared library of the alliance platform: contracts, Kafka, MongoDB, auth, settings, telemetry."""

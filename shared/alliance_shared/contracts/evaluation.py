@@ -1,0 +1,95 @@
+"""Events of the evaluation service on `evaluation.events.v1`, keyed by organisation id."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from .base import AwareDatetime, EventPayload, Id, Quarter
+from .topics import EVALUATION_EVENTS
+
+
+class BranchFellBehind(EventPayload):
+    """A branch is lagging (no organisational-life meeting for N days) or at risk (quarter
+    three-quarters gone with organisational life under 60)."""
+
+    event_type = "fpba.branch.fell_behind.v1"
+    kafka_topic = EVALUATION_EVENTS
+
+    organization_id: Id
+    institution_id: Id
+    status: Literal["lagging", "at_risk"]
+    period: Quarter
+    days_since_last_meeting: int | None  # None: never met since it opened
+    last_meeting_at: AwareDatetime | None = None
+    detected_at: AwareDatetime
+    org_life_score: float | None = None
+
+
+class BranchCaughtUp(EventPayload):
+    """A lagging or at-risk branch reported again and left the list."""
+
+    event_type = "fpba.branch.caught_up.v1"
+    kafka_topic = EVALUATION_EVENTS
+
+    organization_id: Id
+    institution_id: Id
+    previous_status: Literal["lagging", "at_risk"]
+    period: Quarter
+    caught_up_at: AwareDatetime
+    meeting_event_id: str | None = None
+
+
+class ReportsMissing(EventPayload):
+    """Near a quarter's end a branch still owes reports its obligation calendar expects."""
+
+    event_type = "fpba.reports.missing.v1"
+    kafka_topic = EVALUATION_EVENTS
+
+    organization_id: Id
+    institution_id: Id
+    period: Quarter
+    missing: list[str] = Field(min_length=1)  # meeting kinds or indicator names
+    due_on: date
+    detected_at: AwareDatetime
+
+
+class ScoreComputed(EventPayload):
+    """A score for a branch or an institution and a period (the evidence stays in evaluation's API)."""
+
+    event_type = "fpba.score.computed.v1"
+    kafka_topic = EVALUATION_EVENTS
+
+    period: Quarter
+    object_type: Literal["institution", "branch"]
+    object_id: Id
+    institution_id: Id
+    organization_id: str | None = None
+    score: float
+    grade: Literal["excellent", "good", "pass", "fail"]
+    vetoed: bool
+    ruleset: str
+    computation_id: str
+    computed_at: AwareDatetime
+
+    def ordering_key(self) -> str | None:
+        return self.object_id
+
+
+class PeriodClosed(EventPayload):
+    event_type = "fpba.period.closed.v1"
+    kafka_topic = EVALUATION_EVENTS
+
+    period: Quarter
+    closed_at: AwareDatetime
+    closed_by: str
+
+    def ordering_key(self) -> str | None:
+        return self.period
+
+
+PAYLOADS: tuple[type[EventPayload], ...] = (
+    BranchFellBehind, BranchCaughtUp, ReportsMissing, ScoreComputed, PeriodClosed,
+)

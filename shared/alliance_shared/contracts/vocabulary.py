@@ -1,0 +1,104 @@
+"""The alliance's words (GLOSSARY.md) as enumerations shared by every contract."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Ownership(StrEnum):
+    STATE_OWNED = "state_owned"  # 国有
+    PRIVATE = "private"  # 民营
+    EMERGING = "emerging"  # 新兴金融机构
+
+
+class PartyOrgStatus(StrEnum):
+    ESTABLISHED_COMPLETE = "established_complete"  # 已建立党组织且工作完善
+    ESTABLISHED_INCOMPLETE = "established_incomplete"  # 已建立党组织但不够完善
+    NOT_ESTABLISHED_CAPABLE = "not_established_capable"  # 有能力有条件建立但尚未建立
+    NOT_ESTABLISHED_INCAPABLE = "not_established_incapable"  # 不具备建立条件
+
+
+class ReportingLevel(StrEnum):
+    L1 = "L1"  # manual: form or spreadsheet
+    L2 = "L2"  # batch API
+    L3 = "L3"  # streaming: Kafka or signed webhook
+
+
+class AllianceRole(StrEnum):
+    CHAIR = "chair"
+    VICE_CHAIR = "vice_chair"
+    SECRETARY_GENERAL = "secretary_general"
+    MEMBER = "member"
+    REGULATOR = "regulator"
+
+
+class OrganizationKind(StrEnum):
+    COMMITTEE = "committee"  # 党委
+    GENERAL_BRANCH = "general_branch"  # 党总支
+    BRANCH = "branch"  # 党支部
+    JOINT_BRANCH = "joint_branch"  # 联合党支部
+    TEMPORARY_BRANCH = "temporary_branch"  # 临时党支部
+    PARTY_GROUP = "party_group"  # 党小组
+
+    @property
+    def holds_meetings(self) -> bool:
+        """Branch-like organisations are the ones expected to hold 三会一课 and get reminders."""
+        return self in (OrganizationKind.BRANCH, OrganizationKind.JOINT_BRANCH,
+                        OrganizationKind.TEMPORARY_BRANCH)
+
+
+class MemberStatus(StrEnum):
+    APPLICANT = "applicant"  # 入党申请人
+    ACTIVIST = "activist"  # 入党积极分子
+    CANDIDATE = "candidate"  # 发展对象
+    PROBATIONARY = "probationary"  # 预备党员
+    FULL = "full"  # 正式党员
+
+    @property
+    def is_party_member(self) -> bool:
+        return self in (MemberStatus.PROBATIONARY, MemberStatus.FULL)
+
+
+class MeetingKind(StrEnum):
+    BRANCH_GENERAL_MEETING = "branch_general_meeting"  # 支部党员大会
+    BRANCH_COMMITTEE_MEETING = "branch_committee_meeting"  # 支部委员会
+    PARTY_GROUP_MEETING = "party_group_meeting"  # 党小组会
+    PARTY_LESSON = "party_lesson"  # 党课
+    THEME_PARTY_DAY = "theme_party_day"  # 主题党日
+    ORGANIZATIONAL_LIFE_MEETING = "organizational_life_meeting"  # 组织生活会
+    DEMOCRATIC_APPRAISAL = "democratic_appraisal"  # 民主评议党员
+
+
+MEETING_KIND_ZH: dict[MeetingKind, str] = {
+    MeetingKind.BRANCH_GENERAL_MEETING: "支部党员大会",
+    MeetingKind.BRANCH_COMMITTEE_MEETING: "支部委员会",
+    MeetingKind.PARTY_GROUP_MEETING: "党小组会",
+    MeetingKind.PARTY_LESSON: "党课",
+    MeetingKind.THEME_PARTY_DAY: "主题党日",
+    MeetingKind.ORGANIZATIONAL_LIFE_MEETING: "组织生活会",
+    MeetingKind.DEMOCRATIC_APPRAISAL: "民主评议党员",
+}
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    MAJOR = "major"
+    SEVERE = "severe"
+
+
+class Channel(StrEnum):
+    """How an activity event reached the platform."""
+
+    FORM = "form"  # L1 web form
+    UPLOAD = "upload"  # L1 spreadsheet
+    BATCH = "batch"  # L2 batch API
+    STREAM = "stream"  # L3 Kafka
+    WEBHOOK = "webhook"  # L3 signed webhook
+
+
+class Role(StrEnum):
+    SECRETARIAT = "secretariat"
+    INSTITUTION_ADMIN = "institution_admin"
+    BRANCH_SECRETARY = "branch_secretary"
+    EVALUATOR = "evaluator"
+    REGULATOR = "regulator"

@@ -1,0 +1,142 @@
+"""The HTTP side every service shares: the app factory, error answers, health and metrics
+endpoints, and the `CurrentUser` dependency (bearer JWT or X-Api-Key)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .auth import Principal, TokenVerifier
+from .errors import DomainError, Unauthorized
+from .runtime import Runtime
+from .telemetry import setup_logging, setup_tracing
+
+log = logging.getLogger(__name__)
+
+ApiKeyResolver = Callable[[str], Awaitable[Principal | None]]
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        return JSONResponse(error_body("invalid", f"请求无效 / invalid request: {first.get('msg')}",
+                                       ".".join(loc) or None), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            exc.status_code, "error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks = await runtime.readiness()
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(runtime: Runtime, *, title: str, description: str = "",
+                       routers: Sequence[APIRouter] = (), api_key_resolver: ApiKeyResolver | None = None,
+                       on_started: Callable[[Runtime], Awaitable[None]] | None = None) -> FastAPI:
+    """A FastAPI app whose lifespan starts and stops `runtime`. Nothing connects before that."""
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        if on_started is not None:
+            await on_started(runtime)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.tokens = TokenVerifier(settings.auth_jwt_secret, settings.auth_jwks_url)
+    app.state.api_keys = api_key_resolver
+    _install_error_handlers(app)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app
+
+
+def configure_process(runtime: Runtime) -> None:
+    """Logging and tracing for a service process (not done at import, nor by tests' apps)."""
+    s = runtime.settings
+    setup_logging(s.service_name, s.log_level)
+    setup_tracing(s.service_name, s.otel_exporter_otlp_endpoint)
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <JWT>` or `X-Api-Key`; 401 when neither is valid."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        verifier: TokenVerifier = request.app.state.tokens
+        return verifier.verify(auth[7:].strip())
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        resolver: ApiKeyResolver | None = request.app.state.api_keys
+        principal = await resolver(api_key) if resolver is not None else None
+        if principal is None:
+            raise Unauthorized("API 密钥无效或已吊销 / invalid or revoked API key", field="X-Api-Key")
+        return principal
+    raise Unauthorized("需要身份认证 / authentication required")
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def run_service(app_factory: Callable[[], FastAPI], host: str, port: int) -> None:
+    """Serve an app with uvicorn (the services' `__main__`)."""
+    import uvicorn
+
+    uvicorn.run(app_factory(), host=host, port=port, log_config=None, access_log=False)

@@ -1,0 +1,16 @@
+"""MongoDB access through PyMongo's async client: connection, indexes, dedupe marks, the
+single-document outbox and its relay, and optimistic versioning.
+
+Everything here works on FerretDB (no multi-document transactions, no change streams, no TTL
+indexes) and on real MongoDB alike.
+"""
+
+from .client import IndexSpec, StoreError, connect, ensure_indexes, is_duplicate_key, ping
+from .dedupe import MongoDedupeStore
+from .outbox import OutboxRelay, outbox_fields, outbox_push
+from .versioning import VersionConflict, update_versioned
+
+__all__ = [
+    "IndexSpec", "MongoDedupeStore", "OutboxRelay", "StoreError", "VersionConflict", "connect",
+    "ensure_indexes", "is_duplicate_key", "outbox_fields", "outbox_push", "ping", "update_versioned",
+]

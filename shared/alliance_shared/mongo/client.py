@@ -1,0 +1,69 @@
+"""Connecting to the store and declaring indexes at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+
+
+class StoreError(Exception):
+    """The store refused an operation; `field` names the unique key at fault when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index to exist on a collection: keys in order, 1 or -1 each."""
+
+    collection: str
+    keys: Sequence[tuple[str, int]]
+    unique: bool = False
+    name: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def connect(uri: str, *, app_name: str = "alliance") -> AsyncMongoClient[dict[str, Any]]:
+    """A client for `uri`; connecting happens lazily on first use (nothing connects at import)."""
+    return AsyncMongoClient(uri, appname=app_name, tz_aware=True, serverSelectionTimeoutMS=5000,
+                            uuidRepresentation="standard")
+
+
+async def ping(db: AsyncDatabase[dict[str, Any]], timeout_s: float = 3.0) -> bool:
+    try:
+        await asyncio.wait_for(db.command("ping"), timeout=timeout_s)
+        return True
+    except (PyMongoError, TimeoutError):
+        return False
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], specs: Sequence[IndexSpec]) -> None:
+    """Create every index that is missing; idempotent, run at each start-up."""
+    for spec in specs:
+        name = spec.name or "_".join(f"{k}_{d}" for k, d in spec.keys)
+        await db[spec.collection].create_index(list(spec.keys), unique=spec.unique, name=name,
+                                               **dict(spec.options))
+
+
+def is_duplicate_key(exc: BaseException) -> bool:
+    """True for a unique-index violation, however the server reports it."""
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return isinstance(exc, OperationFailure) and exc.code == 11000
+
+
+def duplicate_key_field(exc: BaseException) -> str | None:
+    """The first field of the violated unique key, when the server says which."""
+    details = getattr(exc, "details", None) or {}
+    key_value = details.get("keyValue") if isinstance(details, dict) else None
+    if isinstance(key_value, dict) and key_value:
+        return str(next(iter(key_value)))
+    return None

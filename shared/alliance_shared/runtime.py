@@ -1,0 +1,144 @@
+"""What a running service holds: the store, the producer, the outbox relay, its consumers and
+background loops. Built by a service's composition root; started and stopped by the app lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .clock import Clock, SystemClock
+from .kafka.consumer import ConsumerPolicy, ConsumerRunner, Handler
+from .kafka.producer import EventPublisher
+from .mongo import IndexSpec, MongoDedupeStore, OutboxRelay, connect, ensure_indexes, ping
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerSpec:
+    """A consumer a service runs: its group, topics and handler."""
+
+    group_id: str
+    topics: Sequence[str]
+    handler: Handler
+    policy: ConsumerPolicy | None = None
+    dedupe: bool = True
+
+
+@dataclass
+class Runtime:
+    """The infrastructure of one service process. Nothing connects until `start()`."""
+
+    settings: ServiceSettings
+    clock: Clock = field(default_factory=SystemClock)
+    indexes: Sequence[IndexSpec] = ()
+    outbox_collections: Sequence[str] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+    start_consumers: bool = True
+
+    mongo: AsyncMongoClient[dict[str, Any]] | None = None
+    publisher: EventPublisher | None = None
+    relay: OutboxRelay | None = None
+    runners: list[ConsumerRunner] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncDatabase[dict[str, Any]]:
+        assert self.mongo is not None, "runtime not started"
+        return self.mongo[self.settings.database_name]
+
+    @property
+    def bus(self) -> EventPublisher:
+        assert self.publisher is not None, "runtime not started"
+        return self.publisher
+
+    async def start(self) -> None:
+        self.mongo = connect(self.settings.mongodb_uri, app_name=self.settings.service_name)
+        await ensure_indexes(self.db, [*self.indexes, *_outbox_indexes(self.outbox_collections),
+                                       IndexSpec("processed_events", [("group", 1), ("at", 1)])])
+        self.publisher = EventPublisher(self.settings.kafka_bootstrap_servers,
+                                        client_id=self.settings.kafka_client_id or self.settings.service_name,
+                                        topic_prefix=self.settings.kafka_topic_prefix)
+        await self.publisher.start()
+        if self.outbox_collections:
+            self.relay = OutboxRelay(self.db, self.publisher, self.outbox_collections)
+            self._spawn(self.relay.run(), "outbox-relay")
+        if self.start_consumers:
+            for spec in self.consumers:
+                runner = ConsumerRunner(
+                    bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=spec.group_id,
+                    topics=spec.topics, handler=spec.handler, publisher=self.publisher,
+                    dedupe=MongoDedupeStore(self.db, spec.group_id) if spec.dedupe else None,
+                    policy=spec.policy)
+                self.runners.append(runner)
+                self._spawn(runner.run(), f"consumer:{spec.group_id}")
+        for loop in self.background:
+            self._spawn(loop(self), getattr(loop, "__name__", "background"))
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task %s crashed", name)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    def notify_outbox(self) -> None:
+        """Call after a write that added outbox events, so they are relayed at once."""
+        if self.relay is not None:
+            self.relay.notify()
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+        if self.relay is not None:
+            self.relay.stop()
+        if self._tasks:
+            # consumers finish their in-flight message; give them a moment before cancelling
+            _done, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._tasks.clear()
+        if self.publisher is not None:
+            await self.publisher.stop()
+        if self.mongo is not None:
+            await self.mongo.close()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Kafka and the store answer, and no consumer has braked."""
+        return {
+            "store": self.mongo is not None and await ping(self.db),
+            "kafka": self.publisher is not None and await self.publisher.ready(),
+            "consumers": all(r.healthy for r in self.runners),
+        }
+
+
+def _outbox_indexes(collections: Sequence[str]) -> list[IndexSpec]:
+    return [IndexSpec(c, [("outbox_pending", 1)]) for c in collections]
+
+
+async def every(interval_s: float, action: Callable[[], Awaitable[Any]], *, name: str) -> None:
+    """Run `action` every `interval_s` seconds forever; a failing run is logged, not fatal."""
+    while True:
+        try:
+            await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic task %s failed", name)
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,52 @@
+"""Settings read from the environment, the names of CONTRACT.md; each service extends `ServiceSettings`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1jaGFuZ2UtbWUtMDEyMzQ="  # base64 of a 32-byte dev key
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads from its environment.
+
+    Outside `development` a missing or default secret fails at start-up rather than at first use.
+    """
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str = "alliance"
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_client_id: str | None = None
+    kafka_topic_prefix: str = ""  # isolates tests or parallel environments sharing one broker
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str | None = None
+
+    auth_jwt_secret: str = DEV_JWT_SECRET
+    auth_jwks_url: str | None = None
+    pii_encryption_key: str = Field(default=DEV_PII_KEY, description="base64 32-byte key sealing PII")
+
+    otel_exporter_otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    timezone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _secrets_are_real_outside_development(self) -> ServiceSettings:
+        if self.environment == "production":
+            if self.auth_jwt_secret == DEV_JWT_SECRET and not self.auth_jwks_url:
+                raise ValueError("AUTH_JWT_SECRET is the development default; set it or AUTH_JWKS_URL")
+            if self.pii_encryption_key == DEV_PII_KEY:
+                raise ValueError("PII_ENCRYPTION_KEY is the development default; set a real key")
+        return self
+
+    @property
+    def database_name(self) -> str:
+        return self.mongodb_database or self.service_name

@@ -1,0 +1,81 @@
+"""Helpers for tests that use the real broker and store: isolated namespaces, waiting, and reading
+what landed on a topic. Used by every service's integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer
+
+from .contracts.envelope import CloudEvent
+
+T = TypeVar("T")
+
+
+def namespace(label: str = "t") -> str:
+    """A fresh prefix for topic and database names, so tests sharing a broker never meet."""
+    return f"{label}-{uuid.uuid4().hex[:10]}"
+
+
+async def wait_for(probe: Callable[[], Awaitable[T]], *, timeout_s: float = 20.0, interval_s: float = 0.1,
+                   what: str = "condition") -> T:
+    """Await `probe()` until it returns something truthy; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+class TopicReader:
+    """Reads a topic from the beginning and keeps every decoded message, for assertions."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.topic = topic
+        self.records: list[Any] = []
+        self._consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap_servers, group_id=None,
+                                          auto_offset_reset="earliest", enable_auto_commit=False)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TopicReader:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self._consumer.stop()
+
+    async def _pump(self) -> None:
+        async for record in self._consumer:
+            self.records.append(record)
+
+    def events(self) -> list[CloudEvent]:
+        """The records that decode as CloudEvents, in arrival order."""
+        out = []
+        for record in self.records:
+            try:
+                out.append(CloudEvent.from_kafka(record.headers, record.value))
+            except ValueError:
+                continue
+        return out
+
+    async def wait_for_events(self, count: int, *, timeout_s: float = 20.0,
+                              where: Callable[[CloudEvent], bool] = lambda e: True) -> list[CloudEvent]:
+        async def enough() -> list[CloudEvent] | None:
+            matching = [e for e in self.events() if where(e)]
+            return matching if len(matching) >= count else None
+
+        return await wait_for(enough, timeout_s=timeout_s, what=f"{count} events on {self.topic}")
