@@ -1,0 +1,157 @@
+"""The shared producer and consumer runner against the real broker."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from alliance_shared.contracts.activity import MeetingHeld
+from alliance_shared.contracts.catalog import envelope
+from alliance_shared.contracts.envelope import CloudEvent
+from alliance_shared.contracts.topics import ACTIVITY_EVENTS, dlq
+from alliance_shared.kafka.consumer import ConsumedMessage, ConsumerPolicy, ConsumerRunner, EventDispatch
+from alliance_shared.mongo import MongoDedupeStore
+from alliance_shared.telemetry import setup_tracing
+from alliance_shared.testing import TopicReader, wait_for
+
+pytestmark = pytest.mark.integration
+
+exporter = InMemorySpanExporter()
+setup_tracing("shared-tests", extra_processors=[SimpleSpanProcessor(exporter)])
+
+
+def meeting_event(org: str = "org-1", **ext: object) -> CloudEvent:
+    payload = MeetingHeld(organization_id=org, meeting_kind="party_lesson",
+                          held_at=datetime(2026, 9, 1, 1, 0, tzinfo=UTC), attendee_ids=["m1"],
+                          expected_count=2, topic="党课")
+    return envelope(payload, source="/tests", institutionid="inst-1", reportinglevel="L3", **ext)
+
+
+async def run_until(runner: ConsumerRunner, done) -> None:
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for(done, timeout_s=30, what="the consumer to catch up")
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def test_an_event_crosses_kafka_with_its_headers_key_and_trace_context(infra, publisher, ns):
+    received: list[tuple[CloudEvent, ConsumedMessage]] = []
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        received.append((event, message))
+
+    event = meeting_event(channel="stream", flags="no_attendees")
+    with trace.get_tracer("test").start_as_current_span("http request") as root:
+        await publisher.publish(ACTIVITY_EVENTS, event, key="org-1")
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher)
+    await run_until(runner, lambda: _true(received))
+
+    got, message = received[0]
+    assert got == event
+    assert message.key == b"org-1"
+    headers = dict(message.headers)
+    assert headers["ce_type"] == b"fpba.meeting.held.v1" and headers["ce_institutionid"] == b"inst-1"
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    assert headers["traceparent"].decode().split("-")[1] == trace_id
+    consumer_spans = [s for s in exporter.get_finished_spans() if s.name == f"{ACTIVITY_EVENTS} process"]
+    assert any(s.context.trace_id == root.get_span_context().trace_id for s in consumer_spans)
+
+
+async def _true(items) -> bool:
+    return bool(items)
+
+
+async def test_a_poison_message_is_dead_lettered_with_its_error_and_the_rest_still_flow(infra, publisher, ns):
+    handled: list[str] = []
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        if event.subject == "explodes":
+            raise RuntimeError("handler cannot cope with this branch")
+        handled.append(event.id)
+
+    good_before, bad, good_after = meeting_event("a"), meeting_event("explodes"), meeting_event("b")
+    await publisher.publish(ACTIVITY_EVENTS, good_before, key="same")
+    await publisher.send_raw(ACTIVITY_EVENTS, b"not json at all", b"same", [("ce_specversion", b"1.0")])
+    await publisher.publish(ACTIVITY_EVENTS, bad, key="same")
+    await publisher.publish(ACTIVITY_EVENTS, good_after, key="same")
+
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher,
+                            policy=ConsumerPolicy(max_attempts=2, backoff_initial_s=0.05))
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{dlq(ACTIVITY_EVENTS)}") as dead:
+        await run_until(runner, lambda: _true(len(handled) == 2 and len(dead.records) == 2))
+        errors = sorted(dict(r.headers)["dlq_error"].decode() for r in dead.records)
+    assert handled == [good_before.id, good_after.id]
+    assert errors[0].startswith("EnvelopeError") and "data" in errors[0]
+    assert errors[1] == "RuntimeError: handler cannot cope with this branch"
+    assert runner.state.dead_lettered == 2 and runner.healthy
+
+
+async def test_a_run_of_poison_messages_brakes_the_consumer(infra, publisher, ns):
+    for _ in range(4):
+        await publisher.send_raw(ACTIVITY_EVENTS, b"{}", None, [])
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        raise AssertionError("never reached")
+
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher,
+                            policy=ConsumerPolicy(brake_after_consecutive_dead_letters=3))
+    await asyncio.wait_for(runner.run(), timeout=30)  # returns by itself: it braked
+    assert not runner.healthy and "3 messages in a row" in (runner.state.stopped_reason or "")
+
+
+async def test_redelivered_events_are_applied_once(infra, publisher, db, ns):
+    applied: list[str] = []
+
+    async def on_meeting(payload: MeetingHeld, event: CloudEvent) -> None:
+        applied.append(event.id)
+
+    dispatch = EventDispatch({MeetingHeld: on_meeting})
+    event = meeting_event()
+    for _ in range(3):
+        await publisher.publish(ACTIVITY_EVENTS, event, key="org-1")
+    await publisher.publish(ACTIVITY_EVENTS, meeting_event("sentinel"), key="org-1")
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=dispatch, publisher=publisher,
+                            dedupe=MongoDedupeStore(db, f"{ns}-g"))
+    await run_until(runner, lambda: _true(len(applied) >= 2))
+    assert applied.count(event.id) == 1 and runner.state.duplicates == 2
+
+
+async def test_stopping_finishes_the_in_flight_message_and_commits_it(infra, publisher, ns):
+    started, finished = asyncio.Event(), []
+
+    async def slow(event: CloudEvent, message: ConsumedMessage) -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.append(event.id)
+
+    first = meeting_event()
+    await publisher.publish(ACTIVITY_EVENTS, first, key="k")
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=slow, publisher=publisher)
+    task = asyncio.create_task(runner.run())
+    await asyncio.wait_for(started.wait(), timeout=30)
+    runner.stop()
+    await asyncio.wait_for(task, timeout=15)
+    assert finished == [first.id]
+
+    # a second consumer in the same group does not see it again: the offset was committed
+    again: list[str] = []
+
+    async def record(event: CloudEvent, message: ConsumedMessage) -> None:
+        again.append(event.id)
+
+    second = meeting_event()
+    await publisher.publish(ACTIVITY_EVENTS, second, key="k")
+    runner2 = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                             topics=[ACTIVITY_EVENTS], handler=record, publisher=publisher)
+    await run_until(runner2, lambda: _true(again))
+    assert again == [second.id]

@@ -1,0 +1,98 @@
+"""The store helpers against the real store: indexes, the single-document outbox and its relay,
+optimistic versioning."""
+
+import asyncio
+
+import pytest
+
+from alliance_shared.contracts.catalog import envelope
+from alliance_shared.contracts.registry import OrganizationClosed
+from alliance_shared.contracts.topics import REGISTRY_EVENTS
+from alliance_shared.kafka.consumer import ConsumerRunner, EventDispatch
+from alliance_shared.mongo import (
+    IndexSpec, MongoDedupeStore, OutboxRelay, VersionConflict, ensure_indexes, is_duplicate_key, outbox_fields,
+    outbox_push, update_versioned,
+)
+from alliance_shared.testing import TopicReader, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_unique_index_violation_surfaces_as_a_duplicate_key(db):
+    await ensure_indexes(db, [IndexSpec("institutions", [("uscc", 1)], unique=True)])
+    await ensure_indexes(db, [IndexSpec("institutions", [("uscc", 1)], unique=True)])  # idempotent
+    await db.institutions.insert_one({"uscc": "91440300MA5FXXXX1", "name": "甲"})
+    with pytest.raises(Exception) as err:
+        await db.institutions.insert_one({"uscc": "91440300MA5FXXXX1", "name": "乙"})
+    assert is_duplicate_key(err.value)
+    assert await db.institutions.count_documents({}) == 1
+
+
+def closed(org: str) -> tuple[OrganizationClosed, object]:
+    payload = OrganizationClosed(organization_id=org, institution_id="inst-1", closed_at="2026-09-30")
+    return payload, envelope(payload, source="/registry")
+
+
+async def test_an_event_written_with_its_state_change_is_published_after_a_relay_crash(infra, publisher, db, ns):
+    payload, event = closed("org-1")
+    # the state change and its event in one document operation ...
+    await db.organizations.insert_one({"_id": "org-1", "status": "closed", **outbox_fields([(payload, event)])})
+    # ... and the relay dies before publishing (it never ran). A new relay starts:
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        relay = OutboxRelay(db, publisher, ["organizations"], interval_s=0.1)
+        task = asyncio.create_task(relay.run())
+        got = await topic.wait_for_events(1)
+        relay.stop()
+        await task
+    assert got[0].id == event.id and got[0].type == "fpba.organization.closed.v1"
+    doc = await db.organizations.find_one({"_id": "org-1"})
+    assert doc["outbox"] == [] and doc["outbox_pending"] is False and doc["status"] == "closed"
+
+
+async def test_an_event_published_twice_by_a_relay_is_applied_once(infra, publisher, db, ns):
+    payload, event = closed("org-2")
+    await db.organizations.insert_one({"_id": "org-2", **outbox_fields([(payload, event)])})
+    relay = OutboxRelay(db, publisher, ["organizations"])
+    await relay.relay_pending()
+    # a crash between publish and clear: the entry comes back and is published again
+    await db.organizations.update_one({"_id": "org-2"}, outbox_push({}, [(payload, event)]))
+    assert await relay.relay_pending() == 1
+
+    applied: list[str] = []
+
+    async def on_closed(p: OrganizationClosed, e) -> None:
+        applied.append(e.id)
+
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[REGISTRY_EVENTS], handler=EventDispatch({OrganizationClosed: on_closed}),
+                            publisher=publisher, dedupe=MongoDedupeStore(db, f"{ns}-g"))
+    task = asyncio.create_task(runner.run())
+
+    async def both_seen() -> bool:
+        return runner.state.handled + runner.state.duplicates >= 2
+
+    await wait_for(both_seen, timeout_s=30)
+    runner.stop()
+    await task
+    assert applied == [event.id]
+
+
+async def test_concurrent_versioned_updates_cannot_both_win(db):
+    await db.cases.insert_one({"_id": "c1", "version": 0, "note": ""})
+    first = update_versioned(db.cases, "c1", 0, {"$set": {"note": "contacted"}})
+    second = update_versioned(db.cases, "c1", 0, {"$set": {"note": "promised date"}})
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert sum(isinstance(r, VersionConflict) for r in results) == 1
+    doc = await db.cases.find_one({"_id": "c1"})
+    assert doc["version"] == 1 and doc["note"] in ("contacted", "promised date")
+
+
+async def test_dedupe_marks_expire_on_demand(db):
+    store = MongoDedupeStore(db, "g")
+    await store.mark("e1")
+    await store.mark("e1")  # marking twice is harmless
+    assert await store.seen("e1") and not await store.seen("e2")
+    from datetime import timedelta
+
+    assert await store.expire(timedelta(seconds=-1)) == 1
+    assert not await store.seen("e1")
