@@ -126,13 +126,14 @@ class MemberRegistered(EventPayload):
     status: MemberStatus
     joined_at: date
     pocket: bool = False  # 口袋党员: relation held outside the alliance
+    cadre_roles: list[str] = Field(default_factory=list)  # party_affairs_full_time, dual_responsibility, ...
 
     def ordering_key(self) -> str | None:
         return self.institution_id
 
 
 class MemberStatusChanged(EventPayload):
-    """A step in the development pipeline, or a pocket-member flag change."""
+    """A step in the development pipeline, or a change of the pocket-member flag or cadre roles."""
 
     event_type = "fpba.member.status_changed.v1"
     kafka_topic = REGISTRY_EVENTS
@@ -144,6 +145,7 @@ class MemberStatusChanged(EventPayload):
     previous_status: MemberStatus
     effective_at: date
     pocket: bool = False
+    cadre_roles: list[str] = Field(default_factory=list)
 
     def ordering_key(self) -> str | None:
         return self.institution_id
