@@ -1,0 +1,117 @@
+"""The registry projection in the activity store, built only from `registry.events.v1`: what the
+reference checks and the API-key authentication read. Every write is an idempotent upsert, so a
+redelivered registry event changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from alliance_shared.mongo import IndexSpec
+from alliance_shared.runtime import Runtime
+
+from ..domain.model import Institution, Member, Organization, Posting, Reference
+
+INSTITUTIONS, ORGANIZATIONS, MEMBERS, API_KEYS = "institutions", "organizations", "members", "api_keys"
+
+INDEXES = (
+    IndexSpec(MEMBERS, [("organization_id", 1), ("left_at", 1)]),
+    IndexSpec(API_KEYS, [("institution_id", 1)]),
+)
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+class RegistryProjection:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def _col(self, name: str) -> Any:
+        return self._runtime.db[name]
+
+    # -- writes (one per registry fact) ----------------------------------------------------------
+    async def put_institution(self, institution_id: str, fields: dict[str, Any]) -> None:
+        await self._col(INSTITUTIONS).update_one({"_id": institution_id}, {"$set": fields}, upsert=True)
+
+    async def put_organization(self, organization_id: str, fields: dict[str, Any]) -> None:
+        await self._col(ORGANIZATIONS).update_one({"_id": organization_id}, {"$set": fields}, upsert=True)
+
+    async def put_member(
+        self, member_id: str, fields: dict[str, Any], posting: Posting | None = None
+    ) -> None:
+        update: dict[str, Any] = {"$set": fields}
+        if posting is not None:
+            update["$addToSet"] = {
+                "postings": {
+                    "organization_id": posting.organization_id,
+                    "institution_id": posting.institution_id,
+                    "since": posting.since.isoformat(),
+                }
+            }
+        await self._col(MEMBERS).update_one({"_id": member_id}, update, upsert=True)
+
+    async def put_api_key(self, key_id: str, fields: dict[str, Any]) -> None:
+        await self._col(API_KEYS).update_one({"_id": key_id}, {"$set": fields}, upsert=True)
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def reference(
+        self, institution_ids: Iterable[str], organization_ids: Iterable[str], member_ids: Iterable[str]
+    ) -> Reference:
+        """Everything a batch's checks need, in three queries plus one count."""
+        inst_ids, org_ids, mem_ids = (
+            list(set(institution_ids)),
+            list(set(organization_ids)),
+            list(set(member_ids)),
+        )
+        institutions = (
+            {
+                d["_id"]: Institution(d["_id"], d.get("reporting_level"))
+                async for d in self._col(INSTITUTIONS).find({"_id": {"$in": inst_ids}})
+            }
+            if inst_ids
+            else {}
+        )
+        organizations = (
+            {
+                d["_id"]: Organization(
+                    d["_id"],
+                    tuple(d.get("institution_ids") or ()),
+                    _day(d.get("established_at")) or date.min,
+                    _day(d.get("closed_at")),
+                )
+                async for d in self._col(ORGANIZATIONS).find({"_id": {"$in": org_ids}})
+            }
+            if org_ids
+            else {}
+        )
+        members: dict[str, Member] = {}
+        if mem_ids:
+            async for d in self._col(MEMBERS).find({"_id": {"$in": mem_ids}}):
+                postings = tuple(
+                    Posting(p["organization_id"], p["institution_id"], date.fromisoformat(p["since"]))
+                    for p in d.get("postings") or ()
+                )
+                members[d["_id"]] = Member(
+                    d["_id"], postings, _day(d.get("joined_at")) or date.min, _day(d.get("left_at"))
+                )
+        counts: dict[str, int] = {}
+        if org_ids:
+            pipeline = [
+                {"$match": {"organization_id": {"$in": org_ids}, "left_at": None}},
+                {"$group": {"_id": "$organization_id", "n": {"$sum": 1}}},
+            ]
+            async for row in await self._col(MEMBERS).aggregate(pipeline):
+                counts[row["_id"]] = int(row["n"])
+        return Reference(institutions, organizations, members, counts)
+
+    async def api_key(self, key_id: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self._col(API_KEYS).find_one({"_id": key_id})
+        return doc
+
+    async def live_keys_of(self, institution_id: str) -> list[dict[str, Any]]:
+        return [
+            d async for d in self._col(API_KEYS).find({"institution_id": institution_id, "revoked_at": None})
+        ]

@@ -1,0 +1,66 @@
+"""The composition root of the activity service: the one place its parts are wired."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alliance_shared.clock import Clock, SystemClock
+from alliance_shared.contracts.topics import ACTIVITY_INGEST, REGISTRY_EVENTS
+from alliance_shared.http import create_service_app
+from alliance_shared.kafka.consumer import EventDispatch
+from alliance_shared.runtime import ConsumerSpec, Runtime, every
+from fastapi import FastAPI
+
+from .adapters import projection as projection_adapter
+from .adapters import submissions as submissions_adapter
+from .adapters.projection import RegistryProjection
+from .adapters.submissions import SubmissionStore
+from .entrypoints import events, manual, streaming
+from .entrypoints.deps import Activity, api_key_resolver
+from .handlers import IngestSubmissions, arm_stranded_submissions, registry_handlers
+from .settings import ActivitySettings
+
+
+def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or ActivitySettings()
+    clock = clock or SystemClock()
+    runtime = Runtime(
+        settings=settings,
+        clock=clock,
+        indexes=[*projection_adapter.INDEXES, *submissions_adapter.INDEXES],
+        outbox_collections=[submissions_adapter.SUBMISSIONS],
+    )
+    projection = RegistryProjection(runtime)
+    submissions = SubmissionStore(runtime)
+    ingest = IngestSubmissions(
+        runtime, projection, submissions, clock, timedelta(seconds=settings.future_tolerance_s)
+    )
+
+    async def sweep_stranded(_: Runtime) -> None:
+        await every(
+            max(1.0, settings.outbox_grace_s / 3),
+            lambda: arm_stranded_submissions(submissions, clock, settings.outbox_grace_s),
+            name="arm-stranded-submissions",
+        )
+
+    runtime.consumers = [
+        ConsumerSpec(
+            settings.registry_group, [REGISTRY_EVENTS], EventDispatch(registry_handlers(projection))
+        ),
+        # the ingestion path dedupes by event id itself, and a rejected id may come again once fixed
+        ConsumerSpec(
+            settings.ingest_group, [ACTIVITY_INGEST], streaming.ingest_consumer(ingest), dedupe=False
+        ),
+    ]
+    runtime.background = [sweep_stranded]
+    app = create_service_app(
+        runtime,
+        title="联盟活动服务 / Alliance activity service",
+        description="三级成熟度上报: 表格与表单、批量接口、流式与签名回调 / "
+        "L1 upload and form, L2 batch API, L3 Kafka and signed webhook",
+        routers=[events.router, manual.router, streaming.router],
+        api_key_resolver=api_key_resolver(projection),
+    )
+    app.state.activity = Activity(settings, ingest, projection, submissions)
+    app.state.clock = clock
+    return app

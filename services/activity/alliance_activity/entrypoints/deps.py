@@ -1,0 +1,99 @@
+"""What the routers share: the service's handlers, who the caller is as a reporter, and the answer
+shapes of an ingestion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from alliance_shared.auth import Principal, api_key_matches, key_id_of
+from alliance_shared.contracts.vocabulary import Role
+from alliance_shared.errors import Forbidden
+from fastapi import Depends, Request
+
+from ..adapters.projection import RegistryProjection
+from ..adapters.submissions import SubmissionStore
+from ..domain.model import Reporter
+from ..handlers import IngestReport, IngestSubmissions
+from ..settings import ActivitySettings
+
+SUBMITTING_ROLES = (Role.INSTITUTION_ADMIN, Role.BRANCH_SECRETARY, Role.REGULATOR)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The service's parts, as the composition root wired them."""
+
+    settings: ActivitySettings
+    ingest: IngestSubmissions
+    projection: RegistryProjection
+    submissions: SubmissionStore
+
+
+def activity_of(request: Request) -> Activity:
+    service: Activity = request.app.state.activity
+    return service
+
+
+ActivityDep = Annotated[Activity, Depends(activity_of)]
+
+
+def api_key_resolver(projection: RegistryProjection) -> Any:
+    """X-Api-Key → the institution's machine principal, from the registry projection."""
+
+    async def resolve(api_key: str) -> Principal | None:
+        key_id = key_id_of(api_key)
+        if key_id is None:
+            return None
+        doc = await projection.api_key(key_id)
+        if doc is None or doc.get("revoked_at") is not None or not api_key_matches(api_key, doc["key_hash"]):
+            return None
+        return Principal(
+            subject=f"key:{key_id}", role=None, institution_id=doc["institution_id"], key_id=key_id
+        )
+
+    return resolve
+
+
+def reporter_of(principal: Principal) -> Reporter:
+    """Machines and the people who report activity; anyone else may not submit."""
+    if not principal.is_machine and principal.role not in SUBMITTING_ROLES:
+        raise Forbidden("该角色不能上报活动 / this role does not report activity", field="role")
+    return Reporter(
+        subject=principal.subject,
+        institution_id=principal.institution_id,
+        role=principal.role,
+        organization_id=principal.organization_id,
+        key_id=principal.key_id,
+    )
+
+
+def event_answer(report: IngestReport) -> dict[str, Any]:
+    return {
+        "accepted": len(report.accepted),
+        "duplicates": len(report.duplicates),
+        "rejected": [
+            {
+                "id": r.event_id or r.label,
+                "reason": r.reason_text,
+                "reasons": [x.model_dump() for x in r.reasons],
+            }
+            for r in report.rejected
+        ],
+    }
+
+
+def row_answer(report: IngestReport) -> dict[str, Any]:
+    return {
+        "accepted": len(report.accepted),
+        "duplicates": len(report.duplicates),
+        "rejected": [
+            {
+                "row": r.row,
+                "id": r.event_id,
+                "reason": r.reason_text,
+                "reasons": [x.model_dump() for x in r.reasons],
+            }
+            for r in report.rejected
+        ],
+    }

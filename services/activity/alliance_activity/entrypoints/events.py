@@ -1,0 +1,120 @@
+"""L2 batch API, its sandbox, the reporter's view of their submissions, and the published contract."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from alliance_shared.clock import SHANGHAI
+from alliance_shared.contracts.envelope import EnvelopeError, parse_http_body
+from alliance_shared.contracts.published import PUBLISHED_DIR
+from alliance_shared.contracts.vocabulary import Channel, Role
+from alliance_shared.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
+from alliance_shared.http import CurrentUser
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from ..domain.model import Submitted
+from .deps import ActivityDep, event_answer, reporter_of
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+
+async def submitted_items(request: Request, limit: int) -> list[Submitted]:
+    body = await request.body()
+    try:
+        raws = parse_http_body(request.headers.get("content-type", ""), body)
+    except EnvelopeError as exc:
+        raise Invalid(f"请求体无效 / invalid body: {exc.reason}", field=exc.field) from None
+    if not raws:
+        raise Invalid("批次为空 / the batch is empty", field="$")
+    if len(raws) > limit:
+        raise PayloadTooLarge(f"每批最多 {limit} 个事件 / at most {limit} events per batch", field="$")
+    return [
+        Submitted(raw, raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{i}")
+        for i, raw in enumerate(raws)
+    ]
+
+
+@router.post("/events", status_code=202)
+async def post_events(request: Request, user: CurrentUser, service: ActivityDep) -> JSONResponse:
+    """One CloudEvent or a batch (≤ 5,000); the answer comes once accepted events are on Kafka."""
+    reporter = reporter_of(user)
+    items = await submitted_items(request, service.settings.batch_max_events)
+    report = await service.ingest(items, Channel.BATCH, reporter)
+    return JSONResponse(event_answer(report), status_code=202)
+
+
+@router.post("/events:validate")
+async def validate_events(request: Request, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
+    """The sandbox: every check of the real endpoint; nothing is stored or published."""
+    reporter = reporter_of(user)
+    items = await submitted_items(request, service.settings.batch_max_events)
+    report = await service.ingest(items, Channel.BATCH, reporter, dry_run=True)
+    return {"dry_run": True, **event_answer(report)}
+
+
+@router.get("/submissions")
+async def list_submissions(
+    user: CurrentUser,
+    service: ActivityDep,
+    status: str | None = Query(None, pattern="^(accepted|rejected)$"),
+    institution_id: str | None = None,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    """A reporter's own submissions (the secretariat sees every institution's)."""
+    reporter: str | None = None
+    if user.is_secretariat:
+        scope = institution_id
+    elif user.role is Role.REGULATOR:
+        scope, reporter = None, user.subject
+    elif user.is_machine or user.role in (Role.INSTITUTION_ADMIN, Role.BRANCH_SECRETARY):
+        if user.institution_id is None:
+            raise Forbidden("令牌缺少机构 / token carries no institution", field="institution_id")
+        if institution_id is not None:
+            user.require_institution(institution_id)
+        scope = user.institution_id
+    else:
+        raise Forbidden("该角色不能查看上报记录 / this role cannot read submissions", field="role")
+    docs, total = await service.submissions.list(
+        status=status, institution_id=scope, reporter=reporter, limit=page_size, skip=(page - 1) * page_size
+    )
+    return {"items": [_public(d) for d in docs], "total": total}
+
+
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    """An explicit answer shape: no outbox, no stored internals."""
+    return {
+        "id": doc.get("event_id") or doc.get("label"),
+        "status": doc["status"],
+        "channel": doc["channel"],
+        "type": doc.get("type"),
+        "row": doc.get("row"),
+        "institution_id": doc.get("institution_id"),
+        "organization_id": doc.get("organization_id"),
+        "received_at": doc["received_at"].astimezone(SHANGHAI).isoformat(),
+        "reasons": doc.get("reasons", []),
+        "superseded_by": doc.get("superseded_by"),
+    }
+
+
+@router.get("/schemas")
+async def list_schemas() -> dict[str, Any]:
+    """The published JSON Schemas of every event type and the AsyncAPI document."""
+    names = sorted(p.name for p in (PUBLISHED_DIR / "schemas").glob("*.json"))
+    return {
+        "schemas": [{"type": n.removesuffix(".json"), "href": f"/api/v1/schemas/{n}"} for n in names],
+        "asyncapi": "/api/v1/schemas/asyncapi.json",
+    }
+
+
+@router.get("/schemas/{name}")
+async def get_schema(name: str) -> JSONResponse:
+    if name == "asyncapi.json":
+        path = PUBLISHED_DIR / "asyncapi.json"
+    else:
+        path = PUBLISHED_DIR / "schemas" / name
+        if "/" in name or not name.endswith(".json") or not path.is_file():
+            raise NotFound(f"没有该模式 / no schema {name}", field="name")
+    return JSONResponse(json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,213 @@
+"""Use cases of the activity service. Every channel (form, upload, batch API, webhook, Kafka) ends
+in `IngestSubmissions`; the registry projection is kept by the handlers of `REGISTRY_HANDLERS`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from alliance_shared.clock import Clock
+from alliance_shared.contracts import registry as reg
+from alliance_shared.contracts.envelope import CloudEvent
+from alliance_shared.contracts.vocabulary import Channel
+from alliance_shared.kafka.consumer import PayloadHandler
+from alliance_shared.runtime import Runtime
+from prometheus_client import Counter
+
+from .adapters.projection import RegistryProjection
+from .adapters.submissions import SubmissionStore
+from .domain.assessment import Assessor, Parsed, needs_of, parse
+from .domain.model import Accepted, Arrival, Duplicate, Posting, Rejected, Reporter, Submitted, Verdict
+
+log = logging.getLogger(__name__)
+INGESTED = Counter(
+    "alliance_activity_ingested_total", "Submitted activity events by outcome", ["channel", "outcome"]
+)
+
+
+@dataclass
+class IngestReport:
+    """The answer for one submission: counts, and each rejection with its reason."""
+
+    accepted: list[Accepted] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def add(self, verdict: Verdict) -> None:
+        if isinstance(verdict, Accepted):
+            self.accepted.append(verdict)
+        elif isinstance(verdict, Duplicate):
+            self.duplicates.append(verdict)
+        else:
+            self.rejected.append(verdict)
+
+
+class IngestSubmissions:
+    """The one ingestion path: validate, check against the registry projection, dedupe by event
+    id, store with the outbox, publish to `activity.events.v1` / `activity.rejected.v1`, settle.
+    With `dry_run` (the sandbox) it decides the same and stores and publishes nothing."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        projection: RegistryProjection,
+        submissions: SubmissionStore,
+        clock: Clock,
+        future_tolerance: timedelta,
+    ) -> None:
+        self._runtime = runtime
+        self._projection = projection
+        self._submissions = submissions
+        self._clock = clock
+        self._tolerance = future_tolerance
+
+    async def __call__(
+        self, items: list[Submitted], channel: Channel, reporter: Reporter, *, dry_run: bool = False
+    ) -> IngestReport:
+        arrival = Arrival(channel, reporter, self._clock.now())
+        parsed = [parse(item) for item in items]
+        valid = [p for p in parsed if isinstance(p, Parsed)]
+        needs = needs_of(valid, arrival)
+        reference = await self._projection.reference(
+            needs.institution_ids, needs.organization_ids, needs.member_ids
+        )
+        history = await self._submissions.history(
+            needs.event_ids, needs.learning_days, needs.minutes_hashes, needs.photo_hashes
+        )
+        assessor = Assessor(arrival, reference, history, self._tolerance)
+        report = IngestReport()
+        for item in parsed:
+            report.add(assessor.assess(item))
+        if not dry_run:
+            await self._record(report, arrival)
+        for outcome, items_ in (
+            ("accepted", report.accepted),
+            ("duplicate", report.duplicates),
+            ("rejected", report.rejected),
+        ):
+            INGESTED.labels(channel.value, outcome).inc(len(items_))
+        return report
+
+    async def _record(self, report: IngestReport, arrival: Arrival) -> None:
+        docs, outgoing = self._submissions.documents(report.accepted, report.rejected, arrival)
+        raced = await self._submissions.insert(docs)
+        if raced:
+            # another channel stored the same id between our check and our write: a duplicate
+            lost = [a for a in report.accepted if a.event.id in raced]
+            report.accepted = [a for a in report.accepted if a.event.id not in raced]
+            report.duplicates += [Duplicate(a.event.id, a.label, a.row) for a in lost]
+            outgoing = [o for o in outgoing if o.event.id not in raced]
+            docs = [d for d in docs if d["_id"] not in raced]
+        await self._runtime.bus.publish_many(outgoing)
+        await self._submissions.settle([d["_id"] for d in docs])
+        corrections = [(a.event.supersedes, a.event.id) for a in report.accepted if a.event.supersedes]
+        await self._submissions.mark_superseded(corrections)
+
+
+async def arm_stranded_submissions(submissions: SubmissionStore, clock: Clock, grace_s: float) -> None:
+    armed = await submissions.arm_stranded(clock.now() - timedelta(seconds=grace_s))
+    if armed:
+        log.warning("handed %d unpublished submissions to the outbox relay", armed)
+
+
+# -- the registry projection ----------------------------------------------------------------------
+def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandler]:
+    """Registry event → projection write. Each write is an idempotent upsert."""
+
+    async def institution_registered(p: reg.InstitutionRegistered, _: CloudEvent) -> None:
+        await projection.put_institution(p.institution_id, {"name": p.name, **_classified(p.classification)})
+
+    async def institution_reclassified(p: reg.InstitutionReclassified, _: CloudEvent) -> None:
+        await projection.put_institution(p.institution_id, _classified(p.classification))
+
+    async def organization_opened(p: reg.OrganizationOpened, _: CloudEvent) -> None:
+        await projection.put_organization(
+            p.organization_id,
+            {
+                "institution_id": p.institution_id,
+                "institution_ids": list(p.institution_ids),
+                "kind": p.kind.value,
+                "parent_id": p.parent_id,
+                "established_at": p.established_at.isoformat(),
+                "closed_at": None,
+            },
+        )
+
+    async def organization_updated(p: reg.OrganizationUpdated, _: CloudEvent) -> None:
+        await projection.put_organization(
+            p.organization_id,
+            {
+                "institution_id": p.institution_id,
+                "institution_ids": list(p.institution_ids),
+                "parent_id": p.parent_id,
+            },
+        )
+
+    async def organization_closed(p: reg.OrganizationClosed, _: CloudEvent) -> None:
+        await projection.put_organization(p.organization_id, {"closed_at": p.closed_at.isoformat()})
+
+    async def member_registered(p: reg.MemberRegistered, _: CloudEvent) -> None:
+        await projection.put_member(
+            p.member_id,
+            _posted(p.organization_id, p.institution_id)
+            | {"status": p.status.value, "joined_at": p.joined_at.isoformat(), "left_at": None},
+            Posting(p.organization_id, p.institution_id, p.joined_at),
+        )
+
+    async def member_status_changed(p: reg.MemberStatusChanged, _: CloudEvent) -> None:
+        await projection.put_member(p.member_id, {"status": p.status.value})
+
+    async def member_left(p: reg.MemberLeft, _: CloudEvent) -> None:
+        await projection.put_member(p.member_id, {"left_at": p.left_at.isoformat()})
+
+    async def transfer_accepted(p: reg.TransferAccepted, _: CloudEvent) -> None:
+        await projection.put_member(
+            p.member_id,
+            _posted(p.to_organization_id, p.to_institution_id) | {"status": p.status.value},
+            Posting(p.to_organization_id, p.to_institution_id, p.effective_at),
+        )
+
+    async def api_key_issued(p: reg.ApiKeyIssued, _: CloudEvent) -> None:
+        await projection.put_api_key(
+            p.key_id,
+            {
+                "institution_id": p.institution_id,
+                "key_hash": p.key_hash,
+                "sealed_key": p.sealed_key,
+                "prefix": p.prefix,
+                "issued_at": p.issued_at,
+                "revoked_at": None,
+            },
+        )
+
+    async def api_key_revoked(p: reg.ApiKeyRevoked, _: CloudEvent) -> None:
+        await projection.put_api_key(
+            p.key_id, {"institution_id": p.institution_id, "revoked_at": p.revoked_at}
+        )
+
+    return {
+        reg.InstitutionRegistered: institution_registered,
+        reg.InstitutionReclassified: institution_reclassified,
+        reg.OrganizationOpened: organization_opened,
+        reg.OrganizationUpdated: organization_updated,
+        reg.OrganizationClosed: organization_closed,
+        reg.MemberRegistered: member_registered,
+        reg.MemberStatusChanged: member_status_changed,
+        reg.MemberLeft: member_left,
+        reg.TransferAccepted: transfer_accepted,
+        reg.ApiKeyIssued: api_key_issued,
+        reg.ApiKeyRevoked: api_key_revoked,
+    }
+
+
+def _classified(c: reg.InstitutionClassification) -> dict[str, str]:
+    return {
+        "reporting_level": c.reporting_level.value,
+        "ownership": c.ownership.value,
+        "alliance_role": c.alliance_role.value,
+    }
+
+
+def _posted(organization_id: str, institution_id: str) -> dict[str, str]:
+    return {"organization_id": organization_id, "institution_id": institution_id}

@@ -1,0 +1,19 @@
+"""Settings of the activity service, read from the environment (names of CONTRACT.md)."""
+
+from __future__ import annotations
+
+from alliance_shared.settings import ServiceSettings
+
+
+class ActivitySettings(ServiceSettings):
+    service_name: str = "activity"
+    port: int = 8002
+
+    webhook_window_s: int = 300  # a webhook call older (or newer) than this is refused
+    batch_max_events: int = 5000  # per POST /api/v1/events
+    upload_max_rows: int = 5000
+    upload_max_bytes: int = 20 * 1024 * 1024
+    future_tolerance_s: int = 300  # clock skew allowed before an event time counts as "in the future"
+    outbox_grace_s: float = 30.0  # a submission not published after this is handed to the outbox relay
+    registry_group: str = "activity-registry"
+    ingest_group: str = "activity-ingest"
