@@ -1,0 +1,45 @@
+"""The composition root of the registry: `create_app(settings, clock=...)` wires the store, the
+PII vault, the outbox relay, the overdue-transfer loop and the routes. Tests call it too."""
+
+from __future__ import annotations
+
+from alliance_shared.auth import Principal
+from alliance_shared.clock import Clock, SystemClock
+from alliance_shared.http import create_service_app
+from alliance_shared.pii import PiiVault
+from alliance_shared.runtime import Runtime
+from fastapi import FastAPI
+
+from .adapters.store import INDEXES, OUTBOX_COLLECTIONS, RegistryStore
+from .context import Registry
+from .entrypoints.http import router
+from .entrypoints.scheduler import overdue_transfer_scan
+from .handlers import resolve_api_key
+from .settings import RegistrySettings
+
+
+def create_app(settings: RegistrySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()
+    clock = clock or SystemClock()
+    runtime = Runtime(settings=settings, clock=clock, indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
+    registry = Registry(
+        store=RegistryStore(lambda: runtime.db),
+        vault=PiiVault(settings.pii_encryption_key),
+        clock=clock,
+        settings=settings,
+        notify=runtime.notify_outbox,
+    )
+    runtime.background = [overdue_transfer_scan(registry, settings.transfer_scan_interval_s)]
+
+    async def api_keys(api_key: str) -> Principal | None:
+        return await resolve_api_key(registry, api_key)
+
+    app = create_service_app(
+        runtime,
+        title="Registry · 机构、党组织与党员登记",
+        description="Institutions, the organisation tree, members and credentials",
+        routers=[router],
+        api_key_resolver=api_keys,
+    )
+    app.state.registry = registry
+    return app

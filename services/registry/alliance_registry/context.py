@@ -1,0 +1,81 @@
+"""What every use case of the registry works with: the store, the PII vault, the clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from alliance_shared.auth import Principal
+from alliance_shared.clock import SHANGHAI, Clock
+from alliance_shared.contracts.registry import Contact
+from alliance_shared.errors import Conflict
+from alliance_shared.pii import PiiVault, mask_email, mask_phone
+
+from .adapters.store import RegistryStore
+from .domain.commands import ContactDetails
+from .domain.errors import ForeignTenant
+from .domain.identifiers import normalize_email, normalize_phone
+from .settings import RegistrySettings
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+class ChangedConcurrently(Conflict):
+    code = "changed_concurrently"
+
+    def __init__(self) -> None:
+        super().__init__("数据已被他人修改，请重试 / changed by someone else meanwhile; retry")
+
+
+@dataclass
+class Registry:
+    store: RegistryStore
+    vault: PiiVault
+    clock: Clock
+    settings: RegistrySettings
+    notify: Callable[[], None] = lambda: None
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        """The alliance's calendar day (Asia/Shanghai)."""
+        return self.clock.now().astimezone(SHANGHAI).date()
+
+    async def deny(self, who: Principal, action: str, target: str, field: str | None = None) -> ForeignTenant:
+        """Record a refused attempt (BOLA attempts are audited) and return the error to raise."""
+        await self.store.audit(
+            {
+                "at": self.now(),
+                "action": action,
+                "target": target,
+                "outcome": "denied",
+                "actor": who.subject,
+                "role": who.role.value if who.role else None,
+                "key_id": who.key_id,
+                "institution_id": who.institution_id,
+            }
+        )
+        return ForeignTenant(field)
+
+    def seal_contact(self, contact: ContactDetails | None, field: str) -> dict[str, Any] | None:
+        """A contact as stored and as it travels in events: phone and email sealed and masked."""
+        if contact is None:
+            return None
+        out: dict[str, Any] = {"name": contact.name.strip()}
+        if contact.phone:
+            phone = normalize_phone(contact.phone, field=f"{field}.phone")
+            out |= {"phone_sealed": self.vault.seal(phone), "phone_masked": mask_phone(phone)}
+        if contact.email:
+            email = normalize_email(contact.email, field=f"{field}.email")
+            out |= {"email_sealed": self.vault.seal(email), "email_masked": mask_email(email)}
+        return out
+
+
+def contact_of(stored: Mapping[str, Any] | None) -> Contact | None:
+    return Contact(**stored) if stored else None

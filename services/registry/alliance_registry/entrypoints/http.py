@@ -1,0 +1,234 @@
+"""The registry's HTTP routes (CONTRACT.md, registry): thin — parse, call a handler or a view,
+shape the answer. Authorization lives in the handlers and views."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from alliance_shared.errors import Invalid, PayloadTooLarge
+from alliance_shared.http import CurrentUser
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+
+from .. import importer, views
+from ..context import Registry
+from ..domain import commands as c
+from ..domain.imports import ImportKind
+from ..handlers import handle
+from . import schemas as s
+
+Doc = dict[str, Any]
+
+
+def registry(request: Request) -> Registry:
+    reg: Registry = request.app.state.registry
+    return reg
+
+
+Reg = Annotated[Registry, Depends(registry)]
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+
+# -- institutions ---------------------------------------------------------------------------------
+@router.post("/institutions", status_code=201)
+async def register_institution(body: s.InstitutionIn, who: CurrentUser, reg: Reg) -> Doc:
+    data = body.model_dump(exclude={"contact"})
+    doc = await handle(
+        reg, c.RegisterInstitution(**data, contact=body.contact.details() if body.contact else None), who
+    )
+    return s.institution_out(doc)
+
+
+@router.get("/institutions")
+async def list_institutions(
+    who: CurrentUser,
+    reg: Reg,
+    ownership: s.Ownership | None = None,
+    reporting_level: s.ReportingLevel | None = None,
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=500),
+) -> Doc:
+    items, total = await views.institutions(
+        reg, who, ownership=ownership, reporting_level=reporting_level, page=page, page_size=page_size
+    )
+    return {
+        "items": [s.institution_out(d) for d in items],
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+    }
+
+
+@router.get("/institutions/{institution_id}")
+async def get_institution(institution_id: str, who: CurrentUser, reg: Reg, as_of: date | None = None) -> Doc:
+    doc, cls = await views.institution(reg, institution_id, who, as_of)
+    return s.institution_out(doc, cls, as_of or reg.today())
+
+
+@router.patch("/institutions/{institution_id}")
+async def reclassify_institution(
+    institution_id: str, body: s.InstitutionPatch, who: CurrentUser, reg: Reg
+) -> Doc:
+    data = body.model_dump(exclude={"contact"})
+    cmd = c.ReclassifyInstitution(
+        institution_id=institution_id, **data, contact=body.contact.details() if body.contact else None
+    )
+    return s.institution_out(await handle(reg, cmd, who))
+
+
+@router.post("/institutions/{institution_id}/api-keys", status_code=201)
+async def issue_api_key(
+    institution_id: str, who: CurrentUser, reg: Reg, body: s.ApiKeyIn | None = None
+) -> Doc:
+    doc, api_key = await handle(reg, c.IssueApiKey(institution_id, body.label if body else ""), who)
+    return {**s.api_key_out(doc), "api_key": api_key}  # the only time the key is shown
+
+
+@router.get("/institutions/{institution_id}/api-keys")
+async def list_api_keys(institution_id: str, who: CurrentUser, reg: Reg) -> Doc:
+    return {"items": [s.api_key_out(d) for d in await views.api_keys(reg, institution_id, who)]}
+
+
+@router.delete("/institutions/{institution_id}/api-keys/{key_id}", status_code=204)
+async def revoke_api_key(institution_id: str, key_id: str, who: CurrentUser, reg: Reg) -> Response:
+    await handle(reg, c.RevokeApiKey(institution_id, key_id), who)
+    return Response(status_code=204)
+
+
+@router.get("/institutions/{institution_id}/organizations")
+async def institution_organizations(institution_id: str, who: CurrentUser, reg: Reg) -> Doc:
+    tree = await views.institution_organizations(reg, institution_id, who)
+    return {"items": [s.organization_out(d) for d in tree]}
+
+
+# -- organisations --------------------------------------------------------------------------------
+@router.post("/organizations", status_code=201)
+async def open_organization(body: s.OrganizationIn, who: CurrentUser, reg: Reg) -> Doc:
+    data = body.model_dump(exclude={"secretary"})
+    cmd = c.OpenOrganization(**data, secretary=body.secretary.details() if body.secretary else None)
+    return s.organization_out(await handle(reg, cmd, who))
+
+
+@router.get("/organizations/{organization_id}")
+async def get_organization(organization_id: str, who: CurrentUser, reg: Reg) -> Doc:
+    return s.organization_out(await views.organization(reg, organization_id, who))
+
+
+@router.patch("/organizations/{organization_id}")
+async def update_organization(
+    organization_id: str, body: s.OrganizationPatch, who: CurrentUser, reg: Reg
+) -> Doc:
+    data = body.model_dump(exclude={"secretary"})
+    cmd = c.UpdateOrganization(
+        organization_id=organization_id,
+        **data,
+        secretary=body.secretary.details() if body.secretary else None,
+    )
+    return s.organization_out(await handle(reg, cmd, who))
+
+
+@router.post("/organizations/{organization_id}/close")
+async def close_organization(
+    organization_id: str, who: CurrentUser, reg: Reg, body: s.ClosingIn | None = None
+) -> Doc:
+    cmd = c.CloseOrganization(organization_id, body.closed_at if body else None)
+    return s.organization_out(await handle(reg, cmd, who))
+
+
+@router.get("/organizations/{organization_id}/members")
+async def organization_members(
+    organization_id: str, who: CurrentUser, reg: Reg, include_left: bool = False
+) -> Doc:
+    docs = await views.organization_members(reg, organization_id, who, include_left=include_left)
+    return {"items": [s.member_out(d) for d in docs], "total": len(docs)}
+
+
+# -- members --------------------------------------------------------------------------------------
+@router.post("/members", status_code=201)
+async def register_member(body: s.MemberIn, who: CurrentUser, reg: Reg) -> Doc:
+    return s.member_out(await handle(reg, c.RegisterMember(**body.model_dump()), who))
+
+
+@router.get("/members/{member_id}")
+async def get_member(member_id: str, who: CurrentUser, reg: Reg) -> Doc:
+    return s.member_out(await views.member(reg, member_id, who))
+
+
+@router.patch("/members/{member_id}")
+async def change_member(member_id: str, body: s.MemberPatch, who: CurrentUser, reg: Reg) -> Doc:
+    return s.member_out(await handle(reg, c.ChangeMember(member_id=member_id, **body.model_dump()), who))
+
+
+@router.post("/members/{member_id}/leave")
+async def member_leaves(member_id: str, who: CurrentUser, reg: Reg, body: s.LeavingIn | None = None) -> Doc:
+    cmd = c.MemberLeaves(member_id, body.left_at if body else None, body.reason if body else "")
+    return s.member_out(await handle(reg, cmd, who))
+
+
+@router.get("/members/{member_id}/unmasked")
+async def reveal_member_pii(
+    member_id: str, who: CurrentUser, reg: Reg, purpose: str = Query(min_length=2, max_length=200)
+) -> Doc:
+    """Secretariat only; audited. The answer carries personal data: never log it."""
+    values = await handle(reg, c.RevealMemberPii(member_id, purpose), who)
+    return {"id": member_id, **values}
+
+
+# -- relation transfers ---------------------------------------------------------------------------
+@router.post("/members/{member_id}/transfers", status_code=201)
+async def request_transfer(member_id: str, body: s.TransferIn, who: CurrentUser, reg: Reg) -> Doc:
+    doc = await handle(reg, c.RequestTransfer(member_id, body.to_organization_id), who)
+    return s.member_out(doc)["transfer"]
+
+
+@router.get("/transfers")
+async def list_transfers(
+    who: CurrentUser, reg: Reg, status: str | None = Query(None, pattern="^(pending|accepted|refused)$")
+) -> Doc:
+    return {"items": [s.transfer_out(t) for t in await views.transfers(reg, who, status=status)]}
+
+
+@router.get("/transfers/{transfer_id}")
+async def get_transfer(transfer_id: str, who: CurrentUser, reg: Reg) -> Doc:
+    found, _ = await views.transfer(reg, transfer_id, who)
+    return s.transfer_out(found)
+
+
+@router.post("/transfers/{transfer_id}/accept")
+async def accept_transfer(transfer_id: str, who: CurrentUser, reg: Reg) -> Doc:
+    doc = await handle(reg, c.AcceptTransfer(transfer_id), who)
+    return s.member_out(doc)["transfer"]
+
+
+@router.post("/transfers/{transfer_id}/refuse")
+async def refuse_transfer(
+    transfer_id: str, who: CurrentUser, reg: Reg, body: s.RefusalIn | None = None
+) -> Doc:
+    doc = await handle(reg, c.RefuseTransfer(transfer_id, body.reason if body else ""), who)
+    return s.member_out(doc)["transfer"]
+
+
+@router.post("/scans/transfers")
+async def scan_overdue_transfers(who: CurrentUser, reg: Reg) -> Doc:
+    """Secretariat: look for overdue transfers now (it also runs on a schedule)."""
+    return {"announced": await handle(reg, c.ScanOverdueTransfers(), who)}
+
+
+# -- bulk import ----------------------------------------------------------------------------------
+@router.post("/imports")
+async def bulk_import(
+    who: CurrentUser, reg: Reg, file: Annotated[UploadFile, File()], kind: Annotated[str, Form()]
+) -> Doc:
+    try:
+        import_kind = ImportKind(kind)
+    except ValueError:
+        raise Invalid(
+            "kind 须为 institutions、organizations 或 members / kind must be institutions, "
+            "organizations or members",
+            field="kind",
+        ) from None
+    content = await file.read(reg.settings.import_max_bytes + 1)
+    if len(content) > reg.settings.import_max_bytes:
+        raise PayloadTooLarge(f"文件超过 {reg.settings.import_max_bytes} 字节 / file too large", field="file")
+    report = await importer.import_file(reg, import_kind, content, file.filename or "", who)
+    return report.as_dict()
