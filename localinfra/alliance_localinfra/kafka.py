@@ -300,6 +300,28 @@ def _storage_template(libs: Path, version: str, java: str, cancel: CancelToken |
     return template
 
 
+PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
+CONSUMER_PERFORMANCE = "org.apache.kafka.tools.ConsumerPerformance"
+
+
+def tool_command(main_class: str, *args: str, version: str = KAFKA_VERSION, heap: str = "256m") -> list[str]:
+    """argv for one of Kafka's own command-line tools from the cached jars, e.g.
+    ``tool_command(PRODUCER_PERFORMANCE, "--topic", "t", "--num-records", "100000",
+    "--record-size", "512", "--throughput", "-1", "--producer-props", "bootstrap.servers=...")``.
+    Run it with :func:`alliance_localinfra._proc.run` (or subprocess) yourself."""
+    libs = fetch(version)
+    return [
+        _java(),
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        "-cp",
+        str(libs / "*"),
+        main_class,
+        *args,
+    ]
+
+
 def _failure_details(broker: KafkaBroker) -> str:
     parts = [broker.process.log_tail()]
     log_file = broker.data_dir / "kafka.log"
