@@ -1,0 +1,15 @@
+"""The consumer of the notification service: one group over the four topics it reacts to."""
+
+from __future__ import annotations
+
+from alliance_shared.contracts.topics import ACTIVITY_EVENTS, ACTIVITY_REJECTED, EVALUATION_EVENTS, REGISTRY_EVENTS
+from alliance_shared.kafka.consumer import EventDispatch
+from alliance_shared.runtime import ConsumerSpec
+
+from ..handlers import Notifier, bound_handlers
+
+TOPICS = (REGISTRY_EVENTS, EVALUATION_EVENTS, ACTIVITY_REJECTED, ACTIVITY_EVENTS)
+
+
+def consumer_specs(notifier: Notifier, group_id: str) -> list[ConsumerSpec]:
+    return [ConsumerSpec(group_id=group_id, topics=TOPICS, handler=EventDispatch(bound_handlers(notifier)))]

@@ -1,0 +1,30 @@
+"""Background loops: the dispatcher (sends what is due), the escalation ladder, the weekly digest.
+Each runs on `runtime.every`; what is "due" is decided by the injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from alliance_shared.runtime import Runtime, every
+
+from .. import handlers
+from ..dispatch import Channels, dispatch_due
+from ..handlers import Notifier
+
+
+def background_loops(notifier: Notifier, channels: Channels) -> list[Callable[[Runtime], Awaitable[None]]]:
+    s = notifier.settings
+
+    async def dispatcher(_: Runtime) -> None:
+        await every(s.dispatch_interval_s, lambda: dispatch_due(notifier, channels), name="dispatcher")
+
+    async def escalations(_: Runtime) -> None:
+        await every(s.escalation_interval_s, lambda: handlers.advance_escalations(notifier), name="escalations")
+
+    async def digest(_: Runtime) -> None:
+        async def once() -> None:
+            await handlers.weekly_digest(notifier, await handlers.digest_figures(notifier))
+
+        await every(s.digest_interval_s, once, name="weekly-digest")
+
+    return [dispatcher, escalations, digest]
