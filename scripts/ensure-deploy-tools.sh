@@ -59,6 +59,14 @@ if [ ! -f "$K8S_SCHEMAS/_definitions.json" ]; then
   tmp="$CACHE/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION.tmp" && rm -rf "$tmp"
   wheel kubernetes-validate "$KUBERNETES_VALIDATE_VERSION" "$tmp/wheel"
   mv "$tmp/wheel/kubernetes_validate/kubernetes-json-schema/v$KUBERNETES_VERSION-local-strict" "$tmp/"
+  # its $refs point at "/api/_definitions.json" (resolved by kubernetes-validate's own registry): make
+  # them file URIs kubeconform can follow
+  "$PY" - "$tmp/v$KUBERNETES_VERSION-local-strict" "$K8S_SCHEMAS" <<'PYEOF'
+import pathlib, sys
+src, final = pathlib.Path(sys.argv[1]), sys.argv[2]
+for f in src.glob("*.json"):
+    f.write_text(f.read_text().replace('"/api/_definitions.json', f'"file://{final}/_definitions.json'))
+PYEOF
   rm -rf "$tmp/wheel" "$(dirname "$K8S_SCHEMAS")" && mv "$tmp" "$(dirname "$K8S_SCHEMAS")"
 fi
 
