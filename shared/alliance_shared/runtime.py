@@ -50,6 +50,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     runners: list[ConsumerRunner] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _loops: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def db(self) -> AsyncDatabase[dict[str, Any]]:
@@ -83,6 +84,7 @@ class Runtime:
                 self._spawn(runner.run(), f"consumer:{spec.group_id}")
         for loop in self.background:
             self._spawn(loop(self), getattr(loop, "__name__", "background"))
+            self._loops.append(self._tasks[-1])
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
@@ -101,6 +103,10 @@ class Runtime:
             self.relay.notify()
 
     async def stop(self) -> None:
+        # background loops (schedules) have nothing in flight worth waiting for: stop them now
+        for task in self._loops:
+            task.cancel()
+        self._loops.clear()
         for runner in self.runners:
             runner.stop()
         if self.relay is not None:
