@@ -59,9 +59,7 @@ def template(layout: Layout) -> bytes:
     for column in layout.columns:
         help_sheet.append([column.header, column.key, "是" if column.required else "否", column.help])
     help_sheet.append([])
-    help_sheet.append(
-        ["第 2 行为示例,事件编号以“示例”开头的行不会导入 / row 2 is an example and is skipped"]
-    )
+    help_sheet.append(["第 2 行为示例,事件编号以“示例”开头的行不会导入 / row 2 is an example and is skipped"])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -112,7 +112,11 @@ class SubmissionStore:
                     item.key,
                 )
                 | item.facts
-                | {"superseded_by": None, "supersedes": item.event.supersedes}
+                | {
+                    "superseded_by": None,
+                    "supersedes": item.event.supersedes,
+                    "event": item.event.to_structured(),
+                }
             )
             outgoing.append(Outgoing(item.payload.kafka_topic, item.event, item.key))
         for item in rejected:

@@ -38,15 +38,30 @@ def reference() -> Reference:
     )
 
 
-def arrival(institution: str | None = "inst-a", role: Role | None = None, organization: str | None = None,
-            at: datetime = NOW) -> Arrival:
+def arrival(
+    institution: str | None = "inst-a",
+    role: Role | None = None,
+    organization: str | None = None,
+    at: datetime = NOW,
+) -> Arrival:
     return Arrival(Channel.BATCH, Reporter("key:k1", institution, role, organization, "k1"), at)
 
 
-def meeting(event_id: str = "e-1", org: str = "org-a", attendees: tuple[str, ...] = ("m-1", "m-2"),
-            held_at: str = "2026-10-12T09:00:00+08:00", **data: Any) -> Submitted:
-    body = {"organization_id": org, "meeting_kind": "branch_committee_meeting", "held_at": held_at,
-            "attendee_ids": list(attendees), "expected_count": 2, "topic": "学习"} | data
+def meeting(
+    event_id: str = "e-1",
+    org: str = "org-a",
+    attendees: tuple[str, ...] = ("m-1", "m-2"),
+    held_at: str = "2026-10-12T09:00:00+08:00",
+    **data: Any,
+) -> Submitted:
+    body = {
+        "organization_id": org,
+        "meeting_kind": "branch_committee_meeting",
+        "held_at": held_at,
+        "attendee_ids": list(attendees),
+        "expected_count": 2,
+        "topic": "学习",
+    } | data
     return raw(event_id, "fpba.meeting.held.v1", body)
 
 
@@ -55,8 +70,10 @@ def learning(event_id: str, member: str = "m-1", day: str = "2026-10-12", minute
 
 
 def raw(event_id: str, event_type: str, data: dict[str, Any], **attrs: Any) -> Submitted:
-    return Submitted({"specversion": "1.0", "id": event_id, "source": "/test", "type": event_type,
-                      "data": data, **attrs}, event_id)
+    return Submitted(
+        {"specversion": "1.0", "id": event_id, "source": "/test", "type": event_type, "data": data, **attrs},
+        event_id,
+    )
 
 
 def history() -> History:

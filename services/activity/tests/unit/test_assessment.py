@@ -73,8 +73,11 @@ def test_an_id_already_accepted_for_another_institution_is_rejected_not_counted(
 
 
 def test_compliance_incidents_come_only_from_the_regulator() -> None:
-    incident = raw("c-1", "fpba.compliance.incident.v1",
-                   {"institution_id": "inst-a", "severity": "major", "occurred_at": "2026-10-01T10:00:00+08:00"})
+    incident = raw(
+        "c-1",
+        "fpba.compliance.incident.v1",
+        {"institution_id": "inst-a", "severity": "major", "occurred_at": "2026-10-01T10:00:00+08:00"},
+    )
     [from_key] = decide(incident)
     [from_regulator] = decide(incident, arr=arrival(institution=None, role=Role.REGULATOR))
     assert isinstance(from_key, Rejected) and from_key.reasons[0].field == "type"
@@ -105,9 +108,10 @@ def test_implausible_meetings_are_flagged_not_dropped() -> None:
 
 
 def test_reused_minutes_and_photos_are_flagged_across_meetings() -> None:
-    first, second = decide(meeting("e-1", minutes_hash="h1", photo_hashes=["p1"]),
-                           meeting("e-2", held_at="2026-10-13T09:00:00+08:00", minutes_hash="h1",
-                                   photo_hashes=["p1"]))
+    first, second = decide(
+        meeting("e-1", minutes_hash="h1", photo_hashes=["p1"]),
+        meeting("e-2", held_at="2026-10-13T09:00:00+08:00", minutes_hash="h1", photo_hashes=["p1"]),
+    )
     assert isinstance(first, Accepted) and first.event.flags is None
     assert isinstance(second, Accepted) and second.event.flags == f"{MINUTES_REUSED},{PHOTO_REUSED}"
 

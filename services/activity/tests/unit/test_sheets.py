@@ -38,22 +38,35 @@ def test_a_gbk_csv_with_chinese_headers_becomes_a_meeting() -> None:
     [(row, values)] = rows(text.encode("gbk"))
     item = to_submitted(MEETING, values, institution_id="inst-a", source="/t", row=row, label="row 2")
     assert item.error is None and isinstance(item.raw, dict)
-    assert item.raw["data"] == {"organization_id": "org-a", "meeting_kind": "branch_committee_meeting",
-                                "held_at": "2026-10-12T09:00:00+08:00", "attendee_ids": ["m-1", "m-2"],
-                                "expected_count": 2, "topic": "学习"}
+    assert item.raw["data"] == {
+        "organization_id": "org-a",
+        "meeting_kind": "branch_committee_meeting",
+        "held_at": "2026-10-12T09:00:00+08:00",
+        "attendee_ids": ["m-1", "m-2"],
+        "expected_count": 2,
+        "topic": "学习",
+    }
 
 
 def test_a_row_without_an_id_gets_the_same_id_each_time() -> None:
-    values = {"organization_id": "org-a", "meeting_kind": "党课", "held_at": "2026-10-12 09:00",
-              "expected_count": "3"}
+    values = {
+        "organization_id": "org-a",
+        "meeting_kind": "党课",
+        "held_at": "2026-10-12 09:00",
+        "expected_count": "3",
+    }
     a = to_submitted(MEETING, values, institution_id="inst-a", source="/t", row=2, label="row 2")
     b = to_submitted(MEETING, values, institution_id="inst-a", source="/t", row=9, label="row 9")
     assert isinstance(a.raw, dict) and isinstance(b.raw, dict) and a.raw["id"] == b.raw["id"]
 
 
 def test_a_bad_cell_is_reported_by_its_chinese_header() -> None:
-    values = {"organization_id": "org-a", "meeting_kind": "野餐", "held_at": "2026-10-12 09:00",
-              "expected_count": "3"}
+    values = {
+        "organization_id": "org-a",
+        "meeting_kind": "野餐",
+        "held_at": "2026-10-12 09:00",
+        "expected_count": "3",
+    }
     item = to_submitted(MEETING, values, institution_id="inst-a", source="/t", row=2, label="row 2")
     assert item.error is not None and item.error.field == "会议类型"
 
