@@ -1,0 +1,39 @@
+"""The composition root: settings, clock, runtime, handlers, consumers, loops and routes, wired once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alliance_shared.clock import Clock, SystemClock
+from alliance_shared.http import create_service_app
+from alliance_shared.runtime import Runtime
+from fastapi import FastAPI
+
+from .adapters import projections, readmodels
+from .domain.ruleset import RULESET_DIR, load_ruleset
+from .entrypoints import api, dashboard
+from .entrypoints.consumers import consumer_specs
+from .entrypoints.schedule import loops
+from .handlers import Evaluation
+from .settings import EvaluationSettings
+
+
+def create_app(settings: EvaluationSettings | None = None, *, clock: Clock | None = None,
+               start_consumers: bool = True, background: bool = True) -> FastAPI:
+    settings = settings or EvaluationSettings()
+    clock = clock or SystemClock()
+    ruleset = load_ruleset(settings.ruleset_version,
+                           Path(settings.ruleset_dir) if settings.ruleset_dir else RULESET_DIR)
+    runtime = Runtime(settings=settings, clock=clock,
+                      indexes=[*projections.INDEXES, *readmodels.INDEXES],
+                      outbox_collections=readmodels.OUTBOX_COLLECTIONS, start_consumers=start_consumers)
+    ev = Evaluation(projections.Projections(lambda: runtime.db), readmodels.ReadModels(lambda: runtime.db),
+                    ruleset, clock, settings, notify_outbox=runtime.notify_outbox)
+    runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
+    runtime.background = loops(ev) if background else []
+
+    app = create_service_app(runtime, title="评价服务 / evaluation",
+                             description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
+                             routers=[dashboard.router, api.router])
+    app.state.evaluation = ev
+    return app

@@ -1,0 +1,175 @@
+"""What people do to scores: evaluators rate the objects assigned to them, a manual adjustment
+needs a reason and a second person's approval, an institution appeals and the secretariat
+resolves. Every step is audited; every accepted change queues the period for rescoring."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from alliance_shared.auth import Principal
+from alliance_shared.contracts.vocabulary import Role
+from alliance_shared.errors import Forbidden
+from pydantic import BaseModel, ConfigDict, Field
+
+from .domain.errors import AlreadyDecided, NotAssigned, PeriodClosed, SecondPersonRequired, UnknownCase
+from .domain.periods import Period
+from .handlers import Evaluation
+
+ObjectType = Literal["institution", "branch"]
+
+
+class RatingSubmitted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: str = Field(pattern=r"^\d{4}-Q[1-4]$")
+    object_type: ObjectType
+    object_id: str = Field(min_length=1, max_length=100)
+    rating: Literal["excellent", "good", "average", "poor"]
+    comment: str = Field(default="", max_length=2000)
+
+
+class AdjustmentProposed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: str = Field(pattern=r"^\d{4}-Q[1-4]$")
+    object_type: ObjectType
+    object_id: str = Field(min_length=1, max_length=100)
+    points: Decimal = Field(ge=-20, le=20, decimal_places=2)
+    reason: str = Field(min_length=4, max_length=2000)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approved", "rejected"]
+    note: str = Field(default="", max_length=2000)
+
+
+class AppealFiled(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: str = Field(pattern=r"^\d{4}-Q[1-4]$")
+    object_type: ObjectType
+    object_id: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=4, max_length=4000)
+
+
+class AppealResolved(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["upheld", "dismissed"]
+    note: str = Field(min_length=1, max_length=4000)
+
+
+class ExemptionGranted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    organization_id: str = Field(min_length=1, max_length=100)
+    kind: str | None = None
+    start: date
+    end: date
+    reason: str = Field(min_length=4, max_length=2000)
+
+
+class Cases:
+    def __init__(self, ev: Evaluation) -> None:
+        self.ev = ev
+        self.models = ev.models
+
+    async def _institutions_of(self, object_type: str, object_id: str) -> list[str]:
+        if object_type == "institution":
+            return [object_id]
+        return await self.ev.projections.institutions_of_orgs([object_id])
+
+    async def _open(self, period: str) -> None:
+        doc = await self.models.period(period)
+        if doc and doc.get("status") == "closed":
+            raise PeriodClosed(period)
+
+    async def _audit(self, who: Principal, action: str, **fields: Any) -> None:
+        await self.models.audit({"_id": uuid.uuid4().hex, "action": action, "by": who.subject,
+                                 "role": who.role.value if who.role else None, "at": self.ev.clock.now(), **fields})
+
+    async def rate(self, who: Principal, cmd: RatingSubmitted) -> dict[str, Any]:
+        Period.parse(cmd.period)
+        who.require_role(Role.EVALUATOR, Role.SECRETARIAT)
+        institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
+        if who.role is Role.EVALUATOR:
+            assigned = (who.organization_id == cmd.object_id if who.organization_id
+                        else who.institution_id is not None and who.institution_id in institutions)
+            if not assigned:
+                raise NotAssigned()
+        await self._open(cmd.period)
+        rating_id = f"r-{uuid.uuid4().hex[:16]}"
+        doc = {"_id": f"{cmd.period}|{cmd.object_type}|{cmd.object_id}|{who.subject}", "rating_id": rating_id,
+               "evaluator": who.subject, "at": self.ev.clock.now(), **cmd.model_dump()}
+        await self.models.save_rating(doc)
+        await self._audit(who, "rating.submitted", rating_id=rating_id, period=cmd.period, object_id=cmd.object_id)
+        await self.models.mark_dirty(cmd.period, institutions, self.ev.clock.now())
+        return {"id": rating_id, **cmd.model_dump(), "evaluator": who.subject}
+
+    async def propose_adjustment(self, who: Principal, cmd: AdjustmentProposed) -> dict[str, Any]:
+        who.require_role(Role.SECRETARIAT, Role.EVALUATOR)
+        await self._open(cmd.period)
+        adj_id = f"adj-{uuid.uuid4().hex[:12]}"
+        doc = {"_id": adj_id, **cmd.model_dump(mode="json"), "points": str(cmd.points), "status": "pending",
+               "proposed_by": who.subject, "proposed_at": self.ev.clock.now()}
+        await self.models.insert("adjustments", doc)
+        await self._audit(who, "adjustment.proposed", adjustment_id=adj_id, points=str(cmd.points), reason=cmd.reason)
+        return _public(doc)
+
+    async def decide_adjustment(self, who: Principal, adj_id: str, cmd: Decision) -> dict[str, Any]:
+        who.require_role(Role.SECRETARIAT)
+        doc = await self.models.get("adjustments", adj_id)
+        if doc is None:
+            raise UnknownCase("adjustment", adj_id)
+        if doc["proposed_by"] == who.subject:
+            raise SecondPersonRequired()
+        await self._open(doc["period"])
+        decided = await self.models.decide("adjustments", adj_id, "pending", {
+            "status": cmd.decision, "decided_by": who.subject, "decided_at": self.ev.clock.now(), "note": cmd.note})
+        if decided is None:
+            raise AlreadyDecided("adjustment")
+        await self._audit(who, f"adjustment.{cmd.decision}", adjustment_id=adj_id, note=cmd.note)
+        if cmd.decision == "approved":
+            await self.models.mark_dirty(doc["period"], await self._institutions_of(doc["object_type"], doc["object_id"]),
+                                         self.ev.clock.now())
+        return _public(decided)
+
+    async def file_appeal(self, who: Principal, cmd: AppealFiled) -> dict[str, Any]:
+        institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
+        if not who.is_secretariat and (who.role is not Role.INSTITUTION_ADMIN or who.institution_id not in institutions):
+            raise Forbidden("只能对本机构的评分提出申诉 / you can only appeal your own institution's scores",
+                            field="object_id")
+        appeal_id = f"ap-{uuid.uuid4().hex[:12]}"
+        score = await self.models.score(cmd.period, cmd.object_type, cmd.object_id)
+        doc = {"_id": appeal_id, **cmd.model_dump(), "institution_id": institutions[0] if institutions else None,
+               "status": "open", "filed_by": who.subject, "filed_at": self.ev.clock.now(),
+               "computation_id": score.get("computation_id") if score else None}
+        await self.models.insert("appeals", doc)
+        await self._audit(who, "appeal.filed", appeal_id=appeal_id)
+        return _public(doc)
+
+    async def resolve_appeal(self, who: Principal, appeal_id: str, cmd: AppealResolved) -> dict[str, Any]:
+        who.require_role(Role.SECRETARIAT)
+        decided = await self.models.decide("appeals", appeal_id, "open", {
+            "status": cmd.decision, "resolved_by": who.subject, "resolved_at": self.ev.clock.now(), "note": cmd.note})
+        if decided is None:
+            if await self.models.get("appeals", appeal_id) is None:
+                raise UnknownCase("appeal", appeal_id)
+            raise AlreadyDecided("appeal")
+        await self._audit(who, f"appeal.{cmd.decision}", appeal_id=appeal_id, note=cmd.note)
+        return _public(decided)
+
+    async def exempt(self, who: Principal, cmd: ExemptionGranted) -> dict[str, Any]:
+        who.require_role(Role.SECRETARIAT)
+        ex_id = f"ex-{uuid.uuid4().hex[:12]}"
+        doc = {"_id": ex_id, **cmd.model_dump(mode="json"), "granted_by": who.subject}
+        await self.models.insert("exemptions", doc)
+        await self._audit(who, "exemption.granted", exemption_id=ex_id)
+        institutions = await self._institutions_of("branch", cmd.organization_id)
+        for p in {Period.of_day(cmd.start), Period.of_day(cmd.end)}:
+            if not await self.ev._is_closed(str(p)):
+                await self.models.mark_dirty(str(p), institutions, self.ev.clock.now())
+        return _public(doc)
+
+
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}

@@ -1,0 +1,107 @@
+"""What scoring produces: score cards with their breakdown, exact until the very end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+EVIDENCE_LIMIT = 500  # ids kept per indicator; the count says how many there were
+
+
+def rounded(value: Fraction, digits: int = 2) -> float:
+    """Half-up rounding of an exact value, done once at the end (never on partial sums)."""
+    scale = 10 ** digits
+    return math.floor(value * scale + Fraction(1, 2)) / scale
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    indicator: str
+    value: Fraction | None  # 0..1; None when the indicator does not apply to this object
+    requirement: str
+    base_weight: Fraction
+    weight: Fraction = Fraction(0)  # after redistribution over the applicable indicators
+    evidence: tuple[str, ...] = ()
+    details: tuple[tuple[str, Any], ...] = ()
+    note: str = ""
+
+    @property
+    def points(self) -> Fraction:
+        return Fraction(0) if self.value is None else self.value * 100 * self.weight
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indicator": self.indicator,
+            "value": None if self.value is None else rounded(self.value * 100),
+            "requirement": self.requirement,
+            "weight": rounded(self.weight * 100),
+            "base_weight": rounded(self.base_weight * 100),
+            "points": rounded(self.points),
+            "evidence": list(self.evidence[:EVIDENCE_LIMIT]),
+            "evidence_count": len(self.evidence),
+            "details": {k: v for k, v in self.details},
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ScoreCard:
+    object_type: str  # "branch" | "institution"
+    object_id: str
+    institution_id: str
+    period: str
+    ruleset: str
+    ownership: str
+    reporting_level: str
+    score: Fraction
+    grade: str
+    vetoed: bool
+    breakdown: tuple[IndicatorResult, ...]
+    member_days: int = 0
+    members: int = 0
+    completeness: Fraction | None = None
+    timeliness: Fraction | None = None
+    missing: tuple[str, ...] = ()
+    branches: tuple[ScoreCard, ...] = field(default=())
+
+    def indicator(self, name: str) -> IndicatorResult | None:
+        return next((r for r in self.breakdown if r.indicator == name), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stored and served form: plain JSON, numbers rounded once, here."""
+        return {
+            "object_type": self.object_type, "object_id": self.object_id,
+            "institution_id": self.institution_id, "period": self.period, "ruleset": self.ruleset,
+            "ownership": self.ownership, "reporting_level": self.reporting_level,
+            "score": rounded(self.score), "grade": self.grade, "vetoed": self.vetoed,
+            "breakdown": [r.as_dict() for r in self.breakdown],
+            "member_days": self.member_days, "members": self.members,
+            "completeness": None if self.completeness is None else rounded(self.completeness * 100),
+            "timeliness": None if self.timeliness is None else rounded(self.timeliness * 100),
+            "missing": list(self.missing),
+        }
+
+    def digest(self) -> str:
+        """A fingerprint of the result: equal digests mean bit-for-bit equal scores and evidence."""
+        body = self.as_dict() | {"branches": [b.digest() for b in self.branches]}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def redistribute(results: list[IndicatorResult], note: str) -> tuple[IndicatorResult, ...]:
+    """Normalise the weights over the indicators that apply; those that do not get weight 0
+    and a note saying their weight went to the others."""
+    total = sum((r.base_weight for r in results if r.value is not None), Fraction(0))
+    out = []
+    for r in results:
+        if r.value is None:
+            out.append(IndicatorResult(r.indicator, None, r.requirement, r.base_weight, Fraction(0), r.evidence,
+                                       r.details, (r.note + " " if r.note else "") + note if r.base_weight else r.note))
+        else:
+            weight = r.base_weight / total if total else Fraction(0)
+            out.append(IndicatorResult(r.indicator, r.value, r.requirement, r.base_weight, weight, r.evidence,
+                                       r.details, r.note))
+    return tuple(out)

@@ -1,0 +1,120 @@
+"""The scoring model as data: a versioned ruleset read from `rulesets/<version>.yaml`.
+
+Every number becomes an exact `Fraction` (shares are written "7/10" or as integers), so scoring is
+exact arithmetic and the same events give the same scores bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UnknownRuleset
+
+RULESET_DIR = Path(__file__).resolve().parent.parent / "rulesets"
+BRANCH_INDICATORS = ("org_life", "learning", "dues", "public_activity", "political", "reporting")
+INSTITUTION_INDICATORS = ("branches", "political", "compliance", "coverage")
+
+INDICATOR_ZH = {
+    "org_life": "组织生活", "learning": "线上学习", "dues": "党费缴纳", "public_activity": "公共活动参与",
+    "political": "政治评价", "reporting": "报送纪律", "branches": "支部得分(按党员加权)",
+    "compliance": "遵纪守法", "coverage": "组织覆盖", "adjustment": "人工调整",
+}
+
+
+def _frac(value: Any) -> Fraction:
+    return Fraction(str(value))
+
+
+@dataclass(frozen=True)
+class MeetingRequirement:
+    kind: str
+    cadence: str  # monthly | quarterly
+    only_with_party_groups: bool = False
+
+
+@dataclass(frozen=True)
+class GradeBand:
+    grade: str
+    label: str
+    min: Fraction
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    version: str
+    name: str
+    grade_bands: tuple[GradeBand, ...]
+    meetings: tuple[MeetingRequirement, ...]
+    min_open_share: Fraction
+    monthly_reports: tuple[str, ...]
+    grace_days: dict[str, int]
+    org_life_frequency: Fraction
+    org_life_attendance: Fraction
+    learning_minutes: int
+    public_target_share: Fraction
+    reporting_completeness: Fraction
+    reporting_timeliness: Fraction
+    coverage_member: Fraction
+    coverage_branch: Fraction
+    deductions: dict[str, Fraction]
+    veto_severities: frozenset[str]
+    rating_points: dict[str, Fraction]
+    branch_weights: dict[str, dict[str, Fraction]]
+    institution_weights: dict[str, dict[str, Fraction]]
+
+    def grade_of(self, score: Fraction, vetoed: bool = False) -> str:
+        if vetoed:
+            return self.grade_bands[-1].grade
+        for band in self.grade_bands:
+            if score >= band.min:
+                return band.grade
+        return self.grade_bands[-1].grade
+
+    def label_of(self, grade: str) -> str:
+        return next((b.label for b in self.grade_bands if b.grade == grade), grade)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> Ruleset:
+        cal, comp = raw["calendar"], raw["compliance"]
+        bands = sorted((GradeBand(b["grade"], b["label"], _frac(b["min"])) for b in raw["grade_bands"]),
+                       key=lambda b: b.min, reverse=True)
+        return cls(
+            version=str(raw["version"]), name=str(raw.get("name", raw["version"])),
+            grade_bands=tuple(bands),
+            meetings=tuple(MeetingRequirement(kind, spec["cadence"], bool(spec.get("only_with_party_groups")))
+                           for kind, spec in sorted(raw["meetings"].items())),
+            min_open_share=_frac(cal["min_open_share"]),
+            monthly_reports=tuple(cal.get("monthly_reports", ())),
+            grace_days={str(k): int(v) for k, v in cal["grace_days"].items()},
+            org_life_frequency=_frac(raw["org_life"]["frequency_share"]),
+            org_life_attendance=_frac(raw["org_life"]["attendance_share"]),
+            learning_minutes=int(raw["learning"]["minutes_per_member_per_day"]),
+            public_target_share=_frac(raw["public_activity"]["target_participation_share"]),
+            reporting_completeness=_frac(raw["reporting"]["completeness_share"]),
+            reporting_timeliness=_frac(raw["reporting"]["timeliness_share"]),
+            coverage_member=_frac(raw["coverage"]["member_share"]),
+            coverage_branch=_frac(raw["coverage"]["branch_share"]),
+            deductions={k: _frac(v) for k, v in comp["deductions"].items()},
+            veto_severities=frozenset(comp.get("veto", ())),
+            rating_points={k: _frac(v) for k, v in raw["political"]["points"].items()},
+            branch_weights={o: {k: _frac(v) for k, v in w.items()} for o, w in raw["branch_weights"].items()},
+            institution_weights={o: {k: _frac(v) for k, v in w.items()}
+                                 for o, w in raw["institution_weights"].items()},
+        )
+
+
+def available_versions(directory: Path = RULESET_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def load_ruleset(version: str, directory: Path = RULESET_DIR) -> Ruleset:
+    """The ruleset `version` from `directory`; `UnknownRuleset` when there is no such file."""
+    if version not in available_versions(directory):
+        raise UnknownRuleset(version)
+    raw = yaml.safe_load((directory / f"{version}.yaml").read_text(encoding="utf-8"))
+    return Ruleset.from_mapping(raw)

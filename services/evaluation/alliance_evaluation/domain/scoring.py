@@ -1,0 +1,186 @@
+"""Scoring: facts + ruleset + classification as of the period's end → score cards with evidence.
+
+Pure and deterministic: inputs are sorted, arithmetic is exact (`Fraction`), rounding happens once
+when a card is rendered. Same facts and ruleset ⇒ the same cards, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from . import indicators as ind
+from .calendar import ObligationCalendar
+from .facts import Branch, Classification, Institution, PeriodFacts
+from .periods import Period
+from .results import IndicatorResult, ScoreCard, redistribute
+from .ruleset import BRANCH_INDICATORS, INSTITUTION_INDICATORS, Ruleset
+
+BRANCH_KINDS = ("branch", "joint_branch", "temporary_branch")
+REDISTRIBUTED = "无数据，权重已按比例分配给其他指标 / not applicable: weight redistributed to the others"
+UNCLASSIFIED = Classification("state_owned", "established_complete", "L1")
+
+
+@dataclass(frozen=True)
+class PeriodScores:
+    period: str
+    ruleset: str
+    institutions: tuple[ScoreCard, ...]
+    branches: tuple[ScoreCard, ...]
+
+
+def classification_for(inst: Institution | None, period: Period) -> Classification:
+    """The class that scores a period: the one in force on the period's last day."""
+    found = inst.as_of(period.end) if inst is not None else None
+    return found or UNCLASSIFIED
+
+
+def _weights(table: dict[str, dict[str, Fraction]], ownership: str, names: tuple[str, ...]) -> dict[str, Fraction]:
+    raw = table.get(ownership) or next(iter(table.values()))
+    total = sum((raw.get(n, Fraction(0)) for n in names), Fraction(0)) or Fraction(1)
+    return {n: raw.get(n, Fraction(0)) / total for n in names}
+
+
+def _with_weight(r: IndicatorResult, weight: Fraction) -> IndicatorResult:
+    return IndicatorResult(r.indicator, r.value, r.requirement, weight, r.weight, r.evidence, r.details, r.note)
+
+
+def _adjusted(results: tuple[IndicatorResult, ...], adjustments: list[tuple[str, str]]) -> tuple[
+        tuple[IndicatorResult, ...], Fraction]:
+    score = sum((r.points for r in results), Fraction(0))
+    if not adjustments:
+        return results, score
+    delta = sum((Fraction(Decimal(points)) for _, points in adjustments), Fraction(0))
+    line = IndicatorResult("adjustment", None, "经审批的人工调整 / approved manual adjustments", Fraction(0),
+                           evidence=tuple(sorted(a for a, _ in adjustments)),
+                           details=(("points", float(delta)),))
+    return (*results, line), min(Fraction(100), max(Fraction(0), score + delta))
+
+
+def _branch_open_in(branch: Branch, period: Period) -> bool:
+    return branch.opened <= period.end and (branch.closed is None or branch.closed > period.start)
+
+
+def score_branch(branch: Branch, cls: Classification, idx: ind.PeriodIndex, rs: Ruleset,
+                 facts: PeriodFacts) -> ScoreCard:
+    period = idx.period
+    calendar = ObligationCalendar(branch, period, rs, cls.reporting_level,
+                                  [e for e in facts.exemptions if e.organization_id == branch.id])
+    outcomes = calendar.settle(ind.deliveries(branch, idx))
+    days = ind.member_days(branch, idx)
+    reporting, completeness, timeliness = ind.reporting(branch, outcomes, rs, cls.reporting_level)
+    found = {
+        "org_life": ind.org_life(branch, idx, rs, outcomes),
+        "learning": ind.learning(branch, idx, rs, days),
+        "dues": ind.dues(branch, idx),
+        "public_activity": ind.public_activity(branch, idx, rs),
+        "political": ind.political("branch", branch.id, idx, rs),
+        "reporting": reporting,
+    }
+    weights = _weights(rs.branch_weights, cls.ownership, BRANCH_INDICATORS)
+    results = redistribute([_with_weight(found[n], weights[n]) for n in BRANCH_INDICATORS], REDISTRIBUTED)
+    adjustments = sorted((a.adjustment_id, a.points) for a in facts.adjustments
+                         if a.object_type == "branch" and a.object_id == branch.id)
+    results, score = _adjusted(results, adjustments)
+    missing = tuple(sorted({o.obligation.kind for o in outcomes if not o.fulfilled_by}))
+    members = len({s.member_id for s in idx.stints_by_org.get(branch.id, ())
+                   if s.party_member and s.start <= period.end and (s.end is None or s.end > period.end)})
+    return ScoreCard("branch", branch.id, branch.institution_ids[0], str(period), rs.version, cls.ownership,
+                     cls.reporting_level, score, rs.grade_of(score), False, results, member_days=days,
+                     members=members, completeness=completeness, timeliness=timeliness, missing=missing)
+
+
+def score_institution(inst_id: str, cls: Classification, branch_cards: list[ScoreCard], idx: ind.PeriodIndex,
+                      rs: Ruleset, facts: PeriodFacts) -> ScoreCard:
+    period = idx.period
+    cards = sorted(branch_cards, key=lambda c: c.object_id)
+    found = {
+        "branches": _branches_component(cards),
+        "political": ind.political("institution", inst_id, idx, rs),
+        "compliance": _compliance(inst_id, period, rs, facts),
+        "coverage": _coverage(inst_id, period, rs, facts, idx),
+    }
+    weights = _weights(rs.institution_weights, cls.ownership, INSTITUTION_INDICATORS)
+    results = redistribute([_with_weight(found[n], weights[n]) for n in INSTITUTION_INDICATORS], REDISTRIBUTED)
+    adjustments = sorted((a.adjustment_id, a.points) for a in facts.adjustments
+                         if a.object_type == "institution" and a.object_id == inst_id)
+    results, score = _adjusted(results, adjustments)
+    vetoed = bool(dict(found["compliance"].details).get("vetoed"))
+    owed = [c for c in cards if c.completeness is not None]
+    completeness = _mean([c.completeness for c in owed]) if owed else None
+    timeliness = _mean([c.timeliness for c in owed]) if owed else None
+    return ScoreCard("institution", inst_id, inst_id, str(period), rs.version, cls.ownership, cls.reporting_level,
+                     score, rs.grade_of(score, vetoed), vetoed, results,
+                     member_days=sum(c.member_days for c in cards), members=sum(c.members for c in cards),
+                     completeness=completeness, timeliness=timeliness, branches=tuple(cards))
+
+
+def _mean(values: list[Fraction | None]) -> Fraction:
+    present = [v for v in values if v is not None]
+    return sum(present, Fraction(0)) / len(present) if present else Fraction(0)
+
+
+def _branches_component(cards: list[ScoreCard]) -> IndicatorResult:
+    requirement = "各支部得分按党员人天加权 / branch scores weighted by member-days"
+    if not cards:
+        return IndicatorResult("branches", None, requirement, Fraction(1), note="无支部 / no branches")
+    total_days = sum(c.member_days for c in cards)
+    if total_days:
+        value = sum((c.score * c.member_days for c in cards), Fraction(0)) / total_days / 100
+    else:
+        value = sum((c.score for c in cards), Fraction(0)) / len(cards) / 100
+    return IndicatorResult("branches", value, requirement, Fraction(1), evidence=(),
+                           details=(("branches", [c.object_id for c in cards]),
+                                    ("member_days", [c.member_days for c in cards])))
+
+
+def _compliance(inst_id: str, period: Period, rs: Ruleset, facts: PeriodFacts) -> IndicatorResult:
+    incidents = sorted((i for i in facts.incidents if i.institution_id == inst_id
+                        and period.window.contains(i.occurred_on)), key=lambda i: i.event_id)
+    deducted = sum((rs.deductions.get(i.severity, Fraction(0)) for i in incidents), Fraction(0))
+    vetoed = any(i.severity in rs.veto_severities for i in incidents)
+    value = max(Fraction(0), 100 - deducted) / 100
+    note = "严重违规，一票否决 / severe incident: veto" if vetoed else ""
+    return IndicatorResult("compliance", value, "无违规违纪；严重违规一票否决 / no incidents; severe ones veto",
+                           Fraction(1), evidence=tuple(i.event_id for i in incidents),
+                           details=(("deducted", float(deducted)), ("vetoed", vetoed)), note=note)
+
+
+def _coverage(inst_id: str, period: Period, rs: Ruleset, facts: PeriodFacts, idx: ind.PeriodIndex) -> IndicatorResult:
+    end = period.end
+    covering = sorted(b.id for b in facts.branches.values() if b.kind in BRANCH_KINDS and inst_id in b.institution_ids
+                      and b.opened <= end and (b.closed is None or b.closed > end))
+    on_roll = [s for org in covering for s in idx.stints_by_org.get(org, ())
+               if s.party_member and s.start <= end and (s.end is None or s.end > end)]
+    members = len(on_roll)
+    inside = sum(1 for s in on_roll if not s.pocket)
+    member_share = Fraction(inside, members) if members else Fraction(0)
+    value = rs.coverage_member * member_share + rs.coverage_branch * (1 if covering else 0)
+    return IndicatorResult("coverage", value, "党员关系在联盟内、支部或联合支部覆盖 / relations inside, branch coverage",
+                           Fraction(1), details=(("covering_branches", covering), ("members", members),
+                                                 ("pocket_members", members - inside)))
+
+
+def score_period(facts: PeriodFacts, period: Period, rs: Ruleset,
+                 institution_ids: list[str] | None = None) -> PeriodScores:
+    """Score every institution of `institution_ids` (default: all in `facts`) and its branches."""
+    idx = ind.PeriodIndex.build(facts, period)
+    wanted = sorted(institution_ids if institution_ids is not None else facts.institutions)
+    wanted_set = set(wanted)
+    by_inst: dict[str, list[ScoreCard]] = {i: [] for i in wanted}
+    branch_cards = []
+    for branch in sorted(facts.branches.values(), key=lambda b: b.id):
+        if branch.kind not in BRANCH_KINDS or not _branch_open_in(branch, period):
+            continue
+        if not wanted_set.intersection(branch.institution_ids):
+            continue
+        cls = classification_for(facts.institutions.get(branch.institution_ids[0]), period)
+        card = score_branch(branch, cls, idx, rs, facts)
+        branch_cards.append(card)
+        for inst_id in branch.institution_ids:
+            if inst_id in by_inst:
+                by_inst[inst_id].append(card)
+    inst_cards = [score_institution(i, classification_for(facts.institutions.get(i), period), by_inst[i],
+                                    idx, rs, facts) for i in wanted]
+    return PeriodScores(str(period), rs.version, tuple(inst_cards), tuple(branch_cards))

@@ -1,0 +1,200 @@
+"""The unified view API (CONTRACT.md, evaluation section) and the secretariat's commands.
+Thin routes: parse, authorize, call a handler or a view, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from alliance_shared.auth import Principal
+from alliance_shared.contracts.vocabulary import Role
+from alliance_shared.errors import Forbidden
+from alliance_shared.http import CurrentUser
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from .. import views
+from ..adapters.xlsx import score_workbook
+from ..cases import (
+    AdjustmentProposed,
+    AppealFiled,
+    AppealResolved,
+    Cases,
+    Decision,
+    ExemptionGranted,
+    RatingSubmitted,
+)
+from ..domain.errors import UnknownOrganization
+from ..domain.periods import Period
+from ..domain.ruleset import available_versions
+from ..handlers import Evaluation
+
+READ_ALL = (Role.SECRETARIAT, Role.REGULATOR)
+
+
+def evaluation(request: Request) -> Evaluation:
+    ev: Evaluation = request.app.state.evaluation
+    return ev
+
+
+Ev = Annotated[Evaluation, Depends(evaluation)]
+Page = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(ge=1, le=500)]
+
+
+def period_of(text: str) -> str:
+    return str(Period.parse(text))
+
+
+def require_reader(who: Principal, institution_ids: list[str]) -> None:
+    """Secretariat and regulators read everything; anyone else only their own institution."""
+    if who.role in READ_ALL:
+        return
+    if who.institution_id is None or who.institution_id not in institution_ids:
+        raise Forbidden("无权访问其他机构的数据 / not your institution", field="institution_id")
+
+
+def scope(who: Principal, requested: str | None) -> str | None:
+    """The institution a scoped caller may list: their own (asking for another is 403)."""
+    if who.role in READ_ALL:
+        return requested
+    if who.institution_id is None or (requested and requested != who.institution_id):
+        raise Forbidden("无权访问其他机构的数据 / not your institution", field="institution_id")
+    return who.institution_id
+
+
+router = APIRouter(prefix="/api/v1", tags=["evaluation"])
+
+
+@router.get("/overview")
+async def get_overview(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
+    who.require_role(*READ_ALL)
+    return await views.overview(ev.models, period_of(period))
+
+
+@router.get("/rulesets")
+async def get_rulesets(who: CurrentUser, ev: Ev) -> dict[str, Any]:
+    return {"current": ev.ruleset.version, "versions": available_versions()}
+
+
+@router.get("/periods/{period}")
+async def get_period(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
+    who.require_role(*READ_ALL)
+    doc = await ev.models.period(period_of(period)) or {"_id": period_of(period), "status": "open"}
+    return {"period": doc["_id"], "status": doc.get("status", "open"), "closed_at": doc.get("closed_at"),
+            "closed_by": doc.get("closed_by"), "late_events": doc.get("late_events", [])}
+
+
+@router.get("/periods/{period}/scores")
+async def get_scores(who: CurrentUser, ev: Ev, period: str,
+                     level: Literal["institution", "branch"] = "institution", ownership: str | None = None,
+                     sector: str | None = None, reporting_level: str | None = None,
+                     institution_id: str | None = None, page: Page = 1, page_size: PageSize = 50) -> dict[str, Any]:
+    filters: dict[str, Any] = {k: v for k, v in (("ownership", ownership), ("sector", sector),
+                                                 ("reporting_level", reporting_level)) if v}
+    scoped = scope(who, institution_id)
+    if scoped:
+        filters["institution_ids"] = scoped
+    return await views.ranking(ev.models, period_of(period), level, filters, page, page_size)
+
+
+@router.get("/periods/{period}/institutions/{institution_id}")
+async def get_institution(who: CurrentUser, ev: Ev, period: str, institution_id: str,
+                          compare: str | None = None, ruleset: str | None = None) -> dict[str, Any]:
+    require_reader(who, [institution_id])
+    if ruleset:
+        return await ev.replay(Period.parse(period), institution_id, ruleset)
+    return await views.institution(ev.models, period_of(period), institution_id, compare)
+
+
+@router.get("/periods/{period}/institutions/{institution_id}/changes")
+async def get_changes(who: CurrentUser, ev: Ev, period: str, institution_id: str,
+                      against: str | None = None) -> dict[str, Any]:
+    require_reader(who, [institution_id])
+    return await views.changes(ev.models, period_of(period), institution_id, against)
+
+
+@router.get("/periods/{period}/organizations/{organization_id}")
+async def get_organization(who: CurrentUser, ev: Ev, period: str, organization_id: str) -> dict[str, Any]:
+    doc = await ev.models.score(period_of(period), "branch", organization_id)
+    if doc is None:
+        if who.role not in READ_ALL:  # do not reveal which ids exist elsewhere
+            require_reader(who, await ev.projections.institutions_of_orgs([organization_id]))
+        raise UnknownOrganization(organization_id)
+    require_reader(who, doc.get("institution_ids", []))
+    return await views.organization(ev.models, period_of(period), organization_id)
+
+
+@router.get("/lagging")
+async def get_lagging(who: CurrentUser, ev: Ev, institution_id: str | None = None, page: Page = 1,
+                      page_size: PageSize = 100) -> dict[str, Any]:
+    return await views.lagging(ev.models, scope(who, institution_id), page, page_size)
+
+
+@router.post("/scans/lagging")
+async def post_scan(who: CurrentUser, ev: Ev) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT)
+    return await ev.scan_lagging()
+
+
+@router.post("/periods/{period}/rescore")
+async def post_rescore(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT)
+    changed = await ev.rescore(Period.parse(period), trigger=f"manual:{who.subject}")
+    return {"period": period_of(period), "changed": changed}
+
+
+@router.post("/periods/{period}/close")
+async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT)
+    return await ev.close_period(Period.parse(period), who)
+
+
+@router.get("/exports/{period}.xlsx")
+async def get_export(who: CurrentUser, ev: Ev, period: str, institution_id: str | None = None) -> Response:
+    p = period_of(period)
+    scoped = scope(who, institution_id)
+    query: dict[str, Any] = {"period": p, "object_type": "institution"}
+    if scoped:
+        query["institution_ids"] = scoped
+    institutions = await ev.models.db.scores.find(query, {"outbox": 0}).to_list(None)
+    branches = await ev.models.branch_cards(p, [scoped] if scoped else None)
+    body = score_workbook(p, institutions, branches)
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="scores-{p}.xlsx"'})
+
+
+def cases(ev: Ev) -> Cases:
+    return Cases(ev)
+
+
+CasesDep = Annotated[Cases, Depends(cases)]
+
+
+@router.post("/ratings", status_code=201)
+async def post_rating(who: CurrentUser, c: CasesDep, body: RatingSubmitted) -> dict[str, Any]:
+    return await c.rate(who, body)
+
+
+@router.post("/adjustments", status_code=201)
+async def post_adjustment(who: CurrentUser, c: CasesDep, body: AdjustmentProposed) -> dict[str, Any]:
+    return await c.propose_adjustment(who, body)
+
+
+@router.post("/adjustments/{adjustment_id}/decision")
+async def post_adjustment_decision(who: CurrentUser, c: CasesDep, adjustment_id: str, body: Decision) -> dict[str, Any]:
+    return await c.decide_adjustment(who, adjustment_id, body)
+
+
+@router.post("/appeals", status_code=201)
+async def post_appeal(who: CurrentUser, c: CasesDep, body: AppealFiled) -> dict[str, Any]:
+    return await c.file_appeal(who, body)
+
+
+@router.post("/appeals/{appeal_id}/resolution")
+async def post_appeal_resolution(who: CurrentUser, c: CasesDep, appeal_id: str, body: AppealResolved) -> dict[str, Any]:
+    return await c.resolve_appeal(who, appeal_id, body)
+
+
+@router.post("/exemptions", status_code=201)
+async def post_exemption(who: CurrentUser, c: CasesDep, body: ExemptionGranted) -> dict[str, Any]:
+    return await c.exempt(who, body)

@@ -1,0 +1,269 @@
+"""What the evaluation service does, as use cases: project other services' events, rescore the
+periods they touch, detect lagging branches, close periods, take ratings, adjustments and appeals.
+The tables at the end (`EVENT_HANDLERS`) read as the service's behaviour in one screen."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from alliance_shared.auth import Principal
+from alliance_shared.clock import Clock
+from alliance_shared.contracts import activity as act
+from alliance_shared.contracts import notification as note
+from alliance_shared.contracts import registry as reg
+from alliance_shared.contracts.base import EventPayload
+from alliance_shared.contracts.catalog import envelope
+from alliance_shared.contracts.envelope import CloudEvent
+from alliance_shared.contracts.evaluation import PeriodClosed as PeriodClosedEvent
+
+from .adapters.projections import Projections
+from .adapters.readmodels import ReadModels
+from .adapters.scorebook import SOURCE, store_scores
+from .domain.changes import explain
+from .domain.errors import PeriodClosed, PeriodNotOver
+from .domain.periods import Period, local_day, month_window, periods_between
+from .domain.roll import RollChange
+from .domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
+from .domain.scoring import score_period
+from .lagging_scan import LaggingScan
+from .settings import EvaluationSettings
+
+
+@dataclass
+class Evaluation:
+    projections: Projections
+    models: ReadModels
+    ruleset: Ruleset
+    clock: Clock
+    settings: EvaluationSettings
+    notify_outbox: Callable[[], None] = lambda: None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def ruleset_version(self, version: str | None) -> Ruleset:
+        if not version or version == self.ruleset.version:
+            return self.ruleset
+        return load_ruleset(version, Path(self.settings.ruleset_dir) if self.settings.ruleset_dir else RULESET_DIR)
+
+    # -- registry events ----------------------------------------------------------------------
+    async def on_institution(self, p: reg.InstitutionRegistered | reg.InstitutionReclassified, e: CloudEvent) -> None:
+        await self.projections.institution_class(p.institution_id, p.name, p.effective_from,
+                                                 p.classification.model_dump(mode="json"), e.id,
+                                                 getattr(p, "uscc", None))
+        await self._dirty_from(p.effective_from, [p.institution_id])
+
+    async def on_organization_opened(self, p: reg.OrganizationOpened, e: CloudEvent) -> None:
+        await self.projections.organization(p.organization_id, {
+            "institution_ids": p.institution_ids, "kind": p.kind.value, "name": p.name, "parent_id": p.parent_id,
+            "opened": p.established_at.isoformat(), "has_party_groups": p.has_party_groups})
+        await self._dirty_from(p.established_at, p.institution_ids)
+
+    async def on_organization_updated(self, p: reg.OrganizationUpdated, e: CloudEvent) -> None:
+        await self.projections.organization(p.organization_id, {
+            "institution_ids": p.institution_ids, "name": p.name, "parent_id": p.parent_id,
+            "has_party_groups": p.has_party_groups})
+        await self._dirty_from(local_day(self.clock.now()), p.institution_ids)
+
+    async def on_organization_closed(self, p: reg.OrganizationClosed, e: CloudEvent) -> None:
+        await self.projections.organization(p.organization_id, {"closed": p.closed_at.isoformat()})
+        await self._dirty_from(p.closed_at, await self.projections.institutions_of_orgs([p.organization_id]))
+
+    async def on_roll_change(self, p: EventPayload, e: CloudEvent) -> None:
+        change, member_id, institutions = _roll_change(p, e)
+        await self.projections.roll_change(member_id, change, institutions)
+        await self._dirty_from(change.on, institutions)
+
+    # -- activity events ----------------------------------------------------------------------
+    async def on_activity(self, p: EventPayload, e: CloudEvent) -> None:
+        doc = activity_document(p, e, self.clock.now())
+        period = doc["period"]
+        old = await self.projections.activity(doc, e.supersedes)
+        institutions = sorted({i for i in (doc.get("institution_id"),) if i})
+        if doc.get("organization_id"):
+            institutions += await self.projections.institutions_of_orgs([doc["organization_id"]])
+        if doc.get("member_id"):
+            institutions += await self.projections.institutions_of_orgs(
+                await self.projections.member_orgs(doc["member_id"]))
+        periods = {period} | ({old["period"]} if old and old.get("period") else set())
+        for p_text in sorted(periods):
+            if await self._is_closed(p_text):
+                await self.models.record_late(p_text, e.id, self.clock.now())  # reported, never rescored
+            else:
+                await self.models.mark_dirty(p_text, institutions, self.clock.now())
+
+    async def on_rejected(self, p: act.SubmissionRejected, e: CloudEvent) -> None:
+        await self.projections.rejection({
+            "_id": p.submission_id, "institution_id": p.institution_id, "organization_id": p.organization_id,
+            "channel": p.channel.value, "event_type": p.event_type_submitted,
+            "reasons": [r.model_dump() for r in p.reasons], "received_at": p.received_at,
+            "period": str(Period.of_instant(p.received_at))})
+
+    async def on_delivery(self, p: note.DeliveryStatusChanged, e: CloudEvent) -> None:
+        await self.projections.delivery(p.delivery_id, {
+            "organization_id": p.organization_id, "institution_id": p.institution_id, "rule": p.rule, "step": p.step,
+            "channel": p.channel, "status": p.status, "attempt": p.attempt, "recipient": p.recipient_masked,
+            "period": p.period, "at": p.at}, {"event_id": e.id, "status": p.status, "at": p.at, "error": p.error})
+
+    # -- scoring --------------------------------------------------------------------------------
+    async def rescore_dirty(self) -> int:
+        async with self._lock:  # the queue loop, a scan and a close may all drain at once
+            return await self._rescore_dirty()
+
+    async def _rescore_dirty(self) -> int:
+        entries = await self.models.dirty()
+        closed = await self.models.closed_periods()
+        by_period: dict[str, list[str]] = {}
+        for entry in entries:
+            if entry["period"] not in closed:
+                by_period.setdefault(entry["period"], []).append(entry["institution_id"])
+        changed = 0
+        for period, ids in sorted(by_period.items()):
+            changed += await self.rescore(Period.parse(period), sorted(set(ids)), trigger="events")
+        await self.models.clean(entries)
+        return changed
+
+    async def rescore(self, period: Period, institution_ids: Sequence[str] | None = None, *,
+                      trigger: str = "manual") -> int:
+        if await self._is_closed(str(period)):
+            raise PeriodClosed(str(period))
+        ids = list(institution_ids) if institution_ids is not None else await self.projections.institutions_to_score()
+        changed = 0
+        size = self.settings.rescore_chunk
+        for start in range(0, len(ids), size):
+            chunk = ids[start:start + size]
+            facts = await self.projections.load_facts(period, chunk)
+            result = score_period(facts, period, self.ruleset, chunk)
+            changed += await store_scores(self.models, result, facts, self.clock.now(), trigger)
+        await self.refresh_overview(str(period))
+        self.notify_outbox()
+        return changed
+
+    async def replay(self, period: Period, institution_id: str, version: str | None) -> dict[str, Any]:
+        """Score one institution's period with another ruleset version, without storing it."""
+        rs = self.ruleset_version(version)
+        closed = await self.models.period(str(period))
+        received_by = closed.get("closed_at") if closed and closed.get("status") == "closed" else None
+        facts = await self.projections.load_facts(period, [institution_id], received_by)
+        card = score_period(facts, period, rs, [institution_id]).institutions[0]
+        body = card.as_dict() | {"branches": [b.as_dict() for b in card.branches]}
+        current = await self.models.score(str(period), "institution", institution_id)
+        stored = await self.models.computation(current["computation_id"]) if current else None
+        return {"replay": body, "digest": card.digest(),
+                "changes": explain(stored["card"], body) if stored else None}
+
+    async def refresh_overview(self, period: str) -> None:
+        from .views import build_overview
+
+        cards = await self.models.institution_cards(period)
+        rejections = await self.models.rejections_by_institution(period)
+        await self.models.save_overview(period, build_overview(period, cards, rejections, self.clock.now()))
+
+    async def close_period(self, period: Period, who: Principal) -> dict[str, Any]:
+        now = self.clock.now()
+        if local_day(now) <= period.end:
+            raise PeriodNotOver(str(period))
+        if await self._is_closed(str(period)):
+            raise PeriodClosed(str(period))
+        await self.rescore_dirty()
+        payload = PeriodClosedEvent(period=str(period), closed_at=now, closed_by=who.subject)
+        if not await self.models.close_period(str(period), {"closed_at": now, "closed_by": who.subject},
+                                              [(payload, envelope(payload, source=SOURCE))]):
+            raise PeriodClosed(str(period))
+        await self.models.audit({"_id": uuid.uuid4().hex, "action": "period.closed", "period": str(period),
+                                 "by": who.subject, "at": now})
+        self.notify_outbox()
+        return {"period": str(period), "status": "closed", "closed_at": now, "closed_by": who.subject}
+
+    async def scan_lagging(self) -> dict[str, int]:
+        await self.rescore_dirty()
+        result = await LaggingScan(self.models, self.projections, self.clock, self.settings).run()
+        self.notify_outbox()
+        return result
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def _is_closed(self, period: str) -> bool:
+        doc = await self.models.period(period)
+        return bool(doc and doc.get("status") == "closed")
+
+    async def _dirty_from(self, day: date, institution_ids: Sequence[str]) -> None:
+        now = self.clock.now()
+        current = Period.of_instant(now)
+        first = min(Period.of_day(day), current)
+        closed = await self.models.closed_periods()
+        for p in periods_between(max(first, Period(current.year - 2, current.quarter)), current, limit=9):
+            if str(p) not in closed:
+                await self.models.mark_dirty(str(p), institution_ids, now)
+
+
+def _roll_change(p: EventPayload, e: CloudEvent) -> tuple[RollChange, str, list[str]]:
+    if isinstance(p, reg.MemberRegistered):
+        return (RollChange(e.id, p.joined_at, "registered", p.organization_id, p.status.value, p.pocket),
+                p.member_id, [p.institution_id])
+    if isinstance(p, reg.MemberStatusChanged):
+        return (RollChange(e.id, p.effective_at, "status", p.organization_id, p.status.value, p.pocket),
+                p.member_id, [p.institution_id])
+    if isinstance(p, reg.MemberLeft):
+        return RollChange(e.id, p.left_at, "left"), p.member_id, [p.institution_id]
+    assert isinstance(p, reg.TransferAccepted)
+    return (RollChange(e.id, p.effective_at, "transfer", p.to_organization_id, p.status.value),
+            p.member_id, sorted({p.institution_id, p.to_institution_id}))
+
+
+def activity_document(p: EventPayload, e: CloudEvent, now: datetime) -> dict[str, Any]:
+    """The stored form of an accepted activity event, with the period it counts in."""
+    received = e.receivedat or now
+    doc: dict[str, Any] = {"_id": e.id, "type": e.type, "institution_id": e.institutionid,
+                           "reporting_level": e.reportinglevel, "channel": e.channel, "received_at": received,
+                           "late": bool(e.late), "flags": e.flags, "supersedes": e.supersedes}
+    if isinstance(p, act.MeetingHeld):
+        day = local_day(p.held_at)
+        doc |= {"organization_id": p.organization_id, "kind": p.meeting_kind.value, "held_on": day.isoformat(),
+                "attendees": len(set(p.attendee_ids)), "expected": p.expected_count}
+    elif isinstance(p, act.LearningCompleted):
+        day = p.date
+        doc |= {"member_id": p.member_id, "day": day.isoformat(), "minutes": p.minutes}
+    elif isinstance(p, act.DuesPaid):
+        day = month_window(p.month).start
+        doc |= {"member_id": p.member_id, "month": p.month, "amount_cny": p.amount_cny}
+    elif isinstance(p, act.PublicActivityHeld):
+        day = local_day(p.held_at)
+        doc |= {"organization_id": p.organization_id, "kind": p.kind, "held_on": day.isoformat(),
+                "participant_ids": sorted(set(p.participant_ids)), "hours": p.hours}
+    elif isinstance(p, act.ComplianceIncidentReported):
+        day = local_day(p.occurred_at)
+        doc |= {"institution_id": p.institution_id, "severity": p.severity.value, "occurred_on": day.isoformat()}
+    else:
+        assert isinstance(p, act.SocialContributionReported)
+        day = Period.parse(p.period).start
+        doc |= {"institution_id": p.institution_id, "tax_paid_cny": p.tax_paid_cny,
+                "volunteer_hours": p.volunteer_hours}
+    doc["period"] = str(Period.of_day(day))
+    return doc
+
+
+def event_handlers(ev: Evaluation) -> dict[type[EventPayload], Callable[[Any, CloudEvent], Any]]:
+    """The service's behaviour on events, in one table."""
+    return {
+        reg.InstitutionRegistered: ev.on_institution,
+        reg.InstitutionReclassified: ev.on_institution,
+        reg.OrganizationOpened: ev.on_organization_opened,
+        reg.OrganizationUpdated: ev.on_organization_updated,
+        reg.OrganizationClosed: ev.on_organization_closed,
+        reg.MemberRegistered: ev.on_roll_change,
+        reg.MemberStatusChanged: ev.on_roll_change,
+        reg.MemberLeft: ev.on_roll_change,
+        reg.TransferAccepted: ev.on_roll_change,
+        act.MeetingHeld: ev.on_activity,
+        act.LearningCompleted: ev.on_activity,
+        act.DuesPaid: ev.on_activity,
+        act.PublicActivityHeld: ev.on_activity,
+        act.ComplianceIncidentReported: ev.on_activity,
+        act.SocialContributionReported: ev.on_activity,
+        act.SubmissionRejected: ev.on_rejected,
+        note.DeliveryStatusChanged: ev.on_delivery,
+    }

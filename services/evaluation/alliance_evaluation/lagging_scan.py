@@ -1,0 +1,94 @@
+"""The lagging scan (落后支部): every open branch is assessed against today; entering, changing
+status on or leaving the list is announced on `evaluation.events.v1` through the lagging document's
+own outbox. Near the quarter's end it also announces the reports a branch still owes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from alliance_shared.clock import Clock
+from alliance_shared.contracts.catalog import envelope
+from alliance_shared.contracts.evaluation import BranchCaughtUp, BranchFellBehind, ReportsMissing
+
+from .adapters.projections import Projections
+from .adapters.readmodels import ReadModels, score_key
+from .adapters.scorebook import SOURCE
+from .domain.lagging import BranchPulse, LaggingPolicy, assess, change, reports_due_soon
+from .domain.periods import Period, local_day
+from .domain.scoring import BRANCH_KINDS
+from .settings import EvaluationSettings
+
+
+class LaggingScan:
+    def __init__(self, models: ReadModels, projections: Projections, clock: Clock,
+                 settings: EvaluationSettings) -> None:
+        self.models = models
+        self.projections = projections
+        self.clock = clock
+        self.settings = settings
+        self.policy = LaggingPolicy(settings.lagging_days, settings.at_risk_share, settings.at_risk_below)
+
+    async def run(self) -> dict[str, int]:
+        now = self.clock.now()
+        today = local_day(now)
+        period = Period.of_day(today)
+        db = self.models.db
+        orgs = await db.organizations.find(
+            {"kind": {"$in": list(BRANCH_KINDS)}},
+            {"institution_ids": 1, "opened": 1, "closed": 1, "last_meeting_on": 1, "last_meeting_event_id": 1},
+        ).to_list(None)
+        scores = {d["object_id"]: d async for d in db.scores.find(
+            {"period": str(period), "object_type": "branch"}, {"object_id": 1, "org_life": 1, "missing": 1})}
+        states = await self.models.lagging_states()
+        counts = {"scanned": 0, "lagging": 0, "at_risk": 0, "fell_behind": 0, "caught_up": 0, "reports_missing": 0}
+        announce_missing = reports_due_soon(today, self.settings.reports_missing_days)
+        for org in sorted(orgs, key=lambda o: o["_id"]):
+            if not org.get("opened") or not org.get("institution_ids"):
+                continue
+            opened = date.fromisoformat(org["opened"])
+            if opened > today or (org.get("closed") and date.fromisoformat(org["closed"]) <= today):
+                continue
+            counts["scanned"] += 1
+            last = date.fromisoformat(org["last_meeting_on"]) if org.get("last_meeting_on") else None
+            score = scores.get(org["_id"], {})
+            pulse = BranchPulse(org["_id"], org["institution_ids"][0], opened, last, score.get("org_life"))
+            verdict = assess(pulse, today, self.policy)
+            state = states.get(org["_id"], {})
+            previous = state.get("status")
+            news = change(previous, verdict.status)
+            events: list[Any] = []
+            if news == "fell_behind":
+                payload: Any = BranchFellBehind(
+                    organization_id=pulse.organization_id, institution_id=pulse.institution_id,
+                    status=verdict.status, period=str(period),  # type: ignore[arg-type]
+                    days_since_last_meeting=verdict.days_since_last_meeting, detected_at=now,
+                    last_meeting_at=None, org_life_score=score.get("org_life"))
+                events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
+                counts["fell_behind"] += 1
+            elif news == "caught_up":
+                payload = BranchCaughtUp(organization_id=pulse.organization_id, institution_id=pulse.institution_id,
+                                         previous_status=previous, period=str(period), caught_up_at=now,
+                                         meeting_event_id=org.get("last_meeting_event_id"))
+                events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
+                counts["caught_up"] += 1
+            missing = score.get("missing") or []
+            if announce_missing and missing and state.get("reports_missing_period") != str(period):
+                payload = ReportsMissing(organization_id=pulse.organization_id, institution_id=pulse.institution_id,
+                                         period=str(period), missing=missing, due_on=period.end, detected_at=now)
+                events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
+                counts["reports_missing"] += 1
+            if verdict.status:
+                counts[verdict.status] += 1
+            if events or verdict.status or previous:
+                fields: dict[str, Any] = {
+                    "status": verdict.status, "institution_id": pulse.institution_id,
+                    "institution_ids": org["institution_ids"], "days_since_last_meeting": verdict.days_since_last_meeting,
+                    "last_meeting_on": org.get("last_meeting_on"), "org_life": score.get("org_life"),
+                    "period": str(period), "checked_at": now, "score_id": score_key(str(period), "branch", org["_id"])}
+                if news == "fell_behind":
+                    fields["since"] = now
+                if any(isinstance(p, ReportsMissing) for p, _ in events):
+                    fields["reports_missing_period"] = str(period)
+                await self.models.save_lagging(org["_id"], fields, events)
+        return counts

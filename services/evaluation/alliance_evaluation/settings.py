@@ -1,0 +1,20 @@
+"""The evaluation service's settings, from the environment (EVALUATION_* names are not needed:
+the shared names of CONTRACT.md plus a few of its own)."""
+
+from __future__ import annotations
+
+from alliance_shared.settings import ServiceSettings
+
+
+class EvaluationSettings(ServiceSettings):
+    service_name: str = "evaluation"
+    port: int = 8003
+    ruleset_version: str = "2026.1"  # the ruleset that scores open periods
+    ruleset_dir: str | None = None  # default: the package's rulesets/ folder
+    lagging_days: int = 60  # no organisational-life meeting for this long ⇒ lagging
+    at_risk_share: float = 0.75  # quarter share gone after which weak organisational life ⇒ at risk
+    at_risk_below: float = 60.0
+    reports_missing_days: int = 10  # days before quarter end to announce missing reports
+    lagging_scan_interval_s: float = 3600.0
+    rescore_interval_s: float = 2.0  # how often the rescore queue (late and new events) is drained
+    rescore_chunk: int = 200  # institutions scored per store round trip
