@@ -27,8 +27,11 @@ def strict(node: Any) -> Any:
     if out.get("x-kubernetes-int-or-string") or out.get("format") == "int-or-string":
         out.pop("type", None)
         out["oneOf"] = [{"type": "string"}, {"type": "integer"}]
-    if "properties" in out and "additionalProperties" not in out \
-            and not out.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -46,8 +49,10 @@ def convert(crd_dir: Path, out_dir: Path) -> list[Path]:
                 schema = strict(version["schema"]["openAPIV3Schema"])
                 # metadata is validated by the API server, not by the CRD: keep it open
                 schema.setdefault("properties", {})["metadata"] = {"type": "object"}
-                schema["properties"]["apiVersion"] = {"type": "string",
-                                                      "enum": [f"{spec['group']}/{version['name']}"]}
+                schema["properties"]["apiVersion"] = {
+                    "type": "string",
+                    "enum": [f"{spec['group']}/{version['name']}"],
+                }
                 schema["properties"]["kind"] = {"type": "string", "enum": [spec["names"]["kind"]]}
                 target = out_dir / spec["group"] / f"{spec['names']['kind'].lower()}_{version['name']}.json"
                 target.parent.mkdir(parents=True, exist_ok=True)

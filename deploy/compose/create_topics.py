@@ -12,7 +12,6 @@ import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-
 from alliance_shared.contracts.topics import all_topics
 
 
@@ -23,8 +22,11 @@ async def main() -> int:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(prefix + name, partitions, replication) for name, partitions in all_topics().items()
-                  if prefix + name not in existing]
+        wanted = [
+            NewTopic(prefix + name, partitions, replication)
+            for name, partitions in all_topics().items()
+            if prefix + name not in existing
+        ]
         if wanted:
             try:
                 await admin.create_topics(wanted)
