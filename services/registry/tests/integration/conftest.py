@@ -11,20 +11,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import alliance_shared
 import httpx
 import jsonschema
 import pytest
 from alliance_localinfra import create_topics
+from alliance_registry.app import create_app
+from alliance_registry.settings import RegistrySettings
 from alliance_shared.auth import mint_token
 from alliance_shared.clock import FixedClock
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import REGISTRY_EVENTS, TOPICS
 from alliance_shared.mongo import connect
 from alliance_shared.testing import TopicReader, namespace
-
-import alliance_shared
-from alliance_registry.app import create_app
-from alliance_registry.settings import RegistrySettings
 
 SCHEMAS = Path(alliance_shared.__file__).parent / "contracts" / "published" / "schemas"
 
@@ -51,9 +50,14 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(infra, ns) -> RegistrySettings:
-    return RegistrySettings(environment="test", kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-                            mongodb_uri=infra.mongodb_uri, kafka_topic_prefix=f"{ns}.",
-                            mongodb_database=ns.replace("-", "_"), transfer_scan_interval_s=0.2)
+    return RegistrySettings(
+        environment="test",
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        kafka_topic_prefix=f"{ns}.",
+        mongodb_database=ns.replace("-", "_"),
+        transfer_scan_interval_s=0.2,
+    )
 
 
 class Api:
@@ -65,9 +69,16 @@ class Api:
         self.app = app
         self.answers: list[str] = []  # every answer body, to check that none carries personal data
 
-    def token(self, role: str, institution_id: str | None = None, organization_id: str | None = None) -> dict[str, str]:
-        token = mint_token(self.settings.auth_jwt_secret, role=role, subject=f"{role}-user",
-                           institution_id=institution_id, organization_id=organization_id)
+    def token(
+        self, role: str, institution_id: str | None = None, organization_id: str | None = None
+    ) -> dict[str, str]:
+        token = mint_token(
+            self.settings.auth_jwt_secret,
+            role=role,
+            subject=f"{role}-user",
+            institution_id=institution_id,
+            organization_id=organization_id,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     @property
@@ -99,8 +110,15 @@ class Api:
 
     # -- small factories over the API ----------------------------------------------------------
     async def institution(self, uscc: str, **kw: Any) -> dict[str, Any]:
-        body = {"uscc": uscc, "name": kw.pop("name", f"机构{uscc[-6:]}"), "ownership": "private",
-                "sector": "bank", "party_org_status": "established_complete", "reporting_level": "L2", **kw}
+        body = {
+            "uscc": uscc,
+            "name": kw.pop("name", f"机构{uscc[-6:]}"),
+            "ownership": "private",
+            "sector": "bank",
+            "party_org_status": "established_complete",
+            "reporting_level": "L2",
+            **kw,
+        }
         r = await self.post("/api/v1/institutions", self.secretariat, json=body)
         assert r.status_code == 201, r.text
         return r.json()
@@ -112,8 +130,15 @@ class Api:
         return r.json()
 
     async def member(self, organization_id: str, id_number: str, **kw: Any) -> dict[str, Any]:
-        body = {"organization_id": organization_id, "name": "张三", "id_number": id_number,
-                "phone": "13812345678", "status": "full", "joined_at": "2015-07-01", **kw}
+        body = {
+            "organization_id": organization_id,
+            "name": "张三",
+            "id_number": id_number,
+            "phone": "13812345678",
+            "status": "full",
+            "joined_at": "2015-07-01",
+            **kw,
+        }
         r = await self.post("/api/v1/members", self.secretariat, json=body)
         assert r.status_code == 201, r.text
         return r.json()

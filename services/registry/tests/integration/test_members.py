@@ -1,0 +1,171 @@
+"""Members: masked answers, audited unmasked reads, the development pipeline, and tenancy. No
+answer and no log line may carry an unmasked ID number."""
+
+import logging
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_member_is_answered_masked_and_announced_without_personal_data(
+    api, topic, make, valid, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    inst = await api.institution(make.uscc())
+    branch = await api.organization(inst["id"])
+    id_number = make.id_number()
+    r = await api.post(
+        "/api/v1/members",
+        api.secretary(branch["id"], inst["id"]),
+        json={
+            "organization_id": branch["id"],
+            "name": "张三",
+            "id_number": id_number,
+            "phone": "13812345678",
+            "status": "probationary",
+            "joined_at": "2026-01-10",
+            "cadre_roles": ["pioneer_post"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["id_number"] == id_number[:4] + "*" * 10 + id_number[-4:]
+    assert body["phone"] == "138****5678" and body["institution_id"] == inst["id"]
+    for url in (f"/api/v1/members/{body['id']}", f"/api/v1/organizations/{branch['id']}/members"):
+        got = await api.get(url, api.admin(inst["id"]))
+        assert got.status_code == 200 and body["id_number"] in got.text
+    [event] = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.member.registered.v1")
+    valid(event)
+    assert event.data["status"] == "probationary" and event.data["cadre_roles"] == ["pioneer_post"]
+    raw = id_number, "13812345678"
+    assert not any(v in answer for answer in api.answers for v in raw)
+    assert not any(v in str(record.value) for record in topic.records for v in raw)
+    stored = await api.app.state.registry.store.get("members", body["id"])
+    assert id_number not in str(stored)  # sealed at rest, with a keyed hash for lookup
+    assert id_number not in caplog.text
+
+
+async def test_a_bad_id_number_is_422_on_id_number_and_a_registered_one_409(api, make, caplog):
+    caplog.set_level(logging.DEBUG)
+    inst = await api.institution(make.uscc())
+    branch = await api.organization(inst["id"])
+    bad_number = make.wrong_check(make.id_number())
+    bad = await api.post(
+        "/api/v1/members",
+        api.secretariat,
+        json={"organization_id": branch["id"], "name": "张三", "id_number": bad_number, "status": "full"},
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "id_number"
+    assert bad_number not in bad.text and bad_number not in caplog.text
+    id_number = make.id_number()
+    await api.member(branch["id"], id_number)
+    again = await api.post(
+        "/api/v1/members",
+        api.secretariat,
+        json={
+            "organization_id": branch["id"],
+            "name": "张三",
+            "id_number": id_number.lower(),
+            "status": "full",
+        },
+    )
+    assert again.status_code == 409 and again.json()["error"]["field"] == "id_number"
+    phone = await api.post(
+        "/api/v1/members",
+        api.secretariat,
+        json={
+            "organization_id": branch["id"],
+            "name": "李四",
+            "id_number": make.id_number(),
+            "phone": "12345",
+            "status": "full",
+        },
+    )
+    assert phone.status_code == 422 and phone.json()["error"]["field"] == "phone"
+
+
+async def test_only_the_secretariat_reads_unmasked_values_and_every_read_is_audited(api, make, caplog):
+    caplog.set_level(logging.DEBUG)
+    inst = await api.institution(make.uscc())
+    branch = await api.organization(inst["id"])
+    id_number = make.id_number()
+    member = await api.member(branch["id"], id_number)
+    url = f"/api/v1/members/{member['id']}/unmasked?purpose=组织关系核查"
+    assert (await api.get(url, api.admin(inst["id"]))).status_code == 403
+    r = await api.client.get(url, headers=api.secretariat)  # deliberately not kept in api.answers
+    assert r.status_code == 200 and r.json()["id_number"] == id_number and r.json()["phone"] == "13812345678"
+    audit = await api.app.state.registry.store.find("audit", {"target": member["id"]})
+    assert [(a["outcome"], a["role"]) for a in audit] == [
+        ("denied", "institution_admin"),
+        ("granted", "secretariat"),
+    ]
+    assert audit[1]["purpose"] == "组织关系核查" and id_number not in str(audit)
+    assert id_number not in caplog.text
+
+
+async def test_the_pipeline_moves_forward_with_dated_steps_and_is_announced(api, topic, make, valid):
+    inst = await api.institution(make.uscc())
+    branch = await api.organization(inst["id"])
+    member = await api.member(branch["id"], make.id_number(), status="activist", joined_at="2025-03-01")
+    r = await api.patch(
+        f"/api/v1/members/{member['id']}",
+        api.admin(inst["id"]),
+        json={"status": "candidate", "effective_at": "2026-06-01", "pocket": True},
+    )
+    assert r.status_code == 200
+    assert r.json()["status_history"][-1] == {"status": "candidate", "effective_at": "2026-06-01"}
+    back = await api.patch(
+        f"/api/v1/members/{member['id']}", api.admin(inst["id"]), json={"status": "applicant"}
+    )
+    assert back.status_code == 422 and back.json()["error"]["field"] == "status"
+    [event] = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.member.status_changed.v1")
+    valid(event)
+    assert (event.data["previous_status"], event.data["status"], event.data["pocket"]) == (
+        "activist",
+        "candidate",
+        True,
+    )
+    left = await api.post(
+        f"/api/v1/members/{member['id']}/leave",
+        api.admin(inst["id"]),
+        json={"left_at": "2026-07-01", "reason": "组织关系转出联盟"},
+    )
+    assert left.status_code == 200 and left.json()["left_at"] == "2026-07-01"
+    [gone] = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.member.left.v1")
+    valid(gone)
+    listed = await api.get(f"/api/v1/organizations/{branch['id']}/members", api.admin(inst["id"]))
+    assert listed.json()["total"] == 0
+
+
+async def test_another_tenant_gets_403_on_every_member_endpoint(api, make):
+    mine, other = await api.institution(make.uscc()), await api.institution(make.uscc())
+    branch, second = await api.organization(mine["id"]), await api.organization(mine["id"], "第二党支部")
+    elsewhere = await api.organization(other["id"])
+    member = await api.member(branch["id"], make.id_number())
+    key = (await api.post(f"/api/v1/institutions/{other['id']}/api-keys", api.secretariat)).json()["api_key"]
+    url = f"/api/v1/members/{member['id']}"
+    for intruder in (
+        api.admin(other["id"]),
+        api.secretary(second["id"], mine["id"]),
+        {"X-Api-Key": key},
+        api.token("evaluator"),
+    ):
+        assert (await api.get(url, intruder)).status_code == 403
+        assert (await api.patch(url, intruder, json={"pocket": True})).status_code == 403
+        assert (await api.post(f"{url}/leave", intruder)).status_code == 403
+        assert (await api.get(f"{url}/unmasked?purpose=check", intruder)).status_code == 403
+        assert (
+            await api.post(f"{url}/transfers", intruder, json={"to_organization_id": elsewhere["id"]})
+        ).status_code == 403
+    foreign = await api.post(
+        "/api/v1/members",
+        api.admin(other["id"]),
+        json={
+            "organization_id": branch["id"],
+            "name": "王五",
+            "id_number": make.id_number(),
+            "status": "full",
+        },
+    )
+    assert foreign.status_code == 403
