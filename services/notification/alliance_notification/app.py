@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import httpx
-from fastapi import FastAPI
-
 from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.http import create_service_app
 from alliance_shared.pii import PiiVault
 from alliance_shared.runtime import Runtime
+from fastapi import FastAPI
 
 from .adapters.email import SmtpMailer
 from .adapters.sms import SmsProvider, build_sms_providers
@@ -25,17 +24,24 @@ from .handlers import Notifier
 from .settings import NotificationSettings
 
 
-def create_app(settings: NotificationSettings | None = None, *, clock: Clock | None = None,
-               mailer: Mailer | None = None, sms: Sequence[SmsProvider] | None = None,
-               consumer_group: str | None = None) -> FastAPI:
+def create_app(
+    settings: NotificationSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    sms: Sequence[SmsProvider] | None = None,
+    consumer_group: str | None = None,
+) -> FastAPI:
     """The notification service. Tests pass a clock; real channels come from settings unless given."""
     settings = settings or NotificationSettings()
     clock = clock or SystemClock()
     # no retries inside the HTTP client: our dispatcher decides, with our delivery id as the truth
     http = httpx.AsyncClient(timeout=settings.sms_timeout_s, transport=httpx.AsyncHTTPTransport(retries=0))
-    channels = Channels(mailer=mailer or SmtpMailer(settings),
-                        sms=list(sms) if sms is not None else build_sms_providers(settings, http),
-                        vault=PiiVault(settings.pii_encryption_key))
+    channels = Channels(
+        mailer=mailer or SmtpMailer(settings),
+        sms=list(sms) if sms is not None else build_sms_providers(settings, http),
+        vault=PiiVault(settings.pii_encryption_key),
+    )
     runtime = Runtime(settings=settings, clock=clock, indexes=INDEXES, outbox_collections=["deliveries"])
     notifier = Notifier(runtime, clock, settings)
     runtime.consumers = consumer_specs(notifier, consumer_group or settings.service_name)
@@ -44,9 +50,13 @@ def create_app(settings: NotificationSettings | None = None, *, clock: Clock | N
     async def started(rt: Runtime) -> None:
         await notifier.store.catalog.seed(DEFAULT_RULES, DEFAULT_TEMPLATES)
 
-    app = create_service_app(runtime, title="Alliance notification service",
-                             description="提醒与投递 / reminders by email and SMS, escalation, delivery tracking",
-                             routers=[router], on_started=started)
+    app = create_service_app(
+        runtime,
+        title="Alliance notification service",
+        description="提醒与投递 / reminders by email and SMS, escalation, delivery tracking",
+        routers=[router],
+        on_started=started,
+    )
     app.state.notifier = notifier
     app.state.channels = channels
     app.state.http = http

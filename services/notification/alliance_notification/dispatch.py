@@ -82,17 +82,24 @@ async def _context(n: Notifier, doc: Doc) -> dict[str, Any]:
     org = await n.store.contacts.organization(doc.get("organization_id"))
     inst = await n.store.contacts.institution(doc.get("institution_id"))
     committee = await n.store.contacts.committee_of(doc.get("institution_id"))
-    return {**reminder.get("context", {}), "period": doc.get("period"), "step": doc.get("step"),
-            "organization_name": (org or {}).get("name") or doc.get("organization_id"),
-            "institution_name": (inst or {}).get("name") or doc.get("institution_id") or "",
-            "committee_name": (committee or {}).get("name")}
+    return {
+        **reminder.get("context", {}),
+        "period": doc.get("period"),
+        "step": doc.get("step"),
+        "organization_name": (org or {}).get("name") or doc.get("organization_id"),
+        "institution_name": (inst or {}).get("name") or doc.get("institution_id") or "",
+        "committee_name": (committee or {}).get("name"),
+    }
 
 
 async def _defer(n: Notifier, doc: Doc, until: datetime, note: str) -> None:
     now = n.clock.now()
-    await n.store.deliveries.change(doc, {"status": "deferred", "due_at": until, "updated_at": now},
-                                    {"status": "deferred", "at": now, "attempt": doc["attempts"], "note": note,
-                                     "until": until}, [status_event(doc, "deferred", now)])
+    await n.store.deliveries.change(
+        doc,
+        {"status": "deferred", "due_at": until, "updated_at": now},
+        {"status": "deferred", "at": now, "attempt": doc["attempts"], "note": note, "until": until},
+        [status_event(doc, "deferred", now)],
+    )
 
 
 async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
@@ -100,9 +107,12 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
     rule = await n.store.catalog.rule(doc["rule"])
     case = await n.store.cases.get(doc["case_id"])
     if rule is None or (case is not None and case["status"] == "resolved"):
-        await n.store.deliveries.change(doc, {"status": "cancelled", "due_at": None, "updated_at": now},
-                                        {"status": "cancelled", "at": now, "note": "case closed"},
-                                        [status_event(doc, "cancelled", now)])
+        await n.store.deliveries.change(
+            doc,
+            {"status": "cancelled", "due_at": None, "updated_at": now},
+            {"status": "cancelled", "at": now, "note": "case closed"},
+            [status_event(doc, "cancelled", now)],
+        )
         return
     address, masked = await _recipient(n, channels, doc)
     if address is None:
@@ -119,8 +129,9 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
             return
         day = local_day(now)
         if doc.get("quota_day") != day:
-            if not await n.store.sms_quota.reserve(channels.vault.lookup_hash(address), day,
-                                                   rule.sms_per_phone_per_day):
+            if not await n.store.sms_quota.reserve(
+                channels.vault.lookup_hash(address), day, rule.sms_per_phone_per_day
+            ):
                 await _defer(n, doc, next_local_morning(now, rule.quiet_hours.end_hour), "daily_sms_limit")
                 return
             await n.store.deliveries.touch(doc["_id"], {"quota_day": day})
@@ -133,63 +144,130 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
     try:
         if doc["channel"] == "email":
             mail = render_email(template, context)
-            receipt = await channels.mailer.send(delivery_id=doc["_id"], to=address, subject=mail.subject,
-                                                 text=mail.text)
+            receipt = await channels.mailer.send(
+                delivery_id=doc["_id"], to=address, subject=mail.subject, text=mail.text
+            )
         else:
             provider = channels.sms[min(int(doc.get("provider_index", 0)), len(channels.sms) - 1)]
             provider_name = provider.name
             sms = render_sms(template, context)
-            receipt = await provider.send(SmsMessage(delivery_id=doc["_id"], phone=address, text=sms.text,
-                                                     template=template.name, params=sms.params,
-                                                     provider_codes=sms.provider_codes))
+            receipt = await provider.send(
+                SmsMessage(
+                    delivery_id=doc["_id"],
+                    phone=address,
+                    text=sms.text,
+                    template=template.name,
+                    params=sms.params,
+                    provider_codes=sms.provider_codes,
+                )
+            )
     except SendFailed as exc:
         await _attempt_failed(n, channels, doc, exc, now)
         return
     except Exception as exc:  # a template error or a bug in an adapter: no retry will fix it
-        await _attempt_failed(n, channels, doc, SendFailed(f"{type(exc).__name__}: {exc}"[:300], transient=False,
-                                                           provider=provider_name), now)
+        await _attempt_failed(
+            n,
+            channels,
+            doc,
+            SendFailed(f"{type(exc).__name__}: {exc}"[:300], transient=False, provider=provider_name),
+            now,
+        )
         return
     attempts = int(doc["attempts"]) + 1
     sent = {**doc, "attempts": attempts, "provider": receipt.provider}
-    await n.store.deliveries.change(doc, {"status": "sent", "attempts": attempts, "provider": receipt.provider,
-                                          "provider_message_id": receipt.message_id, "recipient_masked": masked,
-                                          "sent_at": now, "updated_at": now, "due_at": None},
-                                    {"status": "sent", "at": now, "attempt": attempts, "provider": receipt.provider},
-                                    [status_event(sent, "sent", now)])
+    await n.store.deliveries.change(
+        doc,
+        {
+            "status": "sent",
+            "attempts": attempts,
+            "provider": receipt.provider,
+            "provider_message_id": receipt.message_id,
+            "recipient_masked": masked,
+            "sent_at": now,
+            "updated_at": now,
+            "due_at": None,
+        },
+        {"status": "sent", "at": now, "attempt": attempts, "provider": receipt.provider},
+        [status_event(sent, "sent", now)],
+    )
 
 
 async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFailed, now: datetime) -> None:
     providers = len(channels.sms) if doc["channel"] == "sms" else 1
-    decision = after_failure(transient=exc.transient, provider_index=int(doc.get("provider_index", 0)),
-                             provider_attempts=int(doc.get("provider_attempts", 0)), providers=providers,
-                             now=now, max_attempts=n.settings.max_attempts_per_channel,
-                             backoff_s=n.settings.retry_backoff_s, backoff_max_s=n.settings.retry_backoff_max_s)
+    decision = after_failure(
+        transient=exc.transient,
+        provider_index=int(doc.get("provider_index", 0)),
+        provider_attempts=int(doc.get("provider_attempts", 0)),
+        providers=providers,
+        now=now,
+        max_attempts=n.settings.max_attempts_per_channel,
+        backoff_s=n.settings.retry_backoff_s,
+        backoff_max_s=n.settings.retry_backoff_max_s,
+    )
     attempts = int(doc["attempts"]) + 1
     after = {**doc, "attempts": attempts, "provider": exc.provider}
     error = redact(str(exc))
-    fields = {"status": decision.status, "attempts": attempts, "provider": exc.provider, "due_at": decision.due_at,
-              "provider_index": decision.provider_index, "provider_attempts": decision.provider_attempts,
-              "recipient_masked": doc.get("recipient_masked"), "last_error": error, "updated_at": now}
-    note = "dead_letter" if decision.dead_letter else (
-        "fallback_provider" if decision.provider_index != doc.get("provider_index", 0) else "retry")
-    await n.store.deliveries.change(doc, fields, {
-        "status": "failed" if decision.dead_letter else "attempt_failed", "at": now, "attempt": attempts,
-        "provider": exc.provider, "error": error, "transient": exc.transient, "note": note,
-        "until": decision.due_at}, [status_event(after, decision.status, now, error=error)])
+    fields = {
+        "status": decision.status,
+        "attempts": attempts,
+        "provider": exc.provider,
+        "due_at": decision.due_at,
+        "provider_index": decision.provider_index,
+        "provider_attempts": decision.provider_attempts,
+        "recipient_masked": doc.get("recipient_masked"),
+        "last_error": error,
+        "updated_at": now,
+    }
+    note = (
+        "dead_letter"
+        if decision.dead_letter
+        else ("fallback_provider" if decision.provider_index != doc.get("provider_index", 0) else "retry")
+    )
+    await n.store.deliveries.change(
+        doc,
+        fields,
+        {
+            "status": "failed" if decision.dead_letter else "attempt_failed",
+            "at": now,
+            "attempt": attempts,
+            "provider": exc.provider,
+            "error": error,
+            "transient": exc.transient,
+            "note": note,
+            "until": decision.due_at,
+        },
+        [status_event(after, decision.status, now, error=error)],
+    )
     if decision.dead_letter:
         await n.store.deliveries.dead_letter(after, error, now)
 
 
 async def _fail(n: Notifier, doc: Doc, reason: str, now: datetime) -> None:
-    await n.store.deliveries.change(doc, {"status": "failed", "due_at": None, "last_error": reason,
-                                          "recipient_masked": doc.get("recipient_masked"), "updated_at": now},
-                                    {"status": "failed", "at": now, "attempt": doc["attempts"], "error": reason,
-                                     "note": "dead_letter"}, [status_event(doc, "failed", now, error=reason)])
+    await n.store.deliveries.change(
+        doc,
+        {
+            "status": "failed",
+            "due_at": None,
+            "last_error": reason,
+            "recipient_masked": doc.get("recipient_masked"),
+            "updated_at": now,
+        },
+        {"status": "failed", "at": now, "attempt": doc["attempts"], "error": reason, "note": "dead_letter"},
+        [status_event(doc, "failed", now, error=reason)],
+    )
     await n.store.deliveries.dead_letter(doc, reason, now)
 
 
-async def accept_receipt(n: Notifier, *, delivery_id: str | None, provider_message_id: str | None,
-                         status: str, receipt_id: str | None, provider: str | None, error: str | None) -> dict[str, Any]:
+async def accept_receipt(
+    n: Notifier,
+    *,
+    delivery_id: str | None,
+    provider_message_id: str | None,
+    status: str,
+    receipt_id: str | None,
+    provider: str | None,
+    error: str | None,
+) -> dict[str, Any]:
     """A provider's delivery receipt: sent → delivered / failed, once per receipt."""
     doc = await n.store.deliveries.get(delivery_id) if delivery_id else None
     if doc is None and provider_message_id:
@@ -198,13 +276,25 @@ async def accept_receipt(n: Notifier, *, delivery_id: str | None, provider_messa
         raise UnknownDelivery("未找到该投递 / unknown delivery", field="delivery_id")
     now = n.clock.now()
     key = f"{provider or doc.get('provider')}:{receipt_id or doc['_id'] + ':' + status}"
-    if not await n.store.receipts.first_time(key, {"delivery_id": doc["_id"], "status": status}, now) \
-            or doc["status"] in FINAL:
+    if (
+        not await n.store.receipts.first_time(key, {"delivery_id": doc["_id"], "status": status}, now)
+        or doc["status"] in FINAL
+    ):
         return {"delivery_id": doc["_id"], "status": doc["status"], "duplicate": True}
-    history = {"status": status, "at": now, "attempt": doc["attempts"], "provider": provider, "error": error,
-               "note": "receipt"}
-    await n.store.deliveries.change(doc, {"status": status, "updated_at": now, "due_at": None}, history,
-                                    [status_event(doc, status, now, error=error)])
+    history = {
+        "status": status,
+        "at": now,
+        "attempt": doc["attempts"],
+        "provider": provider,
+        "error": error,
+        "note": "receipt",
+    }
+    await n.store.deliveries.change(
+        doc,
+        {"status": status, "updated_at": now, "due_at": None},
+        history,
+        [status_event(doc, status, now, error=error)],
+    )
     n.wake_outbox()
     return {"delivery_id": doc["_id"], "status": status, "duplicate": False}
 
@@ -216,9 +306,11 @@ async def requeue(n: Notifier, delivery_id: str) -> Doc:
         raise UnknownDelivery("未找到该投递 / unknown delivery", field="delivery_id")
     now = n.clock.now()
     changed = await n.store.deliveries.change(
-        doc, {"status": "queued", "due_at": now, "provider_index": 0, "provider_attempts": 0, "updated_at": now},
+        doc,
+        {"status": "queued", "due_at": now, "provider_index": 0, "provider_attempts": 0, "updated_at": now},
         {"status": "queued", "at": now, "attempt": doc["attempts"], "note": "requeued"},
-        [status_event(doc, "queued", now)])
+        [status_event(doc, "queued", now)],
+    )
     await n.store.deliveries.mark_requeued(delivery_id)
     n.wake_outbox()
     return changed

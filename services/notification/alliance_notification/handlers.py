@@ -64,29 +64,60 @@ class Notifier:
         self.runtime.notify_outbox()
 
 
-def status_event(doc: Doc, status: str, at: datetime, *, error: str | None = None) -> tuple[EventPayload, CloudEvent]:
+def status_event(
+    doc: Doc, status: str, at: datetime, *, error: str | None = None
+) -> tuple[EventPayload, CloudEvent]:
     payload = DeliveryStatusChanged(
-        delivery_id=doc["_id"], rule=doc["rule"], step=doc["step"], organization_id=doc.get("organization_id"),
-        institution_id=doc.get("institution_id"), period=doc.get("period"), channel=doc["channel"],
-        status=status, attempt=int(doc.get("attempts", 0)), recipient_masked=doc.get("recipient_masked") or "",
-        provider=doc.get("provider"), error=error, at=at)  # type: ignore[arg-type]
+        delivery_id=doc["_id"],
+        rule=doc["rule"],
+        step=doc["step"],
+        organization_id=doc.get("organization_id"),
+        institution_id=doc.get("institution_id"),
+        period=doc.get("period"),
+        channel=doc["channel"],
+        status=status,
+        attempt=int(doc.get("attempts", 0)),
+        recipient_masked=doc.get("recipient_masked") or "",
+        provider=doc.get("provider"),
+        error=error,
+        at=at,
+    )
     return payload, envelope(payload, source=SOURCE, institutionid=doc.get("institution_id"))
 
 
 # -- opening cases and issuing reminders -------------------------------------------------------
-async def open_case(n: Notifier, rule: Rule, *, org_id: str, institution_id: str | None, period: str,
-                    context: dict[str, Any], contact_ref: str | None = None) -> None:
+async def open_case(
+    n: Notifier,
+    rule: Rule,
+    *,
+    org_id: str,
+    institution_id: str | None,
+    period: str,
+    context: dict[str, Any],
+    contact_ref: str | None = None,
+) -> None:
     """Open the (rule, organisation, period) case if new, and make sure its first step is issued.
     Safe to repeat: a redelivered event finds the case and the reminder already there."""
     if not rule.enabled:
         return
     now = n.clock.now()
     second = rule.step(1)
-    case = await n.store.cases.open({
-        "_id": f"{rule.name}|{org_id}|{period}", "rule": rule.name, "organization_id": org_id,
-        "institution_id": institution_id, "period": period, "status": "open", "step_index": 0,
-        "step": rule.steps[0].name, "opened_at": now, "contact_ref": contact_ref or org_id,
-        "next_step_at": now + timedelta(days=second.after_days) if second else None, "context": context})
+    case = await n.store.cases.open(
+        {
+            "_id": f"{rule.name}|{org_id}|{period}",
+            "rule": rule.name,
+            "organization_id": org_id,
+            "institution_id": institution_id,
+            "period": period,
+            "status": "open",
+            "step_index": 0,
+            "step": rule.steps[0].name,
+            "opened_at": now,
+            "contact_ref": contact_ref or org_id,
+            "next_step_at": now + timedelta(days=second.after_days) if second else None,
+            "context": context,
+        }
+    )
     if case["step_index"] == 0 and case["status"] == "open":
         await issue_step(n, rule, case, 0)
         if second is None:
@@ -100,31 +131,67 @@ async def issue_step(n: Notifier, rule: Rule, case: Doc, index: int) -> None:
     org_id, period = case["organization_id"], case["period"]
     key = f"{rule.name}|{org_id}|{period}|{step.name}"
     context = {**case.get("context", {}), "first_reminder_at": shanghai_text(case["opened_at"])}
-    await n.store.reminders.create({
-        "_id": key, "dedupe_key": key, "rule": rule.name, "step": step.name, "step_index": index,
-        "case_id": case["_id"], "organization_id": org_id, "institution_id": case.get("institution_id"),
-        "period": period, "created_at": now, "reported_at": None, "items_count": 0, "context": context})
+    await n.store.reminders.create(
+        {
+            "_id": key,
+            "dedupe_key": key,
+            "rule": rule.name,
+            "step": step.name,
+            "step_index": index,
+            "case_id": case["_id"],
+            "organization_id": org_id,
+            "institution_id": case.get("institution_id"),
+            "period": period,
+            "created_at": now,
+            "reported_at": None,
+            "items_count": 0,
+            "context": context,
+        }
+    )
     reminder = await n.store.reminders.get(key)
     assert reminder is not None
     due, note = reminder["created_at"] + timedelta(minutes=rule.gather_minutes), None
     if index == 0 and rule.min_interval_days:
         # at most one reminder per organisation and rule per interval: later ones wait, never vanish
-        earlier = await n.store.reminders.latest_other(rule.name, org_id, key,
-                                                       now - timedelta(days=rule.min_interval_days))
+        earlier = await n.store.reminders.latest_other(
+            rule.name, org_id, key, now - timedelta(days=rule.min_interval_days)
+        )
         if earlier is not None:
             due, note = earlier["created_at"] + timedelta(days=rule.min_interval_days), "throttled"
     for channel in step.channels:
         doc = {
             "_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}|{channel}|{case.get('contact_ref')}")),
-            "reminder_id": key, "case_id": case["_id"], "rule": rule.name, "step": step.name,
-            "template": step.template, "channel": channel, "audience": step.audience,
-            "contact_ref": case.get("contact_ref") or org_id, "organization_id": org_id,
-            "institution_id": case.get("institution_id"), "period": period,
-            "status": "deferred" if note else "queued", "attempts": 0, "provider_index": 0,
-            "provider_attempts": 0, "provider": None, "provider_message_id": None, "recipient_masked": None,
-            "created_at": now, "updated_at": now, "due_at": due, "claimed_until": None,
-            "history": [{"status": "deferred" if note else "queued", "at": now, "attempt": 0,
-                         "note": note, "until": due if note else None}],
+            "reminder_id": key,
+            "case_id": case["_id"],
+            "rule": rule.name,
+            "step": step.name,
+            "template": step.template,
+            "channel": channel,
+            "audience": step.audience,
+            "contact_ref": case.get("contact_ref") or org_id,
+            "organization_id": org_id,
+            "institution_id": case.get("institution_id"),
+            "period": period,
+            "status": "deferred" if note else "queued",
+            "attempts": 0,
+            "provider_index": 0,
+            "provider_attempts": 0,
+            "provider": None,
+            "provider_message_id": None,
+            "recipient_masked": None,
+            "created_at": now,
+            "updated_at": now,
+            "due_at": due,
+            "claimed_until": None,
+            "history": [
+                {
+                    "status": "deferred" if note else "queued",
+                    "at": now,
+                    "attempt": 0,
+                    "note": note,
+                    "until": due if note else None,
+                }
+            ],
         }
         if await n.store.deliveries.create(doc, [status_event(doc, doc["status"], now)]):
             n.wake_outbox()
@@ -156,9 +223,12 @@ async def branch_reported(n: Notifier, org_id: str, at: datetime, reason: str) -
     for case in await n.store.cases.resolve_open(org_id, rules, at, reason):
         for doc in await n.store.deliveries.pending_of_case(case["_id"]):
             try:
-                await n.store.deliveries.change(doc, {"status": "cancelled", "updated_at": at, "due_at": None},
-                                                 {"status": "cancelled", "at": at, "note": reason},
-                                                 [status_event(doc, "cancelled", at)])
+                await n.store.deliveries.change(
+                    doc,
+                    {"status": "cancelled", "updated_at": at, "due_at": None},
+                    {"status": "cancelled", "at": at, "note": reason},
+                    [status_event(doc, "cancelled", at)],
+                )
             except Exception:  # being sent right now: the dispatcher sees the resolved case
                 log.info("delivery %s changed while cancelling; dispatcher will decide", doc["_id"])
         n.wake_outbox()
@@ -169,9 +239,18 @@ async def branch_reported(n: Notifier, org_id: str, at: datetime, reason: str) -
 async def on_branch_fell_behind(n: Notifier, p: BranchFellBehind, event: CloudEvent) -> None:
     rule = await n.store.catalog.rule(R.LAGGING if p.status == "lagging" else R.AT_RISK)
     if rule is not None:
-        await open_case(n, rule, org_id=p.organization_id, institution_id=p.institution_id, period=p.period,
-                        context={"days_since_last_meeting": p.days_since_last_meeting,
-                                 "org_life_score": p.org_life_score, "detected_at": shanghai_text(p.detected_at)})
+        await open_case(
+            n,
+            rule,
+            org_id=p.organization_id,
+            institution_id=p.institution_id,
+            period=p.period,
+            context={
+                "days_since_last_meeting": p.days_since_last_meeting,
+                "org_life_score": p.org_life_score,
+                "detected_at": shanghai_text(p.detected_at),
+            },
+        )
 
 
 async def on_branch_caught_up(n: Notifier, p: BranchCaughtUp, event: CloudEvent) -> None:
@@ -184,11 +263,19 @@ async def on_meeting_held(n: Notifier, p: MeetingHeld, event: CloudEvent) -> Non
 
 async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) -> None:
     rule = await n.store.catalog.rule(R.REPORTS_MISSING)
-    names = [MEETING_KIND_ZH.get(MeetingKind(m), m) if m in MeetingKind.__members__.values() else m
-             for m in p.missing]
+    names = [
+        MEETING_KIND_ZH.get(MeetingKind(m), m) if m in MeetingKind.__members__.values() else m
+        for m in p.missing
+    ]
     if rule is not None:
-        await open_case(n, rule, org_id=p.organization_id, institution_id=p.institution_id, period=p.period,
-                        context={"missing": names, "due_on": p.due_on.isoformat()})
+        await open_case(
+            n,
+            rule,
+            org_id=p.organization_id,
+            institution_id=p.institution_id,
+            period=p.period,
+            context={"missing": names, "due_on": p.due_on.isoformat()},
+        )
 
 
 async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: CloudEvent) -> None:
@@ -196,12 +283,19 @@ async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: Clou
     if rule is None or not p.institution_id:
         return
     day = local_day(p.received_at)
-    await open_case(n, rule, org_id=p.institution_id, institution_id=p.institution_id, period=day,
-                    context={"reasons": [], "rejected_count": 0})
+    await open_case(
+        n,
+        rule,
+        org_id=p.institution_id,
+        institution_id=p.institution_id,
+        period=day,
+        context={"reasons": [], "rejected_count": 0},
+    )
     key = f"{rule.name}|{p.institution_id}|{day}|{rule.steps[0].name}"
     for reason in p.reasons[:5]:
-        await n.store.reminders.add_item(key, {"submission_id": p.submission_id, "field": reason.field,
-                                               "reason": reason.reason})
+        await n.store.reminders.add_item(
+            key, {"submission_id": p.submission_id, "field": reason.field, "reason": reason.reason}
+        )
 
 
 async def on_transfer_overdue(n: Notifier, p: TransferOverdue, event: CloudEvent) -> None:
@@ -210,10 +304,16 @@ async def on_transfer_overdue(n: Notifier, p: TransferOverdue, event: CloudEvent
         return
     from_org = await n.store.contacts.organization(p.from_organization_id)
     to_org = await n.store.contacts.organization(p.to_organization_id)
-    context = {"days_overdue": p.days_overdue, "deadline": p.deadline.isoformat(),
-               "from_organization_name": (from_org or {}).get("name", p.from_organization_id),
-               "to_organization_name": (to_org or {}).get("name", p.to_organization_id)}
-    for org_id, inst in ((p.from_organization_id, p.institution_id), (p.to_organization_id, p.to_institution_id)):
+    context = {
+        "days_overdue": p.days_overdue,
+        "deadline": p.deadline.isoformat(),
+        "from_organization_name": (from_org or {}).get("name", p.from_organization_id),
+        "to_organization_name": (to_org or {}).get("name", p.to_organization_id),
+    }
+    for org_id, inst in (
+        (p.from_organization_id, p.institution_id),
+        (p.to_organization_id, p.to_institution_id),
+    ):
         await open_case(n, rule, org_id=org_id, institution_id=inst, period=p.transfer_id, context=context)
 
 
@@ -222,15 +322,30 @@ def _contact(c: Contact | None) -> dict[str, Any] | None:
 
 
 async def on_organization_opened(n: Notifier, p: OrganizationOpened, event: CloudEvent) -> None:
-    await n.store.contacts.upsert_organization(p.organization_id, {
-        "name": p.name, "org_kind": p.kind.value, "institution_id": p.institution_id,
-        "institution_ids": p.institution_ids, "parent_id": p.parent_id}, _contact(p.secretary))
+    await n.store.contacts.upsert_organization(
+        p.organization_id,
+        {
+            "name": p.name,
+            "org_kind": p.kind.value,
+            "institution_id": p.institution_id,
+            "institution_ids": p.institution_ids,
+            "parent_id": p.parent_id,
+        },
+        _contact(p.secretary),
+    )
 
 
 async def on_organization_updated(n: Notifier, p: OrganizationUpdated, event: CloudEvent) -> None:
-    await n.store.contacts.upsert_organization(p.organization_id, {
-        "name": p.name, "institution_id": p.institution_id, "institution_ids": p.institution_ids,
-        "parent_id": p.parent_id}, _contact(p.secretary))
+    await n.store.contacts.upsert_organization(
+        p.organization_id,
+        {
+            "name": p.name,
+            "institution_id": p.institution_id,
+            "institution_ids": p.institution_ids,
+            "parent_id": p.parent_id,
+        },
+        _contact(p.secretary),
+    )
 
 
 async def on_institution_registered(n: Notifier, p: InstitutionRegistered, event: CloudEvent) -> None:
@@ -238,8 +353,9 @@ async def on_institution_registered(n: Notifier, p: InstitutionRegistered, event
 
 
 async def on_institution_reclassified(n: Notifier, p: InstitutionReclassified, event: CloudEvent) -> None:
-    await n.store.contacts.upsert_institution(p.institution_id, {"name": p.name} if p.name else {},
-                                              _contact(p.contact))
+    await n.store.contacts.upsert_institution(
+        p.institution_id, {"name": p.name} if p.name else {}, _contact(p.contact)
+    )
 
 
 # -- scheduled -------------------------------------------------------------------------------------
@@ -251,8 +367,14 @@ async def weekly_digest(n: Notifier, digest: dict[str, Any], *, weekday: int = 0
     if rule is None or local.weekday() != weekday or local.hour < hour:
         return False
     week = iso_week(now)
-    await open_case(n, rule, org_id="secretariat", institution_id=None, period=week,
-                    context={"week": week, "digest": digest})
+    await open_case(
+        n,
+        rule,
+        org_id="secretariat",
+        institution_id=None,
+        period=week,
+        context={"week": week, "digest": digest},
+    )
     return True
 
 
@@ -272,9 +394,11 @@ EVENT_HANDLERS: dict[type[EventPayload], Any] = {
 
 def bound_handlers(n: Notifier) -> dict[type[EventPayload], PayloadHandler]:
     """The table with the notifier bound in, for `EventDispatch`."""
+
     def bind(fn: Any) -> PayloadHandler:
         async def handle(payload: Any, event: CloudEvent) -> None:
             await fn(n, payload, event)
+
         return handle
 
     return {cls: bind(fn) for cls, fn in EVENT_HANDLERS.items()}
@@ -290,8 +414,9 @@ async def put_rule(n: Notifier, name: str, body: dict[str, Any]) -> Rule:
         rule = Rule.model_validate({**body, "name": name, "version": current.version + 1})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise RuleInvalid(f"规则无效 / invalid rule: {err['msg']}",
-                          field=".".join(str(p) for p in err["loc"]) or None) from None
+        raise RuleInvalid(
+            f"规则无效 / invalid rule: {err['msg']}", field=".".join(str(p) for p in err["loc"]) or None
+        ) from None
     for i, step in enumerate(rule.steps):
         if await n.store.catalog.template(step.template) is None:
             raise RuleInvalid(f"模板不存在 / no template {step.template!r}", field=f"steps.{i}.template")
@@ -307,11 +432,13 @@ async def put_template(n: Notifier, name: str, body: dict[str, Any]) -> MessageT
     current = await n.store.catalog.template(name)
     try:
         template = MessageTemplate.model_validate(
-            {**body, "name": name, "version": (current.version + 1) if current else 1})
+            {**body, "name": name, "version": (current.version + 1) if current else 1}
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise TemplateInvalid(f"模板无效 / invalid template: {err['msg']}",
-                              field=".".join(str(p) for p in err["loc"]) or None) from None
+        raise TemplateInvalid(
+            f"模板无效 / invalid template: {err['msg']}", field=".".join(str(p) for p in err["loc"]) or None
+        ) from None
     check_template(template)
     if current is not None and body.get("version", current.version) != current.version:
         raise StaleEdit("模板已被他人修改，请刷新 / the template changed meanwhile; reload", field="version")
@@ -330,9 +457,13 @@ async def preview_template(n: Notifier, name: str, context: dict[str, Any]) -> d
         sms = render_sms(template, ctx) if template.sms else None
     except TemplateError as exc:
         raise TemplateInvalid(f"模板渲染失败 / template failed to render: {exc}", field="context") from None
-    return {"name": name, "email": {"subject": mail.subject, "text": mail.text},
-            "sms": None if sms is None else {"text": sms.text, "params": sms.params,
-                                             "provider_codes": sms.provider_codes}}
+    return {
+        "name": name,
+        "email": {"subject": mail.subject, "text": mail.text},
+        "sms": None
+        if sms is None
+        else {"text": sms.text, "params": sms.params, "provider_codes": sms.provider_codes},
+    }
 
 
 async def effectiveness(n: Notifier, since: datetime | None) -> dict[str, Any]:
@@ -347,8 +478,9 @@ async def digest_figures(n: Notifier) -> dict[str, Any]:
     return {
         "open_cases": await n.store.cases.count({"status": "open", "rule": {"$in": list(R.BRANCH_RULES)}}),
         "secretariat_list": await n.store.cases.count({"status": "open", "step": "secretariat"}),
-        "sent": await n.store.deliveries.count({"status": {"$in": ["sent", "delivered"]},
-                                                "updated_at": {"$gte": week_ago}}),
+        "sent": await n.store.deliveries.count(
+            {"status": {"$in": ["sent", "delivered"]}, "updated_at": {"$gte": week_ago}}
+        ),
         "failed": await n.store.deliveries.count({"status": "failed", "updated_at": {"$gte": week_ago}}),
         "reported_within_14_days_rate": loop["rate"] if loop["rate"] is not None else "—",
     }

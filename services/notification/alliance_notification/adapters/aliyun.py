@@ -18,8 +18,14 @@ from ..domain.deliveries import SendFailed, SendReceipt
 from .sms import SmsMessage, transient_http_status
 
 # codes worth retrying (throttling, provider-side trouble); anything else will not improve by waiting
-_TRANSIENT_CODES = ("isv.BUSINESS_LIMIT_CONTROL", "Throttling", "ServiceUnavailable", "InternalError",
-                    "isp.SYSTEM_ERROR", "isv.DAY_LIMIT_CONTROL")
+_TRANSIENT_CODES = (
+    "isv.BUSINESS_LIMIT_CONTROL",
+    "Throttling",
+    "ServiceUnavailable",
+    "InternalError",
+    "isp.SYSTEM_ERROR",
+    "isv.DAY_LIMIT_CONTROL",
+)
 
 
 def percent_encode(value: str) -> str:
@@ -28,8 +34,9 @@ def percent_encode(value: str) -> str:
 
 
 def canonical_query(params: Mapping[str, str]) -> str:
-    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items())
-                    if k != "Signature")
+    return "&".join(
+        f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()) if k != "Signature"
+    )
 
 
 def string_to_sign(params: Mapping[str, str], method: str = "GET") -> str:
@@ -44,8 +51,16 @@ def signature(params: Mapping[str, str], access_key_secret: str, method: str = "
 class AliyunSms:
     name = "aliyun"
 
-    def __init__(self, *, endpoint: str, access_key_id: str, access_key_secret: str, sign_name: str,
-                 region_id: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        access_key_id: str,
+        access_key_secret: str,
+        sign_name: str,
+        region_id: str,
+        client: httpx.AsyncClient,
+    ) -> None:
         self._endpoint = endpoint.rstrip("/") + "/"
         self._key_id = access_key_id
         self._secret = access_key_secret
@@ -53,17 +68,28 @@ class AliyunSms:
         self._region = region_id
         self._client = client
 
-    def signed_params(self, message: SmsMessage, *, now: datetime | None = None,
-                      nonce: str | None = None) -> dict[str, str]:
+    def signed_params(
+        self, message: SmsMessage, *, now: datetime | None = None, nonce: str | None = None
+    ) -> dict[str, str]:
         code = message.provider_codes.get(self.name)
         if not code:
-            raise SendFailed(f"template {message.template} has no Aliyun template code", transient=False,
-                             provider=self.name)
+            raise SendFailed(
+                f"template {message.template} has no Aliyun template code",
+                transient=False,
+                provider=self.name,
+            )
         params = {
-            "AccessKeyId": self._key_id, "Action": "SendSms", "Format": "JSON", "RegionId": self._region,
-            "SignatureMethod": "HMAC-SHA1", "SignatureNonce": nonce or str(uuid.uuid4()),
-            "SignatureVersion": "1.0", "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "Version": "2017-05-25", "PhoneNumbers": message.phone, "SignName": self._sign_name,
+            "AccessKeyId": self._key_id,
+            "Action": "SendSms",
+            "Format": "JSON",
+            "RegionId": self._region,
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": nonce or str(uuid.uuid4()),
+            "SignatureVersion": "1.0",
+            "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Version": "2017-05-25",
+            "PhoneNumbers": message.phone,
+            "SignName": self._sign_name,
             "TemplateCode": code,
             "TemplateParam": json.dumps(message.params, ensure_ascii=False, separators=(",", ":")),
             "OutId": message.delivery_id,
@@ -73,11 +99,17 @@ class AliyunSms:
 
     async def send(self, message: SmsMessage) -> SendReceipt:
         params = self.signed_params(message)
-        url = self._endpoint + "?" + "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
+        url = (
+            self._endpoint
+            + "?"
+            + "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
+        )
         try:
             answer = await self._client.get(url)
         except httpx.HTTPError as exc:
-            raise SendFailed(f"aliyun unreachable: {type(exc).__name__}", transient=True, provider=self.name) from None
+            raise SendFailed(
+                f"aliyun unreachable: {type(exc).__name__}", transient=True, provider=self.name
+            ) from None
         try:
             data = answer.json()
         except ValueError:
@@ -86,5 +118,8 @@ class AliyunSms:
         if answer.status_code == 200 and code == "OK":
             return SendReceipt(provider=self.name, message_id=str(data.get("BizId") or "") or None)
         transient = transient_http_status(answer.status_code) or code.startswith(_TRANSIENT_CODES)
-        raise SendFailed(f"aliyun {answer.status_code} {code}: {data.get('Message', '')}"[:300],
-                         transient=transient, provider=self.name)
+        raise SendFailed(
+            f"aliyun {answer.status_code} {code}: {data.get('Message', '')}"[:300],
+            transient=transient,
+            provider=self.name,
+        )

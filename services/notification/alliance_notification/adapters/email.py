@@ -30,17 +30,28 @@ class SmtpMailer:
         message.set_content(text, charset="utf-8")
         start_tls = {"auto": None, "always": True, "never": False}[self._s.smtp_starttls]
         try:
-            await aiosmtplib.send(message, hostname=self._s.smtp_host, port=self._s.smtp_port,
-                                  username=self._s.smtp_username, password=self._s.smtp_password,
-                                  start_tls=start_tls, timeout=self._s.smtp_timeout_s)
+            await aiosmtplib.send(
+                message,
+                hostname=self._s.smtp_host,
+                port=self._s.smtp_port,
+                username=self._s.smtp_username,
+                password=self._s.smtp_password,
+                start_tls=start_tls,
+                timeout=self._s.smtp_timeout_s,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
-            raise SendFailed(f"smtp refused recipient ({codes})", transient=all(400 <= c < 500 for c in codes),
-                             provider=self.name) from None
+            raise SendFailed(
+                f"smtp refused recipient ({codes})",
+                transient=all(400 <= c < 500 for c in codes),
+                provider=self.name,
+            ) from None
         except aiosmtplib.SMTPResponseException as exc:
-            raise SendFailed(f"smtp {exc.code}: {exc.message}"[:300], transient=400 <= exc.code < 500,
-                             provider=self.name) from None
+            raise SendFailed(
+                f"smtp {exc.code}: {exc.message}"[:300], transient=400 <= exc.code < 500, provider=self.name
+            ) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise SendFailed(f"smtp unavailable: {type(exc).__name__}: {exc}"[:300], transient=True,
-                             provider=self.name) from None
+            raise SendFailed(
+                f"smtp unavailable: {type(exc).__name__}: {exc}"[:300], transient=True, provider=self.name
+            ) from None
         return SendReceipt(provider=self.name, message_id=message_id)

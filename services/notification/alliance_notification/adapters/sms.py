@@ -44,8 +44,12 @@ class LogSms:
     name = "log"
 
     async def send(self, message: SmsMessage) -> SendReceipt:
-        log.info("sms (log provider) to %s template=%s delivery=%s", mask_phone(message.phone),
-                 message.template, message.delivery_id)
+        log.info(
+            "sms (log provider) to %s template=%s delivery=%s",
+            mask_phone(message.phone),
+            message.template,
+            message.delivery_id,
+        )
         return SendReceipt(provider=self.name, message_id=f"log-{message.delivery_id}")
 
 
@@ -60,16 +64,27 @@ class HttpSms:
         self._client = client
 
     async def send(self, message: SmsMessage) -> SendReceipt:
-        body = {"phone": message.phone, "text": message.text, "template": message.template,
-                "params": message.params, "delivery_id": message.delivery_id}
+        body = {
+            "phone": message.phone,
+            "text": message.text,
+            "template": message.template,
+            "params": message.params,
+            "delivery_id": message.delivery_id,
+        }
         try:
-            answer = await self._client.post(self._url, json=body, headers={"X-Delivery-Id": message.delivery_id})
+            answer = await self._client.post(
+                self._url, json=body, headers={"X-Delivery-Id": message.delivery_id}
+            )
         except httpx.HTTPError as exc:
-            raise SendFailed(f"http gateway unreachable: {type(exc).__name__}", transient=True,
-                             provider=self.name) from None
+            raise SendFailed(
+                f"http gateway unreachable: {type(exc).__name__}", transient=True, provider=self.name
+            ) from None
         if answer.status_code >= 300:
-            raise SendFailed(f"http gateway answered {answer.status_code}",
-                             transient=transient_http_status(answer.status_code), provider=self.name)
+            raise SendFailed(
+                f"http gateway answered {answer.status_code}",
+                transient=transient_http_status(answer.status_code),
+                provider=self.name,
+            )
         message_id = None
         try:
             data = answer.json()
@@ -86,15 +101,24 @@ def build_sms_providers(settings: NotificationSettings, client: httpx.AsyncClien
 
     def one(name: str) -> SmsProvider:
         if name == "aliyun":
-            return AliyunSms(endpoint=settings.aliyun_sms_endpoint, access_key_id=settings.aliyun_access_key_id,
-                             access_key_secret=settings.aliyun_access_key_secret,
-                             sign_name=settings.aliyun_sms_sign_name, region_id=settings.aliyun_region_id,
-                             client=client)
+            return AliyunSms(
+                endpoint=settings.aliyun_sms_endpoint,
+                access_key_id=settings.aliyun_access_key_id,
+                access_key_secret=settings.aliyun_access_key_secret,
+                sign_name=settings.aliyun_sms_sign_name,
+                region_id=settings.aliyun_region_id,
+                client=client,
+            )
         if name == "tencent":
-            return TencentSms(endpoint=settings.tencent_sms_endpoint, secret_id=settings.tencent_secret_id,
-                              secret_key=settings.tencent_secret_key, sdk_app_id=settings.tencent_sms_sdk_app_id,
-                              sign_name=settings.tencent_sms_sign_name, region=settings.tencent_region,
-                              client=client)
+            return TencentSms(
+                endpoint=settings.tencent_sms_endpoint,
+                secret_id=settings.tencent_secret_id,
+                secret_key=settings.tencent_secret_key,
+                sdk_app_id=settings.tencent_sms_sdk_app_id,
+                sign_name=settings.tencent_sms_sign_name,
+                region=settings.tencent_region,
+                client=client,
+            )
         if name == "http":
             if not settings.sms_http_url:
                 raise ValueError("SMS_PROVIDER=http needs SMS_HTTP_URL")

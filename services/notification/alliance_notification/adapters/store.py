@@ -56,13 +56,17 @@ class Contacts:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._col = db["contacts"]
 
-    async def upsert_organization(self, org_id: str, fields: Mapping[str, Any], secretary: Mapping[str, Any] | None) -> None:
+    async def upsert_organization(
+        self, org_id: str, fields: Mapping[str, Any], secretary: Mapping[str, Any] | None
+    ) -> None:
         update: Doc = {"$set": {"kind": "organization", **fields}}
         if secretary is not None:
             update["$set"]["contact"] = dict(secretary)
         await self._col.update_one({"_id": f"org:{org_id}"}, update, upsert=True)
 
-    async def upsert_institution(self, inst_id: str, fields: Mapping[str, Any], contact: Mapping[str, Any] | None) -> None:
+    async def upsert_institution(
+        self, inst_id: str, fields: Mapping[str, Any], contact: Mapping[str, Any] | None
+    ) -> None:
         update: Doc = {"$set": {"kind": "institution", "institution_id": inst_id, **fields}}
         if contact is not None:
             update["$set"]["contact"] = dict(contact)
@@ -77,7 +81,9 @@ class Contacts:
     async def committee_of(self, inst_id: str | None) -> Doc | None:
         if not inst_id:
             return None
-        return await self._col.find_one({"kind": "organization", "institution_id": inst_id, "org_kind": "committee"})
+        return await self._col.find_one(
+            {"kind": "organization", "institution_id": inst_id, "org_kind": "committee"}
+        )
 
 
 class Catalog:
@@ -99,7 +105,9 @@ class Catalog:
         return Rule.model_validate(doc) if doc else _DEFAULT_RULES.get(name)
 
     async def rules(self) -> list[Rule]:
-        stored = {d["name"]: Rule.model_validate(d) for d in await self._rules.find({}, {"_id": 0}).to_list(None)}
+        stored = {
+            d["name"]: Rule.model_validate(d) for d in await self._rules.find({}, {"_id": 0}).to_list(None)
+        }
         return [stored.get(name) or rule for name, rule in sorted({**_DEFAULT_RULES, **stored}.items())]
 
     async def put_rule(self, rule: Rule, expected_version: int | None) -> bool:
@@ -114,7 +122,9 @@ class Catalog:
         return [MessageTemplate.model_validate(d) for d in docs]
 
     async def put_template(self, template: MessageTemplate, expected_version: int | None) -> bool:
-        return await self._put(self._templates, template.name, template.model_dump(mode="json"), expected_version)
+        return await self._put(
+            self._templates, template.name, template.model_dump(mode="json"), expected_version
+        )
 
     @staticmethod
     async def _put(col: Any, name: str, body: Doc, expected_version: int | None) -> bool:
@@ -141,25 +151,39 @@ class Cases:
         return await self._col.find_one({"_id": case_id})
 
     async def due(self, now: datetime, limit: int = 200) -> list[Doc]:
-        return await self._col.find({"status": "open", "next_step_at": {"$lte": now}}) \
-            .sort("next_step_at", 1).to_list(limit)
+        return (
+            await self._col.find({"status": "open", "next_step_at": {"$lte": now}})
+            .sort("next_step_at", 1)
+            .to_list(limit)
+        )
 
-    async def advance(self, case_id: str, from_index: int, to_index: int, next_step_at: datetime | None,
-                      now: datetime) -> bool:
+    async def advance(
+        self, case_id: str, from_index: int, to_index: int, next_step_at: datetime | None, now: datetime
+    ) -> bool:
         result = await self._col.update_one(
             {"_id": case_id, "status": "open", "step_index": from_index},
-            {"$set": {"step_index": to_index, "next_step_at": next_step_at, "advanced_at": now}})
+            {"$set": {"step_index": to_index, "next_step_at": next_step_at, "advanced_at": now}},
+        )
         return bool(result.modified_count)
 
     async def resolve_open(self, org_id: str, rules: Sequence[str], now: datetime, reason: str) -> list[Doc]:
         """Close the open cases of `org_id` under `rules`; returns the ones this call closed."""
         closed = []
-        for doc in await self._col.find({"organization_id": org_id, "status": "open",
-                                         "rule": {"$in": list(rules)}}).to_list(None):
+        for doc in await self._col.find(
+            {"organization_id": org_id, "status": "open", "rule": {"$in": list(rules)}}
+        ).to_list(None):
             done = await self._col.find_one_and_update(
                 {"_id": doc["_id"], "status": "open"},
-                {"$set": {"status": "resolved", "resolved_at": now, "resolved_by": reason, "next_step_at": None}},
-                return_document=ReturnDocument.AFTER)
+                {
+                    "$set": {
+                        "status": "resolved",
+                        "resolved_at": now,
+                        "resolved_by": reason,
+                        "next_step_at": None,
+                    }
+                },
+                return_document=ReturnDocument.AFTER,
+            )
             if done is not None:
                 closed.append(done)
         return closed
@@ -192,20 +216,32 @@ class Reminders:
         return await self._col.find_one({"_id": key})
 
     async def latest_other(self, rule: str, org_id: str, key: str, since: datetime) -> Doc | None:
-        docs = await self._col.find({"rule": rule, "organization_id": org_id, "step_index": 0,
-                                     "created_at": {"$gte": since}}).sort("created_at", -1).to_list(5)
+        docs = (
+            await self._col.find(
+                {"rule": rule, "organization_id": org_id, "step_index": 0, "created_at": {"$gte": since}}
+            )
+            .sort("created_at", -1)
+            .to_list(5)
+        )
         return next((d for d in docs if d["_id"] != key), None)
 
     async def add_item(self, key: str, item: Mapping[str, Any], limit: int = 50) -> None:
-        await self._col.update_one({"_id": key, "items_count": {"$lt": limit}},
-                                   {"$addToSet": {"context.reasons": dict(item)}, "$inc": {"items_count": 1}})
+        await self._col.update_one(
+            {"_id": key, "items_count": {"$lt": limit}},
+            {"$addToSet": {"context.reasons": dict(item)}, "$inc": {"items_count": 1}},
+        )
         await self._col.update_one({"_id": key}, {"$inc": {"context.rejected_count": 1}})
 
     async def mark_reported(self, org_id: str, rules: Sequence[str], at: datetime, window: timedelta) -> int:
         result = await self._col.update_many(
-            {"organization_id": org_id, "rule": {"$in": list(rules)}, "reported_at": None,
-             "created_at": {"$gte": at - window, "$lte": at}},
-            {"$set": {"reported_at": at}})
+            {
+                "organization_id": org_id,
+                "rule": {"$in": list(rules)},
+                "reported_at": None,
+                "created_at": {"$gte": at - window, "$lte": at},
+            },
+            {"$set": {"reported_at": at}},
+        )
         return int(result.modified_count)
 
     async def for_effectiveness(self, rules: Sequence[str], since: datetime | None) -> list[Doc]:
@@ -233,29 +269,41 @@ class Deliveries:
         return await self._col.find_one({"provider_message_id": message_id}, {"outbox": 0})
 
     async def due(self, now: datetime, limit: int = 100) -> list[Doc]:
-        return await self._col.find({"status": {"$in": list(PENDING)}, "due_at": {"$lte": now}},
-                                    {"outbox": 0}).sort("due_at", 1).to_list(limit)
+        return (
+            await self._col.find({"status": {"$in": list(PENDING)}, "due_at": {"$lte": now}}, {"outbox": 0})
+            .sort("due_at", 1)
+            .to_list(limit)
+        )
 
     async def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Doc | None:
         """Take a due delivery for one dispatcher; None if another has it or it is no longer due."""
         return await self._col.find_one_and_update(
-            {"_id": delivery_id, "status": {"$in": list(PENDING)}, "due_at": {"$lte": now},
-             "$or": [{"claimed_until": None}, {"claimed_until": {"$lte": now}}]},
+            {
+                "_id": delivery_id,
+                "status": {"$in": list(PENDING)},
+                "due_at": {"$lte": now},
+                "$or": [{"claimed_until": None}, {"claimed_until": {"$lte": now}}],
+            },
             {"$set": {"claimed_until": now + lease}, "$inc": {"version": 1}},
-            {"outbox": 0}, return_document=ReturnDocument.AFTER)
+            return_document=ReturnDocument.AFTER,
+        )  # no projection: the embedded store cannot
 
-    async def change(self, doc: Doc, fields: Mapping[str, Any], history: Mapping[str, Any], events: Events) -> Doc:
+    async def change(
+        self, doc: Doc, fields: Mapping[str, Any], history: Mapping[str, Any], events: Events
+    ) -> Doc:
         """Move `doc` (as read, at its version) to new fields, appending history and events."""
-        update = outbox_push({"$set": {**fields, "claimed_until": None},
-                              "$push": {"history": dict(history)}}, events)
+        update = outbox_push(
+            {"$set": {**fields, "claimed_until": None}, "$push": {"history": dict(history)}}, events
+        )
         return await update_versioned(self._col, doc["_id"], doc["version"], update)
 
     async def touch(self, delivery_id: str, fields: Mapping[str, Any]) -> None:
         await self._col.update_one({"_id": delivery_id}, {"$set": dict(fields)})
 
     async def pending_of_case(self, case_id: str) -> list[Doc]:
-        return await self._col.find({"case_id": case_id, "status": {"$in": list(PENDING)}},
-                                    {"outbox": 0}).to_list(None)
+        return await self._col.find(
+            {"case_id": case_id, "status": {"$in": list(PENDING)}}, {"outbox": 0}
+        ).to_list(None)
 
     async def search(self, query: Doc, limit: int, skip: int = 0) -> tuple[list[Doc], int]:
         total = int(await self._col.count_documents(query))
@@ -266,11 +314,20 @@ class Deliveries:
         return int(await self._col.count_documents(query))
 
     async def dead_letter(self, doc: Doc, reason: str, now: datetime) -> None:
-        await _insert_once(self._dead, {"_id": f"{doc['_id']}:{doc.get('attempts', 0)}", "delivery_id": doc["_id"],
-                                        "rule": doc.get("rule"), "channel": doc.get("channel"),
-                                        "organization_id": doc.get("organization_id"),
-                                        "recipient_masked": doc.get("recipient_masked"), "reason": reason,
-                                        "at": now, "requeued": False})
+        await _insert_once(
+            self._dead,
+            {
+                "_id": f"{doc['_id']}:{doc.get('attempts', 0)}",
+                "delivery_id": doc["_id"],
+                "rule": doc.get("rule"),
+                "channel": doc.get("channel"),
+                "organization_id": doc.get("organization_id"),
+                "recipient_masked": doc.get("recipient_masked"),
+                "reason": reason,
+                "at": now,
+                "requeued": False,
+            },
+        )
 
     async def dead_letters(self, limit: int) -> list[Doc]:
         return await self._dead.find({}).sort("at", -1).to_list(limit)
@@ -288,8 +345,9 @@ class SmsQuota:
 
     async def reserve(self, phone_hash: str, day: str, limit: int) -> bool:
         try:
-            await self._col.find_one_and_update({"_id": f"{phone_hash}:{day}", "count": {"$lt": limit}},
-                                                {"$inc": {"count": 1}}, upsert=True)
+            await self._col.find_one_and_update(
+                {"_id": f"{phone_hash}:{day}", "count": {"$lt": limit}}, {"$inc": {"count": 1}}, upsert=True
+            )
             return True
         except Exception as exc:
             if is_duplicate_key(exc):

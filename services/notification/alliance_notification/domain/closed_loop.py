@@ -23,6 +23,10 @@ def closed_loop(reminders: Iterable[Mapping[str, Any]], now: datetime) -> dict[s
         else:
             missed += 1
     decided = answered + missed
-    return {"reminders": answered + missed + pending, "reported_within_14_days": answered,
-            "not_reported_within_14_days": missed, "window_open": pending,
-            "rate": round(answered / decided, 4) if decided else None}
+    return {
+        "reminders": answered + missed + pending,
+        "reported_within_14_days": answered,
+        "not_reported_within_14_days": missed,
+        "window_open": pending,
+        "rate": round(answered / decided, 4) if decided else None,
+    }

@@ -45,14 +45,28 @@ class AfterFailure:
     dead_letter: bool
 
 
-def after_failure(*, transient: bool, provider_index: int, provider_attempts: int, providers: int,
-                  now: datetime, max_attempts: int, backoff_s: float, backoff_max_s: float) -> AfterFailure:
+def after_failure(
+    *,
+    transient: bool,
+    provider_index: int,
+    provider_attempts: int,
+    providers: int,
+    now: datetime,
+    max_attempts: int,
+    backoff_s: float,
+    backoff_max_s: float,
+) -> AfterFailure:
     """Retry a transient failure with exponential backoff; then (or at once, for a permanent
     failure) the next provider; with none left the delivery fails and goes to the dead letters."""
     attempts = provider_attempts + 1
     if transient and attempts < max_attempts:
-        return AfterFailure("queued", now + backoff(attempts, backoff_s, backoff_max_s),
-                            provider_index, attempts, dead_letter=False)
+        return AfterFailure(
+            "queued",
+            now + backoff(attempts, backoff_s, backoff_max_s),
+            provider_index,
+            attempts,
+            dead_letter=False,
+        )
     if provider_index + 1 < providers:
         return AfterFailure("queued", now, provider_index + 1, 0, dead_letter=False)
     return AfterFailure("failed", None, provider_index, attempts, dead_letter=True)

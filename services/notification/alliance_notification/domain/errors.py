@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alliance_shared.errors import Conflict, Forbidden, Invalid, NotFound
+from alliance_shared.errors import Conflict, Invalid, NotFound
 
 
 class TemplateInvalid(Invalid):
@@ -27,7 +27,3 @@ class RuleInvalid(Invalid):
 
 class StaleEdit(Conflict):
     code = "stale_version"
-
-
-class NotYourOrganization(Forbidden):
-    code = "forbidden"

@@ -79,22 +79,45 @@ WEEKLY_DIGEST = "weekly_digest"
 BRANCH_RULES = (LAGGING, AT_RISK, REPORTS_MISSING)
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule(name=LAGGING, description="落后支部：提醒支部书记，14 天后升级至机构党委，30 天后列入秘书处清单 / "
-         "lagging branch: remind the secretary, escalate to the committee after 14 days, the secretariat after 30",
-         steps=[_step("secretary", 0, "branch_secretary", ["email", "sms"], "lagging_reminder"),
-                _step("committee", 14, "committee", ["email", "sms"], "lagging_escalation"),
-                _step("secretariat", 30, "secretariat", ["email"], "lagging_secretariat")],
-         closes_on_report=True),
-    Rule(name=AT_RISK, description="风险支部：一次提前提醒 / at-risk branch: one early reminder",
-         steps=[_step("secretary", 0, "branch_secretary", ["email", "sms"], "at_risk_reminder")],
-         closes_on_report=True),
-    Rule(name=SUBMISSION_REJECTED, description="上报被拒：告知上报机构原因 / rejected submissions: tell the reporter why",
-         steps=[_step("reporter", 0, "institution_contact", ["email"], "submission_rejected")],
-         min_interval_days=0, gather_minutes=10),
-    Rule(name=TRANSFER_OVERDUE, description="组织关系转接逾期：提醒双方组织 / overdue transfer: remind both organisations",
-         steps=[_step("organization", 0, "branch_secretary", ["email", "sms"], "transfer_overdue")]),
-    Rule(name=REPORTS_MISSING, description="季末缺报提醒 / quarter-end reminder of missing reports",
-         steps=[_step("secretary", 0, "branch_secretary", ["email", "sms"], "reports_missing")]),
-    Rule(name=WEEKLY_DIGEST, description="每周摘要邮件发送秘书处 / weekly digest email to the secretariat",
-         steps=[_step("digest", 0, "secretariat", ["email"], "weekly_digest")], min_interval_days=6),
+    Rule(
+        name=LAGGING,
+        description="落后支部：提醒支部书记，14 天后升级至机构党委，30 天后列入秘书处清单 / "
+        "lagging branch: remind the secretary, escalate to the committee after 14 days, "
+        "the secretariat after 30",
+        steps=[
+            _step("secretary", 0, "branch_secretary", ["email", "sms"], "lagging_reminder"),
+            _step("committee", 14, "committee", ["email", "sms"], "lagging_escalation"),
+            _step("secretariat", 30, "secretariat", ["email"], "lagging_secretariat"),
+        ],
+        closes_on_report=True,
+    ),
+    Rule(
+        name=AT_RISK,
+        description="风险支部：一次提前提醒 / at-risk branch: one early reminder",
+        steps=[_step("secretary", 0, "branch_secretary", ["email", "sms"], "at_risk_reminder")],
+        closes_on_report=True,
+    ),
+    Rule(
+        name=SUBMISSION_REJECTED,
+        description="上报被拒：告知上报机构原因 / rejected submissions: tell the reporter why",
+        steps=[_step("reporter", 0, "institution_contact", ["email"], "submission_rejected")],
+        min_interval_days=0,
+        gather_minutes=10,
+    ),
+    Rule(
+        name=TRANSFER_OVERDUE,
+        description="组织关系转接逾期：提醒双方组织 / overdue transfer: remind both organisations",
+        steps=[_step("organization", 0, "branch_secretary", ["email", "sms"], "transfer_overdue")],
+    ),
+    Rule(
+        name=REPORTS_MISSING,
+        description="季末缺报提醒 / quarter-end reminder of missing reports",
+        steps=[_step("secretary", 0, "branch_secretary", ["email", "sms"], "reports_missing")],
+    ),
+    Rule(
+        name=WEEKLY_DIGEST,
+        description="每周摘要邮件发送秘书处 / weekly digest email to the secretariat",
+        steps=[_step("digest", 0, "secretariat", ["email"], "weekly_digest")],
+        min_interval_days=6,
+    ),
 )

@@ -53,8 +53,9 @@ class RenderedSms:
 
 def check_template(template: MessageTemplate) -> None:
     """Every Jinja2 source of `template` compiles; `TemplateInvalid` names the one that does not."""
-    sources: dict[str, str] = {k: v for k, v in template.model_dump().items()
-                               if k.startswith("email_") and isinstance(v, str)}
+    sources: dict[str, str] = {
+        k: v for k, v in template.model_dump().items() if k.startswith("email_") and isinstance(v, str)
+    }
     if template.sms is not None:
         sources["sms.text_zh"] = template.sms.text_zh
         sources["sms.text_en"] = template.sms.text_en
@@ -63,8 +64,9 @@ def check_template(template: MessageTemplate) -> None:
         try:
             _env.parse(source)
         except TemplateSyntaxError as exc:
-            raise TemplateInvalid(f"模板语法错误 / template syntax error: {exc.message} (line {exc.lineno})",
-                                  field=field) from None
+            raise TemplateInvalid(
+                f"模板语法错误 / template syntax error: {exc.message} (line {exc.lineno})", field=field
+            ) from None
 
 
 def _render(source: str, context: dict[str, Any]) -> str:
@@ -73,7 +75,10 @@ def _render(source: str, context: dict[str, Any]) -> str:
 
 def render_email(template: MessageTemplate, context: dict[str, Any]) -> RenderedEmail:
     """Chinese first, then English, in one message (recipients read either)."""
-    subject_zh, subject_en = _render(template.email_subject_zh, context), _render(template.email_subject_en, context)
+    subject_zh, subject_en = (
+        _render(template.email_subject_zh, context),
+        _render(template.email_subject_en, context),
+    )
     body_zh, body_en = _render(template.email_body_zh, context), _render(template.email_body_en, context)
     subject = f"{subject_zh} / {subject_en}" if subject_en else subject_zh
     text = f"{body_zh}\n\n----------\n\n{body_en}\n" if body_en else f"{body_zh}\n"
@@ -84,17 +89,28 @@ def render_sms(template: MessageTemplate, context: dict[str, Any]) -> RenderedSm
     if template.sms is None:
         raise TemplateInvalid(f"模板 {template.name} 没有短信内容 / template has no SMS text", field="sms")
     sms = template.sms
-    return RenderedSms(text=_render(sms.text_zh, context),
-                       params={k: _render(v, context) for k, v in sms.params.items()},
-                       provider_codes=dict(sms.provider_codes))
+    return RenderedSms(
+        text=_render(sms.text_zh, context),
+        params={k: _render(v, context) for k, v in sms.params.items()},
+        provider_codes=dict(sms.provider_codes),
+    )
 
 
 PREVIEW_CONTEXT: dict[str, Any] = {
-    "institution_name": "示例银行深圳分行", "organization_name": "零售业务部党支部", "period": "2026-Q3",
-    "days_since_last_meeting": 75, "committee_name": "示例银行深圳分行党委", "step": "secretary",
-    "reasons": [{"field": "data.held_at", "reason": "缺少时区 / missing UTC offset"}], "rejected_count": 1,
-    "missing": ["支部党员大会", "党课"], "due_on": "2026-09-30", "days_overdue": 5,
-    "from_organization_name": "零售业务部党支部", "to_organization_name": "公司业务部党支部",
-    "week": "2026-W40", "digest": {"open_cases": 3, "sent": 12, "failed": 1, "reported_within_14_days_rate": 0.5},
+    "institution_name": "示例银行深圳分行",
+    "organization_name": "零售业务部党支部",
+    "period": "2026-Q3",
+    "days_since_last_meeting": 75,
+    "committee_name": "示例银行深圳分行党委",
+    "step": "secretary",
+    "reasons": [{"field": "data.held_at", "reason": "缺少时区 / missing UTC offset"}],
+    "rejected_count": 1,
+    "missing": ["支部党员大会", "党课"],
+    "due_on": "2026-09-30",
+    "days_overdue": 5,
+    "from_organization_name": "零售业务部党支部",
+    "to_organization_name": "公司业务部党支部",
+    "week": "2026-W40",
+    "digest": {"open_cases": 3, "sent": 12, "failed": 1, "reported_within_14_days_rate": 0.5},
     "first_reminder_at": "2026-09-01T09:00:00+08:00",
 }

@@ -17,8 +17,11 @@ def quiet_until(at: datetime, quiet: QuietHours) -> datetime | None:
     local = at.astimezone(ZoneInfo(quiet.timezone))
     hour = local.hour
     wraps = quiet.start_hour > quiet.end_hour  # 21 → 8 crosses midnight
-    inside = (hour >= quiet.start_hour or hour < quiet.end_hour) if wraps else \
-        (quiet.start_hour <= hour < quiet.end_hour)
+    inside = (
+        (hour >= quiet.start_hour or hour < quiet.end_hour)
+        if wraps
+        else (quiet.start_hour <= hour < quiet.end_hour)
+    )
     if not inside:
         return None
     release = local.replace(hour=quiet.end_hour, minute=0, second=0, microsecond=0)

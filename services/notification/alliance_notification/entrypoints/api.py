@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request
-from pydantic import BaseModel, Field
-
 from alliance_shared.auth import Principal, TokenVerifier
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden, Invalid, Unauthorized
 from alliance_shared.http import CurrentUser
+from fastapi import APIRouter, Body, Header, Query, Request
+from pydantic import BaseModel, Field
 
 from .. import dispatch, handlers
 from ..domain.deliveries import receipt_status
@@ -65,22 +64,39 @@ class DeliveryOut(BaseModel):
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> DeliveryOut:
-        return cls(id=doc["_id"], rule=doc["rule"], step=doc["step"], channel=doc["channel"],
-                   recipient=doc.get("recipient_masked"), status=doc["status"], attempts=doc.get("attempts", 0),
-                   provider=doc.get("provider"), organization_id=doc.get("organization_id"),
-                   institution_id=doc.get("institution_id"), period=doc.get("period"),
-                   created_at=_time(doc["created_at"]), due_at=_time(doc.get("due_at")),
-                   history=[HistoryEntry(**{k: _time(v) for k, v in h.items() if k in HistoryEntry.model_fields})
-                            for h in doc.get("history", [])])
+        return cls(
+            id=doc["_id"],
+            rule=doc["rule"],
+            step=doc["step"],
+            channel=doc["channel"],
+            recipient=doc.get("recipient_masked"),
+            status=doc["status"],
+            attempts=doc.get("attempts", 0),
+            provider=doc.get("provider"),
+            organization_id=doc.get("organization_id"),
+            institution_id=doc.get("institution_id"),
+            period=doc.get("period"),
+            created_at=_time(doc["created_at"]),
+            due_at=_time(doc.get("due_at")),
+            history=[
+                HistoryEntry(**{k: _time(v) for k, v in h.items() if k in HistoryEntry.model_fields})
+                for h in doc.get("history", [])
+            ],
+        )
 
 
 @router.get("/deliveries")
-async def list_deliveries(request: Request, user: CurrentUser, organization_id: str | None = None,
-                          institution_id: str | None = None,
-                          status: Literal["queued", "deferred", "sent", "delivered", "failed", "cancelled"] | None = None,
-                          channel: Literal["email", "sms"] | None = None, rule: str | None = None,
-                          page: Annotated[int, Query(ge=1)] = 1,
-                          page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+async def list_deliveries(
+    request: Request,
+    user: CurrentUser,
+    organization_id: str | None = None,
+    institution_id: str | None = None,
+    status: Literal["queued", "deferred", "sent", "delivered", "failed", "cancelled"] | None = None,
+    channel: Literal["email", "sms"] | None = None,
+    rule: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
     if user.role is Role.INSTITUTION_ADMIN:
         institution_id = user.institution_id  # their own institution only, whatever was asked
     elif user.role is Role.BRANCH_SECRETARY:
@@ -89,8 +105,17 @@ async def list_deliveries(request: Request, user: CurrentUser, organization_id: 
         organization_id = user.organization_id
     elif user.role is not Role.SECRETARIAT:
         raise Forbidden("需要秘书处或机构管理员角色 / requires secretariat or institution_admin")
-    query: dict[str, Any] = {k: v for k, v in {"organization_id": organization_id, "institution_id": institution_id,
-                                               "status": status, "channel": channel, "rule": rule}.items() if v}
+    query: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "organization_id": organization_id,
+            "institution_id": institution_id,
+            "status": status,
+            "channel": channel,
+            "rule": rule,
+        }.items()
+        if v
+    }
     docs, total = await _notifier(request).store.deliveries.search(query, page_size, (page - 1) * page_size)
     return {"items": [DeliveryOut.of(d).model_dump() for d in docs], "total": total}
 
@@ -112,14 +137,26 @@ async def retry_delivery(request: Request, user: CurrentUser, delivery_id: str) 
 
 
 @router.get("/dead-letters")
-async def dead_letters(request: Request, user: CurrentUser,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+async def dead_letters(
+    request: Request, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict[str, Any]:
     _secretariat(user)
     docs = await _notifier(request).store.deliveries.dead_letters(limit)
-    return {"items": [{"delivery_id": d["delivery_id"], "rule": d.get("rule"), "channel": d.get("channel"),
-                       "organization_id": d.get("organization_id"), "recipient": d.get("recipient_masked"),
-                       "reason": d["reason"], "at": _time(d["at"]), "requeued": d.get("requeued", False)}
-                      for d in docs]}
+    return {
+        "items": [
+            {
+                "delivery_id": d["delivery_id"],
+                "rule": d.get("rule"),
+                "channel": d.get("channel"),
+                "organization_id": d.get("organization_id"),
+                "recipient": d.get("recipient_masked"),
+                "reason": d["reason"],
+                "at": _time(d["at"]),
+                "requeued": d.get("requeued", False),
+            }
+            for d in docs
+        ]
+    }
 
 
 class ReceiptIn(BaseModel):
@@ -132,8 +169,9 @@ class ReceiptIn(BaseModel):
 
 
 @router.post("/receipts")
-async def receipt(request: Request, body: ReceiptIn,
-                  x_receipt_token: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+async def receipt(
+    request: Request, body: ReceiptIn, x_receipt_token: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
     notifier = _notifier(request)
     token = notifier.settings.receipt_token
     if not (token and x_receipt_token == token):
@@ -147,9 +185,15 @@ async def receipt(request: Request, body: ReceiptIn,
         raise Invalid("回执状态无效 / status must be delivered or failed", field="status")
     if not body.delivery_id and not body.provider_message_id:
         raise Invalid("需要 delivery_id 或 provider_message_id / one id is required", field="delivery_id")
-    return await dispatch.accept_receipt(notifier, delivery_id=body.delivery_id,
-                                         provider_message_id=body.provider_message_id, status=status,
-                                         receipt_id=body.receipt_id, provider=body.provider, error=body.error)
+    return await dispatch.accept_receipt(
+        notifier,
+        delivery_id=body.delivery_id,
+        provider_message_id=body.provider_message_id,
+        status=status,
+        receipt_id=body.receipt_id,
+        provider=body.provider,
+        error=body.error,
+    )
 
 
 @router.get("/rules")
@@ -159,8 +203,9 @@ async def list_rules(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 
 @router.put("/rules/{name}")
-async def put_rule(request: Request, user: CurrentUser, name: str,
-                   body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def put_rule(
+    request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
     _secretariat(user)
     return (await handlers.put_rule(_notifier(request), name, body)).model_dump(mode="json")
 
@@ -172,8 +217,9 @@ async def list_templates(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 
 @router.put("/templates/{name}")
-async def put_template(request: Request, user: CurrentUser, name: str,
-                       body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def put_template(
+    request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
     _secretariat(user)
     return (await handlers.put_template(_notifier(request), name, body)).model_dump(mode="json")
 
@@ -183,26 +229,47 @@ class PreviewIn(BaseModel):
 
 
 @router.post("/templates/{name}/preview")
-async def preview(request: Request, user: CurrentUser, name: str, body: PreviewIn | None = None) -> dict[str, Any]:
+async def preview(
+    request: Request, user: CurrentUser, name: str, body: PreviewIn | None = None
+) -> dict[str, Any]:
     _secretariat(user)
     return await handlers.preview_template(_notifier(request), name, (body or PreviewIn()).context)
 
 
 @router.get("/cases")
-async def list_cases(request: Request, user: CurrentUser, status: Literal["open", "resolved"] | None = "open",
-                     step: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+async def list_cases(
+    request: Request,
+    user: CurrentUser,
+    status: Literal["open", "resolved"] | None = "open",
+    step: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
     """Escalation cases; `?step=secretariat` is the secretariat's list."""
     _secretariat(user)
     docs = await _notifier(request).store.cases.list(status=status, step=step, limit=limit)
-    return {"items": [{"id": d["_id"], "rule": d["rule"], "organization_id": d["organization_id"],
-                       "institution_id": d.get("institution_id"), "period": d["period"], "status": d["status"],
-                       "step": d.get("step"), "opened_at": _time(d["opened_at"]),
-                       "next_step_at": _time(d.get("next_step_at")), "resolved_at": _time(d.get("resolved_at"))}
-                      for d in docs]}
+    return {
+        "items": [
+            {
+                "id": d["_id"],
+                "rule": d["rule"],
+                "organization_id": d["organization_id"],
+                "institution_id": d.get("institution_id"),
+                "period": d["period"],
+                "status": d["status"],
+                "step": d.get("step"),
+                "opened_at": _time(d["opened_at"]),
+                "next_step_at": _time(d.get("next_step_at")),
+                "resolved_at": _time(d.get("resolved_at")),
+            }
+            for d in docs
+        ]
+    }
 
 
 @router.get("/reminders/effectiveness")
-async def reminder_effectiveness(request: Request, user: CurrentUser, since: datetime | None = None) -> dict[str, Any]:
+async def reminder_effectiveness(
+    request: Request, user: CurrentUser, since: datetime | None = None
+) -> dict[str, Any]:
     """The closed loop: of the reminders sent to branches, how many reported within 14 days."""
     _secretariat(user)
     if since is not None and since.tzinfo is None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from alliance_shared.contracts.topics import ACTIVITY_EVENTS, ACTIVITY_REJECTED, EVALUATION_EVENTS, REGISTRY_EVENTS
+from alliance_shared.contracts.topics import (
+    ACTIVITY_EVENTS,
+    ACTIVITY_REJECTED,
+    EVALUATION_EVENTS,
+    REGISTRY_EVENTS,
+)
 from alliance_shared.kafka.consumer import EventDispatch
 from alliance_shared.runtime import ConsumerSpec
 

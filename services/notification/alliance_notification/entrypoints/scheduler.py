@@ -19,7 +19,9 @@ def background_loops(notifier: Notifier, channels: Channels) -> list[Callable[[R
         await every(s.dispatch_interval_s, lambda: dispatch_due(notifier, channels), name="dispatcher")
 
     async def escalations(_: Runtime) -> None:
-        await every(s.escalation_interval_s, lambda: handlers.advance_escalations(notifier), name="escalations")
+        await every(
+            s.escalation_interval_s, lambda: handlers.advance_escalations(notifier), name="escalations"
+        )
 
     async def digest(_: Runtime) -> None:
         async def once() -> None:

@@ -3,8 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import ValidationError
-
 from alliance_notification.domain.closed_loop import closed_loop
 from alliance_notification.domain.default_templates import DEFAULT_TEMPLATES
 from alliance_notification.domain.errors import TemplateInvalid
@@ -16,6 +14,7 @@ from alliance_notification.domain.templates import (
     render_email,
     render_sms,
 )
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 TEMPLATES = {t.name: t for t in DEFAULT_TEMPLATES}
@@ -24,7 +23,10 @@ TEMPLATES = {t.name: t for t in DEFAULT_TEMPLATES}
 def test_the_lagging_rule_escalates_after_14_and_30_days():
     rule = next(r for r in DEFAULT_RULES if r.name == LAGGING)
     assert [(s.audience, s.after_days) for s in rule.steps] == [
-        ("branch_secretary", 0), ("committee", 14), ("secretariat", 30)]
+        ("branch_secretary", 0),
+        ("committee", 14),
+        ("secretariat", 30),
+    ]
     assert rule.min_interval_days == 7 and rule.sms_per_phone_per_day == 5
     assert (rule.quiet_hours.start_hour, rule.quiet_hours.end_hour) == (21, 8)
 
@@ -69,7 +71,7 @@ def test_a_template_with_a_syntax_error_names_the_field():
 
 def test_the_sandbox_refuses_to_reach_python_internals():
     evil = MessageTemplate(name="x", email_subject_zh="s", email_body_zh="{{ ''.__class__.__mro__ }}")
-    with pytest.raises(Exception, match="unsafe|access"):
+    with pytest.raises(Exception, match=r"unsafe|access"):
         render_email(evil, {})
 
 
@@ -83,5 +85,10 @@ def test_the_closed_loop_counts_reports_within_14_days_and_leaves_open_windows_o
         {"created_at": now - 3 * day, "reported_at": None},  # window still open
     ]
     figure = closed_loop(reminders, now)
-    assert figure == {"reminders": 4, "reported_within_14_days": 1, "not_reported_within_14_days": 2,
-                      "window_open": 1, "rate": round(1 / 3, 4)}
+    assert figure == {
+        "reminders": 4,
+        "reported_within_14_days": 1,
+        "not_reported_within_14_days": 2,
+        "window_open": 1,
+        "rate": round(1 / 3, 4),
+    }

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from alliance_notification.domain.deliveries import after_failure, receipt_status, redact
 from alliance_notification.domain.rules import QuietHours
 from alliance_notification.domain.timing import backoff, iso_week, next_local_morning, quiet_until
@@ -53,8 +52,16 @@ NOW = datetime(2026, 9, 15, 2, 0, tzinfo=UTC)
 
 
 def decide(**kw):
-    base = dict(transient=True, provider_index=0, provider_attempts=0, providers=2, now=NOW, max_attempts=3,
-                backoff_s=60, backoff_max_s=3600)
+    base = dict(
+        transient=True,
+        provider_index=0,
+        provider_attempts=0,
+        providers=2,
+        now=NOW,
+        max_attempts=3,
+        backoff_s=60,
+        backoff_max_s=3600,
+    )
     return after_failure(**{**base, **kw})
 
 
