@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+from alliance_shared.contracts.vocabulary import Ownership, ReportingLevel
 from alliance_shared.errors import Invalid, PayloadTooLarge
 from alliance_shared.http import CurrentUser
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -43,8 +44,8 @@ async def register_institution(body: s.InstitutionIn, who: CurrentUser, reg: Reg
 async def list_institutions(
     who: CurrentUser,
     reg: Reg,
-    ownership: s.Ownership | None = None,
-    reporting_level: s.ReportingLevel | None = None,
+    ownership: Ownership | None = None,
+    reporting_level: ReportingLevel | None = None,
     page: int = Query(1, ge=1),
     page_size: int = Query(50, ge=1, le=500),
 ) -> Doc:

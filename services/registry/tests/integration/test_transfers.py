@@ -19,7 +19,7 @@ async def two_institutions(api, make):
 
 
 async def test_a_transfer_between_two_institutions_runs_end_to_end(api, topic, make, valid):
-    a, b, from_branch, to_branch, member = await two_institutions(api, make)
+    a, b, _from_branch, to_branch, member = await two_institutions(api, make)
     r = await api.post(
         f"/api/v1/members/{member['id']}/transfers",
         api.admin(a["id"]),
@@ -87,7 +87,7 @@ async def test_a_refused_transfer_leaves_the_member_where_it_was(api, topic, mak
 
 
 async def test_a_transfer_left_pending_past_its_deadline_is_announced_once(api, topic, make, valid, clock):
-    a, b, from_branch, to_branch, member = await two_institutions(api, make)
+    a, b, _from_branch, to_branch, member = await two_institutions(api, make)
     transfer = (
         await api.post(
             f"/api/v1/members/{member['id']}/transfers",
@@ -110,7 +110,7 @@ async def test_a_transfer_left_pending_past_its_deadline_is_announced_once(api, 
 
 
 async def test_another_tenant_gets_403_on_every_transfer_endpoint(api, make):
-    a, b, from_branch, to_branch, member = await two_institutions(api, make)
+    a, _b, _from_branch, to_branch, member = await two_institutions(api, make)
     transfer = (
         await api.post(
             f"/api/v1/members/{member['id']}/transfers",

@@ -1,0 +1,149 @@
+"""Bulk import: Chinese headers, XLSX or CSV (UTF-8 with BOM, GBK), a per-row report, valid rows
+kept, and a re-import of the same file changing nothing."""
+
+import asyncio
+import io
+import logging
+
+import pytest
+from openpyxl import Workbook
+
+pytestmark = pytest.mark.integration
+
+
+def csv_bytes(rows: list[list[str]], encoding: str) -> bytes:
+    return "\n".join(",".join(r) for r in rows).encode(encoding)
+
+
+def xlsx_bytes(rows: list[list[object]]) -> bytes:
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+async def upload(api, kind: str, content: bytes, filename: str, headers=None):
+    return await api.post(
+        "/api/v1/imports",
+        headers or api.secretariat,
+        data={"kind": kind},
+        files={"file": (filename, content)},
+    )
+
+
+async def test_an_institution_file_with_good_and_bad_rows_keeps_the_good_and_reports_the_bad(
+    api, topic, make
+):
+    good1, good2 = make.uscc(), make.uscc()
+    content = csv_bytes(
+        [
+            ["统一社会信用代码", "机构名称", "所有制", "行业", "党组织状态", "上报级别"],
+            [good1, "深圳甲银行", "国有", "银行", "已建立党组织且工作完善", "L2"],
+            [make.wrong_check(make.uscc()), "乙保险", "民营", "保险", "不够完善", "L1"],
+            [make.uscc(), "丙基金", "外资", "基金", "不够完善", "L1"],
+            [make.uscc(), "", "民营", "信托", "不够完善", "L1"],
+            [good2, "丁科技", "新兴金融机构", "金融科技", "尚未建立", "批量"],
+        ],
+        "gbk",
+    )
+    r = await upload(api, "institutions", content, "机构.csv")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["rows"], report["created"], report["unchanged"]) == (5, 2, 0)
+    assert [(x["row"], x["field"]) for x in report["rejected"]] == [
+        (3, "统一社会信用代码"),
+        (4, "所有制"),
+        (5, "机构名称"),
+    ]
+    assert all(x["reason"] for x in report["rejected"])
+    listed = (await api.get("/api/v1/institutions", api.secretariat)).json()
+    assert {i["uscc"]: i["ownership"] for i in listed["items"]} == {good1: "state_owned", good2: "emerging"}
+    await topic.wait_for_events(2, where=lambda e: e.type == "fpba.institution.registered.v1")
+
+    again = (await upload(api, "institutions", content, "机构.csv")).json()
+    assert (again["created"], again["unchanged"], len(again["rejected"])) == (0, 2, 3)
+    await asyncio.sleep(1.5)  # a relay pass or two: nothing new may appear
+    assert len([e for e in topic.events() if e.type == "fpba.institution.registered.v1"]) == 2
+    assert (await api.get("/api/v1/institutions", api.secretariat)).json()["total"] == 2
+
+
+async def test_organisations_and_members_import_from_xlsx_and_bom_csv_idempotently(api, topic, make, caplog):
+    caplog.set_level(logging.DEBUG)
+    a, b = make.uscc(), make.uscc()
+    await api.institution(a)
+    await api.institution(b)
+    orgs = xlsx_bytes(
+        [
+            ["组织名称", "类型", "所属机构", "上级组织", "成立日期", "书记姓名", "书记手机", "书记邮箱"],
+            ["党委", "党委", a, None, "2010-07-01", "王书记", 13900000001, "wang@a.cn"],
+            ["第一党支部", "党支部", a, "党委", "2019/7/1", "李书记", "13900000002", None],
+            ["联合党支部", "联合党支部", f"{a}、{b}", None, None, None, None, None],
+            ["第二党支部", "党支部", a, "不存在的党委", None, None, None, None],
+            ["第三党支部", "党支部", a, None, None, "赵书记", "12345", None],
+        ]
+    )
+    report = (await upload(api, "organizations", orgs, "组织.xlsx")).json()
+    assert (report["created"], report["unchanged"]) == (3, 0)
+    assert [(x["row"], x["field"]) for x in report["rejected"]] == [(5, "上级组织"), (6, "书记手机")]
+    assert (await upload(api, "organizations", orgs, "组织.xlsx")).json()["unchanged"] == 3
+
+    good, bad = make.id_number(), make.wrong_check(make.id_number())
+    members = (
+        "\ufeff"
+        + "\n".join(
+            [
+                "姓名,身份证号,手机,所在组织,政治面貌,入党日期",
+                f"张三,{good},13812345678,第一党支部,中共党员,2015-07-01",
+                f"李四,{bad},13812345679,第一党支部,预备党员,2026-01-01",
+                f"王五,{make.id_number()},,不存在的支部,正式党员,2015-07-01",
+                f"赵六,{make.id_number()},,联合党支部,发展对象,",
+            ]
+        )
+    ).encode("utf-8")
+    r = await upload(api, "members", members, "党员.csv")
+    report = r.json()
+    assert (report["created"], report["unchanged"]) == (2, 0)
+    assert [(x["row"], x["field"]) for x in report["rejected"]] == [(3, "身份证号"), (4, "所在组织")]
+    assert good not in r.text and bad not in r.text
+    again = (await upload(api, "members", members, "党员.csv")).json()
+    assert (again["created"], again["unchanged"]) == (0, 2)
+    await topic.wait_for_events(2, where=lambda e: e.type == "fpba.member.registered.v1")
+    await asyncio.sleep(1.0)
+    assert len([e for e in topic.events() if e.type == "fpba.member.registered.v1"]) == 2
+    assert good not in caplog.text and bad not in caplog.text
+
+
+async def test_a_bad_kind_or_a_missing_column_is_a_clear_422(api):
+    r = await upload(api, "meetings", b"a,b\n1,2\n", "x.csv")
+    assert r.status_code == 422 and r.json()["error"]["field"] == "kind"
+    r = await upload(api, "members", "姓名,手机\n张三,13800000000\n".encode(), "x.csv")
+    assert r.status_code == 422 and r.json()["error"]["field"] == "身份证号"
+
+
+async def test_only_the_secretariat_imports_institutions_and_an_admin_only_into_its_own(api, make):
+    mine, other = await api.institution(make.uscc()), await api.institution(make.uscc())
+    await api.organization(other["id"], "他行支部")
+    key = (await api.post(f"/api/v1/institutions/{mine['id']}/api-keys", api.secretariat)).json()["api_key"]
+    institutions = csv_bytes(
+        [
+            ["统一社会信用代码", "机构名称", "所有制", "党组织状态", "上报级别"],
+            [make.uscc(), "x", "民营", "不够完善", "L1"],
+        ],
+        "utf-8",
+    )
+    assert (
+        await upload(api, "institutions", institutions, "i.csv", api.admin(mine["id"]))
+    ).status_code == 403
+    assert (await upload(api, "members", b"x", "m.csv", {"X-Api-Key": key})).status_code == 403
+    assert (await upload(api, "members", b"x", "m.csv", api.token("evaluator"))).status_code == 403
+    orgs = csv_bytes([["组织名称", "类型", "所属机构"], ["渗透支部", "党支部", other["uscc"]]], "utf-8")
+    report = (await upload(api, "organizations", orgs, "o.csv", api.admin(mine["id"]))).json()
+    assert report["created"] == 0 and report["rejected"][0]["field"] == "所属机构"
+    members = csv_bytes(
+        [["姓名", "身份证号", "所在组织", "政治面貌"], ["x", make.id_number(), "他行支部", "正式党员"]],
+        "utf-8",
+    )
+    report = (await upload(api, "members", members, "m.csv", api.admin(mine["id"]))).json()
+    assert report["created"] == 0 and report["rejected"][0]["field"] == "所在组织"
