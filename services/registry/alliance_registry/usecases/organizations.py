@@ -1,0 +1,171 @@
+"""The organisation tree: open, update, close."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alliance_shared.auth import Principal
+from alliance_shared.contracts import registry as ev
+from alliance_shared.contracts.vocabulary import OrganizationKind, Role
+from alliance_shared.errors import Invalid
+
+from ..adapters.store import ORGANIZATIONS, DuplicateKey
+from ..context import ChangedConcurrently, Registry, contact_of, new_id
+from ..domain import access
+from ..domain import commands as c
+from ..domain.errors import (
+    AlreadyRegistered,
+    OrganizationClosed,
+    UnknownOrganization,
+)
+from .institutions import load_institution
+
+Doc = dict[str, Any]
+
+
+# -- organisations -------------------------------------------------------------------------------
+async def load_organization(reg: Registry, oid: str, field: str = "organization_id") -> Doc:
+    doc = await reg.store.get(ORGANIZATIONS, oid)
+    if doc is None:
+        raise UnknownOrganization(field)
+    return doc
+
+
+async def _check_parent(
+    reg: Registry, parent_id: str | None, institution_ids: list[str], self_id: str | None
+) -> None:
+    if parent_id is None:
+        return
+    if parent_id == self_id:
+        raise Invalid("上级组织不能是自身 / an organisation cannot be its own parent", field="parent_id")
+    parent = await load_organization(reg, parent_id, "parent_id")
+    if parent.get("closed_at"):
+        raise OrganizationClosed("parent_id")
+    if parent["kind"] == OrganizationKind.PARTY_GROUP or not set(parent["institution_ids"]) & set(
+        institution_ids
+    ):
+        raise Invalid(
+            "上级组织不在同一机构或不能有下级 / the parent must be in the same institution and "
+            "may not be a party group",
+            field="parent_id",
+        )
+
+
+def _organization_event(doc: Doc) -> ev.OrganizationUpdated:
+    return ev.OrganizationUpdated(
+        organization_id=doc["_id"],
+        institution_id=doc["institution_id"],
+        institution_ids=doc["institution_ids"],
+        name=doc["name"],
+        parent_id=doc.get("parent_id"),
+        has_party_groups=doc["has_party_groups"],
+        secretary=contact_of(doc.get("secretary")),
+    )
+
+
+async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Principal) -> Doc:
+    ids = list(dict.fromkeys(cmd.institution_ids))
+    if not ids:
+        raise Invalid("至少需要一个所属机构 / at least one institution", field="institution_ids")
+    if len(ids) > 1 and cmd.kind is not OrganizationKind.JOINT_BRANCH:
+        raise Invalid(
+            "只有联合党支部可覆盖多个机构 / only a joint branch covers several institutions",
+            field="institution_ids",
+        )
+    for iid in ids:
+        await load_institution(reg, iid, "institution_ids")
+    if not access.may_manage_organization(who, None, ids[:1]) or who.role is Role.BRANCH_SECRETARY:
+        raise await reg.deny(who, "organization.open", ids[0], "institution_ids")
+    await _check_parent(reg, cmd.parent_id, ids, None)
+    secretary = reg.seal_contact(cmd.secretary, "secretary")
+    oid = new_id("org")
+    established = cmd.established_at or reg.today()
+    doc = {
+        "_id": oid,
+        "name": cmd.name.strip(),
+        "kind": cmd.kind.value,
+        "institution_id": ids[0],
+        "institution_ids": ids,
+        "parent_id": cmd.parent_id,
+        "established_at": established.isoformat(),
+        "closed_at": None,
+        "has_party_groups": cmd.has_party_groups,
+        "secretary": secretary,
+    }
+    event = ev.OrganizationOpened(
+        organization_id=oid,
+        institution_id=ids[0],
+        institution_ids=ids,
+        name=doc["name"],
+        kind=cmd.kind,
+        parent_id=cmd.parent_id,
+        established_at=established,
+        has_party_groups=cmd.has_party_groups,
+        secretary=contact_of(secretary),
+    )
+    try:
+        stored = await reg.store.insert(ORGANIZATIONS, doc, [event])
+    except DuplicateKey:
+        raise AlreadyRegistered(
+            "该机构已有同名党组织 / the institution already has an organisation of that name", field="name"
+        ) from None
+    reg.notify()
+    return stored
+
+
+async def update_organization(reg: Registry, cmd: c.UpdateOrganization, who: Principal) -> Doc:
+    doc = await load_organization(reg, cmd.organization_id)
+    if not access.may_manage_organization(who, doc["_id"], doc["institution_ids"]):
+        raise await reg.deny(who, "organization.update", doc["_id"])
+    if doc.get("closed_at"):
+        raise OrganizationClosed()
+    changes: Doc = {}
+    if cmd.name is not None:
+        changes["name"] = cmd.name.strip()
+    if cmd.parent_id is not None:
+        await _check_parent(reg, cmd.parent_id, doc["institution_ids"], doc["_id"])
+        changes["parent_id"] = cmd.parent_id
+    if cmd.has_party_groups is not None:
+        changes["has_party_groups"] = cmd.has_party_groups
+    if cmd.secretary is not None:
+        changes["secretary"] = reg.seal_contact(cmd.secretary, "secretary")
+    if not changes:
+        return doc
+    event = _organization_event({**doc, **changes})
+    try:
+        stored = await reg.store.update(
+            ORGANIZATIONS, {"_id": doc["_id"], "version": doc["version"]}, {"$set": changes}, [event]
+        )
+    except DuplicateKey:
+        raise AlreadyRegistered(
+            "该机构已有同名党组织 / the institution already has an organisation of that name", field="name"
+        ) from None
+    if stored is None:
+        raise ChangedConcurrently()
+    reg.notify()
+    return stored
+
+
+async def close_organization(reg: Registry, cmd: c.CloseOrganization, who: Principal) -> Doc:
+    doc = await load_organization(reg, cmd.organization_id)
+    if (
+        not access.may_manage_organization(who, None, doc["institution_ids"])
+        or who.role is Role.BRANCH_SECRETARY
+    ):
+        raise await reg.deny(who, "organization.close", doc["_id"])
+    closed = cmd.closed_at or reg.today()
+    if closed.isoformat() < doc["established_at"]:
+        raise Invalid("撤销日期早于成立日期 / closed before it was established", field="closed_at")
+    event = ev.OrganizationClosed(
+        organization_id=doc["_id"], institution_id=doc["institution_id"], closed_at=closed
+    )
+    stored = await reg.store.update(
+        ORGANIZATIONS,
+        {"_id": doc["_id"], "closed_at": None},
+        {"$set": {"closed_at": closed.isoformat()}},
+        [event],
+    )
+    if stored is None:
+        raise OrganizationClosed()
+    reg.notify()
+    return stored
