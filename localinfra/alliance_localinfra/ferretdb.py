@@ -21,7 +21,7 @@ from ._cache import cache_root, file_lock
 from ._proc import CancelToken, ManagedProcess, free_ports, make_data_dir, run, spawn
 
 FERRETDB_VERSION = "v1.24.2"
-_SOURCE_FILES = ("main.go", "go.mod", "go.sum")
+_SOURCE_FILES = ("main.go", "serial.go", "go.mod", "go.sum")
 
 
 log = logging.getLogger(__name__)

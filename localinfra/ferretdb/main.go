@@ -24,6 +24,7 @@ func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP listen address (host:port)")
 	dir := flag.String("sqlite-dir", "", "directory for SQLite database files (required)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
+	serialize := flag.Bool("serialize", true, "run one command at a time (single-document atomicity, see serial.go)")
 	flag.Parse()
 
 	if *dir == "" {
@@ -53,8 +54,22 @@ func main() {
 
 	// Telemetry is never started by the embeddable package; New() also
 	// disables and locks it explicitly.
+	listener := ferretdb.ListenerConfig{TCP: *listen}
+	if *serialize {
+		// FerretDB listens on a private Unix socket; clients reach it through the serialising proxy.
+		socket := filepath.Join(abs, "ferretdb.sock")
+		_ = os.Remove(socket)
+		listener = ferretdb.ListenerConfig{Unix: socket}
+		go func() {
+			if err := serveSerialized(ctx, *listen, socket, logger); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}()
+	}
+
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  listener,
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",

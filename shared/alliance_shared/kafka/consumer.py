@@ -158,7 +158,7 @@ class ConsumerRunner:
         if self._dedupe is not None and await self._dedupe.seen(event.id):
             self.state.duplicates += 1
             self.state.consecutive_dead_letters = 0
-            EVENTS_CONSUMED.labels(record.topic, self.group_id, "duplicate").inc()
+            EVENTS_CONSUMED.labels(message.topic, self.group_id, "duplicate").inc()
             return
         ctx = extract_context(message.headers)
         attempt = 0
@@ -167,8 +167,8 @@ class ConsumerRunner:
             started = time.perf_counter()
             try:
                 with _tracer.start_as_current_span(
-                        f"{record.topic} process", context=ctx, kind=SpanKind.CONSUMER,
-                        attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+                        f"{message.topic} process", context=ctx, kind=SpanKind.CONSUMER,
+                        attributes={"messaging.system": "kafka", "messaging.destination.name": message.topic,
                                     "messaging.consumer.group.name": self.group_id,
                                     "messaging.message.id": event.id, "cloudevents.event_type": event.type}):
                     await self._handler(event, message)
@@ -192,7 +192,7 @@ class ConsumerRunner:
             await self._dedupe.mark(event.id)
         self.state.handled += 1
         self.state.consecutive_dead_letters = 0
-        EVENTS_CONSUMED.labels(record.topic, self.group_id, "handled").inc()
+        EVENTS_CONSUMED.labels(message.topic, self.group_id, "handled").inc()
 
     def _logical(self, topic: str) -> str:
         return topic[len(self._prefix):] if self._prefix and topic.startswith(self._prefix) else topic
