@@ -9,7 +9,7 @@ from alliance_shared.clock import FixedClock
 from alliance_shared.contracts.evaluation import BranchFellBehind
 from alliance_shared.testing import wait_for
 
-from .conftest import org_opened, publish, running, shanghai
+from .conftest import bearer, org_opened, publish, running, shanghai
 from .test_reminders import _eq, _first, deliveries, sent
 
 pytestmark = pytest.mark.integration
@@ -72,3 +72,31 @@ async def test_a_permanently_failing_provider_falls_back_to_the_second(
         "sent",
     ]
     assert sms["history"][1]["provider"] == "aliyun" and sms["history"][1]["note"] == "fallback_provider"
+
+
+async def test_with_every_provider_refusing_the_sms_fails_into_the_dead_letters_and_can_be_requeued(
+    settings_for, publisher, aliyun, tencent
+):
+    clock = FixedClock(shanghai(2026, 9, 15, 10, 0))
+    await publish(publisher, org_opened("org-x", "inst-x", email="li@bank.example", phone="13700137000"))
+    await publish(publisher, at_risk(clock))
+    settings = settings_for(aliyun_access_key_secret="stale", tencent_secret_key="stale")
+    async with running(settings, clock) as (app, client):
+        failed = await wait_for(
+            lambda: _first(deliveries(app, channel="sms", status="failed")),
+            timeout_s=60,
+            what="the SMS to fail",
+        )
+        letters = (await client.get("/api/v1/dead-letters", headers=bearer())).json()["items"]
+        assert [(d["delivery_id"], d["recipient"]) for d in letters] == [(failed["_id"], "137****7000")]
+        assert "AuthFailure" in letters[0]["reason"]
+
+        requeued = await client.post(f"/api/v1/deliveries/{failed['_id']}/retry", headers=bearer())
+        assert requeued.status_code == 200 and requeued.json()["status"] in ("queued", "failed")
+        await wait_for(lambda: _eq(_letters(client), 2), what="the second failure dead-lettered")
+    assert aliyun[1].refused == ["SignatureDoesNotMatch"] * 2
+    assert tencent[1].refused == ["AuthFailure.SignatureFailure"] * 2
+
+
+async def _letters(client) -> int:
+    return len((await client.get("/api/v1/dead-letters", headers=bearer())).json()["items"])

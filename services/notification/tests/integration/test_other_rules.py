@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from alliance_shared.clock import FixedClock
 from alliance_shared.contracts.activity import RejectionReason, SubmissionRejected
+from alliance_shared.contracts.evaluation import BranchFellBehind
 from alliance_shared.contracts.registry import TransferOverdue
 from alliance_shared.testing import wait_for
 
@@ -104,3 +105,41 @@ async def test_the_weekly_digest_goes_to_the_secretariat_once_a_week_even_across
     mails = smtp.inbox.to(SECRETARIAT)
     assert len(mails) == 1 and "提醒周报 2026-W38" in mails[0]["Subject"]
     assert "未结案件 0 件" in body_text(mails[0])
+
+
+async def test_a_second_reminder_within_seven_days_waits_for_the_week_to_pass(settings_for, publisher, smtp):
+    day0 = shanghai(2026, 9, 29, 10, 0)  # a Tuesday, away from the weekly digest
+    clock = FixedClock(day0)
+    await publish(publisher, org_opened("org-t", "inst-t", email="t@bank.example", phone=None))
+
+    def fact(period: str) -> BranchFellBehind:
+        return BranchFellBehind(
+            organization_id="org-t",
+            institution_id="inst-t",
+            status="lagging",
+            period=period,
+            days_since_last_meeting=70,
+            detected_at=clock.now(),
+        )
+
+    await publish(publisher, fact("2026-Q3"))
+    async with running(settings_for(), clock) as (app, _):
+        await wait_for(
+            lambda: _eq(sent(app, channel="email", organization_id="org-t"), 1),
+            timeout_s=60,
+            what="the Q3 reminder",
+        )
+        clock.set(day0 + timedelta(days=3))  # a new quarter, still lagging
+        await publish(publisher, fact("2026-Q4"))
+        later = await wait_for(
+            lambda: _first(deliveries(app, period="2026-Q4", channel="email")), what="Q4 one"
+        )
+        assert later["status"] == "deferred" and later["due_at"] == day0 + timedelta(days=7)
+        assert later["history"][0]["note"] == "throttled"
+
+        clock.set(day0 + timedelta(days=7))
+        await wait_for(
+            lambda: _eq(sent(app, channel="email", organization_id="org-t"), 2),
+            what="the Q4 reminder after the week",
+        )
+    assert len(smtp.inbox.to("t@bank.example")) == 2
