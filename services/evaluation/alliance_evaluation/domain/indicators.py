@@ -9,7 +9,10 @@ from datetime import date
 from fractions import Fraction
 
 from .calendar import Delivery, ObligationCalendar, ObligationOutcome
-from .facts import Branch, DuesPayment, Learning, Meeting, PeriodFacts, PublicActivity, Rating, Stint
+from .facts import (
+    Adjustment, Branch, DuesPayment, Exemption, Incident, Learning, Meeting, PeriodFacts, PublicActivity, Rating,
+    Stint,
+)
 from .periods import Period, Window, month_window
 from .results import IndicatorResult
 from .ruleset import Ruleset
@@ -28,6 +31,10 @@ class PeriodIndex:
     dues_by_member: dict[str, list[DuesPayment]] = field(default_factory=lambda: defaultdict(list))
     public_by_org: dict[str, list[PublicActivity]] = field(default_factory=lambda: defaultdict(list))
     ratings_by_object: dict[tuple[str, str], list[Rating]] = field(default_factory=lambda: defaultdict(list))
+    branches_by_institution: dict[str, list[Branch]] = field(default_factory=lambda: defaultdict(list))
+    incidents_by_institution: dict[str, list[Incident]] = field(default_factory=lambda: defaultdict(list))
+    adjustments_by_object: dict[tuple[str, str], list[Adjustment]] = field(default_factory=lambda: defaultdict(list))
+    exemptions_by_org: dict[str, list[Exemption]] = field(default_factory=lambda: defaultdict(list))
 
     @classmethod
     def build(cls, facts: PeriodFacts, period: Period) -> PeriodIndex:
@@ -51,6 +58,16 @@ class PeriodIndex:
                 idx.public_by_org[p.organization_id].append(p)
         for r in sorted(facts.ratings, key=lambda x: (x.evaluator, x.rating_id)):
             idx.ratings_by_object[(r.object_type, r.object_id)].append(r)
+        for b in sorted(facts.branches.values(), key=lambda b: b.id):
+            for inst in b.institution_ids:
+                idx.branches_by_institution[inst].append(b)
+        for i in sorted(facts.incidents, key=lambda x: x.event_id):
+            if win.contains(i.occurred_on):
+                idx.incidents_by_institution[i.institution_id].append(i)
+        for a in sorted(facts.adjustments, key=lambda x: x.adjustment_id):
+            idx.adjustments_by_object[(a.object_type, a.object_id)].append(a)
+        for e in sorted(facts.exemptions, key=lambda x: (x.start, x.end, x.kind or "")):
+            idx.exemptions_by_org[e.organization_id].append(e)
         return idx
 
 

@@ -65,8 +65,7 @@ def _branch_open_in(branch: Branch, period: Period) -> bool:
 def score_branch(branch: Branch, cls: Classification, idx: ind.PeriodIndex, rs: Ruleset,
                  facts: PeriodFacts) -> ScoreCard:
     period = idx.period
-    calendar = ObligationCalendar(branch, period, rs, cls.reporting_level,
-                                  [e for e in facts.exemptions if e.organization_id == branch.id])
+    calendar = ObligationCalendar(branch, period, rs, cls.reporting_level, idx.exemptions_by_org.get(branch.id, []))
     outcomes = calendar.settle(ind.deliveries(branch, idx))
     days = ind.member_days(branch, idx)
     reporting, completeness, timeliness = ind.reporting(branch, outcomes, rs, cls.reporting_level)
@@ -80,8 +79,7 @@ def score_branch(branch: Branch, cls: Classification, idx: ind.PeriodIndex, rs: 
     }
     weights = _weights(rs.branch_weights, cls.ownership, BRANCH_INDICATORS)
     results = redistribute([_with_weight(found[n], weights[n]) for n in BRANCH_INDICATORS], REDISTRIBUTED)
-    adjustments = sorted((a.adjustment_id, a.points) for a in facts.adjustments
-                         if a.object_type == "branch" and a.object_id == branch.id)
+    adjustments = [(a.adjustment_id, a.points) for a in idx.adjustments_by_object.get(("branch", branch.id), ())]
     results, score = _adjusted(results, adjustments)
     missing = tuple(sorted({o.obligation.kind for o in outcomes if not o.fulfilled_by}))
     members = len({s.member_id for s in idx.stints_by_org.get(branch.id, ())
@@ -98,13 +96,12 @@ def score_institution(inst_id: str, cls: Classification, branch_cards: list[Scor
     found = {
         "branches": _branches_component(cards),
         "political": ind.political("institution", inst_id, idx, rs),
-        "compliance": _compliance(inst_id, period, rs, facts),
-        "coverage": _coverage(inst_id, period, rs, facts, idx),
+        "compliance": _compliance(inst_id, rs, idx),
+        "coverage": _coverage(inst_id, period, rs, idx),
     }
     weights = _weights(rs.institution_weights, cls.ownership, INSTITUTION_INDICATORS)
     results = redistribute([_with_weight(found[n], weights[n]) for n in INSTITUTION_INDICATORS], REDISTRIBUTED)
-    adjustments = sorted((a.adjustment_id, a.points) for a in facts.adjustments
-                         if a.object_type == "institution" and a.object_id == inst_id)
+    adjustments = [(a.adjustment_id, a.points) for a in idx.adjustments_by_object.get(("institution", inst_id), ())]
     results, score = _adjusted(results, adjustments)
     vetoed = bool(dict(found["compliance"].details).get("vetoed"))
     owed = [c for c in cards if c.completeness is not None]
@@ -135,9 +132,8 @@ def _branches_component(cards: list[ScoreCard]) -> IndicatorResult:
                                     ("member_days", [c.member_days for c in cards])))
 
 
-def _compliance(inst_id: str, period: Period, rs: Ruleset, facts: PeriodFacts) -> IndicatorResult:
-    incidents = sorted((i for i in facts.incidents if i.institution_id == inst_id
-                        and period.window.contains(i.occurred_on)), key=lambda i: i.event_id)
+def _compliance(inst_id: str, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResult:
+    incidents = idx.incidents_by_institution.get(inst_id, [])
     deducted = sum((rs.deductions.get(i.severity, Fraction(0)) for i in incidents), Fraction(0))
     vetoed = any(i.severity in rs.veto_severities for i in incidents)
     value = max(Fraction(0), 100 - deducted) / 100
@@ -147,10 +143,10 @@ def _compliance(inst_id: str, period: Period, rs: Ruleset, facts: PeriodFacts) -
                            details=(("deducted", float(deducted)), ("vetoed", vetoed)), note=note)
 
 
-def _coverage(inst_id: str, period: Period, rs: Ruleset, facts: PeriodFacts, idx: ind.PeriodIndex) -> IndicatorResult:
+def _coverage(inst_id: str, period: Period, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResult:
     end = period.end
-    covering = sorted(b.id for b in facts.branches.values() if b.kind in BRANCH_KINDS and inst_id in b.institution_ids
-                      and b.opened <= end and (b.closed is None or b.closed > end))
+    covering = [b.id for b in idx.branches_by_institution.get(inst_id, ()) if b.kind in BRANCH_KINDS
+                and b.opened <= end and (b.closed is None or b.closed > end)]
     on_roll = [s for org in covering for s in idx.stints_by_org.get(org, ())
                if s.party_member and s.start <= end and (s.end is None or s.end > end)]
     members = len(on_roll)
