@@ -44,8 +44,9 @@ def create_app(
     )
     runtime = Runtime(settings=settings, clock=clock, indexes=INDEXES, outbox_collections=["deliveries"])
     notifier = Notifier(runtime, clock, settings)
-    runtime.consumers = consumer_specs(notifier, consumer_group or settings.service_name)
-    runtime.background = background_loops(notifier, channels)
+    group = consumer_group or settings.service_name
+    runtime.consumers = consumer_specs(notifier, group)
+    runtime.background = background_loops(notifier, channels, group)
 
     async def started(rt: Runtime) -> None:
         await notifier.store.catalog.seed(DEFAULT_RULES, DEFAULT_TEMPLATES)

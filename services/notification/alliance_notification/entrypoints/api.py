@@ -12,7 +12,7 @@ from alliance_shared.http import CurrentUser
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
 
-from .. import dispatch, handlers
+from .. import dispatch, editing
 from ..domain.deliveries import receipt_status
 from ..domain.errors import UnknownDelivery
 from ..domain.timing import shanghai_text
@@ -207,7 +207,7 @@ async def put_rule(
     request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     _secretariat(user)
-    return (await handlers.put_rule(_notifier(request), name, body)).model_dump(mode="json")
+    return (await editing.put_rule(_notifier(request), name, body)).model_dump(mode="json")
 
 
 @router.get("/templates")
@@ -221,7 +221,7 @@ async def put_template(
     request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     _secretariat(user)
-    return (await handlers.put_template(_notifier(request), name, body)).model_dump(mode="json")
+    return (await editing.put_template(_notifier(request), name, body)).model_dump(mode="json")
 
 
 class PreviewIn(BaseModel):
@@ -233,7 +233,7 @@ async def preview(
     request: Request, user: CurrentUser, name: str, body: PreviewIn | None = None
 ) -> dict[str, Any]:
     _secretariat(user)
-    return await handlers.preview_template(_notifier(request), name, (body or PreviewIn()).context)
+    return await editing.preview_template(_notifier(request), name, (body or PreviewIn()).context)
 
 
 @router.get("/cases")
@@ -274,4 +274,4 @@ async def reminder_effectiveness(
     _secretariat(user)
     if since is not None and since.tzinfo is None:
         raise Invalid("since 需带时区 / since must carry a UTC offset", field="since")
-    return await handlers.effectiveness(_notifier(request), since)
+    return await editing.effectiveness(_notifier(request), since)
