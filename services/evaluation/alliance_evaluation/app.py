@@ -18,22 +18,41 @@ from .handlers import Evaluation
 from .settings import EvaluationSettings
 
 
-def create_app(settings: EvaluationSettings | None = None, *, clock: Clock | None = None,
-               start_consumers: bool = True, background: bool = True) -> FastAPI:
+def create_app(
+    settings: EvaluationSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    start_consumers: bool = True,
+    background: bool = True,
+) -> FastAPI:
     settings = settings or EvaluationSettings()
     clock = clock or SystemClock()
-    ruleset = load_ruleset(settings.ruleset_version,
-                           Path(settings.ruleset_dir) if settings.ruleset_dir else RULESET_DIR)
-    runtime = Runtime(settings=settings, clock=clock,
-                      indexes=[*projections.INDEXES, *readmodels.INDEXES],
-                      outbox_collections=readmodels.OUTBOX_COLLECTIONS, start_consumers=start_consumers)
-    ev = Evaluation(projections.Projections(lambda: runtime.db), readmodels.ReadModels(lambda: runtime.db),
-                    ruleset, clock, settings, notify_outbox=runtime.notify_outbox)
+    ruleset = load_ruleset(
+        settings.ruleset_version, Path(settings.ruleset_dir) if settings.ruleset_dir else RULESET_DIR
+    )
+    runtime = Runtime(
+        settings=settings,
+        clock=clock,
+        indexes=[*projections.INDEXES, *readmodels.INDEXES],
+        outbox_collections=readmodels.OUTBOX_COLLECTIONS,
+        start_consumers=start_consumers,
+    )
+    ev = Evaluation(
+        projections.Projections(lambda: runtime.db),
+        readmodels.ReadModels(lambda: runtime.db),
+        ruleset,
+        clock,
+        settings,
+        notify_outbox=runtime.notify_outbox,
+    )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
     runtime.background = loops(ev) if background else []
 
-    app = create_service_app(runtime, title="评价服务 / evaluation",
-                             description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-                             routers=[dashboard.router, api.router])
+    app = create_service_app(
+        runtime,
+        title="评价服务 / evaluation",
+        description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
+        routers=[dashboard.router, api.router],
+    )
     app.state.evaluation = ev
     return app

@@ -84,24 +84,42 @@ class Cases:
             raise PeriodClosed(period)
 
     async def _audit(self, who: Principal, action: str, **fields: Any) -> None:
-        await self.models.audit({"_id": uuid.uuid4().hex, "action": action, "by": who.subject,
-                                 "role": who.role.value if who.role else None, "at": self.ev.clock.now(), **fields})
+        await self.models.audit(
+            {
+                "_id": uuid.uuid4().hex,
+                "action": action,
+                "by": who.subject,
+                "role": who.role.value if who.role else None,
+                "at": self.ev.clock.now(),
+                **fields,
+            }
+        )
 
     async def rate(self, who: Principal, cmd: RatingSubmitted) -> dict[str, Any]:
         Period.parse(cmd.period)
         who.require_role(Role.EVALUATOR, Role.SECRETARIAT)
         institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
         if who.role is Role.EVALUATOR:
-            assigned = (who.organization_id == cmd.object_id if who.organization_id
-                        else who.institution_id is not None and who.institution_id in institutions)
+            assigned = (
+                who.organization_id == cmd.object_id
+                if who.organization_id
+                else who.institution_id is not None and who.institution_id in institutions
+            )
             if not assigned:
                 raise NotAssigned()
         await self._open(cmd.period)
         rating_id = f"r-{uuid.uuid4().hex[:16]}"
-        doc = {"_id": f"{cmd.period}|{cmd.object_type}|{cmd.object_id}|{who.subject}", "rating_id": rating_id,
-               "evaluator": who.subject, "at": self.ev.clock.now(), **cmd.model_dump()}
+        doc = {
+            "_id": f"{cmd.period}|{cmd.object_type}|{cmd.object_id}|{who.subject}",
+            "rating_id": rating_id,
+            "evaluator": who.subject,
+            "at": self.ev.clock.now(),
+            **cmd.model_dump(),
+        }
         await self.models.save_rating(doc)
-        await self._audit(who, "rating.submitted", rating_id=rating_id, period=cmd.period, object_id=cmd.object_id)
+        await self._audit(
+            who, "rating.submitted", rating_id=rating_id, period=cmd.period, object_id=cmd.object_id
+        )
         await self.models.mark_dirty(cmd.period, institutions, self.ev.clock.now())
         return {"id": rating_id, **cmd.model_dump(), "evaluator": who.subject}
 
@@ -109,10 +127,18 @@ class Cases:
         who.require_role(Role.SECRETARIAT, Role.EVALUATOR)
         await self._open(cmd.period)
         adj_id = f"adj-{uuid.uuid4().hex[:12]}"
-        doc = {"_id": adj_id, **cmd.model_dump(mode="json"), "points": str(cmd.points), "status": "pending",
-               "proposed_by": who.subject, "proposed_at": self.ev.clock.now()}
+        doc = {
+            "_id": adj_id,
+            **cmd.model_dump(mode="json"),
+            "points": str(cmd.points),
+            "status": "pending",
+            "proposed_by": who.subject,
+            "proposed_at": self.ev.clock.now(),
+        }
         await self.models.insert("adjustments", doc)
-        await self._audit(who, "adjustment.proposed", adjustment_id=adj_id, points=str(cmd.points), reason=cmd.reason)
+        await self._audit(
+            who, "adjustment.proposed", adjustment_id=adj_id, points=str(cmd.points), reason=cmd.reason
+        )
         return _public(doc)
 
     async def decide_adjustment(self, who: Principal, adj_id: str, cmd: Decision) -> dict[str, Any]:
@@ -123,34 +149,65 @@ class Cases:
         if doc["proposed_by"] == who.subject:
             raise SecondPersonRequired()
         await self._open(doc["period"])
-        decided = await self.models.decide("adjustments", adj_id, "pending", {
-            "status": cmd.decision, "decided_by": who.subject, "decided_at": self.ev.clock.now(), "note": cmd.note})
+        decided = await self.models.decide(
+            "adjustments",
+            adj_id,
+            "pending",
+            {
+                "status": cmd.decision,
+                "decided_by": who.subject,
+                "decided_at": self.ev.clock.now(),
+                "note": cmd.note,
+            },
+        )
         if decided is None:
             raise AlreadyDecided("adjustment")
         await self._audit(who, f"adjustment.{cmd.decision}", adjustment_id=adj_id, note=cmd.note)
         if cmd.decision == "approved":
-            await self.models.mark_dirty(doc["period"], await self._institutions_of(doc["object_type"], doc["object_id"]),
-                                         self.ev.clock.now())
+            await self.models.mark_dirty(
+                doc["period"],
+                await self._institutions_of(doc["object_type"], doc["object_id"]),
+                self.ev.clock.now(),
+            )
         return _public(decided)
 
     async def file_appeal(self, who: Principal, cmd: AppealFiled) -> dict[str, Any]:
         institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
-        if not who.is_secretariat and (who.role is not Role.INSTITUTION_ADMIN or who.institution_id not in institutions):
-            raise Forbidden("只能对本机构的评分提出申诉 / you can only appeal your own institution's scores",
-                            field="object_id")
+        if not who.is_secretariat and (
+            who.role is not Role.INSTITUTION_ADMIN or who.institution_id not in institutions
+        ):
+            raise Forbidden(
+                "只能对本机构的评分提出申诉 / you can only appeal your own institution's scores",
+                field="object_id",
+            )
         appeal_id = f"ap-{uuid.uuid4().hex[:12]}"
         score = await self.models.score(cmd.period, cmd.object_type, cmd.object_id)
-        doc = {"_id": appeal_id, **cmd.model_dump(), "institution_id": institutions[0] if institutions else None,
-               "status": "open", "filed_by": who.subject, "filed_at": self.ev.clock.now(),
-               "computation_id": score.get("computation_id") if score else None}
+        doc = {
+            "_id": appeal_id,
+            **cmd.model_dump(),
+            "institution_id": institutions[0] if institutions else None,
+            "status": "open",
+            "filed_by": who.subject,
+            "filed_at": self.ev.clock.now(),
+            "computation_id": score.get("computation_id") if score else None,
+        }
         await self.models.insert("appeals", doc)
         await self._audit(who, "appeal.filed", appeal_id=appeal_id)
         return _public(doc)
 
     async def resolve_appeal(self, who: Principal, appeal_id: str, cmd: AppealResolved) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT)
-        decided = await self.models.decide("appeals", appeal_id, "open", {
-            "status": cmd.decision, "resolved_by": who.subject, "resolved_at": self.ev.clock.now(), "note": cmd.note})
+        decided = await self.models.decide(
+            "appeals",
+            appeal_id,
+            "open",
+            {
+                "status": cmd.decision,
+                "resolved_by": who.subject,
+                "resolved_at": self.ev.clock.now(),
+                "note": cmd.note,
+            },
+        )
         if decided is None:
             if await self.models.get("appeals", appeal_id) is None:
                 raise UnknownCase("appeal", appeal_id)

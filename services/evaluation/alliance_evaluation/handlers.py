@@ -48,25 +48,48 @@ class Evaluation:
     def ruleset_version(self, version: str | None) -> Ruleset:
         if not version or version == self.ruleset.version:
             return self.ruleset
-        return load_ruleset(version, Path(self.settings.ruleset_dir) if self.settings.ruleset_dir else RULESET_DIR)
+        return load_ruleset(
+            version, Path(self.settings.ruleset_dir) if self.settings.ruleset_dir else RULESET_DIR
+        )
 
     # -- registry events ----------------------------------------------------------------------
-    async def on_institution(self, p: reg.InstitutionRegistered | reg.InstitutionReclassified, e: CloudEvent) -> None:
-        await self.projections.institution_class(p.institution_id, p.name, p.effective_from,
-                                                 p.classification.model_dump(mode="json"), e.id,
-                                                 getattr(p, "uscc", None))
+    async def on_institution(
+        self, p: reg.InstitutionRegistered | reg.InstitutionReclassified, e: CloudEvent
+    ) -> None:
+        await self.projections.institution_class(
+            p.institution_id,
+            p.name,
+            p.effective_from,
+            p.classification.model_dump(mode="json"),
+            e.id,
+            getattr(p, "uscc", None),
+        )
         await self._dirty_from(p.effective_from, [p.institution_id])
 
     async def on_organization_opened(self, p: reg.OrganizationOpened, e: CloudEvent) -> None:
-        await self.projections.organization(p.organization_id, {
-            "institution_ids": p.institution_ids, "kind": p.kind.value, "name": p.name, "parent_id": p.parent_id,
-            "opened": p.established_at.isoformat(), "has_party_groups": p.has_party_groups})
+        await self.projections.organization(
+            p.organization_id,
+            {
+                "institution_ids": p.institution_ids,
+                "kind": p.kind.value,
+                "name": p.name,
+                "parent_id": p.parent_id,
+                "opened": p.established_at.isoformat(),
+                "has_party_groups": p.has_party_groups,
+            },
+        )
         await self._dirty_from(p.established_at, p.institution_ids)
 
     async def on_organization_updated(self, p: reg.OrganizationUpdated, e: CloudEvent) -> None:
-        await self.projections.organization(p.organization_id, {
-            "institution_ids": p.institution_ids, "name": p.name, "parent_id": p.parent_id,
-            "has_party_groups": p.has_party_groups})
+        await self.projections.organization(
+            p.organization_id,
+            {
+                "institution_ids": p.institution_ids,
+                "name": p.name,
+                "parent_id": p.parent_id,
+                "has_party_groups": p.has_party_groups,
+            },
+        )
         await self._dirty_from(local_day(self.clock.now()), p.institution_ids)
 
     async def on_organization_closed(self, p: reg.OrganizationClosed, e: CloudEvent) -> None:
@@ -88,7 +111,8 @@ class Evaluation:
             institutions += await self.projections.institutions_of_orgs([doc["organization_id"]])
         if doc.get("member_id"):
             institutions += await self.projections.institutions_of_orgs(
-                await self.projections.member_orgs(doc["member_id"]))
+                await self.projections.member_orgs(doc["member_id"])
+            )
         periods = {period} | ({old["period"]} if old and old.get("period") else set())
         for p_text in sorted(periods):
             if await self._is_closed(p_text):
@@ -97,17 +121,36 @@ class Evaluation:
                 await self.models.mark_dirty(p_text, institutions, self.clock.now())
 
     async def on_rejected(self, p: act.SubmissionRejected, e: CloudEvent) -> None:
-        await self.projections.rejection({
-            "_id": p.submission_id, "institution_id": p.institution_id, "organization_id": p.organization_id,
-            "channel": p.channel.value, "event_type": p.event_type_submitted,
-            "reasons": [r.model_dump() for r in p.reasons], "received_at": p.received_at,
-            "period": str(Period.of_instant(p.received_at))})
+        await self.projections.rejection(
+            {
+                "_id": p.submission_id,
+                "institution_id": p.institution_id,
+                "organization_id": p.organization_id,
+                "channel": p.channel.value,
+                "event_type": p.event_type_submitted,
+                "reasons": [r.model_dump() for r in p.reasons],
+                "received_at": p.received_at,
+                "period": str(Period.of_instant(p.received_at)),
+            }
+        )
 
     async def on_delivery(self, p: note.DeliveryStatusChanged, e: CloudEvent) -> None:
-        await self.projections.delivery(p.delivery_id, {
-            "organization_id": p.organization_id, "institution_id": p.institution_id, "rule": p.rule, "step": p.step,
-            "channel": p.channel, "status": p.status, "attempt": p.attempt, "recipient": p.recipient_masked,
-            "period": p.period, "at": p.at}, {"event_id": e.id, "status": p.status, "at": p.at, "error": p.error})
+        await self.projections.delivery(
+            p.delivery_id,
+            {
+                "organization_id": p.organization_id,
+                "institution_id": p.institution_id,
+                "rule": p.rule,
+                "step": p.step,
+                "channel": p.channel,
+                "status": p.status,
+                "attempt": p.attempt,
+                "recipient": p.recipient_masked,
+                "period": p.period,
+                "at": p.at,
+            },
+            {"event_id": e.id, "status": p.status, "at": p.at, "error": p.error},
+        )
 
     # -- scoring --------------------------------------------------------------------------------
     async def rescore_dirty(self) -> int:
@@ -127,15 +170,20 @@ class Evaluation:
         await self.models.clean(entries)
         return changed
 
-    async def rescore(self, period: Period, institution_ids: Sequence[str] | None = None, *,
-                      trigger: str = "manual") -> int:
+    async def rescore(
+        self, period: Period, institution_ids: Sequence[str] | None = None, *, trigger: str = "manual"
+    ) -> int:
         if await self._is_closed(str(period)):
             raise PeriodClosed(str(period))
-        ids = list(institution_ids) if institution_ids is not None else await self.projections.institutions_to_score()
+        ids = (
+            list(institution_ids)
+            if institution_ids is not None
+            else await self.projections.institutions_to_score()
+        )
         changed = 0
         size = self.settings.rescore_chunk
         for start in range(0, len(ids), size):
-            chunk = ids[start:start + size]
+            chunk = ids[start : start + size]
             facts = await self.projections.load_facts(period, chunk)
             result = score_period(facts, period, self.ruleset, chunk)
             changed += await store_scores(self.models, result, facts, self.clock.now(), trigger)
@@ -153,8 +201,11 @@ class Evaluation:
         body = card.as_dict() | {"branches": [b.as_dict() for b in card.branches]}
         current = await self.models.score(str(period), "institution", institution_id)
         stored = await self.models.computation(current["computation_id"]) if current else None
-        return {"replay": body, "digest": card.digest(),
-                "changes": explain(stored["card"], body) if stored else None}
+        return {
+            "replay": body,
+            "digest": card.digest(),
+            "changes": explain(stored["card"], body) if stored else None,
+        }
 
     async def refresh_overview(self, period: str) -> None:
         from .views import build_overview
@@ -171,11 +222,21 @@ class Evaluation:
             raise PeriodClosed(str(period))
         await self.rescore_dirty()
         payload = PeriodClosedEvent(period=str(period), closed_at=now, closed_by=who.subject)
-        if not await self.models.close_period(str(period), {"closed_at": now, "closed_by": who.subject},
-                                              [(payload, envelope(payload, source=SOURCE))]):
+        if not await self.models.close_period(
+            str(period),
+            {"closed_at": now, "closed_by": who.subject},
+            [(payload, envelope(payload, source=SOURCE))],
+        ):
             raise PeriodClosed(str(period))
-        await self.models.audit({"_id": uuid.uuid4().hex, "action": "period.closed", "period": str(period),
-                                 "by": who.subject, "at": now})
+        await self.models.audit(
+            {
+                "_id": uuid.uuid4().hex,
+                "action": "period.closed",
+                "period": str(period),
+                "by": who.subject,
+                "at": now,
+            }
+        )
         self.notify_outbox()
         return {"period": str(period), "status": "closed", "closed_at": now, "closed_by": who.subject}
 
@@ -202,28 +263,50 @@ class Evaluation:
 
 def _roll_change(p: EventPayload, e: CloudEvent) -> tuple[RollChange, str, list[str]]:
     if isinstance(p, reg.MemberRegistered):
-        return (RollChange(e.id, p.joined_at, "registered", p.organization_id, p.status.value, p.pocket),
-                p.member_id, [p.institution_id])
+        return (
+            RollChange(e.id, p.joined_at, "registered", p.organization_id, p.status.value, p.pocket),
+            p.member_id,
+            [p.institution_id],
+        )
     if isinstance(p, reg.MemberStatusChanged):
-        return (RollChange(e.id, p.effective_at, "status", p.organization_id, p.status.value, p.pocket),
-                p.member_id, [p.institution_id])
+        return (
+            RollChange(e.id, p.effective_at, "status", p.organization_id, p.status.value, p.pocket),
+            p.member_id,
+            [p.institution_id],
+        )
     if isinstance(p, reg.MemberLeft):
         return RollChange(e.id, p.left_at, "left"), p.member_id, [p.institution_id]
     assert isinstance(p, reg.TransferAccepted)
-    return (RollChange(e.id, p.effective_at, "transfer", p.to_organization_id, p.status.value),
-            p.member_id, sorted({p.institution_id, p.to_institution_id}))
+    return (
+        RollChange(e.id, p.effective_at, "transfer", p.to_organization_id, p.status.value),
+        p.member_id,
+        sorted({p.institution_id, p.to_institution_id}),
+    )
 
 
 def activity_document(p: EventPayload, e: CloudEvent, now: datetime) -> dict[str, Any]:
     """The stored form of an accepted activity event, with the period it counts in."""
     received = e.receivedat or now
-    doc: dict[str, Any] = {"_id": e.id, "type": e.type, "institution_id": e.institutionid,
-                           "reporting_level": e.reportinglevel, "channel": e.channel, "received_at": received,
-                           "late": bool(e.late), "flags": e.flags, "supersedes": e.supersedes}
+    doc: dict[str, Any] = {
+        "_id": e.id,
+        "type": e.type,
+        "institution_id": e.institutionid,
+        "reporting_level": e.reportinglevel,
+        "channel": e.channel,
+        "received_at": received,
+        "late": bool(e.late),
+        "flags": e.flags,
+        "supersedes": e.supersedes,
+    }
     if isinstance(p, act.MeetingHeld):
         day = local_day(p.held_at)
-        doc |= {"organization_id": p.organization_id, "kind": p.meeting_kind.value, "held_on": day.isoformat(),
-                "attendees": len(set(p.attendee_ids)), "expected": p.expected_count}
+        doc |= {
+            "organization_id": p.organization_id,
+            "kind": p.meeting_kind.value,
+            "held_on": day.isoformat(),
+            "attendees": len(set(p.attendee_ids)),
+            "expected": p.expected_count,
+        }
     elif isinstance(p, act.LearningCompleted):
         day = p.date
         doc |= {"member_id": p.member_id, "day": day.isoformat(), "minutes": p.minutes}
@@ -232,16 +315,28 @@ def activity_document(p: EventPayload, e: CloudEvent, now: datetime) -> dict[str
         doc |= {"member_id": p.member_id, "month": p.month, "amount_cny": p.amount_cny}
     elif isinstance(p, act.PublicActivityHeld):
         day = local_day(p.held_at)
-        doc |= {"organization_id": p.organization_id, "kind": p.kind, "held_on": day.isoformat(),
-                "participant_ids": sorted(set(p.participant_ids)), "hours": p.hours}
+        doc |= {
+            "organization_id": p.organization_id,
+            "kind": p.kind,
+            "held_on": day.isoformat(),
+            "participant_ids": sorted(set(p.participant_ids)),
+            "hours": p.hours,
+        }
     elif isinstance(p, act.ComplianceIncidentReported):
         day = local_day(p.occurred_at)
-        doc |= {"institution_id": p.institution_id, "severity": p.severity.value, "occurred_on": day.isoformat()}
+        doc |= {
+            "institution_id": p.institution_id,
+            "severity": p.severity.value,
+            "occurred_on": day.isoformat(),
+        }
     else:
         assert isinstance(p, act.SocialContributionReported)
         day = Period.parse(p.period).start
-        doc |= {"institution_id": p.institution_id, "tax_paid_cny": p.tax_paid_cny,
-                "volunteer_hours": p.volunteer_hours}
+        doc |= {
+            "institution_id": p.institution_id,
+            "tax_paid_cny": p.tax_paid_cny,
+            "volunteer_hours": p.volunteer_hours,
+        }
     doc["period"] = str(Period.of_day(day))
     return doc
 

@@ -21,8 +21,9 @@ from .settings import EvaluationSettings
 
 
 class LaggingScan:
-    def __init__(self, models: ReadModels, projections: Projections, clock: Clock,
-                 settings: EvaluationSettings) -> None:
+    def __init__(
+        self, models: ReadModels, projections: Projections, clock: Clock, settings: EvaluationSettings
+    ) -> None:
         self.models = models
         self.projections = projections
         self.clock = clock
@@ -36,12 +37,30 @@ class LaggingScan:
         db = self.models.db
         orgs = await db.organizations.find(
             {"kind": {"$in": list(BRANCH_KINDS)}},
-            {"institution_ids": 1, "opened": 1, "closed": 1, "last_meeting_on": 1, "last_meeting_event_id": 1},
+            {
+                "institution_ids": 1,
+                "opened": 1,
+                "closed": 1,
+                "last_meeting_on": 1,
+                "last_meeting_event_id": 1,
+            },
         ).to_list(None)
-        scores = {d["object_id"]: d async for d in db.scores.find(
-            {"period": str(period), "object_type": "branch"}, {"object_id": 1, "org_life": 1, "missing": 1})}
+        scores = {
+            d["object_id"]: d
+            async for d in db.scores.find(
+                {"period": str(period), "object_type": "branch"},
+                {"object_id": 1, "org_life": 1, "missing": 1},
+            )
+        }
         states = await self.models.lagging_states()
-        counts = {"scanned": 0, "lagging": 0, "at_risk": 0, "fell_behind": 0, "caught_up": 0, "reports_missing": 0}
+        counts = {
+            "scanned": 0,
+            "lagging": 0,
+            "at_risk": 0,
+            "fell_behind": 0,
+            "caught_up": 0,
+            "reports_missing": 0,
+        }
         announce_missing = reports_due_soon(today, self.settings.reports_missing_days)
         for org in sorted(orgs, key=lambda o: o["_id"]):
             if not org.get("opened") or not org.get("institution_ids"):
@@ -60,32 +79,54 @@ class LaggingScan:
             events: list[Any] = []
             if news == "fell_behind":
                 payload: Any = BranchFellBehind(
-                    organization_id=pulse.organization_id, institution_id=pulse.institution_id,
-                    status=verdict.status, period=str(period),  # type: ignore[arg-type]
-                    days_since_last_meeting=verdict.days_since_last_meeting, detected_at=now,
-                    last_meeting_at=None, org_life_score=score.get("org_life"))
+                    organization_id=pulse.organization_id,
+                    institution_id=pulse.institution_id,
+                    status=verdict.status,
+                    period=str(period),
+                    days_since_last_meeting=verdict.days_since_last_meeting,
+                    detected_at=now,
+                    last_meeting_at=None,
+                    org_life_score=score.get("org_life"),
+                )
                 events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
                 counts["fell_behind"] += 1
             elif news == "caught_up":
-                payload = BranchCaughtUp(organization_id=pulse.organization_id, institution_id=pulse.institution_id,
-                                         previous_status=previous, period=str(period), caught_up_at=now,
-                                         meeting_event_id=org.get("last_meeting_event_id"))
+                payload = BranchCaughtUp(
+                    organization_id=pulse.organization_id,
+                    institution_id=pulse.institution_id,
+                    previous_status=previous,
+                    period=str(period),
+                    caught_up_at=now,
+                    meeting_event_id=org.get("last_meeting_event_id"),
+                )
                 events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
                 counts["caught_up"] += 1
             missing = score.get("missing") or []
             if announce_missing and missing and state.get("reports_missing_period") != str(period):
-                payload = ReportsMissing(organization_id=pulse.organization_id, institution_id=pulse.institution_id,
-                                         period=str(period), missing=missing, due_on=period.end, detected_at=now)
+                payload = ReportsMissing(
+                    organization_id=pulse.organization_id,
+                    institution_id=pulse.institution_id,
+                    period=str(period),
+                    missing=missing,
+                    due_on=period.end,
+                    detected_at=now,
+                )
                 events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
                 counts["reports_missing"] += 1
             if verdict.status:
                 counts[verdict.status] += 1
             if events or verdict.status or previous:
                 fields: dict[str, Any] = {
-                    "status": verdict.status, "institution_id": pulse.institution_id,
-                    "institution_ids": org["institution_ids"], "days_since_last_meeting": verdict.days_since_last_meeting,
-                    "last_meeting_on": org.get("last_meeting_on"), "org_life": score.get("org_life"),
-                    "period": str(period), "checked_at": now, "score_id": score_key(str(period), "branch", org["_id"])}
+                    "status": verdict.status,
+                    "institution_id": pulse.institution_id,
+                    "institution_ids": org["institution_ids"],
+                    "days_since_last_meeting": verdict.days_since_last_meeting,
+                    "last_meeting_on": org.get("last_meeting_on"),
+                    "org_life": score.get("org_life"),
+                    "period": str(period),
+                    "checked_at": now,
+                    "score_id": score_key(str(period), "branch", org["_id"]),
+                }
                 if news == "fell_behind":
                     fields["since"] = now
                 if any(isinstance(p, ReportsMissing) for p, _ in events):

@@ -32,27 +32,34 @@ from .domain.errors import UnknownComputation, UnknownInstitution, UnknownOrgani
 GRADES = ("excellent", "good", "pass", "fail")
 
 
-def _avg(values: list[float]) -> float | None:
+def _avg(values: list[Any]) -> float | None:
     present = sorted(v for v in values if v is not None)
     return round(sum(present) / len(present), 2) if present else None
 
 
-def build_overview(period: str, cards: list[dict[str, Any]], rejections: dict[str, int],
-                   at: datetime) -> dict[str, Any]:
+def build_overview(
+    period: str, cards: list[dict[str, Any]], rejections: dict[str, int], at: datetime
+) -> dict[str, Any]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for c in cards:
         groups[(c.get("ownership", ""), c.get("reporting_level", ""))].append(c)
     by_class = []
     for (ownership, level), items in sorted(groups.items()):
-        by_class.append({
-            "ownership": ownership, "reporting_level": level, "institutions": len(items),
-            "completeness": _avg([c.get("completeness") for c in items]),
-            "timeliness": _avg([c.get("timeliness") for c in items]),
-            "average_score": _avg([c.get("score") for c in items]),
-            "grades": {g: sum(1 for c in items if c.get("grade") == g) for g in GRADES},
-        })
+        by_class.append(
+            {
+                "ownership": ownership,
+                "reporting_level": level,
+                "institutions": len(items),
+                "completeness": _avg([c.get("completeness") for c in items]),
+                "timeliness": _avg([c.get("timeliness") for c in items]),
+                "average_score": _avg([c.get("score") for c in items]),
+                "grades": {g: sum(1 for c in items if c.get("grade") == g) for g in GRADES},
+            }
+        )
     return {
-        "_id": period, "period": period, "institutions": len(cards),
+        "_id": period,
+        "period": period,
+        "institutions": len(cards),
         "completeness": _avg([c.get("completeness") for c in cards]),
         "timeliness": _avg([c.get("timeliness") for c in cards]),
         "grades": {g: sum(1 for c in cards if c.get("grade") == g) for g in GRADES},
@@ -78,19 +85,34 @@ async def overview(models: ReadModels, period: str) -> dict[str, Any]:
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_pending", "outbox_seq", "digest")}
+    out = {
+        k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_pending", "outbox_seq", "digest")
+    }
     out["id"] = doc.get("object_id")
     return out
 
 
-async def ranking(models: ReadModels, period: str, level: str, filters: dict[str, Any], page: int,
-                  page_size: int) -> dict[str, Any]:
+async def ranking(
+    models: ReadModels, period: str, level: str, filters: dict[str, Any], page: int, page_size: int
+) -> dict[str, Any]:
     docs, total = await models.ranking(period, level, filters, (page - 1) * page_size, page_size)
-    items = [{"id": d["object_id"], "name": d.get("name"), "score": d.get("score"), "grade": d.get("grade"),
-              "vetoed": d.get("vetoed", False), "ownership": d.get("ownership"), "sector": d.get("sector"),
-              "reporting_level": d.get("reporting_level"), "institution_id": d.get("institution_id"),
-              "completeness": d.get("completeness"), "timeliness": d.get("timeliness"),
-              "rank": (page - 1) * page_size + n + 1} for n, d in enumerate(docs)]
+    items = [
+        {
+            "id": d["object_id"],
+            "name": d.get("name"),
+            "score": d.get("score"),
+            "grade": d.get("grade"),
+            "vetoed": d.get("vetoed", False),
+            "ownership": d.get("ownership"),
+            "sector": d.get("sector"),
+            "reporting_level": d.get("reporting_level"),
+            "institution_id": d.get("institution_id"),
+            "completeness": d.get("completeness"),
+            "timeliness": d.get("timeliness"),
+            "rank": (page - 1) * page_size + n + 1,
+        }
+        for n, d in enumerate(docs)
+    ]
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
@@ -120,29 +142,62 @@ async def changes(models: ReadModels, period: str, object_id: str, against: str 
     current = await models.computation(history[0]["_id"])
     base_id = against or history[0].get("previous")
     if base_id is None:
-        return {"from": None, "to": history[0]["_id"], "indicators": [], "branches": [],
-                "history": [_hist(h) for h in history]}
+        return {
+            "from": None,
+            "to": history[0]["_id"],
+            "indicators": [],
+            "branches": [],
+            "history": [_hist(h) for h in history],
+        }
     base = await models.computation(base_id)
     if base is None or base.get("object_id") != object_id:
         raise UnknownComputation(base_id)
     assert current is not None
-    return {"from": base_id, "to": current["_id"], **explain(base["card"], current["card"]),
-            "history": [_hist(h) for h in history]}
+    return {
+        "from": base_id,
+        "to": current["_id"],
+        **explain(base["card"], current["card"]),
+        "history": [_hist(h) for h in history],
+    }
 
 
 def _hist(h: dict[str, Any]) -> dict[str, Any]:
-    return {"computation_id": h["_id"], "score": h.get("score"), "grade": h.get("grade"), "ruleset": h.get("ruleset"),
-            "computed_at": h.get("computed_at"), "trigger": h.get("trigger")}
+    return {
+        "computation_id": h["_id"],
+        "score": h.get("score"),
+        "grade": h.get("grade"),
+        "ruleset": h.get("ruleset"),
+        "computed_at": h.get("computed_at"),
+        "trigger": h.get("trigger"),
+    }
 
 
-async def lagging(models: ReadModels, institution_id: str | None, page: int, page_size: int) -> dict[str, Any]:
+async def lagging(
+    models: ReadModels, institution_id: str | None, page: int, page_size: int
+) -> dict[str, Any]:
     docs, total = await models.lagging_list(institution_id, (page - 1) * page_size, page_size)
     deliveries = await models.deliveries_for([d["_id"] for d in docs])
-    items = [{"organization_id": d["_id"], "institution_id": d.get("institution_id"),
-              "days_since_last_meeting": d.get("days_since_last_meeting"), "status": d.get("status"),
-              "last_meeting_on": d.get("last_meeting_on"), "org_life": d.get("org_life"), "since": d.get("since"),
-              "reminders": [{"id": r["_id"], "rule": r.get("rule"), "channel": r.get("channel"),
-                             "status": r.get("status"), "recipient": r.get("recipient"), "at": r.get("at")}
-                            for r in deliveries.get(d["_id"], [])[:10]]}
-             for d in docs]
+    items = [
+        {
+            "organization_id": d["_id"],
+            "institution_id": d.get("institution_id"),
+            "days_since_last_meeting": d.get("days_since_last_meeting"),
+            "status": d.get("status"),
+            "last_meeting_on": d.get("last_meeting_on"),
+            "org_life": d.get("org_life"),
+            "since": d.get("since"),
+            "reminders": [
+                {
+                    "id": r["_id"],
+                    "rule": r.get("rule"),
+                    "channel": r.get("channel"),
+                    "status": r.get("status"),
+                    "recipient": r.get("recipient"),
+                    "at": r.get("at"),
+                }
+                for r in deliveries.get(d["_id"], [])[:10]
+            ],
+        }
+        for d in docs
+    ]
     return {"items": items, "total": total, "page": page, "page_size": page_size}

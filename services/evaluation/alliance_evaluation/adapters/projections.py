@@ -56,6 +56,10 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
 def _aware(at: datetime | None) -> datetime | None:
     if at is None:
         return None
@@ -72,8 +76,15 @@ class Projections:
         return self._db() if callable(self._db) else self._db
 
     # -- registry ----------------------------------------------------------------------------
-    async def institution_class(self, inst_id: str, name: str | None, effective_from: date,
-                                cls: dict[str, Any], event_id: str, uscc: str | None = None) -> None:
+    async def institution_class(
+        self,
+        inst_id: str,
+        name: str | None,
+        effective_from: date,
+        cls: dict[str, Any],
+        event_id: str,
+        uscc: str | None = None,
+    ) -> None:
         entry = {"from": effective_from.isoformat(), "event_id": event_id, **cls}
         update: dict[str, Any] = {"$set": {"updated_from": event_id}}
         if name:
@@ -81,27 +92,37 @@ class Projections:
         if uscc:
             update["$set"]["uscc"] = uscc
         await self.db.institutions.update_one({"_id": inst_id}, update, upsert=True)
-        await self.db.institutions.update_one({"_id": inst_id, "classes.event_id": {"$ne": event_id}},
-                                              {"$push": {"classes": entry}})
+        await self.db.institutions.update_one(
+            {"_id": inst_id, "classes.event_id": {"$ne": event_id}}, {"$push": {"classes": entry}}
+        )
 
     async def organization(self, org_id: str, fields: dict[str, Any]) -> None:
         await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
 
     async def roll_change(self, member_id: str, change: RollChange, institution_ids: list[str]) -> None:
-        entry = {"event_id": change.event_id, "on": change.on.isoformat(), "kind": change.kind,
-                 "org": change.organization_id, "status": change.status, "pocket": change.pocket}
-        await self.db.members.update_one({"_id": member_id},
-                                         {"$addToSet": {"institution_ids": {"$each": institution_ids}}},
-                                         upsert=True)
-        await self.db.members.update_one({"_id": member_id, "changes.event_id": {"$ne": change.event_id}},
-                                         {"$push": {"changes": entry}})
+        entry = {
+            "event_id": change.event_id,
+            "on": change.on.isoformat(),
+            "kind": change.kind,
+            "org": change.organization_id,
+            "status": change.status,
+            "pocket": change.pocket,
+        }
+        await self.db.members.update_one(
+            {"_id": member_id}, {"$addToSet": {"institution_ids": {"$each": institution_ids}}}, upsert=True
+        )
+        await self.db.members.update_one(
+            {"_id": member_id, "changes.event_id": {"$ne": change.event_id}}, {"$push": {"changes": entry}}
+        )
 
     async def member_orgs(self, member_id: str) -> list[str]:
         doc = await self.db.members.find_one({"_id": member_id}, {"changes": 1})
         return sorted({c["org"] for c in (doc or {}).get("changes", []) if c.get("org")})
 
     async def institutions_of_orgs(self, org_ids: list[str]) -> list[str]:
-        docs = await self.db.organizations.find({"_id": {"$in": org_ids}}, {"institution_ids": 1}).to_list(None)
+        docs = await self.db.organizations.find({"_id": {"$in": org_ids}}, {"institution_ids": 1}).to_list(
+            None
+        )
         return sorted({i for d in docs for i in d.get("institution_ids", [])})
 
     # -- activity ----------------------------------------------------------------------------
@@ -114,17 +135,27 @@ class Projections:
         if not supersedes:
             return None
         old = await self.db.activities.find_one_and_update(
-            {"_id": supersedes}, {"$set": {"superseded_by": event_id}}, upsert=True)
+            {"_id": supersedes}, {"$set": {"superseded_by": event_id}}, upsert=True
+        )
         if old and old.get("type") == "fpba.meeting.held.v1" and old.get("organization_id"):
             await self.refresh_last_meeting(old["organization_id"])
         return old
 
     async def refresh_last_meeting(self, org_id: str) -> None:
-        last = await self.db.activities.find(
-            {"organization_id": org_id, "type": "fpba.meeting.held.v1", "superseded_by": None},
-            {"held_on": 1}).sort([("held_on", -1), ("_id", 1)]).limit(1).to_list(1)
-        fields = {"last_meeting_on": last[0]["held_on"], "last_meeting_event_id": last[0]["_id"]} if last \
+        last = (
+            await self.db.activities.find(
+                {"organization_id": org_id, "type": "fpba.meeting.held.v1", "superseded_by": None},
+                {"held_on": 1},
+            )
+            .sort([("held_on", -1), ("_id", 1)])
+            .limit(1)
+            .to_list(1)
+        )
+        fields = (
+            {"last_meeting_on": last[0]["held_on"], "last_meeting_event_id": last[0]["_id"]}
+            if last
             else {"last_meeting_on": None, "last_meeting_event_id": None}
+        )
         await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
 
     async def rejection(self, doc: Doc) -> None:
@@ -132,48 +163,84 @@ class Projections:
 
     async def delivery(self, delivery_id: str, fields: Doc, entry: Doc) -> None:
         await self.db.deliveries.update_one({"_id": delivery_id}, {"$set": fields}, upsert=True)
-        await self.db.deliveries.update_one({"_id": delivery_id, "history.event_id": {"$ne": entry["event_id"]}},
-                                            {"$push": {"history": entry}})
+        await self.db.deliveries.update_one(
+            {"_id": delivery_id, "history.event_id": {"$ne": entry["event_id"]}},
+            {"$push": {"history": entry}},
+        )
 
     # -- the facts scoring reads -------------------------------------------------------------
-    async def load_facts(self, period: Period, institution_ids: list[str],
-                         received_by: datetime | None = None) -> PeriodFacts:
+    async def load_facts(
+        self, period: Period, institution_ids: list[str], received_by: datetime | None = None
+    ) -> PeriodFacts:
         """Facts for `institution_ids` (and the branches that cover them) in `period`; events
         received after `received_by` are left out (a closed period replays as it was frozen)."""
         facts = PeriodFacts()
         orgs = await self.db.organizations.find({"institution_ids": {"$in": institution_ids}}).to_list(None)
-        owners = sorted({*institution_ids, *(o["institution_ids"][0] for o in orgs if o.get("institution_ids"))})
+        owners = sorted(
+            {*institution_ids, *(o["institution_ids"][0] for o in orgs if o.get("institution_ids"))}
+        )
         for doc in await self.db.institutions.find({"_id": {"$in": owners}}).to_list(None):
             facts.institutions[doc["_id"]] = institution_of(doc)
         for o in orgs:
             if o.get("kind") and o.get("opened"):
-                facts.branches[o["_id"]] = Branch(o["_id"], tuple(o["institution_ids"]), o["kind"], o.get("name", ""),
-                                                  _date(o["opened"]), _date(o.get("closed")),  # type: ignore[arg-type]
-                                                  bool(o.get("has_party_groups")))
+                facts.branches[o["_id"]] = Branch(
+                    o["_id"],
+                    tuple(o["institution_ids"]),
+                    o["kind"],
+                    o.get("name", ""),
+                    _day(o["opened"]),
+                    _date(o.get("closed")),
+                    bool(o.get("has_party_groups")),
+                )
         org_ids = sorted(facts.branches)
         member_ids: list[str] = []
         async for m in self.db.members.find({"changes.org": {"$in": org_ids}}):
             member_ids.append(m["_id"])
-            changes = [RollChange(c["event_id"], _date(c["on"]), c["kind"], c.get("org"),  # type: ignore[arg-type]
-                                  c.get("status"), bool(c.get("pocket"))) for c in m.get("changes", [])]
+            changes = [
+                RollChange(
+                    c["event_id"],
+                    _day(c["on"]),
+                    c["kind"],
+                    c.get("org"),
+                    c.get("status"),
+                    bool(c.get("pocket")),
+                )
+                for c in m.get("changes", [])
+            ]
             facts.stints += [s for s in stints_of(m["_id"], changes) if s.organization_id in facts.branches]
         p = str(period)
-        query: Doc = {"period": p, "superseded_by": None, "type": {"$exists": True}, "$or": [
-            {"organization_id": {"$in": org_ids}}, {"member_id": {"$in": member_ids}},
-            {"institution_id": {"$in": institution_ids}}]}
+        query: Doc = {
+            "period": p,
+            "superseded_by": None,
+            "type": {"$exists": True},
+            "$or": [
+                {"organization_id": {"$in": org_ids}},
+                {"member_id": {"$in": member_ids}},
+                {"institution_id": {"$in": institution_ids}},
+            ],
+        }
         async for a in self.db.activities.find(query):
             received = _aware(a.get("received_at"))
             if received_by is not None and received is not None and received > received_by:
                 continue
             add_activity(facts, a, received or datetime(1970, 1, 1, tzinfo=UTC))
         async for r in self.db.ratings.find({"period": p}):
-            facts.ratings.append(Rating(r["rating_id"], r["object_type"], r["object_id"], r["evaluator"], r["rating"]))
+            facts.ratings.append(
+                Rating(r["rating_id"], r["object_type"], r["object_id"], r["evaluator"], r["rating"])
+            )
         async for adj in self.db.adjustments.find({"period": p, "status": "approved"}):
-            facts.adjustments.append(Adjustment(adj["_id"], adj["object_type"], adj["object_id"],
-                                                adj["points"], adj["reason"]))
+            facts.adjustments.append(
+                Adjustment(adj["_id"], adj["object_type"], adj["object_id"], adj["points"], adj["reason"])
+            )
         async for ex in self.db.exemptions.find({"organization_id": {"$in": org_ids}}):
-            facts.exemptions.append(Exemption(ex["organization_id"], ex.get("kind"), _date(ex["start"]),  # type: ignore[arg-type]
-                                              _date(ex["end"])))  # type: ignore[arg-type]
+            facts.exemptions.append(
+                Exemption(
+                    ex["organization_id"],
+                    ex.get("kind"),
+                    _day(ex["start"]),
+                    _day(ex["end"]),
+                )
+            )
         return facts
 
     async def institutions_to_score(self) -> list[str]:
@@ -182,29 +249,60 @@ class Projections:
     async def bulk_activities(self, docs: list[Doc]) -> None:
         """For loading many events at once (bench, imports)."""
         if docs:
-            await self.db.activities.bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items()
-                                                                                        if k != "_id"}}, upsert=True)
-                                                 for d in docs], ordered=False)
+            await self.db.activities.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}}, upsert=True
+                    )
+                    for d in docs
+                ],
+                ordered=False,
+            )
 
 
 def institution_of(doc: Doc) -> Institution:
-    classes = tuple((_date(c["from"]), Classification(c["ownership"], c.get("party_org_status", ""),  # type: ignore[misc]
-                                                      c.get("reporting_level", "L1"), c.get("sector", "")))
-                    for c in doc.get("classes", []))
-    return Institution(doc["_id"], doc.get("name", ""), classes)  # type: ignore[arg-type]
+    classes = tuple(
+        (
+            _day(c["from"]),
+            Classification(
+                c["ownership"],
+                c.get("party_org_status", ""),
+                c.get("reporting_level", "L1"),
+                c.get("sector", ""),
+            ),
+        )
+        for c in doc.get("classes", [])
+    )
+    return Institution(doc["_id"], doc.get("name", ""), classes)
 
 
 def add_activity(facts: PeriodFacts, a: Doc, received: datetime) -> None:
     t, eid = a["type"], a["_id"]
     if t == "fpba.meeting.held.v1":
-        facts.meetings.append(Meeting(eid, a["organization_id"], a["kind"], _date(a["held_on"]),  # type: ignore[arg-type]
-                                      a.get("attendees", 0), a.get("expected", 0), received))
+        facts.meetings.append(
+            Meeting(
+                eid,
+                a["organization_id"],
+                a["kind"],
+                _day(a["held_on"]),
+                a.get("attendees", 0),
+                a.get("expected", 0),
+                received,
+            )
+        )
     elif t == "fpba.learning.completed.v1":
-        facts.learning.append(Learning(eid, a["member_id"], _date(a["day"]), a["minutes"], received))  # type: ignore[arg-type]
+        facts.learning.append(Learning(eid, a["member_id"], _day(a["day"]), a["minutes"], received))
     elif t == "fpba.dues.paid.v1":
         facts.dues.append(DuesPayment(eid, a["member_id"], a["month"], received))
     elif t == "fpba.public_activity.held.v1":
-        facts.public_activities.append(PublicActivity(eid, a["organization_id"], _date(a["held_on"]),  # type: ignore[arg-type]
-                                                      tuple(a.get("participant_ids", [])), received))
+        facts.public_activities.append(
+            PublicActivity(
+                eid,
+                a["organization_id"],
+                _day(a["held_on"]),
+                tuple(a.get("participant_ids", [])),
+                received,
+            )
+        )
     elif t == "fpba.compliance.incident.v1":
-        facts.incidents.append(Incident(eid, a["institution_id"], a["severity"], _date(a["occurred_on"])))  # type: ignore[arg-type]
+        facts.incidents.append(Incident(eid, a["institution_id"], a["severity"], _day(a["occurred_on"])))

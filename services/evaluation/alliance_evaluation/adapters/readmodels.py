@@ -51,12 +51,16 @@ class ReadModels:
     async def closed_periods(self) -> dict[str, datetime]:
         return {d["_id"]: d["closed_at"] async for d in self.db.periods.find({"status": "closed"})}
 
-    async def close_period(self, period: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> bool:
+    async def close_period(
+        self, period: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]
+    ) -> bool:
         """Close once: False when it was already closed."""
         try:
-            await self.db.periods.update_one({"_id": period, "status": {"$ne": "closed"}},
-                                             outbox_push({"$set": {"status": "closed", **fields}}, events),
-                                             upsert=True)
+            await self.db.periods.update_one(
+                {"_id": period, "status": {"$ne": "closed"}},
+                outbox_push({"$set": {"status": "closed", **fields}}, events),
+                upsert=True,
+            )
         except Exception as exc:
             if is_duplicate_key(exc):
                 return False
@@ -64,14 +68,23 @@ class ReadModels:
         return True
 
     async def record_late(self, period: str, event_id: str, at: datetime) -> None:
-        await self.db.periods.update_one({"_id": period, "late_events.event_id": {"$ne": event_id}},
-                                         {"$push": {"late_events": {"event_id": event_id, "at": at}}})
+        await self.db.periods.update_one(
+            {"_id": period, "late_events.event_id": {"$ne": event_id}},
+            {"$push": {"late_events": {"event_id": event_id, "at": at}}},
+        )
 
     async def mark_dirty(self, period: str, institution_ids: Sequence[str], at: datetime) -> None:
         if institution_ids:
-            await self.db.dirty.bulk_write([UpdateOne({"_id": f"{period}|{i}"},
-                                                      {"$set": {"period": period, "institution_id": i, "at": at}},
-                                                      upsert=True) for i in sorted(set(institution_ids))])
+            await self.db.dirty.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"{period}|{i}"},
+                        {"$set": {"period": period, "institution_id": i, "at": at}},
+                        upsert=True,
+                    )
+                    for i in sorted(set(institution_ids))
+                ]
+            )
 
     async def dirty(self, limit: int = 500) -> list[Doc]:
         return await self.db.dirty.find({}).sort("at", 1).to_list(limit)
@@ -82,7 +95,9 @@ class ReadModels:
 
     # -- scores and computations --------------------------------------------------------------
     async def score(self, period: str, object_type: str, object_id: str) -> Doc | None:
-        return await self.db.scores.find_one({"_id": score_key(period, object_type, object_id)}, {"outbox": 0})
+        return await self.db.scores.find_one(
+            {"_id": score_key(period, object_type, object_id)}, {"outbox": 0}
+        )
 
     async def save_score(self, doc: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
         key = doc["_id"]
@@ -90,8 +105,9 @@ class ReadModels:
         await self.db.scores.update_one({"_id": key}, outbox_push({"$set": body}, events), upsert=True)
 
     async def digests(self, period: str, keys: Sequence[str]) -> dict[str, Doc]:
-        docs = await self.db.scores.find({"_id": {"$in": list(keys)}},
-                                         {"digest": 1, "computation_id": 1, "seq": 1}).to_list(None)
+        docs = await self.db.scores.find(
+            {"_id": {"$in": list(keys)}}, {"digest": 1, "computation_id": 1, "seq": 1}
+        ).to_list(None)
         return {d["_id"]: d for d in docs}
 
     async def save_computation(self, doc: Doc) -> None:
@@ -101,23 +117,57 @@ class ReadModels:
         return await self.db.computations.find_one({"_id": computation_id})
 
     async def computations_of(self, period: str, object_id: str, limit: int = 20) -> list[Doc]:
-        return await self.db.computations.find({"period": period, "object_id": object_id},
-                                               {"card": 0}).sort("seq", -1).to_list(limit)
+        return (
+            await self.db.computations.find({"period": period, "object_id": object_id}, {"card": 0})
+            .sort("seq", -1)
+            .to_list(limit)
+        )
 
-    async def ranking(self, period: str, object_type: str, filters: Doc, skip: int, limit: int) -> tuple[list[Doc], int]:
+    async def ranking(
+        self, period: str, object_type: str, filters: Doc, skip: int, limit: int
+    ) -> tuple[list[Doc], int]:
         query = {"period": period, "object_type": object_type, **filters}
-        projection = {"object_id": 1, "name": 1, "score": 1, "grade": 1, "vetoed": 1, "ownership": 1,
-                      "reporting_level": 1, "sector": 1, "institution_id": 1, "completeness": 1, "timeliness": 1}
+        projection = {
+            "object_id": 1,
+            "name": 1,
+            "score": 1,
+            "grade": 1,
+            "vetoed": 1,
+            "ownership": 1,
+            "reporting_level": 1,
+            "sector": 1,
+            "institution_id": 1,
+            "completeness": 1,
+            "timeliness": 1,
+        }
         total = await self.db.scores.count_documents(query)
-        docs = await self.db.scores.find(query, projection).sort([("score", -1), ("_id", 1)]) \
-            .skip(skip).limit(limit).to_list(limit)
+        docs = (
+            await self.db.scores.find(query, projection)
+            .sort([("score", -1), ("_id", 1)])
+            .skip(skip)
+            .limit(limit)
+            .to_list(limit)
+        )
         return docs, total
 
     async def institution_cards(self, period: str) -> list[Doc]:
-        projection = {"object_id": 1, "ownership": 1, "reporting_level": 1, "grade": 1, "vetoed": 1,
-                      "completeness": 1, "timeliness": 1, "members": 1, "coverage": 1, "score": 1,
-                      "branch_count": 1, "joint_branch_count": 1}
-        return await self.db.scores.find({"period": period, "object_type": "institution"}, projection).to_list(None)
+        projection = {
+            "object_id": 1,
+            "ownership": 1,
+            "reporting_level": 1,
+            "grade": 1,
+            "vetoed": 1,
+            "completeness": 1,
+            "timeliness": 1,
+            "members": 1,
+            "coverage": 1,
+            "score": 1,
+            "branch_count": 1,
+            "joint_branch_count": 1,
+        }
+        return await self.db.scores.find(
+            {"period": period, "object_type": "institution"}, projection
+        ).to_list(None)
 
     async def branch_cards(self, period: str, institution_ids: Sequence[str] | None = None) -> list[Doc]:
         query: Doc = {"period": period, "object_type": "branch"}
@@ -135,7 +185,9 @@ class ReadModels:
     async def lagging_states(self) -> dict[str, Doc]:
         return {d["_id"]: d async for d in self.db.lagging.find({}, {"outbox": 0})}
 
-    async def save_lagging(self, org_id: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
+    async def save_lagging(
+        self, org_id: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]
+    ) -> None:
         await self.db.lagging.update_one({"_id": org_id}, outbox_push({"$set": fields}, events), upsert=True)
 
     async def lagging_list(self, institution_id: str | None, skip: int, limit: int) -> tuple[list[Doc], int]:
@@ -143,8 +195,13 @@ class ReadModels:
         if institution_id:
             query["institution_id"] = institution_id
         total = await self.db.lagging.count_documents(query)
-        docs = await self.db.lagging.find(query, {"outbox": 0}).sort([("days_since_last_meeting", -1), ("_id", 1)]) \
-            .skip(skip).limit(limit).to_list(limit)
+        docs = (
+            await self.db.lagging.find(query, {"outbox": 0})
+            .sort([("days_since_last_meeting", -1), ("_id", 1)])
+            .skip(skip)
+            .limit(limit)
+            .to_list(limit)
+        )
         return docs, total
 
     async def deliveries_for(self, org_ids: Sequence[str]) -> dict[str, list[Doc]]:
@@ -166,7 +223,8 @@ class ReadModels:
     async def decide(self, collection: str, doc_id: str, expected_status: str, fields: Doc) -> Doc | None:
         """Move a pending case on, only if still in `expected_status` (two deciders cannot both win)."""
         return await self.db[collection].find_one_and_update(
-            {"_id": doc_id, "status": expected_status}, {"$set": fields}, return_document=ReturnDocument.AFTER)
+            {"_id": doc_id, "status": expected_status}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
 
     async def audit(self, entry: Doc) -> None:
         await self.db.audit.insert_one(entry)
@@ -177,4 +235,3 @@ class ReadModels:
             key = d.get("institution_id") or ""
             out[key] = out.get(key, 0) + 1
         return out
-

@@ -22,42 +22,81 @@ SOURCE = "/services/evaluation"
 
 def _event(card: ScoreCard, computation_id: str, at: datetime) -> Any:
     d = card.as_dict()
-    payload = ScoreComputed(period=card.period, object_type=card.object_type,  # type: ignore[arg-type]
-                            object_id=card.object_id, institution_id=card.institution_id,
-                            organization_id=card.object_id if card.object_type == "branch" else None,
-                            score=d["score"], grade=card.grade, vetoed=card.vetoed,  # type: ignore[arg-type]
-                            ruleset=card.ruleset, computation_id=computation_id, computed_at=at)
+    payload = ScoreComputed(
+        period=card.period,
+        object_type=card.object_type,
+        object_id=card.object_id,
+        institution_id=card.institution_id,
+        organization_id=card.object_id if card.object_type == "branch" else None,
+        score=d["score"],
+        grade=card.grade,
+        vetoed=card.vetoed,
+        ruleset=card.ruleset,
+        computation_id=computation_id,
+        computed_at=at,
+    )
     return payload, envelope(payload, source=SOURCE, institutionid=card.institution_id)
 
 
-async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFacts, at: datetime,
-                       trigger: str) -> int:
+async def store_scores(
+    models: ReadModels, result: PeriodScores, facts: PeriodFacts, at: datetime, trigger: str
+) -> int:
     """Persist what changed; returns how many cards changed."""
     period = Period.parse(result.period)
     cards = [*result.branches, *result.institutions]
-    previous = await models.digests(result.period, [score_key(c.period, c.object_type, c.object_id) for c in cards])
+    previous = await models.digests(
+        result.period, [score_key(c.period, c.object_type, c.object_id) for c in cards]
+    )
     changed = 0
     for card in result.branches:
         branch = facts.branches[card.object_id]
-        changed += await _store(models, card, previous, at, trigger, {
-            "name": branch.name, "kind": branch.kind, "institution_ids": list(branch.institution_ids),
-            "org_life": _value(card, "org_life"),
-            "sector": classification_for(facts.institutions.get(card.institution_id), period).sector,
-        })
+        changed += await _store(
+            models,
+            card,
+            previous,
+            at,
+            trigger,
+            {
+                "name": branch.name,
+                "kind": branch.kind,
+                "institution_ids": list(branch.institution_ids),
+                "org_life": _value(card, "org_life"),
+                "sector": classification_for(facts.institutions.get(card.institution_id), period).sector,
+            },
+        )
     for card in result.institutions:
         inst = facts.institutions.get(card.object_id)
-        coverage = dict(card.indicator("coverage").details) if card.indicator("coverage") else {}
+        found = card.indicator("coverage")
+        coverage = dict(found.details) if found is not None else {}
         kinds = [facts.branches[b.object_id].kind for b in card.branches]
-        changed += await _store(models, card, previous, at, trigger, {
-            "name": inst.name if inst else card.object_id, "institution_ids": [card.object_id],
-            "sector": classification_for(inst, period).sector,
-            "branches": [{"organization_id": b.object_id, "name": facts.branches[b.object_id].name,
-                          "score": rounded(b.score), "grade": b.grade, "member_days": b.member_days}
-                         for b in card.branches],
-            "branch_count": sum(1 for k in kinds if k != "joint_branch"),
-            "joint_branch_count": sum(1 for k in kinds if k == "joint_branch"),
-            "coverage": {"members": coverage.get("members", 0), "pocket_members": coverage.get("pocket_members", 0)},
-        })
+        changed += await _store(
+            models,
+            card,
+            previous,
+            at,
+            trigger,
+            {
+                "name": inst.name if inst else card.object_id,
+                "institution_ids": [card.object_id],
+                "sector": classification_for(inst, period).sector,
+                "branches": [
+                    {
+                        "organization_id": b.object_id,
+                        "name": facts.branches[b.object_id].name,
+                        "score": rounded(b.score),
+                        "grade": b.grade,
+                        "member_days": b.member_days,
+                    }
+                    for b in card.branches
+                ],
+                "branch_count": sum(1 for k in kinds if k != "joint_branch"),
+                "joint_branch_count": sum(1 for k in kinds if k == "joint_branch"),
+                "coverage": {
+                    "members": coverage.get("members", 0),
+                    "pocket_members": coverage.get("pocket_members", 0),
+                },
+            },
+        )
     return changed
 
 
@@ -66,8 +105,14 @@ def _value(card: ScoreCard, name: str) -> float | None:
     return None if r is None or r.value is None else rounded(r.value * 100)
 
 
-async def _store(models: ReadModels, card: ScoreCard, previous: dict[str, Any], at: datetime, trigger: str,
-                 extra: dict[str, Any]) -> int:
+async def _store(
+    models: ReadModels,
+    card: ScoreCard,
+    previous: dict[str, Any],
+    at: datetime,
+    trigger: str,
+    extra: dict[str, Any],
+) -> int:
     key = score_key(card.period, card.object_type, card.object_id)
     digest = card.digest()
     before = previous.get(key)
@@ -78,11 +123,33 @@ async def _store(models: ReadModels, card: ScoreCard, previous: dict[str, Any], 
     body = card.as_dict()
     if card.object_type == "institution":
         body["branches"] = [b.as_dict() for b in card.branches]
-    await models.save_computation({"_id": computation_id, "period": card.period, "object_type": card.object_type,
-                                   "object_id": card.object_id, "ruleset": card.ruleset, "digest": digest,
-                                   "score": body["score"], "grade": card.grade, "computed_at": at, "seq": seq,
-                                   "trigger": trigger, "previous": before.get("computation_id") if before else None,
-                                   "card": body})
-    await models.save_score({"_id": key, **card.as_dict(), **extra, "digest": digest,
-                             "computation_id": computation_id, "computed_at": at, "seq": seq}, [_event(card, computation_id, at)])
+    await models.save_computation(
+        {
+            "_id": computation_id,
+            "period": card.period,
+            "object_type": card.object_type,
+            "object_id": card.object_id,
+            "ruleset": card.ruleset,
+            "digest": digest,
+            "score": body["score"],
+            "grade": card.grade,
+            "computed_at": at,
+            "seq": seq,
+            "trigger": trigger,
+            "previous": before.get("computation_id") if before else None,
+            "card": body,
+        }
+    )
+    await models.save_score(
+        {
+            "_id": key,
+            **card.as_dict(),
+            **extra,
+            "digest": digest,
+            "computation_id": computation_id,
+            "computed_at": at,
+            "seq": seq,
+        },
+        [_event(card, computation_id, at)],
+    )
     return 1

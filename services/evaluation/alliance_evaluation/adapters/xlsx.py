@@ -13,16 +13,47 @@ from ..domain.ruleset import INDICATOR_ZH
 GRADE_ZH = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
 OWNERSHIP_ZH = {"state_owned": "国有", "private": "民营", "emerging": "新兴金融机构"}
 
-SCORE_HEADERS = ["排名 Rank", "编号 ID", "名称 Name", "所有制 Ownership", "上报成熟度 Level", "得分 Score",
-                 "等级 Grade", "一票否决 Vetoed", "完整率% Completeness", "及时率% Timeliness", "评价细则 Ruleset"]
-BREAKDOWN_HEADERS = ["对象类型 Object", "编号 ID", "名称 Name", "指标 Indicator", "指标值 Value", "要求 Requirement",
-                     "权重% Weight", "得分 Points", "证据事件数 Evidence", "说明 Note"]
+SCORE_HEADERS = [
+    "排名 Rank",
+    "编号 ID",
+    "名称 Name",
+    "所有制 Ownership",
+    "上报成熟度 Level",
+    "得分 Score",
+    "等级 Grade",
+    "一票否决 Vetoed",
+    "完整率% Completeness",
+    "及时率% Timeliness",
+    "评价细则 Ruleset",
+]
+BREAKDOWN_HEADERS = [
+    "对象类型 Object",
+    "编号 ID",
+    "名称 Name",
+    "指标 Indicator",
+    "指标值 Value",
+    "要求 Requirement",
+    "权重% Weight",
+    "得分 Points",
+    "证据事件数 Evidence",
+    "说明 Note",
+]
 
 
 def _row(rank: int, d: dict[str, Any]) -> list[Any]:
-    return [rank, d.get("object_id"), d.get("name"), OWNERSHIP_ZH.get(d.get("ownership", ""), d.get("ownership")),
-            d.get("reporting_level"), d.get("score"), GRADE_ZH.get(d.get("grade", ""), d.get("grade")),
-            "是" if d.get("vetoed") else "否", d.get("completeness"), d.get("timeliness"), d.get("ruleset")]
+    return [
+        rank,
+        d.get("object_id"),
+        d.get("name"),
+        OWNERSHIP_ZH.get(d.get("ownership", ""), d.get("ownership")),
+        d.get("reporting_level"),
+        d.get("score"),
+        GRADE_ZH.get(d.get("grade", ""), d.get("grade")),
+        "是" if d.get("vetoed") else "否",
+        d.get("completeness"),
+        d.get("timeliness"),
+        d.get("ruleset"),
+    ]
 
 
 def score_workbook(period: str, institutions: list[dict[str, Any]], branches: list[dict[str, Any]]) -> bytes:
@@ -36,13 +67,25 @@ def score_workbook(period: str, institutions: list[dict[str, Any]], branches: li
         ws = first if n == 0 else wb.create_sheet(title, n)
         ws.title = title
         ws.append(SCORE_HEADERS)
-        for rank, d in enumerate(sorted(docs, key=lambda d: (-(d.get("score") or 0), d.get("object_id", ""))), 1):
+        for rank, d in enumerate(
+            sorted(docs, key=lambda d: (-(d.get("score") or 0), d.get("object_id", ""))), 1
+        ):
             ws.append(_row(rank, d))
             for r in d.get("breakdown", []):
-                breakdown.append(["机构" if d.get("object_type") == "institution" else "支部", d.get("object_id"),
-                                  d.get("name"), INDICATOR_ZH.get(r["indicator"], r["indicator"]), r.get("value"),
-                                  r.get("requirement"), r.get("weight"), r.get("points"), r.get("evidence_count"),
-                                  r.get("note")])
+                breakdown.append(
+                    [
+                        "机构" if d.get("object_type") == "institution" else "支部",
+                        d.get("object_id"),
+                        d.get("name"),
+                        INDICATOR_ZH.get(r["indicator"], r["indicator"]),
+                        r.get("value"),
+                        r.get("requirement"),
+                        r.get("weight"),
+                        r.get("points"),
+                        r.get("evidence_count"),
+                        r.get("note"),
+                    ]
+                )
     for ws in wb.worksheets:
         for cell in ws[1]:
             cell.font = Font(bold=True)

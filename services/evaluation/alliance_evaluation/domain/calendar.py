@@ -43,14 +43,23 @@ class ObligationOutcome:
 class ObligationCalendar:
     """The reports one branch owes in one period, given the institution's reporting level."""
 
-    def __init__(self, branch: Branch, period: Period, ruleset: Ruleset, reporting_level: str,
-                 exemptions: list[Exemption] | tuple[Exemption, ...] = ()) -> None:
+    def __init__(
+        self,
+        branch: Branch,
+        period: Period,
+        ruleset: Ruleset,
+        reporting_level: str,
+        exemptions: list[Exemption] | tuple[Exemption, ...] = (),
+    ) -> None:
         self.branch = branch
         self.period = period
         grace = timedelta(days=ruleset.grace_days.get(reporting_level, max(ruleset.grace_days.values())))
         owed: list[Obligation] = []
-        kinds = [(r.kind, r.cadence) for r in ruleset.meetings
-                 if branch.has_party_groups or not r.only_with_party_groups]
+        kinds = [
+            (r.kind, r.cadence)
+            for r in ruleset.meetings
+            if branch.has_party_groups or not r.only_with_party_groups
+        ]
         kinds += [(k, "monthly") for k in ruleset.monthly_reports]
         for kind, cadence in sorted(kinds):
             windows = period.months() if cadence == "monthly" else [period.window]
@@ -70,8 +79,10 @@ class ObligationCalendar:
             by_kind.setdefault(d.kind, []).append(d)
         outcomes = []
         for ob in self.obligations:
-            first = next((d for d in by_kind.get(ob.kind, ()) if ob.window.contains(d.day)
-                          and self._open_on(d.day)), None)
+            first = next(
+                (d for d in by_kind.get(ob.kind, ()) if ob.window.contains(d.day) and self._open_on(d.day)),
+                None,
+            )
             on_time = first is not None and local_day(first.received_at) <= ob.due
             outcomes.append(ObligationOutcome(ob, first.event_id if first else None, on_time))
         return outcomes

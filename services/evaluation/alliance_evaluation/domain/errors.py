@@ -7,7 +7,9 @@ from alliance_shared.errors import Conflict, Forbidden, Invalid, NotFound
 
 class InvalidPeriod(Invalid):
     def __init__(self, text: str) -> None:
-        super().__init__(f"期间格式应为 2026-Q3 / period must look like 2026-Q3, got {text!r}", field="period")
+        super().__init__(
+            f"期间格式应为 2026-Q3 / period must look like 2026-Q3, got {text!r}", field="period"
+        )
 
 
 class UnknownRuleset(NotFound):
@@ -17,14 +19,18 @@ class UnknownRuleset(NotFound):
 
 class UnknownInstitution(NotFound):
     def __init__(self, institution_id: str) -> None:
-        super().__init__(f"机构不存在或尚无评分 / unknown institution or not scored: {institution_id}",
-                         field="institution_id")
+        super().__init__(
+            f"机构不存在或尚无评分 / unknown institution or not scored: {institution_id}",
+            field="institution_id",
+        )
 
 
 class UnknownOrganization(NotFound):
     def __init__(self, organization_id: str) -> None:
-        super().__init__(f"党组织不存在或尚无评分 / unknown organisation or not scored: {organization_id}",
-                         field="organization_id")
+        super().__init__(
+            f"党组织不存在或尚无评分 / unknown organisation or not scored: {organization_id}",
+            field="organization_id",
+        )
 
 
 class UnknownComputation(NotFound):
@@ -34,8 +40,11 @@ class UnknownComputation(NotFound):
 
 class PeriodClosed(Conflict):
     def __init__(self, period: str) -> None:
-        super().__init__(f"该期间已关闭，评分已冻结 / period {period} is closed and frozen", field="period",
-                         code="period_closed")
+        super().__init__(
+            f"该期间已关闭，评分已冻结 / period {period} is closed and frozen",
+            field="period",
+            code="period_closed",
+        )
 
 
 class PeriodNotOver(Invalid):
@@ -50,8 +59,9 @@ class NotAssigned(Forbidden):
 
 class SecondPersonRequired(Forbidden):
     def __init__(self) -> None:
-        super().__init__("调整须由另一人审批 / an adjustment must be approved by a second person",
-                         field="approved_by")
+        super().__init__(
+            "调整须由另一人审批 / an adjustment must be approved by a second person", field="approved_by"
+        )
 
 
 class AlreadyDecided(Conflict):

@@ -10,7 +10,16 @@ from fractions import Fraction
 
 from .calendar import Delivery, ObligationCalendar, ObligationOutcome
 from .facts import (
-    Adjustment, Branch, DuesPayment, Exemption, Incident, Learning, Meeting, PeriodFacts, PublicActivity, Rating,
+    Adjustment,
+    Branch,
+    DuesPayment,
+    Exemption,
+    Incident,
+    Learning,
+    Meeting,
+    PeriodFacts,
+    PublicActivity,
+    Rating,
     Stint,
 )
 from .periods import Period, Window, month_window
@@ -33,7 +42,9 @@ class PeriodIndex:
     ratings_by_object: dict[tuple[str, str], list[Rating]] = field(default_factory=lambda: defaultdict(list))
     branches_by_institution: dict[str, list[Branch]] = field(default_factory=lambda: defaultdict(list))
     incidents_by_institution: dict[str, list[Incident]] = field(default_factory=lambda: defaultdict(list))
-    adjustments_by_object: dict[tuple[str, str], list[Adjustment]] = field(default_factory=lambda: defaultdict(list))
+    adjustments_by_object: dict[tuple[str, str], list[Adjustment]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     exemptions_by_org: dict[str, list[Exemption]] = field(default_factory=lambda: defaultdict(list))
 
     @classmethod
@@ -79,33 +90,54 @@ def _open_span(branch: Branch, window: Window, stint: Stint) -> tuple[date, date
 
 def member_days(branch: Branch, idx: PeriodIndex) -> int:
     win = idx.period.window
-    return sum(win.overlap_days(*_open_span(branch, win, s))
-               for s in idx.stints_by_org.get(branch.id, ()) if s.party_member)
+    return sum(
+        win.overlap_days(*_open_span(branch, win, s))
+        for s in idx.stints_by_org.get(branch.id, ())
+        if s.party_member
+    )
 
 
-def org_life(branch: Branch, idx: PeriodIndex, rs: Ruleset, outcomes: list[ObligationOutcome]) -> IndicatorResult:
+def org_life(
+    branch: Branch, idx: PeriodIndex, rs: Ruleset, outcomes: list[ObligationOutcome]
+) -> IndicatorResult:
     meeting_kinds = {r.kind for r in rs.meetings}
     owed = [o for o in outcomes if o.obligation.kind in meeting_kinds]
     held = [m for m in idx.meetings_by_org.get(branch.id, ()) if _open(branch, m.held_on)]
-    requirement = "；".join(f"{r.kind}: {'每月' if r.cadence == 'monthly' else '每季度'}≥1"
-                           for r in rs.meetings) + " / attendance"
+    requirement = (
+        "；".join(f"{r.kind}: {'每月' if r.cadence == 'monthly' else '每季度'}≥1" for r in rs.meetings)
+        + " / attendance"
+    )
     if not owed:
-        return IndicatorResult("org_life", None, requirement, ONE, note="本期无应开会议 / nothing owed this period")
+        return IndicatorResult(
+            "org_life", None, requirement, ONE, note="本期无应开会议 / nothing owed this period"
+        )
     done = sum(1 for o in owed if o.fulfilled_by)
     frequency = Fraction(done, len(owed))
     expected = sum(m.expected for m in held if m.expected > 0)
     attended = sum(min(m.attendees, m.expected) for m in held if m.expected > 0)
     attendance = Fraction(attended, expected) if expected else Fraction(0)
     value = rs.org_life_frequency * frequency + rs.org_life_attendance * attendance
-    return IndicatorResult("org_life", value, requirement, ONE, evidence=tuple(m.event_id for m in held),
-                           details=(("owed", len(owed)), ("held", done),
-                                    ("frequency", float(frequency)), ("attendance", float(attendance))))
+    return IndicatorResult(
+        "org_life",
+        value,
+        requirement,
+        ONE,
+        evidence=tuple(m.event_id for m in held),
+        details=(
+            ("owed", len(owed)),
+            ("held", done),
+            ("frequency", float(frequency)),
+            ("attendance", float(attendance)),
+        ),
+    )
 
 
 def learning(branch: Branch, idx: PeriodIndex, rs: Ruleset, days: int) -> IndicatorResult:
     requirement = f"每名党员每天≥{rs.learning_minutes}分钟 / {rs.learning_minutes} min per member per day"
     if days == 0:
-        return IndicatorResult("learning", None, requirement, ONE, note="本期无在册党员 / no members this period")
+        return IndicatorResult(
+            "learning", None, requirement, ONE, note="本期无在册党员 / no members this period"
+        )
     per_day: dict[tuple[str, date], int] = defaultdict(int)
     evidence = []
     win = idx.period.window
@@ -119,8 +151,14 @@ def learning(branch: Branch, idx: PeriodIndex, rs: Ruleset, days: int) -> Indica
                 evidence.append(le.event_id)
     credited = sum(min(m, rs.learning_minutes) for m in per_day.values())
     value = min(ONE, Fraction(credited, rs.learning_minutes * days))
-    return IndicatorResult("learning", value, requirement, ONE, evidence=tuple(sorted(evidence)),
-                           details=(("credited_minutes", credited), ("member_days", days)))
+    return IndicatorResult(
+        "learning",
+        value,
+        requirement,
+        ONE,
+        evidence=tuple(sorted(evidence)),
+        details=(("credited_minutes", credited), ("member_days", days)),
+    )
 
 
 def dues(branch: Branch, idx: PeriodIndex) -> IndicatorResult:
@@ -135,27 +173,39 @@ def dues(branch: Branch, idx: PeriodIndex) -> IndicatorResult:
     if not owed:
         return IndicatorResult("dues", None, requirement, ONE, note="本期无应缴党费 / no dues owed")
     paid: dict[tuple[str, str], str] = {}
-    for member_id, month in sorted(owed):
+    for member_id, label in sorted(owed):
         for d in idx.dues_by_member.get(member_id, ()):
-            if d.month == month:
-                paid.setdefault((member_id, month), d.event_id)
-    return IndicatorResult("dues", Fraction(len(paid), len(owed)), requirement, ONE,
-                           evidence=tuple(sorted(paid.values())),
-                           details=(("member_months_owed", len(owed)), ("member_months_paid", len(paid))))
+            if d.month == label:
+                paid.setdefault((member_id, label), d.event_id)
+    return IndicatorResult(
+        "dues",
+        Fraction(len(paid), len(owed)),
+        requirement,
+        ONE,
+        evidence=tuple(sorted(paid.values())),
+        details=(("member_months_owed", len(owed)), ("member_months_paid", len(paid))),
+    )
 
 
 def public_activity(branch: Branch, idx: PeriodIndex, rs: Ruleset) -> IndicatorResult:
     target = rs.public_target_share
-    requirement = f"≥{float(target) * 100:.0f}%党员参与 / at least {float(target) * 100:.0f}% of members take part"
+    requirement = (
+        f"≥{float(target) * 100:.0f}%党员参与 / at least {float(target) * 100:.0f}% of members take part"
+    )
     members = {s.member_id for s in idx.stints_by_org.get(branch.id, ()) if s.party_member}
     if not members:
         return IndicatorResult("public_activity", None, requirement, ONE, note="本期无在册党员 / no members")
     held = [p for p in idx.public_by_org.get(branch.id, ()) if _open(branch, p.held_on)]
     took_part = {pid for p in held for pid in p.participant_ids if pid in members}
     share = Fraction(len(took_part), len(members))
-    return IndicatorResult("public_activity", min(ONE, share / target), requirement, ONE,
-                           evidence=tuple(p.event_id for p in held),
-                           details=(("participants", len(took_part)), ("members", len(members))))
+    return IndicatorResult(
+        "public_activity",
+        min(ONE, share / target),
+        requirement,
+        ONE,
+        evidence=tuple(p.event_id for p in held),
+        details=(("participants", len(took_part)), ("members", len(members))),
+    )
 
 
 def political(object_type: str, object_id: str, idx: PeriodIndex, rs: Ruleset) -> IndicatorResult:
@@ -164,31 +214,58 @@ def political(object_type: str, object_id: str, idx: PeriodIndex, rs: Ruleset) -
     if not ratings:
         return IndicatorResult("political", None, requirement, ONE)
     total = sum((rs.rating_points[r.rating] for r in ratings), Fraction(0))
-    return IndicatorResult("political", total / len(ratings) / 100, requirement, ONE,
-                           evidence=tuple(sorted(r.rating_id for r in ratings)),
-                           details=(("ratings", len(ratings)),))
+    return IndicatorResult(
+        "political",
+        total / len(ratings) / 100,
+        requirement,
+        ONE,
+        evidence=tuple(sorted(r.rating_id for r in ratings)),
+        details=(("ratings", len(ratings)),),
+    )
 
 
-def reporting(branch: Branch, outcomes: list[ObligationOutcome], rs: Ruleset,
-              level: str) -> tuple[IndicatorResult, Fraction | None, Fraction | None]:
-    requirement = (f"{level} 完整及时(宽限{rs.grace_days.get(level, 0)}天) / complete and on time "
-                   f"(grace {rs.grace_days.get(level, 0)} days)")
+def reporting(
+    branch: Branch, outcomes: list[ObligationOutcome], rs: Ruleset, level: str
+) -> tuple[IndicatorResult, Fraction | None, Fraction | None]:
+    requirement = (
+        f"{level} 完整及时(宽限{rs.grace_days.get(level, 0)}天) / complete and on time "
+        f"(grace {rs.grace_days.get(level, 0)} days)"
+    )
     if not outcomes:
-        return IndicatorResult("reporting", None, requirement, ONE, note="本期无应报事项 / nothing owed"), None, None
+        return (
+            IndicatorResult("reporting", None, requirement, ONE, note="本期无应报事项 / nothing owed"),
+            None,
+            None,
+        )
     completeness = Fraction(sum(1 for o in outcomes if o.fulfilled_by), len(outcomes))
     timeliness = Fraction(sum(1 for o in outcomes if o.on_time), len(outcomes))
     value = rs.reporting_completeness * completeness + rs.reporting_timeliness * timeliness
     evidence = tuple(sorted({o.fulfilled_by for o in outcomes if o.fulfilled_by}))
-    return (IndicatorResult("reporting", value, requirement, ONE, evidence=evidence,
-                            details=(("owed", len(outcomes)), ("reported", sum(1 for o in outcomes if o.fulfilled_by)),
-                                     ("on_time", sum(1 for o in outcomes if o.on_time)),
-                                     ("completeness", float(completeness)), ("timeliness", float(timeliness)))),
-            completeness, timeliness)
+    return (
+        IndicatorResult(
+            "reporting",
+            value,
+            requirement,
+            ONE,
+            evidence=evidence,
+            details=(
+                ("owed", len(outcomes)),
+                ("reported", sum(1 for o in outcomes if o.fulfilled_by)),
+                ("on_time", sum(1 for o in outcomes if o.on_time)),
+                ("completeness", float(completeness)),
+                ("timeliness", float(timeliness)),
+            ),
+        ),
+        completeness,
+        timeliness,
+    )
 
 
 def deliveries(branch: Branch, idx: PeriodIndex) -> list[Delivery]:
     """The branch's reports as the calendar sees them: meetings by kind, dues by month."""
-    out = [Delivery(m.kind, m.held_on, m.received_at, m.event_id) for m in idx.meetings_by_org.get(branch.id, ())]
+    out = [
+        Delivery(m.kind, m.held_on, m.received_at, m.event_id) for m in idx.meetings_by_org.get(branch.id, ())
+    ]
     for s in idx.stints_by_org.get(branch.id, ()):
         for d in idx.dues_by_member.get(s.member_id, ()):
             window = month_window(d.month)
@@ -201,5 +278,15 @@ def _open(branch: Branch, day: date) -> bool:
     return branch.opened <= day and (branch.closed is None or day < branch.closed)
 
 
-__all__ = ["ObligationCalendar", "PeriodIndex", "deliveries", "dues", "learning", "member_days", "org_life",
-           "political", "public_activity", "reporting"]
+__all__ = [
+    "ObligationCalendar",
+    "PeriodIndex",
+    "deliveries",
+    "dues",
+    "learning",
+    "member_days",
+    "org_life",
+    "political",
+    "public_activity",
+    "reporting",
+]

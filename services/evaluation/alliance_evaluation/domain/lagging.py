@@ -39,8 +39,11 @@ def assess(pulse: BranchPulse, today: date, policy: LaggingPolicy) -> Assessment
     if days >= policy.days_without_meeting:
         return Assessment("lagging", reported_days)
     period = Period.of_day(today)
-    if period.share_elapsed(today) >= policy.at_risk_share and pulse.opened <= period.start \
-            and (pulse.org_life_points or 0.0) < policy.at_risk_below:
+    if (
+        period.share_elapsed(today) >= policy.at_risk_share
+        and pulse.opened <= period.start
+        and (pulse.org_life_points or 0.0) < policy.at_risk_below
+    ):
         return Assessment("at_risk", reported_days)
     return Assessment(None, reported_days)
 

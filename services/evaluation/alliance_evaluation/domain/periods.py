@@ -35,8 +35,11 @@ class Window:
 
     @property
     def label(self) -> str:
-        return f"{self.start:%Y-%m}" if self.start.day == 1 and self.end.month == self.start.month \
+        return (
+            f"{self.start:%Y-%m}"
+            if self.start.day == 1 and self.end.month == self.start.month
             else f"{self.start.isoformat()}..{self.end.isoformat()}"
+        )
 
 
 @dataclass(frozen=True, order=True, slots=True)

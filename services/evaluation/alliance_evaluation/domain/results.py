@@ -14,8 +14,8 @@ EVIDENCE_LIMIT = 500  # ids kept per indicator; the count says how many there we
 
 def rounded(value: Fraction, digits: int = 2) -> float:
     """Half-up rounding of an exact value, done once at the end (never on partial sums)."""
-    scale = 10 ** digits
-    return math.floor(value * scale + Fraction(1, 2)) / scale
+    scale = 10**digits
+    return float(math.floor(value * scale + Fraction(1, 2)) / scale)
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,19 @@ class ScoreCard:
     def as_dict(self) -> dict[str, Any]:
         """The stored and served form: plain JSON, numbers rounded once, here."""
         return {
-            "object_type": self.object_type, "object_id": self.object_id,
-            "institution_id": self.institution_id, "period": self.period, "ruleset": self.ruleset,
-            "ownership": self.ownership, "reporting_level": self.reporting_level,
-            "score": rounded(self.score), "grade": self.grade, "vetoed": self.vetoed,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "institution_id": self.institution_id,
+            "period": self.period,
+            "ruleset": self.ruleset,
+            "ownership": self.ownership,
+            "reporting_level": self.reporting_level,
+            "score": rounded(self.score),
+            "grade": self.grade,
+            "vetoed": self.vetoed,
             "breakdown": [r.as_dict() for r in self.breakdown],
-            "member_days": self.member_days, "members": self.members,
+            "member_days": self.member_days,
+            "members": self.members,
             "completeness": None if self.completeness is None else rounded(self.completeness * 100),
             "timeliness": None if self.timeliness is None else rounded(self.timeliness * 100),
             "missing": list(self.missing),
@@ -98,10 +105,23 @@ def redistribute(results: list[IndicatorResult], note: str) -> tuple[IndicatorRe
     out = []
     for r in results:
         if r.value is None:
-            out.append(IndicatorResult(r.indicator, None, r.requirement, r.base_weight, Fraction(0), r.evidence,
-                                       r.details, (r.note + " " if r.note else "") + note if r.base_weight else r.note))
+            out.append(
+                IndicatorResult(
+                    r.indicator,
+                    None,
+                    r.requirement,
+                    r.base_weight,
+                    Fraction(0),
+                    r.evidence,
+                    r.details,
+                    (r.note + " " if r.note else "") + note if r.base_weight else r.note,
+                )
+            )
         else:
             weight = r.base_weight / total if total else Fraction(0)
-            out.append(IndicatorResult(r.indicator, r.value, r.requirement, r.base_weight, weight, r.evidence,
-                                       r.details, r.note))
+            out.append(
+                IndicatorResult(
+                    r.indicator, r.value, r.requirement, r.base_weight, weight, r.evidence, r.details, r.note
+                )
+            )
     return tuple(out)

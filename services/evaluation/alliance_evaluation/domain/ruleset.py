@@ -20,9 +20,16 @@ BRANCH_INDICATORS = ("org_life", "learning", "dues", "public_activity", "politic
 INSTITUTION_INDICATORS = ("branches", "political", "compliance", "coverage")
 
 INDICATOR_ZH = {
-    "org_life": "组织生活", "learning": "线上学习", "dues": "党费缴纳", "public_activity": "公共活动参与",
-    "political": "政治评价", "reporting": "报送纪律", "branches": "支部得分(按党员加权)",
-    "compliance": "遵纪守法", "coverage": "组织覆盖", "adjustment": "人工调整",
+    "org_life": "组织生活",
+    "learning": "线上学习",
+    "dues": "党费缴纳",
+    "public_activity": "公共活动参与",
+    "political": "政治评价",
+    "reporting": "报送纪律",
+    "branches": "支部得分(按党员加权)",
+    "compliance": "遵纪守法",
+    "coverage": "组织覆盖",
+    "adjustment": "人工调整",
 }
 
 
@@ -81,13 +88,19 @@ class Ruleset:
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> Ruleset:
         cal, comp = raw["calendar"], raw["compliance"]
-        bands = sorted((GradeBand(b["grade"], b["label"], _frac(b["min"])) for b in raw["grade_bands"]),
-                       key=lambda b: b.min, reverse=True)
+        bands = sorted(
+            (GradeBand(b["grade"], b["label"], _frac(b["min"])) for b in raw["grade_bands"]),
+            key=lambda b: b.min,
+            reverse=True,
+        )
         return cls(
-            version=str(raw["version"]), name=str(raw.get("name", raw["version"])),
+            version=str(raw["version"]),
+            name=str(raw.get("name", raw["version"])),
             grade_bands=tuple(bands),
-            meetings=tuple(MeetingRequirement(kind, spec["cadence"], bool(spec.get("only_with_party_groups")))
-                           for kind, spec in sorted(raw["meetings"].items())),
+            meetings=tuple(
+                MeetingRequirement(kind, spec["cadence"], bool(spec.get("only_with_party_groups")))
+                for kind, spec in sorted(raw["meetings"].items())
+            ),
             min_open_share=_frac(cal["min_open_share"]),
             monthly_reports=tuple(cal.get("monthly_reports", ())),
             grace_days={str(k): int(v) for k, v in cal["grace_days"].items()},
@@ -103,8 +116,9 @@ class Ruleset:
             veto_severities=frozenset(comp.get("veto", ())),
             rating_points={k: _frac(v) for k, v in raw["political"]["points"].items()},
             branch_weights={o: {k: _frac(v) for k, v in w.items()} for o, w in raw["branch_weights"].items()},
-            institution_weights={o: {k: _frac(v) for k, v in w.items()}
-                                 for o, w in raw["institution_weights"].items()},
+            institution_weights={
+                o: {k: _frac(v) for k, v in w.items()} for o, w in raw["institution_weights"].items()
+            },
         )
 
 

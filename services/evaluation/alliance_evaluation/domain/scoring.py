@@ -36,25 +36,35 @@ def classification_for(inst: Institution | None, period: Period) -> Classificati
     return found or UNCLASSIFIED
 
 
-def _weights(table: dict[str, dict[str, Fraction]], ownership: str, names: tuple[str, ...]) -> dict[str, Fraction]:
+def _weights(
+    table: dict[str, dict[str, Fraction]], ownership: str, names: tuple[str, ...]
+) -> dict[str, Fraction]:
     raw = table.get(ownership) or next(iter(table.values()))
     total = sum((raw.get(n, Fraction(0)) for n in names), Fraction(0)) or Fraction(1)
     return {n: raw.get(n, Fraction(0)) / total for n in names}
 
 
 def _with_weight(r: IndicatorResult, weight: Fraction) -> IndicatorResult:
-    return IndicatorResult(r.indicator, r.value, r.requirement, weight, r.weight, r.evidence, r.details, r.note)
+    return IndicatorResult(
+        r.indicator, r.value, r.requirement, weight, r.weight, r.evidence, r.details, r.note
+    )
 
 
-def _adjusted(results: tuple[IndicatorResult, ...], adjustments: list[tuple[str, str]]) -> tuple[
-        tuple[IndicatorResult, ...], Fraction]:
+def _adjusted(
+    results: tuple[IndicatorResult, ...], adjustments: list[tuple[str, str]]
+) -> tuple[tuple[IndicatorResult, ...], Fraction]:
     score = sum((r.points for r in results), Fraction(0))
     if not adjustments:
         return results, score
     delta = sum((Fraction(Decimal(points)) for _, points in adjustments), Fraction(0))
-    line = IndicatorResult("adjustment", None, "经审批的人工调整 / approved manual adjustments", Fraction(0),
-                           evidence=tuple(sorted(a for a, _ in adjustments)),
-                           details=(("points", float(delta)),))
+    line = IndicatorResult(
+        "adjustment",
+        None,
+        "经审批的人工调整 / approved manual adjustments",
+        Fraction(0),
+        evidence=tuple(sorted(a for a, _ in adjustments)),
+        details=(("points", float(delta)),),
+    )
     return (*results, line), min(Fraction(100), max(Fraction(0), score + delta))
 
 
@@ -62,10 +72,13 @@ def _branch_open_in(branch: Branch, period: Period) -> bool:
     return branch.opened <= period.end and (branch.closed is None or branch.closed > period.start)
 
 
-def score_branch(branch: Branch, cls: Classification, idx: ind.PeriodIndex, rs: Ruleset,
-                 facts: PeriodFacts) -> ScoreCard:
+def score_branch(
+    branch: Branch, cls: Classification, idx: ind.PeriodIndex, rs: Ruleset, facts: PeriodFacts
+) -> ScoreCard:
     period = idx.period
-    calendar = ObligationCalendar(branch, period, rs, cls.reporting_level, idx.exemptions_by_org.get(branch.id, []))
+    calendar = ObligationCalendar(
+        branch, period, rs, cls.reporting_level, idx.exemptions_by_org.get(branch.id, [])
+    )
     outcomes = calendar.settle(ind.deliveries(branch, idx))
     days = ind.member_days(branch, idx)
     reporting, completeness, timeliness = ind.reporting(branch, outcomes, rs, cls.reporting_level)
@@ -79,18 +92,46 @@ def score_branch(branch: Branch, cls: Classification, idx: ind.PeriodIndex, rs: 
     }
     weights = _weights(rs.branch_weights, cls.ownership, BRANCH_INDICATORS)
     results = redistribute([_with_weight(found[n], weights[n]) for n in BRANCH_INDICATORS], REDISTRIBUTED)
-    adjustments = [(a.adjustment_id, a.points) for a in idx.adjustments_by_object.get(("branch", branch.id), ())]
+    adjustments = [
+        (a.adjustment_id, a.points) for a in idx.adjustments_by_object.get(("branch", branch.id), ())
+    ]
     results, score = _adjusted(results, adjustments)
     missing = tuple(sorted({o.obligation.kind for o in outcomes if not o.fulfilled_by}))
-    members = len({s.member_id for s in idx.stints_by_org.get(branch.id, ())
-                   if s.party_member and s.start <= period.end and (s.end is None or s.end > period.end)})
-    return ScoreCard("branch", branch.id, branch.institution_ids[0], str(period), rs.version, cls.ownership,
-                     cls.reporting_level, score, rs.grade_of(score), False, results, member_days=days,
-                     members=members, completeness=completeness, timeliness=timeliness, missing=missing)
+    members = len(
+        {
+            s.member_id
+            for s in idx.stints_by_org.get(branch.id, ())
+            if s.party_member and s.start <= period.end and (s.end is None or s.end > period.end)
+        }
+    )
+    return ScoreCard(
+        "branch",
+        branch.id,
+        branch.institution_ids[0],
+        str(period),
+        rs.version,
+        cls.ownership,
+        cls.reporting_level,
+        score,
+        rs.grade_of(score),
+        False,
+        results,
+        member_days=days,
+        members=members,
+        completeness=completeness,
+        timeliness=timeliness,
+        missing=missing,
+    )
 
 
-def score_institution(inst_id: str, cls: Classification, branch_cards: list[ScoreCard], idx: ind.PeriodIndex,
-                      rs: Ruleset, facts: PeriodFacts) -> ScoreCard:
+def score_institution(
+    inst_id: str,
+    cls: Classification,
+    branch_cards: list[ScoreCard],
+    idx: ind.PeriodIndex,
+    rs: Ruleset,
+    facts: PeriodFacts,
+) -> ScoreCard:
     period = idx.period
     cards = sorted(branch_cards, key=lambda c: c.object_id)
     found = {
@@ -100,17 +141,35 @@ def score_institution(inst_id: str, cls: Classification, branch_cards: list[Scor
         "coverage": _coverage(inst_id, period, rs, idx),
     }
     weights = _weights(rs.institution_weights, cls.ownership, INSTITUTION_INDICATORS)
-    results = redistribute([_with_weight(found[n], weights[n]) for n in INSTITUTION_INDICATORS], REDISTRIBUTED)
-    adjustments = [(a.adjustment_id, a.points) for a in idx.adjustments_by_object.get(("institution", inst_id), ())]
+    results = redistribute(
+        [_with_weight(found[n], weights[n]) for n in INSTITUTION_INDICATORS], REDISTRIBUTED
+    )
+    adjustments = [
+        (a.adjustment_id, a.points) for a in idx.adjustments_by_object.get(("institution", inst_id), ())
+    ]
     results, score = _adjusted(results, adjustments)
     vetoed = bool(dict(found["compliance"].details).get("vetoed"))
     owed = [c for c in cards if c.completeness is not None]
     completeness = _mean([c.completeness for c in owed]) if owed else None
     timeliness = _mean([c.timeliness for c in owed]) if owed else None
-    return ScoreCard("institution", inst_id, inst_id, str(period), rs.version, cls.ownership, cls.reporting_level,
-                     score, rs.grade_of(score, vetoed), vetoed, results,
-                     member_days=sum(c.member_days for c in cards), members=sum(c.members for c in cards),
-                     completeness=completeness, timeliness=timeliness, branches=tuple(cards))
+    return ScoreCard(
+        "institution",
+        inst_id,
+        inst_id,
+        str(period),
+        rs.version,
+        cls.ownership,
+        cls.reporting_level,
+        score,
+        rs.grade_of(score, vetoed),
+        vetoed,
+        results,
+        member_days=sum(c.member_days for c in cards),
+        members=sum(c.members for c in cards),
+        completeness=completeness,
+        timeliness=timeliness,
+        branches=tuple(cards),
+    )
 
 
 def _mean(values: list[Fraction | None]) -> Fraction:
@@ -127,9 +186,14 @@ def _branches_component(cards: list[ScoreCard]) -> IndicatorResult:
         value = sum((c.score * c.member_days for c in cards), Fraction(0)) / total_days / 100
     else:
         value = sum((c.score for c in cards), Fraction(0)) / len(cards) / 100
-    return IndicatorResult("branches", value, requirement, Fraction(1), evidence=(),
-                           details=(("branches", [c.object_id for c in cards]),
-                                    ("member_days", [c.member_days for c in cards])))
+    return IndicatorResult(
+        "branches",
+        value,
+        requirement,
+        Fraction(1),
+        evidence=(),
+        details=(("branches", [c.object_id for c in cards]), ("member_days", [c.member_days for c in cards])),
+    )
 
 
 def _compliance(inst_id: str, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResult:
@@ -138,28 +202,46 @@ def _compliance(inst_id: str, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorRes
     vetoed = any(i.severity in rs.veto_severities for i in incidents)
     value = max(Fraction(0), 100 - deducted) / 100
     note = "严重违规，一票否决 / severe incident: veto" if vetoed else ""
-    return IndicatorResult("compliance", value, "无违规违纪；严重违规一票否决 / no incidents; severe ones veto",
-                           Fraction(1), evidence=tuple(i.event_id for i in incidents),
-                           details=(("deducted", float(deducted)), ("vetoed", vetoed)), note=note)
+    return IndicatorResult(
+        "compliance",
+        value,
+        "无违规违纪；严重违规一票否决 / no incidents; severe ones veto",
+        Fraction(1),
+        evidence=tuple(i.event_id for i in incidents),
+        details=(("deducted", float(deducted)), ("vetoed", vetoed)),
+        note=note,
+    )
 
 
 def _coverage(inst_id: str, period: Period, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResult:
     end = period.end
-    covering = [b.id for b in idx.branches_by_institution.get(inst_id, ()) if b.kind in BRANCH_KINDS
-                and b.opened <= end and (b.closed is None or b.closed > end)]
-    on_roll = [s for org in covering for s in idx.stints_by_org.get(org, ())
-               if s.party_member and s.start <= end and (s.end is None or s.end > end)]
+    covering = [
+        b.id
+        for b in idx.branches_by_institution.get(inst_id, ())
+        if b.kind in BRANCH_KINDS and b.opened <= end and (b.closed is None or b.closed > end)
+    ]
+    on_roll = [
+        s
+        for org in covering
+        for s in idx.stints_by_org.get(org, ())
+        if s.party_member and s.start <= end and (s.end is None or s.end > end)
+    ]
     members = len(on_roll)
     inside = sum(1 for s in on_roll if not s.pocket)
     member_share = Fraction(inside, members) if members else Fraction(0)
     value = rs.coverage_member * member_share + rs.coverage_branch * (1 if covering else 0)
-    return IndicatorResult("coverage", value, "党员关系在联盟内、支部或联合支部覆盖 / relations inside, branch coverage",
-                           Fraction(1), details=(("covering_branches", covering), ("members", members),
-                                                 ("pocket_members", members - inside)))
+    return IndicatorResult(
+        "coverage",
+        value,
+        "党员关系在联盟内、支部或联合支部覆盖 / relations inside, branch coverage",
+        Fraction(1),
+        details=(("covering_branches", covering), ("members", members), ("pocket_members", members - inside)),
+    )
 
 
-def score_period(facts: PeriodFacts, period: Period, rs: Ruleset,
-                 institution_ids: list[str] | None = None) -> PeriodScores:
+def score_period(
+    facts: PeriodFacts, period: Period, rs: Ruleset, institution_ids: list[str] | None = None
+) -> PeriodScores:
     """Score every institution of `institution_ids` (default: all in `facts`) and its branches."""
     idx = ind.PeriodIndex.build(facts, period)
     wanted = sorted(institution_ids if institution_ids is not None else facts.institutions)
@@ -177,6 +259,10 @@ def score_period(facts: PeriodFacts, period: Period, rs: Ruleset,
         for inst_id in branch.institution_ids:
             if inst_id in by_inst:
                 by_inst[inst_id].append(card)
-    inst_cards = [score_institution(i, classification_for(facts.institutions.get(i), period), by_inst[i],
-                                    idx, rs, facts) for i in wanted]
+    inst_cards = [
+        score_institution(
+            i, classification_for(facts.institutions.get(i), period), by_inst[i], idx, rs, facts
+        )
+        for i in wanted
+    ]
     return PeriodScores(str(period), rs.version, tuple(inst_cards), tuple(branch_cards))

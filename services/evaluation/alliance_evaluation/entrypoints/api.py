@@ -80,17 +80,33 @@ async def get_rulesets(who: CurrentUser, ev: Ev) -> dict[str, Any]:
 async def get_period(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     who.require_role(*READ_ALL)
     doc = await ev.models.period(period_of(period)) or {"_id": period_of(period), "status": "open"}
-    return {"period": doc["_id"], "status": doc.get("status", "open"), "closed_at": doc.get("closed_at"),
-            "closed_by": doc.get("closed_by"), "late_events": doc.get("late_events", [])}
+    return {
+        "period": doc["_id"],
+        "status": doc.get("status", "open"),
+        "closed_at": doc.get("closed_at"),
+        "closed_by": doc.get("closed_by"),
+        "late_events": doc.get("late_events", []),
+    }
 
 
 @router.get("/periods/{period}/scores")
-async def get_scores(who: CurrentUser, ev: Ev, period: str,
-                     level: Literal["institution", "branch"] = "institution", ownership: str | None = None,
-                     sector: str | None = None, reporting_level: str | None = None,
-                     institution_id: str | None = None, page: Page = 1, page_size: PageSize = 50) -> dict[str, Any]:
-    filters: dict[str, Any] = {k: v for k, v in (("ownership", ownership), ("sector", sector),
-                                                 ("reporting_level", reporting_level)) if v}
+async def get_scores(
+    who: CurrentUser,
+    ev: Ev,
+    period: str,
+    level: Literal["institution", "branch"] = "institution",
+    ownership: str | None = None,
+    sector: str | None = None,
+    reporting_level: str | None = None,
+    institution_id: str | None = None,
+    page: Page = 1,
+    page_size: PageSize = 50,
+) -> dict[str, Any]:
+    filters: dict[str, Any] = {
+        k: v
+        for k, v in (("ownership", ownership), ("sector", sector), ("reporting_level", reporting_level))
+        if v
+    }
     scoped = scope(who, institution_id)
     if scoped:
         filters["institution_ids"] = scoped
@@ -98,8 +114,14 @@ async def get_scores(who: CurrentUser, ev: Ev, period: str,
 
 
 @router.get("/periods/{period}/institutions/{institution_id}")
-async def get_institution(who: CurrentUser, ev: Ev, period: str, institution_id: str,
-                          compare: str | None = None, ruleset: str | None = None) -> dict[str, Any]:
+async def get_institution(
+    who: CurrentUser,
+    ev: Ev,
+    period: str,
+    institution_id: str,
+    compare: str | None = None,
+    ruleset: str | None = None,
+) -> dict[str, Any]:
     require_reader(who, [institution_id])
     if ruleset:
         return await ev.replay(Period.parse(period), institution_id, ruleset)
@@ -107,8 +129,9 @@ async def get_institution(who: CurrentUser, ev: Ev, period: str, institution_id:
 
 
 @router.get("/periods/{period}/institutions/{institution_id}/changes")
-async def get_changes(who: CurrentUser, ev: Ev, period: str, institution_id: str,
-                      against: str | None = None) -> dict[str, Any]:
+async def get_changes(
+    who: CurrentUser, ev: Ev, period: str, institution_id: str, against: str | None = None
+) -> dict[str, Any]:
     require_reader(who, [institution_id])
     return await views.changes(ev.models, period_of(period), institution_id, against)
 
@@ -125,8 +148,9 @@ async def get_organization(who: CurrentUser, ev: Ev, period: str, organization_i
 
 
 @router.get("/lagging")
-async def get_lagging(who: CurrentUser, ev: Ev, institution_id: str | None = None, page: Page = 1,
-                      page_size: PageSize = 100) -> dict[str, Any]:
+async def get_lagging(
+    who: CurrentUser, ev: Ev, institution_id: str | None = None, page: Page = 1, page_size: PageSize = 100
+) -> dict[str, Any]:
     return await views.lagging(ev.models, scope(who, institution_id), page, page_size)
 
 
@@ -159,8 +183,11 @@ async def get_export(who: CurrentUser, ev: Ev, period: str, institution_id: str 
     institutions = await ev.models.db.scores.find(query, {"outbox": 0}).to_list(None)
     branches = await ev.models.branch_cards(p, [scoped] if scoped else None)
     body = score_workbook(p, institutions, branches)
-    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="scores-{p}.xlsx"'})
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="scores-{p}.xlsx"'},
+    )
 
 
 def cases(ev: Ev) -> Cases:
@@ -181,7 +208,9 @@ async def post_adjustment(who: CurrentUser, c: CasesDep, body: AdjustmentPropose
 
 
 @router.post("/adjustments/{adjustment_id}/decision")
-async def post_adjustment_decision(who: CurrentUser, c: CasesDep, adjustment_id: str, body: Decision) -> dict[str, Any]:
+async def post_adjustment_decision(
+    who: CurrentUser, c: CasesDep, adjustment_id: str, body: Decision
+) -> dict[str, Any]:
     return await c.decide_adjustment(who, adjustment_id, body)
 
 
@@ -191,7 +220,9 @@ async def post_appeal(who: CurrentUser, c: CasesDep, body: AppealFiled) -> dict[
 
 
 @router.post("/appeals/{appeal_id}/resolution")
-async def post_appeal_resolution(who: CurrentUser, c: CasesDep, appeal_id: str, body: AppealResolved) -> dict[str, Any]:
+async def post_appeal_resolution(
+    who: CurrentUser, c: CasesDep, appeal_id: str, body: AppealResolved
+) -> dict[str, Any]:
     return await c.resolve_appeal(who, appeal_id, body)
 
 

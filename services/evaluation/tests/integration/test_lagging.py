@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from alliance_shared.contracts.topics import EVALUATION_EVENTS
 from alliance_shared.testing import TopicReader
 
@@ -29,20 +28,24 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
     await s.meeting("b8", "i9", "theme_party_day", at(2026, 7, 1), [], 1, at(2026, 7, 1))
     await s.settle()
     sec = s.token()
-    async with TopicReader(s.settings.kafka_bootstrap_servers,
-                           s.settings.kafka_topic_prefix + EVALUATION_EVENTS) as topic:
+    async with TopicReader(
+        s.settings.kafka_bootstrap_servers, s.settings.kafka_topic_prefix + EVALUATION_EVENTS
+    ) as topic:
         scan = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
         assert scan["lagging"] == 1 and scan["fell_behind"] == 1
         listed = (await s.client.get("/api/v1/lagging", headers=sec)).json()["items"]
         assert [(i["organization_id"], i["status"], i["days_since_last_meeting"]) for i in listed] == [
-            ("b9", "lagging", 70)]
+            ("b9", "lagging", 70)
+        ]
         behind = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.branch.fell_behind.v1")
         assert behind[0].data["organization_id"] == "b9" and behind[0].data["days_since_last_meeting"] == 70
 
         again = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
         assert again["fell_behind"] == 0  # still lagging: no news, no second event
 
-        met = await s.meeting("b9", "i9", "branch_committee_meeting", at(2026, 7, 11), ["m91"], 1, at(2026, 7, 11))
+        met = await s.meeting(
+            "b9", "i9", "branch_committee_meeting", at(2026, 7, 11), ["m91"], 1, at(2026, 7, 11)
+        )
         await s.settle()
         s.clock.advance(timedelta(days=2))
         left = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
@@ -57,11 +60,14 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
         s.clock.set(at(2026, 9, 25))  # a quarter three-quarters gone, and less than 10 days left
         late = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
         assert (late["at_risk"], late["lagging"], late["reports_missing"]) == (1, 1, 2)
-        statuses = {i["organization_id"]: i["status"] for i in
-                    (await s.client.get("/api/v1/lagging", headers=sec)).json()["items"]}
+        statuses = {
+            i["organization_id"]: i["status"]
+            for i in (await s.client.get("/api/v1/lagging", headers=sec)).json()["items"]
+        }
         assert statuses == {"b9": "at_risk", "b8": "lagging"}
-        risk = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.branch.fell_behind.v1"
-                                           and e.data["status"] == "at_risk")
+        risk = await topic.wait_for_events(
+            1, where=lambda e: e.type == "fpba.branch.fell_behind.v1" and e.data["status"] == "at_risk"
+        )
         assert risk[0].data["organization_id"] == "b9" and risk[0].data["org_life_score"] < 60
         missing = await topic.wait_for_events(2, where=lambda e: e.type == "fpba.reports.missing.v1")
         assert "branch_general_meeting" in missing[0].data["missing"]

@@ -8,7 +8,6 @@ from fractions import Fraction as F
 from typing import Any
 
 import pytest
-
 from alliance_evaluation.domain.results import rounded
 from alliance_shared.contracts import activity as act
 from alliance_shared.contracts import notification as note
@@ -47,32 +46,74 @@ async def script_quarter(s: Any) -> None:
     await s.member("m2", "b1", "i1")
     both = ["m1", "m2"]
     await s.meeting("b1", "i1", "branch_committee_meeting", at(2026, 7, 10), both, 2, at(2026, 7, 10))
-    await s.meeting("b1", "i1", "branch_committee_meeting", at(2026, 8, 10), ["m1"], 2, at(2026, 9, 10),
-                    name="late_committee")  # due 2026-09-03
+    await s.meeting(
+        "b1",
+        "i1",
+        "branch_committee_meeting",
+        at(2026, 8, 10),
+        ["m1"],
+        2,
+        at(2026, 9, 10),
+        name="late_committee",
+    )  # due 2026-09-03
     for month in (7, 8, 9):
         await s.meeting("b1", "i1", "theme_party_day", at(2026, month, 20), both, 2, at(2026, month, 20))
     await s.meeting("b1", "i1", "branch_general_meeting", at(2026, 9, 5), both, 2, at(2026, 9, 5))
     await s.meeting("b1", "i1", "party_lesson", at(2026, 8, 25), ["m1"], 2, at(2026, 8, 25))
     learning = [("m1", 1, 10), ("m1", 2, 10), ("m1", 3, 30), ("m2", 1, 4), ("m2", 2, 4)]
     for member, day, minutes in learning:
-        await s.publish(act.LearningCompleted(member_id=member, date=date(2026, 7, day), minutes=minutes),
-                        institutionid="i1", reportinglevel="L2", receivedat=at(2026, 7, day))
-    for member, month, received in [("m1", "07", at(2026, 7, 15)), ("m1", "08", at(2026, 8, 5)),
-                                    ("m1", "09", at(2026, 10, 10)), ("m2", "07", at(2026, 7, 15))]:
-        await s.publish(act.DuesPaid(member_id=member, month=f"2026-{month}", amount_cny=50),
-                        institutionid="i1", reportinglevel="L2", receivedat=received)
-    await s.publish(act.PublicActivityHeld(organization_id="b1", kind="volunteer", held_at=at(2026, 9, 1),
-                                           participant_ids=["m1"], hours=3),
-                    institutionid="i1", receivedat=at(2026, 9, 1))
-    await s.publish(act.ComplianceIncidentReported(institution_id="i1", severity="minor", occurred_at=at(2026, 8, 1),
-                                                   description="报送延误"), institutionid="i1", name="incident")
-    await s.publish(note.DeliveryStatusChanged(delivery_id="d-1", rule="lagging", step="secretary",
-                                               organization_id="b1", institution_id="i1", channel="sms",
-                                               status="delivered", recipient_masked="138****5678", at=at(2026, 9, 2)))
+        await s.publish(
+            act.LearningCompleted(member_id=member, date=date(2026, 7, day), minutes=minutes),
+            institutionid="i1",
+            reportinglevel="L2",
+            receivedat=at(2026, 7, day),
+        )
+    for member, month, received in [
+        ("m1", "07", at(2026, 7, 15)),
+        ("m1", "08", at(2026, 8, 5)),
+        ("m1", "09", at(2026, 10, 10)),
+        ("m2", "07", at(2026, 7, 15)),
+    ]:
+        await s.publish(
+            act.DuesPaid(member_id=member, month=f"2026-{month}", amount_cny=50),
+            institutionid="i1",
+            reportinglevel="L2",
+            receivedat=received,
+        )
+    await s.publish(
+        act.PublicActivityHeld(
+            organization_id="b1", kind="volunteer", held_at=at(2026, 9, 1), participant_ids=["m1"], hours=3
+        ),
+        institutionid="i1",
+        receivedat=at(2026, 9, 1),
+    )
+    await s.publish(
+        act.ComplianceIncidentReported(
+            institution_id="i1", severity="minor", occurred_at=at(2026, 8, 1), description="报送延误"
+        ),
+        institutionid="i1",
+        name="incident",
+    )
+    await s.publish(
+        note.DeliveryStatusChanged(
+            delivery_id="d-1",
+            rule="lagging",
+            step="secretary",
+            organization_id="b1",
+            institution_id="i1",
+            channel="sms",
+            status="delivered",
+            recipient_masked="138****5678",
+            at=at(2026, 9, 2),
+        )
+    )
     await s.settle()
     evaluator = s.token("evaluator", institution_id="i1", subject="ev-1")
-    rated = await s.client.post("/api/v1/ratings", headers=evaluator, json={
-        "period": Q3, "object_type": "branch", "object_id": "b1", "rating": "good", "comment": "认真"})
+    rated = await s.client.post(
+        "/api/v1/ratings",
+        headers=evaluator,
+        json={"period": Q3, "object_type": "branch", "object_id": "b1", "rating": "good", "comment": "认真"},
+    )
     assert rated.status_code == 201, rated.text
     await s.ev.rescore_dirty()
 
@@ -91,7 +132,9 @@ async def test_every_indicator_and_the_final_score_match_the_hand_computation(se
     assert rows["reporting"]["value"] == rounded(REPORTING * 100)
     assert rows["reporting"]["details"]["on_time"] == 8
     assert branch["score"] == rounded(BRANCH)
-    assert branch["completeness"] == rounded(F(10, 11) * 100) and branch["timeliness"] == rounded(F(8, 11) * 100)
+    assert branch["completeness"] == rounded(F(10, 11) * 100) and branch["timeliness"] == rounded(
+        F(8, 11) * 100
+    )
     assert branch["missing"] == ["branch_committee_meeting"]
     assert s.ids["late_committee"] in rows["org_life"]["evidence"]
 
@@ -128,8 +171,9 @@ async def test_a_late_event_rescores_the_open_period_but_not_once_it_is_closed(s
     s = service
     sec = s.token()
     before = (await s.client.get(f"/api/v1/periods/{Q3}/institutions/i1", headers=sec)).json()
-    late = await s.meeting("b1", "i1", "branch_committee_meeting", at(2026, 9, 28), ["m1", "m2"], 2,
-                           at(2026, 10, 12), late=True)
+    late = await s.meeting(
+        "b1", "i1", "branch_committee_meeting", at(2026, 9, 28), ["m1", "m2"], 2, at(2026, 10, 12), late=True
+    )
     await s.settle()
     after = (await s.client.get(f"/api/v1/periods/{Q3}/institutions/i1", headers=sec)).json()
     assert after["score"] > before["score"]
@@ -137,15 +181,23 @@ async def test_a_late_event_rescores_the_open_period_but_not_once_it_is_closed(s
     assert why["from"] == before["computation_id"]
     org_life = next(c for c in why["branches"][0]["indicators"] if c["indicator"] == "org_life")
     assert org_life["events_added"] == [late.id]
-    compared = (await s.client.get(f"/api/v1/periods/{Q3}/institutions/i1?compare={before['computation_id']}",
-                                   headers=sec)).json()
+    compared = (
+        await s.client.get(
+            f"/api/v1/periods/{Q3}/institutions/i1?compare={before['computation_id']}", headers=sec
+        )
+    ).json()
     assert compared["changes"]["score_before"] == before["score"]
 
     closed = await s.client.post(f"/api/v1/periods/{Q3}/close", headers=sec)
     assert closed.status_code == 200, closed.text
-    too_late = await s.publish(act.PublicActivityHeld(organization_id="b1", kind="charity", held_at=at(2026, 9, 29),
-                                                      participant_ids=["m2"], hours=2),
-                               institutionid="i1", receivedat=at(2026, 10, 13), late=True)
+    too_late = await s.publish(
+        act.PublicActivityHeld(
+            organization_id="b1", kind="charity", held_at=at(2026, 9, 29), participant_ids=["m2"], hours=2
+        ),
+        institutionid="i1",
+        receivedat=at(2026, 10, 13),
+        late=True,
+    )
     await s.settle()
     frozen = (await s.client.get(f"/api/v1/periods/{Q3}/institutions/i1", headers=sec)).json()
     assert frozen["score"] == after["score"] and frozen["computation_id"] == after["computation_id"]

@@ -45,10 +45,24 @@ def test_a_branch_three_quarters_into_the_quarter_with_weak_organisational_life_
 
 
 def test_changes_name_the_indicators_and_events_that_moved():
-    before = {"score": 70.0, "breakdown": [{"indicator": "org_life", "value": 50.0, "points": 17.5,
-                                            "weight": 35.0, "evidence": ["e1"]}]}
-    after = {"score": 75.0, "breakdown": [{"indicator": "org_life", "value": 64.29, "points": 22.5,
-                                           "weight": 35.0, "evidence": ["e1", "e2"]}]}
+    before = {
+        "score": 70.0,
+        "breakdown": [
+            {"indicator": "org_life", "value": 50.0, "points": 17.5, "weight": 35.0, "evidence": ["e1"]}
+        ],
+    }
+    after = {
+        "score": 75.0,
+        "breakdown": [
+            {
+                "indicator": "org_life",
+                "value": 64.29,
+                "points": 22.5,
+                "weight": 35.0,
+                "evidence": ["e1", "e2"],
+            }
+        ],
+    }
     diff = explain(before, after)
     assert diff["indicators"][0]["indicator"] == "org_life"
     assert diff["indicators"][0]["events_added"] == ["e2"]

@@ -34,15 +34,21 @@ def at(y: int, m: int, d: int) -> datetime:
 
 def facts(ownership: str = "state_owned", closed: date | None = None) -> PeriodFacts:
     f = PeriodFacts()
-    f.institutions["i1"] = Institution("i1", "一号银行", ((date(2020, 1, 1), Classification(ownership, "x", "L2")),))
+    f.institutions["i1"] = Institution(
+        "i1", "一号银行", ((date(2020, 1, 1), Classification(ownership, "x", "L2")),)
+    )
     f.branches["b1"] = Branch("b1", ("i1",), "branch", "第一支部", date(2020, 1, 1), closed)
     f.stints += [Stint("m1", "b1", date(2025, 1, 1), None), Stint("m2", "b1", date(2025, 1, 1), None)]
     kinds = ["branch_committee_meeting", "theme_party_day"]
     for month in (7, 8, 9):
         for n, kind in enumerate(kinds):
-            f.meetings.append(Meeting(f"mt-{month}-{n}", "b1", kind, date(2026, month, 10), 2, 2, at(2026, month, 11)))
+            f.meetings.append(
+                Meeting(f"mt-{month}-{n}", "b1", kind, date(2026, month, 10), 2, 2, at(2026, month, 11))
+            )
         f.dues.append(DuesPayment(f"d-{month}", "m1", f"2026-{month:02d}", at(2026, month, 12)))
-    f.meetings.append(Meeting("mt-gm", "b1", "branch_general_meeting", date(2026, 9, 1), 1, 2, at(2026, 9, 1)))
+    f.meetings.append(
+        Meeting("mt-gm", "b1", "branch_general_meeting", date(2026, 9, 1), 1, 2, at(2026, 9, 1))
+    )
     return f
 
 
@@ -84,7 +90,9 @@ def test_same_facts_in_any_order_give_identical_cards():
     b = facts()
     random.Random(7).shuffle(b.meetings)
     random.Random(8).shuffle(b.dues)
-    assert score_period(a, Q3, RS).institutions[0].digest() == score_period(b, Q3, RS).institutions[0].digest()
+    assert (
+        score_period(a, Q3, RS).institutions[0].digest() == score_period(b, Q3, RS).institutions[0].digest()
+    )
 
 
 def test_a_branch_closed_mid_quarter_never_exceeds_full_completeness():
@@ -98,8 +106,13 @@ def test_a_branch_closed_mid_quarter_never_exceeds_full_completeness():
 
 def test_the_class_in_force_at_the_period_end_chooses_the_weights():
     f = facts()
-    f.institutions["i1"] = Institution("i1", "一号银行", (
-        (date(2020, 1, 1), Classification("state_owned", "x", "L2")),
-        (date(2026, 8, 15), Classification("private", "x", "L2"))))
+    f.institutions["i1"] = Institution(
+        "i1",
+        "一号银行",
+        (
+            (date(2020, 1, 1), Classification("state_owned", "x", "L2")),
+            (date(2026, 8, 15), Classification("private", "x", "L2")),
+        ),
+    )
     assert score_period(f, Period.parse("2026-Q2"), RS).institutions[0].ownership == "state_owned"
     assert score_period(f, Q3, RS).institutions[0].ownership == "private"
