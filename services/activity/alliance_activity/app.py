@@ -28,7 +28,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         settings=settings,
         clock=clock,
         indexes=[*projection_adapter.INDEXES, *submissions_adapter.INDEXES],
-        outbox_collections=[submissions_adapter.SUBMISSIONS],
+        outbox_collections=[submissions_adapter.OUTBOX],
     )
     projection = RegistryProjection(runtime)
     submissions = SubmissionStore(runtime)

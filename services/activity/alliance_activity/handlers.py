@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from alliance_shared.clock import Clock
 from alliance_shared.contracts import registry as reg
+from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.vocabulary import Channel
 from alliance_shared.kafka.consumer import PayloadHandler
@@ -16,9 +17,10 @@ from alliance_shared.runtime import Runtime
 from prometheus_client import Counter
 
 from .adapters.projection import RegistryProjection
-from .adapters.submissions import SubmissionStore
+from .adapters.submissions import SubmissionStore, outgoing
 from .domain.assessment import Assessor, Parsed, needs_of, parse
 from .domain.model import Accepted, Arrival, Duplicate, Posting, Rejected, Reporter, Submitted, Verdict
+from .domain.reasons import ID_TAKEN, reason
 
 log = logging.getLogger(__name__)
 INGESTED = Counter(
@@ -72,8 +74,11 @@ class IngestSubmissions:
         reference = await self._projection.reference(
             needs.institution_ids, needs.organization_ids, needs.member_ids
         )
+        # the sandbox stores nothing, so it looks every id up; the real path lets the unique
+        # index find repeats (a lookup of thousands of ids is a full scan on the embedded store)
+        known = needs.event_ids if dry_run else needs.superseded_ids
         history = await self._submissions.history(
-            needs.event_ids, needs.learning_days, needs.minutes_hashes, needs.photo_hashes
+            known, needs.learning_days, needs.minutes_hashes, needs.photo_hashes
         )
         assessor = Assessor(arrival, reference, history, self._tolerance)
         report = IngestReport()
@@ -90,19 +95,51 @@ class IngestSubmissions:
         return report
 
     async def _record(self, report: IngestReport, arrival: Arrival) -> None:
-        docs, outgoing = self._submissions.documents(report.accepted, report.rejected, arrival)
-        raced = await self._submissions.insert(docs)
-        if raced:
-            # another channel stored the same id between our check and our write: a duplicate
-            lost = [a for a in report.accepted if a.event.id in raced]
-            report.accepted = [a for a in report.accepted if a.event.id not in raced]
-            report.duplicates += [Duplicate(a.event.id, a.label, a.row) for a in lost]
-            outgoing = [o for o in outgoing if o.event.id not in raced]
-            docs = [d for d in docs if d["_id"] not in raced]
-        await self._runtime.bus.publish_many(outgoing)
-        await self._submissions.settle([d["_id"] for d in docs])
+        """Outbox first (a crash after it still publishes), then the per-event records (whose
+        unique ids catch an event that came before), publish, drop the outbox."""
+        store = self._submissions
+        records, messages = store.records(report.accepted, report.rejected, arrival)
+        chunk_ids = await store.write_outbox(messages, arrival)
+        collided = await store.insert(records)
+        if collided:
+            messages = [m for m in messages if m[1].id not in collided]
+            messages += await self._collisions(report, collided, arrival)
+        await self._runtime.bus.publish_many(outgoing(messages))
+        await store.settle(chunk_ids)
         corrections = [(a.event.supersedes, a.event.id) for a in report.accepted if a.event.supersedes]
-        await self._submissions.mark_superseded(corrections)
+        await store.mark_superseded(corrections)
+
+    async def _collisions(
+        self, report: IngestReport, collided: set[str], arrival: Arrival
+    ) -> list[tuple[EventPayload, CloudEvent, str | None]]:
+        """An id already stored is a duplicate of the same institution's event; another
+        institution's id is refused (and that refusal recorded and published)."""
+        owners = await self._submissions.owners(collided)
+        kept: list[Accepted] = []
+        taken: list[Rejected] = []
+        for a in report.accepted:
+            if a.event.id not in collided:
+                kept.append(a)
+            elif (
+                owner := owners.get(a.event.id)
+            ) is not None and owner.institution_id != a.event.institutionid:
+                taken.append(
+                    Rejected(
+                        a.event.id,
+                        a.label,
+                        a.row,
+                        (reason("id", ID_TAKEN),),
+                        type=a.event.type,
+                        institution_id=a.event.institutionid,
+                    )
+                )
+            else:
+                report.duplicates.append(Duplicate(a.event.id, a.label, a.row))
+        report.accepted = kept
+        report.rejected += taken
+        records, messages = self._submissions.records([], taken, arrival)
+        await self._submissions.insert(records)
+        return messages
 
 
 async def arm_stranded_submissions(submissions: SubmissionStore, clock: Clock, grace_s: float) -> None:

@@ -1,7 +1,14 @@
-"""Submissions and their outcomes. An accepted event is stored under its id (the unique `_id` is
-the dedupe key across every channel) together with its outbox entry, in one document write; the
-ingestion path publishes it and then settles the document. A document left unsettled (a crash
-between the write and the publish) is handed to the runtime's outbox relay after a grace period."""
+"""Submissions and their outcomes, in two collections:
+
+* `submission_outbox`: one document per submission (a batch is cut into chunks of at most
+  `CHUNK` events) holding the canonical events and rejections to publish — the submission's
+  single-document outbox, written first, in one insert per chunk. The request publishes them and
+  deletes the chunk; a chunk left behind by a crash is handed to the runtime's outbox relay.
+* `submissions`: one insert-only record per event — accepted ones under the event id, so the
+  unique `_id` is the dedupe key across every channel — for the reporter's view and the
+  plausibility history.
+
+Nothing is ever updated per event in bulk: the embedded store takes minutes for that."""
 
 from __future__ import annotations
 
@@ -22,7 +29,9 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from ..domain.model import Accepted, Arrival, History, PriorAccepted, Rejected
 
 SUBMISSIONS = "submissions"
+OUTBOX = "submission_outbox"
 SOURCE = "/alliance/activity"
+CHUNK = 500
 
 INDEXES = (
     IndexSpec(SUBMISSIONS, [("reporter_institution_id", 1), ("status", 1), ("received_at", -1)]),
@@ -30,7 +39,7 @@ INDEXES = (
     IndexSpec(SUBMISSIONS, [("member_id", 1), ("day", 1)]),
     IndexSpec(SUBMISSIONS, [("minutes_hash", 1)]),
     IndexSpec(SUBMISSIONS, [("photo_hashes", 1)]),
-    IndexSpec(SUBMISSIONS, [("unsettled", 1), ("received_at", 1)]),
+    IndexSpec(OUTBOX, [("unsettled", 1), ("received_at", 1)]),
 )
 
 
@@ -42,6 +51,10 @@ class SubmissionStore:
     def _col(self) -> Any:
         return self._runtime.db[SUBMISSIONS]
 
+    @property
+    def _outbox(self) -> Any:
+        return self._runtime.db[OUTBOX]
+
     # -- what earlier accepted submissions say -------------------------------------------------
     async def history(
         self,
@@ -51,17 +64,7 @@ class SubmissionStore:
         photo_hashes: Iterable[str],
     ) -> History:
         history = History()
-        ids = list(set(event_ids))
-        if ids:
-            async for d in self._col.find({"_id": {"$in": ids}, "status": "accepted"}):
-                day = (d["member_id"], d["day"]) if d.get("day") and d.get("member_id") else None
-                history.accepted[d["_id"]] = PriorAccepted(
-                    d["institution_id"],
-                    d["type"],
-                    d.get("subject"),
-                    learning_day=day,
-                    minutes=int(d.get("minutes") or 0),
-                )
+        history.accepted.update(await self.owners(event_ids))
         wanted = set(learning_days)
         if wanted:
             query = {
@@ -78,131 +81,123 @@ class SubmissionStore:
                     )
         hashes = list(set(minutes_hashes))
         if hashes:
-            async for d in self._col.find(
-                {"status": "accepted", "minutes_hash": {"$in": hashes}}, {"minutes_hash": 1}
-            ):
+            query = {"status": "accepted", "minutes_hash": {"$in": hashes}}
+            async for d in self._col.find(query, {"minutes_hash": 1}):
                 history.minutes_hashes.setdefault(d["minutes_hash"], d["_id"])
         photos = set(photo_hashes)
         if photos:
-            async for d in self._col.find(
-                {"status": "accepted", "photo_hashes": {"$in": list(photos)}}, {"photo_hashes": 1}
-            ):
+            query = {"status": "accepted", "photo_hashes": {"$in": list(photos)}}
+            async for d in self._col.find(query, {"photo_hashes": 1}):
                 for h in d.get("photo_hashes") or ():
                     if h in photos:
                         history.photo_hashes.setdefault(h, d["_id"])
         return history
 
-    # -- recording outcomes --------------------------------------------------------------------
-    def documents(
-        self, accepted: Sequence[Accepted], rejected: Sequence[Rejected], arrival: Arrival
-    ) -> tuple[list[dict[str, Any]], list[Outgoing]]:
-        """The documents to insert, each with its outbox entry, and the messages to publish."""
-        docs: list[dict[str, Any]] = []
-        outgoing: list[Outgoing] = []
-        for item in accepted:
-            docs.append(
-                self._doc(
-                    item.event.id,
-                    "accepted",
-                    arrival,
-                    item.row,
-                    item.event.type,
-                    item.payload,
-                    item.event,
-                    item.key,
+    async def owners(self, event_ids: Iterable[str]) -> dict[str, PriorAccepted]:
+        """The accepted events among `event_ids`: who reported them, their type and subject."""
+        ids = list(set(event_ids))
+        found: dict[str, PriorAccepted] = {}
+        if ids:
+            async for d in self._col.find({"_id": {"$in": ids}, "status": "accepted"}):
+                day = (d["member_id"], d["day"]) if d.get("day") and d.get("member_id") else None
+                found[d["_id"]] = PriorAccepted(
+                    d["institution_id"],
+                    d["type"],
+                    d.get("subject"),
+                    learning_day=day,
+                    minutes=int(d.get("minutes") or 0),
                 )
+        return found
+
+    # -- recording outcomes --------------------------------------------------------------------
+    def records(
+        self, accepted: Sequence[Accepted], rejected: Sequence[Rejected], arrival: Arrival
+    ) -> tuple[list[dict[str, Any]], list[tuple[EventPayload, CloudEvent, str | None]]]:
+        """The per-event records to insert, and what to publish (payload, event, key)."""
+        records: list[dict[str, Any]] = []
+        messages: list[tuple[EventPayload, CloudEvent, str | None]] = []
+        for item in accepted:
+            records.append(
+                _record(item.event.id, "accepted", arrival, item.row, item.event.type)
                 | item.facts
                 | {
+                    "event_id": item.event.id,
                     "superseded_by": None,
                     "supersedes": item.event.supersedes,
                     "event": item.event.to_structured(),
                 }
             )
-            outgoing.append(Outgoing(item.payload.kafka_topic, item.event, item.key))
+            messages.append((item.payload, item.event, item.key))
         for item in rejected:
             payload, event = rejection_event(item, arrival)
-            doc = self._doc(
-                f"rejected:{uuid.uuid4()}",
-                "rejected",
-                arrival,
-                item.row,
-                item.type,
-                payload,
-                event,
-                payload.ordering_key(),
+            records.append(
+                _record(f"rejected:{event.id}", "rejected", arrival, item.row, item.type)
+                | {
+                    "event_id": item.event_id,
+                    "label": item.label,
+                    "institution_id": item.institution_id,
+                    "organization_id": item.organization_id,
+                    "reasons": [r.model_dump() for r in item.reasons],
+                }
             )
-            doc |= {
-                "event_id": item.event_id,
-                "label": item.label,
-                "institution_id": item.institution_id,
-                "organization_id": item.organization_id,
-                "reasons": [r.model_dump() for r in item.reasons],
-            }
-            docs.append(doc)
-            outgoing.append(Outgoing(payload.kafka_topic, event, payload.ordering_key()))
-        return docs, outgoing
+            messages.append((payload, event, payload.ordering_key()))
+        return records, messages
 
-    @staticmethod
-    def _doc(
-        doc_id: str,
-        status: str,
-        arrival: Arrival,
-        row: int | None,
-        event_type: str | None,
-        payload: EventPayload,
-        event: CloudEvent,
-        key: str | None,
-    ) -> dict[str, Any]:
-        fields = outbox_fields([(payload, event)])
-        fields["outbox"][0]["key"] = key
-        # not yet pending for the relay: the request publishes it itself; see `arm_stranded`
-        fields["outbox_pending"] = False
-        reporter = arrival.reporter
-        return {
-            "_id": doc_id,
-            "status": status,
-            "event_id": event.id if status == "accepted" else None,
-            "channel": arrival.channel.value,
-            "reporter": reporter.subject,
-            "reporter_key": reporter.key_id,
-            "reporter_institution_id": reporter.institution_id,
-            "received_at": arrival.received_at,
-            "row": row,
-            "type": event_type,
-            "unsettled": True,
-            **fields,
-        }
+    async def write_outbox(
+        self, messages: Sequence[tuple[EventPayload, CloudEvent, str | None]], arrival: Arrival
+    ) -> list[str]:
+        """The submission's outbox, before anything else is written; returns the chunk ids."""
+        chunks = []
+        for start in range(0, len(messages), CHUNK):
+            part = messages[start : start + CHUNK]
+            fields = outbox_fields([(p, e) for p, e, _ in part])
+            for entry, (_, _, key) in zip(fields["outbox"], part, strict=True):
+                entry["key"] = key
+            # not pending for the relay yet: the request publishes it itself (see `arm_stranded`)
+            chunks.append(
+                {
+                    "_id": str(uuid.uuid4()),
+                    **fields,
+                    "outbox_pending": False,
+                    "unsettled": True,
+                    "received_at": arrival.received_at,
+                    "channel": arrival.channel.value,
+                }
+            )
+        if chunks:
+            await self._outbox.insert_many(chunks)
+        return [c["_id"] for c in chunks]
 
-    async def insert(self, docs: list[dict[str, Any]]) -> set[str]:
-        """Insert all; returns the ids that already existed (lost a race with another channel)."""
-        if not docs:
+    async def insert(self, records: list[dict[str, Any]]) -> set[str]:
+        """Insert every record; returns the ids that already existed (the same event came before)."""
+        if not records:
             return set()
         try:
-            await self._col.insert_many(docs, ordered=False)
+            await self._col.insert_many(records, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(not is_duplicate_key(_as_error(e)) for e in errors):
                 raise
-            return {docs[e["index"]]["_id"] for e in errors}
+            return {records[e["index"]]["_id"] for e in errors}
         return set()
 
-    async def settle(self, doc_ids: list[str]) -> None:
-        """The events of these documents are on Kafka: drop their outbox entries."""
-        if doc_ids:
-            await self._col.update_many(
-                {"_id": {"$in": doc_ids}}, {"$set": {"outbox": [], "unsettled": False}}
-            )
+    async def settle(self, chunk_ids: list[str]) -> None:
+        """The submission's events are on Kafka: its outbox goes."""
+        for chunk_id in chunk_ids:
+            await self._outbox.delete_one({"_id": chunk_id})
 
     async def mark_superseded(self, pairs: Sequence[tuple[str, str]]) -> None:
         for old, new in pairs:
             await self._col.update_one({"_id": old}, {"$set": {"superseded_by": new}})
 
     async def arm_stranded(self, older_than: datetime) -> int:
-        """Hand submissions whose request never published them (a crash) to the outbox relay."""
-        result = await self._col.update_many(
+        """Hand outboxes that their request never published (a crash) to the outbox relay, and
+        drop the ones the relay has emptied."""
+        result = await self._outbox.update_many(
             {"unsettled": True, "received_at": {"$lt": older_than}},
             {"$set": {"outbox_pending": True, "unsettled": False}},
         )
+        await self._outbox.delete_many({"unsettled": False, "outbox_pending": False})
         return int(result.modified_count)
 
     # -- what reporters read -------------------------------------------------------------------
@@ -216,9 +211,30 @@ class SubmissionStore:
             query["reporter_institution_id"] = institution_id
         if reporter:
             query["reporter"] = reporter
-        projection = {"outbox": 0, "photo_hashes": 0}
-        docs = await self._col.find(query, projection).sort("received_at", -1).skip(skip).to_list(limit)
+        docs = (
+            await self._col.find(query, {"event": 0, "photo_hashes": 0})
+            .sort("received_at", -1)
+            .skip(skip)
+            .to_list(limit)
+        )
         return docs, await self._col.count_documents(query)
+
+
+def _record(
+    doc_id: str, status: str, arrival: Arrival, row: int | None, event_type: str | None
+) -> dict[str, Any]:
+    reporter = arrival.reporter
+    return {
+        "_id": doc_id,
+        "status": status,
+        "channel": arrival.channel.value,
+        "reporter": reporter.subject,
+        "reporter_key": reporter.key_id,
+        "reporter_institution_id": reporter.institution_id,
+        "received_at": arrival.received_at,
+        "row": row,
+        "type": event_type,
+    }
 
 
 def rejection_event(item: Rejected, arrival: Arrival) -> tuple[SubmissionRejected, CloudEvent]:
@@ -240,6 +256,10 @@ def rejection_event(item: Rejected, arrival: Arrival) -> tuple[SubmissionRejecte
         channel=arrival.channel.value,
         receivedat=arrival.received_at,
     )
+
+
+def outgoing(messages: Iterable[tuple[EventPayload, CloudEvent, str | None]]) -> list[Outgoing]:
+    return [Outgoing(p.kafka_topic, e, k) for p, e, k in messages]
 
 
 def _as_error(write_error: dict[str, Any]) -> Exception:

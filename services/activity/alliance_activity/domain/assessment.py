@@ -98,6 +98,7 @@ class Needs:
     organization_ids: set[str] = field(default_factory=set)
     member_ids: set[str] = field(default_factory=set)
     event_ids: set[str] = field(default_factory=set)
+    superseded_ids: set[str] = field(default_factory=set)
     learning_days: set[tuple[str, str]] = field(default_factory=set)
     minutes_hashes: set[str] = field(default_factory=set)
     photo_hashes: set[str] = field(default_factory=set)
@@ -112,6 +113,7 @@ def needs_of(batch: list[Parsed], arrival: Arrival) -> Needs:
         needs.event_ids.add(item.event.id)
         if item.event.supersedes:
             needs.event_ids.add(item.event.supersedes)
+            needs.superseded_ids.add(item.event.supersedes)
         if isinstance(p, ComplianceIncidentReported | SocialContributionReported):
             needs.institution_ids.add(p.institution_id)
         if isinstance(p, MeetingHeld | PublicActivityHeld):

@@ -34,8 +34,10 @@ def test_the_template_round_trips_and_its_example_row_is_skipped() -> None:
 
 
 def test_a_gbk_csv_with_chinese_headers_becomes_a_meeting() -> None:
-    text = "党组织编号,会议类型,召开时间,参会党员编号,应到人数,会议主题\n" \
+    text = (
+        "党组织编号,会议类型,召开时间,参会党员编号,应到人数,会议主题\n"
         "org-a,支部委员会,2026/10/12 9:00,m-1、m-2,2,学习\n"
+    )
     [(row, values)] = rows(text.encode("gbk"))
     item = to_submitted(MEETING, values, institution_id="inst-a", source="/t", row=row, label="row 2")
     assert item.error is None and isinstance(item.raw, dict)

@@ -1,0 +1,76 @@
+"""The L2 batch of 5,000 and the guarantee behind every 202: accepted events reach Kafka."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from alliance_activity.domain.model import Accepted, Arrival, Reporter
+from alliance_shared.contracts.catalog import parse_payload
+from alliance_shared.contracts.envelope import CloudEvent
+from alliance_shared.contracts.topics import ACTIVITY_EVENTS
+from alliance_shared.contracts.vocabulary import Channel
+
+from .conftest import Platform, meeting_event, running
+
+pytestmark = pytest.mark.integration
+
+
+def big_batch(n: int, foreign_every: int = 500) -> list[dict[str, Any]]:
+    events = []
+    for i in range(n):
+        org = "org-b" if i % foreign_every == 0 else "org-a"
+        held = f"2026-10-{1 + i % 19:02d}T{8 + i % 10:02d}:{i % 60:02d}:00+08:00"
+        events.append(meeting_event(f"big-{i:05d}", org=org, held_at=held))
+    return events
+
+
+async def test_a_batch_of_5000_is_answered_in_one_request_and_every_accepted_event_is_on_the_topic(
+    platform: Platform,
+) -> None:
+    batch = big_batch(5000)
+    async with platform.reader(ACTIVITY_EVENTS) as reader:
+        answer = await platform.client.post(
+            "/api/v1/events",
+            content=json.dumps(batch),
+            headers=platform.key("inst-a") | {"Content-Type": "application/cloudevents-batch+json"},
+        )
+        assert answer.status_code == 202, answer.text
+        body = answer.json()
+        assert body["accepted"] == 4990 and body["duplicates"] == 0 and len(body["rejected"]) == 10
+        events = await reader.wait_for_events(4990, timeout_s=60)
+    accepted_ids = {e["id"] for e in batch if e["data"]["organization_id"] == "org-a"}
+    assert {e.id for e in events} == accepted_ids
+    assert await platform.db["submissions"].count_documents({"unsettled": True}) == 0
+
+
+async def test_more_than_5000_events_in_one_batch_is_refused_with_413(platform: Platform) -> None:
+    answer = await platform.client.post(
+        "/api/v1/events", content=json.dumps(big_batch(5001)), headers=platform.key("inst-a")
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_a_submission_stored_but_not_published_before_a_crash_is_published_by_the_relay(
+    infra: Any,
+) -> None:
+    async with running(infra, outbox_grace_s=1.0) as platform, platform.reader(ACTIVITY_EVENTS) as reader:
+        # the request path up to its writes, then a "crash" before publishing
+        service = platform.client._transport.app.state.activity  # type: ignore[attr-defined]
+        event = CloudEvent.from_structured(meeting_event("crash-1")).with_extensions(institutionid="inst-a")
+        arrival = Arrival(Channel.BATCH, Reporter("key:x", "inst-a", key_id="x"), platform.clock.now())
+        accepted = Accepted(
+            event, parse_payload(event), "org-a", "crash-1", None, {"institution_id": "inst-a"}
+        )
+        records, messages = service.submissions.records([accepted], [], arrival)
+        await service.submissions.write_outbox(messages, arrival)
+        await service.submissions.insert(records)
+        platform.clock.advance(timedelta(seconds=5))
+        [published] = await reader.wait_for_events(1, timeout_s=30)
+        assert published.id == "crash-1"
+        again = await platform.client.post(
+            "/api/v1/events", json=meeting_event("crash-1"), headers=platform.key("inst-a")
+        )
+        assert again.json()["duplicates"] == 1
