@@ -1,0 +1,161 @@
+"""The dashboard's own API (`/api/v1/dashboard/...`): trend, peer-group rankings, heat map, the
+work queue and its follow-up records, and an XLSX export of every table. Thin routes: the same
+access rule as the unified view (secretariat and regulators read everything, anyone else only
+their own institution), enforced here on every call."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from alliance_shared.errors import Invalid
+from alliance_shared.http import CurrentUser
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from ... import dashboard_views as dv
+from ...domain.periods import Period
+from ...follow_ups import FollowUpRecorded, record_follow_up
+from ..api import READ_ALL, Ev, Page, period_of, require_reader, scope
+from . import exports
+
+router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
+
+PageSize = Annotated[int, Query(ge=1, le=200)]
+Level = Literal["institution", "branch"]
+Sort = Literal["score", "name", "completeness", "timeliness", "object_id"]
+Table = Literal["overview", "trend", "rankings", "institution", "queue", "heatmap"]
+
+
+@router.get("/me")
+async def get_me(who: CurrentUser) -> dict[str, Any]:
+    return {
+        "subject": who.subject,
+        "role": who.role.value if who.role else None,
+        "institution_id": who.institution_id,
+        "reads_all": who.role in READ_ALL,
+    }
+
+
+@router.get("/periods")
+async def get_periods(who: CurrentUser, ev: Ev) -> dict[str, Any]:
+    return {"current": str(Period.of_instant(ev.clock.now())), "periods": await dv.periods(ev.models)}
+
+
+@router.get("/trend")
+async def get_trend(
+    who: CurrentUser,
+    ev: Ev,
+    period: str,
+    quarters: Annotated[int, Query(ge=2, le=12)] = 6,
+    institution_id: str | None = None,
+) -> dict[str, Any]:
+    scoped = scope(who, institution_id)
+    if scoped:
+        return await dv.institution_trend(ev.models, period_of(period), scoped, quarters)
+    return await dv.trend(ev.models, period_of(period), quarters)
+
+
+def peer_of(ownership: str | None, sector: str | None, reporting_level: str | None) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in (("ownership", ownership), ("sector", sector), ("reporting_level", reporting_level))
+        if v
+    }
+
+
+@router.get("/rankings")
+async def get_rankings(
+    who: CurrentUser,
+    ev: Ev,
+    period: str,
+    level: Level = "institution",
+    ownership: str | None = None,
+    sector: str | None = None,
+    reporting_level: str | None = None,
+    institution_id: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: Sort = "score",
+    order: Literal["asc", "desc"] = "desc",
+    page: Page = 1,
+    page_size: PageSize = 50,
+) -> dict[str, Any]:
+    peer = peer_of(ownership, sector, reporting_level)
+    scoped = scope(who, institution_id)
+    if scoped:
+        peer["institution_ids"] = scoped
+    return await dv.rankings(
+        ev.models, period_of(period), level, peer, q, sort, order == "desc", page, page_size
+    )
+
+
+@router.get("/heatmap")
+async def get_heatmap(
+    who: CurrentUser,
+    ev: Ev,
+    period: str,
+    institution_id: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    page: Page = 1,
+    page_size: PageSize = 30,
+) -> dict[str, Any]:
+    return await dv.heatmap(ev.models, period_of(period), scope(who, institution_id), q, page, page_size)
+
+
+@router.get("/queue")
+async def get_queue(
+    who: CurrentUser,
+    ev: Ev,
+    institution_id: str | None = None,
+    status: Literal["lagging", "at_risk"] | None = None,
+    page: Page = 1,
+    page_size: PageSize = 50,
+) -> dict[str, Any]:
+    return await dv.work_queue(ev.models, scope(who, institution_id), status, page, page_size)
+
+
+@router.put("/queue/{organization_id}/follow-up")
+async def put_follow_up(
+    who: CurrentUser, ev: Ev, organization_id: str, body: FollowUpRecorded
+) -> dict[str, Any]:
+    return await record_follow_up(ev, who, organization_id, body)
+
+
+@router.get("/exports/{table}.xlsx")
+async def get_export(
+    who: CurrentUser,
+    ev: Ev,
+    table: Table,
+    period: str,
+    level: Level = "institution",
+    ownership: str | None = None,
+    sector: str | None = None,
+    reporting_level: str | None = None,
+    institution_id: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    status: Literal["lagging", "at_risk"] | None = None,
+) -> Response:
+    p = period_of(period)
+    if table in ("overview", "trend") and not institution_id:
+        who.require_role(*READ_ALL)
+    if table == "institution":
+        if not institution_id:
+            raise Invalid("请指定机构 / institution_id is required", field="institution_id")
+        require_reader(who, [institution_id])
+        scoped: str | None = institution_id
+    else:
+        scoped = scope(who, institution_id)
+    body, name = await exports.workbook(
+        ev,
+        table,
+        p,
+        level=level,
+        peer=peer_of(ownership, sector, reporting_level),
+        institution_id=scoped,
+        q=q,
+        status=status,
+    )
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{p}.xlsx"'},
+    )

@@ -1,0 +1,229 @@
+"""Every dashboard table as XLSX, with the same rows the screen shows (not paginated) and
+Chinese headers first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import dashboard_views as dv
+from ... import views
+from ...adapters.table_xlsx import table_workbook
+from ...adapters.xlsx import GRADE_ZH, OWNERSHIP_ZH
+from ...domain.ruleset import INDICATOR_ZH
+from ...handlers import Evaluation
+
+EXPORT_LIMIT = 100_000
+STATUS_ZH = {"lagging": "落后", "at_risk": "有风险"}
+DELIVERY_ZH = {"queued": "排队", "sent": "已发送", "delivered": "已送达", "failed": "失败", "dead": "放弃"}
+
+
+def _own(v: Any) -> Any:
+    return OWNERSHIP_ZH.get(v, v)
+
+
+def _grade(v: Any) -> Any:
+    return GRADE_ZH.get(v, v)
+
+
+async def workbook(
+    ev: Evaluation,
+    table: str,
+    period: str,
+    *,
+    level: str,
+    peer: dict[str, Any],
+    institution_id: str | None,
+    q: str | None,
+    status: str | None,
+) -> tuple[bytes, str]:
+    models = ev.models
+    if table == "overview":
+        o = await views.overview(models, period)
+        headers = [
+            "所有制 Ownership",
+            "上报成熟度 Level",
+            "机构数 Institutions",
+            "完整率% Completeness",
+            "及时率% Timeliness",
+            "平均分 Average",
+            "优秀 Excellent",
+            "良好 Good",
+            "合格 Pass",
+            "不合格 Fail",
+        ]
+        rows = [
+            [
+                _own(c["ownership"]),
+                c["reporting_level"],
+                c["institutions"],
+                c["completeness"],
+                c["timeliness"],
+                c["average_score"],
+                *(c["grades"].get(g, 0) for g in views.GRADES),
+            ]
+            for c in o.get("by_class", [])
+        ]
+        rows.append(
+            [
+                "合计 Total",
+                "",
+                o.get("institutions"),
+                o.get("completeness"),
+                o.get("timeliness"),
+                "",
+                *((o.get("grades") or {}).get(g, 0) for g in views.GRADES),
+            ]
+        )
+        return table_workbook(f"{period} 总览", "总览", headers, rows), "overview"
+    if table == "trend":
+        if institution_id:
+            t = await dv.institution_trend(models, period, institution_id, 8)
+            headers = [
+                "期间 Period",
+                "得分 Score",
+                "等级 Grade",
+                "完整率% Completeness",
+                "及时率% Timeliness",
+            ]
+            rows = [
+                [i["period"], i["score"], _grade(i["grade"]), i["completeness"], i["timeliness"]]
+                for i in t["items"]
+            ]
+        else:
+            t = await dv.trend(models, period, 8)
+            headers = [
+                "期间 Period",
+                "机构数 Institutions",
+                "平均分 Average",
+                "完整率% Completeness",
+                "及时率% Timeliness",
+                "优秀 Excellent",
+                "良好 Good",
+                "合格 Pass",
+                "不合格 Fail",
+            ]
+            rows = [
+                [
+                    i["period"],
+                    i["institutions"],
+                    i["average_score"],
+                    i["completeness"],
+                    i["timeliness"],
+                    *((i["grades"] or {}).get(g) for g in views.GRADES),
+                ]
+                for i in t["items"]
+            ]
+        return table_workbook(f"{period} 趋势", "趋势", headers, rows), "trend"
+    if table == "rankings":
+        if institution_id:
+            peer = {**peer, "institution_ids": institution_id}
+        docs = await dv.ranking_rows(models, period, level, peer, q, EXPORT_LIMIT)
+        headers = [
+            "组内排名 Rank",
+            "编号 ID",
+            "名称 Name",
+            "所有制 Ownership",
+            "行业 Sector",
+            "上报成熟度 Level",
+            "得分 Score",
+            "等级 Grade",
+            "一票否决 Vetoed",
+            "完整率% Completeness",
+            "及时率% Timeliness",
+        ]
+        rows = [
+            [
+                d["rank"],
+                d.get("object_id"),
+                d.get("name"),
+                _own(d.get("ownership")),
+                d.get("sector"),
+                d.get("reporting_level"),
+                d.get("score"),
+                _grade(d.get("grade")),
+                "是" if d.get("vetoed") else "否",
+                d.get("completeness"),
+                d.get("timeliness"),
+            ]
+            for d in docs
+        ]
+        return table_workbook(f"{period} 排名", "排名", headers, rows), "rankings"
+    if table == "institution":
+        assert institution_id is not None
+        card = await views.institution(models, period, institution_id, None)
+        headers = [
+            "对象 Object",
+            "编号 ID",
+            "名称 Name",
+            "指标 Indicator",
+            "指标值 Value",
+            "要求 Requirement",
+            "权重% Weight",
+            "得分 Points",
+            "证据事件 Evidence",
+            "说明 Note",
+        ]
+        rows = []
+        for obj in [card, *card.get("branches", [])]:
+            for r in obj.get("breakdown", []):
+                rows.append(
+                    [
+                        "机构" if obj.get("object_type") == "institution" else "支部",
+                        obj.get("id"),
+                        obj.get("name"),
+                        INDICATOR_ZH.get(r["indicator"], r["indicator"]),
+                        r.get("value"),
+                        r.get("requirement"),
+                        r.get("weight"),
+                        r.get("points"),
+                        r.get("evidence"),
+                        r.get("note"),
+                    ]
+                )
+        return table_workbook(
+            f"{period} {card.get('name')} 指标明细", "指标明细", headers, rows
+        ), "institution"
+    if table == "queue":
+        page = await dv.work_queue(models, institution_id, status, 1, EXPORT_LIMIT)
+        headers = [
+            "支部编号 Branch ID",
+            "支部 Branch",
+            "机构 Institution",
+            "状态 Status",
+            "距上次会议天数 Days since meeting",
+            "上次会议 Last meeting",
+            "已发提醒 Reminders",
+            "最近提醒状态 Latest delivery",
+            "已联系 Contacted",
+            "联系日期 Contacted on",
+            "原因 Reason",
+            "承诺日期 Promised by",
+            "备注 Note",
+        ]
+        rows = []
+        for i in page["items"]:
+            f = i["follow_up"]
+            latest = i["reminders"][0]["status"] if i["reminders"] else None
+            rows.append(
+                [
+                    i["organization_id"],
+                    i["name"],
+                    i["institution_name"] or i["institution_id"],
+                    STATUS_ZH.get(i["status"], i["status"]),
+                    i["days_since_last_meeting"],
+                    i["last_meeting_on"],
+                    i["reminders_sent"],
+                    DELIVERY_ZH.get(latest, latest) if latest else "",
+                    "是" if f.get("contacted") else "否",
+                    f.get("contacted_on"),
+                    f.get("reason"),
+                    f.get("promised_on"),
+                    f.get("note"),
+                ]
+            )
+        return table_workbook("落后支部工作台", "工作台", headers, rows), "queue"
+    assert table == "heatmap"
+    heat = await dv.heatmap(models, period, institution_id, q, 1, EXPORT_LIMIT)
+    headers = ["支部编号 Branch ID", "支部 Branch", "机构 Institution", *heat["months"]]
+    rows = [[i["organization_id"], i["name"], i["institution_id"], *i["counts"]] for i in heat["items"]]
+    return table_workbook(f"{period} 组织生活热力图", "组织生活", headers, rows), "heatmap"

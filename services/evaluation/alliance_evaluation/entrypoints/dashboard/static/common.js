@@ -1,0 +1,109 @@
+/* 令牌、API 调用、导出下载、格式化、图表：驾驶舱与报告共用。Token, API calls, downloads, formatting, charts. */
+"use strict";
+const Dash = (window.Dash = {});
+Dash.charts = (window.__charts = {});
+
+Dash.token = () => {
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get("token");
+  if (fromUrl) {  // keep it in this tab's session only, and out of the address bar
+    sessionStorage.setItem("dashboard.token", fromUrl);
+    url.searchParams.delete("token");
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem("dashboard.token");
+};
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error && body.error.message) || `HTTP ${status}`);
+    this.status = status; this.code = body && body.error && body.error.code;
+  }
+}
+Dash.ApiError = ApiError;
+
+Dash.api = async (path, params, init) => {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
+  const headers = { Authorization: `Bearer ${Dash.token()}`, ...(init && init.headers) };
+  const res = await fetch(url, { ...init, headers });
+  if (res.status === 401) { Dash.showLogin(); throw new ApiError(401, await res.json().catch(() => null)); }
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  return res;
+};
+Dash.json = async (path, params) => (await Dash.api(path, params)).json();
+
+Dash.download = async (table, params) => {
+  const res = await Dash.api(`/api/v1/dashboard/exports/${table}.xlsx`, params);
+  const blob = await res.blob();
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `${table}-${params.period}.xlsx`;
+  document.body.appendChild(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+};
+
+Dash.showLogin = () => {
+  const box = document.getElementById("login");
+  if (box) box.hidden = false;
+};
+
+Dash.esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+Dash.num = (v, digits = 2) => (v === null || v === undefined ? "—" : Number(v).toFixed(digits));
+Dash.int = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("zh-CN"));
+Dash.pct = (v) => (v === null || v === undefined ? "—" : `${Number(v).toFixed(2)}%`);
+Dash.label = (v) => (v === null || v === undefined || v === "" ? "—" : t(v));
+Dash.time = (v) => {
+  if (!v) return "—";
+  const d = new Date(v);
+  return d.toLocaleString(lang() === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai", hour12: false });
+};
+
+Dash.chart = (id, option) => {
+  const el = document.getElementById(id);
+  if (!el) return null;
+  const old = echarts.getInstanceByDom(el);
+  if (old) old.dispose();
+  const chart = echarts.init(el, null, { renderer: "canvas" });
+  chart.setOption({ animation: false, textStyle: { fontFamily: "Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif" }, ...option });
+  Dash.charts[id] = chart;
+  return chart;
+};
+window.addEventListener("resize", () => Object.values(Dash.charts).forEach((c) => !c.isDisposed() && c.resize()));
+
+Dash.gradeColors = { excellent: "#c23531", good: "#e98f36", pass: "#5b8ff9", fail: "#8c8c8c" };
+Dash.GRADES = ["excellent", "good", "pass", "fail"];
+
+Dash.gradePie = (id, grades) => Dash.chart(id, {
+  tooltip: { trigger: "item" },
+  legend: { bottom: 0 },
+  series: [{
+    type: "pie", radius: ["35%", "65%"], label: { formatter: "{b}: {c}" },
+    data: Dash.GRADES.map((g) => ({ name: t(g), value: (grades || {})[g] || 0, itemStyle: { color: Dash.gradeColors[g] } })),
+  }],
+});
+
+Dash.trendChart = (id, items, institution) => Dash.chart(id, {
+  tooltip: { trigger: "axis" },
+  legend: { bottom: 0 },
+  grid: { left: 40, right: 20, top: 20, bottom: 50 },
+  xAxis: { type: "category", data: items.map((i) => i.period) },
+  yAxis: { type: "value", min: 0, max: 100 },
+  series: [
+    { name: t(institution ? "score" : "average_score"), type: "line", connectNulls: true, data: items.map((i) => (institution ? i.score : i.average_score)) },
+    { name: t("completeness"), type: "line", connectNulls: true, data: items.map((i) => i.completeness) },
+    { name: t("timeliness"), type: "line", connectNulls: true, data: items.map((i) => i.timeliness) },
+  ],
+});
+
+Dash.classChart = (id, byClass) => Dash.chart(id, {
+  tooltip: { trigger: "axis" },
+  legend: { bottom: 0 },
+  grid: { left: 40, right: 40, top: 20, bottom: 60 },
+  xAxis: { type: "category", data: byClass.map((c) => `${t(c.ownership)} · ${c.reporting_level}`) },
+  yAxis: [{ type: "value", minInterval: 1 }, { type: "value", min: 0, max: 100 }],
+  series: [
+    ...Dash.GRADES.map((g) => ({ name: t(g), type: "bar", stack: "g", itemStyle: { color: Dash.gradeColors[g] }, data: byClass.map((c) => c.grades[g] || 0) })),
+    { name: t("average_score"), type: "line", yAxisIndex: 1, data: byClass.map((c) => c.average_score) },
+  ],
+});

@@ -1,0 +1,64 @@
+/* 驾驶舱文字：中文在前，English 在后。Dashboard strings: Chinese first, English switch. */
+"use strict";
+window.I18N = {
+  zh: {
+    title: "市金融党建联盟 · 综合评价驾驶舱", period: "评价期间", lang: "English", logout: "退出",
+    login_title: "请登录", login_hint: "粘贴联盟平台签发的访问令牌（JWT）", login: "登录", token: "访问令牌",
+    nav_overview: "总览", nav_rankings: "排名", nav_drill: "钻取", nav_queue: "落后支部工作台", nav_heat: "组织生活热力图", nav_report: "季度报告",
+    institutions: "机构数", branches: "支部数", joint_branches: "联合党支部", members: "党员数", pocket_members: "口袋党员",
+    completeness: "报送完整率", timeliness: "报送及时率", vetoed: "一票否决", rejections: "被拒报送", average_score: "平均分",
+    by_class: "按所有制 × 上报成熟度", grades: "等级分布", trend: "近期趋势", ownership: "所有制", reporting_level: "上报成熟度",
+    sector: "行业", all: "全部", level: "对象", level_institution: "机构", level_branch: "支部", search: "搜索名称或编号",
+    rank: "组内排名", id: "编号", name: "名称", score: "得分", grade: "等级", export: "导出 Excel", prev: "上一页", next: "下一页",
+    page_of: "第 {p} 页 / 共 {n} 页（{t} 条）", peer_group: "同组", indicator: "指标", value: "指标值", requirement: "要求",
+    weight: "权重%", points: "得分", evidence: "证据事件", note: "说明", ruleset: "评价细则", why_changed: "得分为何变化",
+    no_change: "与上次计算相比没有变化", before: "变化前", after: "变化后", events_added: "新增事件", events_removed: "移除事件",
+    branches_of: "下属支部", back: "返回", status: "状态", days_since: "距上次会议（天）", last_meeting: "上次会议",
+    reminders: "已发提醒", delivery: "送达情况", contacted: "已联系", contacted_on: "联系日期", reason: "原因", promised_on: "承诺日期",
+    save: "保存", saved: "已保存", conflict: "已被他人修改，请刷新", heat_hint: "每月组织生活会议次数（三会一课、主题党日等）",
+    months: "月份", open_report: "打开可打印报告", print: "打印", report_title: "季度综合评价报告", top10: "前十名", bottom10: "后十名",
+    lagging_count: "落后/有风险支部", generated_at: "生成时间", history: "计算历史", computed_at: "计算时间", trigger: "触发",
+    lagging: "落后", at_risk: "有风险", state_owned: "国有", private: "民营", emerging: "新兴金融机构",
+    excellent: "优秀", good: "良好", pass: "合格", fail: "不合格", yes: "是", no: "否", none: "无",
+    queued: "排队", sent: "已发送", delivered: "已送达", failed: "失败", dead: "放弃", loading: "加载中…",
+    forbidden: "无权访问", my_institution: "本机构", org_life: "组织生活", learning: "线上学习", dues: "党费缴纳",
+    public_activity: "公共活动参与", political: "政治评价", reporting: "报送纪律", compliance: "遵纪守法", coverage: "组织覆盖",
+    adjustment: "人工调整", branches_ind: "支部得分(按党员加权)", missing: "未报", role: "角色", empty: "暂无数据",
+  },
+  en: {
+    title: "Financial Party-Building Alliance · Evaluation dashboard", period: "Period", lang: "中文", logout: "Sign out",
+    login_title: "Sign in", login_hint: "Paste the access token (JWT) issued by the platform", login: "Sign in", token: "Access token",
+    nav_overview: "Overview", nav_rankings: "Rankings", nav_drill: "Drill-down", nav_queue: "Lagging work queue", nav_heat: "Activity heat map", nav_report: "Quarterly report",
+    institutions: "Institutions", branches: "Branches", joint_branches: "Joint branches", members: "Party members", pocket_members: "Pocket members",
+    completeness: "Reporting completeness", timeliness: "Reporting timeliness", vetoed: "Vetoed", rejections: "Rejected reports", average_score: "Average score",
+    by_class: "By ownership × reporting level", grades: "Grade distribution", trend: "Trend", ownership: "Ownership", reporting_level: "Reporting level",
+    sector: "Sector", all: "All", level: "Object", level_institution: "Institutions", level_branch: "Branches", search: "Search name or ID",
+    rank: "Rank in group", id: "ID", name: "Name", score: "Score", grade: "Grade", export: "Export to Excel", prev: "Previous", next: "Next",
+    page_of: "Page {p} of {n} ({t} rows)", peer_group: "Peer group", indicator: "Indicator", value: "Value", requirement: "Requirement",
+    weight: "Weight %", points: "Points", evidence: "Evidence events", note: "Note", ruleset: "Ruleset", why_changed: "Why the score changed",
+    no_change: "No change since the previous computation", before: "Before", after: "After", events_added: "Events added", events_removed: "Events removed",
+    branches_of: "Branches", back: "Back", status: "Status", days_since: "Days since last meeting", last_meeting: "Last meeting",
+    reminders: "Reminders sent", delivery: "Delivery", contacted: "Contacted", contacted_on: "Contacted on", reason: "Reason", promised_on: "Promised by",
+    save: "Save", saved: "Saved", conflict: "Changed by someone else, reload", heat_hint: "Organisational-life meetings per month",
+    months: "Months", open_report: "Open the printable report", print: "Print", report_title: "Quarterly evaluation report", top10: "Top ten", bottom10: "Bottom ten",
+    lagging_count: "Lagging / at-risk branches", generated_at: "Generated at", history: "Computation history", computed_at: "Computed at", trigger: "Trigger",
+    lagging: "Lagging", at_risk: "At risk", state_owned: "State-owned", private: "Private", emerging: "Emerging finance",
+    excellent: "Excellent", good: "Good", pass: "Pass", fail: "Fail", yes: "Yes", no: "No", none: "None",
+    queued: "Queued", sent: "Sent", delivered: "Delivered", failed: "Failed", dead: "Given up", loading: "Loading…",
+    forbidden: "Forbidden", my_institution: "My institution", org_life: "Organisational life", learning: "Online learning", dues: "Party dues",
+    public_activity: "Public activities", political: "Political evaluation", reporting: "Reporting discipline", compliance: "Compliance", coverage: "Coverage",
+    adjustment: "Manual adjustment", branches_ind: "Branches (member-weighted)", missing: "Missing", role: "Role", empty: "No data",
+  },
+};
+window.lang = () => localStorage.getItem("dashboard.lang") || "zh";
+window.t = (key, vars) => {
+  const table = window.I18N[window.lang()] || window.I18N.zh;
+  let s = table[key] ?? window.I18N.zh[key] ?? key;
+  for (const [k, v] of Object.entries(vars || {})) s = s.replace(`{${k}}`, v);
+  return s;
+};
+window.applyI18n = (root) => {
+  document.documentElement.lang = window.lang() === "zh" ? "zh-CN" : "en";
+  (root || document).querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = window.t(el.dataset.i18n); });
+  (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = window.t(el.dataset.i18nPlaceholder); });
+};

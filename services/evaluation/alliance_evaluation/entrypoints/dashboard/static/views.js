@@ -1,0 +1,213 @@
+/* 各页面的渲染：总览、排名、钻取、工作台、热力图。Each page of the dashboard. */
+"use strict";
+const V = (window.Views = {});
+const $ = (sel, root) => (root || document).querySelector(sel);
+const E = Dash.esc;
+
+const pager = (data, go) => {
+  const pages = Math.max(1, Math.ceil(data.total / data.page_size));
+  const div = document.createElement("div");
+  div.className = "pager";
+  div.innerHTML = `<button data-p="${data.page - 1}" ${data.page <= 1 ? "disabled" : ""}>${t("prev")}</button>
+    <span class="page-info">${t("page_of", { p: data.page, n: pages, t: data.total })}</span>
+    <button data-p="${data.page + 1}" ${data.page >= pages ? "disabled" : ""}>${t("next")}</button>`;
+  div.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => go(Number(b.dataset.p))));
+  return div;
+};
+
+const exportButton = (table, params) =>
+  `<button class="export" data-table="${table}" data-params='${E(JSON.stringify(params))}'>${t("export")}</button>`;
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button.export");
+  if (b) Dash.download(b.dataset.table, JSON.parse(b.dataset.params));
+});
+
+V.overview = async (view, s) => {
+  const [o, tr] = await Promise.all([
+    Dash.json("/api/v1/overview", { period: s.period }),
+    Dash.json("/api/v1/dashboard/trend", { period: s.period, quarters: 6 }),
+  ]);
+  const card = (k, v, id) => `<div class="card" id="kpi-${id || k}"><div class="k">${t(k)}</div><div class="v">${v}</div></div>`;
+  const c = o.coverage || {};
+  const levels = ["L1", "L2", "L3"];
+  const owners = [...new Set(o.by_class.map((x) => x.ownership))];
+  const cell = (own, lvl) => (o.by_class.find((x) => x.ownership === own && x.reporting_level === lvl) || {}).institutions || 0;
+  view.innerHTML = `
+    <div class="cards">
+      ${card("institutions", Dash.int(o.institutions))}${card("branches", Dash.int(c.branches))}
+      ${card("joint_branches", Dash.int(c.joint_branches))}${card("members", Dash.int(c.members))}
+      ${card("pocket_members", Dash.int(c.pocket_members))}${card("completeness", Dash.pct(o.completeness))}
+      ${card("timeliness", Dash.pct(o.timeliness))}${card("vetoed", Dash.int(o.vetoed))}${card("rejections", Dash.int(o.rejections))}
+    </div>
+    <div class="grid2">
+      <div class="panel"><h2>${t("grades")}</h2><div id="chart-grades" class="chart"></div></div>
+      <div class="panel"><h2>${t("trend")} ${exportButton("trend", { period: s.period })}</h2><div id="chart-trend" class="chart"></div></div>
+    </div>
+    <div class="panel"><h2>${t("by_class")} ${exportButton("overview", { period: s.period })}</h2>
+      <div class="grid2"><div id="chart-classes" class="chart"></div>
+      <div><table id="matrix"><thead><tr><th>${t("ownership")} \\ ${t("reporting_level")}</th>${levels.map((l) => `<th class="n">${l}</th>`).join("")}<th class="n">∑</th></tr></thead>
+      <tbody>${owners.map((own) => `<tr data-ownership="${E(own)}"><td>${E(t(own))}</td>${levels.map((l) => `<td class="n" data-level="${l}">${cell(own, l)}</td>`).join("")}<td class="n">${levels.reduce((a, l) => a + cell(own, l), 0)}</td></tr>`).join("")}</tbody></table>
+      <table id="classes"><thead><tr><th>${t("ownership")}</th><th>${t("reporting_level")}</th><th class="n">${t("institutions")}</th><th class="n">${t("completeness")}</th><th class="n">${t("timeliness")}</th><th class="n">${t("average_score")}</th>${Dash.GRADES.map((g) => `<th class="n">${t(g)}</th>`).join("")}</tr></thead>
+      <tbody>${o.by_class.map((x) => `<tr><td>${E(t(x.ownership))}</td><td>${E(x.reporting_level)}</td><td class="n">${x.institutions}</td><td class="n">${Dash.pct(x.completeness)}</td><td class="n">${Dash.pct(x.timeliness)}</td><td class="n">${Dash.num(x.average_score)}</td>${Dash.GRADES.map((g) => `<td class="n">${x.grades[g] || 0}</td>`).join("")}</tr>`).join("")}</tbody></table></div></div>
+    </div>`;
+  Dash.gradePie("chart-grades", o.grades);
+  Dash.trendChart("chart-trend", tr.items, false);
+  Dash.classChart("chart-classes", o.by_class);
+};
+
+V.rankings = async (view, s) => {
+  const f = (s.rank = s.rank || { level: s.readsAll ? "institution" : "branch", sort: "score", order: "desc", page: 1, q: "", ownership: "", sector: "", reporting_level: "" });
+  const params = { period: s.period, level: f.level, ownership: f.ownership, sector: f.sector, reporting_level: f.reporting_level, q: f.q, sort: f.sort, order: f.order, page: f.page, page_size: 50 };
+  const data = await Dash.json("/api/v1/dashboard/rankings", params);
+  const opt = (v, label, cur) => `<option value="${v}" ${v === cur ? "selected" : ""}>${label}</option>`;
+  const col = (key, label, n) => `<th class="sortable ${n ? "n" : ""} ${f.sort === key ? `sorted ${f.order}` : ""}" data-sort="${key}">${t(label)}</th>`;
+  view.innerHTML = `<div class="panel"><h2>${t("nav_rankings")} ${exportButton("rankings", { ...params, page: undefined, page_size: undefined, sort: undefined, order: undefined })}</h2>
+    <div class="filters">
+      <select id="f-level">${opt("institution", t("level_institution"), f.level)}${opt("branch", t("level_branch"), f.level)}</select>
+      <label>${t("ownership")} <select id="f-ownership">${opt("", t("all"), f.ownership)}${["state_owned", "private", "emerging"].map((o) => opt(o, t(o), f.ownership)).join("")}</select></label>
+      <label>${t("reporting_level")} <select id="f-level2">${opt("", t("all"), f.reporting_level)}${["L1", "L2", "L3"].map((o) => opt(o, o, f.reporting_level)).join("")}</select></label>
+      <label>${t("sector")} <input id="f-sector" value="${E(f.sector)}" size="8"></label>
+      <input id="f-q" type="search" placeholder="${t("search")}" value="${E(f.q)}">
+      <span class="muted">${t("peer_group")}: ${data.group_size}</span>
+    </div>
+    <table id="ranking"><thead><tr><th class="n">${t("rank")}</th>${col("object_id", "id")}${col("name", "name")}<th>${t("ownership")}</th><th>${t("sector")}</th><th>${t("reporting_level")}</th>${col("score", "score", 1)}<th>${t("grade")}</th>${col("completeness", "completeness", 1)}${col("timeliness", "timeliness", 1)}</tr></thead>
+    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}"><td class="n">${i.rank}</td><td>${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="10" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
+  view.querySelector(".panel").appendChild(pager(data, (p) => { f.page = p; App.render(); }));
+  const set = (k, v) => { f[k] = v; f.page = 1; App.render(); };
+  $("#f-level").onchange = (e) => set("level", e.target.value);
+  $("#f-ownership").onchange = (e) => set("ownership", e.target.value);
+  $("#f-level2").onchange = (e) => set("reporting_level", e.target.value);
+  $("#f-sector").onchange = (e) => set("sector", e.target.value.trim());
+  $("#f-q").onchange = (e) => set("q", e.target.value.trim());
+  view.querySelectorAll("th.sortable").forEach((th) => th.addEventListener("click", () => {
+    f.order = f.sort === th.dataset.sort && f.order === "desc" ? "asc" : "desc"; set("sort", th.dataset.sort);
+  }));
+  view.querySelectorAll("tr.click").forEach((tr) => tr.addEventListener("click", () => {
+    location.hash = `#/${f.level === "branch" ? "branch" : "institution"}/${encodeURIComponent(tr.dataset.id)}`;
+  }));
+};
+
+const indicatorName = (k) => t(k === "branches" ? "branches_ind" : k);
+const breakdownTable = (card) => `<table class="breakdown"><thead><tr><th>${t("indicator")}</th><th class="n">${t("value")}</th><th>${t("requirement")}</th><th class="n">${t("weight")}</th><th class="n">${t("points")}</th><th>${t("evidence")}</th><th>${t("note")}</th></tr></thead>
+  <tbody>${card.breakdown.map((r) => `<tr data-indicator="${E(r.indicator)}"><td>${E(indicatorName(r.indicator))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(r.requirement)}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
+  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 12).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 12 ? "…" : ""}</td><td class="muted">${E(r.note)}</td></tr>`).join("")}</tbody></table>`;
+
+const indicatorChart = (id, card) => Dash.chart(id, {
+  tooltip: { trigger: "axis" },
+  legend: { bottom: 0 },
+  grid: { left: 130, right: 20, top: 10, bottom: 40 },
+  yAxis: { type: "category", data: card.breakdown.map((r) => indicatorName(r.indicator)), inverse: true },
+  xAxis: { type: "value", min: 0 },
+  series: [
+    { name: t("weight"), type: "bar", barGap: "-100%", itemStyle: { color: "#eee" }, data: card.breakdown.map((r) => r.weight) },
+    { name: t("points"), type: "bar", itemStyle: { color: "#c23531" }, data: card.breakdown.map((r) => r.points) },
+  ],
+});
+
+const header = (card) => `<div class="cards">
+  <div class="card"><div class="k">${t("name")}</div><div class="v" id="card-name">${E(card.name || card.id)}</div></div>
+  <div class="card"><div class="k">${t("score")}</div><div class="v" id="card-score">${Dash.num(card.score)}</div></div>
+  <div class="card"><div class="k">${t("grade")}</div><div class="v">${E(Dash.label(card.grade))}${card.vetoed ? ` · ${t("vetoed")}` : ""}</div></div>
+  <div class="card"><div class="k">${t("completeness")} / ${t("timeliness")}</div><div class="v">${Dash.pct(card.completeness)} / ${Dash.pct(card.timeliness)}</div></div>
+  <div class="card"><div class="k">${t("ruleset")}</div><div class="v">${E(card.ruleset)}</div></div></div>`;
+
+const changesPanel = (ch) => {
+  if (!ch) return "";
+  const moved = ch.indicators || [];
+  const rows = moved.map((m) => `<tr><td>${E(indicatorName(m.indicator))}</td><td class="n">${Dash.num(m.before.points)}</td><td class="n">${Dash.num(m.after.points)}</td>
+    <td class="evidence">${m.events_added.slice(0, 10).map((id) => `<code>+${E(id)}</code>`).join("")}</td><td class="evidence">${m.events_removed.slice(0, 10).map((id) => `<code>−${E(id)}</code>`).join("")}</td></tr>`).join("");
+  const hist = (ch.history || []).map((h) => `<tr><td>${Dash.time(h.computed_at)}</td><td class="n">${Dash.num(h.score)}</td><td>${E(Dash.label(h.grade))}</td><td>${E(h.ruleset)}</td><td>${E(h.trigger)}</td></tr>`).join("");
+  return `<div class="panel" id="changes"><h2>${t("why_changed")}</h2>
+    ${ch.from ? `<p>${t("score")}: ${Dash.num(ch.score_before)} → <b>${Dash.num(ch.score_after)}</b></p>` : `<p class="muted">${t("no_change")}</p>`}
+    ${moved.length ? `<table><thead><tr><th>${t("indicator")}</th><th class="n">${t("before")}</th><th class="n">${t("after")}</th><th>${t("events_added")}</th><th>${t("events_removed")}</th></tr></thead><tbody>${rows}</tbody></table>` : ""}
+    <h2>${t("history")}</h2><table><thead><tr><th>${t("computed_at")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th>${t("ruleset")}</th><th>${t("trigger")}</th></tr></thead><tbody>${hist}</tbody></table></div>`;
+};
+
+V.institution = async (view, s, id) => {
+  id = id || s.lastInstitution || s.institutionId;
+  if (!id) { location.hash = "#/rankings"; return; }
+  s.lastInstitution = id;
+  const [card, ch, tr] = await Promise.all([
+    Dash.json(`/api/v1/periods/${s.period}/institutions/${encodeURIComponent(id)}`),
+    Dash.json(`/api/v1/periods/${s.period}/institutions/${encodeURIComponent(id)}/changes`).catch(() => null),
+    Dash.json("/api/v1/dashboard/trend", { period: s.period, quarters: 6, institution_id: id }),
+  ]);
+  view.innerHTML = `${header(card)}
+    <div class="grid2"><div class="panel"><h2>${t("indicator")}</h2><div id="chart-indicators" class="chart"></div></div>
+    <div class="panel"><h2>${t("trend")}</h2><div id="chart-trend" class="chart"></div></div></div>
+    <div class="panel"><h2>${t("nav_drill")} ${exportButton("institution", { period: s.period, institution_id: id })}</h2>${breakdownTable(card)}</div>
+    <div class="panel"><h2>${t("branches_of")}</h2><table id="branches"><thead><tr><th>${t("id")}</th><th>${t("name")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th class="n">${t("completeness")}</th><th>${t("missing")}</th></tr></thead>
+    <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td>${E(b.id)}</td><td>${E(b.name)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted">${E((b.missing || []).join(", ") || "—")}</td></tr>`).join("")}</tbody></table></div>
+    ${changesPanel(ch)}`;
+  indicatorChart("chart-indicators", card);
+  Dash.trendChart("chart-trend", tr.items, true);
+  view.querySelectorAll("#branches tr.click").forEach((row) => row.addEventListener("click", () => { location.hash = `#/branch/${encodeURIComponent(row.dataset.id)}`; }));
+};
+
+V.branch = async (view, s, id) => {
+  const card = await Dash.json(`/api/v1/periods/${s.period}/organizations/${encodeURIComponent(id)}`);
+  view.innerHTML = `<p><a href="#/institution/${encodeURIComponent(card.institution_id)}">← ${t("back")}</a></p>${header(card)}
+    <div class="panel"><h2>${t("indicator")}</h2><div id="chart-indicators" class="chart"></div></div>
+    <div class="panel"><h2>${t("nav_drill")}</h2>${breakdownTable(card)}</div>`;
+  indicatorChart("chart-indicators", card);
+};
+
+V.queue = async (view, s) => {
+  const q = (s.queue = s.queue || { page: 1, status: "" });
+  const data = await Dash.json("/api/v1/dashboard/queue", { page: q.page, page_size: 50, status: q.status });
+  const canEdit = s.role === "secretariat";
+  const dis = canEdit ? "" : "disabled";
+  const rows = data.items.map((i) => {
+    const f = i.follow_up;
+    return `<tr data-org="${E(i.organization_id)}" data-version="${f.version}"><td><b>${E(i.name || i.organization_id)}</b><br><span class="muted">${E(i.organization_id)}</span></td>
+      <td>${E(i.institution_name || i.institution_id)}</td><td><span class="badge ${E(i.status)}">${E(t(i.status))}</span></td>
+      <td class="n days">${i.days_since_last_meeting ?? "—"}</td><td>${E(i.last_meeting_on || "—")}</td>
+      <td class="n">${i.reminders_sent}</td><td>${i.reminders.map((r) => `<span class="badge ${E(r.status)}" title="${E(r.channel)} ${E(r.recipient || "")} ${E(Dash.time(r.at))}">${E(r.channel)}·${E(Dash.label(r.status))}</span>`).join("") || "—"}</td>
+      <td class="follow"><label><input type="checkbox" class="contacted" ${f.contacted ? "checked" : ""} ${dis}> ${t("contacted")}</label>
+      <input type="date" class="contacted_on" value="${E(f.contacted_on || "")}" ${dis} title="${t("contacted_on")}"><br>
+      <input type="text" class="reason" value="${E(f.reason || "")}" placeholder="${t("reason")}" ${dis}>
+      <input type="date" class="promised_on" value="${E(f.promised_on || "")}" ${dis} title="${t("promised_on")}">
+      ${canEdit ? `<button class="save">${t("save")}</button>` : ""} <span class="msg muted">${f.updated_by ? `${E(f.updated_by)} ${Dash.time(f.updated_at)}` : ""}</span></td></tr>`;
+  }).join("");
+  view.innerHTML = `<div class="panel"><h2>${t("nav_queue")} ${exportButton("queue", { period: s.period, status: q.status })}</h2>
+    <div class="filters"><select id="q-status"><option value="">${t("all")}</option><option value="lagging" ${q.status === "lagging" ? "selected" : ""}>${t("lagging")}</option><option value="at_risk" ${q.status === "at_risk" ? "selected" : ""}>${t("at_risk")}</option></select></div>
+    <table id="queue"><thead><tr><th>${t("level_branch")}</th><th>${t("level_institution")}</th><th>${t("status")}</th><th class="n">${t("days_since")}</th><th>${t("last_meeting")}</th><th class="n">${t("reminders")}</th><th>${t("delivery")}</th><th>${t("contacted")} / ${t("reason")} / ${t("promised_on")}</th></tr></thead>
+    <tbody>${rows || `<tr><td colspan="8" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
+  view.querySelector(".panel").appendChild(pager(data, (p) => { q.page = p; App.render(); }));
+  $("#q-status").onchange = (e) => { q.status = e.target.value; q.page = 1; App.render(); };
+  view.querySelectorAll("button.save").forEach((b) => b.addEventListener("click", async () => {
+    const tr = b.closest("tr"); const msg = tr.querySelector(".msg");
+    const body = {
+      version: Number(tr.dataset.version), contacted: tr.querySelector(".contacted").checked,
+      contacted_on: tr.querySelector(".contacted_on").value || null, reason: tr.querySelector(".reason").value,
+      promised_on: tr.querySelector(".promised_on").value || null,
+    };
+    try {
+      const res = await Dash.api(`/api/v1/dashboard/queue/${encodeURIComponent(tr.dataset.org)}/follow-up`, null,
+        { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      const saved = await res.json();
+      tr.dataset.version = saved.version; msg.textContent = `${t("saved")} (v${saved.version})`; msg.className = "msg saved";
+    } catch (e) { msg.textContent = e.status === 409 ? t("conflict") : e.message; msg.className = "msg conflict"; }
+  }));
+};
+
+V.heatmap = async (view, s) => {
+  const h = (s.heat = s.heat || { page: 1, q: "" });
+  const data = await Dash.json("/api/v1/dashboard/heatmap", { period: s.period, page: h.page, page_size: 30, q: h.q });
+  const points = [];
+  data.items.forEach((row, y) => row.counts.forEach((c, x) => points.push([x, y, c])));
+  const max = Math.max(4, ...points.map((p) => p[2]));
+  view.innerHTML = `<div class="panel"><h2>${t("nav_heat")} ${exportButton("heatmap", { period: s.period, q: h.q })}</h2>
+    <p class="muted">${t("heat_hint")}</p><div class="filters"><input id="h-q" type="search" placeholder="${t("search")}" value="${E(h.q)}"></div>
+    <div id="chart-heat" class="chart tall" style="height:${Math.max(260, 60 + data.items.length * 22)}px"></div></div>`;
+  view.querySelector(".panel").appendChild(pager(data, (p) => { h.page = p; App.render(); }));
+  $("#h-q").onchange = (e) => { h.q = e.target.value.trim(); h.page = 1; App.render(); };
+  Dash.chart("chart-heat", {
+    tooltip: { position: "top", formatter: (p) => `${E(data.items[p.value[1]].name)}<br>${data.months[p.value[0]]}: ${p.value[2]}` },
+    grid: { left: 170, right: 20, top: 10, bottom: 70 },
+    xAxis: { type: "category", data: data.months, splitArea: { show: true } },
+    yAxis: { type: "category", inverse: true, data: data.items.map((i) => i.name || i.organization_id), splitArea: { show: true } },
+    visualMap: { min: 0, max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#fff5f0", "#fcbba1", "#ef3b2c", "#67000d"] } },
+    series: [{ name: t("nav_heat"), type: "heatmap", data: points, label: { show: true } }],
+  });
+};
