@@ -9,6 +9,7 @@ from alliance_shared.http import create_service_app
 from alliance_shared.runtime import Runtime
 from fastapi import FastAPI
 
+from . import dashboard_views
 from .adapters import projections, readmodels
 from .domain.ruleset import RULESET_DIR, load_ruleset
 from .entrypoints import api, dashboard
@@ -33,7 +34,7 @@ def create_app(
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        indexes=[*projections.INDEXES, *readmodels.INDEXES],
+        indexes=[*projections.INDEXES, *readmodels.INDEXES, *dashboard_views.INDEXES],
         outbox_collections=readmodels.OUTBOX_COLLECTIONS,
         start_consumers=start_consumers,
     )
