@@ -1,0 +1,245 @@
+# ruff: noqa: E501  (the JavaScript run in the page reads better unwrapped)
+"""The secretariat's dashboard in headless Chromium against the running service and the scripted
+quarter: the right numbers on the overview, a drill-down down to an event id, the language switch,
+an institution admin kept to their own institution, the work queue and its follow-up record, the
+heat map, the printable report and the XLSX exports. Every page is screenshotted under
+test-artifacts/ui/ and every chart must have drawn something."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from playwright.async_api import Browser, Page
+
+pytestmark = pytest.mark.integration
+PERIOD = "2026-Q3"
+
+CHARTS_DRAWN = """() => Object.entries(window.__charts).map(([id, c]) => {
+  const series = (c.getOption().series || []).map(s => (s.data || []).length);
+  const canvas = c.getDom().querySelector('canvas');
+  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let inked = 0;
+  for (let i = 3; i < px.length; i += 4) if (px[i] > 0) inked++;
+  return {id, series, inked, width: canvas.width};
+})"""
+
+
+async def open_page(browser: Browser, q: Any, path: str, **token: Any) -> Page:
+    context = await browser.new_context(
+        viewport={"width": 1400, "height": 1000}, locale="zh-CN", accept_downloads=True
+    )
+    page = await context.new_page()
+    await page.goto(f"{q.server.url}{path.replace('?', '?token=' + q.token(**token) + '&', 1)}")
+    return page
+
+
+async def ready(page: Page, name: str, selector: str = "#view") -> None:
+    await page.wait_for_selector(f'{selector}[data-ready="{name}"]', timeout=30_000)
+
+
+async def charts_drawn(page: Page, expected: set[str]) -> None:
+    charts = {c["id"]: c for c in await page.evaluate(CHARTS_DRAWN)}
+    assert expected <= set(charts), charts
+    for chart_id in expected:
+        c = charts[chart_id]
+        assert any(n > 0 for n in c["series"]), f"{chart_id} has no series data: {c}"
+        assert c["inked"] > 2000, f"{chart_id} drew (almost) nothing: {c}"
+
+
+async def shot(page: Page, artifacts: Path, name: str) -> None:
+    await page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+async def text(page: Page, selector: str) -> str:
+    return (await page.locator(selector).first.inner_text()).strip()
+
+
+async def test_overview_shows_the_scripted_quarters_numbers(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/overview")
+    await ready(page, "overview")
+    assert await text(page, "#kpi-institutions .v") == "3"
+    assert await text(page, "#kpi-branches .v") == "3"  # b1, b2, b4 (b3 is a joint branch)
+    assert await text(page, "#kpi-joint_branches .v") == "1"
+    for ownership, level in (("state_owned", "L2"), ("private", "L1"), ("emerging", "L3")):
+        cell = page.locator(f'#matrix tr[data-ownership="{ownership}"] td[data-level="{level}"]')
+        assert (await cell.inner_text()).strip() == "1"
+    async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as api:
+        overview = (await api.get("/api/v1/overview", params={"period": PERIOD})).json()
+    assert await text(page, "#kpi-completeness .v") == f"{overview['completeness']:.2f}%"
+    assert await text(page, "#kpi-timeliness .v") == f"{overview['timeliness']:.2f}%"
+    pie = await page.evaluate(
+        "() => window.__charts['chart-grades'].getOption().series[0].data.map(d => d.value)"
+    )
+    assert sum(pie) == 3 and pie == [overview["grades"][g] for g in ("excellent", "good", "pass", "fail")]
+    trend = await page.evaluate("() => window.__charts['chart-trend'].getOption().xAxis[0].data")
+    assert trend[-1] == PERIOD and len(trend) == 6
+    await charts_drawn(page, {"chart-grades", "chart-trend", "chart-classes"})
+    await shot(page, artifacts, "01-overview-zh")
+
+
+async def test_a_drill_down_reaches_the_event_behind_an_indicator(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/rankings")
+    await ready(page, "rankings")
+    rows = page.locator("#ranking tbody tr")
+    assert await rows.count() == 3
+    await shot(page, artifacts, "02-rankings")
+    await page.fill("#f-q", "国有")
+    await page.press("#f-q", "Enter")
+    await page.wait_for_function("() => document.querySelectorAll('#ranking tbody tr').length === 1")
+    await ready(page, "rankings")
+    await page.locator('#ranking tr[data-id="i1"]').click()
+    await ready(page, "institution")
+    assert await text(page, "#card-name") == "国有银行甲"
+    await charts_drawn(page, {"chart-indicators", "chart-trend"})
+    await shot(page, artifacts, "03-institution-i1")
+    await page.locator('#branches tr[data-id="b1"]').click()
+    await ready(page, "branch")
+    org_life = page.locator('.breakdown tr[data-indicator="org_life"] code.event-id')
+    shown = set(await org_life.all_inner_texts())
+    assert quarter.ids["b1-sep-general"] in shown and quarter.ids["b1-jul-committee"] in shown
+    await charts_drawn(page, {"chart-indicators"})
+    await shot(page, artifacts, "04-branch-b1-evidence")
+
+
+async def test_the_language_switch_turns_the_dashboard_into_english_and_back(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/overview")
+    await ready(page, "overview")
+    assert await text(page, 'nav a[data-route="overview"]') == "总览"
+    assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+    await page.click("#lang")
+    await ready(page, "overview")
+    assert await text(page, 'nav a[data-route="overview"]') == "Overview"
+    assert await text(page, "#kpi-institutions .k") == "Institutions"
+    assert await page.evaluate("document.documentElement.lang") == "en"
+    legend = await page.evaluate(
+        "() => window.__charts['chart-grades'].getOption().series[0].data.map(d => d.name)"
+    )
+    assert legend == ["Excellent", "Good", "Pass", "Fail"]
+    await charts_drawn(page, {"chart-grades", "chart-trend", "chart-classes"})
+    await shot(page, artifacts, "05-overview-en")
+    await page.click("#lang")
+    await ready(page, "overview")
+    assert await text(page, "#lang") == "English"
+    assert await text(page, "#kpi-institutions .k") == "机构数"
+
+
+async def test_an_institution_admin_sees_only_their_own_institution(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    who = {"role": "institution_admin", "institution_id": "i2", "subject": "admin-i2"}
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/institution/i1", **who)
+    await ready(page, "error")
+    assert await page.locator("#error").get_attribute("data-status") == "403"
+    assert "无权访问" in await text(page, "#error")
+    assert await page.locator("text=国有银行甲").count() == 0
+    await shot(page, artifacts, "06-admin-forbidden")
+    statuses = await page.evaluate(
+        """async () => { const h = {Authorization: 'Bearer ' + sessionStorage.getItem('dashboard.token')};
+        const s = async (u) => (await fetch(u, {headers: h})).status;
+        return [await s('/api/v1/overview?period=2026-Q3'), await s('/api/v1/dashboard/rankings?period=2026-Q3&institution_id=i1'),
+                await s('/api/v1/dashboard/heatmap?period=2026-Q3&institution_id=i1'), await s('/api/v1/dashboard/queue?institution_id=i3'),
+                await s('/api/v1/dashboard/exports/institution.xlsx?period=2026-Q3&institution_id=i1'),
+                await s('/api/v1/periods/2026-Q3/organizations/b1')]; }"""
+    )
+    assert statuses == [403, 403, 403, 403, 403, 403]
+    assert not await page.locator('nav a[data-route="overview"]').is_visible()
+    await page.evaluate("location.hash = '#/rankings'")
+    await ready(page, "rankings")
+    assert await page.locator("#ranking tbody tr").all_inner_texts() and set(
+        await page.locator("#ranking tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    ) == {"b3"}
+    await page.evaluate("location.hash = '#/institution/i2'")
+    await ready(page, "institution")
+    assert await text(page, "#card-name") == "民营证券乙"
+    await shot(page, artifacts, "07-admin-own-institution")
+
+
+async def test_the_work_queue_shows_reminders_and_keeps_a_versioned_follow_up(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/queue")
+    await ready(page, "queue")
+    row = page.locator('#queue tr[data-org="b4"]')
+    assert await row.locator(".badge.lagging").count() == 1
+    assert (await row.locator(".days").inner_text()).strip() == "185"  # 2026-04-10 → 2026-10-12
+    assert "已送达" in await row.inner_text()
+    await row.locator(".contacted").check()
+    await row.locator(".reason").fill("书记外出培训")
+    await row.locator(".promised_on").fill("2026-10-20")
+    await row.locator("button.save").click()
+    await page.wait_for_function("() => document.querySelector('#queue tr[data-org=\"b4\"] .msg.saved')")
+    assert await row.get_attribute("data-version") == "1"
+    stale = await page.evaluate(
+        """async () => (await fetch('/api/v1/dashboard/queue/b4/follow-up', {method: 'PUT',
+          headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + sessionStorage.getItem('dashboard.token')},
+          body: JSON.stringify({version: 0, contacted: false})})).status"""
+    )
+    assert stale == 409
+    await page.reload()
+    await ready(page, "queue")
+    assert await page.locator('#queue tr[data-org="b4"] .reason').input_value() == "书记外出培训"
+    await shot(page, artifacts, "08-work-queue")
+
+
+async def test_the_heat_map_counts_meetings_per_branch_per_month(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/heatmap")
+    await ready(page, "heatmap")
+    option = await page.evaluate(
+        "() => { const o = window.__charts['chart-heat'].getOption(); return {x: o.xAxis[0].data, y: o.yAxis[0].data, d: o.series[0].data}; }"
+    )
+    assert option["x"][0] == "2025-10" and option["x"][-1] == "2026-09"
+    async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as client:
+        api = await client.get("/api/v1/dashboard/heatmap", params={"period": PERIOD})
+    order = [i["organization_id"] for i in api.json()["items"]]
+    assert order == ["b1", "b2", "b3", "b4"]
+    got = {(order[y], option["x"][x]): c for x, y, c in option["d"] if c}
+    assert got == {(b, m): c for b, months in quarter.heat.items() for m, c in months.items()}
+    await charts_drawn(page, {"chart-heat"})
+    await shot(page, artifacts, "09-heatmap")
+
+
+async def test_the_printable_report_and_every_export_carry_chinese_headers(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/report?period={PERIOD}")
+    await ready(page, "report")
+    assert PERIOD in await text(page, "h1")
+    await charts_drawn(page, {"chart-grades", "chart-trend", "chart-classes"})
+    await page.emulate_media(media="print")
+    await shot(page, artifacts, "10-report-print")
+    await page.pdf(path=str(artifacts / "10-report.pdf"), format="A4", print_background=True)
+
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/rankings")
+    await ready(page, "rankings")
+    async with page.expect_download() as download:
+        await page.locator("button.export").click()
+    saved = await (await download.value).path()
+    body = await asyncio.to_thread(Path(saved).read_bytes)
+    sheet = load_workbook(io.BytesIO(body)).active
+    assert sheet is not None
+    assert [c.value for c in sheet[1]][:3] == ["组内排名 Rank", "编号 ID", "名称 Name"]
+    assert sheet.max_row == 4
+    async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as api:
+        for table, first in [("overview", "所有制 Ownership"), ("trend", "期间 Period"), ("queue", "支部编号 Branch ID"),
+                             ("heatmap", "支部编号 Branch ID"), ("institution", "对象 Object")]:  # fmt: skip
+            r = await api.get(
+                f"/api/v1/dashboard/exports/{table}.xlsx",
+                params={"period": PERIOD, "institution_id": "i1" if table == "institution" else None},
+            )
+            assert r.status_code == 200, r.text
+            ws = load_workbook(io.BytesIO(r.content)).active
+            assert ws is not None and ws["A1"].value == first and ws.max_row >= 2
