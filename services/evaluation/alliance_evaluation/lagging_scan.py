@@ -4,10 +4,10 @@ own outbox. Near the quarter's end it also announces the reports a branch still 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 
-from alliance_shared.clock import Clock
+from alliance_shared.clock import SHANGHAI, Clock
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import BranchCaughtUp, BranchFellBehind, ReportsMissing
 
@@ -85,7 +85,7 @@ class LaggingScan:
                     period=str(period),
                     days_since_last_meeting=verdict.days_since_last_meeting,
                     detected_at=now,
-                    last_meeting_at=None,
+                    last_meeting_at=_start_of(last),
                     org_life_score=score.get("org_life"),
                 )
                 events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
@@ -133,3 +133,8 @@ class LaggingScan:
                     fields["reports_missing_period"] = str(period)
                 await self.models.save_lagging(org["_id"], fields, events)
         return counts
+
+
+def _start_of(day: date | None) -> datetime | None:
+    """A meeting day as an instant (its start in Asia/Shanghai): meetings are reported by day."""
+    return datetime.combine(day, time(0), SHANGHAI) if day else None

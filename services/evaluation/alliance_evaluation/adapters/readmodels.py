@@ -104,6 +104,25 @@ class ReadModels:
         body = {k: v for k, v in doc.items() if k != "_id"}
         await self.db.scores.update_one({"_id": key}, outbox_push({"$set": body}, events), upsert=True)
 
+    async def save_batch(
+        self, computations: list[Doc], scores: list[tuple[Doc, Sequence[tuple[EventPayload, CloudEvent]]]]
+    ) -> None:
+        """One round trip per collection: FerretDB answers a bulk write far faster than single updates."""
+        if computations:
+            await self.db.computations.insert_many(computations, ordered=False)
+        if scores:
+            await self.db.scores.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": doc["_id"]},
+                        outbox_push({"$set": {k: v for k, v in doc.items() if k != "_id"}}, events),
+                        upsert=True,
+                    )
+                    for doc, events in scores
+                ],
+                ordered=False,
+            )
+
     async def digests(self, period: str, keys: Sequence[str]) -> dict[str, Doc]:
         docs = await self.db.scores.find(
             {"_id": {"$in": list(keys)}}, {"digest": 1, "computation_id": 1, "seq": 1}

@@ -48,10 +48,11 @@ async def store_scores(
         result.period, [score_key(c.period, c.object_type, c.object_id) for c in cards]
     )
     changed = 0
+    batch: list[tuple[dict[str, Any], dict[str, Any], list[Any]]] = []
     for card in result.branches:
         branch = facts.branches[card.object_id]
-        changed += await _store(
-            models,
+        changed += _store(
+            batch,
             card,
             previous,
             at,
@@ -69,8 +70,8 @@ async def store_scores(
         found = card.indicator("coverage")
         coverage = dict(found.details) if found is not None else {}
         kinds = [facts.branches[b.object_id].kind for b in card.branches]
-        changed += await _store(
-            models,
+        changed += _store(
+            batch,
             card,
             previous,
             at,
@@ -97,6 +98,7 @@ async def store_scores(
                 },
             },
         )
+    await models.save_batch([c for c, _, _ in batch], [(d, e) for _, d, e in batch])
     return changed
 
 
@@ -105,14 +107,15 @@ def _value(card: ScoreCard, name: str) -> float | None:
     return None if r is None or r.value is None else rounded(r.value * 100)
 
 
-async def _store(
-    models: ReadModels,
+def _store(
+    batch: list[tuple[dict[str, Any], dict[str, Any], list[Any]]],
     card: ScoreCard,
     previous: dict[str, Any],
     at: datetime,
     trigger: str,
     extra: dict[str, Any],
 ) -> int:
+    """Queue the card's computation and score documents when its result changed."""
     key = score_key(card.period, card.object_type, card.object_id)
     digest = card.digest()
     before = previous.get(key)
@@ -120,36 +123,33 @@ async def _store(
         return 0
     computation_id = f"c-{uuid.uuid4().hex[:16]}"
     seq = int(before.get("seq", 0)) + 1 if before else 1  # order of computations, whatever the clock says
-    body = card.as_dict()
+    rendered = card.as_dict()
+    body = dict(rendered)
     if card.object_type == "institution":
         body["branches"] = [b.as_dict() for b in card.branches]
-    await models.save_computation(
-        {
-            "_id": computation_id,
-            "period": card.period,
-            "object_type": card.object_type,
-            "object_id": card.object_id,
-            "ruleset": card.ruleset,
-            "digest": digest,
-            "score": body["score"],
-            "grade": card.grade,
-            "computed_at": at,
-            "seq": seq,
-            "trigger": trigger,
-            "previous": before.get("computation_id") if before else None,
-            "card": body,
-        }
-    )
-    await models.save_score(
-        {
-            "_id": key,
-            **card.as_dict(),
-            **extra,
-            "digest": digest,
-            "computation_id": computation_id,
-            "computed_at": at,
-            "seq": seq,
-        },
-        [_event(card, computation_id, at)],
-    )
+    computation = {
+        "_id": computation_id,
+        "period": card.period,
+        "object_type": card.object_type,
+        "object_id": card.object_id,
+        "ruleset": card.ruleset,
+        "digest": digest,
+        "score": body["score"],
+        "grade": card.grade,
+        "computed_at": at,
+        "seq": seq,
+        "trigger": trigger,
+        "previous": before.get("computation_id") if before else None,
+        "card": body,
+    }
+    score = {
+        "_id": key,
+        **rendered,
+        **extra,
+        "digest": digest,
+        "computation_id": computation_id,
+        "computed_at": at,
+        "seq": seq,
+    }
+    batch.append((computation, score, [_event(card, computation_id, at)]))
     return 1

@@ -39,6 +39,7 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
         ]
         behind = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.branch.fell_behind.v1")
         assert behind[0].data["organization_id"] == "b9" and behind[0].data["days_since_last_meeting"] == 70
+        assert behind[0].data["last_meeting_at"].startswith("2026-05-01T00:00:00+08:00")
 
         again = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
         assert again["fell_behind"] == 0  # still lagging: no news, no second event
