@@ -4,8 +4,9 @@ package main
 // one document can both match a condition and an $inc can be lost (measured: 85 of 100 racing
 // conditional updates both succeeded, 62 of 100 $inc rounds lost an increment). MongoDB guarantees
 // single-document atomicity and the platform relies on it (optimistic versions, outbox pushes,
-// counters). This proxy restores it by forwarding one wire-protocol request at a time, across all
-// client connections, and holding the lock until its reply has been read.
+// counters). This proxy restores it: read-modify-write commands (update, findAndModify, delete) on
+// one collection run one at a time; commands that change a database's shape (createIndexes, drop…)
+// run alone; reads and inserts (atomic in SQLite already) run freely.
 
 import (
 	"context"
@@ -26,7 +27,16 @@ const (
 	maxMessage  = 48 * 1024 * 1024
 )
 
-var global sync.Mutex
+// shape is held exclusively by commands that change collections or indexes and shared by writers.
+var shape sync.RWMutex
+
+// collectionLocks serialises read-modify-write commands per "db.collection".
+var collectionLocks sync.Map
+
+func lockFor(key string) *sync.Mutex {
+	m, _ := collectionLocks.LoadOrStore(key, &sync.Mutex{})
+	return m.(*sync.Mutex)
+}
 
 func serveSerialized(ctx context.Context, listen, socket string, l *slog.Logger) error {
 	ln, err := net.Listen("tcp", listen)
@@ -77,11 +87,21 @@ func proxyConn(client net.Conn, socket string, l *slog.Logger) {
 }
 
 func roundTrip(req []byte, client, backend net.Conn) error {
-	// Server monitoring (an awaitable or streamed "hello") may wait for seconds or stream forever:
-	// it touches no data, so it never takes the lock.
-	if !isHandshake(req) {
-		global.Lock()
-		defer global.Unlock()
+	switch name, collection, db := commandOf(req); {
+	case readModifyWrite[name]:
+		shape.RLock()
+		defer shape.RUnlock()
+		m := lockFor(db + "." + collection)
+		m.Lock()
+		defer m.Unlock()
+	case name == "insert":
+		shape.RLock()
+		defer shape.RUnlock()
+	case freeCommands[name]:
+		// reads, inserts and server monitoring (an awaitable "hello" may wait for seconds)
+	default:
+		shape.Lock()
+		defer shape.Unlock()
 	}
 	if _, err := backend.Write(req); err != nil {
 		return err
@@ -111,26 +131,80 @@ func expectsReply(msg []byte) bool {
 	return binary.LittleEndian.Uint32(msg[16:20])&moreToCome == 0
 }
 
-// isHandshake: the first key of an OP_MSG body (the command name) is hello or isMaster, or the
-// message is a legacy OP_QUERY (only used for the initial handshake).
-func isHandshake(msg []byte) bool {
+var readModifyWrite = map[string]bool{"update": true, "findAndModify": true, "findandmodify": true, "delete": true}
+
+var freeCommands = map[string]bool{
+	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true, "buildinfo": true,
+	"find": true, "getMore": true, "aggregate": true, "count": true, "distinct": true, "killCursors": true,
+	"listCollections": true, "listIndexes": true, "listDatabases": true, "endSessions": true,
+	"saslStart": true, "saslContinue": true, "getParameter": true, "dbStats": true, "collStats": true,
+	"explain": true, "connectionStatus": true, "getLog": true, "hostInfo": true, "whatsmyuri": true,
+}
+
+// commandOf reads an OP_MSG body (section kind 0): its first key is the command name, a string
+// value of it the collection, and "$db" the database. Anything else (legacy OP_QUERY handshakes)
+// counts as a free "hello".
+func commandOf(msg []byte) (name, collection, db string) {
 	op := int32(binary.LittleEndian.Uint32(msg[12:16]))
-	if op == 2004 {
-		return true
+	if op != opMsg {
+		return "hello", "", ""
 	}
-	// OP_MSG: header(16) flagBits(4) kind(1) bsonLength(4) elementType(1) name...
-	if op != opMsg || len(msg) < 27 || msg[20] != 0 {
-		return false
+	if len(msg) < 26 || msg[20] != 0 {
+		return "", "", ""
 	}
-	name := msg[26:]
-	if end := indexByte(name, 0); end >= 0 {
-		name = name[:end]
+	doc := msg[21:]
+	size := int(int32(binary.LittleEndian.Uint32(doc[0:4])))
+	if size > len(doc) || size < 5 {
+		return "", "", ""
 	}
-	switch string(name) {
-	case "hello", "isMaster", "ismaster":
-		return true
+	pos := 4
+	first := true
+	for pos < size-1 {
+		kind := doc[pos]
+		pos++
+		end := indexByte(doc[pos:size], 0)
+		if end < 0 {
+			return name, collection, db
+		}
+		key := string(doc[pos : pos+end])
+		pos += end + 1
+		value, n, ok := elementValue(kind, doc[pos:size])
+		if !ok {
+			return name, collection, db
+		}
+		if first {
+			name, collection, first = key, value, false
+		} else if key == "$db" {
+			db = value
+		}
+		pos += n
 	}
-	return false
+	return name, collection, db
+}
+
+// elementValue: the string value (when the element is a string) and the element's length.
+func elementValue(kind byte, b []byte) (string, int, bool) {
+	fixed := map[byte]int{0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8,
+		0x13: 16, 0x7F: 0, 0xFF: 0}
+	if n, ok := fixed[kind]; ok {
+		return "", n, n <= len(b)
+	}
+	if len(b) < 4 {
+		return "", 0, false
+	}
+	l := int(int32(binary.LittleEndian.Uint32(b[0:4])))
+	switch kind {
+	case 0x02: // string: int32 length (with the trailing NUL), bytes
+		if l < 1 || 4+l > len(b) {
+			return "", 0, false
+		}
+		return string(b[4 : 4+l-1]), 4 + l, true
+	case 0x03, 0x04: // document, array: int32 total length
+		return "", l, l >= 5 && l <= len(b)
+	case 0x05: // binary: int32 length, subtype, bytes
+		return "", 5 + l, 5+l <= len(b)
+	}
+	return "", 0, false
 }
 
 func indexByte(b []byte, c byte) int {
