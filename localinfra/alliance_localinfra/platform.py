@@ -3,6 +3,7 @@ inbox and the four services, each its own process — until Ctrl-C. Also used by
 to start the services as real processes.
 
     python -m alliance_localinfra.platform [--ports 8001,8002,8003,8004] [--services registry,activity]
+                                           [--namespace demo1]  # own topics and databases on a shared broker
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def start_services(infra_env: Mapping[str, str], *, ports: Mapping[str, int], lo
     for name, port in ports.items():
         env = service_env(infra_env, name, port, {**(extra_env or {}), **((per_service_env or {}).get(name, {}))})
         log_path = log_dir / f"{name}.log"
-        log = open(log_path, "ab")  # noqa: SIM115 — the child owns it for its lifetime
+        log = open(log_path, "ab")
         popen = spawn([sys.executable, "-m", f"alliance_{name}"], env=env, stdout=log, stderr=log)
         running.append(RunningService(name, port, ManagedProcess(name, popen, log_path)))
     return running
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alliance_localinfra.platform", description=__doc__)
     parser.add_argument("--ports", help="registry,activity,evaluation,notification ports (default 8001-8004)")
     parser.add_argument("--services", help="comma-separated subset to start (default: all four)")
+    parser.add_argument("--namespace", help="prefix for topics (NS.) and databases (NS-<service>), so a second "
+                                            "platform can share one broker and store")
     args = parser.parse_args(argv)
     names = args.services.split(",") if args.services else list(SERVICES)
     ports = dict(zip(SERVICES, [int(p) for p in args.ports.split(",")], strict=True)) if args.ports else SERVICES
@@ -172,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         print("启动中 / starting Kafka, the store and the services ...", file=sys.stderr, flush=True)
-        with running_platform(ports=ports) as platform:
+        ns = args.namespace
+        with running_platform(ports=ports, topic_prefix=f"{ns}." if ns else "",
+                              run_dir=cache_root() / "run" / ns if ns else None,
+                              per_service_env={n: {"MONGODB_DATABASE": f"{ns}-{n}"} for n in ports} if ns else None,
+                              ) as platform:
             _print_banner(platform, time.monotonic() - started)
             try:
                 while True:

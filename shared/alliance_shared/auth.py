@@ -67,7 +67,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"令牌无效 / invalid token: {exc}") from None
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError:
             raise Unauthorized("令牌缺少有效角色 / token has no valid role", field="role") from None
         return Principal(subject=str(claims["sub"]), role=role,

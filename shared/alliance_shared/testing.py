@@ -21,11 +21,11 @@ def namespace(label: str = "t") -> str:
     return f"{label}-{uuid.uuid4().hex[:10]}"
 
 
-async def wait_for(probe: Callable[[], Awaitable[T]], *, timeout_s: float = 20.0, interval_s: float = 0.1,
+async def wait_for(probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 20.0, interval_s: float = 0.1,
                    what: str = "condition") -> T:
     """Await `probe()` until it returns something truthy; fail with `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:

@@ -15,6 +15,7 @@ from .base import AwareDatetime, EventPayload, Id, Month, Quarter
 from .topics import ACTIVITY_EVENTS, ACTIVITY_REJECTED
 from .vocabulary import Channel, MeetingKind, Severity
 
+
 class MeetingHeld(EventPayload):
     """三会一课: a branch held an organisational-life meeting."""
 

@@ -212,8 +212,8 @@ class ConsumerRunner:
         await self._publisher.send_raw(dlq(self._logical(record.topic)), record.value, record.key, headers)
         self.state.dead_lettered += 1
         self.state.consecutive_dead_letters += 1
-        self.state.last_errors = (self.state.last_errors + [reason])[-10:]
-        EVENTS_CONSUMED.labels(record.topic, self.group_id, "dead_lettered").inc()
+        self.state.last_errors = [*self.state.last_errors, reason][-10:]
+        EVENTS_CONSUMED.labels(self._logical(record.topic), self.group_id, "dead_lettered").inc()
         log.error("dead-lettered %s[%d]@%d after %d attempts: %s",
                   record.topic, record.partition, record.offset, attempts, reason)
 

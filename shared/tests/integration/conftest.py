@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator
 
 import pytest
-
 from alliance_shared.kafka.producer import EventPublisher
 from alliance_shared.mongo import connect
 from alliance_shared.testing import namespace

@@ -4,10 +4,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from alliance_shared.contracts.activity import MeetingHeld
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
@@ -16,6 +12,9 @@ from alliance_shared.kafka.consumer import ConsumedMessage, ConsumerPolicy, Cons
 from alliance_shared.mongo import MongoDedupeStore
 from alliance_shared.telemetry import setup_tracing
 from alliance_shared.testing import TopicReader, wait_for
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytestmark = pytest.mark.integration
 

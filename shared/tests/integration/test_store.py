@@ -4,14 +4,20 @@ optimistic versioning."""
 import asyncio
 
 import pytest
-
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.registry import OrganizationClosed
 from alliance_shared.contracts.topics import REGISTRY_EVENTS
 from alliance_shared.kafka.consumer import ConsumerRunner, EventDispatch
 from alliance_shared.mongo import (
-    IndexSpec, MongoDedupeStore, OutboxRelay, VersionConflict, ensure_indexes, is_duplicate_key, outbox_fields,
-    outbox_push, update_versioned,
+    IndexSpec,
+    MongoDedupeStore,
+    OutboxRelay,
+    VersionConflict,
+    ensure_indexes,
+    is_duplicate_key,
+    outbox_fields,
+    outbox_push,
+    update_versioned,
 )
 from alliance_shared.testing import TopicReader, wait_for
 

@@ -5,9 +5,14 @@ import hmac
 import logging
 
 import pytest
-
 from alliance_shared.auth import (
-    TokenVerifier, api_key_matches, generate_api_key, hash_api_key, key_id_of, mint_token, webhook_signature,
+    TokenVerifier,
+    api_key_matches,
+    generate_api_key,
+    hash_api_key,
+    key_id_of,
+    mint_token,
+    webhook_signature,
 )
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden, Unauthorized

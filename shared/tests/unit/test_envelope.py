@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from alliance_shared.contracts.activity import MeetingHeld
 from alliance_shared.contracts.catalog import envelope, parse_payload
 from alliance_shared.contracts.envelope import CloudEvent, EnvelopeError, batch_body, parse_http_body

@@ -4,7 +4,6 @@ import json
 
 import jsonschema
 import pytest
-
 from alliance_shared.contracts import published
 from alliance_shared.contracts.catalog import ALL_PAYLOADS, BY_TYPE
 from alliance_shared.contracts.topics import TOPICS
