@@ -4,7 +4,7 @@ own outbox. Near the quarter's end it also announces the reports a branch still 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from alliance_shared.clock import SHANGHAI, Clock
@@ -18,6 +18,8 @@ from .domain.lagging import BranchPulse, LaggingPolicy, assess, change, reports_
 from .domain.periods import Period, local_day
 from .domain.scoring import BRANCH_KINDS
 from .settings import EvaluationSettings
+
+LOOKBACK_DAYS = 730  # a branch silent for longer shows "never met" (still lagging)
 
 
 class LaggingScan:
@@ -41,8 +43,6 @@ class LaggingScan:
                 "institution_ids": 1,
                 "opened": 1,
                 "closed": 1,
-                "last_meeting_on": 1,
-                "last_meeting_event_id": 1,
             },
         ).to_list(None)
         scores = {
@@ -53,6 +53,8 @@ class LaggingScan:
             )
         }
         states = await self.models.lagging_states()
+        # one pass over recent meetings rather than a write per meeting event (cheap on FerretDB)
+        meetings = await self.projections.last_meetings(today - timedelta(days=LOOKBACK_DAYS))
         counts = {
             "scanned": 0,
             "lagging": 0,
@@ -69,7 +71,8 @@ class LaggingScan:
             if opened > today or (org.get("closed") and date.fromisoformat(org["closed"]) <= today):
                 continue
             counts["scanned"] += 1
-            last = date.fromisoformat(org["last_meeting_on"]) if org.get("last_meeting_on") else None
+            met = meetings.get(org["_id"])
+            last = date.fromisoformat(met[0]) if met else None
             score = scores.get(org["_id"], {})
             pulse = BranchPulse(org["_id"], org["institution_ids"][0], opened, last, score.get("org_life"))
             verdict = assess(pulse, today, self.policy)
@@ -97,7 +100,7 @@ class LaggingScan:
                     previous_status=previous,
                     period=str(period),
                     caught_up_at=now,
-                    meeting_event_id=org.get("last_meeting_event_id"),
+                    meeting_event_id=met[1] if met else None,
                 )
                 events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
                 counts["caught_up"] += 1
@@ -121,7 +124,7 @@ class LaggingScan:
                     "institution_id": pulse.institution_id,
                     "institution_ids": org["institution_ids"],
                     "days_since_last_meeting": verdict.days_since_last_meeting,
-                    "last_meeting_on": org.get("last_meeting_on"),
+                    "last_meeting_on": met[0] if met else None,
                     "org_life": score.get("org_life"),
                     "period": str(period),
                     "checked_at": now,

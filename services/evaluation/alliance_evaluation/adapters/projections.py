@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec
+from alliance_shared.mongo import IndexSpec, is_duplicate_key
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -50,6 +50,11 @@ INDEXES = [
 
 def _d(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _neg(event_id: str) -> tuple[int, ...]:
+    """Orders ties on a day by the smallest event id first (deterministic)."""
+    return tuple(-ord(c) for c in event_id)
 
 
 def _date(text: str | None) -> date | None:
@@ -127,36 +132,39 @@ class Projections:
 
     # -- activity ----------------------------------------------------------------------------
     async def activity(self, doc: Doc, supersedes: str | None) -> Doc | None:
-        """Store an accepted event; returns the document it superseded, if that one is known."""
-        event_id = doc.pop("_id")
-        await self.db.activities.update_one({"_id": event_id}, {"$set": doc}, upsert=True)
-        if doc.get("kind") and doc.get("organization_id") and doc["type"] == "fpba.meeting.held.v1":
-            await self.refresh_last_meeting(doc["organization_id"])
+        """Store an accepted event; returns the document it superseded, if that one is known.
+
+        Insert first: on FerretDB an insert stays cheap while an update scans the collection; only
+        a redelivery or an event announced by its correction falls back to an update."""
+        event_id = doc["_id"]
+        try:
+            await self.db.activities.insert_one(dict(doc))
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            await self.db.activities.update_one(
+                {"_id": event_id}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}
+            )
         if not supersedes:
             return None
-        old = await self.db.activities.find_one_and_update(
+        return await self.db.activities.find_one_and_update(
             {"_id": supersedes}, {"$set": {"superseded_by": event_id}}, upsert=True
         )
-        if old and old.get("type") == "fpba.meeting.held.v1" and old.get("organization_id"):
-            await self.refresh_last_meeting(old["organization_id"])
-        return old
 
-    async def refresh_last_meeting(self, org_id: str) -> None:
-        last = (
-            await self.db.activities.find(
-                {"organization_id": org_id, "type": "fpba.meeting.held.v1", "superseded_by": None},
-                {"held_on": 1},
-            )
-            .sort([("held_on", -1), ("_id", 1)])
-            .limit(1)
-            .to_list(1)
-        )
-        fields = (
-            {"last_meeting_on": last[0]["held_on"], "last_meeting_event_id": last[0]["_id"]}
-            if last
-            else {"last_meeting_on": None, "last_meeting_event_id": None}
-        )
-        await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
+    async def last_meetings(self, since: date) -> dict[str, tuple[str, str]]:
+        """Organisation id → (day, event id) of its latest organisational-life meeting since `since`."""
+        latest: dict[str, tuple[str, str]] = {}
+        query = {
+            "type": "fpba.meeting.held.v1",
+            "superseded_by": None,
+            "held_on": {"$gte": since.isoformat()},
+        }
+        async for a in self.db.activities.find(query, {"organization_id": 1, "held_on": 1}):
+            key = (a["held_on"], a["_id"])
+            org = a["organization_id"]
+            if org not in latest or (key[0], _neg(key[1])) > (latest[org][0], _neg(latest[org][1])):
+                latest[org] = key
+        return latest
 
     async def rejection(self, doc: Doc) -> None:
         await self.db.rejections.update_one({"_id": doc.pop("_id")}, {"$set": doc}, upsert=True)
