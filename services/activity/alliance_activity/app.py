@@ -32,9 +32,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
     )
     projection = RegistryProjection(runtime)
     submissions = SubmissionStore(runtime)
-    ingest = IngestSubmissions(
-        runtime, projection, submissions, clock, timedelta(seconds=settings.future_tolerance_s)
-    )
+    ingest = IngestSubmissions(runtime, projection, submissions, clock, timedelta(seconds=settings.future_tolerance_s))
 
     async def sweep_stranded(_: Runtime) -> None:
         await every(
@@ -44,13 +42,9 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         )
 
     runtime.consumers = [
-        ConsumerSpec(
-            settings.registry_group, [REGISTRY_EVENTS], EventDispatch(registry_handlers(projection))
-        ),
+        ConsumerSpec(settings.registry_group, [REGISTRY_EVENTS], EventDispatch(registry_handlers(projection))),
         # the ingestion path dedupes by event id itself, and a rejected id may come again once fixed
-        ConsumerSpec(
-            settings.ingest_group, [ACTIVITY_INGEST], streaming.ingest_consumer(ingest), dedupe=False
-        ),
+        ConsumerSpec(settings.ingest_group, [ACTIVITY_INGEST], streaming.ingest_consumer(ingest), dedupe=False),
     ]
     runtime.background = [sweep_stranded]
     app = create_service_app(

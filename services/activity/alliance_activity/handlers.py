@@ -23,9 +23,7 @@ from .domain.model import Accepted, Arrival, Duplicate, Posting, Rejected, Repor
 from .domain.reasons import ID_TAKEN, reason
 
 log = logging.getLogger(__name__)
-INGESTED = Counter(
-    "alliance_activity_ingested_total", "Submitted activity events by outcome", ["channel", "outcome"]
-)
+INGESTED = Counter("alliance_activity_ingested_total", "Submitted activity events by outcome", ["channel", "outcome"])
 
 
 @dataclass
@@ -71,15 +69,11 @@ class IngestSubmissions:
         parsed = [parse(item) for item in items]
         valid = [p for p in parsed if isinstance(p, Parsed)]
         needs = needs_of(valid, arrival)
-        reference = await self._projection.reference(
-            needs.institution_ids, needs.organization_ids, needs.member_ids
-        )
+        reference = await self._projection.reference(needs.institution_ids, needs.organization_ids, needs.member_ids)
         # the sandbox stores nothing, so it looks every id up; the real path lets the unique
         # index find repeats (a lookup of thousands of ids is a full scan on the embedded store)
         known = needs.event_ids if dry_run else needs.superseded_ids
-        history = await self._submissions.history(
-            known, needs.learning_days, needs.minutes_hashes, needs.photo_hashes
-        )
+        history = await self._submissions.history(known, needs.learning_days, needs.minutes_hashes, needs.photo_hashes)
         assessor = Assessor(arrival, reference, history, self._tolerance)
         report = IngestReport()
         for item in parsed:
@@ -120,9 +114,7 @@ class IngestSubmissions:
         for a in report.accepted:
             if a.event.id not in collided:
                 kept.append(a)
-            elif (
-                owner := owners.get(a.event.id)
-            ) is not None and owner.institution_id != a.event.institutionid:
+            elif (owner := owners.get(a.event.id)) is not None and owner.institution_id != a.event.institutionid:
                 taken.append(
                     Rejected(
                         a.event.id,
@@ -219,9 +211,7 @@ def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandl
         )
 
     async def api_key_revoked(p: reg.ApiKeyRevoked, _: CloudEvent) -> None:
-        await projection.put_api_key(
-            p.key_id, {"institution_id": p.institution_id, "revoked_at": p.revoked_at}
-        )
+        await projection.put_api_key(p.key_id, {"institution_id": p.institution_id, "revoked_at": p.revoked_at})
 
     return {
         reg.InstitutionRegistered: institution_registered,

@@ -39,9 +39,7 @@ class RegistryProjection:
     async def put_organization(self, organization_id: str, fields: dict[str, Any]) -> None:
         await self._col(ORGANIZATIONS).update_one({"_id": organization_id}, {"$set": fields}, upsert=True)
 
-    async def put_member(
-        self, member_id: str, fields: dict[str, Any], posting: Posting | None = None
-    ) -> None:
+    async def put_member(self, member_id: str, fields: dict[str, Any], posting: Posting | None = None) -> None:
         update: dict[str, Any] = {"$set": fields}
         if posting is not None:
             update["$addToSet"] = {
@@ -112,6 +110,4 @@ class RegistryProjection:
         return doc
 
     async def live_keys_of(self, institution_id: str) -> list[dict[str, Any]]:
-        return [
-            d async for d in self._col(API_KEYS).find({"institution_id": institution_id, "revoked_at": None})
-        ]
+        return [d async for d in self._col(API_KEYS).find({"institution_id": institution_id, "revoked_at": None})]

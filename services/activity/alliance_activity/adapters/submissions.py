@@ -1,9 +1,12 @@
 """Submissions and their outcomes, in two collections:
 
-* `submission_outbox`: one document per submission (a batch is cut into chunks of at most
+* `submission_intents`: one document per submission (a batch is cut into chunks of at most
   `CHUNK` events) holding the canonical events and rejections to publish — the submission's
   single-document outbox, written first, in one insert per chunk. The request publishes them and
-  deletes the chunk; a chunk left behind by a crash is handed to the runtime's outbox relay.
+  deletes the chunk; a chunk left behind by a crash is moved after a grace period to
+  `submission_outbox`, which the runtime's outbox relay publishes. (The relay polls its
+  collections every second; keeping in-flight chunks out of its way spares the embedded store
+  from re-reading megabytes each second.)
 * `submissions`: one insert-only record per event — accepted ones under the event id, so the
   unique `_id` is the dedupe key across every channel — for the reporter's view and the
   plausibility history.
@@ -30,6 +33,7 @@ from ..domain.model import Accepted, Arrival, History, PriorAccepted, Rejected
 
 SUBMISSIONS = "submissions"
 OUTBOX = "submission_outbox"
+INTENTS = "submission_intents"
 SOURCE = "/alliance/activity"
 CHUNK = 500
 
@@ -39,7 +43,7 @@ INDEXES = (
     IndexSpec(SUBMISSIONS, [("member_id", 1), ("day", 1)]),
     IndexSpec(SUBMISSIONS, [("minutes_hash", 1)]),
     IndexSpec(SUBMISSIONS, [("photo_hashes", 1)]),
-    IndexSpec(OUTBOX, [("unsettled", 1), ("received_at", 1)]),
+    IndexSpec(INTENTS, [("received_at", 1)]),
 )
 
 
@@ -52,8 +56,8 @@ class SubmissionStore:
         return self._runtime.db[SUBMISSIONS]
 
     @property
-    def _outbox(self) -> Any:
-        return self._runtime.db[OUTBOX]
+    def _intents(self) -> Any:
+        return self._runtime.db[INTENTS]
 
     # -- what earlier accepted submissions say -------------------------------------------------
     async def history(
@@ -76,9 +80,7 @@ class SubmissionStore:
             async for d in self._col.find(query, {"member_id": 1, "day": 1, "minutes": 1}):
                 key = (d["member_id"], d["day"])
                 if key in wanted:
-                    history.learning_minutes[key] = history.learning_minutes.get(key, 0) + int(
-                        d.get("minutes") or 0
-                    )
+                    history.learning_minutes[key] = history.learning_minutes.get(key, 0) + int(d.get("minutes") or 0)
         hashes = list(set(minutes_hashes))
         if hashes:
             query = {"status": "accepted", "minutes_hash": {"$in": hashes}}
@@ -159,13 +161,12 @@ class SubmissionStore:
                     "_id": str(uuid.uuid4()),
                     **fields,
                     "outbox_pending": False,
-                    "unsettled": True,
                     "received_at": arrival.received_at,
                     "channel": arrival.channel.value,
                 }
             )
         if chunks:
-            await self._outbox.insert_many(chunks)
+            await self._intents.insert_many(chunks)
         return [c["_id"] for c in chunks]
 
     async def insert(self, records: list[dict[str, Any]]) -> set[str]:
@@ -183,8 +184,8 @@ class SubmissionStore:
 
     async def settle(self, chunk_ids: list[str]) -> None:
         """The submission's events are on Kafka: its outbox goes."""
-        for chunk_id in chunk_ids:
-            await self._outbox.delete_one({"_id": chunk_id})
+        for chunk_id in chunk_ids:  # by _id, one at a time: the embedded store scans for an $in
+            await self._intents.delete_one({"_id": chunk_id})
 
     async def mark_superseded(self, pairs: Sequence[tuple[str, str]]) -> None:
         for old, new in pairs:
@@ -193,12 +194,19 @@ class SubmissionStore:
     async def arm_stranded(self, older_than: datetime) -> int:
         """Hand outboxes that their request never published (a crash) to the outbox relay, and
         drop the ones the relay has emptied."""
-        result = await self._outbox.update_many(
-            {"unsettled": True, "received_at": {"$lt": older_than}},
-            {"$set": {"outbox_pending": True, "unsettled": False}},
-        )
-        await self._outbox.delete_many({"unsettled": False, "outbox_pending": False})
-        return int(result.modified_count)
+        moved = 0
+        async for chunk in self._intents.find({"received_at": {"$lt": older_than}}):
+            try:
+                await self._runtime.db[OUTBOX].insert_one(chunk | {"outbox_pending": True})
+            except Exception as exc:
+                if not is_duplicate_key(exc):
+                    raise
+            await self._intents.delete_one({"_id": chunk["_id"]})
+            moved += 1
+        if moved:
+            self._runtime.notify_outbox()
+        await self._runtime.db[OUTBOX].delete_many({"outbox_pending": False})
+        return moved
 
     # -- what reporters read -------------------------------------------------------------------
     async def list(
@@ -220,9 +228,7 @@ class SubmissionStore:
         return docs, await self._col.count_documents(query)
 
 
-def _record(
-    doc_id: str, status: str, arrival: Arrival, row: int | None, event_type: str | None
-) -> dict[str, Any]:
+def _record(doc_id: str, status: str, arrival: Arrival, row: int | None, event_type: str | None) -> dict[str, Any]:
     reporter = arrival.reporter
     return {
         "_id": doc_id,

@@ -76,9 +76,7 @@ def parse(item: Submitted) -> Parsed | Rejected:
         )
     label = item.label or event.id
     if event.type not in ACTIVITY_TYPES:
-        return Rejected(
-            event.id, label, item.row, (why.reason("type", why.NOT_AN_ACTIVITY),), type=event.type
-        )
+        return Rejected(event.id, label, item.row, (why.reason("type", why.NOT_AN_ACTIVITY),), type=event.type)
     try:
         payload = parse_payload(event)
     except EnvelopeError as exc:
@@ -236,9 +234,7 @@ class Assessor:
             and reporter.organization_id != organization_id
         )
 
-    def _correction(
-        self, event: CloudEvent, institution_id: str, subject: str | None
-    ) -> list[RejectionReason]:
+    def _correction(self, event: CloudEvent, institution_id: str, subject: str | None) -> list[RejectionReason]:
         if not event.supersedes:
             return []
         if event.supersedes == event.id:
@@ -303,9 +299,7 @@ class Assessor:
             used = self.history.minutes_hashes.get(p.minutes_hash or "")
             if p.minutes_hash and used not in (None, event.id, superseded):
                 flags.append(MINUTES_REUSED)
-            if any(
-                self.history.photo_hashes.get(h) not in (None, event.id, superseded) for h in p.photo_hashes
-            ):
+            if any(self.history.photo_hashes.get(h) not in (None, event.id, superseded) for h in p.photo_hashes):
                 flags.append(PHOTO_REUSED)
         if attendees and any(a not in self.ref.members for a in attendees):
             flags.append(UNKNOWN_ATTENDEES)
@@ -337,9 +331,7 @@ class Assessor:
         if isinstance(p, LearningCompleted):
             learning_day, minutes = (p.member_id, p.date.isoformat()), p.minutes
             facts |= {"day": p.date.isoformat(), "minutes": p.minutes}
-            self.history.learning_minutes[learning_day] = (
-                self.history.learning_minutes.get(learning_day, 0) + minutes
-            )
+            self.history.learning_minutes[learning_day] = self.history.learning_minutes.get(learning_day, 0) + minutes
         if isinstance(p, MeetingHeld):
             if p.minutes_hash:
                 self.history.minutes_hashes.setdefault(p.minutes_hash, event.id)

@@ -11,12 +11,9 @@ def reason(field: str, text: str) -> RejectionReason:
 
 NOT_AN_ACTIVITY = "不是可上报的活动事件类型 / not a reportable activity type"
 REGULATOR_ONLY = (
-    "只有监管机构(regulator 角色)可以上报违规违纪事件 / "
-    "only the regulator role may report compliance incidents"
+    "只有监管机构(regulator 角色)可以上报违规违纪事件 / only the regulator role may report compliance incidents"
 )
-REGULATOR_SENDS_INCIDENTS = (
-    "监管机构只能上报违规违纪事件 / the regulator role reports compliance incidents only"
-)
+REGULATOR_SENDS_INCIDENTS = "监管机构只能上报违规违纪事件 / the regulator role reports compliance incidents only"
 NO_INSTITUTION = "无法确定上报机构 / the reporting institution is unknown"
 OTHER_INSTITUTION = "不能代其他机构上报 / cannot report for another institution"
 UNKNOWN_INSTITUTION = "机构未在联盟登记 / institution is not registered with the alliance"

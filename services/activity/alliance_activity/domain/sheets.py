@@ -183,9 +183,7 @@ def to_submitted(
     event_id = envelope_attrs.get("id") or str(
         uuid.uuid5(
             ID_NAMESPACE,
-            json.dumps(
-                [institution_id, layout.event_type, data], sort_keys=True, ensure_ascii=False, default=str
-            ),
+            json.dumps([institution_id, layout.event_type, data], sort_keys=True, ensure_ascii=False, default=str),
         )
     )
     raw = {"specversion": "1.0", "id": event_id, "source": source, "type": layout.event_type, "data": data}

@@ -48,9 +48,7 @@ def api_key_resolver(projection: RegistryProjection) -> Any:
         doc = await projection.api_key(key_id)
         if doc is None or doc.get("revoked_at") is not None or not api_key_matches(api_key, doc["key_hash"]):
             return None
-        return Principal(
-            subject=f"key:{key_id}", role=None, institution_id=doc["institution_id"], key_id=key_id
-        )
+        return Principal(subject=f"key:{key_id}", role=None, institution_id=doc["institution_id"], key_id=key_id)
 
     return resolve
 

@@ -58,9 +58,7 @@ async def upload(
         if is_example(values):
             continue
         if len(items) >= service.settings.upload_max_rows:
-            raise PayloadTooLarge(
-                f"每个文件最多 {service.settings.upload_max_rows} 行 / too many rows", field="file"
-            )
+            raise PayloadTooLarge(f"每个文件最多 {service.settings.upload_max_rows} 行 / too many rows", field="file")
         items.append(
             to_submitted(
                 layout,

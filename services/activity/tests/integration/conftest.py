@@ -170,9 +170,7 @@ async def running(infra: Any, **overrides: Any) -> AsyncIterator[Platform]:
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://activity.test", timeout=120
-            ) as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://activity.test", timeout=120) as client:
                 platform = Platform(settings, app.state.runtime, client, publisher, clock)
                 await seed(platform)
                 try:

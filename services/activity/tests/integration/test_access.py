@@ -39,9 +39,7 @@ async def test_an_institution_cannot_post_upload_or_fill_the_form_for_another_in
     platform: Platform,
 ) -> None:
     c = platform.client
-    posted = await c.post(
-        "/api/v1/events", json=meeting_event("bola-1", org="org-b"), headers=platform.key("inst-a")
-    )
+    posted = await c.post("/api/v1/events", json=meeting_event("bola-1", org="org-b"), headers=platform.key("inst-a"))
     uploaded = await c.post(
         "/api/v1/uploads",
         headers=platform.key("inst-a"),
@@ -126,9 +124,7 @@ async def test_compliance_incidents_are_accepted_only_from_the_regulator(platfor
     assert from_key.json()["rejected"][0]["reasons"][0]["field"] == "type"
     from_regulator = await c.post("/api/v1/events", json=incident, headers=platform.person(Role.REGULATOR))
     assert from_regulator.json()["accepted"] == 1
-    secretariat = await c.post(
-        "/api/v1/events", json=meeting_event("s-1"), headers=platform.person(Role.SECRETARIAT)
-    )
+    secretariat = await c.post("/api/v1/events", json=meeting_event("s-1"), headers=platform.person(Role.SECRETARIAT))
     assert secretariat.status_code == 403
 
 
@@ -153,16 +149,14 @@ async def test_the_sandbox_answers_like_the_real_endpoint_and_stores_and_publish
     assert body["dry_run"] is True and body["accepted"] == 1 and body["duplicates"] == 1
     assert [r["id"] for r in body["rejected"]] == ["sb-2", "junk"]
     assert await platform.db["submissions"].count_documents({}) == 0
-    assert await platform.db["submission_outbox"].count_documents({}) == 0
+    assert await platform.db["submission_intents"].count_documents({}) == 0
     real = await platform.client.post("/api/v1/events", content=json.dumps(batch), headers=headers)
     assert {k: v for k, v in body.items() if k != "dry_run"} == real.json()
 
 
 async def test_the_published_schemas_and_asyncapi_document_are_served(platform: Platform) -> None:
     index = (await platform.client.get("/api/v1/schemas")).json()
-    assert {"type": "fpba.meeting.held.v1", "href": "/api/v1/schemas/fpba.meeting.held.v1.json"} in index[
-        "schemas"
-    ]
+    assert {"type": "fpba.meeting.held.v1", "href": "/api/v1/schemas/fpba.meeting.held.v1.json"} in index["schemas"]
     schema = (await platform.client.get("/api/v1/schemas/fpba.meeting.held.v1.json")).json()
     assert schema["x-cloudevents-type"] == "fpba.meeting.held.v1"
     assert (await platform.client.get("/api/v1/schemas/asyncapi.json")).json()["asyncapi"] == "3.0.0"

@@ -61,9 +61,7 @@ async def test_a_submission_stored_but_not_published_before_a_crash_is_published
         service = platform.client._transport.app.state.activity  # type: ignore[attr-defined]
         event = CloudEvent.from_structured(meeting_event("crash-1")).with_extensions(institutionid="inst-a")
         arrival = Arrival(Channel.BATCH, Reporter("key:x", "inst-a", key_id="x"), platform.clock.now())
-        accepted = Accepted(
-            event, parse_payload(event), "org-a", "crash-1", None, {"institution_id": "inst-a"}
-        )
+        accepted = Accepted(event, parse_payload(event), "org-a", "crash-1", None, {"institution_id": "inst-a"})
         records, messages = service.submissions.records([accepted], [], arrival)
         await service.submissions.write_outbox(messages, arrival)
         await service.submissions.insert(records)

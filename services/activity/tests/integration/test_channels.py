@@ -18,9 +18,7 @@ from .conftest import SHANGHAI_MEETINGS, Platform, canonical, meeting_event, run
 pytestmark = pytest.mark.integration
 
 
-async def upload_xlsx(
-    platform: Platform, rows: list[list[Any]], institution: str = "inst-a"
-) -> dict[str, Any]:
+async def upload_xlsx(platform: Platform, rows: list[list[Any]], institution: str = "inst-a") -> dict[str, Any]:
     """Download the real template, fill it in as a secretary would, upload it."""
     template = await platform.client.get("/api/v1/templates/meeting.xlsx")
     assert template.status_code == 200

@@ -1,0 +1,206 @@
+"""Throughput of the activity service's L2 batch API against a raw aiokafka producer, same broker,
+same run: ``python bench/activity_batch.py [--batches 5 --size 5000]``.
+
+Uses KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI when set; otherwise starts Kafka and FerretDB with
+`alliance_localinfra.local_infra()`. The service runs in-process under uvicorn on a free port and is
+called over real HTTP; a batch is answered only after its accepted events are acknowledged by
+Kafka (acks=all), so the figure is end to end: parse, check, store, publish."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from alliance_activity.app import create_app
+from alliance_activity.settings import ActivitySettings
+from alliance_localinfra import create_topics, local_infra
+from alliance_shared.auth import generate_api_key, hash_api_key
+from alliance_shared.contracts import registry as reg
+from alliance_shared.contracts.catalog import envelope
+from alliance_shared.contracts.envelope import CloudEvent
+from alliance_shared.contracts.topics import REGISTRY_EVENTS, TOPICS
+from alliance_shared.kafka.producer import EventPublisher
+from alliance_shared.pii import PiiVault
+from alliance_shared.testing import namespace, wait_for
+
+
+@contextlib.contextmanager
+def infrastructure() -> Iterator[tuple[str, str]]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["MONGODB_URI"]
+        return
+    with local_infra() as infra:
+        yield infra.kafka_bootstrap_servers, infra.mongodb_uri
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def seed(settings: ActivitySettings, db: Any) -> str:
+    """One institution, one branch of 30 members, one API key; returns the key."""
+    key_id, api_key = generate_api_key()
+    now = datetime.now(UTC)
+    payloads: list[Any] = [
+        reg.InstitutionRegistered(
+            institution_id="bench-inst",
+            uscc="91440300MA5DXXXX0X",
+            name="bench",
+            classification=reg.InstitutionClassification(
+                ownership="state_owned", party_org_status="established_complete", reporting_level="L2"
+            ),
+            effective_from=date(2020, 1, 1),
+        ),
+        reg.ApiKeyIssued(
+            institution_id="bench-inst",
+            key_id=key_id,
+            key_hash=hash_api_key(api_key),
+            sealed_key=PiiVault(settings.pii_encryption_key).seal(api_key),
+            prefix=api_key[:10],
+            issued_at=now,
+        ),
+        reg.OrganizationOpened(
+            organization_id="bench-org",
+            institution_id="bench-inst",
+            institution_ids=["bench-inst"],
+            name="党支部",
+            kind="branch",
+            established_at=date(2020, 1, 1),
+        ),
+        *(
+            reg.MemberRegistered(
+                member_id=f"bm-{i}",
+                organization_id="bench-org",
+                institution_id="bench-inst",
+                status="full",
+                joined_at=date(2020, 1, 1),
+            )
+            for i in range(30)
+        ),
+    ]
+    publisher = EventPublisher(settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix)
+    await publisher.start()
+    for p in payloads:
+        await publisher.publish(REGISTRY_EVENTS, envelope(p, source="/bench"), p.ordering_key())
+    await publisher.stop()
+
+    async def projected() -> bool:
+        return await db["members"].count_documents({}) == 30 and await db["api_keys"].count_documents({}) == 1
+
+    await wait_for(projected, timeout_s=60, what="the registry projection")
+    return api_key
+
+
+def batch(run: int, size: int) -> list[dict[str, Any]]:
+    start = datetime.now(UTC) - timedelta(days=2)
+    return [
+        {
+            "specversion": "1.0",
+            "id": f"bench-{run}-{i:05d}",
+            "source": "/bench",
+            "type": "fpba.meeting.held.v1",
+            "data": {
+                "organization_id": "bench-org",
+                "meeting_kind": "branch_committee_meeting",
+                "held_at": (start + timedelta(seconds=i)).isoformat(),
+                "attendee_ids": [f"bm-{j}" for j in range(i % 30)],
+                "expected_count": 30,
+                "topic": "学习贯彻党的二十大精神",
+            },
+        }
+        for i in range(size)
+    ]
+
+
+async def bench_api(settings: ActivitySettings, batches: int, size: int) -> float:
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        return bool(server.started)
+
+    await wait_for(started, timeout_s=30, what="the activity service to serve")
+    try:
+        api_key = await seed(settings, app.state.runtime.db)
+        bodies = [json.dumps(batch(r, size)).encode() for r in range(batches)]
+        headers = {"X-Api-Key": api_key, "Content-Type": "application/cloudevents-batch+json"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            started = time.perf_counter()
+            for body in bodies:
+                answer = await client.post("/api/v1/events", content=body, headers=headers)
+                assert answer.status_code == 202, (answer.status_code, answer.text[:800])
+                result = answer.json()
+                assert answer.status_code == 202 and result["accepted"] == size, answer.text[:500]
+            elapsed = time.perf_counter() - started
+        await app.state.runtime.mongo.drop_database(settings.database_name)
+        return elapsed
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int) -> float:
+    """The same number of messages of the same shape, idempotent and acks=all, no service at all."""
+    sample = CloudEvent.from_structured(batch(0, 1)[0] | {"channel": "batch", "institutionid": "bench-inst"})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for r in range(batches):
+            futures = [
+                await producer.send(
+                    topic,
+                    value=sample.kafka_value(),
+                    key=b"bench-org",
+                    headers=sample.with_extensions(id=f"raw-{r}-{i}").to_kafka_headers(),
+                )
+                for i in range(size)
+            ]
+            await asyncio.gather(*futures)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def main(batches: int, size: int) -> None:
+    with infrastructure() as (bootstrap, mongodb_uri):
+        ns = namespace("bench")
+        settings = ActivitySettings(
+            kafka_bootstrap_servers=bootstrap,
+            mongodb_uri=mongodb_uri,
+            kafka_topic_prefix=f"{ns}.",
+            mongodb_database=ns.replace("-", "_"),
+            environment="test",
+        )
+        create_topics(bootstrap, [f"{ns}.{t}" for t in TOPICS] + [f"{ns}.raw"], partitions=3)
+        total = batches * size
+        api_s = await bench_api(settings, batches, size)
+        raw_s = await bench_raw_producer(bootstrap, f"{ns}.raw", batches, size)
+        api_rate, raw_rate = total / api_s, total / raw_s
+        print(f"events: {batches} batches x {size} = {total}")
+        print(f"batch API (HTTP -> checks -> store -> Kafka acks=all): {api_s:.2f} s, {api_rate:,.0f} events/s")
+        print(f"raw aiokafka producer (acks=all, idempotent):          {raw_s:.2f} s, {raw_rate:,.0f} events/s")
+        print(f"ratio API / raw producer: {api_rate / raw_rate:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--size", type=int, default=5000)
+    args = parser.parse_args()
+    asyncio.run(main(args.batches, args.size))
