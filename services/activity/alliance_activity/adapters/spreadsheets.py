@@ -1,17 +1,17 @@
 """XLSX and CSV files of the L1 channel: the downloadable templates (openpyxl, with an example row
-and drop-down validation) and reading uploaded files, UTF-8 or GBK, into rows."""
+and drop-down validation), and uploaded rows (read by `alliance_shared.spreadsheets`) mapped to the
+template's columns."""
 
 from __future__ import annotations
 
-import csv
 import io
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 from alliance_shared.contracts.vocabulary import MEETING_KIND_ZH
 from alliance_shared.errors import Invalid
-from openpyxl import Workbook, load_workbook
+from alliance_shared.spreadsheets import table_rows
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -67,9 +67,9 @@ def template(layout: Layout) -> bytes:
 
 def read_rows(layout: Layout, filename: str, content: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, column key → value) for every non-empty data row of an XLSX or CSV file."""
-    rows = _xlsx_rows(content) if _looks_like_xlsx(filename, content) else _csv_rows(content)
+    rows = table_rows(filename, content)
     try:
-        headers = next(rows)
+        _, headers = next(rows)
     except StopIteration:
         raise Invalid("文件为空 / the file is empty", field="file") from None
     columns = match_headers(layout, headers)
@@ -78,36 +78,7 @@ def read_rows(layout: Layout, filename: str, content: bytes) -> Iterator[tuple[i
             "未找到模板表头,请使用下载的模板 / no template headers found; use the downloaded template",
             field="file",
         )
-    for number, values in enumerate(rows, start=2):
+    for number, values in rows:
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
             continue
         yield number, {col.key: values[i] for i, col in columns.items() if i < len(values)}
-
-
-def _looks_like_xlsx(filename: str, content: bytes) -> bool:
-    return content[:2] == b"PK" or filename.lower().endswith((".xlsx", ".xlsm"))
-
-
-def _xlsx_rows(content: bytes) -> Iterator[tuple[Any, ...]]:
-    try:
-        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise Invalid("无法读取 XLSX 文件 / not a readable XLSX file", field="file") from None
-    ws = wb.worksheets[0]
-    yield from ws.iter_rows(values_only=True)
-
-
-def _csv_rows(content: bytes) -> Iterator[tuple[Any, ...]]:
-    text = _decode(content)
-    for record in csv.reader(io.StringIO(text)):
-        yield tuple(record)
-
-
-def _decode(content: bytes) -> str:
-    """UTF-8 (with or without BOM) first; spreadsheets saved by Chinese Excel are usually GBK."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise Invalid("无法识别文件编码(应为 UTF-8 或 GBK) / encoding must be UTF-8 or GBK", field="file")
