@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from alliance_shared.pii import PiiVault, mask_email, mask_phone
+from prometheus_client import Counter
 
 from .adapters.sms import SmsMessage, SmsProvider
 from .adapters.store import Doc
@@ -23,6 +24,8 @@ from .handlers import Notifier, status_event
 
 log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=2)
+# what the deployment's AllianceDeliveryFailures alert watches
+DELIVERIES = Counter("alliance_deliveries_total", "Delivery attempts by outcome", ["channel", "status"])
 
 
 class Mailer(Protocol):
@@ -190,6 +193,7 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
         {"status": "sent", "at": now, "attempt": attempts, "provider": receipt.provider},
         [status_event(sent, "sent", now)],
     )
+    DELIVERIES.labels(doc["channel"], "sent").inc()
 
 
 async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFailed, now: datetime) -> None:
@@ -238,6 +242,7 @@ async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFa
         },
         [status_event(after, decision.status, now, error=error)],
     )
+    DELIVERIES.labels(doc["channel"], "failed" if decision.dead_letter else "attempt_failed").inc()
     if decision.dead_letter:
         await n.store.deliveries.dead_letter(after, error, now)
 
@@ -255,6 +260,7 @@ async def _fail(n: Notifier, doc: Doc, reason: str, now: datetime) -> None:
         {"status": "failed", "at": now, "attempt": doc["attempts"], "error": reason, "note": "dead_letter"},
         [status_event(doc, "failed", now, error=reason)],
     )
+    DELIVERIES.labels(doc["channel"], "failed").inc()
     await n.store.deliveries.dead_letter(doc, reason, now)
 
 
