@@ -5,6 +5,7 @@ The tables at the end (`EVENT_HANDLERS`) read as the service's behaviour in one 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.evaluation import PeriodClosed as PeriodClosedEvent
+from prometheus_client import Histogram
 
 from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels
@@ -33,6 +35,10 @@ from .domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
 from .domain.scoring import score_period
 from .lagging_scan import LaggingScan
 from .settings import EvaluationSettings
+
+SCORING_SECONDS = Histogram(
+    "alliance_scoring_seconds", "Time to load, score and store one chunk of institutions", ["trigger"]
+)
 
 
 @dataclass
@@ -184,9 +190,11 @@ class Evaluation:
         size = self.settings.rescore_chunk
         for start in range(0, len(ids), size):
             chunk = ids[start : start + size]
+            started = time.perf_counter()
             facts = await self.projections.load_facts(period, chunk)
             result = score_period(facts, period, self.ruleset, chunk)
             changed += await store_scores(self.models, result, facts, self.clock.now(), trigger)
+            SCORING_SECONDS.labels(trigger.split(":")[0]).observe(time.perf_counter() - started)
         await self.refresh_overview(str(period))
         self.notify_outbox()
         return changed
