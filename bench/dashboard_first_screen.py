@@ -1,0 +1,193 @@
+"""How fast the dashboard's first screen answers on a city-sized alliance: 3,000 institutions and
+30,000 branches of synthetic read models in a fresh database of the store (MONGODB_URI), each
+screen's API calls timed through the real app (FastAPI + store), against baselines measured in the
+same run: `/healthz` (the app's floor) and the same screens on a 300/3,000 alliance.
+
+    source /work/notes/infra.env && .venv/bin/python bench/dashboard_first_screen.py [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import time
+from datetime import UTC, datetime
+
+import httpx
+from alliance_evaluation.app import create_app
+from alliance_evaluation.settings import EvaluationSettings
+from alliance_shared.auth import mint_token
+from alliance_shared.clock import FixedClock
+from alliance_shared.testing import namespace
+
+PERIOD = "2026-Q3"
+QUARTERS = ["2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", PERIOD]
+OWNERSHIP = ("state_owned", "private", "emerging")
+GRADES = ((90, "excellent"), (75, "good"), (60, "pass"), (0, "fail"))
+SCREENS = {
+    "overview (first screen)": [
+        ("/api/v1/dashboard/me", {}),
+        ("/api/v1/dashboard/periods", {}),
+        ("/api/v1/overview", {"period": PERIOD}),
+        ("/api/v1/dashboard/trend", {"period": PERIOD, "quarters": 6}),
+    ],
+    "rankings p1": [("/api/v1/dashboard/rankings", {"period": PERIOD})],
+    "rankings branches, peer+search": [
+        (
+            "/api/v1/dashboard/rankings",
+            {"period": PERIOD, "level": "branch", "ownership": "private", "q": "支部1"},
+        )
+    ],
+    "rankings p40 by name": [("/api/v1/dashboard/rankings", {"period": PERIOD, "sort": "name", "page": 40})],
+    "drill-down institution": [("/api/v1/periods/2026-Q3/institutions/i00042", {})],
+    "work queue p1": [("/api/v1/dashboard/queue", {})],
+    "heat map p1": [("/api/v1/dashboard/heatmap", {"period": PERIOD})],
+}
+
+
+def grade(score: float) -> str:
+    return next(g for floor, g in GRADES if score >= floor)
+
+
+def cards(n_inst: int, per_inst: int, rnd: random.Random) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    scores, orgs, lagging, acts = [], [], [], []
+    for i in range(n_inst):
+        iid = f"i{i:05d}"
+        own, lvl = OWNERSHIP[i % 3], f"L{i % 3 + 1}"
+        inst_score = round(rnd.uniform(40, 100), 2)
+        branch_refs = []
+        for b in range(per_inst):
+            bid = f"{iid}-b{b:02d}"
+            s = round(rnd.uniform(30, 100), 2)
+            branch_refs.append({"organization_id": bid, "name": f"支部{bid}", "score": s, "grade": grade(s)})
+            breakdown = [{"indicator": "org_life", "value": s, "requirement": "每月", "weight": 35, "base_weight": 35,
+                          "points": s * 0.35, "evidence": [f"e-{bid}-{k}" for k in range(8)], "evidence_count": 8,
+                          "details": {}, "note": ""}]  # fmt: skip
+            scores.append({"_id": f"{PERIOD}|branch|{bid}", "period": PERIOD, "object_type": "branch", "object_id": bid,
+                           "institution_id": iid, "institution_ids": [iid], "name": f"支部{bid}", "kind": "branch",
+                           "ownership": own, "reporting_level": lvl, "sector": "bank", "score": s, "grade": grade(s),
+                           "vetoed": False, "completeness": 80.0, "timeliness": 70.0, "breakdown": breakdown,
+                           "ruleset": "2026.1", "computation_id": f"c-{bid}"})  # fmt: skip
+            orgs.append(
+                {
+                    "_id": bid,
+                    "kind": "branch",
+                    "name": f"支部{bid}",
+                    "institution_ids": [iid],
+                    "opened": "2020-01-01",
+                }
+            )
+            if rnd.random() < 0.07:
+                lagging.append({"_id": bid, "status": "lagging", "institution_id": iid, "institution_ids": [iid],
+                                "days_since_last_meeting": rnd.randint(60, 300)})  # fmt: skip
+            for m in range(7, 10):
+                for k in range(rnd.randint(0, 3)):
+                    acts.append({"_id": f"a-{bid}-{m}-{k}", "type": "fpba.meeting.held.v1", "organization_id": bid,
+                                 "kind": "theme_party_day", "held_on": f"2026-{m:02d}-{10 + k:02d}", "period": PERIOD,
+                                 "superseded_by": None})  # fmt: skip
+        for p in QUARTERS:
+            scores.append({"_id": f"{p}|institution|{iid}", "period": p, "object_type": "institution", "object_id": iid,
+                           "institution_id": iid, "institution_ids": [iid], "name": f"机构{iid}", "ownership": own,
+                           "reporting_level": lvl, "sector": ("bank", "securities", "insurance")[i % 3],
+                           "score": inst_score, "grade": grade(inst_score), "vetoed": False, "completeness": 80.0,
+                           "timeliness": 70.0, "branches": branch_refs, "branch_count": per_inst,
+                           "joint_branch_count": 0,
+                           "coverage": {"members": 10 * per_inst, "pocket_members": 1}, "breakdown": [],
+                           "ruleset": "2026.1", "computation_id": f"c-{iid}-{p}"})  # fmt: skip
+    return scores, orgs, lagging, acts
+
+
+async def load(db, n_inst: int, per_inst: int) -> None:  # type: ignore[no-untyped-def]
+    scores, orgs, lagging, acts = cards(n_inst, per_inst, random.Random(7))
+    for coll, docs in (
+        ("scores", scores),
+        ("organizations", orgs),
+        ("lagging", lagging),
+        ("activities", acts),
+    ):
+        for k in range(0, len(docs), 250):
+            await db[coll].insert_many(docs[k : k + 250], ordered=False)
+
+
+async def time_screens(client: httpx.AsyncClient, rounds: int) -> dict[str, tuple[float, float]]:
+    out = {}
+    for name, calls in {"healthz (baseline)": [("/healthz", {})], **SCREENS}.items():
+        samples = []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            answers = await asyncio.gather(*(client.get(path, params=params) for path, params in calls))
+            samples.append((time.perf_counter() - t) * 1000)
+            for a in answers:
+                assert a.status_code == 200, (name, a.text[:200])
+        out[name] = (statistics.median(samples), max(samples))
+    return out
+
+
+async def run(n_inst: int, per_inst: int, rounds: int, keep: bool) -> dict[str, tuple[float, float]]:
+    ns = namespace("bench-dash")
+    settings = EvaluationSettings(
+        mongodb_uri=os.environ["MONGODB_URI"],
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        kafka_topic_prefix=f"{ns}.",
+        mongodb_database=ns.replace("-", "_"),
+        environment="test",
+    )
+    app = create_app(
+        settings,
+        clock=FixedClock(datetime(2026, 10, 12, 2, tzinfo=UTC)),
+        start_consumers=False,
+        background=False,
+    )
+    async with app.router.lifespan_context(app):
+        ev = app.state.evaluation
+        t = time.perf_counter()
+        await load(ev.models.db, n_inst, per_inst)
+        loaded = time.perf_counter() - t
+        t = time.perf_counter()
+        await ev.refresh_overview(PERIOD)  # what the rescorer does after each round
+        computed = time.perf_counter() - t
+        current = await ev.models.overview(PERIOD)
+        for p in QUARTERS[:-1]:  # earlier quarters: the same shape, for the trend
+            await ev.models.save_overview(p, {**current, "_id": p, "period": p})
+        print(
+            f"  {n_inst} institutions / {n_inst * per_inst} branches: loaded in {loaded:.1f} s, "
+            f"overview pre-computed in {computed:.1f} s",
+            flush=True,
+        )
+        token = mint_token(settings.auth_jwt_secret, role="secretariat", subject="bench")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {token}"}
+        ) as c:
+            await time_screens(c, 1)  # warm-up
+            result = await time_screens(c, rounds)
+        if not keep:
+            await app.state.runtime.mongo.drop_database(settings.mongodb_database)
+    return result
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--keep", action="store_true", help="keep the synthetic databases")
+    args = ap.parse_args()
+    print("baseline alliance:")
+    small = await run(300, 10, args.rounds, args.keep)
+    print("city-sized alliance:")
+    big = await run(3000, 10, args.rounds, args.keep)
+    print(
+        f"{'screen (API calls in parallel, ms)':36} {'300/3k med':>11} {'3k/30k med':>11}"
+        f" {'3k/30k max':>11} {'ratio':>6}"
+    )
+    for name in big:
+        print(
+            f"{name:36} {small[name][0]:11.1f} {big[name][0]:11.1f} {big[name][1]:11.1f}"
+            f" {big[name][0] / small[name][0]:6.1f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
