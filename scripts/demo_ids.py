@@ -20,8 +20,7 @@ _RIC_WEIGHTS = tuple(2 ** (17 - i) % 11 for i in range(17))
 # names the place code valid in the birth year (Shenzhen's districts are younger than some members),
 # so a place stdnum does not know for that year is swapped for one it does.
 SHENZHEN_DISTRICTS = ("440304", "440303", "440305", "440306", "440307")
-BIRTH_PLACES = ("440304", "440303", "440305", "430102", "420106", "360102", "440106", "450103", "610113",
-                "350203")
+BIRTH_PLACES = ("440304", "440303", "440305", "430102", "420106", "360102", "440106", "450103", "610113", "350203")
 _ALWAYS_VALID_PLACES = ("440300", "110105", "310104")
 
 

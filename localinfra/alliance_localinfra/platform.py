@@ -148,7 +148,7 @@ def running_platform(*, ports: Mapping[str, int] | None = None, run_dir: Path | 
                                       per_service_env=per_service_env)
             wait_ready(services)
             yield {"infra": infra, "services": {s.name: s for s in services}, "mailbox": mailbox,
-                   "run_dir": run_dir}
+                   "run_dir": run_dir, "topic_prefix": topic_prefix}
         finally:
             for svc in services:
                 svc.process.stop(timeout=15)
@@ -226,7 +226,11 @@ def _print_banner(platform: Mapping[str, Any], seconds: float) -> None:
         "  make demo 加载示例联盟 / loads a realistic alliance · Ctrl-C 停止 / stops everything",
     ]
     print("\n".join(lines), flush=True)
-    print(json.dumps({"ready": True, "services": {n: s.url for n, s in services.items()}}), flush=True)
+    state = {"ready": True, "services": {n: s.url for n, s in services.items()},
+             "kafka_bootstrap_servers": infra.kafka_bootstrap_servers, "topic_prefix": platform["topic_prefix"]}
+    # `make demo` reads where the platform is (and its Kafka, for the L3 stream) from here
+    (platform["run_dir"] / "platform.json").write_text(json.dumps(state, indent=1))
+    print(json.dumps(state), flush=True)
 
 
 if __name__ == "__main__":
