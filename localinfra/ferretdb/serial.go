@@ -5,8 +5,9 @@ package main
 // conditional updates both succeeded, 62 of 100 $inc rounds lost an increment). MongoDB guarantees
 // single-document atomicity and the platform relies on it (optimistic versions, outbox pushes,
 // counters). This proxy restores it: read-modify-write commands (update, findAndModify, delete) on
-// one collection run one at a time; commands that change a database's shape (createIndexes, drop…)
-// run alone; reads and inserts (atomic in SQLite already) run freely.
+// one collection run one at a time; everything else (reads, inserts — atomic in SQLite already —,
+// index and collection changes, which FerretDB locks itself) passes straight through. A global or
+// exclusive lock would let one slow multi-document update stall every client of the store.
 
 import (
 	"context"
@@ -26,9 +27,6 @@ const (
 	headerBytes = 16
 	maxMessage  = 48 * 1024 * 1024
 )
-
-// shape is held exclusively by commands that change collections or indexes and shared by writers.
-var shape sync.RWMutex
 
 // collectionLocks serialises read-modify-write commands per "db.collection".
 var collectionLocks sync.Map
@@ -87,21 +85,10 @@ func proxyConn(client net.Conn, socket string, l *slog.Logger) {
 }
 
 func roundTrip(req []byte, client, backend net.Conn) error {
-	switch name, collection, db := commandOf(req); {
-	case readModifyWrite[name]:
-		shape.RLock()
-		defer shape.RUnlock()
+	if name, collection, db := commandOf(req); readModifyWrite[name] {
 		m := lockFor(db + "." + collection)
 		m.Lock()
 		defer m.Unlock()
-	case name == "insert":
-		shape.RLock()
-		defer shape.RUnlock()
-	case freeCommands[name]:
-		// reads, inserts and server monitoring (an awaitable "hello" may wait for seconds)
-	default:
-		shape.Lock()
-		defer shape.Unlock()
 	}
 	if _, err := backend.Write(req); err != nil {
 		return err
@@ -132,14 +119,6 @@ func expectsReply(msg []byte) bool {
 }
 
 var readModifyWrite = map[string]bool{"update": true, "findAndModify": true, "findandmodify": true, "delete": true}
-
-var freeCommands = map[string]bool{
-	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true, "buildinfo": true,
-	"find": true, "getMore": true, "aggregate": true, "count": true, "distinct": true, "killCursors": true,
-	"listCollections": true, "listIndexes": true, "listDatabases": true, "endSessions": true,
-	"saslStart": true, "saslContinue": true, "getParameter": true, "dbStats": true, "collStats": true,
-	"explain": true, "connectionStatus": true, "getLog": true, "hostInfo": true, "whatsmyuri": true,
-}
 
 // commandOf reads an OP_MSG body (section kind 0): its first key is the command name, a string
 // value of it the collection, and "$db" the database. Anything else (legacy OP_QUERY handshakes)
