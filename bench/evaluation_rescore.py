@@ -288,7 +288,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=1_000)
     parser.add_argument("--period", default=f"{YEAR}-Q3")
     parser.add_argument("--store", action="store_true", help="also time the store path (MONGODB_URI)")
-    parser.add_argument("--store-branches", type=int, default=1_000)
+    parser.add_argument("--store-branches", type=int, default=300)
     parser.add_argument("--store-baseline", type=int, default=100)
     args = parser.parse_args()
     period = Period.parse(args.period)

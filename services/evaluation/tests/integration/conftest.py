@@ -202,4 +202,5 @@ async def service(infra: Any) -> AsyncIterator[Service]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://evaluation") as client:
             yield Service(settings, clock, client, publisher, app)
+        await app.state.runtime.mongo.drop_database(settings.database_name)  # leave the shared store clean
     await publisher.stop()
