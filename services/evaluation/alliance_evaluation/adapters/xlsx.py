@@ -40,6 +40,22 @@ BREAKDOWN_HEADERS = [
 ]
 
 
+def breakdown_row(obj: dict[str, Any], line: dict[str, Any], *, evidence: Any) -> list[Any]:
+    """One indicator of one score as a row under BREAKDOWN_HEADERS (evidence: a count or the ids)."""
+    return [
+        "机构" if obj.get("object_type") == "institution" else "支部",
+        obj.get("object_id") or obj.get("id"),
+        obj.get("name"),
+        INDICATOR_ZH.get(line["indicator"], line["indicator"]),
+        line.get("value"),
+        line.get("requirement"),
+        line.get("weight"),
+        line.get("points"),
+        evidence,
+        line.get("note"),
+    ]
+
+
 def _row(rank: int, d: dict[str, Any]) -> list[Any]:
     return [
         rank,
@@ -72,20 +88,7 @@ def score_workbook(period: str, institutions: list[dict[str, Any]], branches: li
         ):
             ws.append(_row(rank, d))
             for r in d.get("breakdown", []):
-                breakdown.append(
-                    [
-                        "机构" if d.get("object_type") == "institution" else "支部",
-                        d.get("object_id"),
-                        d.get("name"),
-                        INDICATOR_ZH.get(r["indicator"], r["indicator"]),
-                        r.get("value"),
-                        r.get("requirement"),
-                        r.get("weight"),
-                        r.get("points"),
-                        r.get("evidence_count"),
-                        r.get("note"),
-                    ]
-                )
+                breakdown.append(breakdown_row(d, r, evidence=r.get("evidence_count")))
     for ws in wb.worksheets:
         for cell in ws[1]:
             cell.font = Font(bold=True)

@@ -8,8 +8,7 @@ from typing import Any
 from ... import dashboard_views as dv
 from ... import views
 from ...adapters.table_xlsx import table_workbook
-from ...adapters.xlsx import GRADE_ZH, OWNERSHIP_ZH
-from ...domain.ruleset import INDICATOR_ZH
+from ...adapters.xlsx import GRADE_ZH, OWNERSHIP_ZH, breakdown_row
 from ...handlers import Evaluation
 
 EXPORT_LIMIT = 100_000
@@ -166,20 +165,7 @@ async def workbook(
         rows = []
         for obj in [card, *card.get("branches", [])]:
             for r in obj.get("breakdown", []):
-                rows.append(
-                    [
-                        "机构" if obj.get("object_type") == "institution" else "支部",
-                        obj.get("id"),
-                        obj.get("name"),
-                        INDICATOR_ZH.get(r["indicator"], r["indicator"]),
-                        r.get("value"),
-                        r.get("requirement"),
-                        r.get("weight"),
-                        r.get("points"),
-                        r.get("evidence"),
-                        r.get("note"),
-                    ]
-                )
+                rows.append(breakdown_row(obj, r, evidence=r.get("evidence")))
         return table_workbook(
             f"{period} {card.get('name')} 指标明细", "指标明细", headers, rows
         ), "institution"
