@@ -180,7 +180,12 @@ def _mean(values: list[Fraction | None]) -> Fraction:
 def _branches_component(cards: list[ScoreCard]) -> IndicatorResult:
     requirement = "各支部得分按党员人天加权 / branch scores weighted by member-days"
     if not cards:
-        return IndicatorResult("branches", None, requirement, Fraction(1), note="无支部 / no branches")
+        # nothing to redistribute: with no branch there is no organisational life to show, and an
+        # institution must not reach 优秀 on compliance alone
+        return IndicatorResult(
+            "branches", Fraction(0), requirement, Fraction(1),
+            note="无支部，无组织生活可评 / no branches: no organisational life to score",
+        )
     total_days = sum(c.member_days for c in cards)
     if total_days:
         value = sum((c.score * c.member_days for c in cards), Fraction(0)) / total_days / 100

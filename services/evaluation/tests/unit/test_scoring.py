@@ -116,3 +116,12 @@ def test_the_class_in_force_at_the_period_end_chooses_the_weights():
     )
     assert score_period(f, Period.parse("2026-Q2"), RS).institutions[0].ownership == "state_owned"
     assert score_period(f, Q3, RS).institutions[0].ownership == "private"
+
+
+def test_an_institution_without_any_branch_scores_nothing_for_branches_and_is_not_excellent():
+    f = facts()
+    f.institutions["i2"] = Institution("i2", "新设公司", ((date(2020, 1, 1), Classification("emerging", "x", "L1")),))
+    card = next(c for c in score_period(f, Q3, RS).institutions if c.object_id == "i2")
+    branches = card.indicator("branches")
+    assert branches is not None and branches.value == 0 and branches.weight > 0
+    assert card.grade != "excellent" and card.score < 60
