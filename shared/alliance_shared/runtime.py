@@ -97,10 +97,11 @@ class Runtime:
 
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
-    def notify_outbox(self) -> None:
-        """Call after a write that added outbox events, so they are relayed at once."""
+    def notify_outbox(self, collection: str | None = None, doc_id: Any = None) -> None:
+        """Call after a write that added outbox events, so they are relayed at once; naming the
+        document spares the relay a scan of the collection."""
         if self.relay is not None:
-            self.relay.notify()
+            self.relay.notify(collection, doc_id)
 
     async def stop(self) -> None:
         # background loops (schedules) have nothing in flight worth waiting for: stop them now

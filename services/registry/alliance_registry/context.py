@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -38,7 +38,6 @@ class Registry:
     vault: PiiVault
     clock: Clock
     settings: RegistrySettings
-    notify: Callable[[], None] = lambda: None
 
     def now(self) -> datetime:
         return self.clock.now()

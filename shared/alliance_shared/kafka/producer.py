@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
@@ -25,6 +26,14 @@ class Outgoing:
     topic: str
     event: CloudEvent
     key: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event handed to the producer, not yet known to be acknowledged."""
+
+    item: Outgoing
+    future: asyncio.Future[Any]
 
 
 class EventPublisher:
@@ -71,21 +80,28 @@ class EventPublisher:
 
     async def publish_many(self, outgoing: Sequence[Outgoing]) -> None:
         """Send all, then wait for every acknowledgement; raises if any send failed."""
-        futures = []
-        for item in outgoing:
-            with _tracer.start_as_current_span(f"{item.topic} publish", kind=SpanKind.PRODUCER,
-                                               attributes={"messaging.system": "kafka",
-                                                           "messaging.destination.name": item.topic,
-                                                           "messaging.message.id": item.event.id,
-                                                           "cloudevents.event_type": item.event.type}):
-                headers = inject_headers(item.event.to_kafka_headers())
-                futures.append(await self._producer.send(
-                    self.topic_prefix + item.topic, value=item.event.kafka_value(),
-                    key=item.key.encode() if item.key else None, headers=headers))
-        if futures:
-            await asyncio.gather(*futures)
-        for item in outgoing:
-            EVENTS_PUBLISHED.labels(item.topic, item.event.type).inc()
+        await self.acknowledged([await self.enqueue(item) for item in outgoing])
+
+    async def enqueue(self, item: Outgoing) -> Pending:
+        """Hand one event to the producer (in order, within the current trace context); the
+        returned handle is settled by `acknowledged`."""
+        with _tracer.start_as_current_span(f"{item.topic} publish", kind=SpanKind.PRODUCER,
+                                           attributes={"messaging.system": "kafka",
+                                                       "messaging.destination.name": item.topic,
+                                                       "messaging.message.id": item.event.id,
+                                                       "cloudevents.event_type": item.event.type}):
+            headers = inject_headers(item.event.to_kafka_headers())
+            future = await self._producer.send(
+                self.topic_prefix + item.topic, value=item.event.kafka_value(),
+                key=item.key.encode() if item.key else None, headers=headers)
+        return Pending(item, future)
+
+    async def acknowledged(self, pending: Sequence[Pending]) -> None:
+        """Wait until the broker has every event of `pending` on all in-sync replicas."""
+        if pending:
+            await asyncio.gather(*(p.future for p in pending))
+        for p in pending:
+            EVENTS_PUBLISHED.labels(p.item.topic, p.item.event.type).inc()
 
     async def send_raw(self, topic: str, value: bytes | None, key: bytes | None = None,
                        headers: list[tuple[str, bytes]] | None = None) -> None:

@@ -49,11 +49,16 @@ def outbox_push(update: Mapping[str, Any], events: Sequence[tuple[EventPayload, 
 
 
 class OutboxRelay:
-    """Publishes pending outbox entries of `collections`, in write order per document, on start-up,
-    on every `notify()` and on a timer."""
+    """Publishes pending outbox entries of `collections`, in write order per document.
+
+    Writers that know which document they wrote call `notify(collection, doc_id)`: the relay then
+    reads just those documents by `_id`. A full scan for `outbox_pending` runs at start-up, on a
+    bare `notify()`, and every `interval_s` as the safety net that finds what a crashed process
+    wrote but never announced (on the embedded store such a scan reads the whole collection, so
+    it must not run per write)."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher,
-                 collections: Sequence[str], *, interval_s: float = 1.0, batch: int = 200) -> None:
+                 collections: Sequence[str], *, interval_s: float = 10.0, batch: int = 200) -> None:
         self._db = db
         self._publisher = publisher
         self._collections = list(collections)
@@ -61,10 +66,16 @@ class OutboxRelay:
         self._batch = batch
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._hints: dict[str, set[Any]] = {}
+        self._full_scan_due = True
         self.published = 0
 
-    def notify(self) -> None:
-        """A write just added events: relay now rather than at the next tick."""
+    def notify(self, collection: str | None = None, doc_id: Any = None) -> None:
+        """A write just added events: relay them now. With the document named, only it is read."""
+        if collection is not None and doc_id is not None:
+            self._hints.setdefault(collection, set()).add(doc_id)
+        else:
+            self._full_scan_due = True
         self._wake.set()
 
     def stop(self) -> None:
@@ -74,43 +85,72 @@ class OutboxRelay:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                await self.relay_pending()
+                if self._full_scan_due:
+                    self._full_scan_due = False
+                    await self.relay_pending()
+                else:
+                    await self.relay_hinted()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("outbox relay pass failed; will retry", exc_info=True)
+                self._full_scan_due = True
+            if self._hints or self._full_scan_due:
+                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
             except TimeoutError:
-                pass
+                self._full_scan_due = True
             self._wake.clear()
 
     async def relay_pending(self) -> int:
-        """One pass over every collection; returns how many events were published."""
+        """One full pass over every collection; returns how many events were published."""
         total = 0
         for name in self._collections:
             col = self._db[name]
             docs = await col.find({"outbox_pending": True}, {"outbox": 1, "outbox_seq": 1}) \
                 .sort("_id", 1).to_list(self._batch)
             OUTBOX_PENDING.labels(name).set(len(docs))
-            for doc in docs:
-                entries = doc.get("outbox") or []
-                for entry in entries:
-                    await self._publish(entry)
-                    total += 1
-                cleared = await col.update_one(
-                    {"_id": doc["_id"], "outbox_seq": doc.get("outbox_seq")},
-                    {"$set": {"outbox": [], "outbox_pending": False}})
-                if cleared.matched_count == 0:
-                    # written again meanwhile: the next pass republishes, consumers dedupe by id
-                    self._wake.set()
+            total += await self._relay_docs(name, docs)
+            if len(docs) == self._batch:
+                self._full_scan_due = True  # more are waiting
         self.published += total
         return total
 
-    async def _publish(self, entry: Mapping[str, Any]) -> None:
-        token = otel_context.attach(propagate.extract(entry.get("trace") or {}))
-        try:
-            event = CloudEvent.from_structured(entry["event"])
-            await self._publisher.publish_many([Outgoing(entry["topic"], event, entry.get("key"))])
-        finally:
-            otel_context.detach(token)
+    async def relay_hinted(self) -> int:
+        """Publish the documents named by `notify(collection, doc_id)` since the last pass."""
+        total = 0
+        hints, self._hints = self._hints, {}
+        for name in self._collections:
+            docs = []
+            for doc_id in sorted(hints.pop(name, ()), key=str):
+                doc = await self._db[name].find_one({"_id": doc_id}, {"outbox": 1, "outbox_seq": 1})
+                if doc is not None and doc.get("outbox"):
+                    docs.append(doc)
+            total += await self._relay_docs(name, docs)
+        if hints:  # a collection this relay does not know: fall back to a full pass
+            self._full_scan_due = True
+        self.published += total
+        return total
+
+    async def _relay_docs(self, name: str, docs: Sequence[Mapping[str, Any]]) -> int:
+        """Send every entry of `docs` (acknowledged together), then clear each document's outbox
+        unless it was written again meanwhile."""
+        pending = []
+        for doc in docs:
+            for entry in doc.get("outbox") or []:
+                token = otel_context.attach(propagate.extract(entry.get("trace") or {}))
+                try:
+                    event = CloudEvent.from_structured(entry["event"])
+                    pending.append(await self._publisher.enqueue(Outgoing(entry["topic"], event, entry.get("key"))))
+                finally:
+                    otel_context.detach(token)
+        await self._publisher.acknowledged(pending)
+        for doc in docs:
+            cleared = await self._db[name].update_one(
+                {"_id": doc["_id"], "outbox_seq": doc.get("outbox_seq")},
+                {"$set": {"outbox": [], "outbox_pending": False}})
+            if cleared.matched_count == 0:
+                # written again meanwhile: relay it again; consumers dedupe by event id
+                self._hints.setdefault(name, set()).add(doc["_id"])
+        return len(pending)

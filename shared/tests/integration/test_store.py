@@ -102,3 +102,22 @@ async def test_dedupe_marks_expire_on_demand(db):
 
     assert await store.expire(timedelta(seconds=-1)) == 1
     assert not await store.seen("e1")
+
+
+async def test_a_named_document_is_relayed_at_once_without_waiting_for_the_full_scan(infra, publisher, db, ns):
+    relay = OutboxRelay(db, publisher, ["organizations"], interval_s=300)  # no scan within the test
+    task = asyncio.create_task(relay.run())
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        await wait_for(lambda: _passes(relay), what="the start-up scan")
+        payload, event = closed("org-3")
+        await db.organizations.insert_one({"_id": "org-3", **outbox_fields([(payload, event)])})
+        relay.notify("organizations", "org-3")
+        got = await topic.wait_for_events(1, timeout_s=10)
+    relay.stop()
+    await task
+    assert [e.id for e in got] == [event.id]
+    assert (await db.organizations.find_one({"_id": "org-3"}))["outbox_pending"] is False
+
+
+async def _passes(relay: OutboxRelay) -> bool:
+    return not relay._full_scan_due

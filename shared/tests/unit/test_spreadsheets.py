@@ -3,10 +3,9 @@
 import io
 
 import pytest
-from openpyxl import Workbook
-
 from alliance_shared.errors import Invalid
 from alliance_shared.spreadsheets import decode_text, table_rows
+from openpyxl import Workbook
 
 pytestmark = pytest.mark.unit
 CSV = "组织名称,会议类型\n第一党支部,党课\n"

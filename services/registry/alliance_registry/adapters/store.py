@@ -60,8 +60,10 @@ def wrap(
 class RegistryStore:
     """The collections, over a database that exists once the runtime has started."""
 
-    def __init__(self, database: Callable[[], AsyncDatabase[Doc]]) -> None:
+    def __init__(self, database: Callable[[], AsyncDatabase[Doc]],
+                 announce: Callable[[str, Any], None] = lambda collection, doc_id: None) -> None:
         self._database = database
+        self._announce = announce  # tells the outbox relay which document has events to send
 
     @property
     def db(self) -> AsyncDatabase[Doc]:
@@ -82,6 +84,8 @@ class RegistryStore:
             if is_duplicate_key(exc):
                 raise DuplicateKey(collection) from None
             raise
+        if events:
+            self._announce(collection, full["_id"])
         return full
 
     async def update(
@@ -98,13 +102,16 @@ class RegistryStore:
         merged = outbox_push(update, wrap(events, reporting_level=reporting_level))
         merged.setdefault("$inc", {})["version"] = 1
         try:
-            return await self.db[collection].find_one_and_update(
+            stored = await self.db[collection].find_one_and_update(
                 dict(query), merged, return_document=ReturnDocument.AFTER
             )
         except Exception as exc:
             if is_duplicate_key(exc):
                 raise DuplicateKey(collection) from None
             raise
+        if stored is not None and events:
+            self._announce(collection, stored["_id"])
+        return stored
 
     async def get(self, collection: str, doc_id: str) -> Doc | None:
         return await self.db[collection].find_one({"_id": doc_id}, {"outbox": 0})

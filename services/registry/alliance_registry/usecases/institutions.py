@@ -58,7 +58,6 @@ async def register_institution(reg: Registry, cmd: c.RegisterInstitution, who: P
         stored = await reg.store.insert(INSTITUTIONS, doc, [event], reporting_level=cls.reporting_level)
     except DuplicateKey:
         raise AlreadyRegistered("统一社会信用代码已登记 / USCC already registered", field="uscc") from None
-    reg.notify()
     return stored
 
 
@@ -110,7 +109,6 @@ async def reclassify_institution(reg: Registry, cmd: c.ReclassifyInstitution, wh
     )
     if stored is None:
         raise ChangedConcurrently()
-    reg.notify()
     return stored
 
 
@@ -148,7 +146,6 @@ async def issue_api_key(reg: Registry, cmd: c.IssueApiKey, who: Principal) -> tu
         "revoked_at": None,
     }
     stored = await reg.store.insert(API_KEYS, doc, [event])
-    reg.notify()
     return stored, api_key
 
 
@@ -171,7 +168,6 @@ async def revoke_api_key(reg: Registry, cmd: c.RevokeApiKey, who: Principal) -> 
         if existing is None:
             raise UnknownApiKey()
         return existing  # already revoked: revoking again changes nothing
-    reg.notify()
     return stored
 
 

@@ -87,7 +87,6 @@ async def register_member(reg: Registry, cmd: c.RegisterMember, who: Principal) 
         raise AlreadyRegistered(
             "该身份证号已登记 / a member with this ID number is registered", field="id_number"
         ) from None
-    reg.notify()
     return stored
 
 
@@ -146,7 +145,6 @@ async def change_member(reg: Registry, cmd: c.ChangeMember, who: Principal) -> D
     stored = await reg.store.update(MEMBERS, {"_id": doc["_id"], "version": doc["version"]}, update, events)
     if stored is None:
         raise ChangedConcurrently()
-    reg.notify()
     return stored
 
 
@@ -170,7 +168,6 @@ async def member_leaves(reg: Registry, cmd: c.MemberLeaves, who: Principal) -> D
     )
     if stored is None:
         raise ChangedConcurrently()
-    reg.notify()
     return stored
 
 
@@ -234,7 +231,6 @@ async def request_transfer(reg: Registry, cmd: c.RequestTransfer, who: Principal
     )
     if stored is None:
         raise ChangedConcurrently()
-    reg.notify()
     return stored
 
 
@@ -282,7 +278,6 @@ async def accept_transfer(reg: Registry, cmd: c.AcceptTransfer, who: Principal) 
     )
     if stored is None:
         raise ChangedConcurrently()
-    reg.notify()
     return stored
 
 
@@ -305,7 +300,6 @@ async def refuse_transfer(reg: Registry, cmd: c.RefuseTransfer, who: Principal) 
     )
     if stored is None:
         raise ChangedConcurrently()
-    reg.notify()
     return stored
 
 
@@ -351,6 +345,4 @@ async def scan_overdue_transfers(reg: Registry, cmd: c.ScanOverdueTransfers, who
             [event],
         )
         announced += stored is not None
-    if announced:
-        reg.notify()
     return announced

@@ -109,7 +109,6 @@ async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Princip
         raise AlreadyRegistered(
             "该机构已有同名党组织 / the institution already has an organisation of that name", field="name"
         ) from None
-    reg.notify()
     return stored
 
 
@@ -142,7 +141,6 @@ async def update_organization(reg: Registry, cmd: c.UpdateOrganization, who: Pri
         ) from None
     if stored is None:
         raise ChangedConcurrently()
-    reg.notify()
     return stored
 
 
@@ -167,5 +165,4 @@ async def close_organization(reg: Registry, cmd: c.CloseOrganization, who: Princ
     )
     if stored is None:
         raise OrganizationClosed()
-    reg.notify()
     return stored
