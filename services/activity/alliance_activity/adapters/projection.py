@@ -72,19 +72,6 @@ class RegistryProjection:
             if inst_ids
             else {}
         )
-        organizations = (
-            {
-                d["_id"]: Organization(
-                    d["_id"],
-                    tuple(d.get("institution_ids") or ()),
-                    _day(d.get("established_at")) or date.min,
-                    _day(d.get("closed_at")),
-                )
-                async for d in self._col(ORGANIZATIONS).find({"_id": {"$in": org_ids}})
-            }
-            if org_ids
-            else {}
-        )
         members: dict[str, Member] = {}
         if mem_ids:
             async for d in self._col(MEMBERS).find({"_id": {"$in": mem_ids}}):
@@ -95,6 +82,22 @@ class RegistryProjection:
                 members[d["_id"]] = Member(
                     d["_id"], postings, _day(d.get("joined_at")) or date.min, _day(d.get("left_at"))
                 )
+        # the organisations members were posted to, too: a joint branch's member may be reported
+        # by any institution the joint branch covers
+        wanted_orgs = sorted(set(org_ids) | {p.organization_id for m in members.values() for p in m.postings})
+        organizations = (
+            {
+                d["_id"]: Organization(
+                    d["_id"],
+                    tuple(d.get("institution_ids") or ()),
+                    _day(d.get("established_at")) or date.min,
+                    _day(d.get("closed_at")),
+                )
+                async for d in self._col(ORGANIZATIONS).find({"_id": {"$in": wanted_orgs}})
+            }
+            if wanted_orgs
+            else {}
+        )
         counts: dict[str, int] = {}
         if org_ids:
             pipeline = [

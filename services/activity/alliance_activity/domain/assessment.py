@@ -31,6 +31,7 @@ from .model import (
     Arrival,
     Duplicate,
     History,
+    Posting,
     PriorAccepted,
     Reference,
     Rejected,
@@ -202,7 +203,7 @@ class Assessor:
             if member is None:
                 return [why.reason("data.member_id", why.UNKNOWN_MEMBER)], None, p.member_id, []
             posting = member.posting_on(day)
-            if posting is None or posting.institution_id != institution_id:
+            if posting is None or not self._reports_for(posting, institution_id):
                 return [why.reason("data.member_id", why.FOREIGN_MEMBER)], None, p.member_id, []
             if not member.active_on(day):
                 return [why.reason("data.member_id", why.MEMBER_GONE)], None, p.member_id, []
@@ -213,6 +214,13 @@ class Assessor:
             return [why.reason("data.institution_id", why.OTHER_INSTITUTION)], None, p.institution_id, []
         subject = getattr(p, "institution_id", institution_id)
         return [], institution_id, subject, []
+
+    def _reports_for(self, posting: Posting, institution_id: str) -> bool:
+        """The member's institution, or any institution the member's (joint) branch covers."""
+        if posting.institution_id == institution_id:
+            return True
+        org = self.ref.organizations.get(posting.organization_id)
+        return org is not None and org.belongs_to(institution_id)
 
     def _organization(self, organization_id: str, institution_id: str, day: Any) -> list[RejectionReason]:
         org = self.ref.organizations.get(organization_id)

@@ -28,11 +28,13 @@ def reference() -> Reference:
             "org-a": Organization("org-a", ("inst-a",), date(2020, 1, 1)),
             "org-b": Organization("org-b", ("inst-b",), date(2020, 1, 1)),
             "org-closed": Organization("org-closed", ("inst-a",), date(2020, 1, 1), date(2026, 1, 1)),
+            "org-joint": Organization("org-joint", ("inst-a", "inst-b"), date(2020, 1, 1)),
         },
         members={
             "m-1": Member("m-1", (Posting("org-a", "inst-a", date(2020, 1, 1)),), date(2020, 1, 1)),
             "m-2": Member("m-2", (Posting("org-a", "inst-a", date(2020, 1, 1)),), date(2020, 1, 1)),
             "m-b": Member("m-b", (Posting("org-b", "inst-b", date(2020, 1, 1)),), date(2020, 1, 1)),
+            "m-joint": Member("m-joint", (Posting("org-joint", "inst-b", date(2020, 1, 1)),), date(2020, 1, 1)),
         },
         member_counts={"org-a": 2, "org-b": 1},
     )

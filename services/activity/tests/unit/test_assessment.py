@@ -156,3 +156,10 @@ def test_needs_name_every_organisation_member_and_id_to_load() -> None:
     assert needs.organization_ids == {"org-a"} and needs.member_ids == {"m-1", "m-2"}
     assert needs.event_ids == {"e-1", "l-1"} and needs.minutes_hashes == {"h"}
     assert needs.learning_days == {("m-1", "2026-10-12")}
+
+
+def test_a_joint_branch_member_may_be_reported_by_any_institution_the_joint_branch_covers() -> None:
+    (covered,) = decide(learning("l-joint", member="m-joint"))
+    assert isinstance(covered, Accepted)
+    (foreign,) = decide(learning("l-foreign", member="m-b"))
+    assert isinstance(foreign, Rejected) and foreign.reasons[0].field == "data.member_id"
