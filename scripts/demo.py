@@ -183,6 +183,8 @@ async def wait_for_activity(
             samples.append((inst, member_ids[ids[-1]][-1]))
     today = date.today().isoformat()
 
+    last_said = [time.monotonic()]
+
     async def known() -> bool:
         for inst, member in samples:
             body = [
@@ -204,6 +206,10 @@ async def wait_for_activity(
                 },
             )
             if answer.status_code != 200 or answer.json()["accepted"] != 1:
+                if time.monotonic() - last_said[0] > 30:  # say why we are still waiting
+                    last_said[0] = time.monotonic()
+                    print(f"  … 等待 activity / still waiting for activity: {answer.status_code} {answer.text[:300]}",
+                          flush=True)
                 return False
         return True
 
