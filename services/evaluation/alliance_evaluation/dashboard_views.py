@@ -3,31 +3,26 @@ past quarters, rankings within a peer group (sortable, searchable, ranked by sco
 group), the heat map of organisational-life meetings per branch per month, and the lagging work
 queue with its reminders and the secretariat's follow-up record.
 
-Every answer reads pre-computed documents (`overview`, `scores`, `lagging`, `deliveries`,
-`follow_ups`, and the `organizations`/`activities` projections) one page at a time: the cost of a
-screen depends on the page size, not on the size of the alliance.
+Every answer reads pre-computed documents: the `overview` and the quarter's rank rows (held in
+memory until the quarter is rescored, see `adapters.ranks`), then only the page's own documents by
+`_id` (`lagging`, `deliveries`, `follow_ups`, `organizations`): after the first read of a quarter,
+the cost of a screen depends on the page size, not on the size of the alliance.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
 from alliance_shared.mongo import IndexSpec
 
-from .adapters.readmodels import ReadModels
-from .domain.periods import Period, month_window
+from .adapters import ranks
+from .adapters.readmodels import ReadModels, by_ids
+from .domain.periods import Period
 from .domain.scoring import BRANCH_KINDS
 
 Doc = dict[str, Any]
 
-INDEXES = [
-    IndexSpec("scores", [("period", 1), ("object_type", 1), ("sector", 1), ("score", -1)]),
-    IndexSpec("scores", [("period", 1), ("object_type", 1), ("name", 1)]),
-    IndexSpec("organizations", [("kind", 1), ("_id", 1)]),
-    IndexSpec("follow_ups", [("institution_id", 1)]),
-]
+INDEXES = [IndexSpec("follow_ups", [("institution_id", 1)])]
 
 SORTS = {"score", "name", "completeness", "timeliness", "object_id"}
 MEETING = "fpba.meeting.held.v1"
@@ -63,9 +58,7 @@ async def periods(models: ReadModels) -> list[str]:
 # -- trend --------------------------------------------------------------------------------------
 def _average_score(doc: Doc) -> float | None:
     parts = [
-        (c["average_score"], c["institutions"])
-        for c in doc.get("by_class", [])
-        if c.get("average_score") is not None
+        (c["average_score"], c["institutions"]) for c in doc.get("by_class", []) if c.get("average_score") is not None
     ]
     n = sum(w for _, w in parts)
     return round(sum(v * w for v, w in parts) / n, 2) if n else None
@@ -98,9 +91,7 @@ async def trend(models: ReadModels, period: str, quarters: int) -> dict[str, Any
     return {"scope": "alliance", "items": items}
 
 
-async def institution_trend(
-    models: ReadModels, period: str, institution_id: str, quarters: int
-) -> dict[str, Any]:
+async def institution_trend(models: ReadModels, period: str, institution_id: str, quarters: int) -> dict[str, Any]:
     """One institution's score over the last `quarters` quarters."""
     wanted = quarters_back(period, quarters)
     keys = [f"{p}|institution|{institution_id}" for p in wanted]
@@ -124,30 +115,19 @@ async def institution_trend(
 
 
 # -- rankings -----------------------------------------------------------------------------------
-RANK_FIELDS = {
-    "object_id": 1,
-    "name": 1,
-    "score": 1,
-    "grade": 1,
-    "vetoed": 1,
-    "ownership": 1,
-    "sector": 1,
-    "reporting_level": 1,
-    "institution_id": 1,
-    "completeness": 1,
-    "timeliness": 1,
-    "kind": 1,
-}
-
-
-def peer_query(period: str, level: str, peer: Doc) -> Doc:
-    return {"period": period, "object_type": level, **peer}
-
-
-def search_query(q: str | None) -> Doc:
-    if not q:
-        return {}
-    return {"$or": [{"name": {"$regex": re.escape(q), "$options": "i"}}, {"object_id": q}]}
+RANK_FIELDS = (
+    "name",
+    "score",
+    "grade",
+    "vetoed",
+    "ownership",
+    "sector",
+    "reporting_level",
+    "institution_id",
+    "completeness",
+    "timeliness",
+    "kind",
+)
 
 
 async def rankings(
@@ -163,63 +143,27 @@ async def rankings(
 ) -> dict[str, Any]:
     """A page of a peer group's ranking. `rank` is the competition rank by score inside the peer
     group (1 + how many in the group score higher), whatever the sort order and the search."""
-    scores = models.db.scores
-    group = peer_query(period, level, peer)
-    query = {**group, **search_query(q)}
-    order = -1 if descending else 1
-    total = await scores.count_documents(query)
-    docs = (
-        await scores.find(query, RANK_FIELDS)
-        .sort([(sort, order), ("_id", 1)])
-        .skip((page - 1) * page_size)
-        .limit(page_size)
-        .to_list(page_size)
-    )
-    ranks: list[int] = []
-    if sort == "score" and descending and not q:
-        # one count for the page's first row; the rest follow from the order
-        for n, d in enumerate(docs):
-            if n and d.get("score") == docs[n - 1].get("score"):
-                ranks.append(ranks[-1])
-            elif n:
-                ranks.append((page - 1) * page_size + n + 1)
-            else:
-                ranks.append(await _rank(scores, group, d.get("score")))
-    else:
-        ranks = [await _rank(scores, group, d.get("score")) for d in docs]
-    group_size = total if not q else await scores.count_documents(group)
-    items = [
-        {
-            "id": d["object_id"],
-            "rank": r,
-            **{k: d.get(k) for k in RANK_FIELDS if k != "object_id"},
-        }
-        for d, r in zip(docs, ranks, strict=True)
-    ]
-    return {"items": items, "total": total, "group_size": group_size, "page": page, "page_size": page_size}
+    quarter = await models.ranks.quarter(period)
+    group = [r for r in quarter.rows(level) if ranks.matches(r, peer)]
+    found = [r for r in group if ranks.searched(r, q)]
+    ranker = ranks.Ranker(group)
+    start = (page - 1) * page_size
+    rows = ranks.ordered(found, sort, descending)[start : start + page_size]
+    items = [{"id": r["id"], "rank": ranker.rank(r.get("score")), **{k: r.get(k) for k in RANK_FIELDS}} for r in rows]
+    return {"items": items, "total": len(found), "group_size": len(group), "page": page, "page_size": page_size}
 
 
-async def _rank(scores: Any, group: Doc, score: float | None) -> int:
-    if score is None:
-        return await scores.count_documents({**group, "score": {"$ne": None}}) + 1
-    return await scores.count_documents({**group, "score": {"$gt": score}}) + 1
-
-
-async def ranking_rows(
-    models: ReadModels, period: str, level: str, peer: Doc, q: str | None, limit: int
-) -> list[Doc]:
+async def ranking_rows(models: ReadModels, period: str, level: str, peer: Doc, q: str | None, limit: int) -> list[Doc]:
     """All rows of a (filtered) peer group, best first, for an export."""
-    docs = (
-        await models.db.scores.find({**peer_query(period, level, peer), **search_query(q)}, RANK_FIELDS)
-        .sort([("score", -1), ("_id", 1)])
-        .to_list(limit)
-    )
+    quarter = await models.ranks.quarter(period)
+    found = [r for r in quarter.rows(level) if ranks.matches(r, peer) and ranks.searched(r, q)]
+    rows = []
     rank, last = 0, object()
-    for n, d in enumerate(docs, 1):
-        if d.get("score") != last:
-            rank, last = n, d.get("score")
-        d["rank"] = rank
-    return docs
+    for n, r in enumerate(ranks.ordered(found, "score", True)[:limit], 1):
+        if r.get("score") != last:
+            rank, last = n, r.get("score")
+        rows.append({"object_id": r["id"], **{k: r.get(k) for k in RANK_FIELDS}, "rank": rank})
+    return rows
 
 
 # -- heat map -----------------------------------------------------------------------------------
@@ -227,60 +171,38 @@ async def heatmap(
     models: ReadModels, period: str, institution_id: str | None, q: str | None, page: int, page_size: int
 ) -> dict[str, Any]:
     """Organisational-life meetings per branch per month, for a page of branches: the 12 months
-    ending with the period."""
+    ending with the period (each quarter's counts come from its rank rows)."""
     months = months_back(period)
-    query: Doc = {"kind": {"$in": list(BRANCH_KINDS)}}
-    if institution_id:
-        query["institution_ids"] = institution_id
-    if q:
-        query["$or"] = [{"name": {"$regex": re.escape(q), "$options": "i"}}, {"_id": q}]
-    db = models.db
-    total = await db.organizations.count_documents(query)
-    orgs = (
-        await db.organizations.find(
-            query, {"name": 1, "institution_ids": 1, "opened": 1, "closed": 1, "last_meeting_on": 1}
-        )
-        .sort("_id", 1)
-        .skip((page - 1) * page_size)
-        .limit(page_size)
-        .to_list(page_size)
-    )
-    counts = await meeting_counts(models, [o["_id"] for o in orgs], months)
-    rows = [
-        {
-            "organization_id": o["_id"],
-            "name": o.get("name"),
-            "institution_id": (o.get("institution_ids") or [None])[0],
-            "opened": o.get("opened"),
-            "closed": o.get("closed"),
-            "last_meeting_on": o.get("last_meeting_on"),
-            "counts": [counts.get((o["_id"], m), 0) for m in months],
-        }
-        for o in orgs
+    quarter = await models.ranks.quarter(period)
+    peer = {"institution_ids": institution_id} if institution_id else {}
+    found = [
+        r for r in quarter.branches if r.get("kind") in BRANCH_KINDS and ranks.matches(r, peer) and ranks.searched(r, q)
     ]
-    return {"months": months, "items": rows, "total": total, "page": page, "page_size": page_size}
-
-
-async def meeting_counts(
-    models: ReadModels, org_ids: list[str], months: list[str]
-) -> dict[tuple[str, str], int]:
-    if not org_ids:
-        return {}
-    first: date = month_window(months[0]).start
-    last: date = month_window(months[-1]).end
-    out: dict[tuple[str, str], int] = {}
-    async for a in models.db.activities.find(
-        {
-            "organization_id": {"$in": org_ids},
-            "type": MEETING,
-            "superseded_by": None,
-            "held_on": {"$gte": first.isoformat(), "$lte": last.isoformat()},
-        },
-        {"organization_id": 1, "held_on": 1},
-    ):
-        key = (a["organization_id"], a["held_on"][:7])
-        out[key] = out.get(key, 0) + 1
-    return out
+    start = (page - 1) * page_size
+    rows = found[start : start + page_size]  # already in id order
+    earlier = [await models.ranks.quarter(p) for p in quarters_back(period, 4)[:-1]]
+    orgs = await by_ids(
+        models.db.organizations, [r["id"] for r in rows], {"opened": 1, "closed": 1, "last_meeting_on": 1}
+    )
+    items = []
+    for r in rows:
+        counts: dict[str, int] = {}
+        for other in earlier:  # each quarter counts its own three months
+            counts |= (other.branch(r["id"]) or {}).get("meetings") or {}
+        counts |= r.get("meetings") or {}
+        o = orgs.get(r["id"], {})
+        items.append(
+            {
+                "organization_id": r["id"],
+                "name": r.get("name"),
+                "institution_id": (r.get("institution_ids") or [r.get("institution_id")])[0],
+                "opened": o.get("opened"),
+                "closed": o.get("closed"),
+                "last_meeting_on": o.get("last_meeting_on"),
+                "counts": [counts.get(m, 0) for m in months],
+            }
+        )
+    return {"months": months, "items": items, "total": len(found), "page": page, "page_size": page_size}
 
 
 # -- the lagging work queue ---------------------------------------------------------------------
@@ -308,14 +230,10 @@ async def queue_rows(models: ReadModels, docs: list[Doc]) -> list[Doc]:
     db = models.db
     org_ids = [d["_id"] for d in docs]
     inst_ids = sorted({d.get("institution_id") for d in docs if d.get("institution_id")})
-    names = {
-        o["_id"]: o.get("name") async for o in db.organizations.find({"_id": {"$in": org_ids}}, {"name": 1})
-    }
-    inst_names = {
-        i["_id"]: i.get("name") async for i in db.institutions.find({"_id": {"$in": inst_ids}}, {"name": 1})
-    }
+    names = {k: d.get("name") for k, d in (await by_ids(db.organizations, org_ids, {"name": 1})).items()}
+    inst_names = {k: d.get("name") for k, d in (await by_ids(db.institutions, inst_ids, {"name": 1})).items()}
     deliveries = await models.deliveries_for(org_ids)
-    follow_ups = {f["_id"]: f async for f in db.follow_ups.find({"_id": {"$in": org_ids}})}
+    follow_ups = await by_ids(db.follow_ups, org_ids)
     rows = []
     for d in docs:
         reminders = deliveries.get(d["_id"], [])

@@ -186,6 +186,7 @@ class Evaluation:
             if institution_ids is not None
             else await self.projections.institutions_to_score()
         )
+        await self.models.ensure_ranks(str(period))
         changed = 0
         size = self.settings.rescore_chunk
         for start in range(0, len(ids), size):
@@ -218,9 +219,10 @@ class Evaluation:
     async def refresh_overview(self, period: str) -> None:
         from .views import build_overview
 
-        cards = await self.models.institution_cards(period)
+        docs = await self.models.rank_documents(period)
         rejections = await self.models.rejections_by_institution(period)
-        await self.models.save_overview(period, build_overview(period, cards, rejections, self.clock.now()))
+        cards = [d["institution"] for d in docs]
+        await self.models.save_overview(period, build_overview(period, cards, rejections, self.clock.now()), docs)
 
     async def close_period(self, period: Period, who: Principal) -> dict[str, Any]:
         now = self.clock.now()

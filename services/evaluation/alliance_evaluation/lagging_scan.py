@@ -11,6 +11,7 @@ from alliance_shared.clock import SHANGHAI, Clock
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import BranchCaughtUp, BranchFellBehind, ReportsMissing
 
+from .adapters import ranks
 from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels, score_key
 from .adapters.scorebook import SOURCE
@@ -45,13 +46,7 @@ class LaggingScan:
                 "closed": 1,
             },
         ).to_list(None)
-        scores = {
-            d["object_id"]: d
-            async for d in db.scores.find(
-                {"period": str(period), "object_type": "branch"},
-                {"object_id": 1, "org_life": 1, "missing": 1},
-            )
-        }
+        scores = {r["id"]: r for d in await ranks.read(db, str(period)) for r in d.get("branches", [])}
         states = await self.models.lagging_states()
         # one pass over recent meetings rather than a write per meeting event (cheap on FerretDB)
         meetings = await self.projections.last_meetings(today - timedelta(days=LOOKBACK_DAYS))

@@ -8,7 +8,10 @@ Read models (database `evaluation`, one document per question), for the dashboar
   `members`, `member_days`, `name`, `sector`, `ownership`, `reporting_level`, `institution_ids`,
   `computation_id`, `digest`, `computed_at`; institutions add `branches` [{organization_id, name,
   score, grade, member_days}], `branch_count`, `joint_branch_count`, `coverage`; branches add
-  `kind` and `org_life` (0–100). Indexed by (period, object_type, ownership, score).
+  `kind` and `org_life` (0–100). Read by `_id` only (drill-downs, exports).
+- `ranks_<year>_Q<n>` `_id` institution id: per quarter, the institution's ranking row and its
+  branches' rows with meetings per month — what the overview, rankings and heat map read
+  (`adapters.ranks`).
 - `computations` `_id` computation id: every distinct result (`card` with branches, `previous`,
   `trigger`, `computed_at`): what `?compare=` and `/changes` diff.
 - `overview` `_id` period: counts by ownership × reporting level, completeness/timeliness,
@@ -21,11 +24,13 @@ Read models (database `evaluation`, one document per question), for the dashboar
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from .adapters.readmodels import ReadModels
+from .adapters import ranks
+from .adapters.readmodels import ReadModels, score_key
 from .domain.changes import explain
 from .domain.errors import UnknownComputation, UnknownInstitution, UnknownOrganization
 
@@ -85,9 +90,7 @@ async def overview(models: ReadModels, period: str) -> dict[str, Any]:
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_pending", "outbox_seq", "digest")
-    }
+    out = {k: v for k, v in doc.items() if k not in ("_id", "outbox", "outbox_pending", "outbox_seq", "digest")}
     out["id"] = doc.get("object_id")
     return out
 
@@ -95,25 +98,33 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 async def ranking(
     models: ReadModels, period: str, level: str, filters: dict[str, Any], page: int, page_size: int
 ) -> dict[str, Any]:
-    docs, total = await models.ranking(period, level, filters, (page - 1) * page_size, page_size)
+    """Best first (ties by id); the same rank rows the dashboard pages through."""
+    quarter = await models.ranks.quarter(period)
+    found = ranks.ordered([r for r in quarter.rows(level) if ranks.matches(r, filters)], "score", True)
+    start = (page - 1) * page_size
     items = [
         {
-            "id": d["object_id"],
-            "name": d.get("name"),
-            "score": d.get("score"),
-            "grade": d.get("grade"),
-            "vetoed": d.get("vetoed", False),
-            "ownership": d.get("ownership"),
-            "sector": d.get("sector"),
-            "reporting_level": d.get("reporting_level"),
-            "institution_id": d.get("institution_id"),
-            "completeness": d.get("completeness"),
-            "timeliness": d.get("timeliness"),
-            "rank": (page - 1) * page_size + n + 1,
+            "id": r["id"],
+            **{
+                k: r.get(k)
+                for k in (
+                    "name",
+                    "score",
+                    "grade",
+                    "ownership",
+                    "sector",
+                    "reporting_level",
+                    "institution_id",
+                    "completeness",
+                    "timeliness",
+                )
+            },
+            "vetoed": r.get("vetoed", False),
+            "rank": start + n + 1,
         }
-        for n, d in enumerate(docs)
+        for n, r in enumerate(found[start : start + page_size])
     ]
-    return {"items": items, "total": total, "page": page, "page_size": page_size}
+    return {"items": items, "total": len(found), "page": page, "page_size": page_size}
 
 
 async def institution(models: ReadModels, period: str, inst_id: str, compare: str | None) -> dict[str, Any]:
@@ -121,7 +132,9 @@ async def institution(models: ReadModels, period: str, inst_id: str, compare: st
     if doc is None:
         raise UnknownInstitution(inst_id)
     out = _public(doc)
-    out["branches"] = [_public(b) for b in await models.branch_cards(period, [inst_id])]
+    keys = sorted(score_key(period, "branch", b["organization_id"]) for b in doc.get("branches", []))
+    branches = await asyncio.gather(*(models.db.scores.find_one({"_id": k}, {"outbox": 0}) for k in keys))
+    out["branches"] = [_public(b) for b in branches if b is not None]
     if compare:
         out["changes"] = await changes(models, period, inst_id, compare)
     return out
@@ -172,9 +185,7 @@ def _hist(h: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def lagging(
-    models: ReadModels, institution_id: str | None, page: int, page_size: int
-) -> dict[str, Any]:
+async def lagging(models: ReadModels, institution_id: str | None, page: int, page_size: int) -> dict[str, Any]:
     docs, total = await models.lagging_list(institution_id, (page - 1) * page_size, page_size)
     deliveries = await models.deliveries_for([d["_id"] for d in docs])
     items = [

@@ -125,9 +125,7 @@ class Projections:
         return sorted({c["org"] for c in (doc or {}).get("changes", []) if c.get("org")})
 
     async def institutions_of_orgs(self, org_ids: list[str]) -> list[str]:
-        docs = await self.db.organizations.find({"_id": {"$in": org_ids}}, {"institution_ids": 1}).to_list(
-            None
-        )
+        docs = await self.db.organizations.find({"_id": {"$in": org_ids}}, {"institution_ids": 1}).to_list(None)
         return sorted({i for d in docs for i in d.get("institution_ids", [])})
 
     # -- activity ----------------------------------------------------------------------------
@@ -171,6 +169,10 @@ class Projections:
 
     async def delivery(self, delivery_id: str, fields: Doc, entry: Doc) -> None:
         await self.db.deliveries.update_one({"_id": delivery_id}, {"$set": fields}, upsert=True)
+        if fields.get("organization_id"):  # the work queue finds an organisation's reminders by `_id`
+            await self.db.delivery_index.update_one(
+                {"_id": fields["organization_id"]}, {"$addToSet": {"ids": delivery_id}}, upsert=True
+            )
         await self.db.deliveries.update_one(
             {"_id": delivery_id, "history.event_id": {"$ne": entry["event_id"]}},
             {"$push": {"history": entry}},
@@ -184,9 +186,7 @@ class Projections:
         received after `received_by` are left out (a closed period replays as it was frozen)."""
         facts = PeriodFacts()
         orgs = await self.db.organizations.find({"institution_ids": {"$in": institution_ids}}).to_list(None)
-        owners = sorted(
-            {*institution_ids, *(o["institution_ids"][0] for o in orgs if o.get("institution_ids"))}
-        )
+        owners = sorted({*institution_ids, *(o["institution_ids"][0] for o in orgs if o.get("institution_ids"))})
         for doc in await self.db.institutions.find({"_id": {"$in": owners}}).to_list(None):
             facts.institutions[doc["_id"]] = institution_of(doc)
         for o in orgs:
@@ -233,9 +233,7 @@ class Projections:
                 continue
             add_activity(facts, a, received or datetime(1970, 1, 1, tzinfo=UTC))
         async for r in self.db.ratings.find({"period": p}):
-            facts.ratings.append(
-                Rating(r["rating_id"], r["object_type"], r["object_id"], r["evaluator"], r["rating"])
-            )
+            facts.ratings.append(Rating(r["rating_id"], r["object_type"], r["object_id"], r["evaluator"], r["rating"]))
         async for adj in self.db.adjustments.find({"period": p, "status": "approved"}):
             facts.adjustments.append(
                 Adjustment(adj["_id"], adj["object_type"], adj["object_id"], adj["points"], adj["reason"])
@@ -259,9 +257,7 @@ class Projections:
         if docs:
             await self.db.activities.bulk_write(
                 [
-                    UpdateOne(
-                        {"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}}, upsert=True
-                    )
+                    UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}}, upsert=True)
                     for d in docs
                 ],
                 ordered=False,

@@ -7,18 +7,23 @@ lagging, periods)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_push
 from pymongo import ReturnDocument, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+
+from . import ranks
 
 Doc = dict[str, Any]
 OUTBOX_COLLECTIONS = ("scores", "lagging", "periods")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 INDEXES = [
     IndexSpec("scores", [("period", 1), ("object_type", 1), ("score", -1)]),
@@ -31,6 +36,13 @@ INDEXES = [
 ]
 
 
+async def by_ids(collection: AsyncCollection[Doc], ids: Iterable[Any], projection: Doc | None = None) -> dict[Any, Doc]:
+    """Documents by `_id`, one read each, concurrently: on the embedded store an `_id` equality
+    is the only filter that does not read the whole collection (`$in` does)."""
+    found = await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in dict.fromkeys(ids)))
+    return {d["_id"]: d for d in found if d is not None}
+
+
 def score_key(period: str, object_type: str, object_id: str) -> str:
     return f"{period}|{object_type}|{object_id}"
 
@@ -39,6 +51,7 @@ class ReadModels:
     def __init__(self, db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]]) -> None:
         # a callable: the database exists only once the runtime has started
         self._db = db
+        self.ranks = ranks.RankCache(lambda: self.db, self.rebuild_ranks)
 
     @property
     def db(self) -> AsyncDatabase[Doc]:
@@ -51,9 +64,7 @@ class ReadModels:
     async def closed_periods(self) -> dict[str, datetime]:
         return {d["_id"]: d["closed_at"] async for d in self.db.periods.find({"status": "closed"})}
 
-    async def close_period(
-        self, period: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]
-    ) -> bool:
+    async def close_period(self, period: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> bool:
         """Close once: False when it was already closed."""
         try:
             await self.db.periods.update_one(
@@ -95,9 +106,7 @@ class ReadModels:
 
     # -- scores and computations --------------------------------------------------------------
     async def score(self, period: str, object_type: str, object_id: str) -> Doc | None:
-        return await self.db.scores.find_one(
-            {"_id": score_key(period, object_type, object_id)}, {"outbox": 0}
-        )
+        return await self.db.scores.find_one({"_id": score_key(period, object_type, object_id)}, {"outbox": 0})
 
     async def save_score(self, doc: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
         key = doc["_id"]
@@ -142,51 +151,30 @@ class ReadModels:
             .to_list(limit)
         )
 
-    async def ranking(
-        self, period: str, object_type: str, filters: Doc, skip: int, limit: int
-    ) -> tuple[list[Doc], int]:
-        query = {"period": period, "object_type": object_type, **filters}
-        projection = {
-            "object_id": 1,
-            "name": 1,
-            "score": 1,
-            "grade": 1,
-            "vetoed": 1,
-            "ownership": 1,
-            "reporting_level": 1,
-            "sector": 1,
-            "institution_id": 1,
-            "completeness": 1,
-            "timeliness": 1,
-        }
-        total = await self.db.scores.count_documents(query)
-        docs = (
-            await self.db.scores.find(query, projection)
-            .sort([("score", -1), ("_id", 1)])
-            .skip(skip)
-            .limit(limit)
-            .to_list(limit)
-        )
-        return docs, total
+    async def rank_documents(self, period: str) -> list[Doc]:
+        """Every rank document of `period`, read fresh (the overview is built from them)."""
+        return await ranks.read(self.db, period)
 
-    async def institution_cards(self, period: str) -> list[Doc]:
-        projection = {
-            "object_id": 1,
-            "ownership": 1,
-            "reporting_level": 1,
-            "grade": 1,
-            "vetoed": 1,
-            "completeness": 1,
-            "timeliness": 1,
-            "members": 1,
-            "coverage": 1,
-            "score": 1,
-            "branch_count": 1,
-            "joint_branch_count": 1,
-        }
-        return await self.db.scores.find(
-            {"period": period, "object_type": "institution"}, projection
-        ).to_list(None)
+    async def ensure_ranks(self, period: str) -> None:
+        """Before scoring a chunk of a quarter scored before rank rows existed: build them all."""
+        db = self.db
+        if await db[ranks.collection_of(period)].find_one({}, {"_id": 1}) is None and await db.overview.find_one(
+            {"_id": period}, {"_id": 1}
+        ):
+            await self.rebuild_ranks(period)
+
+    async def rebuild_ranks(self, period: str) -> None:
+        """Write `period`'s rank rows from its score cards and meetings (cards stored before rank
+        rows existed; the scorer keeps them current from then on)."""
+        fields = {k: 1 for k in ("object_id", *ranks.INSTITUTION_FIELDS, *ranks.BRANCH_FIELDS)}
+        institutions = await self.db.scores.find({"period": period, "object_type": "institution"}, fields).to_list(None)
+        branches = await self.db.scores.find({"period": period, "object_type": "branch"}, fields).to_list(None)
+        meetings: dict[str, dict[str, int]] = {}
+        query = {"period": period, "type": "fpba.meeting.held.v1", "superseded_by": None}
+        async for a in self.db.activities.find(query, {"organization_id": 1, "held_on": 1}):
+            months = meetings.setdefault(a["organization_id"], {})
+            months[a["held_on"][:7]] = months.get(a["held_on"][:7], 0) + 1
+        await ranks.save(self.db, period, ranks.institution_documents(period, institutions, branches, meetings))
 
     async def branch_cards(self, period: str, institution_ids: Sequence[str] | None = None) -> list[Doc]:
         query: Doc = {"period": period, "object_type": "branch"}
@@ -194,8 +182,13 @@ class ReadModels:
             query["institution_ids"] = {"$in": list(institution_ids)}
         return await self.db.scores.find(query, {"outbox": 0}).sort("_id", 1).to_list(None)
 
-    async def save_overview(self, period: str, doc: Doc) -> None:
-        await self.db.overview.replace_one({"_id": period}, doc, upsert=True)
+    async def save_overview(self, period: str, doc: Doc, rank_documents: list[Doc] | None = None) -> None:
+        """Every save carries a new `version`: readers holding the quarter's rank rows reload them
+        (this process keeps `rank_documents`, the rows the overview was built from)."""
+        version = ranks.new_version()
+        await self.db.overview.replace_one({"_id": period}, {**doc, "version": version}, upsert=True)
+        if rank_documents is not None:
+            self.ranks.put(period, version, rank_documents)
 
     async def overview(self, period: str) -> Doc | None:
         return await self.db.overview.find_one({"_id": period})
@@ -204,9 +197,7 @@ class ReadModels:
     async def lagging_states(self) -> dict[str, Doc]:
         return {d["_id"]: d async for d in self.db.lagging.find({}, {"outbox": 0})}
 
-    async def save_lagging(
-        self, org_id: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]
-    ) -> None:
+    async def save_lagging(self, org_id: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
         await self.db.lagging.update_one({"_id": org_id}, outbox_push({"$set": fields}, events), upsert=True)
 
     async def lagging_list(self, institution_id: str | None, skip: int, limit: int) -> tuple[list[Doc], int]:
@@ -224,9 +215,14 @@ class ReadModels:
         return docs, total
 
     async def deliveries_for(self, org_ids: Sequence[str]) -> dict[str, list[Doc]]:
+        """Each organisation's reminders, newest first (through `delivery_index`: `_id` reads only)."""
+        index = await by_ids(self.db.delivery_index, org_ids)
+        ids = sorted({i for d in index.values() for i in d.get("ids", [])})
         out: dict[str, list[Doc]] = {}
-        async for d in self.db.deliveries.find({"organization_id": {"$in": list(org_ids)}}).sort("at", -1):
+        for d in sorted((await by_ids(self.db.deliveries, ids)).values(), key=lambda d: d["_id"]):
             out.setdefault(d["organization_id"], []).append(d)
+        for items in out.values():
+            items.sort(key=lambda d: d.get("at") or EPOCH, reverse=True)
         return out
 
     # -- ratings, adjustments, appeals, audit ------------------------------------------------

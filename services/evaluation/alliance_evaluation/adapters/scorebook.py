@@ -1,6 +1,7 @@
 """Writing score cards into the read models: one document per scored object and period (what
-rankings and drill-downs read), a computation record per change (what "why did it change"
-compares), and a `ScoreComputed` event in the document's outbox when a score really changed."""
+drill-downs read), a computation record per change (what "why did it change" compares), a
+`ScoreComputed` event in the document's outbox when a score really changed, and the chunk's rank
+rows (what the overview, rankings and heat map read; see `ranks`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..domain.facts import PeriodFacts
 from ..domain.periods import Period
 from ..domain.results import ScoreCard, rounded
 from ..domain.scoring import PeriodScores, classification_for
+from . import ranks
 from .readmodels import ReadModels, score_key
 
 SOURCE = "/services/evaluation"
@@ -38,21 +40,19 @@ def _event(card: ScoreCard, computation_id: str, at: datetime) -> Any:
     return payload, envelope(payload, source=SOURCE, institutionid=card.institution_id)
 
 
-async def store_scores(
-    models: ReadModels, result: PeriodScores, facts: PeriodFacts, at: datetime, trigger: str
-) -> int:
+async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFacts, at: datetime, trigger: str) -> int:
     """Persist what changed; returns how many cards changed."""
     period = Period.parse(result.period)
     cards = [*result.branches, *result.institutions]
-    previous = await models.digests(
-        result.period, [score_key(c.period, c.object_type, c.object_id) for c in cards]
-    )
+    previous = await models.digests(result.period, [score_key(c.period, c.object_type, c.object_id) for c in cards])
     changed = 0
     batch: list[tuple[dict[str, Any], dict[str, Any], list[Any]]] = []
+    docs: dict[str, dict[str, Any]] = {}  # every card's score document, changed or not
     for card in result.branches:
         branch = facts.branches[card.object_id]
         changed += _store(
             batch,
+            docs,
             card,
             previous,
             at,
@@ -72,6 +72,7 @@ async def store_scores(
         kinds = [facts.branches[b.object_id].kind for b in card.branches]
         changed += _store(
             batch,
+            docs,
             card,
             previous,
             at,
@@ -99,7 +100,31 @@ async def store_scores(
             },
         )
     await models.save_batch([c for c, _, _ in batch], [(d, e) for _, d, e in batch])
+    await ranks.save(
+        models.db,
+        result.period,
+        ranks.institution_documents(
+            result.period,
+            [docs[_key(c)] for c in result.institutions],
+            [docs[_key(c)] for c in result.branches],
+            meetings_by_month(facts),
+        ),
+    )
     return changed
+
+
+def _key(card: ScoreCard) -> str:
+    return score_key(card.period, card.object_type, card.object_id)
+
+
+def meetings_by_month(facts: PeriodFacts) -> dict[str, dict[str, int]]:
+    """Organisation id → month (`2026-07`) → meetings held (what the heat map shows)."""
+    out: dict[str, dict[str, int]] = {}
+    for m in facts.meetings:
+        months = out.setdefault(m.organization_id, {})
+        month = m.held_on.isoformat()[:7]
+        months[month] = months.get(month, 0) + 1
+    return out
 
 
 def _value(card: ScoreCard, name: str) -> float | None:
@@ -109,6 +134,7 @@ def _value(card: ScoreCard, name: str) -> float | None:
 
 def _store(
     batch: list[tuple[dict[str, Any], dict[str, Any], list[Any]]],
+    docs: dict[str, dict[str, Any]],
     card: ScoreCard,
     previous: dict[str, Any],
     at: datetime,
@@ -116,10 +142,11 @@ def _store(
     extra: dict[str, Any],
 ) -> int:
     """Queue the card's computation and score documents when its result changed."""
-    key = score_key(card.period, card.object_type, card.object_id)
+    key = _key(card)
     digest = card.digest()
     before = previous.get(key)
     if before is not None and before.get("digest") == digest:
+        docs[key] = {**card.as_dict(), **extra}
         return 0
     computation_id = f"c-{uuid.uuid4().hex[:16]}"
     seq = int(before.get("seq", 0)) + 1 if before else 1  # order of computations, whatever the clock says
@@ -151,5 +178,6 @@ def _store(
         "computed_at": at,
         "seq": seq,
     }
+    docs[key] = score
     batch.append((computation, score, [_event(card, computation_id, at)]))
     return 1

@@ -1,0 +1,220 @@
+"""The rank rows: the compact read model behind the overview, the rankings, the heat map and the
+lagging scan. Per quarter, one collection (`ranks_2026_Q3`) holding one small document per
+institution: its ranking row and the rows of the branches it owns (a joint branch belongs to the
+first institution it covers), each branch with its meetings per month.
+
+Why its own collection per quarter: the embedded store reads a whole collection for any filter
+other than `_id`, so the quarter's rows live where reading "all of them" is the cheapest read
+there is: 3,000 institutions and 30,000 branches are ~3,000 small documents, not 33,000 score
+cards with their evidence. The scorer writes a chunk's rows right after its cards; readers keep a
+quarter's rows in memory (`RankCache`) until the quarter's overview is recomputed — the overview
+carries a fresh `version` after every rescore, so one `_id` read tells a reader whether its copy is
+still the current one, whichever replica did the scoring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+Doc = dict[str, Any]
+
+INSTITUTION_FIELDS = (
+    "name",
+    "score",
+    "grade",
+    "vetoed",
+    "ownership",
+    "sector",
+    "reporting_level",
+    "institution_id",
+    "completeness",
+    "timeliness",
+    "members",
+    "branch_count",
+    "joint_branch_count",
+    "coverage",
+)
+BRANCH_FIELDS = (
+    "name",
+    "kind",
+    "score",
+    "grade",
+    "vetoed",
+    "ownership",
+    "sector",
+    "reporting_level",
+    "institution_id",
+    "institution_ids",
+    "completeness",
+    "timeliness",
+    "org_life",
+    "missing",
+)
+
+
+def collection_of(period: str) -> str:
+    return "ranks_" + period.replace("-", "_")
+
+
+def new_version() -> str:
+    return uuid.uuid4().hex
+
+
+def row_of(doc: Doc, fields: Sequence[str]) -> Doc:
+    """A score document's ranking row (`id` plus `fields`)."""
+    return {"id": doc["object_id"], **{k: doc.get(k) for k in fields}}
+
+
+def institution_documents(
+    period: str, institutions: Iterable[Doc], branches: Iterable[Doc], meetings: dict[str, dict[str, int]]
+) -> list[Doc]:
+    """One rank document per institution in `institutions` (score documents), with the rows of
+    the branches in `branches` that it owns and their meetings per month (`2026-07` → count)."""
+    owned: dict[str, list[Doc]] = {}
+    for b in branches:
+        owner = (b.get("institution_ids") or [b.get("institution_id")])[0]
+        row = row_of(b, BRANCH_FIELDS) | {"meetings": meetings.get(b["object_id"], {})}
+        owned.setdefault(owner, []).append(row)
+    return [
+        {
+            "_id": inst["object_id"],
+            "period": period,
+            "institution": row_of(inst, INSTITUTION_FIELDS),
+            "branches": sorted(owned.get(inst["object_id"], []), key=lambda r: r["id"]),
+        }
+        for inst in institutions
+    ]
+
+
+async def save(db: AsyncDatabase[Doc], period: str, docs: Sequence[Doc]) -> None:
+    if docs:
+        await db[collection_of(period)].bulk_write(
+            [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False
+        )
+
+
+async def read(db: AsyncDatabase[Doc], period: str) -> list[Doc]:
+    return await db[collection_of(period)].find({}).to_list(None)
+
+
+@dataclass
+class Quarter:
+    """A quarter's rows in memory, ready to filter, sort and page."""
+
+    version: str | None
+    institutions: list[Doc] = field(default_factory=list)
+    branches: list[Doc] = field(default_factory=list)
+    _branch_index: dict[str, Doc] | None = None
+
+    @classmethod
+    def of(cls, version: str | None, docs: Iterable[Doc]) -> Quarter:
+        q = cls(version)
+        for d in sorted(docs, key=lambda d: d["_id"]):
+            q.institutions.append(d["institution"])
+            q.branches.extend(d.get("branches") or [])
+        q.branches.sort(key=lambda r: r["id"])
+        return q
+
+    def rows(self, level: str) -> list[Doc]:
+        return self.institutions if level == "institution" else self.branches
+
+    def branch(self, org_id: str) -> Doc | None:
+        if self._branch_index is None:
+            self._branch_index = {b["id"]: b for b in self.branches}
+        return self._branch_index.get(org_id)
+
+
+def matches(row: Doc, peer: Doc) -> bool:
+    """`peer`: equality on row fields; `institution_ids` matches a row covering that institution."""
+    for k, v in peer.items():
+        if k == "institution_ids":
+            if v not in (row.get("institution_ids") or [row.get("institution_id")]):
+                return False
+        elif row.get(k) != v:
+            return False
+    return True
+
+
+def searched(row: Doc, q: str | None) -> bool:
+    return not q or row["id"] == q or q.casefold() in (row.get("name") or "").casefold()
+
+
+def ordered(rows: list[Doc], key: str, descending: bool) -> list[Doc]:
+    """Sorted by `key` (missing values lowest, as the store sorts them), ties by id ascending."""
+
+    def value(r: Doc) -> Any:
+        if key in ("name", "object_id"):
+            return _text(r, key)
+        v = r.get(key)
+        return (v is not None, v if v is not None else 0)
+
+    by_id = sorted(rows, key=lambda r: r["id"])
+    return sorted(by_id, key=value, reverse=descending)  # stable: ids stay ascending within ties
+
+
+def _text(row: Doc, key: str) -> str:
+    return row["id"] if key == "object_id" else (row.get(key) or "")
+
+
+class Ranker:
+    """Competition ranks by score inside a group: 1 + how many in the group score higher."""
+
+    def __init__(self, group: Iterable[Doc]) -> None:
+        self._scores = sorted(r["score"] for r in group if r.get("score") is not None)
+
+    def rank(self, score: float | None) -> int:
+        if score is None:
+            return len(self._scores) + 1
+        return len(self._scores) - bisect.bisect_right(self._scores, score) + 1
+
+
+class RankCache:
+    """Quarters' rows kept in memory, reloaded when the quarter's overview version changes."""
+
+    def __init__(self, db: Callable[[], AsyncDatabase[Doc]], rebuild: Callable[[str], Any], keep: int = 8) -> None:
+        self._db = db
+        self._rebuild = rebuild  # (period) -> awaitable: writes the rows from the score cards
+        self._keep = keep
+        self._quarters: OrderedDict[str, Quarter] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def put(self, period: str, version: str, docs: Iterable[Doc]) -> None:
+        """The scorer has just read the quarter's rows to build its overview: keep them (the
+        replica that scores never pays the reload)."""
+        self._remember(period, Quarter.of(version, docs))
+
+    def _remember(self, period: str, quarter: Quarter) -> None:
+        self._quarters[period] = quarter
+        self._quarters.move_to_end(period)
+        while len(self._quarters) > self._keep:
+            self._quarters.popitem(last=False)
+
+    async def quarter(self, period: str) -> Quarter:
+        db = self._db()
+        head = await db.overview.find_one({"_id": period}, {"version": 1})
+        version = (head or {}).get("version")
+        cached = self._quarters.get(period)
+        if cached is not None and version is not None and cached.version == version:
+            self._quarters.move_to_end(period)
+            return cached
+        async with self._locks.setdefault(period, asyncio.Lock()):
+            cached = self._quarters.get(period)
+            if cached is not None and version is not None and cached.version == version:
+                return cached
+            docs = await read(db, period)
+            if not docs and head is not None:  # scored before rank rows existed: build them once
+                await self._rebuild(period)
+                docs = await read(db, period)
+            quarter = Quarter.of(version, docs)
+            if version is not None:
+                self._remember(period, quarter)
+            return quarter

@@ -1,0 +1,94 @@
+"""The rank rows behind the overview, rankings and heat map: written by the scorer per chunk, one
+document per institution with the branches it owns; a reader's in-memory copy is replaced when the
+quarter is rescored — also in another replica that did not score; a quarter scored before rank
+rows existed gets them built from its score cards."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from alliance_evaluation.adapters import ranks
+from alliance_evaluation.adapters.readmodels import ReadModels
+
+pytestmark = pytest.mark.integration
+
+Q3 = "2026-Q3"
+
+
+def at(y: int, m: int, d: int) -> datetime:
+    return datetime(y, m, d, 2, 0, tzinfo=UTC)
+
+
+async def alliance(s: Any) -> None:
+    s.clock.set(at(2026, 10, 12))
+    await s.institution("r1", "state_owned", "L3", name="深圳甲银行")
+    await s.institution("r2", "emerging", "L1", name="深圳乙科技小贷")
+    await s.branch("rb1", ["r1"])
+    await s.branch("rb2", ["r1"])
+    await s.branch("rj", ["r2", "r1"], kind="joint_branch")  # owned by r2, covers r1 too
+    for n, org, inst in (("rm1", "rb1", "r1"), ("rm2", "rb2", "r1"), ("rm3", "rj", "r2")):
+        await s.member(n, org, inst, since=date(2025, 1, 1))
+    for month in (7, 8, 9):
+        await s.meeting("rb1", "r1", "theme_party_day", at(2026, month, 5), ["rm1"], 1, at(2026, month, 6))
+    await s.meeting("rj", "r2", "theme_party_day", at(2026, 8, 5), ["rm3"], 1, at(2026, 8, 6))
+    await s.settle()
+
+
+async def test_each_institution_has_one_rank_document_with_the_branches_it_owns(service: Any):
+    s = service
+    await alliance(s)
+    docs = {d["_id"]: d for d in await ranks.read(s.ev.models.db, Q3)}
+    assert sorted(docs) == ["r1", "r2"]
+    assert [b["id"] for b in docs["r1"]["branches"]] == ["rb1", "rb2"]
+    assert [b["id"] for b in docs["r2"]["branches"]] == ["rj"]
+    assert docs["r1"]["branches"][0]["meetings"] == {"2026-07": 1, "2026-08": 1, "2026-09": 1}
+    assert docs["r2"]["branches"][0]["institution_ids"] == ["r2", "r1"]
+    card = (await s.client.get(f"/api/v1/periods/{Q3}/institutions/r1", headers=s.token())).json()
+    assert docs["r1"]["institution"]["score"] == card["score"]
+    assert docs["r1"]["institution"]["branch_count"] == 2 and docs["r1"]["institution"]["joint_branch_count"] == 1
+
+    # the joint branch shows in r1's scoped ranking although r2 owns it
+    admin = s.token("institution_admin", institution_id="r1", subject="adm-r1")
+    scoped = (
+        await s.client.get(
+            "/api/v1/dashboard/rankings", params={"period": Q3, "level": "branch"}, headers=admin
+        )
+    ).json()
+    assert sorted(i["id"] for i in scoped["items"]) == ["rb1", "rb2", "rj"]
+    heat = (await s.client.get("/api/v1/dashboard/heatmap", params={"period": Q3}, headers=s.token())).json()
+    rows = {r["organization_id"]: r for r in heat["items"]}
+    assert rows["rb1"]["counts"][-3:] == [1, 1, 1] and rows["rj"]["counts"][-3:] == [0, 1, 0]
+
+
+async def test_another_replica_sees_a_rescore_at_once(service: Any):
+    s = service
+    replica = ReadModels(s.ev.models.db)  # a second process reading the same store
+    before = await replica.ranks.quarter(Q3)
+    assert before is await replica.ranks.quarter(Q3)  # kept in memory while the quarter stands
+    score_before = next(r["score"] for r in before.branches if r["id"] == "rb2")
+    await s.meeting("rb2", "r1", "theme_party_day", at(2026, 9, 1), ["rm2"], 1, at(2026, 9, 1))
+    await s.settle()
+    after = await replica.ranks.quarter(Q3)
+    assert after is not before and after.version != before.version
+    rb2 = next(r for r in after.branches if r["id"] == "rb2")
+    assert rb2["score"] > score_before and rb2["meetings"] == {"2026-09": 1}
+    page = (
+        await s.client.get(
+            "/api/v1/dashboard/rankings", params={"period": Q3, "level": "branch", "q": "rb2"}, headers=s.token()
+        )
+    ).json()
+    assert [(i["id"], i["score"]) for i in page["items"]] == [("rb2", rb2["score"])]
+
+
+async def test_a_quarter_scored_before_rank_rows_existed_gets_them_from_its_cards(service: Any):
+    s = service
+    db = s.ev.models.db
+    kept = {d["_id"]: d for d in await ranks.read(db, Q3)}
+    await db.drop_collection(ranks.collection_of(Q3))
+    fresh = ReadModels(db)
+    quarter = await fresh.ranks.quarter(Q3)
+    assert [r["id"] for r in quarter.institutions] == ["r1", "r2"]
+    rebuilt = {d["_id"]: d for d in await ranks.read(db, Q3)}
+    assert rebuilt == kept
