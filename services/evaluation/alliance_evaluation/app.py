@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.http import create_service_app
-from alliance_shared.runtime import Runtime
+from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
 from . import dashboard_views
 from .adapters import projections, readmodels
+from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
 from .entrypoints import api, dashboard
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
 from .settings import EvaluationSettings
+
+WARM_INTERVAL_S = 5.0
+
+
+def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
+    """Each replica reloads the current and the previous quarter's rank rows when they change, so
+    that no dashboard user waits for a reload."""
+
+    async def warm(_: Runtime) -> None:
+        async def once() -> None:
+            current = Period.of_instant(ev.clock.now())
+            await ev.models.ranks.warm([str(current), str(current.previous())])
+
+        await every(WARM_INTERVAL_S, once, name="rank-rows-warm")
+
+    return warm
 
 
 def create_app(
@@ -47,7 +65,7 @@ def create_app(
         notify_outbox=runtime.notify_outbox,
     )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
-    runtime.background = loops(ev) if background else []
+    runtime.background = [*loops(ev), keep_warm(ev)] if background else []
 
     app = create_service_app(
         runtime,

@@ -16,7 +16,7 @@ from typing import Any
 from alliance_shared.mongo import IndexSpec
 
 from .adapters import ranks
-from .adapters.readmodels import ReadModels, by_ids
+from .adapters.readmodels import ReadModels, by_ids, page_of_queue
 from .domain.periods import Period
 from .domain.scoring import BRANCH_KINDS
 
@@ -211,18 +211,8 @@ async def work_queue(
 ) -> dict[str, Any]:
     """Lagging and at-risk branches, longest silence first, each with its reminders (latest
     status per delivery) and the secretariat's follow-up record."""
-    db = models.db
-    query: Doc = {"status": {"$in": [status] if status else ["lagging", "at_risk"]}}
-    if institution_id:
-        query["institution_id"] = institution_id
-    total = await db.lagging.count_documents(query)
-    docs = (
-        await db.lagging.find(query, {"outbox": 0})
-        .sort([("days_since_last_meeting", -1), ("_id", 1)])
-        .skip((page - 1) * page_size)
-        .limit(page_size)
-        .to_list(page_size)
-    )
+    everyone = await models.lagging_queue.items()
+    docs, total = page_of_queue(everyone, institution_id, status, (page - 1) * page_size, page_size)
     return {"items": await queue_rows(models, docs), "total": total, "page": page, "page_size": page_size}
 
 

@@ -34,6 +34,12 @@ class LaggingScan:
         self.policy = LaggingPolicy(settings.lagging_days, settings.at_risk_share, settings.at_risk_below)
 
     async def run(self) -> dict[str, int]:
+        try:
+            return await self._run()
+        finally:  # readers of the work queue reload it (also after a scan that failed half-way)
+            await self.models.lagging_queue.bump()
+
+    async def _run(self) -> dict[str, int]:
         now = self.clock.now()
         today = local_day(now)
         period = Period.of_day(today)

@@ -218,3 +218,37 @@ class RankCache:
             if version is not None:
                 self._remember(period, quarter)
             return quarter
+
+    async def warm(self, periods: Iterable[str]) -> None:
+        """Reload the quarters whose overview changed, before anyone asks (the background loop)."""
+        for period in periods:
+            await self.quarter(period)
+
+
+class VersionedList:
+    """A whole small collection's documents matching `query`, kept in memory until the writer
+    bumps its version (`read_versions` `_id` = the collection's name)."""
+
+    def __init__(self, db: Callable[[], AsyncDatabase[Doc]], collection: str, query: Doc) -> None:
+        self._db = db
+        self._collection = collection
+        self._query = query
+        self._cached: tuple[str, list[Doc]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def bump(self) -> None:
+        await self._db().read_versions.replace_one({"_id": self._collection}, {"version": new_version()}, upsert=True)
+
+    async def items(self) -> list[Doc]:
+        db = self._db()
+        head = await db.read_versions.find_one({"_id": self._collection})
+        version = (head or {}).get("version")
+        if version is not None and self._cached is not None and self._cached[0] == version:
+            return self._cached[1]
+        async with self._lock:
+            if version is not None and self._cached is not None and self._cached[0] == version:
+                return self._cached[1]
+            docs = await db[self._collection].find(self._query, {"outbox": 0}).to_list(None)
+            if version is not None:
+                self._cached = (version, docs)
+            return docs

@@ -52,6 +52,10 @@ class ReadModels:
         # a callable: the database exists only once the runtime has started
         self._db = db
         self.ranks = ranks.RankCache(lambda: self.db, self.rebuild_ranks)
+        # the work queue: only the lagging scan changes it, and it says so when it is done
+        self.lagging_queue = ranks.VersionedList(
+            lambda: self.db, "lagging", {"status": {"$in": ["lagging", "at_risk"]}}
+        )
 
     @property
     def db(self) -> AsyncDatabase[Doc]:
@@ -201,18 +205,7 @@ class ReadModels:
         await self.db.lagging.update_one({"_id": org_id}, outbox_push({"$set": fields}, events), upsert=True)
 
     async def lagging_list(self, institution_id: str | None, skip: int, limit: int) -> tuple[list[Doc], int]:
-        query: Doc = {"status": {"$in": ["lagging", "at_risk"]}}
-        if institution_id:
-            query["institution_id"] = institution_id
-        total = await self.db.lagging.count_documents(query)
-        docs = (
-            await self.db.lagging.find(query, {"outbox": 0})
-            .sort([("days_since_last_meeting", -1), ("_id", 1)])
-            .skip(skip)
-            .limit(limit)
-            .to_list(limit)
-        )
-        return docs, total
+        return page_of_queue(await self.lagging_queue.items(), institution_id, None, skip, limit)
 
     async def deliveries_for(self, org_ids: Sequence[str]) -> dict[str, list[Doc]]:
         """Each organisation's reminders, newest first (through `delivery_index`: `_id` reads only)."""
@@ -250,3 +243,18 @@ class ReadModels:
             key = d.get("institution_id") or ""
             out[key] = out.get(key, 0) + 1
         return out
+
+
+def page_of_queue(
+    docs: list[Doc], institution_id: str | None, status: str | None, skip: int, limit: int
+) -> tuple[list[Doc], int]:
+    """Lagging and at-risk branches, longest silence first (ties by id)."""
+    found = [
+        d
+        for d in docs
+        if d.get("status") in ((status,) if status else ("lagging", "at_risk"))
+        and (not institution_id or d.get("institution_id") == institution_id)
+    ]
+    found.sort(key=lambda d: d["_id"])
+    found.sort(key=lambda d: d.get("days_since_last_meeting") or 0, reverse=True)
+    return found[skip : skip + limit], len(found)
