@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 Doc = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 INSTITUTION_FIELDS = (
     "name",
@@ -96,10 +97,22 @@ def institution_documents(
 
 
 async def save(db: AsyncDatabase[Doc], period: str, docs: Sequence[Doc]) -> None:
-    if docs:
-        await db[collection_of(period)].bulk_write(
-            [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False
-        )
+    """Write the rank documents: inserted when new; replaced by one delete of all that exist plus
+    one insert (the embedded store reads the whole collection for every update or delete, so one
+    delete for the chunk instead of one replacement per institution)."""
+    if not docs:
+        return
+    col = db[collection_of(period)]
+    try:
+        await col.insert_many([dict(d) for d in docs], ordered=False)
+        return
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        existing = {docs[e["index"]]["_id"] for e in errors}
+    await col.delete_many({"_id": {"$in": sorted(existing)}})
+    await col.insert_many([dict(d) for d in docs if d["_id"] in existing], ordered=False)
 
 
 async def read(db: AsyncDatabase[Doc], period: str) -> list[Doc]:
