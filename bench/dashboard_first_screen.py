@@ -44,6 +44,9 @@ SCREENS = {
     ],
     "rankings p40 by name": [("/api/v1/dashboard/rankings", {"period": PERIOD, "sort": "name", "page": 40})],
     "drill-down institution": [("/api/v1/periods/2026-Q3/institutions/i00042", {})],
+    "institution trend (admin's first screen)": [
+        ("/api/v1/dashboard/trend", {"period": PERIOD, "quarters": 6, "institution_id": "i00042"})
+    ],
     "work queue p1": [("/api/v1/dashboard/queue", {})],
     "heat map p1": [("/api/v1/dashboard/heatmap", {"period": PERIOD})],
 }
@@ -165,6 +168,7 @@ async def run(n_inst: int, per_inst: int, rounds: int, keep: bool) -> dict[str, 
         loaded = time.perf_counter() - t
         t = time.perf_counter()
         await ev.refresh_overview(PERIOD)  # what the rescorer does after each round
+        await ev.models.lagging_queue.bump()  # what the lagging scan does when it is done
         computed = time.perf_counter() - t
         current = await ev.models.overview(PERIOD)
         for p in QUARTERS[:-1]:  # earlier quarters: the same shape, for the trend

@@ -95,12 +95,8 @@ async def institution_trend(models: ReadModels, period: str, institution_id: str
     """One institution's score over the last `quarters` quarters."""
     wanted = quarters_back(period, quarters)
     keys = [f"{p}|institution|{institution_id}" for p in wanted]
-    docs = {
-        d["period"]: d
-        async for d in models.db.scores.find(
-            {"_id": {"$in": keys}}, {"period": 1, "score": 1, "grade": 1, "completeness": 1, "timeliness": 1}
-        )
-    }
+    fields = {"period": 1, "score": 1, "grade": 1, "completeness": 1, "timeliness": 1}
+    docs = {d["period"]: d for d in (await by_ids(models.db.scores, keys, fields)).values()}
     items = [
         {
             "period": p,

@@ -172,11 +172,17 @@ class Evaluation:
                 by_period.setdefault(entry["period"], []).append(entry["institution_id"])
         changed = 0
         for period, ids in sorted(by_period.items()):
-            changed += await self.rescore(Period.parse(period), sorted(set(ids)), trigger="events")
+            changed += await self._rescore(Period.parse(period), sorted(set(ids)), trigger="events")
         await self.models.clean(entries)
         return changed
 
     async def rescore(
+        self, period: Period, institution_ids: Sequence[str] | None = None, *, trigger: str = "manual"
+    ) -> int:
+        async with self._lock:  # one scorer at a time: score documents are replaced, not updated
+            return await self._rescore(period, institution_ids, trigger=trigger)
+
+    async def _rescore(
         self, period: Period, institution_ids: Sequence[str] | None = None, *, trigger: str = "manual"
     ) -> int:
         if await self._is_closed(str(period)):

@@ -14,7 +14,7 @@ from typing import Any
 
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
-from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_push
+from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -112,35 +112,39 @@ class ReadModels:
     async def score(self, period: str, object_type: str, object_id: str) -> Doc | None:
         return await self.db.scores.find_one({"_id": score_key(period, object_type, object_id)}, {"outbox": 0})
 
-    async def save_score(self, doc: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
-        key = doc["_id"]
-        body = {k: v for k, v in doc.items() if k != "_id"}
-        await self.db.scores.update_one({"_id": key}, outbox_push({"$set": body}, events), upsert=True)
-
     async def save_batch(
         self, computations: list[Doc], scores: list[tuple[Doc, Sequence[tuple[EventPayload, CloudEvent]]]]
     ) -> None:
-        """One round trip per collection: FerretDB answers a bulk write far faster than single updates."""
+        """One round trip per collection where the store allows it. New score documents are
+        inserted; the changed ones are replaced by one delete of them all and one insert, carrying
+        the events their outbox still holds: the embedded store reads the whole collection for
+        every update or delete, so one per chunk rather than one per card. Only the scorer writes
+        score documents, under its lock. A crash between the delete and the insert loses those
+        cards until the rescore queue (cleaned only after a chunk is stored) scores them again."""
         if computations:
             await self.db.computations.insert_many(computations, ordered=False)
-        if scores:
-            await self.db.scores.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": doc["_id"]},
-                        outbox_push({"$set": {k: v for k, v in doc.items() if k != "_id"}}, events),
-                        upsert=True,
-                    )
-                    for doc, events in scores
-                ],
-                ordered=False,
+        if not scores:
+            return
+        existing = await by_ids(self.db.scores, [d["_id"] for d, _ in scores], {"outbox": 1, "outbox_seq": 1})
+        docs = []
+        for doc, events in scores:
+            old = existing.get(doc["_id"]) or {}
+            fresh = outbox_fields(events)
+            carried = [*(old.get("outbox") or []), *fresh["outbox"]]
+            docs.append(
+                {
+                    **doc,
+                    "outbox": carried,
+                    "outbox_pending": bool(carried),
+                    "outbox_seq": int(old.get("outbox_seq") or 0) + 1,
+                }
             )
+        if existing:
+            await self.db.scores.delete_many({"_id": {"$in": sorted(existing)}})
+        await self.db.scores.insert_many(docs, ordered=False)
 
     async def digests(self, period: str, keys: Sequence[str]) -> dict[str, Doc]:
-        docs = await self.db.scores.find(
-            {"_id": {"$in": list(keys)}}, {"digest": 1, "computation_id": 1, "seq": 1}
-        ).to_list(None)
-        return {d["_id"]: d for d in docs}
+        return await by_ids(self.db.scores, keys, {"digest": 1, "computation_id": 1, "seq": 1})
 
     async def save_computation(self, doc: Doc) -> None:
         await self.db.computations.insert_one(doc)

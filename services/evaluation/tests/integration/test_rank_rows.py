@@ -11,6 +11,10 @@ from typing import Any
 import pytest
 from alliance_evaluation.adapters import ranks
 from alliance_evaluation.adapters.readmodels import ReadModels
+from alliance_shared.contracts.catalog import envelope
+from alliance_shared.contracts.evaluation import ScoreComputed
+from alliance_shared.contracts.topics import EVALUATION_EVENTS
+from alliance_shared.testing import TopicReader, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -92,3 +96,41 @@ async def test_a_quarter_scored_before_rank_rows_existed_gets_them_from_its_card
     assert [r["id"] for r in quarter.institutions] == ["r1", "r2"]
     rebuilt = {d["_id"]: d for d in await ranks.read(db, Q3)}
     assert rebuilt == kept
+
+
+async def test_a_replaced_score_card_keeps_the_events_its_outbox_still_held(service: Any):
+    """Score documents are replaced (delete + insert), not updated: an event the relay has not
+    sent yet rides along into the new document, and the relay then sends both."""
+    s = service
+    models = ReadModels(s.ev.models.db)
+
+    def card(score: float) -> tuple[dict[str, Any], list[Any]]:
+        payload = ScoreComputed(
+            period=Q3, object_type="branch", object_id="rx", institution_id="r1", organization_id="rx",
+            score=score, grade="pass", vetoed=False, ruleset="2026.1", computation_id=f"c-{score}",
+            computed_at=at(2026, 10, 12),
+        )  # fmt: skip
+        doc = {"_id": f"{Q3}|branch|rx", "period": Q3, "object_type": "branch", "object_id": "rx", "score": score}
+        return doc, [(payload, envelope(payload, source="/tests"))]
+
+    first, second = card(61.0), card(72.0)
+    async with TopicReader(
+        s.settings.kafka_bootstrap_servers, s.settings.kafka_topic_prefix + EVALUATION_EVENTS
+    ) as topic:
+        await models.save_batch([], [first])
+        await models.save_batch([], [second])  # the relay may or may not have sent the first meanwhile
+        stored = await models.score(Q3, "branch", "rx")
+        assert stored is not None and stored["score"] == 72.0
+        s.app.state.runtime.notify_outbox()
+        sent = await topic.wait_for_events(
+            2, where=lambda e: e.type == "fpba.score.computed.v1" and (e.data or {}).get("object_id") == "rx"
+        )
+    assert {e.id for e in sent} == {first[1][0][1].id, second[1][0][1].id}
+    await wait_for(
+        lambda: _cleared(s.ev.models.db, f"{Q3}|branch|rx"), timeout_s=20, what="the outbox cleared"
+    )
+
+
+async def _cleared(db: Any, key: str) -> bool:
+    doc = await db.scores.find_one({"_id": key})
+    return doc is not None and not doc.get("outbox") and doc.get("outbox_pending") is False
