@@ -55,7 +55,14 @@ class OutboxRelay:
     reads just those documents by `_id`. A full scan for `outbox_pending` runs at start-up, on a
     bare `notify()`, and every `interval_s` as the safety net that finds what a crashed process
     wrote but never announced (on the embedded store such a scan reads the whole collection, so
-    it must not run per write)."""
+    it must not run per write).
+
+    Every store command the relay issues per document filters on `_id` alone: the embedded store
+    reads the whole collection for any other filter, even `_id` plus one more field, and a relay
+    that paid a collection scan per relayed document fell minutes behind a bulk load. So a relayed
+    document's sent entries are removed by value (`$pullAll`: entries written meanwhile stay), and
+    `outbox_pending` — which may stay true a while after the outbox emptied, never the other way
+    round — is reset for all emptied documents of a collection at once by the next full pass."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher,
                  collections: Sequence[str], *, interval_s: float = 10.0, batch: int = 200) -> None:
@@ -68,6 +75,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._hints: dict[str, set[Any]] = {}
         self._full_scan_due = True
+        self._emptied: set[str] = set()  # collections with documents emptied since their last sweep
         self.published = 0
 
     def notify(self, collection: str | None = None, doc_id: Any = None) -> None:
@@ -108,14 +116,25 @@ class OutboxRelay:
         total = 0
         for name in self._collections:
             col = self._db[name]
-            docs = await col.find({"outbox_pending": True}, {"outbox": 1, "outbox_seq": 1}) \
-                .sort("_id", 1).to_list(self._batch)
-            OUTBOX_PENDING.labels(name).set(len(docs))
-            total += await self._relay_docs(name, docs)
+            docs = await col.find({"outbox_pending": True}, {"outbox": 1}).sort("_id", 1).to_list(self._batch)
+            loaded = [d for d in docs if d.get("outbox")]
+            OUTBOX_PENDING.labels(name).set(len(loaded))
+            total += await self._relay_docs(name, loaded)
+            if len(loaded) < len(docs) or name in self._emptied:
+                await self.sweep(name)
             if len(docs) == self._batch:
                 self._full_scan_due = True  # more are waiting
         self.published += total
         return total
+
+    async def sweep(self, name: str) -> int:
+        """Reset `outbox_pending` on the documents of `name` whose outbox is empty: one command for
+        them all (a single collection scan on the embedded store), atomic per document, so a
+        document written again meanwhile keeps its flag."""
+        self._emptied.discard(name)
+        swept = await self._db[name].update_many({"outbox_pending": True, "outbox": {"$size": 0}},
+                                                 {"$set": {"outbox_pending": False}})
+        return int(swept.modified_count)
 
     async def relay_hinted(self) -> int:
         """Publish the documents named by `notify(collection, doc_id)` since the last pass."""
@@ -124,7 +143,7 @@ class OutboxRelay:
         for name in self._collections:
             docs = []
             for doc_id in sorted(hints.pop(name, ()), key=str):
-                doc = await self._db[name].find_one({"_id": doc_id}, {"outbox": 1, "outbox_seq": 1})
+                doc = await self._db[name].find_one({"_id": doc_id}, {"outbox": 1})
                 if doc is not None and doc.get("outbox"):
                     docs.append(doc)
             total += await self._relay_docs(name, docs)
@@ -134,8 +153,8 @@ class OutboxRelay:
         return total
 
     async def _relay_docs(self, name: str, docs: Sequence[Mapping[str, Any]]) -> int:
-        """Send every entry of `docs` (acknowledged together), then clear each document's outbox
-        unless it was written again meanwhile."""
+        """Send every entry of `docs` (acknowledged together), then remove exactly those entries
+        from each document, by `_id`; entries written meanwhile stay for the next pass."""
         pending = []
         for doc in docs:
             for entry in doc.get("outbox") or []:
@@ -147,10 +166,7 @@ class OutboxRelay:
                     otel_context.detach(token)
         await self._publisher.acknowledged(pending)
         for doc in docs:
-            cleared = await self._db[name].update_one(
-                {"_id": doc["_id"], "outbox_seq": doc.get("outbox_seq")},
-                {"$set": {"outbox": [], "outbox_pending": False}})
-            if cleared.matched_count == 0:
-                # written again meanwhile: relay it again; consumers dedupe by event id
-                self._hints.setdefault(name, set()).add(doc["_id"])
+            if doc.get("outbox"):
+                await self._db[name].update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": doc["outbox"]}})
+                self._emptied.add(name)
         return len(pending)

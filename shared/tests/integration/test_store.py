@@ -2,6 +2,7 @@
 optimistic versioning."""
 
 import asyncio
+from typing import Any
 
 import pytest
 from alliance_shared.contracts.catalog import envelope
@@ -20,6 +21,7 @@ from alliance_shared.mongo import (
     update_versioned,
 )
 from alliance_shared.testing import TopicReader, wait_for
+from pymongo import AsyncMongoClient, monitoring
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +118,88 @@ async def test_a_named_document_is_relayed_at_once_without_waiting_for_the_full_
     relay.stop()
     await task
     assert [e.id for e in got] == [event.id]
+    assert (await db.organizations.find_one({"_id": "org-3"}))["outbox"] == []
+    await relay.relay_pending()  # the next full pass resets the flag of every emptied document
     assert (await db.organizations.find_one({"_id": "org-3"}))["outbox_pending"] is False
+
+
+class StoreCommands(monitoring.CommandListener):
+    """Every command a client sends, by name, with its filters."""
+
+    def __init__(self) -> None:
+        self.filters: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        cmd = event.command
+        if event.command_name in ("find", "findAndModify"):
+            self.filters.append((event.command_name, dict(cmd.get("filter") or cmd.get("query") or {})))
+        elif event.command_name in ("update", "delete"):
+            self.filters += [(event.command_name, dict(s["q"])) for s in cmd.get(event.command_name + "s", ())]
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_named_document_costs_the_relay_only_store_commands_by_id(infra, publisher, db, ns):
+    """The embedded store reads the whole collection for any filter but `_id` alone (`_id` plus a
+    version field included): a relay that cleared each document with such a filter fell minutes
+    behind a bulk load of members, and the API keys issued after it waited behind them."""
+    commands = StoreCommands()
+    client = AsyncMongoClient(infra.mongodb_uri, tz_aware=True, event_listeners=[commands])
+    try:
+        relay = OutboxRelay(client[db.name], publisher, ["members", "api_keys"])
+        entries = {}
+        for n in range(5):
+            payload, event = closed(f"org-m{n}")
+            entries[f"m{n}"] = event.id
+            await db.members.insert_one({"_id": f"m{n}", "name": "党员", **outbox_fields([(payload, event)])})
+            relay.notify("members", f"m{n}")
+        payload, event = closed("org-key")
+        await db.api_keys.insert_one({"_id": "k1", **outbox_fields([(payload, event)])})
+        relay.notify("api_keys", "k1")
+        async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+            assert await relay.relay_hinted() == 6
+            got = await topic.wait_for_events(6)
+    finally:
+        await client.close()
+    assert {e.id for e in got} == {*entries.values(), event.id}
+    assert commands.filters and all(list(f) == ["_id"] for _, f in commands.filters), commands.filters
+    assert [d["outbox"] async for d in db.members.find({})] == [[]] * 5
+
+
+async def test_an_event_written_while_its_document_is_being_relayed_stays_for_the_next_pass(infra, publisher, db, ns):
+    first_payload, first = closed("org-4")
+    await db.organizations.insert_one({"_id": "org-4", **outbox_fields([(first_payload, first)])})
+    second_payload, second = closed("org-4b")
+
+    class WriteWhilePublishing:  # another request writes the document between the relay's read and its clear
+        def __init__(self) -> None:
+            self.written = False
+
+        async def enqueue(self, outgoing: Any) -> Any:
+            return await publisher.enqueue(outgoing)
+
+        async def acknowledged(self, pending: Any) -> None:
+            await publisher.acknowledged(pending)
+            if not self.written:
+                self.written = True
+                await db.organizations.update_one({"_id": "org-4"}, outbox_push({}, [(second_payload, second)]))
+
+    relay = OutboxRelay(db, WriteWhilePublishing(), ["organizations"])  # type: ignore[arg-type]
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        relay.notify("organizations", "org-4")
+        assert await relay.relay_hinted() == 1
+        doc = await db.organizations.find_one({"_id": "org-4"})
+        assert [e["id"] for e in doc["outbox"]] == [second.id] and doc["outbox_pending"] is True
+        assert await relay.relay_pending() == 1  # found by the safety net (the writer's notify was lost)
+        got = await topic.wait_for_events(2)
+    assert [e.id for e in got] == [first.id, second.id]
+    doc = await db.organizations.find_one({"_id": "org-4"})
+    assert doc["outbox"] == [] and doc["outbox_pending"] is False
+    assert await relay.relay_pending() == 0
 
 
 async def _passes(relay: OutboxRelay) -> bool:
