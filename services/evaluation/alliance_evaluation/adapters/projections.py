@@ -30,6 +30,7 @@ from ..domain.facts import (
 )
 from ..domain.periods import Period
 from ..domain.roll import RollChange, stints_of
+from .readmodels import by_ids
 
 Doc = dict[str, Any]
 
@@ -96,13 +97,16 @@ class Projections:
             update["$set"]["name"] = name
         if uscc:
             update["$set"]["uscc"] = uscc
+        if await _inserted(self.db.institutions, {"_id": inst_id, **update["$set"], "classes": [entry]}):
+            return
         await self.db.institutions.update_one({"_id": inst_id}, update, upsert=True)
         await self.db.institutions.update_one(
             {"_id": inst_id, "classes.event_id": {"$ne": event_id}}, {"$push": {"classes": entry}}
         )
 
     async def organization(self, org_id: str, fields: dict[str, Any]) -> None:
-        await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
+        if not await _inserted(self.db.organizations, {"_id": org_id, **fields}):
+            await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
 
     async def roll_change(self, member_id: str, change: RollChange, institution_ids: list[str]) -> None:
         entry = {
@@ -113,6 +117,8 @@ class Projections:
             "status": change.status,
             "pocket": change.pocket,
         }
+        if await _inserted(self.db.members, {"_id": member_id, "institution_ids": institution_ids, "changes": [entry]}):
+            return
         await self.db.members.update_one(
             {"_id": member_id}, {"$addToSet": {"institution_ids": {"$each": institution_ids}}}, upsert=True
         )
@@ -125,8 +131,8 @@ class Projections:
         return sorted({c["org"] for c in (doc or {}).get("changes", []) if c.get("org")})
 
     async def institutions_of_orgs(self, org_ids: list[str]) -> list[str]:
-        docs = await self.db.organizations.find({"_id": {"$in": org_ids}}, {"institution_ids": 1}).to_list(None)
-        return sorted({i for d in docs for i in d.get("institution_ids", [])})
+        docs = await by_ids(self.db.organizations, org_ids, {"institution_ids": 1})
+        return sorted({i for d in docs.values() for i in d.get("institution_ids", [])})
 
     # -- activity ----------------------------------------------------------------------------
     async def activity(self, doc: Doc, supersedes: str | None) -> Doc | None:
@@ -262,6 +268,19 @@ class Projections:
                 ],
                 ordered=False,
             )
+
+
+async def _inserted(collection: Any, doc: Doc) -> bool:
+    """Insert `doc` when its `_id` is new; False when it exists. The first event about an entity
+    is the common case, and on the embedded store an insert stays cheap while every update reads
+    the whole collection."""
+    try:
+        await collection.insert_one(doc)
+    except Exception as exc:
+        if not is_duplicate_key(exc):
+            raise
+        return False
+    return True
 
 
 def institution_of(doc: Doc) -> Institution:
