@@ -164,15 +164,19 @@ class Evaluation:
             return await self._rescore_dirty()
 
     async def _rescore_dirty(self) -> int:
-        entries = await self.models.dirty()
+        """Drain the queue in one round: each open period once, for all its dirty institutions, the
+        newest period first (the quarter the dashboard opens on is ready soonest). A burst of events
+        is one rescore per period, whatever its size (the loop in `entrypoints.schedule` waits for
+        the burst to end)."""
+        entries = await self.models.dirty(limit=self.settings.rescore_queue_limit)
         closed = await self.models.closed_periods()
-        by_period: dict[str, list[str]] = {}
+        by_period: dict[str, set[str]] = {}
         for entry in entries:
             if entry["period"] not in closed:
-                by_period.setdefault(entry["period"], []).append(entry["institution_id"])
+                by_period.setdefault(entry["period"], set()).add(entry["institution_id"])
         changed = 0
-        for period, ids in sorted(by_period.items()):
-            changed += await self._rescore(Period.parse(period), sorted(set(ids)), trigger="events")
+        for period, ids in sorted(by_period.items(), reverse=True):
+            changed += await self._rescore(Period.parse(period), sorted(ids), trigger="events")
         await self.models.clean(entries)
         return changed
 
@@ -268,11 +272,18 @@ class Evaluation:
         return bool(doc and doc.get("status") == "closed")
 
     async def _dirty_from(self, day: date, institution_ids: Sequence[str]) -> None:
+        """A registry change in force from `day` rescores the open quarters from `day`'s on, but only
+        the last `rescore_quarters` of them (the current one included): a member who joined in 2019
+        does not rescore six years of quarters. Older quarters are rescored on demand
+        (`POST /api/v1/periods/{period}/rescore`)."""
         now = self.clock.now()
         current = Period.of_instant(now)
-        first = min(Period.of_day(day), current)
+        horizon = current
+        for _ in range(max(self.settings.rescore_quarters, 1) - 1):
+            horizon = horizon.previous()
+        first = max(min(Period.of_day(day), current), horizon)
         closed = await self.models.closed_periods()
-        for p in periods_between(max(first, Period(current.year - 2, current.quarter)), current, limit=9):
+        for p in periods_between(first, current, limit=max(self.settings.rescore_quarters, 1)):
             if str(p) not in closed:
                 await self.models.mark_dirty(str(p), institution_ids, now)
 

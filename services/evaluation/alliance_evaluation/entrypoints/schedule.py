@@ -3,16 +3,51 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from alliance_shared.runtime import Runtime, every
 
 from ..handlers import Evaluation
 
 
+class RescoreQueue:
+    """When the loop drains the rescore queue: once it has stopped growing for one look (a burst of
+    registry or activity events — a member import, a quarter's upload — is scored once, after it),
+    and at the latest `rescore_max_wait_s` after it was first seen waiting, so a steady stream is
+    still scored every so often. Each rescore reads whole collections on the embedded store: one
+    round per event burst instead of one per look is what keeps the store free for the writers."""
+
+    def __init__(self, ev: Evaluation, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._ev = ev
+        self._monotonic = monotonic
+        self._seen: tuple[int, Any] | None = None  # (entries, newest mark) at the last look
+        self._waiting_since: float | None = None
+
+    async def look(self) -> int:
+        """One look at the queue; returns the number of score cards changed (0 when it waited)."""
+        entries = await self._ev.models.dirty(limit=self._ev.settings.rescore_queue_limit)
+        if not entries:
+            self._seen = self._waiting_since = None
+            return 0
+        now = self._monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        seen = (len(entries), max(e["at"] for e in entries))
+        settled = seen == self._seen
+        self._seen = seen
+        if not settled and now - self._waiting_since < self._ev.settings.rescore_max_wait_s:
+            return 0
+        self._seen = self._waiting_since = None
+        return await self._ev.rescore_dirty()
+
+
 def loops(ev: Evaluation) -> list[Callable[[Runtime], Awaitable[None]]]:
+    queue = RescoreQueue(ev)
+
     async def rescore_queue(_: Runtime) -> None:
-        await every(ev.settings.rescore_interval_s, ev.rescore_dirty, name="rescore-queue")
+        await every(ev.settings.rescore_interval_s, queue.look, name="rescore-queue")
 
     async def lagging_scan(_: Runtime) -> None:
         await asyncio.sleep(ev.settings.lagging_scan_interval_s)  # not at start-up: a restart is no reason
