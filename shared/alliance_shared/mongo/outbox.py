@@ -14,6 +14,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ..contracts.base import EventPayload
@@ -60,9 +61,11 @@ class OutboxRelay:
     Every store command the relay issues per document filters on `_id` alone: the embedded store
     reads the whole collection for any other filter, even `_id` plus one more field, and a relay
     that paid a collection scan per relayed document fell minutes behind a bulk load. So a relayed
-    document's sent entries are removed by value (`$pullAll`: entries written meanwhile stay), and
-    `outbox_pending` — which may stay true a while after the outbox emptied, never the other way
-    round — is reset for all emptied documents of a collection at once by the next full pass."""
+    document is cleared by `_id` — its sent entries removed by value (`$pullAll`), the flag reset —
+    and when the document it returns still holds entries (written meanwhile), the flag is set again
+    and the document relayed once more. Should the relay die between those two commands, an entry
+    would sit unflagged: the first full pass after start-up therefore also picks up any document
+    whose outbox is not empty, flagged or not."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher,
                  collections: Sequence[str], *, interval_s: float = 10.0, batch: int = 200) -> None:
@@ -75,7 +78,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._hints: dict[str, set[Any]] = {}
         self._full_scan_due = True
-        self._emptied: set[str] = set()  # collections with documents emptied since their last sweep
+        self._recovered: set[str] = set()  # collections whose start-up pass has read every outbox
         self.published = 0
 
     def notify(self, collection: str | None = None, doc_id: Any = None) -> None:
@@ -115,26 +118,18 @@ class OutboxRelay:
         """One full pass over every collection; returns how many events were published."""
         total = 0
         for name in self._collections:
-            col = self._db[name]
-            docs = await col.find({"outbox_pending": True}, {"outbox": 1}).sort("_id", 1).to_list(self._batch)
-            loaded = [d for d in docs if d.get("outbox")]
-            OUTBOX_PENDING.labels(name).set(len(loaded))
-            total += await self._relay_docs(name, loaded)
-            if len(loaded) < len(docs) or name in self._emptied:
-                await self.sweep(name)
+            query: dict[str, Any] = {"outbox_pending": True}
+            if name not in self._recovered:  # after a start: an entry that lost its flag in a crash too
+                query = {"$or": [query, {"outbox.0": {"$exists": True}}]}
+            docs = await self._db[name].find(query, {"outbox": 1}).sort("_id", 1).to_list(self._batch)
+            OUTBOX_PENDING.labels(name).set(len(docs))
+            total += await self._relay_docs(name, docs)
             if len(docs) == self._batch:
                 self._full_scan_due = True  # more are waiting
+            else:
+                self._recovered.add(name)
         self.published += total
         return total
-
-    async def sweep(self, name: str) -> int:
-        """Reset `outbox_pending` on the documents of `name` whose outbox is empty: one command for
-        them all (a single collection scan on the embedded store), atomic per document, so a
-        document written again meanwhile keeps its flag."""
-        self._emptied.discard(name)
-        swept = await self._db[name].update_many({"outbox_pending": True, "outbox": {"$size": 0}},
-                                                 {"$set": {"outbox_pending": False}})
-        return int(swept.modified_count)
 
     async def relay_hinted(self) -> int:
         """Publish the documents named by `notify(collection, doc_id)` since the last pass."""
@@ -153,8 +148,8 @@ class OutboxRelay:
         return total
 
     async def _relay_docs(self, name: str, docs: Sequence[Mapping[str, Any]]) -> int:
-        """Send every entry of `docs` (acknowledged together), then remove exactly those entries
-        from each document, by `_id`; entries written meanwhile stay for the next pass."""
+        """Send every entry of `docs` (acknowledged together), then clear each document by `_id`:
+        exactly the entries sent are removed, entries written meanwhile stay and are relayed next."""
         pending = []
         for doc in docs:
             for entry in doc.get("outbox") or []:
@@ -166,7 +161,12 @@ class OutboxRelay:
                     otel_context.detach(token)
         await self._publisher.acknowledged(pending)
         for doc in docs:
-            if doc.get("outbox"):
-                await self._db[name].update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": doc["outbox"]}})
-                self._emptied.add(name)
+            after = await self._db[name].find_one_and_update(
+                {"_id": doc["_id"]},
+                {"$pullAll": {"outbox": doc.get("outbox") or []}, "$set": {"outbox_pending": False}},
+                return_document=ReturnDocument.AFTER)
+            if after is not None and after.get("outbox"):
+                # written again meanwhile: flag it again and relay the new entries next
+                await self._db[name].update_one({"_id": doc["_id"]}, {"$set": {"outbox_pending": True}})
+                self._hints.setdefault(name, set()).add(doc["_id"])
         return len(pending)

@@ -118,9 +118,8 @@ async def test_a_named_document_is_relayed_at_once_without_waiting_for_the_full_
     relay.stop()
     await task
     assert [e.id for e in got] == [event.id]
-    assert (await db.organizations.find_one({"_id": "org-3"}))["outbox"] == []
-    await relay.relay_pending()  # the next full pass resets the flag of every emptied document
-    assert (await db.organizations.find_one({"_id": "org-3"}))["outbox_pending"] is False
+    doc = await db.organizations.find_one({"_id": "org-3"})
+    assert doc["outbox"] == [] and doc["outbox_pending"] is False
 
 
 class StoreCommands(monitoring.CommandListener):
@@ -204,3 +203,16 @@ async def test_an_event_written_while_its_document_is_being_relayed_stays_for_th
 
 async def _passes(relay: OutboxRelay) -> bool:
     return not relay._full_scan_due
+
+
+async def test_an_entry_that_lost_its_flag_in_a_crash_is_relayed_after_the_next_start(infra, publisher, db, ns):
+    payload, event = closed("org-5")
+    # the relay died between clearing the flag and setting it again for an entry written meanwhile
+    await db.organizations.insert_one({"_id": "org-5", **outbox_fields([(payload, event)]), "outbox_pending": False})
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        relay = OutboxRelay(db, publisher, ["organizations"])
+        assert await relay.relay_pending() == 1
+        got = await topic.wait_for_events(1)
+    assert [e.id for e in got] == [event.id]
+    doc = await db.organizations.find_one({"_id": "org-5"})
+    assert doc["outbox"] == [] and doc["outbox_pending"] is False
