@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec
+from alliance_shared.mongo import IndexSpec, by_ids
 
 from .adapters import ranks
-from .adapters.readmodels import ReadModels, by_ids, page_of_queue
+from .adapters.readmodels import ReadModels, page_of_queue
 from .domain.periods import Period
 from .domain.scoring import BRANCH_KINDS
 

@@ -7,10 +7,12 @@ indexes) and on real MongoDB alike.
 
 from .client import IndexSpec, StoreError, connect, ensure_indexes, is_duplicate_key, ping
 from .dedupe import MongoDedupeStore
+from .keyed import by_ids, replace_all
 from .outbox import OutboxRelay, outbox_fields, outbox_push
 from .versioning import VersionConflict, update_versioned
 
 __all__ = [
-    "IndexSpec", "MongoDedupeStore", "OutboxRelay", "StoreError", "VersionConflict", "connect",
-    "ensure_indexes", "is_duplicate_key", "outbox_fields", "outbox_push", "ping", "update_versioned",
+    "IndexSpec", "MongoDedupeStore", "OutboxRelay", "StoreError", "VersionConflict", "by_ids", "connect",
+    "ensure_indexes", "is_duplicate_key", "outbox_fields", "outbox_push", "ping", "replace_all",
+    "update_versioned",
 ]

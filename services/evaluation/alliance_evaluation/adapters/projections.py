@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec, is_duplicate_key
+from alliance_shared.mongo import IndexSpec, by_ids, is_duplicate_key
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -30,7 +30,6 @@ from ..domain.facts import (
 )
 from ..domain.periods import Period
 from ..domain.roll import RollChange, stints_of
-from .readmodels import by_ids
 
 Doc = dict[str, Any]
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alliance_shared.mongo import replace_all
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
@@ -97,9 +98,9 @@ def institution_documents(
 
 
 async def save(db: AsyncDatabase[Doc], period: str, docs: Sequence[Doc]) -> None:
-    """Write the rank documents: inserted when new; replaced by one delete of all that exist plus
-    one insert (the embedded store reads the whole collection for every update or delete, so one
-    delete for the chunk instead of one replacement per institution)."""
+    """Write a chunk's rank documents (inserted when new, else replaced: see `replace_all`; a lost
+    replacement comes back with the chunk's next rescore, the rescore queue being cleaned only
+    after the chunk is stored)."""
     if not docs:
         return
     col = db[collection_of(period)]
@@ -111,8 +112,7 @@ async def save(db: AsyncDatabase[Doc], period: str, docs: Sequence[Doc]) -> None
         if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         existing = {docs[e["index"]]["_id"] for e in errors}
-    await col.delete_many({"_id": {"$in": sorted(existing)}})
-    await col.insert_many([dict(d) for d in docs if d["_id"] in existing], ordered=False)
+    await replace_all(col, [dict(d) for d in docs if d["_id"] in existing], existing)
 
 
 async def read(db: AsyncDatabase[Doc], period: str) -> list[Doc]:

@@ -7,16 +7,14 @@ lagging, periods)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
-from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push
+from alliance_shared.mongo import IndexSpec, by_ids, is_duplicate_key, outbox_fields, outbox_push, replace_all
 from pymongo import ReturnDocument, UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from . import ranks
@@ -34,13 +32,6 @@ INDEXES = [
     IndexSpec("lagging", [("institution_id", 1)]),
     IndexSpec("appeals", [("status", 1)]),
 ]
-
-
-async def by_ids(collection: AsyncCollection[Doc], ids: Iterable[Any], projection: Doc | None = None) -> dict[Any, Doc]:
-    """Documents by `_id`, one read each, concurrently: on the embedded store an `_id` equality
-    is the only filter that does not read the whole collection (`$in` does)."""
-    found = await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in dict.fromkeys(ids)))
-    return {d["_id"]: d for d in found if d is not None}
 
 
 def score_key(period: str, object_type: str, object_id: str) -> str:
@@ -115,12 +106,8 @@ class ReadModels:
     async def save_batch(
         self, computations: list[Doc], scores: list[tuple[Doc, Sequence[tuple[EventPayload, CloudEvent]]]]
     ) -> None:
-        """One round trip per collection where the store allows it. New score documents are
-        inserted; the changed ones are replaced by one delete of them all and one insert, carrying
-        the events their outbox still holds: the embedded store reads the whole collection for
-        every update or delete, so one per chunk rather than one per card. Only the scorer writes
-        score documents, under its lock. A crash between the delete and the insert loses those
-        cards until the rescore queue (cleaned only after a chunk is stored) scores them again."""
+        """New score documents are inserted, changed ones replaced (`replace_all`), each carrying
+        the events its outbox still holds. Only the scorer writes score documents, under its lock."""
         if computations:
             await self.db.computations.insert_many(computations, ordered=False)
         if not scores:
@@ -139,9 +126,7 @@ class ReadModels:
                     "outbox_seq": int(old.get("outbox_seq") or 0) + 1,
                 }
             )
-        if existing:
-            await self.db.scores.delete_many({"_id": {"$in": sorted(existing)}})
-        await self.db.scores.insert_many(docs, ordered=False)
+        await replace_all(self.db.scores, docs, set(existing))
 
     async def digests(self, period: str, keys: Sequence[str]) -> dict[str, Doc]:
         return await by_ids(self.db.scores, keys, {"digest": 1, "computation_id": 1, "seq": 1})
