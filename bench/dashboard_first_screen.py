@@ -3,7 +3,10 @@
 screen's API calls timed through the real app (FastAPI + store), against baselines measured in the
 same run: `/healthz` (the app's floor) and the same screens on a 300/3,000 alliance.
 
-    source /work/notes/infra.env && .venv/bin/python bench/dashboard_first_screen.py [--keep]
+    source /work/notes/infra.env && .venv/bin/python bench/dashboard_first_screen.py [--keep] [--no-browser]
+
+The last rows time whole pages in headless Debian Chromium (navigation until the view is drawn);
+their screenshots land in test-artifacts/bench/.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import random
 import statistics
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from alliance_evaluation.adapters import ranks
@@ -22,9 +26,11 @@ from alliance_evaluation.app import create_app
 from alliance_evaluation.settings import EvaluationSettings
 from alliance_shared.auth import mint_token
 from alliance_shared.clock import FixedClock
-from alliance_shared.testing import namespace
+from alliance_shared.testing import namespace, wait_for
 
 PERIOD = "2026-Q3"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "bench"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 QUARTERS = ["2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", PERIOD]
 OWNERSHIP = ("state_owned", "private", "emerging")
 GRADES = ((90, "excellent"), (75, "good"), (60, "pass"), (0, "fail"))
@@ -146,7 +152,9 @@ async def time_screen(client: httpx.AsyncClient, name: str, calls: list[tuple[st
     return took
 
 
-async def run(n_inst: int, per_inst: int, rounds: int, keep: bool) -> dict[str, tuple[float, float]]:
+async def run(
+    n_inst: int, per_inst: int, rounds: int, keep: bool, browser: bool = True
+) -> dict[str, tuple[float, float]]:
     ns = namespace("bench-dash")
     settings = EvaluationSettings(
         mongodb_uri=os.environ["MONGODB_URI"],
@@ -189,20 +197,76 @@ async def run(n_inst: int, per_inst: int, rounds: int, keep: bool) -> dict[str, 
             cold = await time_screen(c, "cold", SCREENS["overview (first screen)"] + SCREENS["rankings p1"])
             result = await time_screens(c, rounds)
             result["first screen + rankings, cold"] = (cold, cold)
+            if browser:
+                token_admin = mint_token(
+                    settings.auth_jwt_secret, role="institution_admin", subject="bench-adm", institution_id="i00042"
+                )
+                for name, took in (await time_pages(app, token, token_admin, n_inst)).items():
+                    result[name] = (took, took)
         if not keep:
             await app.state.runtime.mongo.drop_database(settings.mongodb_database)
     return result
+
+
+PAGES = {  # name → (path, the view that must be ready, token)
+    "browser: overview page drawn (secretariat)": (f"/?period={PERIOD}#/overview", "overview", "sec"),
+    "browser: rankings page": (f"/?period={PERIOD}#/rankings", "rankings", "sec"),
+    "browser: institution page (admin's first)": (f"/?period={PERIOD}", "institution", "admin"),
+}
+
+
+async def time_pages(app, token: str, token_admin: str, n_inst: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Each page in headless Debian Chromium, from navigation until the view says it is ready
+    (its API answers in and its charts drawn); a screenshot of each under test-artifacts/bench/."""
+    import socket
+
+    import uvicorn
+    from playwright.async_api import async_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
+    )
+    serving = asyncio.create_task(server.serve())
+    async def started() -> bool:
+        return bool(server.started)
+
+    await wait_for(started, timeout_s=30, what="the dashboard server")
+    out: dict[str, float] = {}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            for name, (path, view, who) in PAGES.items():
+                context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+                page = await context.new_page()
+                tok = token if who == "sec" else token_admin
+                await page.goto(f"http://127.0.0.1:{port}/static/dashboard/dashboard.css")  # warm the connection
+                t = time.perf_counter()
+                await page.goto(f"http://127.0.0.1:{port}{path.replace('?', '?token=' + tok + '&', 1)}")
+                await page.wait_for_selector(f'#view[data-ready="{view}"]', timeout=60_000)
+                out[name] = (time.perf_counter() - t) * 1000
+                await page.screenshot(path=str(ARTIFACTS / f"{n_inst}-{view}.png"), full_page=False)
+                await context.close()
+            await browser.close()
+    finally:
+        server.should_exit = True
+        await serving
+    return out
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the synthetic databases")
+    ap.add_argument("--no-browser", action="store_true", help="API timings only (no Chromium)")
     args = ap.parse_args()
     print("baseline alliance:")
-    small = await run(300, 10, args.rounds, args.keep)
+    small = await run(300, 10, args.rounds, args.keep, not args.no_browser)
     print("city-sized alliance:")
-    big = await run(3000, 10, args.rounds, args.keep)
+    big = await run(3000, 10, args.rounds, args.keep, not args.no_browser)
     print(
         f"{'screen (API calls in parallel, ms)':36} {'300/3k med':>11} {'3k/30k med':>11}"
         f" {'3k/30k max':>11} {'ratio':>6}"
