@@ -98,9 +98,7 @@ def institution_documents(
 
 
 async def save(db: AsyncDatabase[Doc], period: str, docs: Sequence[Doc]) -> None:
-    """Write a chunk's rank documents (inserted when new, else replaced: see `replace_all`; a lost
-    replacement comes back with the chunk's next rescore, the rescore queue being cleaned only
-    after the chunk is stored)."""
+    """Write a chunk's rank documents: inserted when new, else replaced by `_id`."""
     if not docs:
         return
     col = db[collection_of(period)]
