@@ -21,16 +21,19 @@ from .handlers import Evaluation
 from .settings import EvaluationSettings
 
 WARM_INTERVAL_S = 5.0
+WARM_QUARTERS = 4
 
 
 def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
-    """Each replica reloads the current and the previous quarter's rank rows when they change, so
-    that no dashboard user waits for a reload."""
+    """Each replica reloads the rank rows of the last four quarters (the heat map's year) when
+    they change, so that no dashboard user waits for a reload."""
 
     async def warm(_: Runtime) -> None:
         async def once() -> None:
-            current = Period.of_instant(ev.clock.now())
-            await ev.models.ranks.warm([str(current), str(current.previous())])
+            quarters = [Period.of_instant(ev.clock.now())]
+            while len(quarters) < WARM_QUARTERS:
+                quarters.append(quarters[-1].previous())
+            await ev.models.ranks.warm(str(q) for q in quarters)
 
         await every(WARM_INTERVAL_S, once, name="rank-rows-warm")
 
