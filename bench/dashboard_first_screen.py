@@ -121,14 +121,13 @@ async def load(db, n_inst: int, per_inst: int) -> None:  # type: ignore[no-untyp
         for k in range(0, len(docs), 250):
             await db[coll].insert_many(docs[k : k + 250], ordered=False)
     # the rank rows, written as the scorer writes them after each chunk (same functions)
-    meetings: dict[str, dict[str, int]] = {}
+    days: dict[str, list[str]] = {}
     for a in acts:
-        months = meetings.setdefault(a["organization_id"], {})
-        months[a["held_on"][:7]] = months.get(a["held_on"][:7], 0) + 1
+        days.setdefault(a["organization_id"], []).append(a["held_on"])
     for p in QUARTERS:
         insts = [d for d in scores if d["period"] == p and d["object_type"] == "institution"]
         branches = [d for d in scores if d["period"] == p and d["object_type"] == "branch"]
-        docs = ranks.institution_documents(p, insts, branches, meetings if p == PERIOD else {})
+        docs = ranks.institution_documents(p, insts, branches, days if p == PERIOD else {})
         for k in range(0, len(docs), 200):
             await ranks.save(db, p, docs[k : k + 200])
 

@@ -177,24 +177,23 @@ async def heatmap(
     start = (page - 1) * page_size
     rows = found[start : start + page_size]  # already in id order
     earlier = [await models.ranks.quarter(p) for p in quarters_back(period, 4)[:-1]]
-    orgs = await by_ids(
-        models.db.organizations, [r["id"] for r in rows], {"opened": 1, "closed": 1, "last_meeting_on": 1}
-    )
     items = []
     for r in rows:
         counts: dict[str, int] = {}
+        lasts = [r.get("last_meeting_on")]
         for other in earlier:  # each quarter counts its own three months
-            counts |= (other.branch(r["id"]) or {}).get("meetings") or {}
+            row = other.branch(r["id"]) or {}
+            counts |= row.get("meetings") or {}
+            lasts.append(row.get("last_meeting_on"))
         counts |= r.get("meetings") or {}
-        o = orgs.get(r["id"], {})
         items.append(
             {
                 "organization_id": r["id"],
                 "name": r.get("name"),
                 "institution_id": (r.get("institution_ids") or [r.get("institution_id")])[0],
-                "opened": o.get("opened"),
-                "closed": o.get("closed"),
-                "last_meeting_on": o.get("last_meeting_on"),
+                "opened": r.get("opened"),
+                "closed": r.get("closed"),
+                "last_meeting_on": max((d for d in lasts if d), default=None),
                 "counts": [counts.get(m, 0) for m in months],
             }
         )

@@ -1,7 +1,7 @@
 """The rank rows: the compact read model behind the overview, the rankings, the heat map and the
 lagging scan. Per quarter, one collection (`ranks_2026_Q3`) holding one small document per
 institution: its ranking row and the rows of the branches it owns (a joint branch belongs to the
-first institution it covers), each branch with its meetings per month.
+first institution it covers), each branch with its meetings per month and its last meeting.
 
 Why its own collection per quarter: the embedded store reads a whole collection for any filter
 other than `_id`, so the quarter's rows live where reading "all of them" is the cheapest read
@@ -60,6 +60,8 @@ BRANCH_FIELDS = (
     "timeliness",
     "org_life",
     "missing",
+    "opened",
+    "closed",
 )
 
 
@@ -77,14 +79,19 @@ def row_of(doc: Doc, fields: Sequence[str]) -> Doc:
 
 
 def institution_documents(
-    period: str, institutions: Iterable[Doc], branches: Iterable[Doc], meetings: dict[str, dict[str, int]]
+    period: str, institutions: Iterable[Doc], branches: Iterable[Doc], meeting_days: dict[str, list[str]]
 ) -> list[Doc]:
     """One rank document per institution in `institutions` (score documents), with the rows of
-    the branches in `branches` that it owns and their meetings per month (`2026-07` → count)."""
+    the branches in `branches` that it owns, each with its meetings per month (`2026-07` → count)
+    and its last meeting day, from `meeting_days` (organisation id → days of its meetings)."""
     owned: dict[str, list[Doc]] = {}
     for b in branches:
         owner = (b.get("institution_ids") or [b.get("institution_id")])[0]
-        row = row_of(b, BRANCH_FIELDS) | {"meetings": meetings.get(b["object_id"], {})}
+        days = sorted(meeting_days.get(b["object_id"], []))
+        months: dict[str, int] = {}
+        for day in days:
+            months[day[:7]] = months.get(day[:7], 0) + 1
+        row = row_of(b, BRANCH_FIELDS) | {"meetings": months, "last_meeting_on": days[-1] if days else None}
         owned.setdefault(owner, []).append(row)
     return [
         {

@@ -162,12 +162,11 @@ class ReadModels:
         fields = {k: 1 for k in ("object_id", *ranks.INSTITUTION_FIELDS, *ranks.BRANCH_FIELDS)}
         institutions = await self.db.scores.find({"period": period, "object_type": "institution"}, fields).to_list(None)
         branches = await self.db.scores.find({"period": period, "object_type": "branch"}, fields).to_list(None)
-        meetings: dict[str, dict[str, int]] = {}
+        days: dict[str, list[str]] = {}
         query = {"period": period, "type": "fpba.meeting.held.v1", "superseded_by": None}
         async for a in self.db.activities.find(query, {"organization_id": 1, "held_on": 1}):
-            months = meetings.setdefault(a["organization_id"], {})
-            months[a["held_on"][:7]] = months.get(a["held_on"][:7], 0) + 1
-        await ranks.save(self.db, period, ranks.institution_documents(period, institutions, branches, meetings))
+            days.setdefault(a["organization_id"], []).append(a["held_on"])
+        await ranks.save(self.db, period, ranks.institution_documents(period, institutions, branches, days))
 
     async def branch_cards(self, period: str, institution_ids: Sequence[str] | None = None) -> list[Doc]:
         query: Doc = {"period": period, "object_type": "branch"}

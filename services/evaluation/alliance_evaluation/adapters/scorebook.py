@@ -60,6 +60,8 @@ async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFa
             {
                 "name": branch.name,
                 "kind": branch.kind,
+                "opened": branch.opened.isoformat(),
+                "closed": branch.closed.isoformat() if branch.closed else None,
                 "institution_ids": list(branch.institution_ids),
                 "org_life": _value(card, "org_life"),
                 "sector": classification_for(facts.institutions.get(card.institution_id), period).sector,
@@ -107,7 +109,7 @@ async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFa
             result.period,
             [docs[_key(c)] for c in result.institutions],
             [docs[_key(c)] for c in result.branches],
-            meetings_by_month(facts),
+            meeting_days(facts),
         ),
     )
     return changed
@@ -117,13 +119,11 @@ def _key(card: ScoreCard) -> str:
     return score_key(card.period, card.object_type, card.object_id)
 
 
-def meetings_by_month(facts: PeriodFacts) -> dict[str, dict[str, int]]:
-    """Organisation id → month (`2026-07`) → meetings held (what the heat map shows)."""
-    out: dict[str, dict[str, int]] = {}
+def meeting_days(facts: PeriodFacts) -> dict[str, list[str]]:
+    """Organisation id → the days of its meetings in the period (what the heat map counts)."""
+    out: dict[str, list[str]] = {}
     for m in facts.meetings:
-        months = out.setdefault(m.organization_id, {})
-        month = m.held_on.isoformat()[:7]
-        months[month] = months.get(month, 0) + 1
+        out.setdefault(m.organization_id, []).append(m.held_on.isoformat())
     return out
 
 

@@ -64,6 +64,8 @@ async def test_each_institution_has_one_rank_document_with_the_branches_it_owns(
     heat = (await s.client.get("/api/v1/dashboard/heatmap", params={"period": Q3}, headers=s.token())).json()
     rows = {r["organization_id"]: r for r in heat["items"]}
     assert rows["rb1"]["counts"][-3:] == [1, 1, 1] and rows["rj"]["counts"][-3:] == [0, 1, 0]
+    assert rows["rb1"]["last_meeting_on"] == "2026-09-05" and rows["rb2"]["last_meeting_on"] is None
+    assert rows["rb1"]["opened"] == "2020-01-01" and rows["rb1"]["closed"] is None
 
 
 async def test_another_replica_sees_a_rescore_at_once(service: Any):
