@@ -56,6 +56,8 @@ class RegistryLoader:
         self.alliance = alliance
         self.say = say
         self.rejected_rows: list[dict[str, Any]] = []
+        self._posted: dict[str, list[str]] = {}  # organisation id → ids of the members POSTed into it
+        self._read_back: set[str] = set()  # organisations with members whose ids only a read tells
 
     async def institutions(self) -> None:
         rows = [
@@ -163,6 +165,7 @@ class RegistryLoader:
             for uscc in o.institution_usccs:
                 org_of.setdefault((uscc, o.name), o)
         inst_of = {i.uscc: i for i in self.alliance.institutions}
+        self._read_back |= {org_of[(m.institution_uscc, m.organization)].id or "" for m in head}
         done = {"n": 0}
 
         async def one(m: Member) -> None:
@@ -180,8 +183,10 @@ class RegistryLoader:
                 },
             )
             if answer.status_code == 409:
+                self._read_back.add(org.id or "")
                 return  # registered by an earlier run
             m.id = ok(answer, "member")["id"]
+            self._posted.setdefault(org.id or "", []).append(m.id)
             done["n"] += 1
             if done["n"] % 2000 == 0:
                 self.say(f"  党员 / members registered: {done['n'] + imported}/{len(members)}")
@@ -190,14 +195,18 @@ class RegistryLoader:
         return len(members)
 
     async def member_ids(self) -> dict[str, list[str]]:
-        """Branch id → its members' ids, read back (the API shows ID numbers masked, never in full)."""
+        """Branch id → its members' ids: those POSTed one by one are known from the answers; the
+        branches with imported members are read back (a listing is a scan of all members on the
+        embedded store: one per branch took longer than registering them)."""
         out: dict[str, list[str]] = {}
 
         async def one(org: Organization) -> None:
             listing = ok(await self.client.get(f"/api/v1/organizations/{org.id}/members"), "members")
             out[org.id or ""] = [m["id"] for m in listing["items"]]
 
-        await gather_limited([lambda o=o: one(o) for o in self.alliance.branches], 8)
+        known = [o for o in self.alliance.branches if o.id not in self._read_back]
+        out |= {o.id or "": list(self._posted.get(o.id or "", [])) for o in known}
+        await gather_limited([lambda o=o: one(o) for o in self.alliance.branches if o.id in self._read_back], 8)
         return out
 
     async def api_keys(self, levels: Sequence[str] = ("L2", "L3")) -> int:

@@ -1,0 +1,93 @@
+"""`make demo` at a small scale against the end-to-end platform — institutions, trees, members, a
+quarter through L1, L2 and L3, the lagging scan — and then the secretariat's dashboard in a real
+browser (Debian's chromium driven by Playwright): the overview counts what the demo loaded, the
+charts are drawn, and the work queue shows the lagging branches with the reminders sent to them.
+Screenshots: test-artifacts/demo-overview.png and test-artifacts/demo-work-queue.png; the demo's
+own output: test-artifacts/demo.log."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alliance_shared.testing import wait_for
+from e2e_api import Platform, current_period, expect, token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+INSTITUTIONS, MEMBERS = 12, 300
+
+
+async def run_demo(platform: Platform) -> str:
+    urls = [arg for name, url in platform.urls.items() for arg in (f"--{name}", url)]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "scripts" / "demo.py"), "--institutions", str(INSTITUTIONS),
+        "--members", str(MEMBERS), "--wait-s", "150", "--seed", "12", *urls,
+        "--kafka", platform.infra.kafka_bootstrap_servers, "--topic-prefix", platform.topic_prefix,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=170)
+    text = output.decode()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "demo.log").write_text(text)
+    assert process.returncode == 0, text[-3000:]
+    return text
+
+
+async def test_the_demo_loads_a_quarter_that_the_dashboard_shows_with_its_reminders(platform: Platform) -> None:
+    from playwright.async_api import async_playwright
+
+    secretariat = token("secretariat")
+    period = current_period()
+    async with platform.client("registry", token=secretariat) as registry:
+        before = expect(await registry.get("/api/v1/institutions", params={"page_size": 1}))["total"]
+        output = await run_demo(platform)
+        assert "示例联盟已加载 / the demo alliance is loaded" in output
+        registered = expect(await registry.get("/api/v1/institutions", params={"page_size": 1}))["total"]
+    assert registered == before + INSTITUTIONS
+
+    async with platform.client("evaluation", token=secretariat) as evaluation:
+        overview = expect(await evaluation.get("/api/v1/overview", params={"period": period}))
+        assert overview["institutions"] == registered, overview
+        assert sum(overview["grades"].values()) == registered and overview["completeness"] > 0, overview
+
+        async def reminded() -> list[dict[str, Any]] | None:  # the deliveries came back into the unified view
+            queue = expect(await evaluation.get("/api/v1/dashboard/queue", params={"page_size": 50}))
+            items = [i for i in queue["items"] if i["reminders"]]
+            return items or None
+
+        queue = await wait_for(reminded, timeout_s=60, interval_s=1, what="reminders in the work queue")
+    assert all(i["status"] in ("lagging", "at_risk") for i in queue)
+
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{platform.urls['evaluation']}/?token={secretariat}&period={period}#/overview")
+            await page.wait_for_selector('#view[data-ready="overview"]', timeout=30_000)
+            institutions = (await page.inner_text("#kpi-institutions .v")).strip()
+            pie = await page.evaluate(
+                "() => window.__charts['chart-grades'].getOption().series[0].data.map(d => d.value)")
+            classes = await page.evaluate(
+                "() => window.__charts['chart-classes'].getOption().series.map(s => s.data.length)")
+            await page.wait_for_timeout(1500)  # charts animate in
+            await page.screenshot(path=str(ARTIFACTS / "demo-overview.png"), full_page=True)
+
+            await page.evaluate("location.hash = '#/queue'")
+            await page.wait_for_selector('#view[data-ready="queue"]', timeout=30_000)
+            badges = await page.locator("#queue td .badge.sent, #queue td .badge.delivered, "
+                                        "#queue td .badge.deferred, #queue td .badge.queued").count()
+            lagging_rows = await page.locator("#queue tr .badge.lagging").count()
+            await page.screenshot(path=str(ARTIFACTS / "demo-work-queue.png"), full_page=True)
+        finally:
+            await browser.close()
+    assert not errors, errors
+    assert institutions == str(registered)
+    assert sum(pie) == registered and any(classes), (pie, classes)
+    assert lagging_rows >= 1 and badges >= 1, (lagging_rows, badges)
