@@ -25,7 +25,7 @@ from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.kafka.producer import Outgoing
-from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields
+from alliance_shared.mongo import IndexSpec, by_ids, is_duplicate_key, outbox_fields
 from alliance_shared.runtime import Runtime
 from pymongo.errors import BulkWriteError, OperationFailure
 
@@ -99,8 +99,10 @@ class SubmissionStore:
         """The accepted events among `event_ids`: who reported them, their type and subject."""
         ids = list(set(event_ids))
         found: dict[str, PriorAccepted] = {}
-        if ids:
-            async for d in self._col.find({"_id": {"$in": ids}, "status": "accepted"}):
+        if ids:  # by `_id`, each: the embedded store reads the whole collection for an `$in`
+            for d in (await by_ids(self._col, ids)).values():
+                if d.get("status") != "accepted":
+                    continue
                 day = (d["member_id"], d["day"]) if d.get("day") and d.get("member_id") else None
                 found[d["_id"]] = PriorAccepted(
                     d["institution_id"],
