@@ -8,8 +8,9 @@
   collections every second; keeping in-flight chunks out of its way spares the embedded store
   from re-reading megabytes each second.)
 * `submissions`: one insert-only record per event — accepted ones under the event id, so the
-  unique `_id` is the dedupe key across every channel — for the reporter's view and the
-  plausibility history.
+  unique `_id` is the dedupe key across every channel — for the reporter's view.
+* `submission_checks`: the plausibility history, as documents found by `_id` — a member's
+  learning minutes per day, the first event that used a minutes or photo fingerprint.
 
 Nothing is ever updated per event in bulk: the embedded store takes minutes for that."""
 
@@ -34,15 +35,13 @@ from ..domain.model import Accepted, Arrival, History, PriorAccepted, Rejected
 SUBMISSIONS = "submissions"
 OUTBOX = "submission_outbox"
 INTENTS = "submission_intents"
+CHECKS = "submission_checks"
 SOURCE = "/alliance/activity"
 CHUNK = 500
 
 INDEXES = (
     IndexSpec(SUBMISSIONS, [("reporter_institution_id", 1), ("status", 1), ("received_at", -1)]),
     IndexSpec(SUBMISSIONS, [("reporter", 1), ("status", 1), ("received_at", -1)]),
-    IndexSpec(SUBMISSIONS, [("member_id", 1), ("day", 1)]),
-    IndexSpec(SUBMISSIONS, [("minutes_hash", 1)]),
-    IndexSpec(SUBMISSIONS, [("photo_hashes", 1)]),
     IndexSpec(INTENTS, [("received_at", 1)]),
 )
 
@@ -54,6 +53,10 @@ class SubmissionStore:
     @property
     def _col(self) -> Any:
         return self._runtime.db[SUBMISSIONS]
+
+    @property
+    def _checks(self) -> Any:
+        return self._runtime.db[CHECKS]
 
     @property
     def _intents(self) -> Any:
@@ -70,29 +73,20 @@ class SubmissionStore:
         history = History()
         history.accepted.update(await self.owners(event_ids))
         wanted = set(learning_days)
-        if wanted:
-            query = {
-                "status": "accepted",
-                "superseded_by": None,
-                "member_id": {"$in": sorted({m for m, _ in wanted})},
-                "day": {"$in": sorted({d for _, d in wanted})},
-            }
-            async for d in self._col.find(query, {"member_id": 1, "day": 1, "minutes": 1}):
-                key = (d["member_id"], d["day"])
-                if key in wanted:
-                    history.learning_minutes[key] = history.learning_minutes.get(key, 0) + int(d.get("minutes") or 0)
-        hashes = list(set(minutes_hashes))
-        if hashes:
-            query = {"status": "accepted", "minutes_hash": {"$in": hashes}}
-            async for d in self._col.find(query, {"minutes_hash": 1}):
-                history.minutes_hashes.setdefault(d["minutes_hash"], d["_id"])
+        hashes = set(minutes_hashes)
         photos = set(photo_hashes)
-        if photos:
-            query = {"status": "accepted", "photo_hashes": {"$in": list(photos)}}
-            async for d in self._col.find(query, {"photo_hashes": 1}):
-                for h in d.get("photo_hashes") or ():
-                    if h in photos:
-                        history.photo_hashes.setdefault(h, d["_id"])
+        keys = [_learning_key(m, d) for m, d in wanted]
+        keys += [_minutes_key(h) for h in hashes] + [_photo_key(h) for h in photos]
+        found = await by_ids(self._checks, keys)
+        for member, day in wanted:
+            if (doc := found.get(_learning_key(member, day))) and doc.get("events"):
+                history.learning_minutes[(member, day)] = sum(int(e.get("minutes") or 0) for e in doc["events"])
+        for h in hashes:
+            if doc := found.get(_minutes_key(h)):
+                history.minutes_hashes[h] = doc["event_id"]
+        for h in photos:
+            if doc := found.get(_photo_key(h)):
+                history.photo_hashes[h] = doc["event_id"]
         return history
 
     async def owners(self, event_ids: Iterable[str]) -> dict[str, PriorAccepted]:
@@ -172,17 +166,46 @@ class SubmissionStore:
         return [c["_id"] for c in chunks]
 
     async def insert(self, records: list[dict[str, Any]]) -> set[str]:
-        """Insert every record; returns the ids that already existed (the same event came before)."""
+        """Insert every record; returns the ids that already existed (the same event came before).
+        The accepted ones newly stored are then remembered for later plausibility checks."""
         if not records:
             return set()
+        collided: set[str] = set()
         try:
             await self._col.insert_many(records, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(not is_duplicate_key(_as_error(e)) for e in errors):
                 raise
-            return {records[e["index"]]["_id"] for e in errors}
-        return set()
+            collided = {records[e["index"]]["_id"] for e in errors}
+        await self._remember([r for r in records if r["status"] == "accepted" and r["_id"] not in collided])
+        return collided
+
+    async def _remember(self, records: Sequence[dict[str, Any]]) -> None:
+        """The check keys of newly accepted records, each a document found by `_id` later (a query
+        on the records themselves reads every submission on the embedded store): a member's
+        learning minutes per day, and the first event that used a minutes or photo fingerprint.
+        A crash before this step only weakens the checks for those events."""
+        days: dict[str, list[dict[str, Any]]] = {}
+        firsts: dict[str, str] = {}
+        for r in records:
+            if r.get("member_id") and r.get("day") and r.get("minutes") is not None:
+                key = _learning_key(r["member_id"], r["day"])
+                days.setdefault(key, []).append({"id": r["_id"], "minutes": int(r["minutes"])})
+            for key in [_minutes_key(r["minutes_hash"])] if r.get("minutes_hash") else []:
+                firsts.setdefault(key, r["_id"])
+            for key in (_photo_key(h) for h in r.get("photo_hashes") or ()):
+                firsts.setdefault(key, r["_id"])
+        for key, entries in days.items():  # one write per member and day, by `_id`
+            await self._checks.update_one({"_id": key}, {"$push": {"events": {"$each": entries}}}, upsert=True)
+        if firsts:  # the first use wins: a fingerprint already known stays with its first event
+            try:
+                await self._checks.insert_many(
+                    [{"_id": k, "event_id": v} for k, v in firsts.items()], ordered=False
+                )
+            except BulkWriteError as exc:
+                if any(not is_duplicate_key(_as_error(e)) for e in exc.details.get("writeErrors", [])):
+                    raise
 
     async def settle(self, chunk_ids: list[str]) -> None:
         """The submission's events are on Kafka: its outbox goes."""
@@ -192,6 +215,12 @@ class SubmissionStore:
     async def mark_superseded(self, pairs: Sequence[tuple[str, str]]) -> None:
         for old, new in pairs:
             await self._col.update_one({"_id": old}, {"$set": {"superseded_by": new}})
+            prior = await self._col.find_one({"_id": old}, {"member_id": 1, "day": 1, "minutes": 1})
+            if prior and prior.get("member_id") and prior.get("day") and prior.get("minutes") is not None:
+                await self._checks.update_one(  # a corrected learning record no longer counts
+                    {"_id": _learning_key(prior["member_id"], prior["day"])},
+                    {"$pullAll": {"events": [{"id": old, "minutes": int(prior["minutes"])}]}},
+                )
 
     async def arm_stranded(self, older_than: datetime) -> int:
         """Hand outboxes that their request never published (a crash) to the outbox relay, and
@@ -272,3 +301,15 @@ def outgoing(messages: Iterable[tuple[EventPayload, CloudEvent, str | None]]) ->
 
 def _as_error(write_error: dict[str, Any]) -> Exception:
     return OperationFailure(write_error.get("errmsg", ""), code=write_error.get("code"))
+
+
+def _learning_key(member_id: str, day: str) -> str:
+    return f"learning|{member_id}|{day}"
+
+
+def _minutes_key(fingerprint: str) -> str:
+    return f"minutes|{fingerprint}"
+
+
+def _photo_key(fingerprint: str) -> str:
+    return f"photo|{fingerprint}"
