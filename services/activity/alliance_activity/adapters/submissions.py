@@ -126,16 +126,16 @@ class SubmissionStore:
                 }
             )
             messages.append((item.payload, item.event, item.key))
-        for item in rejected:
-            payload, event = rejection_event(item, arrival)
+        for refused in rejected:
+            payload, event = rejection_event(refused, arrival)
             records.append(
-                _record(f"rejected:{event.id}", "rejected", arrival, item.row, item.type)
+                _record(f"rejected:{event.id}", "rejected", arrival, refused.row, refused.type)
                 | {
-                    "event_id": item.event_id,
-                    "label": item.label,
-                    "institution_id": item.institution_id,
-                    "organization_id": item.organization_id,
-                    "reasons": [r.model_dump() for r in item.reasons],
+                    "event_id": refused.event_id,
+                    "label": refused.label,
+                    "institution_id": refused.institution_id,
+                    "organization_id": refused.organization_id,
+                    "reasons": [r.model_dump() for r in refused.reasons],
                 }
             )
             messages.append((payload, event, payload.ordering_key()))

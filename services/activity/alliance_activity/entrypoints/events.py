@@ -30,10 +30,13 @@ async def submitted_items(request: Request, limit: int) -> list[Submitted]:
         raise Invalid("批次为空 / the batch is empty", field="$")
     if len(raws) > limit:
         raise PayloadTooLarge(f"每批最多 {limit} 个事件 / at most {limit} events per batch", field="$")
-    return [
-        Submitted(raw, raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{i}")
-        for i, raw in enumerate(raws)
-    ]
+    return [Submitted(raw, _label(raw, i)) for i, raw in enumerate(raws)]
+
+
+def _label(raw: object, index: int) -> str:
+    """The event's id when it has a textual one, else its place in the batch."""
+    event_id = raw.get("id") if isinstance(raw, dict) else None
+    return event_id if isinstance(event_id, str) else f"#{index}"
 
 
 @router.post("/events", status_code=202)

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from ..adapters.spreadsheets import read_rows, template
+from ..domain.model import Submitted
 from ..domain.sheets import LAYOUTS, Layout, is_example, to_submitted
 from .deps import ActivityDep, reporter_of, row_answer
 
@@ -52,7 +53,7 @@ async def upload(
     content = await file.read(limit + 1)
     if len(content) > limit:
         raise PayloadTooLarge(f"文件不能超过 {limit // 1024 // 1024} MB / file too large", field="file")
-    items = []
+    items: list[Submitted] = []
     institution = reporter.institution_id or ""
     for number, values in read_rows(layout, file.filename or "", content):
         if is_example(values):
