@@ -179,7 +179,7 @@ async def reveal_member_pii(
 @router.post("/members/{member_id}/transfers", status_code=201)
 async def request_transfer(member_id: str, body: s.TransferIn, who: CurrentUser, reg: Reg) -> Doc:
     doc = await handle(reg, c.RequestTransfer(member_id, body.to_organization_id), who)
-    return s.member_out(doc)["transfer"]
+    return s.current_transfer_out(doc)
 
 
 @router.get("/transfers")
@@ -198,7 +198,7 @@ async def get_transfer(transfer_id: str, who: CurrentUser, reg: Reg) -> Doc:
 @router.post("/transfers/{transfer_id}/accept")
 async def accept_transfer(transfer_id: str, who: CurrentUser, reg: Reg) -> Doc:
     doc = await handle(reg, c.AcceptTransfer(transfer_id), who)
-    return s.member_out(doc)["transfer"]
+    return s.current_transfer_out(doc)
 
 
 @router.post("/transfers/{transfer_id}/refuse")
@@ -206,7 +206,7 @@ async def refuse_transfer(
     transfer_id: str, who: CurrentUser, reg: Reg, body: s.RefusalIn | None = None
 ) -> Doc:
     doc = await handle(reg, c.RefuseTransfer(transfer_id, body.reason if body else ""), who)
-    return s.member_out(doc)["transfer"]
+    return s.current_transfer_out(doc)
 
 
 @router.post("/scans/transfers")

@@ -196,6 +196,11 @@ def transfer_out(t: Transfer) -> Doc:
     }
 
 
+def current_transfer_out(member: Doc) -> Doc:
+    """The member's current transfer, as answered (there is one after any transfer command)."""
+    return transfer_out(Transfer.from_dict(member["transfer"]))
+
+
 def member_out(doc: Doc) -> Doc:
     current = doc.get("transfer")
     return {

@@ -6,6 +6,7 @@ from typing import Any
 
 from alliance_shared.auth import Principal
 from alliance_shared.contracts import registry as ev
+from alliance_shared.contracts.vocabulary import MemberStatus
 from alliance_shared.errors import Conflict, Forbidden, Invalid
 from alliance_shared.pii import mask_id_number, mask_phone
 
@@ -101,7 +102,7 @@ async def _managed_member(reg: Registry, mid: str, who: Principal, action: str) 
 
 async def change_member(reg: Registry, cmd: c.ChangeMember, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "member.change")
-    previous = ev.MemberStatus(doc["status"])
+    previous = MemberStatus(doc["status"])
     status = cmd.status or previous
     check_pipeline_step(previous, status)
     effective = cmd.effective_at or reg.today()
@@ -260,7 +261,7 @@ async def accept_transfer(reg: Registry, cmd: c.AcceptTransfer, who: Principal) 
         to_organization_id=transfer.to_organization_id,
         to_institution_id=transfer.to_institution_id,
         effective_at=reg.today(),
-        status=ev.MemberStatus(doc["status"]),
+        status=MemberStatus(doc["status"]),
     )
     stored = await reg.store.update(
         MEMBERS,
