@@ -41,7 +41,8 @@ test-unit: install  ## the fast layer only, no infrastructure
 
 lint: install  ## ruff and mypy
 	$(PY) -m ruff check shared localinfra services tests scripts bench
-	$(PY) -m mypy shared/alliance_shared
+	$(PY) -m mypy shared/alliance_shared services/registry/alliance_registry services/activity/alliance_activity \
+		services/notification/alliance_notification
 
 token: install  ## print a dev JWT: make token ROLE=secretariat [INSTITUTION=<id>]
 	@$(PY) -m alliance_shared.tokens --role $(ROLE) $(if $(INSTITUTION),--institution $(INSTITUTION)) $(if $(ORGANIZATION),--organization $(ORGANIZATION))
