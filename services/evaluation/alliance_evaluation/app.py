@@ -61,11 +61,10 @@ def create_app(
     )
     ev = Evaluation(
         projections.Projections(lambda: runtime.db),
-        readmodels.ReadModels(lambda: runtime.db),
+        readmodels.ReadModels(lambda: runtime.db, announce=runtime.notify_outbox),
         ruleset,
         clock,
         settings,
-        notify_outbox=runtime.notify_outbox,
     )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
     runtime.background = [*loops(ev), keep_warm(ev)] if background else []

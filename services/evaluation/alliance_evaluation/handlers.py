@@ -48,7 +48,6 @@ class Evaluation:
     ruleset: Ruleset
     clock: Clock
     settings: EvaluationSettings
-    notify_outbox: Callable[[], None] = lambda: None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def ruleset_version(self, version: str | None) -> Ruleset:
@@ -207,7 +206,6 @@ class Evaluation:
             changed += await store_scores(self.models, result, facts, self.clock.now(), trigger)
             SCORING_SECONDS.labels(trigger.split(":")[0]).observe(time.perf_counter() - started)
         await self.refresh_overview(str(period))
-        self.notify_outbox()
         return changed
 
     async def replay(self, period: Period, institution_id: str, version: str | None) -> dict[str, Any]:
@@ -257,14 +255,11 @@ class Evaluation:
                 "at": now,
             }
         )
-        self.notify_outbox()
         return {"period": str(period), "status": "closed", "closed_at": now, "closed_by": who.subject}
 
     async def scan_lagging(self) -> dict[str, int]:
         await self.rescore_dirty()
-        result = await LaggingScan(self.models, self.projections, self.clock, self.settings).run()
-        self.notify_outbox()
-        return result
+        return await LaggingScan(self.models, self.projections, self.clock, self.settings).run()
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _is_closed(self, period: str) -> bool:

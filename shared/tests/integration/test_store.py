@@ -216,3 +216,38 @@ async def test_an_entry_that_lost_its_flag_in_a_crash_is_relayed_after_the_next_
     assert [e.id for e in got] == [event.id]
     doc = await db.organizations.find_one({"_id": "org-5"})
     assert doc["outbox"] == [] and doc["outbox_pending"] is False
+
+
+async def test_the_safety_net_pass_rests_in_proportion_to_what_it_cost(infra, publisher, db, ns):
+    """A full pass that took 0.2 s is followed by the next no sooner than `pace` × 0.2 s later, however
+    short `interval_s` is: on the embedded store a pass over a large collection holds every other
+    command up, and one every `interval_s` starved the writers."""
+
+    class SlowToAcknowledge:  # a pass costs what its publishing costs, here 0.2 s
+        topic_prefix = publisher.topic_prefix
+
+        async def acknowledged(self, pending):
+            await asyncio.sleep(0.2)
+
+    def run_for(pace: float) -> tuple[OutboxRelay, list[float]]:
+        relay = OutboxRelay(db, SlowToAcknowledge(), ["organizations"], interval_s=0.01, pace=pace)  # type: ignore[arg-type]
+        passes: list[float] = []
+        full_pass = relay.relay_pending
+
+        async def counted() -> int:
+            passes.append(asyncio.get_running_loop().time())
+            return await full_pass()
+
+        relay.relay_pending = counted  # type: ignore[method-assign]
+        return relay, passes
+
+    for pace, most in ((10.0, 1), (0.0, 4)):
+        relay, passes = run_for(pace)
+        task = asyncio.create_task(relay.run())
+        await asyncio.sleep(1.5)
+        relay.stop()
+        await task
+        if pace:  # 0.2 s of passing, then 2 s of rest: the 1.5 s hold one pass
+            assert len(passes) == most, passes
+        else:  # unpaced, a pass follows the last one after `interval_s`
+            assert len(passes) > most, passes

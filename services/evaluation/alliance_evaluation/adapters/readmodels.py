@@ -39,9 +39,16 @@ def score_key(period: str, object_type: str, object_id: str) -> str:
 
 
 class ReadModels:
-    def __init__(self, db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]]) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]],
+        announce: Callable[[str, Any], None] = lambda collection, doc_id: None,
+    ) -> None:
         # a callable: the database exists only once the runtime has started
         self._db = db
+        # told (collection, _id) of every document written with outbox events: the relay reads
+        # just those (a pass over `scores` read every card on the embedded store)
+        self._announce = announce
         self.ranks = ranks.RankCache(lambda: self.db, self.rebuild_ranks)
         # the work queue: only the lagging scan changes it, and it says so when it is done
         self.lagging_queue = ranks.VersionedList(
@@ -71,6 +78,7 @@ class ReadModels:
             if is_duplicate_key(exc):
                 return False
             raise
+        self._announce("periods", period)
         return True
 
     async def record_late(self, period: str, event_id: str, at: datetime) -> None:
@@ -127,6 +135,9 @@ class ReadModels:
                 }
             )
         await replace_all(self.db.scores, docs, set(existing))
+        for doc in docs:
+            if doc["outbox"]:
+                self._announce("scores", doc["_id"])
 
     async def digests(self, period: str, keys: Sequence[str]) -> dict[str, Doc]:
         return await by_ids(self.db.scores, keys, {"digest": 1, "computation_id": 1, "seq": 1})
@@ -191,6 +202,8 @@ class ReadModels:
 
     async def save_lagging(self, org_id: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
         await self.db.lagging.update_one({"_id": org_id}, outbox_push({"$set": fields}, events), upsert=True)
+        if events:
+            self._announce("lagging", org_id)
 
     async def lagging_list(self, institution_id: str | None, skip: int, limit: int) -> tuple[list[Doc], int]:
         return page_of_queue(await self.lagging_queue.items(), institution_id, None, skip, limit)

@@ -86,3 +86,34 @@ async def test_a_burst_is_scored_once_it_stops_growing_or_after_the_longest_wait
         assert clock[0] < s.settings.rescore_max_wait_s
         clock[0] += 5
     assert await queued(s) == set() and steps == s.settings.rescore_max_wait_s // 5 + 1
+
+
+async def test_after_a_round_the_queue_rests_in_proportion_to_what_the_round_took(service: Any, monkeypatch: Any):
+    s = service
+    clock = [100.0]
+    queue = RescoreQueue(s.ev, monotonic=lambda: clock[0])
+    scored = s.ev.rescore_dirty
+
+    async def a_ten_second_round() -> int:
+        clock[0] += 10
+        return await scored()
+
+    monkeypatch.setattr(s.ev, "rescore_dirty", a_ten_second_round)
+    await s.member("rest-1", "old-b", "old", since=date(2026, 10, 1))
+    await consumed(s)
+    assert await queue.look() == 0  # first seen
+    assert await queue.look() > 0  # settled: scored, and the clock says it took 10 s
+    rest = 10 * s.settings.rescore_rest_factor
+    assert rest > 0
+
+    s.clock.advance(timedelta(seconds=1))
+    await s.member("rest-2", "old-b", "old", since=date(2026, 10, 1))
+    await consumed(s)
+    clock[0] += rest - 1
+    for _ in range(3):  # settled, but the scorer is resting: the consumers have the store
+        assert await queue.look() == 0
+    assert await queued(s) == {("2026-Q4", "old")}
+    clock[0] += 1
+    assert await queue.look() == 0  # rested: first seen
+    assert await queue.look() > 0
+    assert await queued(s) == set()
