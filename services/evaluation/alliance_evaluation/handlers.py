@@ -229,8 +229,7 @@ class Evaluation:
 
         docs = await self.models.rank_documents(period)
         rejections = await self.models.rejections_by_institution(period)
-        cards = [d["institution"] for d in docs]
-        await self.models.save_overview(period, build_overview(period, cards, rejections, self.clock.now()), docs)
+        await self.models.save_overview(period, build_overview(period, docs, rejections, self.clock.now()), docs)
 
     async def close_period(self, period: Period, who: Principal) -> dict[str, Any]:
         now = self.clock.now()

@@ -33,6 +33,7 @@ from .adapters import ranks
 from .adapters.readmodels import ReadModels, score_key
 from .domain.changes import explain
 from .domain.errors import UnknownComputation, UnknownInstitution, UnknownOrganization
+from .domain.scoring import BRANCH_KINDS
 
 GRADES = ("excellent", "good", "pass", "fail")
 
@@ -43,8 +44,13 @@ def _avg(values: list[Any]) -> float | None:
 
 
 def build_overview(
-    period: str, cards: list[dict[str, Any]], rejections: dict[str, int], at: datetime
+    period: str, documents: list[dict[str, Any]], rejections: dict[str, int], at: datetime
 ) -> dict[str, Any]:
+    """The quarter's overview from its rank documents (an institution's row and its branches' rows).
+    Coverage counts each branch once: a joint branch covers several institutions and its members
+    are in each one's own coverage, so summing the institutions' figures counted them again."""
+    cards = [d["institution"] for d in documents]
+    branches = [b for d in documents for b in d.get("branches", [])]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for c in cards:
         groups[(c.get("ownership", ""), c.get("reporting_level", ""))].append(c)
@@ -70,10 +76,10 @@ def build_overview(
         "grades": {g: sum(1 for c in cards if c.get("grade") == g) for g in GRADES},
         "vetoed": sum(1 for c in cards if c.get("vetoed")),
         "coverage": {
-            "branches": sum(c.get("branch_count", 0) for c in cards),
-            "joint_branches": sum(c.get("joint_branch_count", 0) for c in cards),
-            "members": sum((c.get("coverage") or {}).get("members", 0) for c in cards),
-            "pocket_members": sum((c.get("coverage") or {}).get("pocket_members", 0) for c in cards),
+            "branches": sum(1 for b in branches if b.get("kind") in BRANCH_KINDS and b.get("kind") != "joint_branch"),
+            "joint_branches": sum(1 for b in branches if b.get("kind") == "joint_branch"),
+            "members": sum(b.get("members") or 0 for b in branches),
+            "pocket_members": sum(b.get("pocket_members") or 0 for b in branches),
         },
         "by_class": by_class,
         "rejections": sum(rejections.values()),

@@ -59,6 +59,8 @@ BRANCH_FIELDS = (
     "completeness",
     "timeliness",
     "org_life",
+    "members",
+    "pocket_members",
     "missing",
     "opened",
     "closed",

@@ -62,7 +62,8 @@ class ScoreCard:
     vetoed: bool
     breakdown: tuple[IndicatorResult, ...]
     member_days: int = 0
-    members: int = 0
+    members: int = 0  # on the roll at the period's end (an institution: summed over the branches covering it)
+    pocket_members: int = 0  # of them, members whose relations are not inside (口袋党员)
     completeness: Fraction | None = None
     timeliness: Fraction | None = None
     missing: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ class ScoreCard:
             "breakdown": [r.as_dict() for r in self.breakdown],
             "member_days": self.member_days,
             "members": self.members,
+            "pocket_members": self.pocket_members,
             "completeness": None if self.completeness is None else rounded(self.completeness * 100),
             "timeliness": None if self.timeliness is None else rounded(self.timeliness * 100),
             "missing": list(self.missing),

@@ -97,13 +97,11 @@ def score_branch(
     ]
     results, score = _adjusted(results, adjustments)
     missing = tuple(sorted({o.obligation.kind for o in outcomes if not o.fulfilled_by}))
-    members = len(
-        {
-            s.member_id
-            for s in idx.stints_by_org.get(branch.id, ())
-            if s.party_member and s.start <= period.end and (s.end is None or s.end > period.end)
-        }
-    )
+    on_roll = {
+        s.member_id: s.pocket
+        for s in idx.stints_by_org.get(branch.id, ())
+        if s.party_member and s.start <= period.end and (s.end is None or s.end > period.end)
+    }
     return ScoreCard(
         "branch",
         branch.id,
@@ -117,7 +115,8 @@ def score_branch(
         False,
         results,
         member_days=days,
-        members=members,
+        members=len(on_roll),
+        pocket_members=sum(1 for pocket in on_roll.values() if pocket),
         completeness=completeness,
         timeliness=timeliness,
         missing=missing,
@@ -166,6 +165,7 @@ def score_institution(
         results,
         member_days=sum(c.member_days for c in cards),
         members=sum(c.members for c in cards),
+        pocket_members=sum(c.pocket_members for c in cards),
         completeness=completeness,
         timeliness=timeliness,
         branches=tuple(cards),

@@ -125,3 +125,35 @@ def test_an_institution_without_any_branch_scores_nothing_for_branches_and_is_no
     branches = card.indicator("branches")
     assert branches is not None and branches.value == 0 and branches.weight > 0
     assert card.grade != "excellent" and card.score < 60
+
+
+def test_the_overview_counts_a_joint_branch_and_its_members_once_for_all_the_institutions_it_covers():
+    from alliance_evaluation.adapters import ranks
+    from alliance_evaluation.views import build_overview
+
+    f = facts()
+    f.institutions["i2"] = Institution("i2", "二号科技", ((date(2020, 1, 1), Classification("emerging", "x", "L1")),))
+    f.institutions["i3"] = Institution("i3", "三号保理", ((date(2020, 1, 1), Classification("emerging", "x", "L1")),))
+    f.branches["j1"] = Branch("j1", ("i2", "i3"), "joint_branch", "联合支部", date(2020, 1, 1), None)
+    f.stints += [
+        Stint("m3", "j1", date(2025, 1, 1), None),
+        Stint("m4", "j1", date(2025, 1, 1), None, pocket=True),
+        Stint("m5", "j1", date(2025, 1, 1), None, pocket=True),
+    ]
+    result = score_period(f, Q3, RS)
+    cards = {c.object_id: c for c in result.institutions}
+    assert (cards["i2"].members, cards["i3"].members) == (3, 3)  # each institution's own coverage has them
+    assert cards["i3"].pocket_members == 2
+
+    def doc(card):
+        return card.as_dict() | {"institution_ids": [card.institution_id]}
+
+    documents = ranks.institution_documents(
+        "2026-Q3",
+        [doc(c) for c in result.institutions],
+        [doc(b) | {"kind": f.branches[b.object_id].kind, "name": "x"} for b in result.branches],
+        {},
+    )
+    coverage = build_overview("2026-Q3", documents, {}, at(2026, 10, 1))["coverage"]
+    assert coverage == {"branches": 1, "joint_branches": 1, "members": 5, "pocket_members": 2}
+    assert sum(c.members for c in result.institutions) == 8  # what summing the institutions said

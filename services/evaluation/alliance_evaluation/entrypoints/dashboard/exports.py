@@ -13,7 +13,15 @@ from ...handlers import Evaluation
 
 EXPORT_LIMIT = 100_000
 STATUS_ZH = {"lagging": "落后", "at_risk": "有风险"}
-DELIVERY_ZH = {"queued": "排队", "sent": "已发送", "delivered": "已送达", "failed": "失败", "dead": "放弃"}
+DELIVERY_ZH = {
+    "queued": "排队",
+    "deferred": "暂缓发送",
+    "sent": "已发送",
+    "delivered": "已送达",
+    "failed": "失败",
+    "cancelled": "已取消",
+    "dead": "放弃",
+}
 
 
 def _own(v: Any) -> Any:
