@@ -1,5 +1,11 @@
 """The consumer of evaluation: registry, activity (accepted and rejected) and notification events,
-dispatched through the handler table."""
+dispatched through the handler table.
+
+No dedupe marks: every handler is idempotent per event id (a projection inserts under the event's
+id or pushes an entry guarded by it; the rest are upserts and `$set`s, and a redelivered batch
+replays in partition order). The marks cost two store commands per event on a store that runs one
+command at a time — a quarter of what evaluation asks of it while a quarter's activity streams in.
+`tests/integration/test_redelivery.py` delivers every kind twice."""
 
 from __future__ import annotations
 
@@ -18,4 +24,4 @@ TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVEN
 
 
 def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
-    return [ConsumerSpec(group_id=group_id, topics=TOPICS, handler=EventDispatch(event_handlers(ev)))]
+    return [ConsumerSpec(group_id=group_id, topics=TOPICS, handler=EventDispatch(event_handlers(ev)), dedupe=False)]
