@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .clock import Clock, SystemClock
-from .kafka.consumer import ConsumerPolicy, ConsumerRunner, Handler
+from .kafka.consumer import BatchEnd, ConsumerPolicy, ConsumerRunner, Handler
 from .kafka.producer import EventPublisher
 from .mongo import IndexSpec, MongoDedupeStore, OutboxRelay, connect, ensure_indexes, ping
 from .settings import ServiceSettings
@@ -31,6 +31,7 @@ class ConsumerSpec:
     handler: Handler
     policy: ConsumerPolicy | None = None
     dedupe: bool = True
+    on_batch_end: BatchEnd | None = None  # writes what the handlers buffered, before the commit
 
 
 @dataclass
@@ -79,7 +80,7 @@ class Runtime:
                     bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=spec.group_id,
                     topics=spec.topics, handler=spec.handler, publisher=self.publisher,
                     dedupe=MongoDedupeStore(self.db, spec.group_id) if spec.dedupe else None,
-                    policy=spec.policy)
+                    policy=spec.policy, on_batch_end=spec.on_batch_end)
                 self.runners.append(runner)
                 self._spawn(runner.run(), f"consumer:{spec.group_id}")
         for loop in self.background:

@@ -49,6 +49,10 @@ class Evaluation:
     clock: Clock
     settings: EvaluationSettings
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # (period, institution) pairs the consumer's handlers found dirty since its last batch ended:
+    # written by `flush_dirty` in one command per batch (a registry import dirtied the same few
+    # pairs once per member, each an upsert)
+    _dirty: dict[str, set[str]] = field(default_factory=dict)
 
     def ruleset_version(self, version: str | None) -> Ruleset:
         if not version or version == self.ruleset.version:
@@ -123,7 +127,7 @@ class Evaluation:
             if await self._is_closed(p_text):
                 await self.models.record_late(p_text, e.id, self.clock.now())  # reported, never rescored
             else:
-                await self.models.mark_dirty(p_text, institutions, self.clock.now())
+                self._dirty.setdefault(p_text, set()).update(institutions)
 
     async def on_rejected(self, p: act.SubmissionRejected, e: CloudEvent) -> None:
         await self.projections.rejection(
@@ -269,17 +273,28 @@ class Evaluation:
         """A registry change in force from `day` rescores the open quarters from `day`'s on, but only
         the last `rescore_quarters` of them (the current one included): a member who joined in 2019
         does not rescore six years of quarters. Older quarters are rescored on demand
-        (`POST /api/v1/periods/{period}/rescore`)."""
-        now = self.clock.now()
-        current = Period.of_instant(now)
+        (`POST /api/v1/periods/{period}/rescore`). Closed quarters are left out when written."""
+        current = Period.of_instant(self.clock.now())
         horizon = current
         for _ in range(max(self.settings.rescore_quarters, 1) - 1):
             horizon = horizon.previous()
         first = max(min(Period.of_day(day), current), horizon)
-        closed = await self.models.closed_periods()
         for p in periods_between(first, current, limit=max(self.settings.rescore_quarters, 1)):
-            if str(p) not in closed:
-                await self.models.mark_dirty(str(p), institution_ids, now)
+            self._dirty.setdefault(str(p), set()).update(institution_ids)
+
+    async def flush_dirty(self) -> None:
+        """Write the rescore queue entries the handlers collected (the consumer calls this at the
+        end of each batch, before committing its offsets); kept for the next try if it fails."""
+        pending, self._dirty = self._dirty, {}
+        try:
+            if pending:
+                closed = await self.models.closed_periods()
+                open_ = {p: ids for p, ids in pending.items() if p not in closed and ids}
+                await self.models.mark_dirty_many(open_, self.clock.now())
+        except BaseException:
+            for p, ids in pending.items():
+                self._dirty.setdefault(p, set()).update(ids)
+            raise
 
 
 def _roll_change(p: EventPayload, e: CloudEvent) -> tuple[RollChange, str, list[str]]:

@@ -47,6 +47,7 @@ class ConsumedMessage:
 
 
 Handler = Callable[[CloudEvent, ConsumedMessage], Awaitable[None]]
+BatchEnd = Callable[[], Awaitable[None]]
 
 
 class DedupeStore(Protocol):
@@ -83,13 +84,19 @@ class ConsumerRunner:
 
     def __init__(self, *, bootstrap_servers: str, group_id: str, topics: Sequence[str],
                  handler: Handler, publisher: EventPublisher, dedupe: DedupeStore | None = None,
-                 policy: ConsumerPolicy | None = None, client_id: str | None = None) -> None:
+                 policy: ConsumerPolicy | None = None, client_id: str | None = None,
+                 on_batch_end: BatchEnd | None = None) -> None:
+        """`on_batch_end` runs after each partition batch is handled and before its offsets are
+        committed: what handlers buffer (one store write for a batch instead of one per event) is
+        written there, so a crash before it replays the batch and nothing buffered is lost."""
         self.group_id = group_id
         self.topics = list(topics)
         self._prefix = publisher.topic_prefix
         self._handler = handler
         self._publisher = publisher
         self._dedupe = dedupe
+        self._on_batch_end = on_batch_end
+        self._uncommitted = 0  # handled in the current batch, counted in `state.handled` once committed
         self.policy = policy or ConsumerPolicy()
         self.state = ConsumerState()
         self._stopping = asyncio.Event()
@@ -145,7 +152,28 @@ class ConsumerRunner:
                 self._stopping.set()
                 break
         if last_done is not None:
+            await self._end_batch()
             await self._consumer.commit({tp: last_done + 1})
+            self.state.handled += self._uncommitted
+            self._uncommitted = 0
+
+    async def _end_batch(self) -> None:
+        """`on_batch_end`, retried with backoff until it succeeds (the offsets wait for it); when
+        the runner is stopping it gives up after `max_attempts` and the batch is redelivered."""
+        attempt = 0
+        while self._on_batch_end is not None:
+            attempt += 1
+            try:
+                await self._on_batch_end()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._stopping.is_set() and attempt >= self.policy.max_attempts:
+                    raise
+                delay = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (attempt - 1))
+                log.warning("end of batch failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc)
+                await asyncio.sleep(delay)
 
     async def _handle_one(self, record: ConsumerRecord[Any, Any]) -> None:
         message = ConsumedMessage(self._logical(record.topic), record.partition, record.offset, record.key,
@@ -190,7 +218,7 @@ class ConsumerRunner:
             break
         if self._dedupe is not None:
             await self._dedupe.mark(event.id)
-        self.state.handled += 1
+        self._uncommitted += 1
         self.state.consecutive_dead_letters = 0
         EVENTS_CONSUMED.labels(message.topic, self.group_id, "handled").inc()
 

@@ -154,3 +154,65 @@ async def test_stopping_finishes_the_in_flight_message_and_commits_it(infra, pub
                              topics=[ACTIVITY_EVENTS], handler=record, publisher=publisher)
     await run_until(runner2, lambda: _true(again))
     assert again == [second.id]
+
+
+async def test_what_handlers_buffer_is_written_at_the_end_of_the_batch_before_its_offsets_commit(infra, publisher, ns):
+    """A handler may buffer (one store write per batch); `on_batch_end` writes it. Until it succeeds
+    the offsets wait and the events do not count as handled; when it keeps failing and the consumer
+    stops, the batch is delivered again to the next consumer of the group."""
+    buffered: list[str] = []
+    written: list[list[str]] = []
+    failures = {"left": 2}
+
+    async def buffer(event: CloudEvent, message: ConsumedMessage) -> None:
+        buffered.append(event.id)
+
+    async def write() -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("store unavailable")
+        written.append(list(buffered))
+        buffered.clear()
+
+    events = [meeting_event() for _ in range(3)]
+    for e in events:
+        await publisher.publish(ACTIVITY_EVENTS, e, key="k")
+    policy = ConsumerPolicy(backoff_initial_s=0.05)
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=buffer, publisher=publisher, policy=policy,
+                            on_batch_end=write)
+    await run_until(runner, lambda: _true(runner.state.handled >= 3))
+    assert [i for batch in written for i in batch] == [e.id for e in events]  # after two failed tries
+    assert runner.state.handled == 3
+
+    # the end of a batch never succeeds: the consumer stops without committing, the batch comes again
+    stuck = meeting_event()
+    await publisher.publish(ACTIVITY_EVENTS, stuck, key="k")
+
+    async def never() -> None:
+        raise ConnectionError("store unavailable")
+
+    seen: list[str] = []
+
+    async def record(event: CloudEvent, message: ConsumedMessage) -> None:
+        seen.append(event.id)
+
+    failing = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                             topics=[ACTIVITY_EVENTS], handler=record, publisher=publisher, policy=policy,
+                             on_batch_end=never)
+    task = asyncio.create_task(failing.run())
+    await wait_for(lambda: _true(seen), timeout_s=30, what="the stuck event handled")
+    failing.stop()
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(task, timeout=15)
+    assert failing.state.handled == 0
+
+    again: list[str] = []
+
+    async def record_again(event: CloudEvent, message: ConsumedMessage) -> None:
+        again.append(event.id)
+
+    runner2 = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                             topics=[ACTIVITY_EVENTS], handler=record_again, publisher=publisher)
+    await run_until(runner2, lambda: _true(again))
+    assert again == [stuck.id]

@@ -88,17 +88,21 @@ class ReadModels:
         )
 
     async def mark_dirty(self, period: str, institution_ids: Sequence[str], at: datetime) -> None:
-        if institution_ids:
-            await self.db.dirty.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": f"{period}|{i}"},
-                        {"$set": {"period": period, "institution_id": i, "at": at}},
-                        upsert=True,
-                    )
-                    for i in sorted(set(institution_ids))
-                ]
+        await self.mark_dirty_many({period: set(institution_ids)}, at)
+
+    async def mark_dirty_many(self, pending: dict[str, set[str]], at: datetime) -> None:
+        """Queue (period, institution) pairs for rescoring, in one command."""
+        writes = [
+            UpdateOne(
+                {"_id": f"{period}|{i}"},
+                {"$set": {"period": period, "institution_id": i, "at": at}},
+                upsert=True,
             )
+            for period, ids in sorted(pending.items())
+            for i in sorted(ids)
+        ]
+        if writes:
+            await self.db.dirty.bulk_write(writes)
 
     async def dirty(self, limit: int = 500) -> list[Doc]:
         return await self.db.dirty.find({}).sort("at", 1).to_list(limit)

@@ -24,4 +24,12 @@ TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVEN
 
 
 def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
-    return [ConsumerSpec(group_id=group_id, topics=TOPICS, handler=EventDispatch(event_handlers(ev)), dedupe=False)]
+    return [
+        ConsumerSpec(
+            group_id=group_id,
+            topics=TOPICS,
+            handler=EventDispatch(event_handlers(ev)),
+            dedupe=False,
+            on_batch_end=ev.flush_dirty,
+        )
+    ]
