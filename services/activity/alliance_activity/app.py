@@ -42,7 +42,11 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         )
 
     runtime.consumers = [
-        ConsumerSpec(settings.registry_group, [REGISTRY_EVENTS], EventDispatch(registry_handlers(projection))),
+        # every projection write is an idempotent upsert, and a redelivered batch replays in order:
+        # dedupe marks would be two more store commands per registry event, for nothing
+        ConsumerSpec(
+            settings.registry_group, [REGISTRY_EVENTS], EventDispatch(registry_handlers(projection)), dedupe=False
+        ),
         # the ingestion path dedupes by event id itself, and a rejected id may come again once fixed
         ConsumerSpec(settings.ingest_group, [ACTIVITY_INGEST], streaming.ingest_consumer(ingest), dedupe=False),
     ]
