@@ -53,6 +53,7 @@ class Evaluation:
     # written by `flush_dirty` in one command per batch (a registry import dirtied the same few
     # pairs once per member, each an upsert)
     _dirty: dict[str, set[str]] = field(default_factory=dict)
+    _activities: list[dict[str, Any]] = field(default_factory=list)  # accepted events not yet stored
 
     def ruleset_version(self, version: str | None) -> Ruleset:
         if not version or version == self.ruleset.version:
@@ -112,20 +113,36 @@ class Evaluation:
 
     # -- activity events ----------------------------------------------------------------------
     async def on_activity(self, p: EventPayload, e: CloudEvent) -> None:
+        """Kept for the end of the batch (`end_batch`: one insert for the batch's events, their
+        owners read once); a correction is stored at once, after what came before it."""
         doc = activity_document(p, e, self.clock.now())
-        period = doc["period"]
+        if not e.supersedes:
+            self._activities.append(doc)
+            return
+        await self.flush_activities()
         old = await self.projections.activity(doc, e.supersedes)
-        institutions = sorted({i for i in (doc.get("institution_id"),) if i})
-        if doc.get("organization_id"):
-            institutions += await self.projections.institutions_of_orgs([doc["organization_id"]])
-        if doc.get("member_id"):
-            institutions += await self.projections.institutions_of_orgs(
-                await self.projections.member_orgs(doc["member_id"])
-            )
-        periods = {period} | ({old["period"]} if old and old.get("period") else set())
-        for p_text in sorted(periods):
-            if await self._is_closed(p_text):
-                await self.models.record_late(p_text, e.id, self.clock.now())  # reported, never rescored
+        owners = await self.projections.owners_of_activities([doc])
+        periods = {doc["period"]} | ({old["period"]} if old and old.get("period") else set())
+        await self._queue(sorted(periods), e.id, owners[doc["_id"]], await self.models.closed_periods())
+
+    async def flush_activities(self) -> None:
+        docs, self._activities = self._activities, []
+        if not docs:
+            return
+        try:
+            await self.projections.activities(docs)
+            owners = await self.projections.owners_of_activities(docs)
+        except BaseException:
+            self._activities = docs + self._activities
+            raise
+        closed = await self.models.closed_periods()
+        for doc in docs:
+            await self._queue([doc["period"]], doc["_id"], owners[doc["_id"]], closed)
+
+    async def _queue(self, periods: list[str], event_id: str, institutions: set[str], closed: Any) -> None:
+        for p_text in periods:
+            if p_text in closed:
+                await self.models.record_late(p_text, event_id, self.clock.now())  # reported, never rescored
             else:
                 self._dirty.setdefault(p_text, set()).update(institutions)
 
@@ -282,9 +299,11 @@ class Evaluation:
         for p in periods_between(first, current, limit=max(self.settings.rescore_quarters, 1)):
             self._dirty.setdefault(str(p), set()).update(institution_ids)
 
-    async def flush_dirty(self) -> None:
-        """Write the rescore queue entries the handlers collected (the consumer calls this at the
-        end of each batch, before committing its offsets); kept for the next try if it fails."""
+    async def end_batch(self) -> None:
+        """The consumer's end of a batch, before it commits: store the activity events the batch
+        brought, then the rescore queue entries the handlers collected (kept for the next try if a
+        write fails)."""
+        await self.flush_activities()
         pending, self._dirty = self._dirty, {}
         try:
             if pending:

@@ -13,6 +13,7 @@ from typing import Any
 from alliance_shared.mongo import IndexSpec, by_ids, is_duplicate_key
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from ..domain.facts import (
     Adjustment,
@@ -125,10 +126,6 @@ class Projections:
             {"_id": member_id, "changes.event_id": {"$ne": change.event_id}}, {"$push": {"changes": entry}}
         )
 
-    async def member_orgs(self, member_id: str) -> list[str]:
-        doc = await self.db.members.find_one({"_id": member_id}, {"changes": 1})
-        return sorted({c["org"] for c in (doc or {}).get("changes", []) if c.get("org")})
-
     async def institutions_of_orgs(self, org_ids: list[str]) -> list[str]:
         docs = await by_ids(self.db.organizations, org_ids, {"institution_ids": 1})
         return sorted({i for d in docs.values() for i in d.get("institution_ids", [])})
@@ -153,6 +150,47 @@ class Projections:
         return await self.db.activities.find_one_and_update(
             {"_id": supersedes}, {"$set": {"superseded_by": event_id}}, upsert=True
         )
+
+    async def activities(self, docs: list[Doc]) -> None:
+        """Store accepted events (none a correction) in one insert; those already stored (a batch
+        delivered again) are updated by `_id`."""
+        try:
+            await self.db.activities.insert_many([dict(d) for d in docs], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
+                raise
+            for err in errors:
+                doc = docs[err["index"]]
+                await self.db.activities.update_one(
+                    {"_id": doc["_id"]}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}
+                )
+
+    async def owners_of_activities(self, docs: list[Doc]) -> dict[str, set[str]]:
+        """Event id → the institutions whose scores it can change: the reporting institution, those
+        its organisation covers, and those of every organisation its member has been on the roll
+        of. Each member and organisation is read once, by `_id`."""
+        member_ids = {d["member_id"] for d in docs if d.get("member_id")}
+        members = await by_ids(self.db.members, member_ids, {"changes": 1})
+        orgs_of_member = {
+            m: {c["org"] for c in members.get(m, {}).get("changes", []) if c.get("org")} for m in member_ids
+        }
+        org_ids = {d["organization_id"] for d in docs if d.get("organization_id")}
+        org_ids |= {o for orgs in orgs_of_member.values() for o in orgs}
+        orgs = await by_ids(self.db.organizations, org_ids, {"institution_ids": 1})
+
+        def covered(org_ids: set[str]) -> set[str]:
+            return {i for o in org_ids for i in orgs.get(o, {}).get("institution_ids", [])}
+
+        out: dict[str, set[str]] = {}
+        for d in docs:
+            owners = {d["institution_id"]} if d.get("institution_id") else set()
+            if d.get("organization_id"):
+                owners |= covered({d["organization_id"]})
+            if d.get("member_id"):
+                owners |= covered(orgs_of_member[d["member_id"]])
+            out[d["_id"]] = owners
+        return out
 
     async def last_meetings(self, since: date) -> dict[str, tuple[str, str]]:
         """Organisation id → (day, event id) of its latest organisational-life meeting since `since`."""

@@ -30,6 +30,6 @@ def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
             topics=TOPICS,
             handler=EventDispatch(event_handlers(ev)),
             dedupe=False,
-            on_batch_end=ev.flush_dirty,
+            on_batch_end=ev.end_batch,
         )
     ]
