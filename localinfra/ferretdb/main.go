@@ -24,6 +24,8 @@ func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP listen address (host:port)")
 	dir := flag.String("sqlite-dir", "", "directory for SQLite database files (required)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
+	synchronous := flag.String("sqlite-synchronous", "normal",
+		"SQLite's synchronous pragma: normal (with WAL: no fsync per commit; a machine crash may lose the last commits, never corrupts) or full (fsync per commit)")
 	serialize := flag.Bool("serialize", true, "run one command at a time (single-document atomicity, see serial.go)")
 	flag.Parse()
 
@@ -39,6 +41,13 @@ func main() {
 	}
 	if err = os.MkdirAll(abs, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+
+	switch *synchronous {
+	case "normal", "full", "extra":
+	default:
+		fmt.Fprintln(os.Stderr, "--sqlite-synchronous must be normal, full or extra")
 		os.Exit(2)
 	}
 
@@ -72,7 +81,7 @@ func main() {
 		Listener:  listener,
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
