@@ -41,6 +41,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
             name="arm-stranded-submissions",
         )
 
+    stream = streaming.StreamIngest(ingest)
     runtime.consumers = [
         # every projection write is an idempotent upsert, and a redelivered batch replays in order:
         # dedupe marks would be two more store commands per registry event, for nothing
@@ -48,7 +49,9 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
             settings.registry_group, [REGISTRY_EVENTS], EventDispatch(registry_handlers(projection)), dedupe=False
         ),
         # the ingestion path dedupes by event id itself, and a rejected id may come again once fixed
-        ConsumerSpec(settings.ingest_group, [ACTIVITY_INGEST], streaming.ingest_consumer(ingest), dedupe=False),
+        ConsumerSpec(
+            settings.ingest_group, [ACTIVITY_INGEST], stream, dedupe=False, on_batch_end=stream.end_batch
+        ),
     ]
     runtime.background = [sweep_stranded]
     app = create_service_app(
