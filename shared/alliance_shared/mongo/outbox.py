@@ -22,6 +22,7 @@ from ..contracts.base import EventPayload
 from ..contracts.envelope import CloudEvent
 from ..kafka.producer import EventPublisher, Outgoing
 from ..metrics import OUTBOX_PENDING
+from .keyed import by_ids
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +152,11 @@ class OutboxRelay:
         total = 0
         hints, self._hints = self._hints, {}
         for name in self._collections:
-            docs = []
-            for doc_id in sorted(hints.pop(name, ()), key=str):
-                doc = await self._db[name].find_one({"_id": doc_id}, {"outbox": 1})
-                if doc is not None and doc.get("outbox"):
-                    docs.append(doc)
-            total += await self._relay_docs(name, docs)
+            ids = sorted(hints.pop(name, ()), key=str)
+            for start in range(0, len(ids), self._batch):  # read concurrently, relayed in `_id` order
+                found = await by_ids(self._db[name], ids[start : start + self._batch], {"outbox": 1})
+                docs = [found[i] for i in ids[start : start + self._batch] if found.get(i, {}).get("outbox")]
+                total += await self._relay_docs(name, docs)
         if hints:  # a collection this relay does not know: fall back to a full pass
             self._full_scan_due = True
         self.published += total
@@ -175,7 +175,8 @@ class OutboxRelay:
                 finally:
                     otel_context.detach(token)
         await self._publisher.acknowledged(pending)
-        for doc in docs:
+
+        async def clear(doc: Mapping[str, Any]) -> None:
             after = await self._db[name].find_one_and_update(
                 {"_id": doc["_id"]},
                 {"$pullAll": {"outbox": doc.get("outbox") or []}, "$set": {"outbox_pending": False}},
@@ -184,4 +185,6 @@ class OutboxRelay:
                 # written again meanwhile: flag it again and relay the new entries next
                 await self._db[name].update_one({"_id": doc["_id"]}, {"$set": {"outbox_pending": True}})
                 self._hints.setdefault(name, set()).add(doc["_id"])
+
+        await asyncio.gather(*(clear(doc) for doc in docs))  # each by `_id`: concurrent round trips
         return len(pending)
