@@ -1,0 +1,83 @@
+"""The facts scoring reads are the same whether the store matches the organisation and member
+lists (MongoDB: `$in` on indexed fields) or evaluation does (the embedded store, which compares
+every document with every listed id): one quarter with a joint branch, a transfer between
+institutions, members' learning and dues, an incident, a correction, and another institution's
+activity that must stay out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from alliance_evaluation.adapters.projections import Projections
+from alliance_evaluation.domain.facts import PeriodFacts
+from alliance_evaluation.domain.periods import Period
+from alliance_shared.contracts import activity as act
+from alliance_shared.contracts import registry as reg
+
+from .conftest import at
+
+pytestmark = pytest.mark.integration
+Q4 = Period.parse("2026-Q4")
+
+
+def comparable(f: PeriodFacts) -> dict[str, Any]:
+    return {
+        "institutions": f.institutions,
+        "branches": f.branches,
+        **{
+            name: sorted(getattr(f, name), key=repr)
+            for name in ("stints", "meetings", "learning", "dues", "public_activities", "incidents", "exemptions")
+        },
+    }
+
+
+async def test_matching_in_the_store_or_in_evaluation_loads_the_same_facts(service: Any):
+    s = service
+    for inst in ("f1", "f2", "f3"):
+        await s.institution(inst)
+    await s.branch("f1-b", ["f1"])
+    await s.branch("f2-b", ["f2"])
+    await s.branch("fj", ["f2", "f3"], kind="joint_branch")
+    await s.branch("f3-other", ["f3"])
+    for m, org, inst in (("fm1", "f1-b", "f1"), ("fm2", "f1-b", "f1"), ("fm3", "fj", "f2"), ("fm4", "f3-other", "f3")):
+        await s.member(m, org, inst)
+    await s.publish(
+        reg.TransferAccepted(
+            transfer_id="ft1",
+            member_id="fm2",
+            institution_id="f1",
+            from_organization_id="f1-b",
+            to_organization_id="f2-b",
+            to_institution_id="f2",
+            effective_at=date(2026, 11, 1),
+            status="full",
+        )
+    )
+    for org, inst in (("f1-b", "f1"), ("fj", "f2"), ("f3-other", "f3")):
+        await s.meeting(org, inst, "theme_party_day", at(2026, 10, 9), [], 3, at(2026, 10, 10))
+    first = await s.meeting("f2-b", "f2", "party_lesson", at(2026, 10, 20), [], 3, at(2026, 10, 21))
+    await s.meeting("f2-b", "f2", "party_lesson", at(2026, 10, 21), [], 3, at(2026, 10, 22), supersedes=first.id)
+    for m, inst in (("fm1", "f1"), ("fm2", "f1"), ("fm3", "f2"), ("fm4", "f3")):
+        await s.publish(act.LearningCompleted(member_id=m, date=date(2026, 10, 15), minutes=45), institutionid=inst)
+        await s.publish(act.DuesPaid(member_id=m, month="2026-10", amount_cny=30), institutionid=inst)
+    await s.publish(
+        act.ComplianceIncidentReported(institution_id="f1", severity="minor", occurred_at=at(2026, 11, 3)),
+        institutionid="f1",
+    )
+    await s.settle()
+
+    store = Projections(s.ev.projections.db, match_in_process=False)
+    here = Projections(s.ev.projections.db, match_in_process=True)
+    assert await Projections(s.ev.projections.db).match_in_process()  # the embedded store says so
+    for chunk in (["f1"], ["f2"], ["f1", "f2"]):
+        by_store, by_us = await store.load_facts(Q4, chunk), await here.load_facts(Q4, chunk)
+        assert comparable(by_store) == comparable(by_us), chunk
+    f2 = await here.load_facts(Q4, ["f2"])
+    assert set(f2.branches) == {"f2-b", "fj"}
+    assert {x.member_id for x in f2.learning} == {"fm2", "fm3"}  # fm2 moved in; fm4's branch is not f2's
+    assert [m.organization_id for m in f2.meetings if m.organization_id == "f2-b"] == ["f2-b"]  # corrected once
+    assert not any(m.organization_id == "f3-other" for m in f2.meetings)
+    f1 = await here.load_facts(Q4, ["f1"])
+    assert [i.severity for i in f1.incidents] == ["minor"] and {x.member_id for x in f1.dues} == {"fm1", "fm2"}
