@@ -88,6 +88,7 @@ class Member:
     joined_at: date
     organization: str  # organisation name (unique within its institutions)
     institution_uscc: str
+    pocket: bool = False  # 口袋党员: membership relations not transferred in
     id: str | None = None  # known once registered
 
 
@@ -176,7 +177,10 @@ class AllianceBuilder:
         joined = earliest + timedelta(days=self.rng.randrange(max(1, (latest - earliest).days)))
         joined = max(joined, org.established_at)  # joined this organisation when it was open
         name = self.fake.name_female() if female else self.fake.name_male()
-        return Member(name, number, self.phone(), status, joined, org.name, uscc)
+        # pocket members: common in the joint branches of small firms, rare elsewhere (from the ID
+        # number's sequence digits, so the generator's random stream stays as it was)
+        pocket = int(number[14:17]) % (5 if org.kind == "joint_branch" else 50) == 0
+        return Member(name, number, self.phone(), status, joined, org.name, uscc, pocket)
 
     # -- institutions -----------------------------------------------------------------------------
     def prefix(self) -> str:

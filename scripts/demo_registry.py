@@ -142,9 +142,18 @@ class RegistryLoader:
         full scans (natural-key look-ups), a POST one insert, so the API is the faster path here."""
         members = list(self.alliance.members())
         head, rest = members[:imported], members[imported:]
-        headers = ["姓名", "身份证号", "手机", "所在组织", "所属机构", "政治面貌", "入党日期"]
+        headers = ["姓名", "身份证号", "手机", "所在组织", "所属机构", "政治面貌", "入党日期", "口袋党员"]
         rows = [
-            (m.name, m.id_number, m.phone, m.organization, m.institution_uscc, m.status, m.joined_at.isoformat())
+            (
+                m.name,
+                m.id_number,
+                m.phone,
+                m.organization,
+                m.institution_uscc,
+                m.status,
+                m.joined_at.isoformat(),
+                "是" if m.pocket else "否",
+            )
             for m in head
         ]
         first = rows[0]
@@ -180,6 +189,7 @@ class RegistryLoader:
                     "phone": m.phone,
                     "status": m.status,
                     "joined_at": m.joined_at.isoformat(),
+                    "pocket": m.pocket,
                 },
             )
             if answer.status_code == 409:

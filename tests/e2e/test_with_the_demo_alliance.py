@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 INSTITUTIONS, MEMBERS = 12, 300
+
+
+def demo_alliance() -> Any:
+    """The alliance `run_demo` loads (the generator is seeded)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from alliance_shared.clock import SHANGHAI
+    from demo_alliance import build_alliance
+
+    return build_alliance(institutions=INSTITUTIONS, members=MEMBERS, seed=12, today=datetime.now(SHANGHAI).date())
 
 
 async def run_demo(platform: Platform) -> str:
@@ -54,6 +64,16 @@ async def test_the_demo_loads_a_quarter_that_the_dashboard_shows_with_its_remind
         overview = expect(await evaluation.get("/api/v1/overview", params={"period": period}))
         assert overview["institutions"] == registered, overview
         assert sum(overview["grades"].values()) == registered and overview["completeness"] > 0, overview
+        # coverage counts each branch and member once, pocket members included (the demo marks some)
+        alliance = demo_alliance()
+        in_branches = [m for o in alliance.organizations if o.holds_meetings for m in o.members]
+        pocket = sum(1 for m in in_branches if m.pocket and m.status in ("full", "probationary"))
+        joint = sum(1 for o in alliance.organizations if o.kind == "joint_branch")
+        coverage = overview["coverage"]
+        assert pocket > 0 and coverage["pocket_members"] >= pocket, (pocket, coverage)
+        assert coverage["joint_branches"] >= joint and coverage["members"] >= len(in_branches) - len(
+            [m for m in in_branches if m.status not in ("full", "probationary")]
+        ), coverage
 
         async def reminded() -> list[dict[str, Any]] | None:  # the deliveries came back into the unified view
             queue = expect(await evaluation.get("/api/v1/dashboard/queue", params={"page_size": 50}))
