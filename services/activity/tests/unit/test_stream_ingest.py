@@ -31,7 +31,7 @@ def message(n: int, institution: str) -> tuple[CloudEvent, ConsumedMessage]:
 
 
 class Report:
-    rejected: list[Any] = []
+    rejected: tuple[Any, ...] = ()
 
 
 async def test_a_batch_is_ingested_once_per_institution_and_again_whole_after_a_failure():
