@@ -73,9 +73,10 @@ async def import_file(
         raise Invalid(exc.reason, field=exc.field) from None
     report = ImportReport(kind.value, rows=len(sheet.rows))
     row_handler = _ROWS[kind]
+    lookups = await Lookups.read(reg) if kind is ImportKind.MEMBERS else None
     for number, raw in sheet.rows:
         try:
-            created = await row_handler(reg, columns, read_row(columns, raw), who)
+            created = await row_handler(reg, columns, read_row(columns, raw), who, lookups)
         except RowError as exc:
             report.rejected.append({"row": number, "field": exc.field, "reason": exc.reason})
             continue
@@ -92,7 +93,9 @@ async def import_file(
     return report
 
 
-async def _institution_row(reg: Registry, columns: Columns, row: dict[str, Any], who: Principal) -> bool:
+async def _institution_row(
+    reg: Registry, columns: Columns, row: dict[str, Any], who: Principal, lookups: Lookups | None = None
+) -> bool:
     uscc = normalize_uscc(row["uscc"])
     if await reg.store.find_one(INSTITUTIONS, {"uscc": uscc}) is not None:
         return False
@@ -117,14 +120,50 @@ async def _create(reg: Registry, cmd: object, who: Principal) -> bool:
     return True
 
 
-async def _institution_by_ref(reg: Registry, ref: str, header: str) -> dict[str, Any]:
+class Lookups:
+    """The institutions and organisations a member file's rows name, read once per file (keyed by
+    USCC and by name) instead of per row: on the embedded store each of those look-ups read the
+    whole collection. A member already registered is found by the insert itself (its ID number's
+    unique index), not by a look-up."""
+
+    def __init__(self, institutions: list[dict[str, Any]], organizations: list[dict[str, Any]]) -> None:
+        self.by_uscc = {i["uscc"]: i for i in institutions if i.get("uscc")}
+        self.institutions_named: dict[str, list[dict[str, Any]]] = {}
+        for i in institutions:
+            self.institutions_named.setdefault(i.get("name", ""), []).append(i)
+        self.organizations_named: dict[str, list[dict[str, Any]]] = {}
+        for o in organizations:
+            self.organizations_named.setdefault(o.get("name", ""), []).append(o)
+
+    @classmethod
+    async def read(cls, reg: Registry) -> Lookups:
+        fields = {"_id": 1, "uscc": 1, "name": 1}
+        institutions = await reg.store.db[INSTITUTIONS].find({}, fields).sort("_id", 1).to_list(None)
+        org_fields = {"_id": 1, "name": 1, "institution_id": 1, "institution_ids": 1}
+        organizations = await reg.store.db[ORGANIZATIONS].find({}, org_fields).sort("_id", 1).to_list(None)
+        return cls(institutions, organizations)
+
+    def institutions(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        if "uscc" in query:
+            found = self.by_uscc.get(query["uscc"])
+            return [found] if found else []
+        return self.institutions_named.get(query["name"], [])[:2]
+
+    def organizations(self, name: str, institution_id: str | None) -> list[dict[str, Any]]:
+        named = self.organizations_named.get(name, [])
+        return [o for o in named if institution_id is None or institution_id in o.get("institution_ids", [])][:2]
+
+
+async def _institution_by_ref(
+    reg: Registry, ref: str, header: str, lookups: Lookups | None = None
+) -> dict[str, Any]:
     """An institution named in a cell by its USCC (preferred) or its exact name."""
     query: dict[str, Any] = {"name": ref}
     try:
         query = {"uscc": normalize_uscc(ref)}
     except Invalid:
         pass
-    found = await reg.store.find(INSTITUTIONS, query, limit=2)
+    found = lookups.institutions(query) if lookups else await reg.store.find(INSTITUTIONS, query, limit=2)
     if len(found) != 1:
         raise RowError(
             header,
@@ -138,7 +177,9 @@ async def _institution_by_ref(reg: Registry, ref: str, header: str) -> dict[str,
     return found[0]
 
 
-async def _organization_row(reg: Registry, columns: Columns, row: dict[str, Any], who: Principal) -> bool:
+async def _organization_row(
+    reg: Registry, columns: Columns, row: dict[str, Any], who: Principal, lookups: Lookups | None = None
+) -> bool:
     header = columns.header("institutions")
     owners = [await _institution_by_ref(reg, ref, header) for ref in split_list(row["institutions"])]
     ids = [o["_id"] for o in owners]
@@ -173,21 +214,26 @@ async def _organization_row(reg: Registry, columns: Columns, row: dict[str, Any]
     return await _create(reg, cmd, who)
 
 
-async def _member_row(reg: Registry, columns: Columns, row: dict[str, Any], who: Principal) -> bool:
+async def _member_row(
+    reg: Registry, columns: Columns, row: dict[str, Any], who: Principal, lookups: Lookups | None = None
+) -> bool:
     try:
         id_number = normalize_id_number(row["id_number"])
     except Invalid as exc:
         raise RowError(columns.header("id_number"), exc.message) from None
-    if await reg.store.find_one(MEMBERS, {"id_lookup": reg.vault.lookup_hash(id_number)}) is not None:
+    if lookups is None and await reg.store.find_one(MEMBERS, {"id_lookup": reg.vault.lookup_hash(id_number)}):
         return False
     query: dict[str, Any] = {"name": row["organization"].strip()}
     if row.get("institution"):
         query["institution_ids"] = (
-            await _institution_by_ref(reg, row["institution"], columns.header("institution"))
+            await _institution_by_ref(reg, row["institution"], columns.header("institution"), lookups)
         )["_id"]
     elif who.role is Role.INSTITUTION_ADMIN:
         query["institution_ids"] = who.institution_id
-    orgs = await reg.store.find(ORGANIZATIONS, query, limit=2)
+    if lookups is not None:
+        orgs = lookups.organizations(query["name"], query.get("institution_ids"))
+    else:
+        orgs = await reg.store.find(ORGANIZATIONS, query, limit=2)
     if len(orgs) != 1:
         raise RowError(
             columns.header("organization"),
