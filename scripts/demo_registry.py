@@ -138,8 +138,9 @@ class RegistryLoader:
 
     async def members(self, imported: int = 300, parallel: int = 6) -> int:
         """The first `imported` members by bulk import (with a few bad rows, as real spreadsheets have),
-        the rest one by one through POST /members: on the embedded store an import row costs several
-        full scans (natural-key look-ups), a POST one insert, so the API is the faster path here."""
+        the rest one by one through POST /members, as the institutions' own systems register them
+        (an import row and a POST cost about the same now: 8 ms a row for a 100-row file at 6,000
+        members, where each row used to read three collections whole: 694 ms)."""
         members = list(self.alliance.members())
         head, rest = members[:imported], members[imported:]
         headers = ["姓名", "身份证号", "手机", "所在组织", "所属机构", "政治面貌", "入党日期", "口袋党员"]
