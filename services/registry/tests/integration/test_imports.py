@@ -147,3 +147,39 @@ async def test_only_the_secretariat_imports_institutions_and_an_admin_only_into_
     )
     report = (await upload(api, "members", members, "m.csv", api.admin(mine["id"]))).json()
     assert report["created"] == 0 and report["rejected"][0]["field"] == "所在组织"
+
+
+async def test_a_member_file_names_its_branch_by_name_and_institution_when_the_name_is_shared(api, make):
+    """The import resolves a branch as the store query did: by name, narrowed by 所属机构 (a USCC or
+    an institution's exact name); a name two institutions use needs 所属机构."""
+    a, b = make.uscc(), make.uscc()
+    a_id = (await api.institution(a))["id"]
+    b_doc = await api.institution(b)
+    b_name, b_id = b_doc["name"], b_doc["id"]
+    orgs = xlsx_bytes(
+        [
+            ["组织名称", "类型", "所属机构"],
+            ["同名党支部", "党支部", a],
+            ["同名党支部", "党支部", b],
+        ]
+    )
+    assert (await upload(api, "organizations", orgs, "组织.xlsx")).json()["created"] == 2
+    shared, by_uscc, by_name = make.id_number(), make.id_number(), make.id_number()
+    members = "\n".join(
+        [
+            "姓名,身份证号,所在组织,所属机构,政治面貌",
+            f"甲,{shared},同名党支部,,正式党员",
+            f"乙,{by_uscc},同名党支部,{a},正式党员",
+            f"丙,{by_name},同名党支部,{b_name},正式党员",
+            f"丁,{make.id_number()},同名党支部,不存在的机构,正式党员",
+        ]
+    ).encode("utf-8")
+    report = (await upload(api, "members", members, "党员.csv")).json()
+    assert report["created"] == 2
+    assert [(x["row"], x["field"]) for x in report["rejected"]] == [(2, "所在组织"), (5, "所属机构")]
+    assert "不唯一" in report["rejected"][0]["reason"]
+    for inst_id, name in ((a_id, "乙"), (b_id, "丙")):  # each into its own institution's branch
+        branch = (await api.client.get(f"/api/v1/institutions/{inst_id}/organizations", headers=api.secretariat)).json()
+        branch_id = branch["items"][0]["id"]
+        roll = await api.client.get(f"/api/v1/organizations/{branch_id}/members", headers=api.secretariat)
+        assert [m["name"] for m in roll.json()["items"]] == [name]
