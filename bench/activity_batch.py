@@ -1,5 +1,5 @@
 """Throughput of the activity service's L2 batch API against a raw aiokafka producer, same broker,
-same run: ``python bench/activity_batch.py [--batches 5 --size 5000]``.
+same run: ``python bench/activity_batch.py [--batches 5 --size 5000 --kind meeting|learning]``.
 
 Uses KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI when set; otherwise starts Kafka and FerretDB with
 `alliance_localinfra.local_infra()`. The service runs in-process under uvicorn on a free port and is
@@ -104,7 +104,24 @@ async def seed(settings: ActivitySettings, db: Any) -> str:
     return api_key
 
 
-def batch(run: int, size: int) -> list[dict[str, Any]]:
+def batch(run: int, size: int, kind: str = "meeting") -> list[dict[str, Any]]:
+    if kind == "learning":  # a learning platform's export: 30 members, a day each, up to 60 days back
+        today = datetime.now(UTC).date()
+        return [
+            {
+                "specversion": "1.0",
+                "id": f"bench-{run}-{i:05d}",
+                "source": "/bench",
+                "type": "fpba.learning.completed.v1",
+                "data": {
+                    "member_id": f"bm-{i % 30}",
+                    "date": (today - timedelta(days=1 + (run * size + i) // 30 % 60)).isoformat(),
+                    "minutes": 20 + i % 40,
+                    "course": "学习贯彻党的二十大精神",
+                },
+            }
+            for i in range(size)
+        ]
     start = datetime.now(UTC) - timedelta(days=2)
     return [
         {
@@ -125,7 +142,7 @@ def batch(run: int, size: int) -> list[dict[str, Any]]:
     ]
 
 
-async def bench_api(settings: ActivitySettings, batches: int, size: int) -> float:
+async def bench_api(settings: ActivitySettings, batches: int, size: int, kind: str = "meeting") -> float:
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -137,7 +154,7 @@ async def bench_api(settings: ActivitySettings, batches: int, size: int) -> floa
     await wait_for(started, timeout_s=30, what="the activity service to serve")
     try:
         api_key = await seed(settings, app.state.runtime.db)
-        bodies = [json.dumps(batch(r, size)).encode() for r in range(batches)]
+        bodies = [json.dumps(batch(r, size, kind)).encode() for r in range(batches)]
         headers = {"X-Api-Key": api_key, "Content-Type": "application/cloudevents-batch+json"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
             started = time.perf_counter()
@@ -177,7 +194,7 @@ async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int
         await producer.stop()
 
 
-async def main(batches: int, size: int) -> None:
+async def main(batches: int, size: int, kind: str = "meeting") -> None:
     with infrastructure() as (bootstrap, mongodb_uri):
         ns = namespace("bench")
         settings = ActivitySettings(
@@ -189,10 +206,10 @@ async def main(batches: int, size: int) -> None:
         )
         create_topics(bootstrap, [f"{ns}.{t}" for t in TOPICS] + [f"{ns}.raw"], partitions=3)
         total = batches * size
-        api_s = await bench_api(settings, batches, size)
+        api_s = await bench_api(settings, batches, size, kind)
         raw_s = await bench_raw_producer(bootstrap, f"{ns}.raw", batches, size)
         api_rate, raw_rate = total / api_s, total / raw_s
-        print(f"events: {batches} batches x {size} = {total}")
+        print(f"events: {batches} batches x {size} = {total} ({kind})")
         print(f"batch API (HTTP -> checks -> store -> Kafka acks=all): {api_s:.2f} s, {api_rate:,.0f} events/s")
         print(f"raw aiokafka producer (acks=all, idempotent):          {raw_s:.2f} s, {raw_rate:,.0f} events/s")
         print(f"ratio API / raw producer: {api_rate / raw_rate:.2f}")
@@ -202,5 +219,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--size", type=int, default=5000)
+    parser.add_argument("--kind", choices=("meeting", "learning"), default="meeting")
     args = parser.parse_args()
-    asyncio.run(main(args.batches, args.size))
+    asyncio.run(main(args.batches, args.size, args.kind))

@@ -69,7 +69,9 @@ def source_hash(src: Path | None = None) -> str:
 
 
 def ferretdb_home() -> Path:
-    return cache_root() / f"ferretdb-{FERRETDB_VERSION}"
+    """One directory per version and build key (sources and patches), so two checkouts with
+    different patches never rebuild over each other's binary."""
+    return cache_root() / f"ferretdb-{FERRETDB_VERSION}-{source_hash()}"
 
 
 def binary_path() -> Path:
