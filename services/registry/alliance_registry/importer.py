@@ -218,7 +218,7 @@ async def _member_row(
     reg: Registry, columns: Columns, row: dict[str, Any], who: Principal, lookups: Lookups | None = None
 ) -> bool:
     try:
-        id_number = normalize_id_number(row["id_number"])
+        id_number = normalize_id_number(row["id_number"], today=reg.today())
     except Invalid as exc:
         raise RowError(columns.header("id_number"), exc.message) from None
     if lookups is None and await reg.store.find_one(MEMBERS, {"id_lookup": reg.vault.lookup_hash(id_number)}):

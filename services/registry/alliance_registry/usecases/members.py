@@ -48,7 +48,7 @@ async def register_member(reg: Registry, cmd: c.RegisterMember, who: Principal) 
         raise await reg.deny(who, "member.register", org["_id"], "organization_id")
     if org.get("closed_at"):
         raise OrganizationClosed()
-    id_number = normalize_id_number(cmd.id_number)
+    id_number = normalize_id_number(cmd.id_number, today=reg.today())
     phone = normalize_phone(cmd.phone) if cmd.phone else None
     roles = check_cadre_roles(cmd.cadre_roles)
     joined = cmd.joined_at or reg.today()

@@ -4,6 +4,7 @@ answer and no log line may carry an unmasked ID number."""
 import logging
 
 import pytest
+from stdnum.cn import ric
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +45,22 @@ async def test_a_member_is_answered_masked_and_announced_without_personal_data(
     stored = await api.app.state.registry.store.get("members", body["id"])
     assert id_number not in str(stored)  # sealed at rest, with a keyed hash for lookup
     assert id_number not in caplog.text
+
+
+async def test_a_member_born_before_their_district_existed_is_registered_and_a_bad_date_named(api, make):
+    inst = await api.institution(make.uscc())
+    branch = await api.organization(inst["id"])
+    member = await api.member(branch["id"], "44030419760111582X")  # 福田区 since 1990; born 1976
+    assert member["id_number"] == "4403**********582X"
+    body = "44030419761311582"  # month 13
+    bad = await api.post(
+        "/api/v1/members",
+        api.secretariat,
+        json={"organization_id": branch["id"], "name": "张三", "status": "full",
+              "id_number": body + ric.calc_check_digit(body + "0")},
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "id_number"
+    assert bad.json()["error"]["message"].startswith("身份证号出生日期无效")
 
 
 async def test_a_bad_id_number_is_422_on_id_number_and_a_registered_one_409(api, make, caplog):
