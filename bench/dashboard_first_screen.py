@@ -129,7 +129,7 @@ async def load(db, n_inst: int, per_inst: int) -> None:  # type: ignore[no-untyp
         branches = [d for d in scores if d["period"] == p and d["object_type"] == "branch"]
         docs = ranks.institution_documents(p, insts, branches, days if p == PERIOD else {})
         for k in range(0, len(docs), 200):
-            await ranks.save(db, p, docs[k : k + 200])
+            await ranks.save(db, docs[k : k + 200])
 
 
 async def time_screens(client: httpx.AsyncClient, rounds: int) -> dict[str, tuple[float, float]]:

@@ -10,8 +10,7 @@ from alliance_shared.http import create_service_app
 from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
-from . import dashboard_views
-from .adapters import projections, readmodels
+from .adapters import projections, ranks, readmodels
 from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
 from .entrypoints import api, dashboard
@@ -55,13 +54,13 @@ def create_app(
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        indexes=[*projections.INDEXES, *readmodels.INDEXES, *dashboard_views.INDEXES],
+        indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES],
         outbox_collections=readmodels.OUTBOX_COLLECTIONS,
         start_consumers=start_consumers,
     )
     ev = Evaluation(
         projections.Projections(lambda: runtime.db),
-        readmodels.ReadModels(lambda: runtime.db, announce=runtime.notify_outbox),
+        readmodels.ReadModels(lambda: runtime.db, wake_relay=runtime.notify_outbox),
         ruleset,
         clock,
         settings,

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec, by_ids
-
 from .adapters import ranks
+from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels, page_of_queue
 from .domain.periods import Period
 from .domain.scoring import BRANCH_KINDS
 
 Doc = dict[str, Any]
-
-INDEXES = [IndexSpec("follow_ups", [("institution_id", 1)])]
 
 SORTS = {"score", "name", "completeness", "timeliness", "object_id"}
 MEETING = "fpba.meeting.held.v1"
@@ -51,8 +48,7 @@ def months_back(period: str, n: int = HEAT_MONTHS) -> list[str]:
 
 async def periods(models: ReadModels) -> list[str]:
     """Quarters that have an overview, newest first."""
-    ids = [d["_id"] async for d in models.db.overview.find({}, {"_id": 1})]
-    return sorted(ids, reverse=True)
+    return sorted(await models.overview_periods(), reverse=True)
 
 
 # -- trend --------------------------------------------------------------------------------------
@@ -67,13 +63,9 @@ def _average_score(doc: Doc) -> float | None:
 async def trend(models: ReadModels, period: str, quarters: int) -> dict[str, Any]:
     """The alliance's overview numbers for the last `quarters` quarters (missing ones as nulls)."""
     wanted = quarters_back(period, quarters)
-    docs = {
-        d["_id"]: d
-        async for d in models.db.overview.find(
-            {"_id": {"$in": wanted}},
-            {"by_class": 1, "institutions": 1, "completeness": 1, "timeliness": 1, "grades": 1, "vetoed": 1},
-        )
-    }
+    docs = await models.overviews(
+        wanted, {"by_class": 1, "institutions": 1, "completeness": 1, "timeliness": 1, "grades": 1, "vetoed": 1}
+    )
     items = []
     for p in wanted:
         d = docs.get(p)
@@ -96,7 +88,7 @@ async def institution_trend(models: ReadModels, period: str, institution_id: str
     wanted = quarters_back(period, quarters)
     keys = [f"{p}|institution|{institution_id}" for p in wanted]
     fields = {"period": 1, "score": 1, "grade": 1, "completeness": 1, "timeliness": 1}
-    docs = {d["period"]: d for d in (await by_ids(models.db.scores, keys, fields)).values()}
+    docs = {d["period"]: d for d in (await models.scores_by_keys(keys, fields)).values()}
     items = [
         {
             "period": p,
@@ -202,23 +194,24 @@ async def heatmap(
 
 # -- the lagging work queue ---------------------------------------------------------------------
 async def work_queue(
-    models: ReadModels, institution_id: str | None, status: str | None, page: int, page_size: int
+    models: ReadModels,
+    projections: Projections,
+    institution_id: str | None, status: str | None, page: int, page_size: int
 ) -> dict[str, Any]:
     """Lagging and at-risk branches, longest silence first, each with its reminders (latest
     status per delivery) and the secretariat's follow-up record."""
     everyone = await models.lagging_queue.items()
     docs, total = page_of_queue(everyone, institution_id, status, (page - 1) * page_size, page_size)
-    return {"items": await queue_rows(models, docs), "total": total, "page": page, "page_size": page_size}
+    return {"items": await queue_rows(models, projections, docs), "total": total, "page": page, "page_size": page_size}
 
 
-async def queue_rows(models: ReadModels, docs: list[Doc]) -> list[Doc]:
-    db = models.db
+async def queue_rows(models: ReadModels, projections: Projections, docs: list[Doc]) -> list[Doc]:
     org_ids = [d["_id"] for d in docs]
-    inst_ids = sorted({d.get("institution_id") for d in docs if d.get("institution_id")})
-    names = {k: d.get("name") for k, d in (await by_ids(db.organizations, org_ids, {"name": 1})).items()}
-    inst_names = {k: d.get("name") for k, d in (await by_ids(db.institutions, inst_ids, {"name": 1})).items()}
+    inst_ids = sorted({d["institution_id"] for d in docs if d.get("institution_id")})
+    names = await projections.names("organizations", org_ids)
+    inst_names = await projections.names("institutions", inst_ids)
     deliveries = await models.deliveries_for(org_ids)
-    follow_ups = await by_ids(db.follow_ups, org_ids)
+    follow_ups = await models.follow_ups(org_ids)
     rows = []
     for d in docs:
         reminders = deliveries.get(d["_id"], [])

@@ -11,7 +11,7 @@ from typing import Any
 from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Conflict
-from alliance_shared.mongo import VersionConflict, is_duplicate_key, update_versioned
+from alliance_shared.mongo import VersionConflict
 from pydantic import BaseModel, ConfigDict, Field
 
 from .dashboard_views import follow_up_public
@@ -41,8 +41,7 @@ async def record_follow_up(
     ev: Evaluation, who: Principal, organization_id: str, cmd: FollowUpRecorded
 ) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT)
-    db = ev.models.db
-    lagging = await db.lagging.find_one({"_id": organization_id}, {"institution_id": 1})
+    lagging = await ev.models.lagging_entry(organization_id)
     if lagging is None:
         raise UnknownOrganization(organization_id)
     now = ev.clock.now()
@@ -58,15 +57,11 @@ async def record_follow_up(
     }
     if cmd.version == 0:
         doc = {"_id": organization_id, "version": 1, **fields}
-        try:
-            await db.follow_ups.insert_one(doc)
-        except Exception as exc:
-            if is_duplicate_key(exc):
-                raise FollowUpChanged(organization_id) from exc
-            raise
+        if not await ev.models.first_follow_up(doc):
+            raise FollowUpChanged(organization_id)
     else:
         try:
-            doc = await update_versioned(db.follow_ups, organization_id, cmd.version, {"$set": fields})
+            doc = await ev.models.next_follow_up(organization_id, cmd.version, fields)
         except VersionConflict as exc:
             raise FollowUpChanged(organization_id) from exc
     await ev.models.audit(

@@ -11,7 +11,6 @@ from alliance_shared.clock import SHANGHAI, Clock
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import BranchCaughtUp, BranchFellBehind, ReportsMissing
 
-from .adapters import ranks
 from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels, score_key
 from .adapters.scorebook import SOURCE
@@ -43,16 +42,8 @@ class LaggingScan:
         now = self.clock.now()
         today = local_day(now)
         period = Period.of_day(today)
-        db = self.models.db
-        orgs = await db.organizations.find(
-            {"kind": {"$in": list(BRANCH_KINDS)}},
-            {
-                "institution_ids": 1,
-                "opened": 1,
-                "closed": 1,
-            },
-        ).to_list(None)
-        scores = {r["id"]: r for d in await ranks.read(db, str(period)) for r in d.get("branches", [])}
+        orgs = await self.projections.branch_organizations(sorted(BRANCH_KINDS))
+        scores = {r["id"]: r for d in await self.models.rank_documents(str(period)) for r in d.get("branches", [])}
         states = await self.models.lagging_states()
         # one pass over recent meetings rather than a write per meeting event (cheap on FerretDB)
         meetings = await self.projections.last_meetings(today - timedelta(days=LOOKBACK_DAYS))

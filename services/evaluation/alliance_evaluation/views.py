@@ -8,8 +8,8 @@ Read models (database `evaluation`, one document per question), for the dashboar
   `members`, `member_days`, `name`, `sector`, `ownership`, `reporting_level`, `institution_ids`,
   `computation_id`, `digest`, `computed_at`; institutions add `branches` [{organization_id, name,
   score, grade, member_days}], `branch_count`, `joint_branch_count`, `coverage`; branches add
-  `kind` and `org_life` (0–100). Read by `_id` only (drill-downs, exports).
-- `ranks_<year>_Q<n>` `_id` institution id: per quarter, the institution's ranking row and its
+  `kind` and `org_life` (0–100). Read by `_id` (drill-downs) and by period (exports).
+- `ranks` `_id` "<period>|<institution>": per quarter, the institution's ranking row and its
   branches' rows with meetings per month — what the overview, rankings and heat map read
   (`adapters.ranks`).
 - `computations` `_id` computation id: every distinct result (`card` with branches, `previous`,
@@ -24,7 +24,6 @@ Read models (database `evaluation`, one document per question), for the dashboar
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -139,8 +138,8 @@ async def institution(models: ReadModels, period: str, inst_id: str, compare: st
         raise UnknownInstitution(inst_id)
     out = _public(doc)
     keys = sorted(score_key(period, "branch", b["organization_id"]) for b in doc.get("branches", []))
-    branches = await asyncio.gather(*(models.db.scores.find_one({"_id": k}, {"outbox": 0}) for k in keys))
-    out["branches"] = [_public(b) for b in branches if b is not None]
+    branches = await models.scores_by_keys(keys)
+    out["branches"] = [_public(branches[k]) for k in keys if k in branches]
     if compare:
         out["changes"] = await changes(models, period, inst_id, compare)
     return out

@@ -6,7 +6,7 @@ marked), evaluator ratings, rejections and deliveries. And the loader that turns
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -141,8 +141,20 @@ class Projections:
         )
 
     async def institutions_of_orgs(self, org_ids: list[str]) -> list[str]:
-        docs = await by_ids(self.db.organizations, org_ids, {"institution_ids": 1})
-        return sorted({i for d in docs.values() for i in d.get("institution_ids", [])})
+        docs = await self.db.organizations.find({"_id": {"$in": org_ids}}, {"institution_ids": 1}).to_list(None)
+        return sorted({i for d in docs for i in d.get("institution_ids", [])})
+
+    async def names(self, collection: str, ids: Sequence[str]) -> dict[str, str | None]:
+        """`_id` → `name` of institutions or organisations (missing ones left out)."""
+        if not ids:
+            return {}
+        query = {"_id": {"$in": list(dict.fromkeys(ids))}}
+        return {d["_id"]: d.get("name") async for d in self.db[collection].find(query, {"name": 1})}
+
+    async def branch_organizations(self, kinds: Sequence[str]) -> list[Doc]:
+        """Organisations of `kinds` with their institutions and open/close days (the lagging scan)."""
+        query = {"kind": {"$in": list(kinds)}}
+        return await self.db.organizations.find(query, {"institution_ids": 1, "opened": 1, "closed": 1}).to_list(None)
 
     # -- activity ----------------------------------------------------------------------------
     async def activity(self, doc: Doc, supersedes: str | None) -> Doc | None:
@@ -226,10 +238,6 @@ class Projections:
 
     async def delivery(self, delivery_id: str, fields: Doc, entry: Doc) -> None:
         await self.db.deliveries.update_one({"_id": delivery_id}, {"$set": fields}, upsert=True)
-        if fields.get("organization_id"):  # the work queue finds an organisation's reminders by `_id`
-            await self.db.delivery_index.update_one(
-                {"_id": fields["organization_id"]}, {"$addToSet": {"ids": delivery_id}}, upsert=True
-            )
         await self.db.deliveries.update_one(
             {"_id": delivery_id, "history.event_id": {"$ne": entry["event_id"]}},
             {"$push": {"history": entry}},

@@ -1,15 +1,14 @@
 """The rank rows: the compact read model behind the overview, the rankings, the heat map and the
-lagging scan. Per quarter, one collection (`ranks_2026_Q3`) holding one small document per
-institution: its ranking row and the rows of the branches it owns (a joint branch belongs to the
-first institution it covers), each branch with its meetings per month and its last meeting.
+lagging scan. One small document per institution and quarter in `ranks` (`_id`
+"<period>|<institution>", with `period` and `institution_id`, read by the indexed `period`): its
+ranking row and the rows of the branches it owns (a joint branch belongs to the first institution
+it covers), each branch with its meetings per month and its last meeting.
 
-Why its own collection per quarter: the embedded store reads a whole collection for any filter
-other than `_id`, so the quarter's rows live where reading "all of them" is the cheapest read
-there is: 3,000 institutions and 30,000 branches are ~3,000 small documents, not 33,000 score
-cards with their evidence. The scorer writes a chunk's rows right after its cards; readers keep a
-quarter's rows in memory (`RankCache`) until the quarter's overview is recomputed — the overview
-carries a fresh `version` after every rescore, so one `_id` read tells a reader whether its copy is
-still the current one, whichever replica did the scoring.
+A quarter of the city is ~3,000 such documents rather than 33,000 score cards with their evidence.
+The scorer writes a chunk's rows right after its cards; readers keep a quarter's rows in memory
+(`RankCache`) until the quarter's overview is recomputed — the overview carries a fresh `version`
+after every rescore, so one `_id` read tells a reader whether its copy is still the current one,
+whichever replica did the scoring.
 """
 
 from __future__ import annotations
@@ -22,12 +21,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alliance_shared.mongo import replace_all
+from alliance_shared.mongo import IndexSpec
+from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 Doc = dict[str, Any]
-DUPLICATE_KEY = 11000
+COLLECTION = "ranks"
+INDEXES = [IndexSpec(COLLECTION, [("period", 1), ("institution_id", 1)])]
 
 INSTITUTION_FIELDS = (
     "name",
@@ -67,8 +67,8 @@ BRANCH_FIELDS = (
 )
 
 
-def collection_of(period: str) -> str:
-    return "ranks_" + period.replace("-", "_")
+def rank_key(period: str, institution_id: str) -> str:
+    return f"{period}|{institution_id}"
 
 
 def new_version() -> str:
@@ -97,8 +97,9 @@ def institution_documents(
         owned.setdefault(owner, []).append(row)
     return [
         {
-            "_id": inst["object_id"],
+            "_id": rank_key(period, inst["object_id"]),
             "period": period,
+            "institution_id": inst["object_id"],
             "institution": row_of(inst, INSTITUTION_FIELDS),
             "branches": sorted(owned.get(inst["object_id"], []), key=lambda r: r["id"]),
         }
@@ -106,24 +107,19 @@ def institution_documents(
     ]
 
 
-async def save(db: AsyncDatabase[Doc], period: str, docs: Sequence[Doc]) -> None:
-    """Write a chunk's rank documents: inserted when new, else replaced by `_id`."""
-    if not docs:
-        return
-    col = db[collection_of(period)]
-    try:
-        await col.insert_many([dict(d) for d in docs], ordered=False)
-        return
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        existing = {docs[e["index"]]["_id"] for e in errors}
-    await replace_all(col, [dict(d) for d in docs if d["_id"] in existing], existing)
+async def save(db: AsyncDatabase[Doc], docs: Sequence[Doc]) -> None:
+    """Write a chunk's rank documents (each replaces the one it supersedes), in one command."""
+    if docs:
+        writes = [ReplaceOne({"_id": d["_id"]}, dict(d), upsert=True) for d in docs]
+        await db[COLLECTION].bulk_write(writes, ordered=False)
 
 
 async def read(db: AsyncDatabase[Doc], period: str) -> list[Doc]:
-    return await db[collection_of(period)].find({}).to_list(None)
+    return await db[COLLECTION].find({"period": period}).to_list(None)
+
+
+async def exists(db: AsyncDatabase[Doc], period: str) -> bool:
+    return await db[COLLECTION].find_one({"period": period}, {"_id": 1}) is not None
 
 
 @dataclass

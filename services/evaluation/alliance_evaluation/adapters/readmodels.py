@@ -13,8 +13,8 @@ from typing import Any
 
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
-from alliance_shared.mongo import IndexSpec, by_ids, is_duplicate_key, outbox_fields, outbox_push, replace_all
-from pymongo import ReturnDocument, UpdateOne
+from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push, update_versioned
+from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from . import ranks
@@ -31,6 +31,7 @@ INDEXES = [
     IndexSpec("lagging", [("status", 1)]),
     IndexSpec("lagging", [("institution_id", 1)]),
     IndexSpec("appeals", [("status", 1)]),
+    IndexSpec("follow_ups", [("institution_id", 1)]),
 ]
 
 
@@ -42,13 +43,12 @@ class ReadModels:
     def __init__(
         self,
         db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]],
-        announce: Callable[[str, Any], None] = lambda collection, doc_id: None,
+        wake_relay: Callable[[], None] = lambda: None,
     ) -> None:
         # a callable: the database exists only once the runtime has started
         self._db = db
-        # told (collection, _id) of every document written with outbox events: the relay reads
-        # just those (a pass over `scores` read every card on the embedded store)
-        self._announce = announce
+        # called after a write that added outbox events, so that they are relayed at once
+        self._wake_relay = wake_relay
         self.ranks = ranks.RankCache(lambda: self.db, self.rebuild_ranks)
         # the work queue: only the lagging scan changes it, and it says so when it is done
         self.lagging_queue = ranks.VersionedList(
@@ -78,7 +78,7 @@ class ReadModels:
             if is_duplicate_key(exc):
                 return False
             raise
-        self._announce("periods", period)
+        self._wake_relay()
         return True
 
     async def record_late(self, period: str, event_id: str, at: datetime) -> None:
@@ -108,23 +108,30 @@ class ReadModels:
         return await self.db.dirty.find({}).sort("at", 1).to_list(limit)
 
     async def clean(self, entries: Sequence[Doc]) -> None:
-        for e in entries:  # only if not dirtied again while scoring
-            await self.db.dirty.delete_one({"_id": e["_id"], "at": e["at"]})
+        if entries:  # each only if not dirtied again while scoring
+            writes = [DeleteOne({"_id": e["_id"], "at": e["at"]}) for e in entries]
+            await self.db.dirty.bulk_write(writes, ordered=False)
 
     # -- scores and computations --------------------------------------------------------------
     async def score(self, period: str, object_type: str, object_id: str) -> Doc | None:
         return await self.db.scores.find_one({"_id": score_key(period, object_type, object_id)}, {"outbox": 0})
 
     async def save_batch(
-        self, computations: list[Doc], scores: list[tuple[Doc, Sequence[tuple[EventPayload, CloudEvent]]]]
+        self,
+        computations: list[Doc],
+        scores: list[tuple[Doc, Sequence[tuple[EventPayload, CloudEvent]]]],
+        existing: dict[str, Doc] | None = None,
     ) -> None:
-        """New score documents are inserted, changed ones replaced (`replace_all`), each carrying
-        the events its outbox still holds. Only the scorer writes score documents, under its lock."""
+        """New score documents are inserted, changed ones replaced, each carrying the events its
+        outbox still holds (`existing`: the stored documents with their `outbox` and `outbox_seq`,
+        as `digests` read them; read here when not given). Only the scorer writes score
+        documents, under its lock."""
         if computations:
             await self.db.computations.insert_many(computations, ordered=False)
         if not scores:
             return
-        existing = await by_ids(self.db.scores, [d["_id"] for d, _ in scores], {"outbox": 1, "outbox_seq": 1})
+        if existing is None:
+            existing = await self.digests([d["_id"] for d, _ in scores])
         docs = []
         for doc, events in scores:
             old = existing.get(doc["_id"]) or {}
@@ -138,13 +145,16 @@ class ReadModels:
                     "outbox_seq": int(old.get("outbox_seq") or 0) + 1,
                 }
             )
-        await replace_all(self.db.scores, docs, set(existing))
-        for doc in docs:
-            if doc["outbox"]:
-                self._announce("scores", doc["_id"])
+        await self.db.scores.bulk_write(
+            [ReplaceOne({"_id": d["_id"]}, d) if d["_id"] in existing else InsertOne(d) for d in docs], ordered=False
+        )
+        if any(d["outbox"] for d in docs):
+            self._wake_relay()
 
-    async def digests(self, period: str, keys: Sequence[str]) -> dict[str, Doc]:
-        return await by_ids(self.db.scores, keys, {"digest": 1, "computation_id": 1, "seq": 1})
+    async def digests(self, keys: Sequence[str]) -> dict[str, Doc]:
+        """The stored score documents among `keys`: what a rescore compares and carries over."""
+        fields = {"digest": 1, "computation_id": 1, "seq": 1, "outbox": 1, "outbox_seq": 1}
+        return {d["_id"]: d async for d in self.db.scores.find({"_id": {"$in": list(keys)}}, fields)}
 
     async def save_computation(self, doc: Doc) -> None:
         await self.db.computations.insert_one(doc)
@@ -163,12 +173,13 @@ class ReadModels:
         """Every rank document of `period`, read fresh (the overview is built from them)."""
         return await ranks.read(self.db, period)
 
+    async def save_ranks(self, docs: Sequence[Doc]) -> None:
+        await ranks.save(self.db, docs)
+
     async def ensure_ranks(self, period: str) -> None:
         """Before scoring a chunk of a quarter scored before rank rows existed: build them all."""
         db = self.db
-        if await db[ranks.collection_of(period)].find_one({}, {"_id": 1}) is None and await db.overview.find_one(
-            {"_id": period}, {"_id": 1}
-        ):
+        if not await ranks.exists(db, period) and await db.overview.find_one({"_id": period}, {"_id": 1}):
             await self.rebuild_ranks(period)
 
     async def rebuild_ranks(self, period: str) -> None:
@@ -181,7 +192,20 @@ class ReadModels:
         query = {"period": period, "type": "fpba.meeting.held.v1", "superseded_by": None}
         async for a in self.db.activities.find(query, {"organization_id": 1, "held_on": 1}):
             days.setdefault(a["organization_id"], []).append(a["held_on"])
-        await ranks.save(self.db, period, ranks.institution_documents(period, institutions, branches, days))
+        await ranks.save(self.db, ranks.institution_documents(period, institutions, branches, days))
+
+    async def scores_by_keys(self, keys: Sequence[str], fields: Doc | None = None) -> dict[str, Doc]:
+        """Score documents by `_id` (missing ones left out), without their outbox."""
+        if not keys:
+            return {}
+        projection = fields if fields is not None else {"outbox": 0}
+        return {d["_id"]: d async for d in self.db.scores.find({"_id": {"$in": list(dict.fromkeys(keys))}}, projection)}
+
+    async def institution_cards(self, period: str, institution_id: str | None = None) -> list[Doc]:
+        query: Doc = {"period": period, "object_type": "institution"}
+        if institution_id:
+            query["institution_ids"] = institution_id
+        return await self.db.scores.find(query, {"outbox": 0}).sort("_id", 1).to_list(None)
 
     async def branch_cards(self, period: str, institution_ids: Sequence[str] | None = None) -> list[Doc]:
         query: Doc = {"period": period, "object_type": "branch"}
@@ -200,6 +224,12 @@ class ReadModels:
     async def overview(self, period: str) -> Doc | None:
         return await self.db.overview.find_one({"_id": period})
 
+    async def overview_periods(self) -> list[str]:
+        return [d["_id"] async for d in self.db.overview.find({}, {"_id": 1})]
+
+    async def overviews(self, periods: Sequence[str], fields: Doc) -> dict[str, Doc]:
+        return {d["_id"]: d async for d in self.db.overview.find({"_id": {"$in": list(periods)}}, fields)}
+
     # -- lagging --------------------------------------------------------------------------------
     async def lagging_states(self) -> dict[str, Doc]:
         return {d["_id"]: d async for d in self.db.lagging.find({}, {"outbox": 0})}
@@ -207,21 +237,45 @@ class ReadModels:
     async def save_lagging(self, org_id: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
         await self.db.lagging.update_one({"_id": org_id}, outbox_push({"$set": fields}, events), upsert=True)
         if events:
-            self._announce("lagging", org_id)
+            self._wake_relay()
+
+    async def lagging_entry(self, org_id: str) -> Doc | None:
+        return await self.db.lagging.find_one({"_id": org_id}, {"outbox": 0})
 
     async def lagging_list(self, institution_id: str | None, skip: int, limit: int) -> tuple[list[Doc], int]:
         return page_of_queue(await self.lagging_queue.items(), institution_id, None, skip, limit)
 
     async def deliveries_for(self, org_ids: Sequence[str]) -> dict[str, list[Doc]]:
-        """Each organisation's reminders, newest first (through `delivery_index`: `_id` reads only)."""
-        index = await by_ids(self.db.delivery_index, org_ids)
-        ids = sorted({i for d in index.values() for i in d.get("ids", [])})
+        """Each organisation's reminders, newest first (ties by id)."""
         out: dict[str, list[Doc]] = {}
-        for d in sorted((await by_ids(self.db.deliveries, ids)).values(), key=lambda d: d["_id"]):
+        if not org_ids:
+            return out
+        query = {"organization_id": {"$in": list(dict.fromkeys(org_ids))}}
+        for d in sorted(await self.db.deliveries.find(query).to_list(None), key=lambda d: d["_id"]):
             out.setdefault(d["organization_id"], []).append(d)
         for items in out.values():
             items.sort(key=lambda d: d.get("at") or EPOCH, reverse=True)
         return out
+
+    # -- the secretariat's follow-up records ---------------------------------------------------
+    async def follow_ups(self, org_ids: Sequence[str]) -> dict[str, Doc]:
+        if not org_ids:
+            return {}
+        return {d["_id"]: d async for d in self.db.follow_ups.find({"_id": {"$in": list(dict.fromkeys(org_ids))}})}
+
+    async def first_follow_up(self, doc: Doc) -> bool:
+        """Insert the first version of a follow-up record; False when one exists already."""
+        try:
+            await self.db.follow_ups.insert_one(doc)
+        except Exception as exc:
+            if is_duplicate_key(exc):
+                return False
+            raise
+        return True
+
+    async def next_follow_up(self, org_id: str, version: int, fields: Doc) -> Doc:
+        """The record at `version + 1`; `VersionConflict` when it was not at `version`."""
+        return await update_versioned(self.db.follow_ups, org_id, version, {"$set": fields})
 
     # -- ratings, adjustments, appeals, audit ------------------------------------------------
     async def save_rating(self, doc: Doc) -> None:

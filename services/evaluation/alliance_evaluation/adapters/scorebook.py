@@ -44,7 +44,7 @@ async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFa
     """Persist what changed; returns how many cards changed."""
     period = Period.parse(result.period)
     cards = [*result.branches, *result.institutions]
-    previous = await models.digests(result.period, [score_key(c.period, c.object_type, c.object_id) for c in cards])
+    previous = await models.digests([score_key(c.period, c.object_type, c.object_id) for c in cards])
     changed = 0
     batch: list[tuple[dict[str, Any], dict[str, Any], list[Any]]] = []
     docs: dict[str, dict[str, Any]] = {}  # every card's score document, changed or not
@@ -101,10 +101,8 @@ async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFa
                 },
             },
         )
-    await models.save_batch([c for c, _, _ in batch], [(d, e) for _, d, e in batch])
-    await ranks.save(
-        models.db,
-        result.period,
+    await models.save_batch([c for c, _, _ in batch], [(d, e) for _, d, e in batch], previous)
+    await models.save_ranks(
         ranks.institution_documents(
             result.period,
             [docs[_key(c)] for c in result.institutions],

@@ -177,10 +177,7 @@ async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
 async def get_export(who: CurrentUser, ev: Ev, period: str, institution_id: str | None = None) -> Response:
     p = period_of(period)
     scoped = scope(who, institution_id)
-    query: dict[str, Any] = {"period": p, "object_type": "institution"}
-    if scoped:
-        query["institution_ids"] = scoped
-    institutions = await ev.models.db.scores.find(query, {"outbox": 0}).to_list(None)
+    institutions = await ev.models.institution_cards(p, scoped)
     branches = await ev.models.branch_cards(p, [scoped] if scoped else None)
     body = score_workbook(p, institutions, branches)
     return Response(

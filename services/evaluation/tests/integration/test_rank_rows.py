@@ -43,8 +43,8 @@ async def alliance(s: Any) -> None:
 async def test_each_institution_has_one_rank_document_with_the_branches_it_owns(service: Any):
     s = service
     await alliance(s)
-    docs = {d["_id"]: d for d in await ranks.read(s.ev.models.db, Q3)}
-    assert sorted(docs) == ["r1", "r2"]
+    docs = {d["institution_id"]: d for d in await ranks.read(s.ev.models.db, Q3)}
+    assert sorted(docs) == ["r1", "r2"] and {d["period"] for d in docs.values()} == {Q3}
     assert [b["id"] for b in docs["r1"]["branches"]] == ["rb1", "rb2"]
     assert [b["id"] for b in docs["r2"]["branches"]] == ["rj"]
     assert docs["r1"]["branches"][0]["meetings"] == {"2026-07": 1, "2026-08": 1, "2026-09": 1}
@@ -92,7 +92,7 @@ async def test_a_quarter_scored_before_rank_rows_existed_gets_them_from_its_card
     s = service
     db = s.ev.models.db
     kept = {d["_id"]: d for d in await ranks.read(db, Q3)}
-    await db.drop_collection(ranks.collection_of(Q3))
+    await db[ranks.COLLECTION].delete_many({"period": Q3})
     fresh = ReadModels(db)
     quarter = await fresh.ranks.quarter(Q3)
     assert [r["id"] for r in quarter.institutions] == ["r1", "r2"]

@@ -110,7 +110,7 @@ async def get_queue(
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
-    return await dv.work_queue(ev.models, scope(who, institution_id), status, page, page_size)
+    return await dv.work_queue(ev.models, ev.projections, scope(who, institution_id), status, page, page_size)
 
 
 @router.put("/queue/{organization_id}/follow-up")

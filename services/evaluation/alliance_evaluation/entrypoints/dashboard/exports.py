@@ -178,7 +178,7 @@ async def workbook(
             f"{period} {card.get('name')} 指标明细", "指标明细", headers, rows
         ), "institution"
     if table == "queue":
-        page = await dv.work_queue(models, institution_id, status, 1, EXPORT_LIMIT)
+        page = await dv.work_queue(models, ev.projections, institution_id, status, 1, EXPORT_LIMIT)
         headers = [
             "支部编号 Branch ID",
             "支部 Branch",
