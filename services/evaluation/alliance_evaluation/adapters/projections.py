@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec, by_ids, is_duplicate_key, reads_every_document
+from alliance_shared.mongo import IndexSpec, is_duplicate_key
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -36,7 +36,7 @@ Doc = dict[str, Any]
 
 INDEXES = [
     IndexSpec("organizations", [("institution_ids", 1)]),
-    IndexSpec("members", [("changes.org", 1)]),
+    IndexSpec("members", [("org_ids", 1)]),
     IndexSpec("activities", [("period", 1), ("organization_id", 1)]),
     IndexSpec("activities", [("period", 1), ("member_id", 1)]),
     IndexSpec("activities", [("period", 1), ("institution_id", 1)]),
@@ -82,14 +82,13 @@ ACTIVITY_FIELDS = {
 }  # fmt: skip
 
 
+INCIDENT = "fpba.compliance.incident.v1"
+
+
 class Projections:
-    def __init__(
-        self, db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]], match_in_process: bool | None = None
-    ) -> None:
+    def __init__(self, db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]]) -> None:
         # a callable: the database exists only once the runtime has started
         self._db = db
-        # long id lists matched here rather than by the store (None: asked of the store once)
-        self._match_in_process = match_in_process
 
     @property
     def db(self) -> AsyncDatabase[Doc]:
@@ -106,21 +105,19 @@ class Projections:
         uscc: str | None = None,
     ) -> None:
         entry = {"from": effective_from.isoformat(), "event_id": event_id, **cls}
-        update: dict[str, Any] = {"$set": {"updated_from": event_id}}
+        fields: Doc = {"updated_from": event_id}
         if name:
-            update["$set"]["name"] = name
+            fields["name"] = name
         if uscc:
-            update["$set"]["uscc"] = uscc
-        if await _inserted(self.db.institutions, {"_id": inst_id, **update["$set"], "classes": [entry]}):
-            return
-        await self.db.institutions.update_one({"_id": inst_id}, update, upsert=True)
-        await self.db.institutions.update_one(
-            {"_id": inst_id, "classes.event_id": {"$ne": event_id}}, {"$push": {"classes": entry}}
+            fields["uscc"] = uscc
+        await _once(
+            self.db.institutions,
+            {"_id": inst_id, "classes.event_id": {"$ne": event_id}},
+            {"$set": fields, "$push": {"classes": entry}},
         )
 
     async def organization(self, org_id: str, fields: dict[str, Any]) -> None:
-        if not await _inserted(self.db.organizations, {"_id": org_id, **fields}):
-            await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
+        await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
 
     async def roll_change(self, member_id: str, change: RollChange, institution_ids: list[str]) -> None:
         entry = {
@@ -131,13 +128,14 @@ class Projections:
             "status": change.status,
             "pocket": change.pocket,
         }
-        if await _inserted(self.db.members, {"_id": member_id, "institution_ids": institution_ids, "changes": [entry]}):
-            return
-        await self.db.members.update_one(
-            {"_id": member_id}, {"$addToSet": {"institution_ids": {"$each": institution_ids}}}, upsert=True
-        )
-        await self.db.members.update_one(
-            {"_id": member_id, "changes.event_id": {"$ne": change.event_id}}, {"$push": {"changes": entry}}
+        # `org_ids`: every organisation the member has been on the roll of (what scoring looks up)
+        added: Doc = {"institution_ids": {"$each": institution_ids}}
+        if change.organization_id:
+            added["org_ids"] = change.organization_id
+        await _once(
+            self.db.members,
+            {"_id": member_id, "changes.event_id": {"$ne": change.event_id}},
+            {"$addToSet": added, "$push": {"changes": entry}},
         )
 
     async def institutions_of_orgs(self, org_ids: list[str]) -> list[str]:
@@ -158,19 +156,12 @@ class Projections:
 
     # -- activity ----------------------------------------------------------------------------
     async def activity(self, doc: Doc, supersedes: str | None) -> Doc | None:
-        """Store an accepted event; returns the document it superseded, if that one is known.
-
-        Insert first: on FerretDB an insert stays cheap while an update scans the collection; only
-        a redelivery or an event announced by its correction falls back to an update."""
+        """Store an accepted event (a redelivery, or an event its correction announced, updates
+        the stored one); returns the document it superseded, if that one is known."""
         event_id = doc["_id"]
-        try:
-            await self.db.activities.insert_one(dict(doc))
-        except Exception as exc:
-            if not is_duplicate_key(exc):
-                raise
-            await self.db.activities.update_one(
-                {"_id": event_id}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}
-            )
+        await self.db.activities.update_one(
+            {"_id": event_id}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}, upsert=True
+        )
         if not supersedes:
             return None
         return await self.db.activities.find_one_and_update(
@@ -186,24 +177,22 @@ class Projections:
             errors = exc.details.get("writeErrors", [])
             if any(err.get("code") != 11000 for err in errors):
                 raise
-            for err in errors:
-                doc = docs[err["index"]]
-                await self.db.activities.update_one(
-                    {"_id": doc["_id"]}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}
-                )
+            again = [docs[err["index"]] for err in errors]
+            await self.db.activities.bulk_write(
+                [UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}}) for d in again],
+                ordered=False,
+            )
 
     async def owners_of_activities(self, docs: list[Doc]) -> dict[str, set[str]]:
         """Event id → the institutions whose scores it can change: the reporting institution, those
         its organisation covers, and those of every organisation its member has been on the roll
-        of. Each member and organisation is read once, by `_id`."""
-        member_ids = {d["member_id"] for d in docs if d.get("member_id")}
-        members = await by_ids(self.db.members, member_ids, {"changes": 1})
-        orgs_of_member = {
-            m: {c["org"] for c in members.get(m, {}).get("changes", []) if c.get("org")} for m in member_ids
-        }
+        of. The members, then the organisations, in one read each."""
+        member_ids = sorted({d["member_id"] for d in docs if d.get("member_id")})
+        members = await _by_id(self.db.members, member_ids, {"org_ids": 1})
+        orgs_of_member = {m: set(members.get(m, {}).get("org_ids") or []) for m in member_ids}
         org_ids = {d["organization_id"] for d in docs if d.get("organization_id")}
         org_ids |= {o for orgs in orgs_of_member.values() for o in orgs}
-        orgs = await by_ids(self.db.organizations, org_ids, {"institution_ids": 1})
+        orgs = await _by_id(self.db.organizations, sorted(org_ids), {"institution_ids": 1})
 
         def covered(org_ids: set[str]) -> set[str]:
             return {i for o in org_ids for i in orgs.get(o, {}).get("institution_ids", [])}
@@ -266,13 +255,8 @@ class Projections:
                     bool(o.get("has_party_groups")),
                 )
         org_ids = sorted(facts.branches)
-        in_process = await self.match_in_process()
-        wanted_orgs = set(org_ids)
         member_ids: list[str] = []
-        members = self.db.members.find({} if in_process else {"changes.org": {"$in": org_ids}})
-        async for m in members:
-            if in_process and not any(c.get("org") in wanted_orgs for c in m.get("changes", [])):
-                continue
+        async for m in self.db.members.find({"org_ids": {"$in": org_ids}}, {"changes": 1}):
             member_ids.append(m["_id"])
             changes = [
                 RollChange(
@@ -287,25 +271,20 @@ class Projections:
             ]
             facts.stints += [s for s in stints_of(m["_id"], changes) if s.organization_id in facts.branches]
         p = str(period)
-        query: Doc = {"period": p, "superseded_by": None, "type": {"$exists": True}}
-        if not in_process:
-            query["$or"] = [
-                {"organization_id": {"$in": org_ids}},
-                {"member_id": {"$in": member_ids}},
-                {"institution_id": {"$in": institution_ids}},
-            ]
-        wanted_members, wanted_institutions = set(member_ids), set(institution_ids)
-        async for a in self.db.activities.find(query, ACTIVITY_FIELDS):
-            if in_process and not (
-                a.get("organization_id") in wanted_orgs
-                or a.get("member_id") in wanted_members
-                or a.get("institution_id") in wanted_institutions
-            ):
-                continue
-            received = _aware(a.get("received_at"))
-            if received_by is not None and received is not None and received > received_by:
-                continue
-            add_activity(facts, a, received or datetime(1970, 1, 1, tzinfo=UTC))
+        # what scoring reads: the branches' meetings and public activities, their members' learning
+        # and dues, the institutions' incidents (each through its (period, field) index)
+        current: Doc = {"period": p, "superseded_by": None}
+        queries = [
+            {**current, "organization_id": {"$in": org_ids}},
+            {**current, "member_id": {"$in": member_ids}},
+            {**current, "institution_id": {"$in": institution_ids}, "type": INCIDENT},
+        ]
+        for query in queries:
+            async for a in self.db.activities.find(query, ACTIVITY_FIELDS):
+                received = _aware(a.get("received_at"))
+                if received_by is not None and received is not None and received > received_by:
+                    continue
+                add_activity(facts, a, received or datetime(1970, 1, 1, tzinfo=UTC))
         async for r in self.db.ratings.find({"period": p}):
             facts.ratings.append(Rating(r["rating_id"], r["object_type"], r["object_id"], r["evaluator"], r["rating"]))
         async for adj in self.db.adjustments.find({"period": p, "status": "approved"}):
@@ -323,14 +302,6 @@ class Projections:
             )
         return facts
 
-    async def match_in_process(self) -> bool:
-        """Whether `load_facts` matches its organisation and member lists itself: on the embedded
-        store, where a quarter's activity read with a list of 13,000 member ids took 18 s and
-        without it 4 s (`reads_every_document`)."""
-        if self._match_in_process is None:
-            self._match_in_process = await reads_every_document(self.db)
-        return self._match_in_process
-
     async def institutions_to_score(self) -> list[str]:
         return sorted(d["_id"] for d in await self.db.institutions.find({}, {"_id": 1}).to_list(None))
 
@@ -346,17 +317,21 @@ class Projections:
             )
 
 
-async def _inserted(collection: Any, doc: Doc) -> bool:
-    """Insert `doc` when its `_id` is new; False when it exists. The first event about an entity
-    is the common case, and on the embedded store an insert stays cheap while every update reads
-    the whole collection."""
+async def _once(collection: Any, unapplied: Doc, update: Doc) -> None:
+    """Apply `update` to the document `unapplied` finds (its `_id` and a guard saying the event
+    is not in it yet), created when missing; a redelivered event finds the guard false and its
+    upsert collides with the stored `_id`, which means it was applied already."""
     try:
-        await collection.insert_one(doc)
+        await collection.update_one(unapplied, update, upsert=True)
     except Exception as exc:
         if not is_duplicate_key(exc):
             raise
-        return False
-    return True
+
+
+async def _by_id(collection: Any, ids: Sequence[str], projection: Doc) -> dict[str, Doc]:
+    if not ids:
+        return {}
+    return {d["_id"]: d async for d in collection.find({"_id": {"$in": list(ids)}}, projection)}
 
 
 def institution_of(doc: Doc) -> Institution:
