@@ -28,7 +28,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         settings=settings,
         clock=clock,
         indexes=[*projection_adapter.INDEXES, *submissions_adapter.INDEXES],
-        outbox_collections=[submissions_adapter.OUTBOX],
+        outbox_collections=[submissions_adapter.SUBMISSIONS],  # stranded batches only
     )
     projection = RegistryProjection(runtime)
     submissions = SubmissionStore(runtime)
@@ -46,7 +46,11 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         # every projection write is an idempotent upsert, and a redelivered batch replays in order:
         # dedupe marks would be two more store commands per registry event, for nothing
         ConsumerSpec(
-            settings.registry_group, [REGISTRY_EVENTS], EventDispatch(registry_handlers(projection)), dedupe=False
+            settings.registry_group,
+            [REGISTRY_EVENTS],
+            EventDispatch(registry_handlers(projection)),
+            dedupe=False,
+            on_batch_end=projection.flush,
         ),
         # the ingestion path dedupes by event id itself, and a rejected id may come again once fixed
         ConsumerSpec(

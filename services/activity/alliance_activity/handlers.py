@@ -4,12 +4,12 @@ in `IngestSubmissions`; the registry projection is kept by the handlers of `REGI
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from alliance_shared.clock import Clock
 from alliance_shared.contracts import registry as reg
-from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.vocabulary import Channel
 from alliance_shared.kafka.consumer import PayloadHandler
@@ -17,8 +17,8 @@ from alliance_shared.runtime import Runtime
 from prometheus_client import Counter
 
 from .adapters.projection import RegistryProjection
-from .adapters.submissions import SubmissionStore, outgoing
-from .domain.assessment import Assessor, Parsed, needs_of, parse
+from .adapters.submissions import Batch, SubmissionStore, outgoing
+from .domain.assessment import Assessor, Needs, Parsed, needs_of, parse
 from .domain.model import Accepted, Arrival, Duplicate, Posting, Rejected, Reporter, Submitted, Verdict
 from .domain.reasons import ID_TAKEN, reason
 
@@ -45,7 +45,10 @@ class IngestReport:
 
 class IngestSubmissions:
     """The one ingestion path: validate, check against the registry projection, dedupe by event
-    id, store with the outbox, publish to `activity.events.v1` / `activity.rejected.v1`, settle.
+    id, store each outcome with the event announcing it, publish to `activity.events.v1` /
+    `activity.rejected.v1`, settle. A pass costs a handful of store commands whatever its size:
+    one `$in` per projection collection and history question, a batch marker, one unordered
+    `insert_many` (whose duplicate-key errors are the repeats), one update to settle.
     With `dry_run` (the sandbox) it decides the same and stores and publishes nothing."""
 
     def __init__(
@@ -65,93 +68,110 @@ class IngestSubmissions:
     async def __call__(
         self, items: list[Submitted], channel: Channel, reporter: Reporter, *, dry_run: bool = False
     ) -> IngestReport:
-        arrival = Arrival(channel, reporter, self._clock.now())
-        parsed = [parse(item) for item in items]
-        valid = [p for p in parsed if isinstance(p, Parsed)]
-        needs = needs_of(valid, arrival)
-        reference = await self._projection.reference(needs.institution_ids, needs.organization_ids, needs.member_ids)
-        # the sandbox stores nothing, so it looks every id up; the real path lets the unique
-        # index find repeats (a lookup of thousands of ids is a full scan on the embedded store)
-        known = needs.event_ids if dry_run else needs.superseded_ids
-        history = await self._submissions.history(known, needs.learning_days, needs.minutes_hashes, needs.photo_hashes)
-        assessor = Assessor(arrival, reference, history, self._tolerance)
-        report = IngestReport()
-        for item in parsed:
-            report.add(assessor.assess(item))
-        if not dry_run:
-            await self._record(report, arrival)
-        for outcome, items_ in (
-            ("accepted", report.accepted),
-            ("duplicate", report.duplicates),
-            ("rejected", report.rejected),
-        ):
-            INGESTED.labels(channel.value, outcome).inc(len(items_))
+        [report] = await self.many([(reporter, items)], channel, dry_run=dry_run)
         return report
 
-    async def _record(self, report: IngestReport, arrival: Arrival) -> None:
-        """Outbox first (a crash after it still publishes), then the per-event records (whose
-        unique ids catch an event that came before), publish, drop the outbox."""
+    async def many(
+        self, submissions: Sequence[tuple[Reporter, list[Submitted]]], channel: Channel, *, dry_run: bool = False
+    ) -> list[IngestReport]:
+        """Several reporters' submissions in one pass (a Kafka batch holds many institutions'):
+        one read of the projection and the history, one write, one publish for all of them."""
+        now = self._clock.now()
+        arrivals = [Arrival(channel, reporter, now) for reporter, _ in submissions]
+        parsed = [[parse(item) for item in items] for _, items in submissions]
+        needs = Needs()
+        for arrival, items_ in zip(arrivals, parsed, strict=True):
+            needs.merge(needs_of([p for p in items_ if isinstance(p, Parsed)], arrival))
+        reference = await self._projection.reference(needs.institution_ids, needs.organization_ids, needs.member_ids)
+        # the sandbox stores nothing, so it looks every id up; the real path lets the unique
+        # `_id` of the insert find repeats
+        known = needs.event_ids if dry_run else needs.superseded_ids
+        history = await self._submissions.history(known, needs.learning_days, needs.minutes_hashes, needs.photo_hashes)
+        reports = []
+        for arrival, items_ in zip(arrivals, parsed, strict=True):
+            assessor = Assessor(arrival, reference, history, self._tolerance)
+            report = IngestReport()
+            for item in items_:
+                report.add(assessor.assess(item))
+            reports.append(report)
+        if not dry_run:
+            await self._record(reports, arrivals)
+        for report in reports:
+            INGESTED.labels(channel.value, "accepted").inc(len(report.accepted))
+            INGESTED.labels(channel.value, "duplicate").inc(len(report.duplicates))
+            INGESTED.labels(channel.value, "rejected").inc(len(report.rejected))
+        return reports
+
+    async def _record(self, reports: Sequence[IngestReport], arrivals: Sequence[Arrival]) -> None:
+        """The batch marker first (a crash after it still publishes), then the per-event records
+        (whose unique ids catch an event that came before), publish, settle."""
         store = self._submissions
-        records, messages = store.records(report.accepted, report.rejected, arrival)
-        chunk_ids = await store.write_outbox(messages, arrival)
-        collided = await store.insert(records)
+        batch = store.batch()
+        for report, arrival in zip(reports, arrivals, strict=True):
+            store.add(batch, report.accepted, report.rejected, arrival)
+        await store.open(batch, arrivals[0].received_at)
+        collided = await store.insert(batch.records)
         if collided:
-            messages = [m for m in messages if m[1].id not in collided]
-            messages += await self._collisions(report, collided, arrival)
-        await self._runtime.bus.publish_many(outgoing(messages))
-        await store.settle(chunk_ids)
-        corrections = [(a.event.supersedes, a.event.id) for a in report.accepted if a.event.supersedes]
+            batch.messages = [m for m in batch.messages if m[1].id not in collided]
+            await self._collisions(batch, reports, arrivals, collided)
+        await self._runtime.bus.publish_many(outgoing(batch.messages))
+        await store.published(batch)
+        corrections = [
+            (a.event.supersedes, a.event.id) for report in reports for a in report.accepted if a.event.supersedes
+        ]
         await store.mark_superseded(corrections)
 
     async def _collisions(
-        self, report: IngestReport, collided: set[str], arrival: Arrival
-    ) -> list[tuple[EventPayload, CloudEvent, str | None]]:
+        self, batch: Batch, reports: Sequence[IngestReport], arrivals: Sequence[Arrival], collided: set[str]
+    ) -> None:
         """An id already stored is a duplicate of the same institution's event; another
         institution's id is refused (and that refusal recorded and published)."""
         owners = await self._submissions.owners(collided)
-        kept: list[Accepted] = []
-        taken: list[Rejected] = []
-        for a in report.accepted:
-            if a.event.id not in collided:
-                kept.append(a)
-            elif (owner := owners.get(a.event.id)) is not None and owner.institution_id != a.event.institutionid:
-                taken.append(
-                    Rejected(
-                        a.event.id,
-                        a.label,
-                        a.row,
-                        (reason("id", ID_TAKEN),),
-                        type=a.event.type,
-                        institution_id=a.event.institutionid,
+        taken_records = []
+        for report, arrival in zip(reports, arrivals, strict=True):
+            kept: list[Accepted] = []
+            taken: list[Rejected] = []
+            for a in report.accepted:
+                if a.event.id not in collided:
+                    kept.append(a)
+                elif (owner := owners.get(a.event.id)) is not None and owner.institution_id != a.event.institutionid:
+                    taken.append(
+                        Rejected(
+                            a.event.id,
+                            a.label,
+                            a.row,
+                            (reason("id", ID_TAKEN),),
+                            type=a.event.type,
+                            institution_id=a.event.institutionid,
+                        )
                     )
-                )
-            else:
-                report.duplicates.append(Duplicate(a.event.id, a.label, a.row))
-        report.accepted = kept
-        report.rejected += taken
-        records, messages = self._submissions.records([], taken, arrival)
-        await self._submissions.insert(records)
-        return messages
+                else:
+                    report.duplicates.append(Duplicate(a.event.id, a.label, a.row))
+            report.accepted = kept
+            report.rejected += taken
+            taken_records += self._submissions.add_rejections(batch, taken, arrival)
+        await self._submissions.insert(taken_records)
 
 
 async def arm_stranded_submissions(submissions: SubmissionStore, clock: Clock, grace_s: float) -> None:
     armed = await submissions.arm_stranded(clock.now() - timedelta(seconds=grace_s))
     if armed:
-        log.warning("handed %d unpublished submissions to the outbox relay", armed)
+        log.warning("handed %d unpublished submitted events to the outbox relay", armed)
 
 
 # -- the registry projection ----------------------------------------------------------------------
 def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandler]:
-    """Registry event → projection write. Each write is an idempotent upsert."""
+    """Registry event → projection write (buffered until the batch ends, see
+    `RegistryProjection.flush`). Each write is an idempotent upsert."""
 
     async def institution_registered(p: reg.InstitutionRegistered, _: CloudEvent) -> None:
-        await projection.put_institution(p.institution_id, {"name": p.name, **_classified(p.classification)})
+        projection.put_institution(p.institution_id, {"name": p.name, **_classified(p.classification)})
 
     async def institution_reclassified(p: reg.InstitutionReclassified, _: CloudEvent) -> None:
-        await projection.put_institution(p.institution_id, _classified(p.classification))
+        projection.put_institution(p.institution_id, _classified(p.classification))
 
     async def organization_opened(p: reg.OrganizationOpened, _: CloudEvent) -> None:
-        await projection.put_organization(
+        projection.put_organization(
             p.organization_id,
             {
                 "institution_id": p.institution_id,
@@ -164,7 +184,7 @@ def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandl
         )
 
     async def organization_updated(p: reg.OrganizationUpdated, _: CloudEvent) -> None:
-        await projection.put_organization(
+        projection.put_organization(
             p.organization_id,
             {
                 "institution_id": p.institution_id,
@@ -174,10 +194,10 @@ def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandl
         )
 
     async def organization_closed(p: reg.OrganizationClosed, _: CloudEvent) -> None:
-        await projection.put_organization(p.organization_id, {"closed_at": p.closed_at.isoformat()})
+        projection.put_organization(p.organization_id, {"closed_at": p.closed_at.isoformat()})
 
     async def member_registered(p: reg.MemberRegistered, _: CloudEvent) -> None:
-        await projection.put_member(
+        projection.put_member(
             p.member_id,
             _posted(p.organization_id, p.institution_id)
             | {"status": p.status.value, "joined_at": p.joined_at.isoformat(), "left_at": None},
@@ -185,20 +205,20 @@ def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandl
         )
 
     async def member_status_changed(p: reg.MemberStatusChanged, _: CloudEvent) -> None:
-        await projection.put_member(p.member_id, {"status": p.status.value})
+        projection.put_member(p.member_id, {"status": p.status.value})
 
     async def member_left(p: reg.MemberLeft, _: CloudEvent) -> None:
-        await projection.put_member(p.member_id, {"left_at": p.left_at.isoformat()})
+        projection.put_member(p.member_id, {"left_at": p.left_at.isoformat()})
 
     async def transfer_accepted(p: reg.TransferAccepted, _: CloudEvent) -> None:
-        await projection.put_member(
+        projection.put_member(
             p.member_id,
             _posted(p.to_organization_id, p.to_institution_id) | {"status": p.status.value},
             Posting(p.to_organization_id, p.to_institution_id, p.effective_at),
         )
 
     async def api_key_issued(p: reg.ApiKeyIssued, _: CloudEvent) -> None:
-        await projection.put_api_key(
+        projection.put_api_key(
             p.key_id,
             {
                 "institution_id": p.institution_id,
@@ -211,7 +231,7 @@ def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandl
         )
 
     async def api_key_revoked(p: reg.ApiKeyRevoked, _: CloudEvent) -> None:
-        await projection.put_api_key(p.key_id, {"institution_id": p.institution_id, "revoked_at": p.revoked_at})
+        projection.put_api_key(p.key_id, {"institution_id": p.institution_id, "revoked_at": p.revoked_at})
 
     return {
         reg.InstitutionRegistered: institution_registered,

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec, by_ids
+from alliance_shared.mongo import IndexSpec
 from alliance_shared.runtime import Runtime
+from pymongo import UpdateOne
 
 from ..domain.model import Institution, Member, Organization, Posting, Reference
 
@@ -26,20 +27,27 @@ def _day(value: str | None) -> date | None:
 
 
 class RegistryProjection:
+    """Registry facts arrive through `put_*` and are written at the end of the consumer's batch
+    (`flush`), one ordered bulk write per collection; reads take one `$in` per collection."""
+
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._pending: dict[str, list[UpdateOne]] = {}
 
     def _col(self, name: str) -> Any:
         return self._runtime.db[name]
 
-    # -- writes (one per registry fact) ----------------------------------------------------------
-    async def put_institution(self, institution_id: str, fields: dict[str, Any]) -> None:
-        await self._col(INSTITUTIONS).update_one({"_id": institution_id}, {"$set": fields}, upsert=True)
+    # -- writes (one upsert per registry fact, written per batch) -------------------------------
+    def _put(self, name: str, doc_id: str, update: dict[str, Any]) -> None:
+        self._pending.setdefault(name, []).append(UpdateOne({"_id": doc_id}, update, upsert=True))
 
-    async def put_organization(self, organization_id: str, fields: dict[str, Any]) -> None:
-        await self._col(ORGANIZATIONS).update_one({"_id": organization_id}, {"$set": fields}, upsert=True)
+    def put_institution(self, institution_id: str, fields: dict[str, Any]) -> None:
+        self._put(INSTITUTIONS, institution_id, {"$set": fields})
 
-    async def put_member(self, member_id: str, fields: dict[str, Any], posting: Posting | None = None) -> None:
+    def put_organization(self, organization_id: str, fields: dict[str, Any]) -> None:
+        self._put(ORGANIZATIONS, organization_id, {"$set": fields})
+
+    def put_member(self, member_id: str, fields: dict[str, Any], posting: Posting | None = None) -> None:
         update: dict[str, Any] = {"$set": fields}
         if posting is not None:
             update["$addToSet"] = {
@@ -49,55 +57,60 @@ class RegistryProjection:
                     "since": posting.since.isoformat(),
                 }
             }
-        await self._col(MEMBERS).update_one({"_id": member_id}, update, upsert=True)
+        self._put(MEMBERS, member_id, update)
 
-    async def put_api_key(self, key_id: str, fields: dict[str, Any]) -> None:
-        await self._col(API_KEYS).update_one({"_id": key_id}, {"$set": fields}, upsert=True)
+    def put_api_key(self, key_id: str, fields: dict[str, Any]) -> None:
+        self._put(API_KEYS, key_id, {"$set": fields})
+
+    async def flush(self) -> None:
+        """Write what the batch's registry events said, in their order. Every write is an
+        idempotent upsert: a flush that failed half-way is simply tried again whole."""
+        pending, self._pending = self._pending, {}
+        try:
+            for name, ops in pending.items():
+                await self._col(name).bulk_write(ops, ordered=True)
+        except BaseException:
+            for name, ops in pending.items():
+                self._pending[name] = ops + self._pending.get(name, [])
+            raise
 
     # -- reads ---------------------------------------------------------------------------------
+    async def _by_id(self, name: str, ids: Iterable[str]) -> list[dict[str, Any]]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        cursor = self._col(name).find({"_id": {"$in": wanted}}, batch_size=len(wanted) + 1)  # one round trip
+        docs: list[dict[str, Any]] = await cursor.to_list(None)
+        return docs
+
     async def reference(
         self, institution_ids: Iterable[str], organization_ids: Iterable[str], member_ids: Iterable[str]
     ) -> Reference:
-        """Everything a batch's checks need, each document read by `_id`."""
-        inst_ids, org_ids, mem_ids = (
-            list(set(institution_ids)),
-            list(set(organization_ids)),
-            list(set(member_ids)),
-        )
-        institutions = (
-            {
-                d["_id"]: Institution(d["_id"], d.get("reporting_level"))
-                for d in (await by_ids(self._col(INSTITUTIONS), inst_ids)).values()
-            }
-            if inst_ids
-            else {}
-        )
+        """Everything a batch's checks need: one `$in` per collection, and the branches' sizes."""
+        institutions = {
+            d["_id"]: Institution(d["_id"], d.get("reporting_level"))
+            for d in await self._by_id(INSTITUTIONS, institution_ids)
+        }
         members: dict[str, Member] = {}
-        if mem_ids:
-            for d in (await by_ids(self._col(MEMBERS), mem_ids)).values():
-                postings = tuple(
-                    Posting(p["organization_id"], p["institution_id"], date.fromisoformat(p["since"]))
-                    for p in d.get("postings") or ()
-                )
-                members[d["_id"]] = Member(
-                    d["_id"], postings, _day(d.get("joined_at")) or date.min, _day(d.get("left_at"))
-                )
+        for d in await self._by_id(MEMBERS, member_ids):
+            postings = tuple(
+                Posting(p["organization_id"], p["institution_id"], date.fromisoformat(p["since"]))
+                for p in d.get("postings") or ()
+            )
+            members[d["_id"]] = Member(d["_id"], postings, _day(d.get("joined_at")) or date.min, _day(d.get("left_at")))
         # the organisations members were posted to, too: a joint branch's member may be reported
         # by any institution the joint branch covers
-        wanted_orgs = sorted(set(org_ids) | {p.organization_id for m in members.values() for p in m.postings})
-        organizations = (
-            {
-                d["_id"]: Organization(
-                    d["_id"],
-                    tuple(d.get("institution_ids") or ()),
-                    _day(d.get("established_at")) or date.min,
-                    _day(d.get("closed_at")),
-                )
-                for d in (await by_ids(self._col(ORGANIZATIONS), wanted_orgs)).values()
-            }
-            if wanted_orgs
-            else {}
-        )
+        org_ids = sorted(set(organization_ids))
+        wanted_orgs = set(org_ids) | {p.organization_id for m in members.values() for p in m.postings}
+        organizations = {
+            d["_id"]: Organization(
+                d["_id"],
+                tuple(d.get("institution_ids") or ()),
+                _day(d.get("established_at")) or date.min,
+                _day(d.get("closed_at")),
+            )
+            for d in await self._by_id(ORGANIZATIONS, wanted_orgs)
+        }
         counts: dict[str, int] = {}
         if org_ids:
             pipeline = [

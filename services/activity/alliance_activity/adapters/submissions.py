@@ -1,49 +1,61 @@
-"""Submissions and their outcomes, in two collections:
+"""Submissions and their outcomes.
 
-* `submission_intents`: one document per submission (a batch is cut into chunks of at most
-  `CHUNK` events) holding the canonical events and rejections to publish — the submission's
-  single-document outbox, written first, in one insert per chunk. The request publishes them and
-  deletes the chunk; a chunk left behind by a crash is moved after a grace period to
-  `submission_outbox`, which the runtime's outbox relay publishes. (The relay polls its
-  collections every second; keeping in-flight chunks out of its way spares the embedded store
-  from re-reading megabytes each second.)
-* `submissions`: one insert-only record per event — accepted ones under the event id, so the
-  unique `_id` is the dedupe key across every channel — for the reporter's view.
-* `submission_checks`: the plausibility history, as documents found by `_id` — a member's
-  learning minutes per day, the first event that used a minutes or photo fingerprint.
-
-Nothing is ever updated per event in bulk: the embedded store takes minutes for that."""
+* `submissions`: one insert-only record per submitted event, holding the canonical event (or the
+  rejection) to publish — so the outcome and the event announcing it are one document write.
+  Accepted records live under the event id: the unique `_id` is the dedupe key across every
+  channel, and one unordered `insert_many` per batch finds the repeats. The records are also the
+  plausibility history, read through their indexes (`member_id`+`day`, `minutes_hash`,
+  `photo_hashes`) with one `$in` per question and batch.
+* `submission_batches`: one marker per batch, written before its records and marked published
+  once Kafka acknowledged them all — a batch is settled by one update, not one per event. A
+  marker left unpublished by a crash hands its records to the runtime's outbox relay (their
+  events are pushed into each record's single-document outbox) after `OUTBOX_GRACE_S`."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from alliance_shared.contracts.activity import SubmissionRejected
 from alliance_shared.contracts.base import EventPayload
-from alliance_shared.contracts.catalog import envelope
+from alliance_shared.contracts.catalog import envelope, parse_payload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.kafka.producer import Outgoing
-from alliance_shared.mongo import IndexSpec, by_ids, is_duplicate_key, outbox_fields
+from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_push
 from alliance_shared.runtime import Runtime
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from ..domain.model import Accepted, Arrival, History, PriorAccepted, Rejected
 
 SUBMISSIONS = "submissions"
-OUTBOX = "submission_outbox"
-INTENTS = "submission_intents"
-CHECKS = "submission_checks"
+BATCHES = "submission_batches"
 SOURCE = "/alliance/activity"
-CHUNK = 500
+READ_BATCH = 10_000  # documents per round trip of a history read (the default first batch is 101)
 
 INDEXES = (
     IndexSpec(SUBMISSIONS, [("reporter_institution_id", 1), ("status", 1), ("received_at", -1)]),
     IndexSpec(SUBMISSIONS, [("reporter", 1), ("status", 1), ("received_at", -1)]),
-    IndexSpec(INTENTS, [("received_at", 1)]),
+    IndexSpec(SUBMISSIONS, [("member_id", 1), ("day", 1)]),
+    IndexSpec(SUBMISSIONS, [("minutes_hash", 1)]),
+    IndexSpec(SUBMISSIONS, [("photo_hashes", 1)]),
+    IndexSpec(SUBMISSIONS, [("batch_id", 1)]),
+    IndexSpec(BATCHES, [("published", 1), ("received_at", 1)]),
 )
+
+Message = tuple[EventPayload, CloudEvent, str | None]  # what to publish: payload, event, Kafka key
+
+
+@dataclass
+class Batch:
+    """One ingestion pass's records and what to publish, in the batch's order."""
+
+    id: str
+    records: list[dict[str, Any]]
+    messages: list[Message]
 
 
 class SubmissionStore:
@@ -55,12 +67,8 @@ class SubmissionStore:
         return self._runtime.db[SUBMISSIONS]
 
     @property
-    def _checks(self) -> Any:
-        return self._runtime.db[CHECKS]
-
-    @property
-    def _intents(self) -> Any:
-        return self._runtime.db[INTENTS]
+    def _batches(self) -> Any:
+        return self._runtime.db[BATCHES]
 
     # -- what earlier accepted submissions say -------------------------------------------------
     async def history(
@@ -70,66 +78,80 @@ class SubmissionStore:
         minutes_hashes: Iterable[str],
         photo_hashes: Iterable[str],
     ) -> History:
+        """One `$in` per question asked: known ids, learning minutes per member and day (a
+        superseded record no longer counts), events that used a minutes or photo fingerprint."""
         history = History()
         history.accepted.update(await self.owners(event_ids))
         wanted = set(learning_days)
-        hashes = set(minutes_hashes)
-        photos = set(photo_hashes)
-        keys = [_learning_key(m, d) for m, d in wanted]
-        keys += [_minutes_key(h) for h in hashes] + [_photo_key(h) for h in photos]
-        found = await by_ids(self._checks, keys)
-        for member, day in wanted:
-            if (doc := found.get(_learning_key(member, day))) and doc.get("events"):
-                history.learning_minutes[(member, day)] = sum(int(e.get("minutes") or 0) for e in doc["events"])
-        for h in hashes:
-            if doc := found.get(_minutes_key(h)):
-                history.minutes_hashes[h] = doc["event_id"]
-        for h in photos:
-            if doc := found.get(_photo_key(h)):
-                history.photo_hashes[h] = doc["event_id"]
+        if wanted:
+            query = {
+                "member_id": {"$in": sorted({m for m, _ in wanted})},
+                "day": {"$in": sorted({d for _, d in wanted})},
+                "status": "accepted",
+                "superseded_by": None,
+            }
+            async for d in self._col.find(query, {"member_id": 1, "day": 1, "minutes": 1}, batch_size=READ_BATCH):
+                key = (d["member_id"], d["day"])
+                if key in wanted:
+                    history.learning_minutes[key] = history.learning_minutes.get(key, 0) + int(d.get("minutes") or 0)
+        for name, hashes, found in (
+            ("minutes_hash", set(minutes_hashes), history.minutes_hashes),
+            ("photo_hashes", set(photo_hashes), history.photo_hashes),
+        ):
+            if not hashes:
+                continue
+            query = {name: {"$in": sorted(hashes)}, "status": "accepted"}
+            async for d in self._col.find(query, {name: 1}, batch_size=READ_BATCH):
+                used = d.get(name)
+                for h in used if isinstance(used, list) else [used]:
+                    if h in hashes:
+                        found.setdefault(h, set()).add(d["_id"])
         return history
 
     async def owners(self, event_ids: Iterable[str]) -> dict[str, PriorAccepted]:
         """The accepted events among `event_ids`: who reported them, their type and subject."""
-        ids = list(set(event_ids))
+        ids = sorted(set(event_ids))
         found: dict[str, PriorAccepted] = {}
-        if ids:  # by `_id`, each: the embedded store reads the whole collection for an `$in`
-            for d in (await by_ids(self._col, ids)).values():
-                if d.get("status") != "accepted":
-                    continue
-                day = (d["member_id"], d["day"]) if d.get("day") and d.get("member_id") else None
-                found[d["_id"]] = PriorAccepted(
-                    d["institution_id"],
-                    d["type"],
-                    d.get("subject"),
-                    learning_day=day,
-                    minutes=int(d.get("minutes") or 0),
-                )
+        if not ids:
+            return found
+        fields = {"institution_id": 1, "type": 1, "subject": 1, "member_id": 1, "day": 1, "minutes": 1}
+        async for d in self._col.find({"_id": {"$in": ids}, "status": "accepted"}, fields, batch_size=len(ids) + 1):
+            day = (d["member_id"], d["day"]) if d.get("day") and d.get("member_id") else None
+            found[d["_id"]] = PriorAccepted(
+                d["institution_id"],
+                d["type"],
+                d.get("subject"),
+                learning_day=day,
+                minutes=int(d.get("minutes") or 0),
+            )
         return found
 
     # -- recording outcomes --------------------------------------------------------------------
-    def records(
-        self, accepted: Sequence[Accepted], rejected: Sequence[Rejected], arrival: Arrival
-    ) -> tuple[list[dict[str, Any]], list[tuple[EventPayload, CloudEvent, str | None]]]:
-        """The per-event records to insert, and what to publish (payload, event, key)."""
-        records: list[dict[str, Any]] = []
-        messages: list[tuple[EventPayload, CloudEvent, str | None]] = []
+    @staticmethod
+    def batch() -> Batch:
+        return Batch(str(uuid.uuid4()), [], [])
+
+    def add(self, batch: Batch, accepted: Sequence[Accepted], rejected: Sequence[Rejected], arrival: Arrival) -> None:
+        """Add the per-event records of one reporter's submission (each holding the event it
+        publishes) and what to publish: accepted events first, each in the order submitted."""
         for item in accepted:
-            records.append(
-                _record(item.event.id, "accepted", arrival, item.row, item.event.type)
+            message = (item.payload, item.event, item.key)
+            batch.records.append(
+                _record(item.event.id, "accepted", arrival, item.row, item.event.type, batch, message)
                 | item.facts
-                | {
-                    "event_id": item.event.id,
-                    "superseded_by": None,
-                    "supersedes": item.event.supersedes,
-                    "event": item.event.to_structured(),
-                }
+                | {"event_id": item.event.id, "superseded_by": None, "supersedes": item.event.supersedes}
             )
-            messages.append((item.payload, item.event, item.key))
+            batch.messages.append(message)
+        self.add_rejections(batch, rejected, arrival)
+
+    def add_rejections(self, batch: Batch, rejected: Sequence[Rejected], arrival: Arrival) -> list[dict[str, Any]]:
+        """Add rejections to `batch`; returns their records."""
+        start = len(batch.records)
         for refused in rejected:
             payload, event = rejection_event(refused, arrival)
-            records.append(
-                _record(f"rejected:{event.id}", "rejected", arrival, refused.row, refused.type)
+            message = (payload, event, payload.ordering_key())
+            batch.records.append(
+                _record(f"rejected:{event.id}", "rejected", arrival, refused.row, refused.type, batch, message)
                 | {
                     "event_id": refused.event_id,
                     "label": refused.label,
@@ -138,106 +160,58 @@ class SubmissionStore:
                     "reasons": [r.model_dump() for r in refused.reasons],
                 }
             )
-            messages.append((payload, event, payload.ordering_key()))
-        return records, messages
+            batch.messages.append(message)
+        return batch.records[start:]
 
-    async def write_outbox(
-        self, messages: Sequence[tuple[EventPayload, CloudEvent, str | None]], arrival: Arrival
-    ) -> list[str]:
-        """The submission's outbox, before anything else is written; returns the chunk ids."""
-        chunks = []
-        for start in range(0, len(messages), CHUNK):
-            part = messages[start : start + CHUNK]
-            fields = outbox_fields([(p, e) for p, e, _ in part])
-            for entry, (_, _, key) in zip(fields["outbox"], part, strict=True):
-                entry["key"] = key
-            # not pending for the relay yet: the request publishes it itself (see `arm_stranded`)
-            chunks.append(
-                {
-                    "_id": str(uuid.uuid4()),
-                    **fields,
-                    "outbox_pending": False,
-                    "received_at": arrival.received_at,
-                    "channel": arrival.channel.value,
-                }
-            )
-        if chunks:
-            await self._intents.insert_many(chunks)
-        return [c["_id"] for c in chunks]
+    async def open(self, batch: Batch, received_at: datetime) -> None:
+        """The batch's marker, before its records: until it is published, a crash leaves a trace."""
+        marker = {"_id": batch.id, "published": False, "received_at": received_at, "events": len(batch.records)}
+        await self._batches.insert_one(marker)
 
     async def insert(self, records: list[dict[str, Any]]) -> set[str]:
-        """Insert every record; returns the ids that already existed (the same event came before).
-        The accepted ones newly stored are then remembered for later plausibility checks."""
+        """Insert every record in one unordered `insert_many`; returns the ids that already
+        existed (the same event came before)."""
         if not records:
             return set()
-        collided: set[str] = set()
         try:
             await self._col.insert_many(records, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(not is_duplicate_key(_as_error(e)) for e in errors):
                 raise
-            collided = {records[e["index"]]["_id"] for e in errors}
-        await self._remember([r for r in records if r["status"] == "accepted" and r["_id"] not in collided])
-        return collided
+            return {records[e["index"]]["_id"] for e in errors}
+        return set()
 
-    async def _remember(self, records: Sequence[dict[str, Any]]) -> None:
-        """The check keys of newly accepted records, each a document found by `_id` later (a query
-        on the records themselves reads every submission on the embedded store): a member's
-        learning minutes per day, and the first event that used a minutes or photo fingerprint.
-        A crash before this step only weakens the checks for those events."""
-        days: dict[str, list[dict[str, Any]]] = {}
-        firsts: dict[str, str] = {}
-        for r in records:
-            if r.get("member_id") and r.get("day") and r.get("minutes") is not None:
-                key = _learning_key(r["member_id"], r["day"])
-                days.setdefault(key, []).append({"id": r["_id"], "minutes": int(r["minutes"])})
-            for key in [_minutes_key(r["minutes_hash"])] if r.get("minutes_hash") else []:
-                firsts.setdefault(key, r["_id"])
-            for key in (_photo_key(h) for h in r.get("photo_hashes") or ()):
-                firsts.setdefault(key, r["_id"])
-        for key, entries in days.items():  # one write per member and day, by `_id`
-            await self._checks.update_one({"_id": key}, {"$push": {"events": {"$each": entries}}}, upsert=True)
-        if firsts:  # the first use wins: a fingerprint already known stays with its first event
-            try:
-                await self._checks.insert_many(
-                    [{"_id": k, "event_id": v} for k, v in firsts.items()], ordered=False
-                )
-            except BulkWriteError as exc:
-                if any(not is_duplicate_key(_as_error(e)) for e in exc.details.get("writeErrors", [])):
-                    raise
-
-    async def settle(self, chunk_ids: list[str]) -> None:
-        """The submission's events are on Kafka: its outbox goes."""
-        for chunk_id in chunk_ids:  # by _id, one at a time: the embedded store scans for an $in
-            await self._intents.delete_one({"_id": chunk_id})
+    async def published(self, batch: Batch) -> None:
+        """Kafka has every event of the batch: it is settled."""
+        await self._batches.update_one({"_id": batch.id}, {"$set": {"published": True}})
 
     async def mark_superseded(self, pairs: Sequence[tuple[str, str]]) -> None:
-        for old, new in pairs:
-            await self._col.update_one({"_id": old}, {"$set": {"superseded_by": new}})
-            prior = await self._col.find_one({"_id": old}, {"member_id": 1, "day": 1, "minutes": 1})
-            if prior and prior.get("member_id") and prior.get("day") and prior.get("minutes") is not None:
-                await self._checks.update_one(  # a corrected learning record no longer counts
-                    {"_id": _learning_key(prior["member_id"], prior["day"])},
-                    {"$pullAll": {"events": [{"id": old, "minutes": int(prior["minutes"])}]}},
-                )
+        """Corrected records point at their correction (and stop counting as learning minutes)."""
+        if pairs:
+            await self._col.bulk_write(
+                [UpdateOne({"_id": old}, {"$set": {"superseded_by": new}}) for old, new in pairs], ordered=False
+            )
 
     async def arm_stranded(self, older_than: datetime) -> int:
-        """Hand outboxes that their request never published (a crash) to the outbox relay, and
-        drop the ones the relay has emptied."""
-        moved = 0
-        async for chunk in self._intents.find({"received_at": {"$lt": older_than}}):
-            try:
-                await self._runtime.db[OUTBOX].insert_one(chunk | {"outbox_pending": True})
-            except Exception as exc:
-                if not is_duplicate_key(exc):
-                    raise
-            await self._intents.delete_one({"_id": chunk["_id"]})
-            moved += 1
-        if moved:
-            self._runtime.notify_outbox()
-        await self._runtime.db[OUTBOX].delete_many({"outbox_pending": False})
-        return moved
+        """Hand the records of batches that their request never published (a crash) to the outbox
+        relay: each record's event goes into its own outbox. Returns the events handed over."""
+        armed = 0
+        query = {"published": False, "received_at": {"$lt": older_than}}
+        async for marker in self._batches.find(query, {"_id": 1}):
+            records = await self._col.find({"batch_id": marker["_id"]}, {"event": 1, "key": 1, "seq": 1}).to_list(None)
+            updates = []
+            for record in sorted(records, key=lambda r: r.get("seq", 0)):
+                event = CloudEvent.from_structured(record["event"])
+                update = outbox_push({}, [(parse_payload(event), event)])
+                for entry in update["$push"]["outbox"]["$each"]:
+                    entry["key"] = record.get("key")
+                updates.append(UpdateOne({"_id": record["_id"]}, update))
+            if updates:
+                await self._col.bulk_write(updates, ordered=True)
+            await self._batches.update_one({"_id": marker["_id"]}, {"$set": {"published": True, "relayed": True}})
+            armed += len(updates)
+        return armed
 
     # -- what reporters read -------------------------------------------------------------------
     async def list(
@@ -251,7 +225,7 @@ class SubmissionStore:
         if reporter:
             query["reporter"] = reporter
         docs = (
-            await self._col.find(query, {"event": 0, "photo_hashes": 0})
+            await self._col.find(query, {"event": 0, "photo_hashes": 0, "outbox": 0})
             .sort("received_at", -1)
             .skip(skip)
             .to_list(limit)
@@ -259,7 +233,16 @@ class SubmissionStore:
         return docs, await self._col.count_documents(query)
 
 
-def _record(doc_id: str, status: str, arrival: Arrival, row: int | None, event_type: str | None) -> dict[str, Any]:
+def _record(
+    doc_id: str,
+    status: str,
+    arrival: Arrival,
+    row: int | None,
+    event_type: str | None,
+    batch: Batch,
+    message: Message,
+) -> dict[str, Any]:
+    payload, event, key = message
     reporter = arrival.reporter
     return {
         "_id": doc_id,
@@ -271,6 +254,11 @@ def _record(doc_id: str, status: str, arrival: Arrival, row: int | None, event_t
         "received_at": arrival.received_at,
         "row": row,
         "type": event_type,
+        "batch_id": batch.id,
+        "seq": len(batch.records),
+        "topic": payload.kafka_topic,
+        "key": key,
+        "event": event.to_structured(),
     }
 
 
@@ -295,21 +283,9 @@ def rejection_event(item: Rejected, arrival: Arrival) -> tuple[SubmissionRejecte
     )
 
 
-def outgoing(messages: Iterable[tuple[EventPayload, CloudEvent, str | None]]) -> list[Outgoing]:
+def outgoing(messages: Iterable[Message]) -> list[Outgoing]:
     return [Outgoing(p.kafka_topic, e, k) for p, e, k in messages]
 
 
 def _as_error(write_error: dict[str, Any]) -> Exception:
     return OperationFailure(write_error.get("errmsg", ""), code=write_error.get("code"))
-
-
-def _learning_key(member_id: str, day: str) -> str:
-    return f"learning|{member_id}|{day}"
-
-
-def _minutes_key(fingerprint: str) -> str:
-    return f"minutes|{fingerprint}"
-
-
-def _photo_key(fingerprint: str) -> str:
-    return f"photo|{fingerprint}"

@@ -102,6 +102,10 @@ class Needs:
     minutes_hashes: set[str] = field(default_factory=set)
     photo_hashes: set[str] = field(default_factory=set)
 
+    def merge(self, other: Needs) -> None:
+        for name, wanted in vars(other).items():
+            getattr(self, name).update(wanted)
+
 
 def needs_of(batch: list[Parsed], arrival: Arrival) -> Needs:
     needs = Needs()
@@ -304,10 +308,10 @@ class Assessor:
                 flags.append(NO_ATTENDEES)
             elif len(set(p.attendee_ids)) > self.ref.member_counts.get(p.organization_id, 0):
                 flags.append(ATTENDANCE_ABOVE_MEMBERS)
-            used = self.history.minutes_hashes.get(p.minutes_hash or "")
-            if p.minutes_hash and used not in (None, event.id, superseded):
+            mine = {event.id, superseded}
+            if p.minutes_hash and self.history.minutes_hashes.get(p.minutes_hash, set()) - mine:
                 flags.append(MINUTES_REUSED)
-            if any(self.history.photo_hashes.get(h) not in (None, event.id, superseded) for h in p.photo_hashes):
+            if any(self.history.photo_hashes.get(h, set()) - mine for h in p.photo_hashes):
                 flags.append(PHOTO_REUSED)
         if attendees and any(a not in self.ref.members for a in attendees):
             flags.append(UNKNOWN_ATTENDEES)
@@ -342,10 +346,10 @@ class Assessor:
             self.history.learning_minutes[learning_day] = self.history.learning_minutes.get(learning_day, 0) + minutes
         if isinstance(p, MeetingHeld):
             if p.minutes_hash:
-                self.history.minutes_hashes.setdefault(p.minutes_hash, event.id)
+                self.history.minutes_hashes.setdefault(p.minutes_hash, set()).add(event.id)
                 facts["minutes_hash"] = p.minutes_hash
             for h in p.photo_hashes:
-                self.history.photo_hashes.setdefault(h, event.id)
+                self.history.photo_hashes.setdefault(h, set()).add(event.id)
             facts["photo_hashes"] = list(p.photo_hashes)
         self.history.accepted[event.id] = PriorAccepted(
             institution_id, event.type, subject, learning_day=learning_day, minutes=minutes

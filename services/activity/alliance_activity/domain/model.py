@@ -106,12 +106,12 @@ class PriorAccepted:
 @dataclass
 class History:
     """What earlier accepted submissions say about this batch: known ids, learning minutes per
-    member and day, minutes and photo hashes already used."""
+    member and day, the events that used each minutes or photo hash."""
 
     accepted: dict[str, PriorAccepted] = field(default_factory=dict)
     learning_minutes: dict[tuple[str, str], int] = field(default_factory=dict)
-    minutes_hashes: dict[str, str] = field(default_factory=dict)  # hash -> event id
-    photo_hashes: dict[str, str] = field(default_factory=dict)
+    minutes_hashes: dict[str, set[str]] = field(default_factory=dict)  # hash -> event ids
+    photo_hashes: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

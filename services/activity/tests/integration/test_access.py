@@ -149,7 +149,7 @@ async def test_the_sandbox_answers_like_the_real_endpoint_and_stores_and_publish
     assert body["dry_run"] is True and body["accepted"] == 1 and body["duplicates"] == 1
     assert [r["id"] for r in body["rejected"]] == ["sb-2", "junk"]
     assert await platform.db["submissions"].count_documents({}) == 0
-    assert await platform.db["submission_intents"].count_documents({}) == 0
+    assert await platform.db["submission_batches"].count_documents({}) == 0
     real = await platform.client.post("/api/v1/events", content=json.dumps(batch), headers=headers)
     assert {k: v for k, v in body.items() if k != "dry_run"} == real.json()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from alliance_shared.contracts.catalog import parse_payload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import ACTIVITY_EVENTS
 from alliance_shared.contracts.vocabulary import Channel
+from pymongo import monitoring
 
 from .conftest import Platform, meeting_event, running
 
@@ -43,7 +45,7 @@ async def test_a_batch_of_5000_is_answered_in_one_request_and_every_accepted_eve
         events = await reader.wait_for_events(4990, timeout_s=60)
     accepted_ids = {e["id"] for e in batch if e["data"]["organization_id"] == "org-a"}
     assert {e.id for e in events} == accepted_ids
-    assert await platform.db["submissions"].count_documents({"unsettled": True}) == 0
+    assert await platform.db["submission_batches"].count_documents({"published": False}) == 0
 
 
 async def test_more_than_5000_events_in_one_batch_is_refused_with_413(platform: Platform) -> None:
@@ -62,9 +64,10 @@ async def test_a_submission_stored_but_not_published_before_a_crash_is_published
         event = CloudEvent.from_structured(meeting_event("crash-1")).with_extensions(institutionid="inst-a")
         arrival = Arrival(Channel.BATCH, Reporter("key:x", "inst-a", key_id="x"), platform.clock.now())
         accepted = Accepted(event, parse_payload(event), "org-a", "crash-1", None, {"institution_id": "inst-a"})
-        records, messages = service.submissions.records([accepted], [], arrival)
-        await service.submissions.write_outbox(messages, arrival)
-        await service.submissions.insert(records)
+        batch = service.submissions.batch()
+        service.submissions.add(batch, [accepted], [], arrival)
+        await service.submissions.open(batch, arrival.received_at)
+        await service.submissions.insert(batch.records)
         platform.clock.advance(timedelta(seconds=5))
         [published] = await reader.wait_for_events(1, timeout_s=30)
         assert published.id == "crash-1"
@@ -72,3 +75,48 @@ async def test_a_submission_stored_but_not_published_before_a_crash_is_published
             "/api/v1/events", json=meeting_event("crash-1"), headers=platform.key("inst-a")
         )
         assert again.json()["duplicates"] == 1
+
+
+class CommandCount(monitoring.CommandListener):
+    """The store commands issued while `counting` is set in the caller's context."""
+
+    counting: contextvars.ContextVar[bool] = contextvars.ContextVar("counting", default=False)
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.counting.get():
+            collection = event.command.get(event.command_name)
+            self.commands.append(f"{event.command_name} {collection}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_batch_costs_a_handful_of_store_commands_whatever_its_size(infra: Any) -> None:
+    listener = CommandCount()
+    monitoring.register(listener)  # for the clients created from here on: the service's
+    async with running(infra) as platform:
+        headers = platform.key("inst-a") | {"Content-Type": "application/cloudevents-batch+json"}
+        first = big_batch(2000)
+        again = first[:1000] + big_batch(3000)[2000:]  # 1,000 repeats, 1,000 new
+        counts = []
+        for body in (first, again):
+            listener.commands.clear()
+            token = CommandCount.counting.set(True)
+            try:
+                answer = await platform.client.post("/api/v1/events", content=json.dumps(body), headers=headers)
+            finally:
+                CommandCount.counting.reset(token)
+            assert answer.status_code == 202, answer.text
+            counts.append(list(listener.commands))
+        assert answer.json()["accepted"] == 998 and answer.json()["duplicates"] == 998
+    first_pass, second_pass = counts
+    # the key, three projection reads and a count, a marker, one insert, settled
+    assert len(first_pass) <= 9, first_pass
+    assert sum(c.startswith("insert submissions") for c in first_pass) == 1
+    assert len(second_pass) <= 10, "\n".join(second_pass)  # and the owners of the repeats, in one read

@@ -1,5 +1,5 @@
-"""The L3 Kafka consumer collects a batch's messages and ingests them at the batch's end, one pass
-per institution; a pass that fails leaves the batch to be tried again whole."""
+"""The L3 Kafka consumer collects a batch's messages and ingests them at the batch's end, in one
+pass for every institution; a pass that fails leaves the batch to be tried again whole."""
 
 from __future__ import annotations
 
@@ -34,29 +34,32 @@ class Report:
     rejected: tuple[Any, ...] = ()
 
 
-async def test_a_batch_is_ingested_once_per_institution_and_again_whole_after_a_failure():
-    passes: list[tuple[str | None, list[str], Channel]] = []
-    fail = {"once": True}
+class Ingest:
+    """Stands in for `IngestSubmissions.many`: records each pass, fails the first one."""
 
-    async def ingest(items: list[Submitted], channel: Channel, reporter: Reporter) -> Report:
-        if reporter.institution_id == "inst-b" and fail["once"]:
-            fail["once"] = False
+    def __init__(self) -> None:
+        self.passes: list[list[tuple[str | None, list[str]]]] = []
+        self.fail_once = True
+
+    async def many(self, submissions: list[tuple[Reporter, list[Submitted]]], channel: Channel) -> list[Report]:
+        assert channel is Channel.STREAM
+        if self.fail_once:
+            self.fail_once = False
             raise ConnectionError("store unavailable")
-        passes.append((reporter.institution_id, [i.label for i in items], channel))
-        return Report()
+        self.passes.append([(reporter.institution_id, [i.label for i in items]) for reporter, items in submissions])
+        return [Report() for _ in submissions]
 
+
+async def test_a_batch_is_ingested_in_one_pass_for_every_institution_and_again_whole_after_a_failure():
+    ingest = Ingest()
     stream = StreamIngest(ingest)  # type: ignore[arg-type]
     for n, inst in enumerate(["inst-a", "inst-b", "inst-a", "inst-a", "inst-b"]):
         await stream(*message(n, inst))
-    assert passes == []  # nothing before the batch ends
+    assert ingest.passes == []  # nothing before the batch ends
 
     with pytest.raises(ConnectionError):
         await stream.end_batch()
     await stream.end_batch()  # the consumer tries again: the whole batch, in its order
-    assert passes == [
-        ("inst-a", ["ev-0", "ev-2", "ev-3"], Channel.STREAM),  # the first try got this far
-        ("inst-a", ["ev-0", "ev-2", "ev-3"], Channel.STREAM),  # again: the store answers duplicates
-        ("inst-b", ["ev-1", "ev-4"], Channel.STREAM),
-    ]
+    assert ingest.passes == [[("inst-a", ["ev-0", "ev-2", "ev-3"]), ("inst-b", ["ev-1", "ev-4"])]]
     await stream.end_batch()
-    assert len(passes) == 3  # nothing left over
+    assert len(ingest.passes) == 1  # nothing left over, and an empty batch costs no pass
