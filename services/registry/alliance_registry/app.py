@@ -23,7 +23,7 @@ def create_app(settings: RegistrySettings | None = None, *, clock: Clock | None 
     clock = clock or SystemClock()
     runtime = Runtime(settings=settings, clock=clock, indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
     registry = Registry(
-        store=RegistryStore(lambda: runtime.db, announce=runtime.notify_outbox),
+        store=RegistryStore(lambda: runtime.db, wake=runtime.notify_outbox),
         vault=PiiVault(settings.pii_encryption_key),
         clock=clock,
         settings=settings,

@@ -1,11 +1,17 @@
 """Bulk import of institutions, organisations or members from a spreadsheet: each row becomes the
 same command the API would send; bad rows are reported (row, field, reason), good rows kept, and a
 row whose natural key (USCC; institution + organisation name; ID number) is already registered is
-left unchanged — so importing the same file twice changes nothing."""
+left unchanged — so importing the same file twice changes nothing.
+
+Rows are taken in chunks. The institutions and organisations a chunk names are read with one `$in`
+each (and remembered for the rest of the file); a member roster's chunk costs one more read (the ID
+numbers already registered) and one unordered insert of its new members with their events. Every
+import has a status document (`ImportJob`) carrying its progress, so a caller can draw a bar."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from alliance_shared.auth import Principal
@@ -28,174 +34,231 @@ from .domain.errors import AlreadyRegistered
 from .domain.identifiers import normalize_id_number, normalize_uscc
 from .domain.imports import Columns, ImportKind, RowError, map_headers, read_row, split_list
 from .handlers import handle
+from .import_jobs import ImportJob, ImportReport
+from .usecases.members import new_member
 
-# a command's field (as its errors name it) -> the import field whose column to blame
-_BLAME = {
-    "institution_ids": "institutions",
-    "parent_id": "parent",
-    "organization_id": "organization",
-    "institution_id": "institution",
-    "secretary.phone": "secretary_phone",
-    "secretary.email": "secretary_email",
-    "secretary.name": "secretary_name",
-}
+Doc = dict[str, Any]
+Rows = Sequence[tuple[int, dict[str, Any]]]
+
+_running: set[asyncio.Task[None]] = set()  # imports answered before they finished
 
 
-@dataclass
-class ImportReport:
-    kind: str
-    rows: int = 0
-    created: int = 0
-    unchanged: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
-            "created": self.created,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-        }
+def may_import(who: Principal, kind: ImportKind) -> bool:
+    return not who.is_machine and (
+        who.is_secretariat or (who.role is Role.INSTITUTION_ADMIN and kind is not ImportKind.INSTITUTIONS)
+    )
 
 
 async def import_file(
-    reg: Registry, kind: ImportKind, content: bytes, filename: str, who: Principal
-) -> ImportReport:
-    if who.is_machine or not (
-        who.is_secretariat or (who.role is Role.INSTITUTION_ADMIN and kind is not ImportKind.INSTITUTIONS)
-    ):
+    reg: Registry, kind: ImportKind, content: bytes, filename: str, who: Principal, *, wait: bool = True
+) -> Doc:
+    """Import the file; with `wait` the answer is the finished report, otherwise the job as it has
+    just started (its progress then read with `import_status`). A bad file is refused at once."""
+    if not may_import(who, kind):
         raise await reg.deny(who, f"import.{kind}", "imports")
     sheet = read_sheet(content, filename, max_rows=reg.settings.import_max_rows)
     try:
         columns = map_headers(kind, sheet.headers)
     except RowError as exc:
         raise Invalid(exc.reason, field=exc.field) from None
-    report = ImportReport(kind.value, rows=len(sheet.rows))
-    row_handler = _ROWS[kind]
-    lookups = await Lookups.read(reg) if kind is ImportKind.MEMBERS else None
-    for number, raw in sheet.rows:
-        try:
-            created = await row_handler(reg, columns, read_row(columns, raw), who, lookups)
-        except RowError as exc:
-            report.rejected.append({"row": number, "field": exc.field, "reason": exc.reason})
-            continue
-        except DomainError as exc:
-            blamed = _BLAME.get(exc.field or "", exc.field or "")
-            report.rejected.append(
-                {"row": number, "field": columns.header(blamed) if blamed else None, "reason": exc.message}
-            )
-            continue
-        if created:
-            report.created += 1
-        else:
-            report.unchanged += 1
-    return report
+    job = ImportJob(reg, ImportReport(kind.value, rows=len(sheet.rows)), who, filename)
+    await job.start()
+    work = _run(job, kind, columns, sheet.rows)
+    if wait:
+        await work
+    else:
+        task = asyncio.create_task(work, name=f"import:{job.id}")
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+    return job.answer()
 
 
-async def _institution_row(
-    reg: Registry, columns: Columns, row: dict[str, Any], who: Principal, lookups: Lookups | None = None
-) -> bool:
-    uscc = normalize_uscc(row["uscc"])
-    if await reg.store.find_one(INSTITUTIONS, {"uscc": uscc}) is not None:
-        return False
-    cmd = c.RegisterInstitution(
-        uscc=uscc,
-        name=row["name"],
-        ownership=Ownership(row["ownership"]),
-        party_org_status=PartyOrgStatus(row["party_org_status"]),
-        reporting_level=ReportingLevel(row["reporting_level"]),
-        sector=row.get("sector") or "",
-        alliance_role=AllianceRole(row.get("alliance_role") or AllianceRole.MEMBER),
-        effective_from=row.get("effective_from"),
-    )
-    return await _create(reg, cmd, who)
-
-
-async def _create(reg: Registry, cmd: object, who: Principal) -> bool:
+async def _run(job: ImportJob, kind: ImportKind, columns: Columns, rows: Rows) -> None:
     try:
-        await handle(reg, cmd, who)
-    except AlreadyRegistered:
-        return False  # registered meanwhile (a concurrent import of the same file)
-    return True
+        await _IMPORTS[kind](job, columns, rows)
+    except BaseException as exc:
+        # what was stored is kept (each chunk is its own insert); the job says where it stopped
+        await asyncio.shield(job.finish(error=f"导入中断 / import stopped: {type(exc).__name__}"))
+        raise
+    await job.finish()
 
 
-class Lookups:
-    """The institutions and organisations a member file's rows name, read once per file (keyed by
-    USCC and by name) instead of per row: on the embedded store each of those look-ups read the
-    whole collection. A member already registered is found by the insert itself (its ID number's
-    unique index), not by a look-up."""
-
-    def __init__(self, institutions: list[dict[str, Any]], organizations: list[dict[str, Any]]) -> None:
-        self.by_uscc = {i["uscc"]: i for i in institutions if i.get("uscc")}
-        self.institutions_named: dict[str, list[dict[str, Any]]] = {}
-        for i in institutions:
-            self.institutions_named.setdefault(i.get("name", ""), []).append(i)
-        self.organizations_named: dict[str, list[dict[str, Any]]] = {}
-        for o in organizations:
-            self.organizations_named.setdefault(o.get("name", ""), []).append(o)
-
-    @classmethod
-    async def read(cls, reg: Registry) -> Lookups:
-        fields = {"_id": 1, "uscc": 1, "name": 1}
-        institutions = await reg.store.db[INSTITUTIONS].find({}, fields).sort("_id", 1).to_list(None)
-        org_fields = {"_id": 1, "name": 1, "institution_id": 1, "institution_ids": 1}
-        organizations = await reg.store.db[ORGANIZATIONS].find({}, org_fields).sort("_id", 1).to_list(None)
-        return cls(institutions, organizations)
-
-    def institutions(self, query: dict[str, Any]) -> list[dict[str, Any]]:
-        if "uscc" in query:
-            found = self.by_uscc.get(query["uscc"])
-            return [found] if found else []
-        return self.institutions_named.get(query["name"], [])[:2]
-
-    def organizations(self, name: str, institution_id: str | None) -> list[dict[str, Any]]:
-        named = self.organizations_named.get(name, [])
-        return [o for o in named if institution_id is None or institution_id in o.get("institution_ids", [])][:2]
+def _chunks(rows: Rows, size: int) -> Iterator[Rows]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
 
 
-async def _institution_by_ref(
-    reg: Registry, ref: str, header: str, lookups: Lookups | None = None
-) -> dict[str, Any]:
-    """An institution named in a cell by its USCC (preferred) or its exact name."""
-    query: dict[str, Any] = {"name": ref}
+# -- what a file names: institutions and organisations, read once per name ------------------------
+def _institution_query(ref: str) -> tuple[str, str]:
+    """A cell naming an institution: by its USCC when it is one, else by its exact name."""
     try:
-        query = {"uscc": normalize_uscc(ref)}
+        return "uscc", normalize_uscc(ref)
     except Invalid:
-        pass
-    found = lookups.institutions(query) if lookups else await reg.store.find(INSTITUTIONS, query, limit=2)
-    if len(found) != 1:
-        raise RowError(
-            header,
-            (
-                "机构不存在 / no such institution"
-                if not found
-                else "机构名称不唯一，请用统一社会信用代码 / ambiguous name; use the USCC"
+        return "name", ref
+
+
+class Directory:
+    """The institutions and organisations the file's rows name, read with one `$in` per chunk for the
+    names not seen before (by USCC, institution name and organisation name), then kept for the rest
+    of the file; organisations the import opens are added as they are."""
+
+    def __init__(self, reg: Registry) -> None:
+        self.reg = reg
+        self._institutions: dict[tuple[str, str], list[Doc]] = {}
+        self._organizations: dict[str, list[Doc]] = {}
+
+    async def learn(self, institution_refs: Sequence[str], organization_names: Sequence[str]) -> None:
+        wanted: dict[str, set[str]] = {"uscc": set(), "name": set()}
+        for ref in institution_refs:
+            by, value = _institution_query(ref)
+            if (by, value) not in self._institutions:
+                wanted[by].add(value)
+        for by, values in wanted.items():
+            if not values:
+                continue
+            found = await self.reg.store.find_in(INSTITUTIONS, by, sorted(values), ("_id", "uscc", "name"))
+            for value in values:
+                self._institutions[(by, value)] = []
+            for doc in sorted(found, key=lambda d: d["_id"]):
+                self._institutions[(by, doc[by])].append(doc)
+        names = sorted({n for n in organization_names if n not in self._organizations})
+        fields = ("_id", "name", "institution_id", "institution_ids", "kind", "closed_at")
+        if not names:
+            return
+        for name in names:
+            self._organizations[name] = []
+        for doc in sorted(await self.reg.store.find_in(ORGANIZATIONS, "name", names, fields), key=lambda d: d["_id"]):
+            self._organizations[doc["name"]].append(doc)
+
+    def institution(self, ref: str, header: str) -> Doc:
+        found = self._institutions.get(_institution_query(ref), [])
+        if len(found) != 1:
+            raise RowError(
+                header,
+                (
+                    "机构不存在 / no such institution"
+                    if not found
+                    else "机构名称不唯一，请用统一社会信用代码 / ambiguous name; use the USCC"
+                )
+                + f": {ref}",
             )
-            + f": {ref}",
-        )
-    return found[0]
+        return found[0]
+
+    def organizations(self, name: str, *, covering: str | None = None, owned_by: str | None = None) -> list[Doc]:
+        return [
+            o for o in self._organizations.get(name, [])
+            if (covering is None or covering in o["institution_ids"])
+            and (owned_by is None or o["institution_id"] == owned_by)
+        ]
+
+    def opened(self, doc: Doc) -> None:
+        self._organizations.setdefault(doc["name"], []).append(doc)
 
 
-async def _organization_row(
-    reg: Registry, columns: Columns, row: dict[str, Any], who: Principal, lookups: Lookups | None = None
-) -> bool:
+# -- institutions ----------------------------------------------------------------------------------
+async def _institutions(job: ImportJob, columns: Columns, rows: Rows) -> None:
+    reg, report = job.reg, job.report
+    registered: set[str] = set()
+    for chunk in _chunks(rows, reg.settings.import_chunk_rows):
+        parsed: list[tuple[int, dict[str, Any], str]] = []
+        for number, raw in chunk:
+            try:
+                row = read_row(columns, raw)
+                parsed.append((number, row, normalize_uscc(row["uscc"])))
+            except (RowError, DomainError) as exc:
+                report.reject(number, columns, _blamed_on(exc, columns, "uscc"))
+        usccs = [u for _, _, u in parsed]
+        registered |= {d["uscc"] for d in await reg.store.find_in(INSTITUTIONS, "uscc", usccs, ("uscc",))}
+        for number, row, uscc in parsed:
+            if uscc in registered:
+                report.unchanged += 1
+                continue
+            try:
+                cmd = c.RegisterInstitution(
+                    uscc=uscc,
+                    name=row["name"],
+                    ownership=Ownership(row["ownership"]),
+                    party_org_status=PartyOrgStatus(row["party_org_status"]),
+                    reporting_level=ReportingLevel(row["reporting_level"]),
+                    sector=row.get("sector") or "",
+                    alliance_role=AllianceRole(row.get("alliance_role") or AllianceRole.MEMBER),
+                    effective_from=row.get("effective_from"),
+                )
+                created = await _create(reg, cmd, job.who)
+            except DomainError as exc:
+                report.reject(number, columns, exc)
+                continue
+            registered.add(uscc)
+            report.created += created is not None
+            report.unchanged += created is None
+        await job.advance()
+    _in_row_order(report)
+
+
+def _blamed_on(exc: Exception, columns: Columns, field_name: str) -> Exception:
+    """An identifier's `Invalid` as the error of its column."""
+    if isinstance(exc, Invalid) and not isinstance(exc, RowError):
+        return RowError(columns.header(field_name), exc.message)
+    return exc
+
+
+def _in_row_order(report: ImportReport) -> None:
+    report.rejected.sort(key=lambda r: r["row"])
+
+
+async def _create(reg: Registry, cmd: object, who: Principal) -> Doc | None:
+    try:
+        doc: Doc = await handle(reg, cmd, who)
+    except AlreadyRegistered:
+        return None  # registered meanwhile (a concurrent import of the same file)
+    return doc
+
+
+# -- organisations ---------------------------------------------------------------------------------
+async def _organizations(job: ImportJob, columns: Columns, rows: Rows) -> None:
+    reg, report = job.reg, job.report
+    directory = Directory(reg)
     header = columns.header("institutions")
-    owners = [await _institution_by_ref(reg, ref, header) for ref in split_list(row["institutions"])]
-    ids = [o["_id"] for o in owners]
-    name = row["name"].strip()
-    if await reg.store.find_one(ORGANIZATIONS, {"institution_id": ids[0], "name": name}) is not None:
-        return False
+    for chunk in _chunks(rows, reg.settings.import_chunk_rows):
+        parsed: list[tuple[int, dict[str, Any]]] = []
+        for number, raw in chunk:
+            try:
+                parsed.append((number, read_row(columns, raw)))
+            except RowError as exc:
+                report.reject(number, columns, exc)
+        await directory.learn(
+            [ref for _, row in parsed for ref in split_list(row["institutions"])],
+            [n.strip() for _, row in parsed for n in (row["name"], row.get("parent") or "") if n.strip()],
+        )
+        for number, row in parsed:  # one by one: a row may name as parent an organisation opened above it
+            try:
+                owners = [directory.institution(ref, header) for ref in split_list(row["institutions"])]
+                ids = [o["_id"] for o in owners]
+                name = row["name"].strip()
+                if directory.organizations(name, owned_by=ids[0]):
+                    report.unchanged += 1
+                    continue
+                opened = await _create(reg, _opening(columns, row, ids, name, directory), job.who)
+            except (RowError, DomainError) as exc:
+                report.reject(number, columns, exc)
+                continue
+            if opened is not None:
+                directory.opened(opened)
+            report.created += opened is not None
+            report.unchanged += opened is None
+        await job.advance()
+    _in_row_order(report)
+
+
+def _opening(
+    columns: Columns, row: dict[str, Any], ids: list[str], name: str, directory: Directory
+) -> c.OpenOrganization:
     parent_id = None
     if row.get("parent"):
-        parent = await reg.store.find_one(
-            ORGANIZATIONS, {"institution_ids": ids[0], "name": row["parent"].strip()}
-        )
-        if parent is None:
-            raise RowError(
-                columns.header("parent"), f"上级组织不存在 / no such parent organisation: {row['parent']}"
-            )
-        parent_id = parent["_id"]
+        parents = directory.organizations(row["parent"].strip(), covering=ids[0])
+        if not parents:
+            raise RowError(columns.header("parent"), f"上级组织不存在 / no such parent organisation: {row['parent']}")
+        parent_id = parents[0]["_id"]
     secretary = None
     if row.get("secretary_name") or row.get("secretary_phone") or row.get("secretary_email"):
         secretary = c.ContactDetails(
@@ -203,7 +266,7 @@ async def _organization_row(
             phone=row.get("secretary_phone"),
             email=row.get("secretary_email"),
         )
-    cmd = c.OpenOrganization(
+    return c.OpenOrganization(
         name=name,
         kind=OrganizationKind(row["kind"]),
         institution_ids=ids,
@@ -211,29 +274,55 @@ async def _organization_row(
         established_at=row.get("established_at"),
         secretary=secretary,
     )
-    return await _create(reg, cmd, who)
 
 
-async def _member_row(
-    reg: Registry, columns: Columns, row: dict[str, Any], who: Principal, lookups: Lookups | None = None
-) -> bool:
-    try:
-        id_number = normalize_id_number(row["id_number"], today=reg.today())
-    except Invalid as exc:
-        raise RowError(columns.header("id_number"), exc.message) from None
-    if lookups is None and await reg.store.find_one(MEMBERS, {"id_lookup": reg.vault.lookup_hash(id_number)}):
-        return False
-    query: dict[str, Any] = {"name": row["organization"].strip()}
+# -- members: the roster, the fast path ------------------------------------------------------------
+async def _members(job: ImportJob, columns: Columns, rows: Rows) -> None:
+    reg, report = job.reg, job.report
+    directory = Directory(reg)
+    for chunk in _chunks(rows, reg.settings.import_chunk_rows):
+        parsed: list[tuple[int, dict[str, Any], str]] = []
+        for number, raw in chunk:
+            try:
+                row = read_row(columns, raw)
+                parsed.append((number, row, normalize_id_number(row["id_number"], today=reg.today())))
+            except (RowError, DomainError) as exc:
+                report.reject(number, columns, _blamed_on(exc, columns, "id_number"))
+        await directory.learn(
+            [row["institution"] for _, row, _ in parsed if row.get("institution")],
+            [row["organization"].strip() for _, row, _ in parsed],
+        )
+        hashes = {n: reg.vault.lookup_hash(n) for _, _, n in parsed}
+        found = await reg.store.find_in(MEMBERS, "id_lookup", hashes.values(), ("id_lookup",))
+        registered = {d["id_lookup"] for d in found}
+        new: list[tuple[Doc, Any]] = []
+        for number, row, id_number in parsed:
+            if hashes[id_number] in registered:
+                report.unchanged += 1
+                continue
+            try:
+                doc, event = new_member(reg, *_member_of(columns, row, id_number, job.who, directory))
+            except (RowError, DomainError) as exc:
+                report.reject(number, columns, exc)
+                continue
+            registered.add(hashes[id_number])  # the same person twice in the file: the first row counts
+            new.append((doc, [event]))
+        taken = await reg.store.insert_new(MEMBERS, new)  # taken: registered meanwhile by someone else
+        report.created += len(new) - len(taken)
+        report.unchanged += len(taken)
+        await job.advance()
+    _in_row_order(report)
+
+
+def _member_of(
+    columns: Columns, row: dict[str, Any], id_number: str, who: Principal, directory: Directory
+) -> tuple[Doc, c.RegisterMember]:
+    institution_id: str | None = None
     if row.get("institution"):
-        query["institution_ids"] = (
-            await _institution_by_ref(reg, row["institution"], columns.header("institution"), lookups)
-        )["_id"]
+        institution_id = directory.institution(row["institution"], columns.header("institution"))["_id"]
     elif who.role is Role.INSTITUTION_ADMIN:
-        query["institution_ids"] = who.institution_id
-    if lookups is not None:
-        orgs = lookups.organizations(query["name"], query.get("institution_ids"))
-    else:
-        orgs = await reg.store.find(ORGANIZATIONS, query, limit=2)
+        institution_id = who.institution_id
+    orgs = directory.organizations(row["organization"].strip(), covering=institution_id)[:2]
     if len(orgs) != 1:
         raise RowError(
             columns.header("organization"),
@@ -242,7 +331,7 @@ async def _member_row(
             else "所在组织名称不唯一，请填写所属机构 / ambiguous organisation; fill in 所属机构",
         )
     org = orgs[0]
-    institution_id = query.get("institution_ids") or org["institution_id"]
+    institution_id = institution_id or org["institution_id"]
     if who.role is Role.INSTITUTION_ADMIN and institution_id != who.institution_id:
         raise Forbidden("不能导入其他机构的党员 / not your institution", field="institution_id")
     cmd = c.RegisterMember(
@@ -255,11 +344,11 @@ async def _member_row(
         institution_id=institution_id,
         pocket=bool(row.get("pocket")),
     )
-    return await _create(reg, cmd, who)
+    return org, cmd
 
 
-_ROWS = {
-    ImportKind.INSTITUTIONS: _institution_row,
-    ImportKind.ORGANIZATIONS: _organization_row,
-    ImportKind.MEMBERS: _member_row,
+_IMPORTS = {
+    ImportKind.INSTITUTIONS: _institutions,
+    ImportKind.ORGANIZATIONS: _organizations,
+    ImportKind.MEMBERS: _members,
 }

@@ -14,3 +14,4 @@ class RegistrySettings(ServiceSettings):
     max_active_api_keys: int = 5  # at least two, so a key can be rotated without downtime
     import_max_bytes: int = 10 * 1024 * 1024
     import_max_rows: int = 20_000
+    import_chunk_rows: int = 1_000  # rows read, checked and stored together (a handful of commands)

@@ -3,7 +3,7 @@ same document operation (single-document outbox), relayed to `registry.events.v1
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from alliance_shared.contracts.base import EventPayload
@@ -12,6 +12,7 @@ from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, OperationFailure
 
 SOURCE = "/registry"
 
@@ -20,6 +21,7 @@ ORGANIZATIONS = "organizations"
 MEMBERS = "members"
 API_KEYS = "api_keys"
 AUDIT = "audit"
+IMPORTS = "imports"  # one status document per bulk import: progress, then the per-row report
 
 # relayed in this order within a pass, so an institution's registration precedes its branches'
 OUTBOX_COLLECTIONS = (INSTITUTIONS, ORGANIZATIONS, MEMBERS, API_KEYS)
@@ -29,6 +31,8 @@ INDEXES = (
     IndexSpec(INSTITUTIONS, [("ownership", 1), ("reporting_level", 1)]),
     IndexSpec(ORGANIZATIONS, [("institution_id", 1), ("name", 1)], unique=True),
     IndexSpec(ORGANIZATIONS, [("institution_ids", 1)]),
+    IndexSpec(ORGANIZATIONS, [("name", 1)]),  # a roster names its branches: one $in per chunk
+    IndexSpec(INSTITUTIONS, [("name", 1)]),  # … and its institutions, by USCC or by name
     IndexSpec(MEMBERS, [("id_lookup", 1)], unique=True),
     IndexSpec(MEMBERS, [("organization_id", 1)]),
     IndexSpec(MEMBERS, [("transfer.id", 1)]),
@@ -58,15 +62,16 @@ def wrap(
 
 
 class RegistryStore:
-    """The collections, over a database that exists once the runtime has started."""
+    """The collections, over a database that exists once the runtime has started. The only place
+    that holds a database handle: use cases and views call these methods."""
 
     def __init__(self, database: Callable[[], AsyncDatabase[Doc]],
-                 announce: Callable[[str, Any], None] = lambda collection, doc_id: None) -> None:
+                 wake: Callable[[], None] = lambda: None) -> None:
         self._database = database
-        self._announce = announce  # tells the outbox relay which document has events to send
+        self._wake = wake  # tells the outbox relay that events are waiting (it finds them itself)
 
     @property
-    def db(self) -> AsyncDatabase[Doc]:
+    def _db(self) -> AsyncDatabase[Doc]:
         return self._database()
 
     async def insert(
@@ -79,14 +84,46 @@ class RegistryStore:
     ) -> Doc:
         full = {**doc, "version": 1, **outbox_fields(wrap(events, reporting_level=reporting_level))}
         try:
-            await self.db[collection].insert_one(full)
+            await self._db[collection].insert_one(full)
         except Exception as exc:
             if is_duplicate_key(exc):
                 raise DuplicateKey(collection) from None
             raise
         if events:
-            self._announce(collection, full["_id"])
+            self._wake()
         return full
+
+    async def insert_new(
+        self, collection: str, docs: Sequence[tuple[Mapping[str, Any], Sequence[EventPayload]]]
+    ) -> set[int]:
+        """Insert every document with its events in one unordered command; returns the positions
+        of those refused because a unique key is taken (registered before, or twice in `docs`).
+        The others are stored whatever happened to the refused ones."""
+        if not docs:
+            return set()
+        full = [{**doc, "version": 1, **outbox_fields(wrap(events))} for doc, events in docs]
+        taken: set[int] = set()
+        try:
+            await self._db[collection].insert_many(full, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            other = [e for e in errors if not is_duplicate_key(OperationFailure(e.get("errmsg", ""), e.get("code")))]
+            if other or exc.details.get("writeConcernErrors"):
+                raise
+            taken = {int(e["index"]) for e in errors}
+        if len(taken) < len(full):
+            self._wake()
+        return taken
+
+    async def find_in(
+        self, collection: str, field: str, values: Iterable[Any], fields: Sequence[str] = ()
+    ) -> list[Doc]:
+        """The documents whose `field` is one of `values` (one `$in`, through `field`'s index)."""
+        wanted = list(dict.fromkeys(values))
+        if not wanted:
+            return []
+        projection = dict.fromkeys(fields, 1) if fields else {"outbox": 0}
+        return await self._db[collection].find({field: {"$in": wanted}}, projection).to_list(None)
 
     async def update(
         self,
@@ -102,7 +139,7 @@ class RegistryStore:
         merged = outbox_push(update, wrap(events, reporting_level=reporting_level))
         merged.setdefault("$inc", {})["version"] = 1
         try:
-            stored = await self.db[collection].find_one_and_update(
+            stored = await self._db[collection].find_one_and_update(
                 dict(query), merged, return_document=ReturnDocument.AFTER
             )
         except Exception as exc:
@@ -110,25 +147,33 @@ class RegistryStore:
                 raise DuplicateKey(collection) from None
             raise
         if stored is not None and events:
-            self._announce(collection, stored["_id"])
+            self._wake()
         return stored
 
     async def get(self, collection: str, doc_id: str) -> Doc | None:
-        return await self.db[collection].find_one({"_id": doc_id}, {"outbox": 0})
+        return await self._db[collection].find_one({"_id": doc_id}, {"outbox": 0})
 
     async def find_one(self, collection: str, query: Mapping[str, Any]) -> Doc | None:
-        return await self.db[collection].find_one(dict(query), {"outbox": 0})
+        return await self._db[collection].find_one(dict(query), {"outbox": 0})
 
     async def find(
         self, collection: str, query: Mapping[str, Any], *, sort: str = "_id", skip: int = 0, limit: int = 0
     ) -> list[Doc]:
-        cursor = self.db[collection].find(dict(query), {"outbox": 0}).sort(sort, 1).skip(skip)
+        cursor = self._db[collection].find(dict(query), {"outbox": 0}).sort(sort, 1).skip(skip)
         if limit:
             cursor = cursor.limit(limit)
         return await cursor.to_list(None)
 
     async def count(self, collection: str, query: Mapping[str, Any]) -> int:
-        return int(await self.db[collection].count_documents(dict(query)))
+        return int(await self._db[collection].count_documents(dict(query)))
 
     async def audit(self, entry: Mapping[str, Any]) -> None:
-        await self.db[AUDIT].insert_one(dict(entry))
+        await self._db[AUDIT].insert_one(dict(entry))
+
+    async def record(self, collection: str, doc: Mapping[str, Any]) -> None:
+        """Store a document that announces nothing (an import's status document)."""
+        await self._db[collection].insert_one(dict(doc))
+
+    async def note(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Set `fields` on a document only its writer changes (an import's progress)."""
+        await self._db[collection].update_one({"_id": doc_id}, {"$set": dict(fields)})

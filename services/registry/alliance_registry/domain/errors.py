@@ -30,6 +30,11 @@ class UnknownApiKey(NotFound):
         super().__init__("API 密钥不存在 / no such API key", field="key_id")
 
 
+class UnknownImport(NotFound):
+    def __init__(self) -> None:
+        super().__init__("导入任务不存在 / no such import", field="import_id")
+
+
 class AlreadyRegistered(Conflict):
     code = "already_registered"
 

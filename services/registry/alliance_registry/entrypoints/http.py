@@ -11,7 +11,7 @@ from alliance_shared.errors import Invalid, PayloadTooLarge
 from alliance_shared.http import CurrentUser
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
-from .. import importer, views
+from .. import import_jobs, importer, views
 from ..context import Registry
 from ..domain import commands as c
 from ..domain.imports import ImportKind
@@ -218,8 +218,15 @@ async def scan_overdue_transfers(who: CurrentUser, reg: Reg) -> Doc:
 # -- bulk import ----------------------------------------------------------------------------------
 @router.post("/imports")
 async def bulk_import(
-    who: CurrentUser, reg: Reg, file: Annotated[UploadFile, File()], kind: Annotated[str, Form()]
+    who: CurrentUser,
+    reg: Reg,
+    response: Response,
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[str, Form()],
+    wait: Annotated[bool, Form()] = True,
 ) -> Doc:
+    """The per-row report once every row is done; with `wait=false`, 202 and the import's id at once,
+    its progress then read from `GET /imports/{id}`."""
     try:
         import_kind = ImportKind(kind)
     except ValueError:
@@ -231,5 +238,13 @@ async def bulk_import(
     content = await file.read(reg.settings.import_max_bytes + 1)
     if len(content) > reg.settings.import_max_bytes:
         raise PayloadTooLarge(f"文件超过 {reg.settings.import_max_bytes} 字节 / file too large", field="file")
-    report = await importer.import_file(reg, import_kind, content, file.filename or "", who)
-    return report.as_dict()
+    answer = await importer.import_file(reg, import_kind, content, file.filename or "", who, wait=wait)
+    if not wait:
+        response.status_code = 202
+    return answer
+
+
+@router.get("/imports/{import_id}")
+async def import_status(import_id: str, who: CurrentUser, reg: Reg) -> Doc:
+    """An import's progress (`processed` of `total` rows, `rate` rows/s) and, once done, its report."""
+    return await import_jobs.import_status(reg, import_id, who)

@@ -39,13 +39,27 @@ async def load_member(reg: Registry, mid: str) -> Doc:
 async def register_member(reg: Registry, cmd: c.RegisterMember, who: Principal) -> Doc:
     org = await load_organization(reg, cmd.organization_id)
     iid = cmd.institution_id or org["institution_id"]
+    if iid in org["institution_ids"] and not access.may_manage_member(who, org["_id"], iid):
+        raise await reg.deny(who, "member.register", org["_id"], "organization_id")
+    doc, event = new_member(reg, org, cmd)
+    try:
+        stored = await reg.store.insert(MEMBERS, doc, [event])
+    except DuplicateKey:
+        raise AlreadyRegistered(
+            "该身份证号已登记 / a member with this ID number is registered", field="id_number"
+        ) from None
+    return stored
+
+
+def new_member(reg: Registry, org: Doc, cmd: c.RegisterMember) -> tuple[Doc, ev.MemberRegistered]:
+    """The member's document and the event announcing it, for `cmd` in `org` (loaded): the checks
+    every way of registering a member shares (the API and the roster import)."""
+    iid = cmd.institution_id or org["institution_id"]
     if iid not in org["institution_ids"]:
         raise Invalid(
             "该机构不在此组织覆盖范围内 / the organisation does not cover that institution",
             field="institution_id",
         )
-    if not access.may_manage_member(who, org["_id"], iid):
-        raise await reg.deny(who, "member.register", org["_id"], "organization_id")
     if org.get("closed_at"):
         raise OrganizationClosed()
     id_number = normalize_id_number(cmd.id_number, today=reg.today())
@@ -82,13 +96,7 @@ async def register_member(reg: Registry, cmd: c.RegisterMember, who: Principal) 
         pocket=cmd.pocket,
         cadre_roles=roles,
     )
-    try:
-        stored = await reg.store.insert(MEMBERS, doc, [event])
-    except DuplicateKey:
-        raise AlreadyRegistered(
-            "该身份证号已登记 / a member with this ID number is registered", field="id_number"
-        ) from None
-    return stored
+    return doc, event
 
 
 async def _managed_member(reg: Registry, mid: str, who: Principal, action: str) -> Doc:
