@@ -4,7 +4,7 @@ in `IngestSubmissions`; the registry projection is kept by the handlers of `REGI
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,6 +24,13 @@ from .domain.reasons import ID_TAKEN, reason
 
 log = logging.getLogger(__name__)
 INGESTED = Counter("alliance_activity_ingested_total", "Submitted activity events by outcome", ["channel", "outcome"])
+
+
+Progress = Callable[[str], Awaitable[None]]  # told each phase of a pass: checked, stored, published
+
+
+async def _untold(_: str) -> None:
+    return None
 
 
 @dataclass
@@ -66,13 +73,24 @@ class IngestSubmissions:
         self._tolerance = future_tolerance
 
     async def __call__(
-        self, items: list[Submitted], channel: Channel, reporter: Reporter, *, dry_run: bool = False
+        self,
+        items: list[Submitted],
+        channel: Channel,
+        reporter: Reporter,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> IngestReport:
-        [report] = await self.many([(reporter, items)], channel, dry_run=dry_run)
+        [report] = await self.many([(reporter, items)], channel, dry_run=dry_run, progress=progress)
         return report
 
     async def many(
-        self, submissions: Sequence[tuple[Reporter, list[Submitted]]], channel: Channel, *, dry_run: bool = False
+        self,
+        submissions: Sequence[tuple[Reporter, list[Submitted]]],
+        channel: Channel,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> list[IngestReport]:
         """Several reporters' submissions in one pass (a Kafka batch holds many institutions'):
         one read of the projection and the history, one write, one publish for all of them."""
@@ -94,15 +112,17 @@ class IngestSubmissions:
             for item in items_:
                 report.add(assessor.assess(item))
             reports.append(report)
+        told = progress or _untold
+        await told("checked")
         if not dry_run:
-            await self._record(reports, arrivals)
+            await self._record(reports, arrivals, told)
         for report in reports:
             INGESTED.labels(channel.value, "accepted").inc(len(report.accepted))
             INGESTED.labels(channel.value, "duplicate").inc(len(report.duplicates))
             INGESTED.labels(channel.value, "rejected").inc(len(report.rejected))
         return reports
 
-    async def _record(self, reports: Sequence[IngestReport], arrivals: Sequence[Arrival]) -> None:
+    async def _record(self, reports: Sequence[IngestReport], arrivals: Sequence[Arrival], told: Progress) -> None:
         """The batch marker first (a crash after it still publishes), then the per-event records
         (whose unique ids catch an event that came before), publish, settle."""
         store = self._submissions
@@ -114,8 +134,10 @@ class IngestSubmissions:
         if collided:
             batch.messages = [m for m in batch.messages if m[1].id not in collided]
             await self._collisions(batch, reports, arrivals, collided)
+        await told("stored")
         await self._runtime.bus.publish_many(outgoing(batch.messages))
         await store.published(batch)
+        await told("published")
         corrections = [
             (a.event.supersedes, a.event.id) for report in reports for a in report.accepted if a.event.supersedes
         ]

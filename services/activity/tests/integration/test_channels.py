@@ -171,3 +171,41 @@ async def test_the_webhook_refuses_stale_or_foreign_signatures_and_counts_replay
     assert forged.status_code == 401 and forged.json()["error"]["field"] == "X-Signature"
     assert (await signed_webhook(platform, body)).json()["accepted"] == 1
     assert (await signed_webhook(platform, body)).json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+
+
+HEADER = "党组织编号,会议类型,召开时间,参会党员编号,应到人数,会议主题\n"
+
+
+async def test_a_large_upload_streams_its_progress_and_ends_with_the_same_answer(platform: Platform) -> None:
+    rows = [f"org-a,党课,2026/10/{1 + i % 19:02d} {8 + i % 10:02d}:{i % 60:02d},m-1,3,第{i}次\n" for i in range(1200)]
+    rows[7] = "org-a,野餐,2026/10/16 14:30,m-1,3,不合规\n"
+    answer = await platform.client.post(
+        "/api/v1/uploads",
+        headers=platform.key("inst-a") | {"Accept": "application/x-ndjson"},
+        data={"kind": "meeting"},
+        files={"file": ("会议.csv", (HEADER + "".join(rows)).encode("gbk"), "text/csv")},
+    )
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in answer.text.splitlines()]
+    assert [(line["phase"], line["rows"]) for line in lines[:-1]] == [
+        ("reading", 500),
+        ("reading", 1000),
+        ("read", 1200),
+        ("checked", 1200),
+        ("stored", 1200),
+        ("published", 1200),
+    ]
+    result = lines[-1]["result"]
+    assert result["accepted"] == 1199 and result["duplicates"] == 0 and [r["row"] for r in result["rejected"]] == [9]
+    assert await platform.db["submissions"].count_documents({"status": "accepted", "channel": "upload"}) == 1199
+
+
+async def test_a_streamed_upload_without_rows_ends_with_the_error(platform: Platform) -> None:
+    answer = await platform.client.post(
+        "/api/v1/uploads",
+        headers=platform.key("inst-a") | {"Accept": "application/x-ndjson"},
+        data={"kind": "meeting"},
+        files={"file": ("会议.csv", HEADER.encode("gbk"), "text/csv")},
+    )
+    [line] = [json.loads(x) for x in answer.text.splitlines()]
+    assert line["error"]["field"] == "file" and line["status"] == 422
