@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -17,6 +18,8 @@ from .clock import Clock, SystemClock
 from .kafka.consumer import BatchEnd, ConsumerPolicy, ConsumerRunner, Handler
 from .kafka.producer import EventPublisher
 from .mongo import IndexSpec, MongoDedupeStore, OutboxRelay, connect, ensure_indexes, ping
+from .mongo import dedupe as dedupe_marks
+from .mongo.outbox import outbox_indexes
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -65,8 +68,8 @@ class Runtime:
 
     async def start(self) -> None:
         self.mongo = connect(self.settings.mongodb_uri, app_name=self.settings.service_name)
-        await ensure_indexes(self.db, [*self.indexes, *_outbox_indexes(self.outbox_collections),
-                                       IndexSpec("processed_events", [("group", 1), ("at", 1)])])
+        await ensure_indexes(self.db, [*self.indexes, *outbox_indexes(self.outbox_collections),
+                                       *dedupe_marks.INDEXES])
         self.publisher = EventPublisher(self.settings.kafka_bootstrap_servers,
                                         client_id=self.settings.kafka_client_id or self.settings.service_name,
                                         topic_prefix=self.settings.kafka_topic_prefix)
@@ -82,8 +85,11 @@ class Runtime:
                     dedupe=MongoDedupeStore(self.db, spec.group_id) if spec.dedupe else None,
                     policy=spec.policy, on_batch_end=spec.on_batch_end)
                 self.runners.append(runner)
-                self._spawn(runner.run(), f"consumer:{spec.group_id}")
-        for loop in self.background:
+                self._spawn(self._supervise(runner), f"consumer:{spec.group_id}")
+        loops = list(self.background)
+        if self.start_consumers and any(spec.dedupe for spec in self.consumers):
+            loops.append(_expire_dedupe_marks)
+        for loop in loops:
             self._spawn(loop(self), getattr(loop, "__name__", "background"))
             self._loops.append(self._tasks[-1])
 
@@ -98,11 +104,30 @@ class Runtime:
 
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
+    async def _supervise(self, runner: ConsumerRunner) -> None:
+        """Run `runner` until it stops or brakes; when it crashes (the store or the broker gone
+        longer than its retries, a commit refused), start it again after a growing pause. Until
+        it runs again `runner.healthy` is false, so readiness says so."""
+        pause = 1.0
+        while True:
+            try:
+                await runner.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if runner.stopping:
+                    log.warning("consumer %s ended with an error while stopping", runner.group_id, exc_info=True)
+                    return
+                log.exception("consumer %s crashed; starting it again in %.0fs", runner.group_id, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
     def notify_outbox(self, collection: str | None = None, doc_id: Any = None) -> None:
-        """Call after a write that added outbox events, so they are relayed at once; naming the
-        document spares the relay a scan of the collection."""
+        """Call after a write that added outbox events, so they are relayed at once.
+        `collection` and `doc_id` are deprecated and ignored (see `OutboxRelay.notify`)."""
         if self.relay is not None:
-            self.relay.notify(collection, doc_id)
+            self.relay.notify()
 
     async def stop(self) -> None:
         # background loops (schedules) have nothing in flight worth waiting for: stop them now
@@ -128,7 +153,8 @@ class Runtime:
             await self.mongo.close()
 
     async def readiness(self) -> dict[str, bool]:
-        """Kafka and the store answer, and no consumer has braked."""
+        """Kafka and the store answer, and every consumer is consuming (none braked, crashed or
+        stuck on a store command)."""
         return {
             "store": self.mongo is not None and await ping(self.db),
             "kafka": self.publisher is not None and await self.publisher.ready(),
@@ -136,8 +162,9 @@ class Runtime:
         }
 
 
-def _outbox_indexes(collections: Sequence[str]) -> list[IndexSpec]:
-    return [IndexSpec(c, [("outbox_pending", 1)]) for c in collections]
+async def _expire_dedupe_marks(rt: Runtime) -> None:
+    retention = timedelta(days=rt.settings.dedupe_retention_days)
+    await every(3600, lambda: dedupe_marks.expire_marks(rt.db, retention), name="dedupe-expiry")
 
 
 async def every(interval_s: float, action: Callable[[], Awaitable[Any]], *, name: str) -> None:

@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = ""  # isolates tests or parallel environments sharing one broker
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str | None = None
+    # how long a consumer remembers an event id it applied; longer than the broker keeps messages
+    dedupe_retention_days: float = 30.0
 
     auth_jwt_secret: str = DEV_JWT_SECRET
     auth_jwks_url: str | None = None

@@ -79,3 +79,53 @@ class TopicReader:
             return matching if len(matching) >= count else None
 
         return await wait_for(enough, timeout_s=timeout_s, what=f"{count} events on {self.topic}")
+
+
+class OutageProxy:
+    """A TCP forwarder to `host:port` that a test takes down and brings back on the same port:
+    what a client sees when the server behind it restarts (connections reset, then refused)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for writer in list(self._links):
+            writer.transport.abort()
+        self._links.clear()
+        if server is not None:
+            await server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._links |= {writer, up_writer}
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+                self._links.discard(dst)
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))

@@ -46,7 +46,7 @@ def create_app(
     notifier = Notifier(runtime, clock, settings)
     group = consumer_group or settings.service_name
     runtime.consumers = consumer_specs(notifier, group)
-    runtime.background = background_loops(notifier, channels, group)
+    runtime.background = background_loops(notifier, channels)
 
     async def started(rt: Runtime) -> None:
         await notifier.store.catalog.seed(DEFAULT_RULES, DEFAULT_TEMPLATES)

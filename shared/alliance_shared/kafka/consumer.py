@@ -2,19 +2,24 @@
 already applied, retries with backoff, dead-letters what still fails, and brakes on a run of
 poison messages.
 
-Delivery semantics: at least once from Kafka, effectively once per event id for handlers that are
-idempotent per id (the dedupe mark is written after the handler, so a crash between the two
-replays the handler; handlers therefore upsert rather than increment blindly).
+Delivery semantics: at least once from Kafka, effectively once per event id. A batch's event ids
+are claimed in the dedupe store (one command per batch) before its handlers run; a message
+delivered again after a crash finds its own claim and is handled again, so handlers stay
+idempotent per id (they upsert rather than increment blindly). Store commands the runner needs —
+the claim, the end of the batch — and handler failures that are a store outage are retried until
+the store answers, never dead-lettered; any other handler failure is retried `max_attempts` times,
+then dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from opentelemetry import trace
@@ -25,6 +30,8 @@ from ..contracts.catalog import BY_TYPE, parse_payload
 from ..contracts.envelope import CloudEvent, EnvelopeError
 from ..contracts.topics import dlq
 from ..metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_SECONDS
+from ..mongo.client import is_transient
+from ..mongo.dedupe import Claim
 from ..telemetry import extract_context
 from .producer import EventPublisher
 
@@ -48,14 +55,15 @@ class ConsumedMessage:
 
 Handler = Callable[[CloudEvent, ConsumedMessage], Awaitable[None]]
 BatchEnd = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 class DedupeStore(Protocol):
-    """Remembers which event ids a consumer group has applied."""
+    """Remembers which event ids a consumer group has applied (see `MongoDedupeStore`)."""
 
-    async def seen(self, event_id: str) -> bool: ...
+    async def claim(self, claims: Sequence[Claim]) -> set[int]: ...
 
-    async def mark(self, event_id: str) -> None: ...
+    async def release(self, event_ids: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,9 @@ class ConsumerState:
     consecutive_dead_letters: int = 0
     stopped_reason: str | None = None
     running: bool = False
+    crashed: str | None = None  # why the last run ended by an error, until a new run has started
+    waiting_for: str | None = None  # the store command being retried, while it fails
+    restarts: int = 0
     last_errors: list[str] = field(default_factory=list)
 
 
@@ -100,11 +111,16 @@ class ConsumerRunner:
         self.policy = policy or ConsumerPolicy()
         self.state = ConsumerState()
         self._stopping = asyncio.Event()
-        self._consumer = AIOKafkaConsumer(
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id or group_id
+        self._consumer = self._new_consumer()
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
             *(self._prefix + t for t in self.topics),
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=client_id or group_id,
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self._client_id,
             enable_auto_commit=False,
             auto_offset_reset=self.policy.auto_offset_reset,
             max_poll_records=self.policy.batch_max_records,
@@ -116,12 +132,32 @@ class ConsumerRunner:
         self._stopping.set()
 
     @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
     def healthy(self) -> bool:
-        return self.state.stopped_reason is None
+        """Consuming: not braked, not crashed, not stuck on a store command that keeps failing."""
+        s = self.state
+        return s.stopped_reason is None and s.crashed is None and s.waiting_for is None
 
     async def run(self) -> None:
-        await self._consumer.start()
-        self.state.running = True
+        """Consume until `stop()` or the brake. An error that escapes ends the run with
+        `state.crashed` set; calling `run()` again starts afresh from the committed offsets."""
+        if self.state.running:
+            raise RuntimeError(f"consumer {self.group_id} is already running")
+        if self.state.crashed is not None:  # a restart: the previous consumer is gone
+            self._consumer = self._new_consumer()
+            self.state.restarts += 1
+        self._uncommitted = 0
+        try:
+            await self._consumer.start()
+        except BaseException as exc:
+            self.state.crashed = f"{type(exc).__name__}: {exc}"[:500]
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            raise
+        self.state.running, self.state.crashed = True, None
         try:
             while not self._stopping.is_set():
                 batches = await self._consumer.getmany(timeout_ms=500)
@@ -130,6 +166,10 @@ class ConsumerRunner:
                     if self._stopping.is_set():
                         break
                 await self._record_lag()
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self.state.crashed = f"{type(exc).__name__}: {exc}"[:500]
+            raise
         finally:
             self.state.running = False
             try:
@@ -138,11 +178,21 @@ class ConsumerRunner:
                 log.warning("consumer %s did not stop cleanly", self.group_id, exc_info=True)
 
     async def _handle_partition_batch(self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> None:
+        arrived = [self._arrived(record) for record in records]
+        duplicates = await self._claim(arrived)
+        failed: list[str] = []  # event ids dead-lettered: their claims are released
         last_done: int | None = None
-        for record in records:
+        for i, (record, message, event) in enumerate(arrived):
             if self._stopping.is_set() and last_done is not None:
                 break
-            await self._handle_one(record)
+            if isinstance(event, EnvelopeError):
+                await self._dead_letter(record, event, attempts=0)
+            elif i in duplicates:
+                self.state.duplicates += 1
+                self.state.consecutive_dead_letters = 0
+                EVENTS_CONSUMED.labels(message.topic, self.group_id, "duplicate").inc()
+            elif not await self._handle_one(record, message, event):
+                failed.append(event.id)
             last_done = record.offset
             if self.state.consecutive_dead_letters >= self.policy.brake_after_consecutive_dead_letters:
                 self.state.stopped_reason = (
@@ -152,46 +202,74 @@ class ConsumerRunner:
                 self._stopping.set()
                 break
         if last_done is not None:
+            dedupe = self._dedupe
+            if dedupe is not None and failed:
+                await self._until_done("releasing dead-lettered claims", lambda: dedupe.release(failed))
             await self._end_batch()
             await self._consumer.commit({tp: last_done + 1})
             self.state.handled += self._uncommitted
             self._uncommitted = 0
 
-    async def _end_batch(self) -> None:
-        """`on_batch_end`, retried with backoff until it succeeds (the offsets wait for it); when
-        the runner is stopping it gives up after `max_attempts` and the batch is redelivered."""
+    def _arrived(self, record: ConsumerRecord[Any, Any]) -> tuple[
+            ConsumerRecord[Any, Any], ConsumedMessage, CloudEvent | EnvelopeError]:
+        message = ConsumedMessage(self._logical(record.topic), record.partition, record.offset, record.key,
+                                  tuple(record.headers or ()), record.timestamp)
+        try:
+            return record, message, CloudEvent.from_kafka(message.headers, record.value)
+        except EnvelopeError as exc:
+            return record, message, exc
+
+    async def _claim(self, arrived: Sequence[tuple[Any, ConsumedMessage, CloudEvent | EnvelopeError]]) -> set[int]:
+        """The positions in `arrived` of events already applied: one dedupe command per batch."""
+        dedupe = self._dedupe
+        if dedupe is None:
+            return set()
+        at: list[int] = []
+        claims: list[Claim] = []
+        for i, (_, message, event) in enumerate(arrived):
+            if isinstance(event, CloudEvent):
+                at.append(i)
+                claims.append(Claim(event.id, message.topic, message.partition, message.offset))
+        refused = await self._until_done("claiming event ids", lambda: dedupe.claim(claims))
+        return {at[i] for i in refused}
+
+    async def _until_done(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """`op` (a store command the batch cannot go on without) retried with backoff until it
+        succeeds, `state.waiting_for` saying so meanwhile; when the runner is stopping it gives
+        up after `max_attempts` and raises: the batch is not committed and comes again."""
         attempt = 0
-        while self._on_batch_end is not None:
+        while True:
             attempt += 1
             try:
-                await self._on_batch_end()
-                return
+                result = await op()
+                self.state.waiting_for = None
+                return result
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if self._stopping.is_set() and attempt >= self.policy.max_attempts:
                     raise
-                delay = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (attempt - 1))
-                log.warning("end of batch failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc)
+                if attempt >= self.policy.max_attempts:
+                    self.state.waiting_for = what
+                delay = self._backoff(attempt)
+                log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc)
                 await asyncio.sleep(delay)
 
-    async def _handle_one(self, record: ConsumerRecord[Any, Any]) -> None:
-        message = ConsumedMessage(self._logical(record.topic), record.partition, record.offset, record.key,
-                                  tuple(record.headers or ()), record.timestamp)
-        try:
-            event = CloudEvent.from_kafka(message.headers, record.value)
-        except EnvelopeError as exc:
-            await self._dead_letter(record, exc, attempts=0)
-            return
-        if self._dedupe is not None and await self._dedupe.seen(event.id):
-            self.state.duplicates += 1
-            self.state.consecutive_dead_letters = 0
-            EVENTS_CONSUMED.labels(message.topic, self.group_id, "duplicate").inc()
-            return
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (attempt - 1)))
+
+    async def _end_batch(self) -> None:
+        """`on_batch_end`, retried until it succeeds (the offsets wait for it)."""
+        if self._on_batch_end is not None:
+            await self._until_done("end of batch", self._on_batch_end)
+
+    async def _handle_one(self, record: ConsumerRecord[Any, Any], message: ConsumedMessage,
+                          event: CloudEvent) -> bool:
+        """Run the handler; False when the event was dead-lettered. A store outage is waited out
+        (it counts no attempt): an event is never dead-lettered because the store restarted."""
         ctx = extract_context(message.headers)
-        attempt = 0
+        attempt = outage = 0
         while True:
-            attempt += 1
             started = time.perf_counter()
             try:
                 with _tracer.start_as_current_span(
@@ -201,26 +279,35 @@ class ConsumerRunner:
                                     "messaging.message.id": event.id, "cloudevents.event_type": event.type}):
                     await self._handler(event, message)
             except PermanentError as exc:
-                await self._dead_letter(record, exc, attempts=attempt)
-                return
+                await self._dead_letter(record, exc, attempts=attempt + 1)
+                return False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if attempt >= self.policy.max_attempts:
-                    await self._dead_letter(record, exc, attempts=attempt)
-                    return
-                delay = min(self.policy.backoff_max_s, self.policy.backoff_initial_s * 2 ** (attempt - 1))
+                if is_transient(exc):
+                    outage += 1
+                    if self._stopping.is_set() and outage >= self.policy.max_attempts:
+                        raise
+                    if outage >= self.policy.max_attempts:
+                        self.state.waiting_for = f"the store, handling {event.type}"
+                    delay = self._backoff(outage)
+                else:
+                    attempt += 1
+                    if attempt >= self.policy.max_attempts:
+                        await self._dead_letter(record, exc, attempts=attempt)
+                        return False
+                    delay = self._backoff(attempt)
                 log.warning("handler failed on %s (attempt %d), retrying in %.1fs: %s",
-                            event.type, attempt, delay, exc)
+                            event.type, attempt + outage, delay, exc)
                 await asyncio.sleep(delay)
                 continue
+            self.state.waiting_for = None
             HANDLER_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
             break
-        if self._dedupe is not None:
-            await self._dedupe.mark(event.id)
         self._uncommitted += 1
         self.state.consecutive_dead_letters = 0
         EVENTS_CONSUMED.labels(message.topic, self.group_id, "handled").inc()
+        return True
 
     def _logical(self, topic: str) -> str:
         return topic[len(self._prefix):] if self._prefix and topic.startswith(self._prefix) else topic

@@ -1,19 +1,28 @@
 """MongoDB access through PyMongo's async client: connection, indexes, dedupe marks, the
 single-document outbox and its relay, and optimistic versioning.
 
-Everything here works on FerretDB (no multi-document transactions, no change streams, no TTL
-indexes) and on real MongoDB alike.
+Everything here is plain MongoDB (single-document writes, bulk writes, indexed queries) and runs
+on FerretDB, which has no multi-document transactions, change streams or TTL indexes, alike.
 """
 
-from .client import IndexSpec, StoreError, connect, ensure_indexes, is_duplicate_key, ping, reads_every_document
-from .dedupe import MongoDedupeStore
+from .client import (
+    IndexSpec,
+    StoreError,
+    connect,
+    duplicate_indexes,
+    ensure_indexes,
+    is_duplicate_key,
+    is_transient,
+    ping,
+    reads_every_document,
+)
+from .dedupe import Claim, MongoDedupeStore, expire_marks
 from .keyed import by_ids, replace_all
-from .outbox import OutboxRelay, outbox_fields, outbox_push
+from .outbox import OutboxRelay, outbox_fields, outbox_indexes, outbox_push
 from .versioning import VersionConflict, update_versioned
 
 __all__ = [
-    "IndexSpec", "MongoDedupeStore", "OutboxRelay", "StoreError", "VersionConflict", "by_ids", "connect",
-    "ensure_indexes", "is_duplicate_key", "outbox_fields", "outbox_push", "ping", "reads_every_document",
-    "replace_all",
-    "update_versioned",
+    "Claim", "IndexSpec", "MongoDedupeStore", "OutboxRelay", "StoreError", "VersionConflict", "by_ids", "connect",
+    "duplicate_indexes", "ensure_indexes", "expire_marks", "is_duplicate_key", "is_transient", "outbox_fields",
+    "outbox_indexes", "outbox_push", "ping", "reads_every_document", "replace_all", "update_versioned",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 
 class StoreError(Exception):
@@ -53,11 +53,40 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], specs: Sequence[Inde
                                                **dict(spec.options))
 
 
-def is_duplicate_key(exc: BaseException) -> bool:
-    """True for a unique-index violation, however the server reports it."""
-    if isinstance(exc, DuplicateKeyError):
+# How the embedded store words a unique-index violation it answers with code 1 (InternalError)
+# instead of 11000: an update that breaks a unique index, on FerretDB 1.24's PostgreSQL backend
+# ("duplicate key value violates unique constraint") and its SQLite one.
+_CODE_1_DUPLICATE = ("duplicate key", "UNIQUE constraint failed")
+
+
+def is_duplicate_key(error: BaseException | Mapping[str, Any]) -> bool:
+    """True for a unique-index violation, however the server reports it: an exception, or one
+    entry of a `BulkWriteError`'s `writeErrors`. MongoDB answers code 11000; FerretDB answers an
+    update that breaks a unique index with code 1 and says "duplicate key" in the message."""
+    if isinstance(error, DuplicateKeyError):
         return True
-    return isinstance(exc, OperationFailure) and exc.code == 11000
+    if isinstance(error, Mapping):
+        code, message = error.get("code"), str(error.get("errmsg") or "")
+    elif isinstance(error, OperationFailure):
+        code, message = error.code, str((error.details or {}).get("errmsg") or error)
+    else:
+        return False
+    return code == 11000 or (code == 1 and any(m in message for m in _CODE_1_DUPLICATE))
+
+
+def duplicate_indexes(exc: BulkWriteError) -> set[int]:
+    """The positions, in the batch sent, of the writes a bulk write refused as duplicate keys;
+    re-raises `exc` when any other write failed."""
+    errors = exc.details.get("writeErrors", [])
+    if any(not is_duplicate_key(e) for e in errors) or exc.details.get("writeConcernErrors"):
+        raise exc
+    return {int(e["index"]) for e in errors}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the store could not be reached or did not answer in time (a restart, a
+    failover, a network blip): the same command may succeed a moment later."""
+    return isinstance(exc, ConnectionFailure)
 
 
 def duplicate_key_field(exc: BaseException) -> str | None:

@@ -7,22 +7,22 @@ between the publish and the clear publishes it again, and consumers dedupe by ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from pymongo import ReturnDocument
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ..contracts.base import EventPayload
 from ..contracts.envelope import CloudEvent
 from ..kafka.producer import EventPublisher, Outgoing
 from ..metrics import OUTBOX_PENDING
-from .keyed import by_ids
+from .client import IndexSpec
 
 log = logging.getLogger(__name__)
 
@@ -51,53 +51,46 @@ def outbox_push(update: Mapping[str, Any], events: Sequence[tuple[EventPayload, 
     return merged
 
 
+def outbox_indexes(collections: Sequence[str]) -> list[IndexSpec]:
+    """The index the relay polls through, on each collection whose documents carry an outbox."""
+    return [IndexSpec(c, [("outbox_pending", 1)]) for c in collections]
+
+
 class OutboxRelay:
-    """Publishes pending outbox entries of `collections`, in write order per document.
+    """Publishes the pending outbox entries of `collections`, in write order per document.
 
-    Writers that know which document they wrote call `notify(collection, doc_id)`: the relay then
-    reads just those documents by `_id`. A full scan for `outbox_pending` runs at start-up, on a
-    bare `notify()`, and every `interval_s` as the safety net that finds what a crashed process
-    wrote but never announced (on the embedded store such a scan reads the whole collection, so
-    it must not run per write).
+    The shape of eShop's IntegrationEventLogService — save with the change, query pending, mark
+    sent — with a relay that retries. A document with unsent entries carries the top-level marker
+    `outbox_pending: true` (set by `outbox_fields` / `outbox_push` in the write that adds them); a
+    poll reads up to `batch` such documents per collection through the marker's index, publishes
+    their entries, waits for the broker's acknowledgement and clears them with one bulk write:
+    a document still at the `outbox_seq` it was read at is emptied and unmarked; one written
+    meanwhile loses exactly the entries sent and stays marked for the next poll.
 
-    Every store command the relay issues per document filters on `_id` alone: the embedded store
-    reads the whole collection for any other filter, even `_id` plus one more field, and a relay
-    that paid a collection scan per relayed document fell minutes behind a bulk load. So a relayed
-    document is cleared by `_id` — its sent entries removed by value (`$pullAll`), the flag reset —
-    and when the document it returns still holds entries (written meanwhile), the flag is set again
-    and the document relayed once more. Should the relay die between those two commands, an entry
-    would sit unflagged: the first full pass after start-up therefore also picks up any document
-    whose outbox is not empty, flagged or not.
-
-    The safety net is paced by its own cost: after a full pass that took `d` seconds, the next one
-    waits at least `pace * d` (and `interval_s`). On the embedded store every command runs one at a
-    time and a pass over 20,000 members took 9 s under load, so a pass every 10 s left the other
-    writers a few percent of the store; paced, it takes at most 1/`pace` of it. A pass that finds a
-    full batch waiting goes on at once (that is relaying, not looking)."""
+    A poll runs at start-up, when a writer calls `notify()`, at once again while a poll finds a
+    full batch, and every `interval_s` otherwise (what another process wrote, or what a crash left
+    unsent). A poll that fails is retried after `interval_s`: a crash or an outage between the
+    store and the broker delays an event, never loses it; one between the publish and the clear
+    publishes it again, and consumers dedupe by event id."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher,
-                 collections: Sequence[str], *, interval_s: float = 10.0, batch: int = 200,
-                 pace: float = 20.0) -> None:
+                 collections: Sequence[str], *, interval_s: float = 5.0, batch: int = 200) -> None:
         self._db = db
         self._publisher = publisher
         self._collections = list(collections)
         self._interval = interval_s
         self._batch = batch
-        self._pace = pace
-        self._next_full_at = 0.0  # time.monotonic() before which a full pass waits
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._hints: dict[str, set[Any]] = {}
-        self._full_scan_due = True
-        self._recovered: set[str] = set()  # collections whose start-up pass has read every outbox
+        self._more_waiting = False  # the last poll found a full batch somewhere
         self.published = 0
+        self.polls = 0
 
     def notify(self, collection: str | None = None, doc_id: Any = None) -> None:
-        """A write just added events: relay them now. With the document named, only it is read."""
-        if collection is not None and doc_id is not None:
-            self._hints.setdefault(collection, set()).add(doc_id)
-        else:
-            self._full_scan_due = True
+        """A write just added events: poll now.
+
+        `collection` and `doc_id` are deprecated and ignored (the poll finds the document
+        through the marker's index); they go once no caller passes them."""
         self._wake.set()
 
     def stop(self) -> None:
@@ -106,65 +99,41 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()
             try:
-                if self._full_scan_due and time.monotonic() >= self._next_full_at:
-                    self._full_scan_due = False
-                    started = time.monotonic()
-                    await self.relay_pending()
-                    if not self._full_scan_due:  # nothing more waiting: rest in proportion to the cost
-                        self._next_full_at = time.monotonic() + (time.monotonic() - started) * self._pace
-                elif self._hints:
-                    await self.relay_hinted()
+                await self.relay_pending()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.warning("outbox relay pass failed; will retry", exc_info=True)
-                self._full_scan_due = True
-                self._next_full_at = time.monotonic() + self._interval  # a store that is down is not hammered
-            if self._hints or (self._full_scan_due and time.monotonic() >= self._next_full_at):
+                log.warning("outbox relay poll failed; will retry", exc_info=True)
+                await self._rest(wakeable=False)  # a store or broker that is down is not hammered
                 continue
-            wait = self._next_full_at - time.monotonic() if self._full_scan_due else self._interval
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.0))
-            except TimeoutError:
-                self._full_scan_due = True
-            self._wake.clear()
+            if not self._more_waiting:
+                await self._rest(wakeable=True)
+
+    async def _rest(self, *, wakeable: bool) -> None:
+        waiting = self._wake.wait() if wakeable else self._stopping.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiting, timeout=self._interval)
 
     async def relay_pending(self) -> int:
-        """One full pass over every collection; returns how many events were published."""
-        total = 0
+        """One poll of every collection; returns how many events were published."""
+        total, self._more_waiting = 0, False
         for name in self._collections:
-            query: dict[str, Any] = {"outbox_pending": True}
-            if name not in self._recovered:  # after a start: an entry that lost its flag in a crash too
-                query = {"$or": [query, {"outbox.0": {"$exists": True}}]}
-            docs = await self._db[name].find(query, {"outbox": 1}).sort("_id", 1).to_list(self._batch)
+            marked = self._db[name].find({"outbox_pending": True}, {"outbox": 1, "outbox_seq": 1})
+            docs = await marked.limit(self._batch).to_list(None)
             OUTBOX_PENDING.labels(name).set(len(docs))
             total += await self._relay_docs(name, docs)
-            if len(docs) == self._batch:
-                self._full_scan_due = True  # more are waiting
-            else:
-                self._recovered.add(name)
-        self.published += total
-        return total
-
-    async def relay_hinted(self) -> int:
-        """Publish the documents named by `notify(collection, doc_id)` since the last pass."""
-        total = 0
-        hints, self._hints = self._hints, {}
-        for name in self._collections:
-            ids = sorted(hints.pop(name, ()), key=str)
-            for start in range(0, len(ids), self._batch):  # read concurrently, relayed in `_id` order
-                found = await by_ids(self._db[name], ids[start : start + self._batch], {"outbox": 1})
-                docs = [found[i] for i in ids[start : start + self._batch] if found.get(i, {}).get("outbox")]
-                total += await self._relay_docs(name, docs)
-        if hints:  # a collection this relay does not know: fall back to a full pass
-            self._full_scan_due = True
+            self._more_waiting = self._more_waiting or len(docs) == self._batch
+        self.polls += 1
         self.published += total
         return total
 
     async def _relay_docs(self, name: str, docs: Sequence[Mapping[str, Any]]) -> int:
-        """Send every entry of `docs` (acknowledged together), then clear each document by `_id`:
-        exactly the entries sent are removed, entries written meanwhile stay and are relayed next."""
+        """Send every entry of `docs` (acknowledged together), then mark them sent in one bulk
+        write: exactly the entries sent go, entries written meanwhile stay for the next poll."""
+        if not docs:
+            return 0
         pending = []
         for doc in docs:
             for entry in doc.get("outbox") or []:
@@ -175,16 +144,13 @@ class OutboxRelay:
                 finally:
                     otel_context.detach(token)
         await self._publisher.acknowledged(pending)
-
-        async def clear(doc: Mapping[str, Any]) -> None:
-            after = await self._db[name].find_one_and_update(
-                {"_id": doc["_id"]},
-                {"$pullAll": {"outbox": doc.get("outbox") or []}, "$set": {"outbox_pending": False}},
-                return_document=ReturnDocument.AFTER)
-            if after is not None and after.get("outbox"):
-                # written again meanwhile: flag it again and relay the new entries next
-                await self._db[name].update_one({"_id": doc["_id"]}, {"$set": {"outbox_pending": True}})
-                self._hints.setdefault(name, set()).add(doc["_id"])
-
-        await asyncio.gather(*(clear(doc) for doc in docs))  # each by `_id`: concurrent round trips
+        sent: list[UpdateOne] = []
+        for doc in docs:
+            seq = doc.get("outbox_seq")
+            sent += [
+                UpdateOne({"_id": doc["_id"], "outbox_seq": seq}, {"$set": {"outbox": [], "outbox_pending": False}}),
+                UpdateOne({"_id": doc["_id"], "outbox_seq": {"$ne": seq}},
+                          {"$pullAll": {"outbox": doc.get("outbox") or []}}),
+            ]
+        await self._db[name].bulk_write(sent, ordered=True)
         return len(pending)

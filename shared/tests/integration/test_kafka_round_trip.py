@@ -4,17 +4,28 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from alliance_shared.contracts.activity import MeetingHeld
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import ACTIVITY_EVENTS, dlq
-from alliance_shared.kafka.consumer import ConsumedMessage, ConsumerPolicy, ConsumerRunner, EventDispatch
+from alliance_shared.kafka.consumer import (
+    ConsumedMessage,
+    ConsumerPolicy,
+    ConsumerRunner,
+    EventDispatch,
+    PermanentError,
+)
 from alliance_shared.mongo import MongoDedupeStore
+from alliance_shared.runtime import ConsumerSpec, Runtime
+from alliance_shared.settings import ServiceSettings
 from alliance_shared.telemetry import setup_tracing
-from alliance_shared.testing import TopicReader, wait_for
+from alliance_shared.testing import OutageProxy, TopicReader, wait_for
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +227,113 @@ async def test_what_handlers_buffer_is_written_at_the_end_of_the_batch_before_it
                              topics=[ACTIVITY_EVENTS], handler=record_again, publisher=publisher)
     await run_until(runner2, lambda: _true(again))
     assert again == [stuck.id]
+
+
+async def test_a_store_outage_while_consuming_delays_events_and_never_kills_the_consumer(infra, publisher, ns):
+    """The store restarts while the consumer has work: its dedupe claims and its handler's writes
+    fail for a while. The consumer waits the outage out (not ready meanwhile), then applies every
+    event once; nothing is dead-lettered."""
+    host, port = infra.mongodb_uri.split("//")[1].rstrip("/").split(":")
+    store = OutageProxy(host, int(port))
+    await store.up()
+    client = AsyncMongoClient(f"mongodb://{store.address}/", tz_aware=True, serverSelectionTimeoutMS=300,
+                              connectTimeoutMS=300, socketTimeoutMS=2000)
+    db = client[ns.replace("-", "_")]
+
+    async def on_meeting(payload: MeetingHeld, event: CloudEvent) -> None:
+        await db.applied.update_one({"_id": event.id}, {"$inc": {"times": 1}}, upsert=True)
+
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=EventDispatch({MeetingHeld: on_meeting}),
+                            publisher=publisher, dedupe=MongoDedupeStore(db, f"{ns}-g"),
+                            policy=ConsumerPolicy(max_attempts=2, backoff_initial_s=0.05, backoff_max_s=0.2))
+    task = asyncio.create_task(runner.run())
+    try:
+        first = meeting_event()
+        await publisher.publish(ACTIVITY_EVENTS, first, key="org-1")
+        await wait_for(lambda: _true(runner.state.handled == 1), timeout_s=30, what="the first event")
+        await store.down()
+        later = [meeting_event() for _ in range(3)]
+        for e in later:
+            await publisher.publish(ACTIVITY_EVENTS, e, key="org-1")
+        await wait_for(lambda: _true(runner.state.waiting_for), timeout_s=30, what="the consumer to wait")
+        assert not runner.healthy and not task.done()
+        await store.up()
+        await wait_for(lambda: _true(runner.state.handled == 4), timeout_s=30, what="the events after the outage")
+        assert runner.healthy and not task.done()
+        times = {d["_id"]: d["times"] async for d in db.applied.find({})}
+        assert times == {e.id: 1 for e in [first, *later]}
+        assert runner.state.dead_lettered == 0
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, timeout=15)
+        await client.drop_database(db.name)
+        await client.close()
+        await store.down()
+
+
+async def test_a_handler_that_cannot_reach_the_store_is_retried_past_its_attempts_not_dead_lettered(
+        infra, publisher, ns):
+    calls: list[str] = []
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        calls.append(event.id)
+        if len(calls) <= 5:
+            raise AutoReconnect("connection reset by the store")
+
+    event = meeting_event()
+    await publisher.publish(ACTIVITY_EVENTS, event, key="k")
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher,
+                            policy=ConsumerPolicy(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05))
+    await run_until(runner, lambda: _true(runner.state.handled == 1))
+    assert calls == [event.id] * 6 and runner.state.dead_lettered == 0 and runner.healthy
+
+
+async def test_a_crashed_consumer_is_not_ready_and_the_runtime_starts_it_again(infra, ns):
+    """A consumer whose run ends by an error (here: the DLQ cannot be written once) must not
+    leave readiness saying all is well; the runtime starts it again and the message is handled."""
+    seen: list[str] = []
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        seen.append(event.id)
+        raise PermanentError("this event can never be applied")
+
+    settings = ServiceSettings(service_name=f"{ns}-svc", kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+                               mongodb_uri=infra.mongodb_uri, mongodb_database=ns.replace("-", "_"),
+                               kafka_topic_prefix=f"{ns}.")
+    runtime = Runtime(settings=settings, consumers=[ConsumerSpec(group_id=f"{ns}-g", topics=[ACTIVITY_EVENTS],
+                                                                 handler=handler)])
+    await runtime.start()
+    try:
+        send_raw, failures = runtime.bus.send_raw, []
+
+        async def dlq_down_once(*args: object, **kwargs: object) -> None:
+            if not failures:
+                failures.append(1)
+                raise KafkaConnectionError("broker unavailable")
+            await send_raw(*args, **kwargs)  # type: ignore[arg-type]
+
+        runtime.bus.send_raw = dlq_down_once  # type: ignore[method-assign]
+        readiness: list[bool] = []
+
+        async def watch() -> None:
+            while True:
+                readiness.append((await runtime.readiness())["consumers"])
+                await asyncio.sleep(0.05)
+
+        watcher = asyncio.create_task(watch())
+        event = meeting_event()
+        async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{dlq(ACTIVITY_EVENTS)}") as dead:
+            await runtime.bus.publish(ACTIVITY_EVENTS, event, key="k")
+            await wait_for(lambda: _true(dead.records), timeout_s=60, what="the event dead-lettered after a restart")
+        await wait_for(lambda: _true(readiness[-1]), what="readiness after the restart")
+        watcher.cancel()
+        runner = runtime.runners[0]
+        assert failures and seen == [event.id, event.id] and runner.state.restarts == 1
+        assert False in readiness and runner.healthy
+    finally:
+        await runtime.stop()
+        client = AsyncMongoClient(infra.mongodb_uri)
+        await client.drop_database(settings.database_name)
+        await client.close()

@@ -1,7 +1,8 @@
 """The store helpers against the real store: indexes, the single-document outbox and its relay,
-optimistic versioning."""
+dedupe marks, optimistic versioning."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,18 +11,22 @@ from alliance_shared.contracts.registry import OrganizationClosed
 from alliance_shared.contracts.topics import REGISTRY_EVENTS
 from alliance_shared.kafka.consumer import ConsumerRunner, EventDispatch
 from alliance_shared.mongo import (
+    Claim,
     IndexSpec,
     MongoDedupeStore,
     OutboxRelay,
     VersionConflict,
     ensure_indexes,
+    expire_marks,
     is_duplicate_key,
     outbox_fields,
+    outbox_indexes,
     outbox_push,
     update_versioned,
 )
 from alliance_shared.testing import TopicReader, wait_for
 from pymongo import AsyncMongoClient, monitoring
+from pymongo.errors import OperationFailure
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +41,18 @@ async def test_a_unique_index_violation_surfaces_as_a_duplicate_key(db):
     assert await db.institutions.count_documents({}) == 1
 
 
+async def test_an_update_that_breaks_a_unique_index_is_a_duplicate_key(db):
+    """MongoDB answers 11000; the embedded store answers such an update with code 1."""
+    await ensure_indexes(db, [IndexSpec("institutions", [("uscc", 1)], unique=True)])
+    await db.institutions.insert_many([{"_id": "a", "uscc": "U1"}, {"_id": "b", "uscc": "U2"}])
+    for update in (db.institutions.update_one, db.institutions.find_one_and_update):
+        with pytest.raises(OperationFailure) as err:
+            await update({"_id": "b"}, {"$set": {"uscc": "U1"}})
+        assert is_duplicate_key(err.value), err.value.details
+    assert not is_duplicate_key(OperationFailure("something else broke", code=1))
+    assert await db.institutions.find_one({"_id": "b"}) == {"_id": "b", "uscc": "U2"}
+
+
 def closed(org: str) -> tuple[OrganizationClosed, object]:
     payload = OrganizationClosed(organization_id=org, institution_id="inst-1", closed_at="2026-09-30")
     return payload, envelope(payload, source="/registry")
@@ -47,7 +64,7 @@ async def test_an_event_written_with_its_state_change_is_published_after_a_relay
     await db.organizations.insert_one({"_id": "org-1", "status": "closed", **outbox_fields([(payload, event)])})
     # ... and the relay dies before publishing (it never ran). A new relay starts:
     async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
-        relay = OutboxRelay(db, publisher, ["organizations"], interval_s=0.1)
+        relay = OutboxRelay(db, publisher, ["organizations"], interval_s=300)  # its start-up poll finds it
         task = asyncio.create_task(relay.run())
         got = await topic.wait_for_events(1)
         relay.stop()
@@ -95,41 +112,18 @@ async def test_concurrent_versioned_updates_cannot_both_win(db):
     assert doc["version"] == 1 and doc["note"] in ("contacted", "promised date")
 
 
-async def test_dedupe_marks_expire_on_demand(db):
-    store = MongoDedupeStore(db, "g")
-    await store.mark("e1")
-    await store.mark("e1")  # marking twice is harmless
-    assert await store.seen("e1") and not await store.seen("e2")
-    from datetime import timedelta
-
-    assert await store.expire(timedelta(seconds=-1)) == 1
-    assert not await store.seen("e1")
-
-
-async def test_a_named_document_is_relayed_at_once_without_waiting_for_the_full_scan(infra, publisher, db, ns):
-    relay = OutboxRelay(db, publisher, ["organizations"], interval_s=300)  # no scan within the test
-    task = asyncio.create_task(relay.run())
-    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
-        await wait_for(lambda: _passes(relay), what="the start-up scan")
-        payload, event = closed("org-3")
-        await db.organizations.insert_one({"_id": "org-3", **outbox_fields([(payload, event)])})
-        relay.notify("organizations", "org-3")
-        got = await topic.wait_for_events(1, timeout_s=10)
-    relay.stop()
-    await task
-    assert [e.id for e in got] == [event.id]
-    doc = await db.organizations.find_one({"_id": "org-3"})
-    assert doc["outbox"] == [] and doc["outbox_pending"] is False
-
-
 class StoreCommands(monitoring.CommandListener):
     """Every command a client sends, by name, with its filters."""
 
     def __init__(self) -> None:
+        self.names: list[str] = []
         self.filters: list[tuple[str, dict[str, Any]]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         cmd = event.command
+        if event.command_name in ("endSessions", "hello", "isMaster", "ismaster", "ping"):
+            return
+        self.names.append(event.command_name)
         if event.command_name in ("find", "findAndModify"):
             self.filters.append((event.command_name, dict(cmd.get("filter") or cmd.get("query") or {})))
         elif event.command_name in ("update", "delete"):
@@ -142,34 +136,115 @@ class StoreCommands(monitoring.CommandListener):
         pass
 
 
-async def test_a_named_document_costs_the_relay_only_store_commands_by_id(infra, publisher, db, ns):
-    """The embedded store reads the whole collection for any filter but `_id` alone (`_id` plus a
-    version field included): a relay that cleared each document with such a filter fell minutes
-    behind a bulk load of members, and the API keys issued after it waited behind them."""
+async def listened(infra, db, commands: StoreCommands) -> AsyncMongoClient[dict[str, Any]]:
+    return AsyncMongoClient(infra.mongodb_uri, tz_aware=True, event_listeners=[commands])
+
+
+async def test_a_poll_is_one_indexed_find_and_one_bulk_write_per_collection(infra, publisher, db, ns):
+    """The relay finds pending documents through the marker's index and marks what it sent with
+    one bulk write, however many documents it relays."""
+    await ensure_indexes(db, outbox_indexes(["members", "api_keys"]))
+    entries = []
+    for n in range(5):
+        payload, event = closed(f"org-m{n}")
+        entries.append(event.id)
+        await db.members.insert_one({"_id": f"m{n}", "name": "党员", **outbox_fields([(payload, event)])})
+    await db.members.insert_one({"_id": "m-quiet", "name": "党员", **outbox_fields([])})
+    payload, event = closed("org-key")
+    entries.append(event.id)
+    await db.api_keys.insert_one({"_id": "k1", **outbox_fields([(payload, event)])})
     commands = StoreCommands()
-    client = AsyncMongoClient(infra.mongodb_uri, tz_aware=True, event_listeners=[commands])
+    client = await listened(infra, db, commands)
     try:
         relay = OutboxRelay(client[db.name], publisher, ["members", "api_keys"])
-        entries = {}
-        for n in range(5):
-            payload, event = closed(f"org-m{n}")
-            entries[f"m{n}"] = event.id
-            await db.members.insert_one({"_id": f"m{n}", "name": "党员", **outbox_fields([(payload, event)])})
-            relay.notify("members", f"m{n}")
-        payload, event = closed("org-key")
-        await db.api_keys.insert_one({"_id": "k1", **outbox_fields([(payload, event)])})
-        relay.notify("api_keys", "k1")
         async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
-            assert await relay.relay_hinted() == 6
+            assert await relay.relay_pending() == 6
             got = await topic.wait_for_events(6)
+        assert await relay.relay_pending() == 0
     finally:
         await client.close()
-    assert {e.id for e in got} == {*entries.values(), event.id}
-    assert commands.filters and all(list(f) == ["_id"] for _, f in commands.filters), commands.filters
-    assert [d["outbox"] async for d in db.members.find({})] == [[]] * 5
+    assert sorted(e.id for e in got) == sorted(entries)
+    assert commands.names == ["find", "update", "find", "update", "find", "find"], commands.names
+    assert all(f == {"outbox_pending": True} for name, f in commands.filters if name == "find")
+    assert [(d["outbox"], d["outbox_pending"]) async for d in db.members.find({})] == [([], False)] * 6
+    index_keys = [i["key"] for i in (await db.members.index_information()).values()]
+    assert [("outbox_pending", 1)] in index_keys
 
 
-async def test_an_event_written_while_its_document_is_being_relayed_stays_for_the_next_pass(infra, publisher, db, ns):
+async def test_a_notify_relays_at_once_without_waiting_for_the_interval(infra, publisher, db, ns):
+    relay = OutboxRelay(db, publisher, ["organizations"], interval_s=300)  # no timed poll within the test
+    task = asyncio.create_task(relay.run())
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        await wait_for(lambda: _polled(relay), what="the start-up poll")
+        payload, event = closed("org-3")
+        await db.organizations.insert_one({"_id": "org-3", **outbox_fields([(payload, event)])})
+        relay.notify("organizations", "org-3")  # the deprecated hint is accepted and ignored
+        got = await topic.wait_for_events(1, timeout_s=10)
+        second_payload, second = closed("org-3b")
+        await db.organizations.update_one({"_id": "org-3"}, outbox_push({}, [(second_payload, second)]))
+        relay.notify()
+        got = await topic.wait_for_events(2, timeout_s=10)
+    relay.stop()
+    await task
+    assert [e.id for e in got] == [event.id, second.id]
+    doc = await db.organizations.find_one({"_id": "org-3"})
+    assert doc["outbox"] == [] and doc["outbox_pending"] is False
+
+
+async def _polled(relay: OutboxRelay) -> bool:
+    return relay.polls > 0
+
+
+async def test_a_full_batch_is_followed_by_the_next_poll_at_once(infra, publisher, db, ns):
+    ids = []
+    for n in range(7):
+        payload, event = closed(f"org-b{n}")
+        ids.append(event.id)
+        await db.organizations.insert_one({"_id": f"b{n}", **outbox_fields([(payload, event)])})
+    relay = OutboxRelay(db, publisher, ["organizations"], interval_s=300, batch=3)
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        task = asyncio.create_task(relay.run())
+        got = await topic.wait_for_events(7, timeout_s=15)
+        relay.stop()
+        await task
+    assert sorted(e.id for e in got) == sorted(ids) and relay.polls >= 3
+    assert await db.organizations.count_documents({"outbox_pending": True}) == 0
+
+
+async def test_a_poll_that_fails_is_retried_and_the_event_still_goes_out(infra, publisher, db, ns):
+    payload, event = closed("org-6")
+    await db.organizations.insert_one({"_id": "org-6", **outbox_fields([(payload, event)])})
+
+    class BrokerDownOnce:  # the first poll's publish is not acknowledged
+        def __init__(self) -> None:
+            self.failures = 0
+
+        async def enqueue(self, outgoing: Any) -> Any:
+            return await publisher.enqueue(outgoing)
+
+        async def acknowledged(self, pending: Any) -> None:
+            if not self.failures:
+                self.failures += 1
+                raise ConnectionError("broker unavailable")
+            await publisher.acknowledged(pending)
+
+    flaky = BrokerDownOnce()
+    relay = OutboxRelay(db, flaky, ["organizations"], interval_s=0.2)  # type: ignore[arg-type]
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        task = asyncio.create_task(relay.run())
+        got = await topic.wait_for_events(1, timeout_s=15)
+        await wait_for(lambda: _cleared(db, "org-6"), what="the document cleared")
+        relay.stop()
+        await task
+    assert flaky.failures == 1 and event.id in {e.id for e in got}
+
+
+async def _cleared(db, doc_id: str) -> bool:
+    doc = await db.organizations.find_one({"_id": doc_id})
+    return doc is not None and doc["outbox"] == [] and doc["outbox_pending"] is False
+
+
+async def test_an_event_written_while_its_document_is_being_relayed_stays_for_the_next_poll(infra, publisher, db, ns):
     first_payload, first = closed("org-4")
     await db.organizations.insert_one({"_id": "org-4", **outbox_fields([(first_payload, first)])})
     second_payload, second = closed("org-4b")
@@ -189,65 +264,51 @@ async def test_an_event_written_while_its_document_is_being_relayed_stays_for_th
 
     relay = OutboxRelay(db, WriteWhilePublishing(), ["organizations"])  # type: ignore[arg-type]
     async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
-        relay.notify("organizations", "org-4")
-        assert await relay.relay_hinted() == 1
+        assert await relay.relay_pending() == 1
         doc = await db.organizations.find_one({"_id": "org-4"})
         assert [e["id"] for e in doc["outbox"]] == [second.id] and doc["outbox_pending"] is True
-        assert await relay.relay_pending() == 1  # found by the safety net (the writer's notify was lost)
+        assert await relay.relay_pending() == 1
         got = await topic.wait_for_events(2)
     assert [e.id for e in got] == [first.id, second.id]
-    doc = await db.organizations.find_one({"_id": "org-4"})
-    assert doc["outbox"] == [] and doc["outbox_pending"] is False
+    assert await _cleared(db, "org-4")
     assert await relay.relay_pending() == 0
 
 
-async def _passes(relay: OutboxRelay) -> bool:
-    return not relay._full_scan_due
+async def test_a_batch_of_event_ids_is_claimed_in_one_insert_and_the_duplicates_come_back(infra, db):
+    commands = StoreCommands()
+    client = await listened(infra, db, commands)
+    try:
+        marks = MongoDedupeStore(client[db.name], "g")
+        batch = [Claim(f"e{n}", "t", 0, n) for n in range(100)] + [Claim("e7", "t", 0, 100)]
+        assert await marks.claim(batch) == {100}  # the same id twice in one batch: the later one
+        assert commands.names[0] == "insert" and commands.names.count("insert") == 1, commands.names
+        assert await marks.claim([Claim("e8", "t", 0, 200), Claim("e200", "t", 0, 201)]) == {0}
+    finally:
+        await client.close()
 
 
-async def test_an_entry_that_lost_its_flag_in_a_crash_is_relayed_after_the_next_start(infra, publisher, db, ns):
-    payload, event = closed("org-5")
-    # the relay died between clearing the flag and setting it again for an entry written meanwhile
-    await db.organizations.insert_one({"_id": "org-5", **outbox_fields([(payload, event)]), "outbox_pending": False})
-    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
-        relay = OutboxRelay(db, publisher, ["organizations"])
-        assert await relay.relay_pending() == 1
-        got = await topic.wait_for_events(1)
-    assert [e.id for e in got] == [event.id]
-    doc = await db.organizations.find_one({"_id": "org-5"})
-    assert doc["outbox"] == [] and doc["outbox_pending"] is False
+async def test_a_message_delivered_again_after_a_crash_finds_its_own_claim_and_is_handled(db):
+    marks = MongoDedupeStore(db, "g")
+    assert await marks.claim([Claim("e1", "t", 3, 40), Claim("e2", "t", 3, 41)]) == set()
+    # the consumer died before committing: the same messages come again
+    assert await marks.claim([Claim("e1", "t", 3, 40), Claim("e2", "t", 3, 41)]) == set()
+    # a republished copy of e1 (another offset) is a duplicate; once released it is not
+    assert await marks.claim([Claim("e1", "t", 3, 90)]) == {0}
+    await marks.release(["e1"])
+    assert await marks.claim([Claim("e1", "t", 3, 91)]) == set()
+    # another group has its own marks
+    assert await MongoDedupeStore(db, "other").claim([Claim("e2", "t", 3, 95)]) == set()
+    # a mark written before marks named their message counts as applied
+    await db.processed_events.insert_one({"_id": "g:old", "group": "g", "at": datetime.now(UTC)})
+    assert await marks.claim([Claim("old", "t", 3, 99)]) == {0}
 
 
-async def test_the_safety_net_pass_rests_in_proportion_to_what_it_cost(infra, publisher, db, ns):
-    """A full pass that took 0.2 s is followed by the next no sooner than `pace` × 0.2 s later, however
-    short `interval_s` is: on the embedded store a pass over a large collection holds every other
-    command up, and one every `interval_s` starved the writers."""
-
-    class SlowToAcknowledge:  # a pass costs what its publishing costs, here 0.2 s
-        topic_prefix = publisher.topic_prefix
-
-        async def acknowledged(self, pending):
-            await asyncio.sleep(0.2)
-
-    def run_for(pace: float) -> tuple[OutboxRelay, list[float]]:
-        relay = OutboxRelay(db, SlowToAcknowledge(), ["organizations"], interval_s=0.01, pace=pace)  # type: ignore[arg-type]
-        passes: list[float] = []
-        full_pass = relay.relay_pending
-
-        async def counted() -> int:
-            passes.append(asyncio.get_running_loop().time())
-            return await full_pass()
-
-        relay.relay_pending = counted  # type: ignore[method-assign]
-        return relay, passes
-
-    for pace, most in ((10.0, 1), (0.0, 4)):
-        relay, passes = run_for(pace)
-        task = asyncio.create_task(relay.run())
-        await asyncio.sleep(1.5)
-        relay.stop()
-        await task
-        if pace:  # 0.2 s of passing, then 2 s of rest: the 1.5 s hold one pass
-            assert len(passes) == most, passes
-        else:  # unpaced, a pass follows the last one after `interval_s`
-            assert len(passes) > most, passes
+async def test_dedupe_marks_expire_by_age(db):
+    marks = MongoDedupeStore(db, "g")
+    await marks.claim([Claim("e1", "t", 0, 1)])
+    ancient = datetime.now(UTC) - timedelta(days=40)
+    await db.processed_events.insert_one({"_id": "g:ancient", "group": "g", "at": ancient})
+    assert await expire_marks(db, timedelta(days=30)) == 1
+    assert await db.processed_events.count_documents({}) == 1
+    assert await expire_marks(db, timedelta(seconds=-1)) == 1
+    assert await marks.claim([Claim("e1", "t", 0, 5)]) == set()

@@ -4,9 +4,7 @@ Each runs on `runtime.every`; what is "due" is decided by the injected clock."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
-from alliance_shared.mongo import MongoDedupeStore
 from alliance_shared.runtime import Runtime, every
 
 from .. import editing, handlers
@@ -14,9 +12,7 @@ from ..dispatch import Channels, dispatch_due
 from ..handlers import Notifier
 
 
-def background_loops(
-    notifier: Notifier, channels: Channels, group_id: str
-) -> list[Callable[[Runtime], Awaitable[None]]]:
+def background_loops(notifier: Notifier, channels: Channels) -> list[Callable[[Runtime], Awaitable[None]]]:
     s = notifier.settings
 
     async def dispatcher(_: Runtime) -> None:
@@ -33,9 +29,4 @@ def background_loops(
 
         await every(s.digest_interval_s, once, name="weekly-digest")
 
-    async def forget_old_event_ids(rt: Runtime) -> None:
-        # the embedded store has no TTL index: dedupe marks older than the broker's retention go by hand
-        marks = MongoDedupeStore(rt.db, group_id)
-        await every(3600, lambda: marks.expire(timedelta(days=30)), name="dedupe-expiry")
-
-    return [dispatcher, escalations, digest, forget_old_event_ids]
+    return [dispatcher, escalations, digest]
