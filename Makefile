@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/alliance/tools/bi
 ROLE ?= secretariat
 PYTEST_ARGS ?=
 
-.PHONY: help install run demo test test-unit lint token fetch-infra browser clean
+.PHONY: help install run demo test test-unit lint token fetch-infra browser deploy-tools clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,10 @@ run: install  ## start Kafka, the store and the four services; Ctrl-C stops ever
 demo: install  ## load a realistic alliance into the running platform through its public APIs
 	$(PY) scripts/demo.py
 
-test: install browser  ## the whole suite against a real Kafka broker and store
+deploy-tools:  ## kustomize, kubeconform, hadolint and schemas for the deployment checks (cached, once per version)
+	@scripts/ensure-deploy-tools.sh >/dev/null
+
+test: install browser deploy-tools  ## the whole suite against a real Kafka broker and store
 	$(PY) -m alliance_localinfra exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install  ## the fast layer only, no infrastructure

@@ -2,8 +2,9 @@
 
 * Apache Kafka 4.x: a single KRaft broker+controller from Maven Central jars (needs Java 17+
   and Maven on the first run).
-* FerretDB v1 (MongoDB wire protocol, SQLite storage) built from the Go module proxy (needs
-  Go on the first run).
+* FerretDB v1 (MongoDB wire protocol) built from the Go module proxy with the project's patches
+  (needs Go on the first run), on a private PostgreSQL 15 cluster (Debian's, installed by
+  ``scripts/ensure-postgres.sh`` where it is missing).
 
 If ``KAFKA_BOOTSTRAP_SERVERS`` / ``MONGODB_URI`` are set, those are used and nothing is started.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from . import ferretdb as _ferretdb
 from . import kafka as _kafka
+from . import postgres as _postgres
 from ._kafka_wire import create_topics, delete_topics
 from ._proc import CancelToken, StartCancelled, install_signal_handlers, restore_signal_handlers
 
@@ -45,6 +47,7 @@ def fetch(*, kafka: bool = True, store: bool = True) -> dict[str, float]:
         jobs["kafka_fetch"] = lambda c: _kafka.fetch(cancel=c)
     if store:
         jobs["ferretdb_build"] = lambda c: _ferretdb.build(cancel=c)
+        jobs["postgres_install"] = lambda c: _postgres.ensure_installed(c)
     _, timings = _run_parallel(jobs)
     return timings
 

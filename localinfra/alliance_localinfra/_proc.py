@@ -107,12 +107,21 @@ def spawn(
 
 
 class ManagedProcess:
-    """A server process started by us, stopped with SIGTERM, then SIGKILL, to its group."""
+    """A server process started by us, stopped with SIGTERM to its group (or its own stop signal to
+    the leader alone), then SIGKILL to the group."""
 
-    def __init__(self, name: str, popen: subprocess.Popen[Any], log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        popen: subprocess.Popen[Any],
+        log_path: Path | None = None,
+        *,
+        stop_signal: int = signal.SIGTERM,
+    ) -> None:
         self.name = name
         self.popen = popen
         self.log_path = log_path
+        self.stop_signal = stop_signal
         self._stopped = False
         _register(self)
 
@@ -138,7 +147,10 @@ class ManagedProcess:
         self._stopped = True
         try:
             if self.popen.poll() is None:
-                _killpg(self.popen.pid, signal.SIGTERM)
+                if self.stop_signal == signal.SIGTERM:
+                    _killpg(self.popen.pid, signal.SIGTERM)
+                else:  # to the leader alone: its children are its to stop (PostgreSQL's backends)
+                    os.kill(self.popen.pid, self.stop_signal)
                 try:
                     self.popen.wait(timeout)
                 except subprocess.TimeoutExpired:

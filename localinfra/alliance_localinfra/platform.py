@@ -122,6 +122,18 @@ def wait_ready(services: Sequence[RunningService], timeout_s: float = 90.0) -> N
         raise RuntimeError(f"not ready after {timeout_s:.0f}s: {names}\n{pending[0].process.log_tail()}")
 
 
+def development_channels(environ: Mapping[str, str], mailbox_port: int) -> dict[str, str]:
+    """The development inbox and the `log` SMS provider, for whatever the operator has not configured:
+    `SMTP_HOST` (with `SMTP_PORT`, `SMTP_FROM`, …) or `SMS_PROVIDER` (with its settings) in the
+    environment win, and reminders go to that mail server or gateway."""
+    channels: dict[str, str] = {}
+    if not environ.get("SMTP_HOST"):
+        channels.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(mailbox_port))
+    if not environ.get("SMS_PROVIDER"):
+        channels["SMS_PROVIDER"] = "log"
+    return channels
+
+
 @contextmanager
 def running_platform(*, ports: Mapping[str, int] | None = None, run_dir: Path | None = None,
                      extra_env: Mapping[str, str] | None = None,
@@ -140,8 +152,7 @@ def running_platform(*, ports: Mapping[str, int] | None = None, run_dir: Path | 
         mailbox.start()
         infra_env = {"KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers, "MONGODB_URI": infra.mongodb_uri,
                      "KAFKA_TOPIC_PREFIX": topic_prefix}
-        base_env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port), "SMS_PROVIDER": "log",
-                    **(extra_env or {})}
+        base_env = {**development_channels(os.environ, mailbox.port), **(extra_env or {})}
         services: list[RunningService] = []
         try:
             services = start_services(infra_env, ports=ports, log_dir=run_dir / "logs", extra_env=base_env,
@@ -202,6 +213,14 @@ def _port_busy(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _mail_line(platform: Mapping[str, Any]) -> str:
+    if os.environ.get("SMTP_HOST"):
+        server = f"{os.environ['SMTP_HOST']}:{os.environ.get('SMTP_PORT', '25')}"
+        return f"  邮件 / mail server         {server} (运营方配置 / the operator's)"
+    mailbox = platform["mailbox"]
+    return f"  邮件 / mail inbox          {mailbox.directory} (SMTP 127.0.0.1:{mailbox.port})"
+
+
 def _print_banner(platform: Mapping[str, Any], seconds: float) -> None:
     from alliance_shared.auth import mint_token
     from alliance_shared.settings import ServiceSettings
@@ -216,8 +235,9 @@ def _print_banner(platform: Mapping[str, Any], seconds: float) -> None:
     infra = platform["infra"]
     lines += [
         f"  Kafka                      {infra.kafka_bootstrap_servers}",
-        f"  MongoDB (FerretDB)         {infra.mongodb_uri}",
-        f"  邮件 / mail inbox          {platform['mailbox'].directory} (SMTP 127.0.0.1:{platform['mailbox'].port})",
+        f"  MongoDB (FerretDB on PostgreSQL) {infra.mongodb_uri}",
+        _mail_line(platform),
+        f"  短信 / SMS provider        {os.environ.get('SMS_PROVIDER') or 'log (服务日志 / the service log)'}",
         f"  服务日志 / service logs     {platform['run_dir'] / 'logs'}",
         "",
         "  秘书处令牌 / secretariat token (12 h):",

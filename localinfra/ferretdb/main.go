@@ -1,5 +1,5 @@
 // Command ferretdb is a tiny wrapper around the embeddable FerretDB v1 package
-// (github.com/FerretDB/FerretDB/ferretdb) with the SQLite handler.
+// (github.com/FerretDB/FerretDB/ferretdb) with the PostgreSQL handler.
 //
 // The upstream cmd/ferretdb binary, when built from the module proxy, panics at
 // start-up because build/version/version.txt is not part of the module zip
@@ -22,15 +22,14 @@ import (
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP listen address (host:port)")
-	dir := flag.String("sqlite-dir", "", "directory for SQLite database files (required)")
+	dir := flag.String("run-dir", "", "directory for the private socket between the proxy and FerretDB (required)")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL connection string, e.g. postgres://user@127.0.0.1:5432/ferretdb (required)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
-	synchronous := flag.String("sqlite-synchronous", "normal",
-		"SQLite's synchronous pragma: normal (with WAL: no fsync per commit; a machine crash may lose the last commits, never corrupts) or full (fsync per commit)")
-	serialize := flag.Bool("serialize", true, "run one command at a time (single-document atomicity, see serial.go)")
+	serialize := flag.Bool("serialize", true, "run read-modify-write commands one at a time per collection (single-document atomicity, see serial.go)")
 	flag.Parse()
 
-	if *dir == "" {
-		fmt.Fprintln(os.Stderr, "--sqlite-dir is required")
+	if *dir == "" || *pgURL == "" {
+		fmt.Fprintln(os.Stderr, "--run-dir and --postgresql-url are required")
 		os.Exit(2)
 	}
 
@@ -41,13 +40,6 @@ func main() {
 	}
 	if err = os.MkdirAll(abs, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-
-	switch *synchronous {
-	case "normal", "full", "extra":
-	default:
-		fmt.Fprintln(os.Stderr, "--sqlite-synchronous must be normal, full or extra")
 		os.Exit(2)
 	}
 
@@ -78,10 +70,10 @@ func main() {
 	}
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  listener,
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *synchronous + ")",
+		Listener:      listener,
+		Logger:        logger,
+		Handler:       "postgresql",
+		PostgreSQLURL: *pgURL,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -5,7 +5,7 @@ package main
 // conditional updates both succeeded, 62 of 100 $inc rounds lost an increment). MongoDB guarantees
 // single-document atomicity and the platform relies on it (optimistic versions, outbox pushes,
 // counters). This proxy restores it: read-modify-write commands (update, findAndModify, delete) on
-// one collection run one at a time; everything else (reads, inserts — atomic in SQLite already —,
+// one collection run one at a time; everything else (reads, inserts — atomic in the backend already —,
 // index and collection changes, which FerretDB locks itself) passes straight through. A global or
 // exclusive lock would let one slow multi-document update stall every client of the store.
 

@@ -1,4 +1,4 @@
-"""Integration tests: a real Kafka 4.x broker and FerretDB, driven with aiokafka and PyMongo."""
+"""Integration tests: a real Kafka 4.x broker and FerretDB on PostgreSQL, driven with aiokafka and PyMongo."""
 
 from __future__ import annotations
 
@@ -187,8 +187,8 @@ def test_exec_leaves_no_processes_after_sigkill(tmp_path: Path) -> None:
             time.sleep(0.1)
         kids = _descendants(parent.pid)
         names = {_proc_table().get(pid, (0, "", ""))[2] for pid in kids}
-        assert "java" in names and "ferretdb" in names, names
-        assert len(kids) >= 3  # java, ferretdb, the command
+        assert {"java", "ferretdb", "postgres"} <= names, names
+        assert len(kids) >= 4  # java, ferretdb, postgres (and its workers), the command
 
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(10)

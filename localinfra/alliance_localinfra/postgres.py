@@ -1,0 +1,232 @@
+"""A private PostgreSQL cluster on 127.0.0.1 for the embedded store (FerretDB's backend).
+
+Debian's PostgreSQL 15 (`/usr/lib/postgresql/15/bin`, not on PATH); `scripts/ensure-postgres.sh`
+installs it where it is missing. `initdb` and `postgres` refuse to run as root, so under root (CI)
+both run as the `postgres` user. Each start gets a fresh cluster in a temporary directory, on a free
+port, listening on 127.0.0.1 and a private socket directory only, trusting local connections (nothing
+else can reach it), and is removed at stop.
+
+Durability is `ALLIANCE_STORE_DURABILITY`: `relaxed` (the default) runs with
+`synchronous_commit=off`: a crash of PostgreSQL or the machine may lose the commits of the last
+~0.6 s (3 × `wal_writer_delay`), and never corrupts anything (`fsync` and full-page writes stay on).
+`full` waits for every commit's WAL flush, as a production PostgreSQL would.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._proc import CancelToken, ManagedProcess, free_ports, make_data_dir, run, spawn
+
+log = logging.getLogger(__name__)
+
+PG_MAJOR = "15"
+ENV_BIN = "ALLIANCE_PG_BIN"
+ENV_DURABILITY = "ALLIANCE_STORE_DURABILITY"
+DURABILITY = {"relaxed": "off", "full": "on"}
+DATABASE = "postgres"
+SUPERUSER = "postgres"
+_READY = "database system is ready to accept connections"
+
+
+class PostgresStartError(RuntimeError):
+    pass
+
+
+def ensure_script() -> Path:
+    """`ensure-postgres.sh`: inside the package when installed from a wheel, else the repo's copy."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_scripts", here.parent / "scripts"):
+        if (candidate / "ensure-postgres.sh").exists():
+            return candidate / "ensure-postgres.sh"
+    raise FileNotFoundError("ensure-postgres.sh not found")
+
+
+def ensure_installed(cancel: CancelToken | None = None) -> Path:
+    """PostgreSQL's binaries, installed by the project's script where they are missing."""
+    try:
+        return bin_dir()
+    except PostgresStartError:
+        log.info("PostgreSQL not found: installing it with ensure-postgres.sh ...")
+    proc = run(["bash", str(ensure_script())], name="ensure-postgres", cancel=cancel)
+    if proc.returncode != 0:
+        raise PostgresStartError(f"ensure-postgres.sh failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return bin_dir()
+
+
+def bin_dir() -> Path:
+    """Where `initdb` and `postgres` are: `$ALLIANCE_PG_BIN`, Debian's versioned directory, or PATH."""
+    explicit = os.environ.get(ENV_BIN)
+    candidates = [Path(explicit)] if explicit else []
+    candidates.append(Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin"))
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    on_path = shutil.which("postgres")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    for d in candidates:
+        if (d / "postgres").exists() and (d / "initdb").exists():
+            return d
+    raise PostgresStartError(
+        f"PostgreSQL {PG_MAJOR} not found (looked in {', '.join(map(str, candidates))}); "
+        "run scripts/ensure-postgres.sh (Debian: apt-get install postgresql-15) or set ALLIANCE_PG_BIN"
+    )
+
+
+def durability() -> str:
+    value = os.environ.get(ENV_DURABILITY, "relaxed")
+    if value not in DURABILITY:
+        raise PostgresStartError(f"{ENV_DURABILITY} must be one of {', '.join(DURABILITY)}, not {value!r}")
+    return value
+
+
+def _run_as() -> pwd.struct_passwd | None:
+    """The account the server runs as: `postgres` under root, else ourselves (None)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SUPERUSER)
+    except KeyError as exc:
+        raise PostgresStartError(
+            "PostgreSQL will not run as root and there is no 'postgres' user: run scripts/ensure-postgres.sh"
+        ) from exc
+
+
+@dataclass
+class Postgres:
+    host: str
+    port: int
+    process: ManagedProcess
+    data_dir: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"postgres://{SUPERUSER}@{self.host}:{self.port}/{DATABASE}"
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Fast shutdown (SIGINT: sessions are ended, the WAL is flushed), then the cluster is deleted."""
+        t0 = time.monotonic()
+        try:
+            self.process.stop(timeout)
+        finally:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.timings["postgres_stop"] = time.monotonic() - t0
+            log.debug(f"PostgreSQL stopped in {self.timings['postgres_stop']:.2f}s")
+
+
+def start(*, ready_timeout: float = 60.0, cancel: CancelToken | None = None) -> Postgres:
+    """A fresh cluster, initialised and started; returns once it accepts connections."""
+    binaries = ensure_installed(cancel)
+    mode = durability()
+    account = _run_as()
+    data_dir = make_data_dir("alliance-postgres-")
+    try:
+        return _start(binaries, data_dir, account, mode, ready_timeout, cancel)
+    except BaseException:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+
+
+def _start(
+    binaries: Path,
+    data_dir: Path,
+    account: pwd.struct_passwd | None,
+    mode: str,
+    ready_timeout: float,
+    cancel: CancelToken | None,
+) -> Postgres:
+    cluster = data_dir / "cluster"
+    as_user: dict[str, Any] = {}
+    if account is not None:
+        os.chown(data_dir, account.pw_uid, account.pw_gid)
+        as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(LC_ALL="C.UTF-8", LANG="C.UTF-8", TZ="UTC")
+    if account is not None:
+        env["HOME"] = account.pw_dir
+
+    t0 = time.monotonic()
+    proc = run(
+        [str(binaries / "initdb"), "-D", str(cluster), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
+         "--locale=C.UTF-8", "--no-sync"],
+        name="initdb", cancel=cancel, env=env, **as_user,
+    )
+    if proc.returncode != 0:
+        raise PostgresStartError(f"initdb failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    timings = {"postgres_initdb": time.monotonic() - t0}
+
+    t1 = time.monotonic()
+    (port,) = free_ports(1)
+    host = "127.0.0.1"
+    log_file = data_dir / "postgres.log"
+    settings = {
+        "listen_addresses": host,
+        "port": str(port),
+        "unix_socket_directories": str(data_dir),
+        "synchronous_commit": DURABILITY[mode],
+        "shared_buffers": "256MB",
+        "max_connections": "200",
+        "max_wal_size": "2GB",
+        "jit": "off",
+        "log_min_messages": "warning",
+        "log_checkpoints": "off",
+    }
+    args = [str(binaries / "postgres"), "-D", str(cluster)]
+    for key, value in settings.items():
+        args += ["-c", f"{key}={value}"]
+    with open(log_file, "wb") as out:
+        popen = spawn(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, **as_user)
+    # SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) would wait for every client to leave.
+    server = ManagedProcess("postgres", popen, log_file, stop_signal=signal.SIGINT)
+    pg = Postgres(host, port, server, data_dir, timings)
+    deadline = time.monotonic() + ready_timeout
+    try:
+        if cancel is not None:
+            cancel.track(server)
+        while not (_READY in _read(log_file) and _accepts(host, port)):
+            if cancel is not None:
+                cancel.check()
+            if not server.alive():
+                raise PostgresStartError(
+                    f"PostgreSQL exited with {popen.returncode} during start-up:\n{server.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise PostgresStartError(
+                    f"PostgreSQL did not accept connections in {ready_timeout}s:\n{server.log_tail()}"
+                )
+            time.sleep(0.05)
+    except BaseException:
+        server.stop(5)
+        raise
+    finally:
+        if cancel is not None:
+            cancel.untrack(server)
+    timings["postgres_start"] = time.monotonic() - t1
+    log.debug(f"PostgreSQL {binaries} on {host}:{port} ({mode} durability): "
+              f"initdb {timings['postgres_initdb']:.2f}s, start {timings['postgres_start']:.2f}s")
+    return pg
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

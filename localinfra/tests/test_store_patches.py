@@ -1,0 +1,164 @@
+"""The store build's patches (`localinfra/ferretdb/patches/`), each checked on the running store.
+
+PostgreSQL's plan for a query comes back in FerretDB's `explain`: each test names the plan a patch
+makes possible, so it fails on a build without that patch (a sequential scan instead), and checks
+that the pushed-down filter still answers exactly what MongoDB would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from alliance_localinfra import Infra
+from alliance_localinfra import ferretdb as store_build
+from bson import ObjectId
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+
+pytestmark = pytest.mark.integration
+
+Doc = dict[str, Any]
+N = 3000
+
+
+@pytest_asyncio.fixture
+async def members(infra: Infra) -> AsyncIterator[AsyncCollection[Doc]]:
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(infra.mongodb_uri)
+    col = client[f"patches_{uuid.uuid4().hex[:8]}"]["members"]
+    await col.insert_many(
+        [
+            {
+                "_id": f"m{i:05d}",
+                "organization_id": f"o{i % 300}",
+                "institution_id": f"i{i % 30}",
+                "status": "full" if i % 2 else "probationary",
+                "tags": ["all", f"t{i % 7}"],
+                "ref": ObjectId(f"{i:024x}"),
+            }
+            for i in range(N)
+        ]
+    )
+    await col.create_index([("organization_id", ASCENDING)])
+    await col.create_index([("institution_id", ASCENDING), ("status", ASCENDING)])
+    await col.create_index([("tags", ASCENDING)])
+    await col.create_index([("ref", ASCENDING)], unique=True)
+    try:
+        yield col
+    finally:
+        await client.drop_database(col.database.name)
+        await client.close()
+
+
+def _nodes(plan: Doc) -> list[Doc]:
+    found = [plan]
+    for child in plan.get("Plans", []):
+        found += _nodes(child)
+    return found
+
+
+async def _plan(col: AsyncCollection[Doc], query: Doc) -> list[Doc]:
+    answer = await col.database.command("explain", {"find": col.name, "filter": query}, verbosity="queryPlanner")
+    return _nodes(answer["queryPlanner"]["Plan"])
+
+
+def _uses_index(nodes: list[Doc]) -> set[str]:
+    return {n["Index Name"] for n in nodes if n["Node Type"] in ("Index Scan", "Bitmap Index Scan")}
+
+
+async def _ids(col: AsyncCollection[Doc], query: Doc) -> list[str]:
+    return sorted([d["_id"] async for d in col.find(query, {"_id": 1})])
+
+
+# 01-pushdown-id-index-and-in.patch
+
+
+@pytest.mark.asyncio
+async def test_id_equality_is_served_by_the_id_index(members: AsyncCollection[Doc]) -> None:
+    nodes = await _plan(members, {"_id": "m02999"})
+    assert any(name.endswith("_id__67399184_idx") for name in _uses_index(nodes)), nodes
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
+    assert await _ids(members, {"_id": "m02999"}) == ["m02999"]
+    assert await _ids(members, {"_id": {"$eq": "m00007"}}) == ["m00007"]
+
+
+@pytest.mark.asyncio
+async def test_id_in_is_served_by_the_id_index_and_answers_like_mongodb(members: AsyncCollection[Doc]) -> None:
+    wanted = [f"m{i:05d}" for i in range(0, N, 97)] + ["missing"]
+    nodes = await _plan(members, {"_id": {"$in": wanted}})
+    assert _uses_index(nodes) and not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
+    assert await _ids(members, {"_id": {"$in": wanted}}) == sorted(wanted[:-1])
+
+
+@pytest.mark.asyncio
+async def test_in_on_an_indexed_field_uses_its_index_and_matches_array_elements(
+    members: AsyncCollection[Doc],
+) -> None:
+    nodes = await _plan(members, {"organization_id": {"$in": ["o1", "o2"]}})
+    assert len(_uses_index(nodes)) == 1 and not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
+    assert await _ids(members, {"organization_id": {"$in": ["o1", "o2"]}}) == sorted(
+        f"m{i:05d}" for i in range(N) if i % 300 in (1, 2)
+    )
+    # an array field matches when it holds one of the values, as on MongoDB
+    assert len(await _ids(members, {"tags": {"$in": ["t3", "nothing"]}})) == len([i for i in range(N) if i % 7 == 3])
+    refs = [ObjectId(f"{i:024x}") for i in (5, 6)]
+    assert await _ids(members, {"ref": {"$in": refs}}) == ["m00005", "m00006"]
+
+
+@pytest.mark.asyncio
+async def test_in_with_values_that_cannot_be_pushed_down_still_answers(members: AsyncCollection[Doc]) -> None:
+    # numbers and nulls are not pushed down: the handler filters every document, as before the patch
+    assert await _ids(members, {"_id": {"$in": ["m00001", 5, None]}}) == ["m00001"]
+    assert await _ids(members, {"organization_id": {"$in": []}}) == []
+
+
+# 02-gin-indexes-serve-equality.patch
+
+
+@pytest.mark.asyncio
+async def test_equality_on_indexed_fields_is_served_by_their_indexes(members: AsyncCollection[Doc]) -> None:
+    for query in (
+        {"organization_id": "o5"},
+        {"institution_id": "i3", "status": "full"},  # a compound index
+        {"institution_id": "i3"},  # its first key alone
+        {"status": "full", "institution_id": "i3", "_id": {"$ne": "x"}},
+        {"ref": ObjectId(f"{7:024x}")},  # a unique index, through its GIN companion
+    ):
+        nodes = await _plan(members, query)
+        assert _uses_index(nodes) and not [n for n in nodes if n["Node Type"] == "Seq Scan"], (query, nodes)
+    assert await _ids(members, {"institution_id": "i3", "status": "full"}) == sorted(
+        f"m{i:05d}" for i in range(N) if i % 30 == 3 and i % 2
+    )
+
+
+@pytest.mark.asyncio
+async def test_dropping_an_index_drops_what_served_it(members: AsyncCollection[Doc]) -> None:
+    await members.drop_index("ref_1")
+    nodes = await _plan(members, {"ref": ObjectId(f"{7:024x}")})
+    assert not _uses_index(nodes), nodes
+    await members.create_index([("ref", ASCENDING)], unique=True)  # the same names can be created again
+    assert _uses_index(await _plan(members, {"ref": ObjectId(f"{7:024x}")}))
+
+
+# 03-resource-tracking-in-debug-builds-only.patch
+
+
+@pytest.mark.slow
+def test_release_build_does_not_track_every_iterator() -> None:
+    go = shutil.which("go")
+    assert go is not None, "Go builds the store; it must be on PATH"
+    store_build.build()
+    source = store_build.ferretdb_home() / "src" / "FerretDB"
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOTELEMETRY="off", CGO_ENABLED="0")
+    proc = subprocess.run(
+        [go, "test", "-count=1", "-run", "TestReleaseBuildDoesNotTrack", "./internal/util/resource/"],
+        cwd=source, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok" in proc.stdout
