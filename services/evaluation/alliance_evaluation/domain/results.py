@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 EVIDENCE_LIMIT = 500  # ids kept per indicator; the count says how many there were
@@ -14,8 +14,9 @@ EVIDENCE_LIMIT = 500  # ids kept per indicator; the count says how many there we
 
 def rounded(value: Fraction, digits: int = 2) -> float:
     """Half-up rounding of an exact value, done once at the end (never on partial sums)."""
-    scale = 10**digits
-    return float(math.floor(value * scale + Fraction(1, 2)) / scale)
+    scale = 10**digits  # floor(v·s + 1/2) in integers: Fraction arithmetic was a third of a rescore's time
+    n, d = value.numerator, value.denominator
+    return ((2 * n * scale + d) // (2 * d)) / scale  # int / int: correctly rounded, as Fraction.__float__
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class IndicatorResult:
         return Fraction(0) if self.value is None else self.value * 100 * self.weight
 
     def as_dict(self) -> dict[str, Any]:
+        return dict(self._rendered)
+
+    @cached_property
+    def _rendered(self) -> dict[str, Any]:  # rendered once: a rescore renders each card several times
         return {
             "indicator": self.indicator,
             "value": None if self.value is None else rounded(self.value * 100),
@@ -74,6 +79,10 @@ class ScoreCard:
 
     def as_dict(self) -> dict[str, Any]:
         """The stored and served form: plain JSON, numbers rounded once, here."""
+        return dict(self._rendered)
+
+    @cached_property
+    def _rendered(self) -> dict[str, Any]:  # rendered once: a rescore renders each card several times
         return {
             "object_type": self.object_type,
             "object_id": self.object_id,
@@ -96,6 +105,10 @@ class ScoreCard:
 
     def digest(self) -> str:
         """A fingerprint of the result: equal digests mean bit-for-bit equal scores and evidence."""
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
         body = self.as_dict() | {"branches": [b.digest() for b in self.branches]}
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
