@@ -30,8 +30,8 @@ browser:  ## Debian's chromium for the dashboard's browser tests (no browser dow
 run: install  ## start Kafka, the store and the four services; Ctrl-C stops everything
 	$(PY) -m alliance_localinfra.platform
 
-demo: install  ## load a realistic alliance into the running platform through its public APIs
-	$(PY) scripts/demo.py
+demo: install  ## load a realistic alliance into the running platform through its public APIs: make demo [SIZE=city]
+	$(PY) scripts/demo.py $(if $(SIZE),--size $(SIZE))
 
 deploy-tools:  ## kustomize, kubeconform, hadolint and schemas for the deployment checks (cached, once per version)
 	@scripts/ensure-deploy-tools.sh >/dev/null

@@ -1,9 +1,10 @@
-"""`make demo`: load a realistic alliance into the RUNNING platform (`make run`) through its public
-APIs only — institutions, organisation trees and members through the registry, a quarter of
-activity through all three reporting channels, then the lagging scan so that reminders go out.
+"""`make demo [SIZE=city]`: load a realistic alliance into the RUNNING platform (`make run`) through
+its public APIs only — institutions, organisation trees and members through the registry, a quarter
+of activity through all three reporting channels, then the lagging scan so that reminders go out.
+Each long phase shows a progress bar (rate, ETA); a table of the phases' timings ends it.
 
-    .venv/bin/python scripts/demo.py [--institutions 300] [--members 20000] [--namespace NS]
-                                     [--registry URL --activity URL --evaluation URL --notification URL]
+    .venv/bin/python scripts/demo.py [--size default|city] [--institutions N] [--members N]
+                                     [--namespace NS] [--registry URL --activity URL ...]
                                      [--kafka HOST:PORT --topic-prefix P]
 """
 
@@ -18,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,10 @@ import httpx
 from alliance_shared.auth import mint_token
 from alliance_shared.clock import SHANGHAI, quarter_of
 from alliance_shared.settings import ServiceSettings
-from demo_activity import Channels, Plan, plan_quarter
+from demo_activity import Channels, Plan, plan_quarter, send_quarter
 from demo_alliance import Alliance, build_alliance
-from demo_registry import RegistryLoader, gather_limited, ok
+from demo_progress import Bar, Phases
+from demo_registry import RegistryLoader, ok
 
 DEFAULT_URLS = {
     "registry": "http://127.0.0.1:8001",
@@ -40,21 +43,35 @@ DEFAULT_URLS = {
 }
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
+@dataclass(frozen=True)
+class Size:
+    institutions: int
+    members: int
+    branch_factor: float  # branches per institution, against the default's trees
+    wait_s: float  # how long to wait for the services to catch up, at most
 
 
-class Stopwatch:
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.laps: list[tuple[str, float]] = []
-        self._last = self.started
+SIZES = {
+    "default": Size(300, 20_000, 1.0, 1800),
+    # Shenzhen's financial sector: ~3,000 institutions, ~30,000 organisations, ~100,000 members
+    "city": Size(3_000, 100_000, 5.7, 3600),
+}
 
-    def lap(self, name: str) -> None:
-        now = time.monotonic()
-        self.laps.append((name, now - self._last))
-        say(f"  ⏱ {name}: {now - self._last:.1f}s")
-        self._last = now
+
+@dataclass
+class DemoRun:
+    """What a run loaded and how long each phase took (`bench/city.py` reads it)."""
+
+    alliance: Alliance
+    plan: Plan
+    channels: Channels
+    phases: Phases
+    urls: dict[str, str]
+    period: str
+    member_ids: dict[str, list[str]] = field(default_factory=dict)
+    scan: dict[str, Any] = field(default_factory=dict)
+    deliveries: Counter[tuple[str, str]] = field(default_factory=Counter)
+    overview: dict[str, Any] = field(default_factory=dict)
 
 
 def platform_state(namespace: str | None) -> dict[str, Any]:
@@ -75,22 +92,35 @@ async def wait_until(probe: Any, what: str, timeout_s: float, interval_s: float 
     raise SystemExit(f"等待超时 / timed out waiting for {what}")
 
 
-async def load(args: argparse.Namespace) -> int:
+def resolve(args: argparse.Namespace) -> tuple[dict[str, str], str | None, str]:
+    """The services' URLs, Kafka's address and the topic prefix: the options, else what `make run` wrote."""
     state = platform_state(args.namespace)
     urls = {
         name: getattr(args, name) or state.get("services", {}).get(name) or DEFAULT_URLS[name] for name in DEFAULT_URLS
     }
     kafka = args.kafka or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.get("kafka_bootstrap_servers")
     prefix = args.topic_prefix if args.topic_prefix is not None else state.get("topic_prefix", "")
+    return urls, kafka, prefix
+
+
+async def load(args: argparse.Namespace, phases: Phases | None = None) -> DemoRun | None:
+    """The whole demo; None when the platform is not up."""
+    phases = phases or Phases()
+    say = phases.say
+    urls, kafka, prefix = resolve(args)
     secret = ServiceSettings().auth_jwt_secret
     secretariat = mint_token(secret, role="secretariat", subject="demo-secretariat")
-    watch = Stopwatch()
     today = datetime.now(SHANGHAI).date()
     period = quarter_of(datetime.now(SHANGHAI))
+    limits = httpx.Limits(
+        max_connections=max(16, args.parallel * 2), max_keepalive_connections=max(16, args.parallel * 2)
+    )
     async with AsyncExitStack() as stack:
         clients = {
             n: await stack.enter_async_context(
-                httpx.AsyncClient(base_url=u, timeout=120, headers={"Authorization": f"Bearer {secretariat}"})
+                httpx.AsyncClient(
+                    base_url=u, timeout=120, limits=limits, headers={"Authorization": f"Bearer {secretariat}"}
+                )
             )
             for n, u in urls.items()
         }
@@ -101,30 +131,41 @@ async def load(args: argparse.Namespace) -> int:
                 ready = False
             if not ready:
                 say(f"{name} 未就绪 / is not ready at {urls[name]} — start the platform with `make run` first")
-                return 2
-        say(f"市金融党建联盟示例数据 / loading a demo alliance into {urls['registry']} … ({period})")
+                return None
+        say(f"市金融党建联盟示例数据 / loading a demo alliance ({args.size}) into {urls['registry']} … ({period})")
 
-        alliance = build_alliance(institutions=args.institutions, members=args.members, seed=args.seed, today=today)
-        summary_alliance(alliance)
-        watch.lap("generated")
+        with phases.step("generate the alliance"):
+            alliance = build_alliance(
+                institutions=args.institutions,
+                members=args.members,
+                seed=args.seed,
+                today=today,
+                branch_factor=args.branch_factor,
+            )
+        summary_alliance(alliance, say)
 
         loader = RegistryLoader(clients["registry"], alliance, say)
-        await loader.institutions()
-        watch.lap("institutions (bulk import) and contacts")
-        await loader.organizations()
-        watch.lap("organisation trees")
-        count = await loader.members(parallel=args.parallel)
-        say(f"  党员 / members: {count}")
-        watch.lap("members")
-        keys = await loader.api_keys()
-        say(f"  API 密钥 / API keys issued to L2 and L3 institutions: {keys}")
-        member_ids = await loader.member_ids()
-        watch.lap("API keys and member ids read back")
+        with phases.phase("institutions (import) and contacts", len(alliance.institutions), "institutions") as bar:
+            await loader.institutions(bar, parallel=args.parallel)
+        with phases.phase("organisations", len(alliance.organizations), "organisations") as bar:
+            await loader.organizations(bar, parallel=args.parallel)
+        members = sum(1 for _ in alliance.members())
+        with phases.phase("members (roster import and POST /members)", members, "members") as bar:
+            await loader.members(
+                bar, posted_share=args.posted_share, import_rows=args.import_rows, parallel=args.parallel
+            )
+        keyed = [i for i in alliance.institutions if i.reporting_level in ("L2", "L3")]
+        with phases.phase("API keys for L2 and L3 systems", len(keyed), "keys") as bar:
+            await loader.api_keys(bar, parallel=args.parallel)
+        with phases.phase("member ids read back", len(loader.branches_to_read()), "branches") as bar:
+            member_ids = await loader.member_ids(bar, parallel=args.parallel)
 
-        await wait_for_activity(clients["activity"], alliance, member_ids, args.wait_s)
-        watch.lap("activity caught up with the registry")
+        with phases.phase("activity catches up with the registry", unit="events") as bar:
+            await wait_for_consumers(clients, ("activity",), args.wait_s, bar)
+            await wait_for_activity(clients["activity"], alliance, member_ids, args.wait_s, bar)
 
-        plan = plan_quarter(alliance, member_ids, today, seed=args.seed)
+        with phases.step("plan the quarter"):
+            plan = plan_quarter(alliance, member_ids, today, seed=args.seed)
         publisher = None
         if kafka:
             from alliance_shared.kafka.producer import EventPublisher
@@ -135,38 +176,42 @@ async def load(args: argparse.Namespace) -> int:
         else:
             say("  (no Kafka address: L3 institutions use the webhook only; pass --kafka to stream)")
         channels = Channels(clients["activity"], secret, publisher, say)
-        await send_quarter(channels, alliance, plan, secret, args.parallel)
-        watch.lap("a quarter of activity sent through L1, L2 and L3")
+        run = DemoRun(alliance, plan, channels, phases, urls, period, member_ids)
+        with phases.phase("a quarter sent through L1, L2 and L3", plan.sent_total, "events") as bar:
+            await send_quarter(channels, alliance, plan, secret, args.parallel, bar)
+
+        with phases.phase("activity, evaluation and notification catch up", unit="events") as bar:
+            await wait_for_consumers(clients, ("activity", "evaluation", "notification"), args.wait_s, bar)
 
         institutions = len(alliance.institutions)
-        await wait_for_consumers(clients, ("activity", "evaluation", "notification"), args.wait_s)
-        watch.lap("activity, evaluation and notification consumed every event")
+        with phases.phase(f"evaluation scores {period}", institutions, "institutions") as bar:
 
-        async def scored() -> bool:
-            answer = await clients["evaluation"].get(f"/api/v1/periods/{period}/scores", params={"page_size": 1})
-            total = answer.json().get("total", 0) if answer.status_code == 200 else 0
-            say(f"  评价 / institutions scored for {period}: {total}/{institutions}")
-            return bool(total >= institutions)
+            async def scored() -> bool:
+                answer = await clients["evaluation"].get(f"/api/v1/periods/{period}/scores", params={"page_size": 1})
+                total = answer.json().get("total", 0) if answer.status_code == 200 else 0
+                bar.update(completed=total)
+                return bool(total >= institutions)
 
-        await wait_until(scored, "evaluation to score every institution", args.wait_s, 10)
-        watch.lap("evaluation scored the quarter")
+            await wait_until(scored, "evaluation to score every institution", args.wait_s, 2)
 
-        # the scan first drains evaluation's rescore queue, so it judges the quarter as it now stands
-        scan = ok(await clients["evaluation"].post("/api/v1/scans/lagging", timeout=900), "lagging scan")
-        say(f"  落后支部扫描 / lagging scan: {scan}")
-        await wait_for_consumers(clients, ("notification", "evaluation"), args.wait_s)  # reminders, deliveries
+        with phases.step("lagging scan"):
+            # the scan first drains evaluation's rescore queue, so it judges the quarter as it now stands
+            run.scan = ok(await clients["evaluation"].post("/api/v1/scans/lagging", timeout=900), "lagging scan")
+        say(f"  落后支部扫描 / lagging scan: {run.scan}")
+        with phases.phase("reminders go out", unit="events") as bar:
+            await wait_for_consumers(clients, ("notification", "evaluation"), args.wait_s, bar)
 
-        async def reminded() -> bool:  # every lagging-branch reminder sent (SMS in quiet hours: deferred)
-            page = ok(
-                await clients["notification"].get(
-                    "/api/v1/deliveries", params={"rule": "lagging_branch", "status": "queued", "page_size": 1}
-                ),
-                "deliveries",
-            )
-            return not page["items"]
+            async def reminded() -> bool:  # every lagging-branch reminder sent (SMS in quiet hours: deferred)
+                page = ok(
+                    await clients["notification"].get(
+                        "/api/v1/deliveries", params={"rule": "lagging_branch", "status": "queued", "page_size": 1}
+                    ),
+                    "deliveries",
+                )
+                bar.update(note=f"queued {page.get('total', len(page['items']))}")
+                return not page["items"]
 
-        await wait_until(reminded, "the reminders to go out", args.wait_s, 3)
-        deliveries: Counter[tuple[str, str]] = Counter()
+            await wait_until(reminded, "the reminders to go out", args.wait_s, 2)
         for status in ("queued", "deferred", "sent", "delivered", "failed"):
             for channel in ("email", "sms"):
                 page = ok(
@@ -176,17 +221,18 @@ async def load(args: argparse.Namespace) -> int:
                     "deliveries",
                 )
                 if page["items"]:
-                    deliveries[(channel, status)] = page.get("total", len(page["items"]))
-        watch.lap("lagging scan and reminders")
-        overview = ok(await clients["evaluation"].get("/api/v1/overview", params={"period": period}), "overview")
-    summary(alliance, plan, channels, scan, deliveries, overview, watch, urls)
-    return 0
+                    run.deliveries[(channel, status)] = page.get("total", len(page["items"]))
+        run.overview = ok(await clients["evaluation"].get("/api/v1/overview", params={"period": period}), "overview")
+    summary(run)
+    return run
 
 
 async def wait_for_activity(
-    activity: httpx.AsyncClient, alliance: Alliance, member_ids: dict[str, list[str]], timeout_s: float
+    activity: httpx.AsyncClient, alliance: Alliance, member_ids: dict[str, list[str]], timeout_s: float, bar: Bar
 ) -> None:
-    """Activity checks references against its projection of registry events: report once it has them."""
+    """Activity checks references against its projection of registry events: ask it to validate an
+    event of a few institutions' last members until it knows them all (the registry's outbox may still
+    be relaying when activity's consumer has no lag)."""
     rng = random.Random(1)
     keyed = [i for i in alliance.institutions if i.api_key]
     samples = []
@@ -196,10 +242,8 @@ async def wait_for_activity(
             samples.append((inst, member_ids[ids[-1]][-1]))
     today = date.today().isoformat()
 
-    last_said = [time.monotonic()]
-
     async def known() -> bool:
-        for inst, member in samples:
+        for n, (inst, member) in enumerate(samples):
             body = [
                 {
                     "specversion": "1.0",
@@ -219,14 +263,11 @@ async def wait_for_activity(
                 },
             )
             if answer.status_code != 200 or answer.json()["accepted"] != 1:
-                if time.monotonic() - last_said[0] > 30:  # say why we are still waiting
-                    last_said[0] = time.monotonic()
-                    print(f"  … 等待 activity / still waiting for activity: {answer.status_code} {answer.text[:300]}",
-                          flush=True)
+                bar.update(note=f"activity knows {n}/{len(samples)} sampled members ({answer.status_code})")
                 return False
         return True
 
-    await wait_until(known, "activity to learn the registry's institutions, keys and members", timeout_s, 3)
+    await wait_until(known, "activity to learn the registry's institutions, keys and members", timeout_s, 2)
 
 
 def consumer_lag(metrics: str) -> int:
@@ -237,77 +278,29 @@ def consumer_lag(metrics: str) -> int:
 
 
 async def wait_for_consumers(
-    clients: dict[str, httpx.AsyncClient], services: tuple[str, ...], timeout_s: float
+    clients: dict[str, httpx.AsyncClient], services: tuple[str, ...], timeout_s: float, bar: Bar
 ) -> None:
-    """Until every consumer of `services` has caught up with its topics, twice in a row a few seconds
-    apart (what one consumer handles, the next may just be receiving)."""
+    """Until every consumer of `services` has caught up with its topics, twice in a row a couple of
+    seconds apart (what one consumer handles, the next may just be receiving). The bar counts the
+    events consumed since the wait began: its total is the largest lag seen."""
     quiet = [0]
-    last_said = [time.monotonic()]
+    most = [0]
 
     async def caught_up() -> bool:
         lags = {}
         for name in services:
             answer = await clients[name].get("/metrics")
             lags[name] = consumer_lag(answer.text) if answer.status_code == 200 else -1
+        lag = sum(v for v in lags.values() if v > 0)
+        most[0] = max(most[0], lag)
+        bar.update(total=most[0] or None, completed=most[0] - lag, note=" ".join(f"{k} {v}" for k, v in lags.items()))
         quiet[0] = quiet[0] + 1 if not any(lags.values()) else 0
-        if quiet[0] == 0 and time.monotonic() - last_said[0] > 20:
-            last_said[0] = time.monotonic()
-            say(f"  … 待处理事件 / events still to be consumed: {lags}")
         return quiet[0] >= 2
 
-    await wait_until(caught_up, "the services to consume every event", timeout_s, 3)
+    await wait_until(caught_up, "the services to consume every event", timeout_s, 2)
 
 
-STREAMED = {"fpba.meeting.held.v1", "fpba.public_activity.held.v1"}
-
-
-async def send_quarter(ch: Channels, alliance: Alliance, plan: Plan, secret: str, parallel: int) -> None:
-    insts = [i for i in alliance.institutions if plan.events.get(i.id or "")]
-    late = [i for i in insts if i.id in plan.late_reporters]
-    on_time = [i for i in insts if i.id not in plan.late_reporters]
-    l3 = [i for i in insts if i.reporting_level == "L3"]
-    streams = {i.id for i in l3[::2]} if ch.publisher is not None else set()
-
-    async def report(inst: Any) -> None:
-        events = plan.events[inst.id] + plan.invalid.get(inst.id, [])
-        if inst.reporting_level == "L1":
-            admin = mint_token(secret, role="institution_admin", subject=f"admin-{inst.uscc}", institution_id=inst.id)
-            await ch.upload(inst, events, admin)
-        elif inst.reporting_level == "L2":
-            await ch.batch(inst, events)
-        elif inst.id in streams:  # meetings as they happen on Kafka, the members' daily records by webhook
-            # (activity checks each Kafka message on its own: a member-level stream of thousands
-            # would take the embedded store longer than the rest of the quarter)
-            await ch.stream(inst, [e for e in events if e["type"] in STREAMED])
-            await ch.webhook(inst, [e for e in events if e["type"] not in STREAMED])
-        else:
-            await ch.webhook(inst, events)
-        repeats = plan.repeats.get(inst.id)
-        if repeats:  # the same events again, as a system does after a timeout
-            await (
-                ch.stream(inst, repeats)
-                if inst.id in streams
-                else ch.batch(inst, repeats)
-                if inst.api_key
-                else ch.upload(
-                    inst, repeats, mint_token(secret, role="institution_admin", subject="admin", institution_id=inst.id)
-                )
-            )
-
-    done = {"n": 0}
-
-    async def one(inst: Any) -> None:
-        await report(inst)
-        done["n"] += 1
-        if done["n"] % 50 == 0:
-            say(f"  上报 / institutions reported: {done['n']}/{len(insts)}")
-
-    await gather_limited([lambda i=i: one(i) for i in on_time], parallel)
-    say(f"  迟报机构 / {len(late)} late reporters send last quarter's meetings now …")
-    await gather_limited([lambda i=i: one(i) for i in late], parallel)
-
-
-def summary_alliance(a: Alliance) -> None:
+def summary_alliance(a: Alliance, say: Any) -> None:
     by = Counter((i.ownership, i.reporting_level) for i in a.institutions)
     status = Counter(i.party_org_status for i in a.institutions)
     kinds = Counter(o.kind for o in a.organizations)
@@ -316,17 +309,8 @@ def summary_alliance(a: Alliance) -> None:
     say(f"  organisations: {dict(kinds)} · members: {sum(1 for _ in a.members())}")
 
 
-def summary(
-    a: Alliance,
-    plan: Plan,
-    ch: Channels,
-    scan: dict[str, Any],
-    deliveries: Counter[Any],
-    overview: dict[str, Any],
-    watch: Stopwatch,
-    urls: dict[str, str],
-) -> None:
-    total = time.monotonic() - watch.started
+def summary(run: DemoRun) -> None:
+    a, plan, ch, say = run.alliance, run.plan, run.channels, run.phases.say
     say("\n== 示例联盟已加载 / the demo alliance is loaded ==")
     say(
         f"  institutions {len(a.institutions)} · organisations {len(a.organizations)} · "
@@ -336,32 +320,54 @@ def summary(
     say(f"  events planned {plan.total} · sent by channel {dict(ch.by_channel)}")
     say(f"  activity answered: {dict(ch.outcome)} (Kafka events are answered on activity.rejected.v1)")
     say(f"  rejection reasons: {dict(ch.rejections.most_common(5))}")
-    say(f"  lagging branches planned {len(plan.lagging)} · scan {scan}")
-    say(f"  deliveries (channel, status): {dict(deliveries)}")
+    say(f"  lagging branches planned {len(plan.lagging)} · scan {run.scan}")
+    say(f"  deliveries (channel, status): {dict(run.deliveries)}")
+    o = run.overview
     say(
-        f"  grades this quarter: {overview.get('grades')} · completeness {overview.get('completeness')} · "
-        f"timeliness {overview.get('timeliness')}"
+        f"  grades this quarter: {o.get('grades')} · completeness {o.get('completeness')} · "
+        f"timeliness {o.get('timeliness')}"
     )
-    say("  timings: " + ", ".join(f"{n} {s:.0f}s" for n, s in watch.laps))
-    say(f"  total {total:.0f}s · dashboard {urls['evaluation']}/")
+    run.phases.summary()
+    say(f"  total {run.phases.total_s:.0f}s · dashboard {run.urls['evaluation']}/")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name in DEFAULT_URLS:
+        p.add_argument(f"--{name}", help=f"{name} base URL (default: what make run wrote, else {DEFAULT_URLS[name]})")
+    p.add_argument("--namespace", help="the --namespace given to make run, if any")
+    p.add_argument("--kafka", help="Kafka bootstrap servers for the L3 stream (default: from make run)")
+    p.add_argument("--topic-prefix", help="topic prefix of the platform (default: from make run)")
+    p.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="default",
+        help="default: 300 institutions, 20,000 members; city: 3,000, ~30,000 organisations, 100,000",
+    )
+    p.add_argument("--institutions", type=int, help="instead of the size's")
+    p.add_argument("--members", type=int, help="instead of the size's")
+    p.add_argument("--branch-factor", type=float, help="branches per institution against the default (city: 5.7)")
+    p.add_argument("--seed", type=int, default=20261128)
+    p.add_argument("--parallel", type=int, default=6, help="concurrent requests")
+    p.add_argument("--import-rows", type=int, default=5000, help="rows per member roster file")
+    p.add_argument("--posted-share", type=float, default=0.1, help="share of members registered by POST /members")
+    p.add_argument("--wait-s", type=float, help="how long to wait for the services to catch up (default: the size's)")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = parser().parse_args(argv)
+    size = SIZES[args.size]
+    args.institutions = args.institutions or size.institutions
+    args.members = args.members or size.members
+    args.branch_factor = args.branch_factor or size.branch_factor
+    args.wait_s = args.wait_s or size.wait_s
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in DEFAULT_URLS:
-        parser.add_argument(
-            f"--{name}", help=f"{name} base URL (default: what make run wrote, else {DEFAULT_URLS[name]})"
-        )
-    parser.add_argument("--namespace", help="the --namespace given to make run, if any")
-    parser.add_argument("--kafka", help="Kafka bootstrap servers for the L3 stream (default: from make run)")
-    parser.add_argument("--topic-prefix", help="topic prefix of the platform (default: from make run)")
-    parser.add_argument("--institutions", type=int, default=300)
-    parser.add_argument("--members", type=int, default=20_000)
-    parser.add_argument("--seed", type=int, default=20261128)
-    parser.add_argument("--parallel", type=int, default=6, help="concurrent requests")
-    parser.add_argument("--wait-s", type=float, default=1800, help="how long to wait for the services to catch up")
-    args = parser.parse_args(argv)
-    return asyncio.run(load(args))
+    run = asyncio.run(load(parse_args(argv)))
+    return 0 if run is not None else 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Names and numbers come from Faker('zh_CN') and `demo_ids`; no real person's data
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Iterator
@@ -140,7 +141,8 @@ class Alliance:
 
 
 class AllianceBuilder:
-    def __init__(self, seed: int, today: date) -> None:
+    def __init__(self, seed: int, today: date, branch_factor: float = 1.0) -> None:
+        self.branch_factor = branch_factor  # a city's institutions have more branches than the demo's
         self.rng = random.Random(seed)
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
@@ -189,11 +191,13 @@ class AllianceBuilder:
             if not _NOT_A_FINANCE_NAME.search(p) and 2 <= len(p) <= 4 and p not in self._prefixes:
                 self._prefixes.add(p)
                 return p
-        while True:
-            p = "".join(self.rng.sample(_TRADE_CHARS, 2))
+        for attempt in itertools.count():
+            # two characters give ~2,000 names; a city of 3,000 institutions needs three-character ones too
+            p = "".join(self.rng.sample(_TRADE_CHARS, 2 if attempt < 40 else 3))
             if p not in self._prefixes:
                 self._prefixes.add(p)
                 return p
+        raise AssertionError("unreachable")
 
     def institution(self, ownership: str, *, large: bool = False) -> Institution:
         sector, pattern = ("银行", "{p}银行股份有限公司深圳市分行") if large else self.rng.choice(KINDS[ownership])
@@ -250,7 +254,7 @@ class AllianceBuilder:
         out = [top]
         if inst.large:
             departments = ["公司金融部", "零售金融部", "风险管理部", "运营管理部", "科技部", "机关"]
-            for g in range(self.rng.randrange(2, 4)):
+            for g in range(self._more(self.rng.randrange(2, 4), 0.5)):
                 general = self.org(
                     inst,
                     f"中共{short}第{g + 1}总支部委员会",
@@ -259,29 +263,53 @@ class AllianceBuilder:
                     established=top.established_at + timedelta(days=30),
                 )
                 out.append(general)
-                for d in self.rng.sample(departments, self.rng.randrange(2, 4)):
+                chosen = self.rng.sample(departments, self.rng.randrange(2, 4))
+                names = [f"{general.name[:-4]}{d}支部委员会" for d in chosen]
+                names += [
+                    f"{general.name[:-4]}第{k + 1}支部委员会" for k in range(self._more(len(chosen), 0.5) - len(chosen))
+                ]
+                for name in names:
                     out.append(
                         self.org(
-                            inst,
-                            f"{general.name[:-4]}{d}支部委员会",
-                            "branch",
-                            general.name,
-                            established=general.established_at + timedelta(days=10),
+                            inst, name, "branch", general.name, established=general.established_at + timedelta(days=10)
                         )
                     )
         else:
             n = {"state_owned": (2, 6), "private": (1, 4), "emerging": (1, 2)}[inst.ownership]
-            for b in range(self.rng.randrange(*n)):
+            count = self._more(self.rng.randrange(*n))
+            # past eight branches, general branches of up to six branches each come between them and the committee
+            parents = [top]
+            if count > 8:
+                parents = [
+                    self.org(
+                        inst,
+                        f"中共{short}第{g + 1}总支部委员会",
+                        "general_branch",
+                        top.name,
+                        established=top.established_at + timedelta(days=10),
+                    )
+                    for g in range((count + 5) // 6)
+                ]
+                out += parents
+            for b in range(count):
+                parent = parents[b * len(parents) // count]
                 out.append(
                     self.org(
                         inst,
                         f"中共{short}第{b + 1}支部委员会",
                         "branch",
-                        top.name,
+                        parent.name,
                         established=top.established_at + timedelta(days=20 + b),
                     )
                 )
         return out
+
+    def _more(self, count: int, power: float = 1.0) -> int:
+        """`count` scaled by the size's branch factor (to the `power`), at least `count`; the random
+        stream is untouched at factor 1, so the default demo stays what it was."""
+        if self.branch_factor == 1.0:
+            return count
+        return max(count, round(count * self.branch_factor**power * self.rng.uniform(0.7, 1.3)))
 
     def joint_branch(self, firms: list[Institution], number: int) -> Organization:
         host = firms[0]
@@ -305,11 +333,17 @@ class AllianceBuilder:
 
 
 def build_alliance(
-    *, institutions: int = 300, members: int = 20_000, seed: int = 20261128, today: date | None = None
+    *,
+    institutions: int = 300,
+    members: int = 20_000,
+    seed: int = 20261128,
+    today: date | None = None,
+    branch_factor: float = 1.0,
 ) -> Alliance:
     """`institutions` institutions (≈ 1/5 state-owned, 3/10 private, 1/2 emerging) and about
-    `members` members spread over their branches (big banks' branches are bigger)."""
-    b = AllianceBuilder(seed, today or date.today())
+    `members` members spread over their branches (big banks' branches are bigger); `branch_factor`
+    multiplies the branches of each institution (the city's have about five times the demo's)."""
+    b = AllianceBuilder(seed, today or date.today(), branch_factor)
     n_state = institutions // 5
     n_private = institutions * 3 // 10
     n_large = max(2, n_state // 4)
@@ -343,6 +377,12 @@ def build_alliance(
         for o in branches
     ]
     scale = members / sum(weights)
+    if sum(max(3.0, w * scale) for w in weights) > members * 1.02:
+        # many small branches sit at the floor of three members: spread fewer over the others
+        low, high = 0.0, scale
+        for _ in range(40):
+            scale = (low + high) / 2
+            low, high = (scale, high) if sum(max(3.0, w * scale) for w in weights) < members else (low, scale)
     for org, w in zip(branches, weights, strict=True):
         b.staff(org, by_uscc, max(3, round(w * scale * b.rng.uniform(0.7, 1.3))))
     return Alliance(insts, orgs)
