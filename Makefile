@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/alliance/tools/bi
 ROLE ?= secretariat
 PYTEST_ARGS ?=
 
-.PHONY: help install run demo test test-unit lint token fetch-infra browser deploy-tools clean
+.PHONY: help install run demo bench-city test test-unit lint token fetch-infra browser deploy-tools clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'

@@ -1,0 +1,458 @@
+"""The city end to end: ``python bench/city.py [--size city|default] [--namespace NS]`` (`make bench-city`).
+
+Starts the platform (Kafka, the store, the four services on free ports) unless `--namespace` names a
+running one (`make run --namespace NS`; then give `--mongodb-uri` for the store baseline), loads the
+alliance through the demo's own code (`scripts/demo.py`, public APIs only) and prints:
+
+* each phase's wall time (the demo's table);
+* accepted → visible in the score, p50 / p95: 1,000 events/s for 60 s through the L2 batch API, one
+  meeting a second among them whose event id is then looked for in its branch's score;
+* the rescore of the quarter (POST /periods/{period}/rescore);
+* peak RSS of each service, of FerretDB and of the PostgreSQL processes (summed PSS, so the shared
+  buffers count once) — only when this script started them;
+* same-run baselines: `insert_many` of the demo's member and event documents into the same store, a
+  raw aiokafka producer of the quarter's CloudEvents to the same broker, and Kafka's own
+  ProducerPerformance (the broker's ceiling), with the platform's rates as ratios of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import demo  # noqa: E402
+import httpx  # noqa: E402
+from alliance_shared.auth import mint_token  # noqa: E402
+from alliance_shared.clock import SHANGHAI  # noqa: E402
+from alliance_shared.settings import ServiceSettings  # noqa: E402
+from demo_progress import Phases  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+# -- peak memory ----------------------------------------------------------------------------------
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _kind(pid: int) -> str | None:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    text = b" ".join(cmd).decode(errors="replace")
+    for name in ("registry", "activity", "evaluation", "notification"):
+        if f"-m alliance_{name}" in text:
+            return name
+    if "ferretdb" in text.split(" ", 1)[0]:
+        return "FerretDB"
+    if "postgres" in text.split(" ", 1)[0] or text.startswith("postgres:"):
+        return "PostgreSQL (all processes)"
+    if "kafka.Kafka" in text:
+        return "Kafka"
+    return None
+
+
+def _kib(pid: int, field: str, path: str = "status") -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemorySampler:
+    """Every second: each service's RSS, FerretDB's RSS, the PostgreSQL processes' summed PSS; keeps the peaks."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            now: dict[str, int] = {}
+            for pid in _descendants(self.root):
+                kind = _kind(pid)
+                if kind is None:
+                    continue
+                kib = _kib(pid, "Pss", "smaps_rollup") if kind.startswith("PostgreSQL") else _kib(pid, "VmRSS")
+                now[kind] = now.get(kind, 0) + kib
+            for kind, kib in now.items():
+                self.peak[kind] = max(self.peak.get(kind, 0), kib)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+# -- the platform ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def platform(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """urls, kafka, mongodb_uri, topic_prefix: of the running platform named, or of one started here."""
+    if args.namespace is not None:
+        urls, kafka, prefix = demo.resolve(args)
+        yield {"urls": urls, "kafka": kafka, "prefix": prefix, "mongodb_uri": args.mongodb_uri, "started": False}
+        return
+    from alliance_localinfra._proc import free_ports
+    from alliance_localinfra.platform import running_platform
+
+    ports = dict(zip(("registry", "activity", "evaluation", "notification"), free_ports(4), strict=True))
+    started = time.monotonic()
+    with running_platform(ports=ports, run_dir=Path(f"/tmp/alliance-bench-city-{os.getpid()}")) as p:
+        print(f"platform up in {time.monotonic() - started:.1f}s", flush=True)
+        infra = p["infra"]
+        yield {
+            "urls": {n: s.url for n, s in p["services"].items()},
+            "kafka": infra.kafka_bootstrap_servers,
+            "prefix": p["topic_prefix"],
+            "mongodb_uri": infra.mongodb_uri,
+            "started": True,
+        }
+
+
+# -- accepted → visible in the score --------------------------------------------------------------
+
+
+async def latency(run: demo.DemoRun, rate: int, seconds: int) -> tuple[list[float], int, float]:
+    """Sends `rate` events/s for `seconds` through POST /events (batches of rate/10 every 0.1 s, each
+    from an L2 institution's system); one meeting a second is a probe: the time from its batch's
+    202 to its event id showing in its branch's score. Returns the latencies, probes lost, the rate sent."""
+    alliance, ids = run.alliance, run.member_ids
+    owners = [
+        (i, [o for o in i.organizations if o.holds_meetings and ids.get(o.id or "")])
+        for i in alliance.institutions
+        if i.reporting_level == "L2" and i.api_key
+    ]
+    owners = [(i, branches) for i, branches in owners if branches]
+    today = datetime.now(SHANGHAI)
+    secret = ServiceSettings().auth_jwt_secret
+    token = mint_token(secret, role="secretariat", subject="bench-city")
+    found: list[float] = []
+    lost = [0]
+    sent = [0]
+    per_tick = max(1, rate // 10)
+
+    def learning(inst: Any, member: str, n: int) -> dict[str, Any]:
+        day = (today - timedelta(days=n % max(1, today.day - 1) + 1)).date()
+        return {
+            "specversion": "1.0",
+            "id": f"bench-{uuid.uuid4().hex}",
+            "source": f"/institutions/{inst.id}/party-system",
+            "type": "fpba.learning.completed.v1",
+            "data": {"member_id": member, "date": day.isoformat(), "minutes": 30 + n % 60},
+        }
+
+    async with (
+        httpx.AsyncClient(base_url=run.urls["activity"], timeout=60) as activity,
+        httpx.AsyncClient(
+            base_url=run.urls["evaluation"], timeout=60, headers={"Authorization": f"Bearer {token}"}
+        ) as evaluation,
+    ):
+
+        async def watch(branch: str, event_id: str, accepted_at: float) -> None:
+            deadline = accepted_at + 60
+            while time.monotonic() < deadline:
+                answer = await evaluation.get(f"/api/v1/periods/{run.period}/organizations/{branch}")
+                if answer.status_code == 200 and event_id in answer.text:
+                    found.append(time.monotonic() - accepted_at)
+                    return
+                await asyncio.sleep(0.1)
+            lost[0] += 1
+
+        async def post(inst: Any, events: list[dict[str, Any]], probe: tuple[str, str] | None) -> None:
+            answer = await activity.post(
+                "/api/v1/events",
+                content=json.dumps(events, ensure_ascii=False),
+                headers={"X-Api-Key": inst.api_key, "Content-Type": "application/cloudevents-batch+json"},
+            )
+            if answer.status_code != 202:
+                raise RuntimeError(f"batch: {answer.status_code} {answer.text[:300]}")
+            sent[0] += len(events)
+            if probe is not None:
+                watchers.append(asyncio.create_task(watch(*probe, time.monotonic())))
+
+        watchers: list[asyncio.Task[None]] = []
+        posts: list[asyncio.Task[None]] = []
+        started = time.monotonic()
+        for tick in range(seconds * 10):
+            inst, branches = owners[tick % len(owners)]
+            members = [m for b in branches for m in ids[b.id or ""]]
+            events = [learning(inst, members[(tick * per_tick + k) % len(members)], tick + k) for k in range(per_tick)]
+            probe = None
+            if tick % 10 == 0:
+                branch = branches[(tick // 10) % len(branches)]
+                held = today - timedelta(minutes=tick)
+                meeting = {
+                    "specversion": "1.0",
+                    "id": f"bench-probe-{uuid.uuid4().hex}",
+                    "source": f"/institutions/{inst.id}/party-system",
+                    "type": "fpba.meeting.held.v1",
+                    "data": {
+                        "organization_id": branch.id,
+                        "meeting_kind": "theme_party_day",
+                        "held_at": held.isoformat(),
+                        "attendee_ids": ids[branch.id or ""],
+                        "expected_count": len(ids[branch.id or ""]),
+                        "topic": "bench",
+                    },
+                }
+                events[-1] = meeting
+                probe = (branch.id or "", meeting["id"])
+            posts.append(asyncio.create_task(post(inst, events, probe)))
+            await asyncio.sleep(max(0.0, started + (tick + 1) / 10 - time.monotonic()))
+        await asyncio.gather(*posts)
+        elapsed = time.monotonic() - started
+        await asyncio.gather(*watchers)
+    return found, lost[0], sent[0] / elapsed
+
+
+# -- baselines ------------------------------------------------------------------------------------
+
+
+def member_documents(run: demo.DemoRun) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": m.name,
+            "id_number": m.id_number,
+            "phone": m.phone,
+            "organization": m.organization,
+            "institution": m.institution_uscc,
+            "status": m.status,
+            "joined_at": m.joined_at.isoformat(),
+            "pocket": m.pocket,
+        }
+        for m in run.alliance.members()
+    ]
+
+
+def event_documents(run: demo.DemoRun) -> list[dict[str, Any]]:
+    return [dict(e) for events in run.plan.events.values() for e in events]
+
+
+async def raw_store(uri: str, docs: list[dict[str, Any]], batch: int = 1000) -> float:
+    """docs/s of insert_many into a scratch database of the same store, dropped after."""
+    from pymongo import AsyncMongoClient
+
+    client: Any = AsyncMongoClient(uri)
+    name = f"bench-raw-{os.getpid()}"
+    try:
+        coll = client[name]["docs"]
+        started = time.monotonic()
+        for i in range(0, len(docs), batch):
+            await coll.insert_many([dict(d) for d in docs[i : i + batch]], ordered=False)
+        return len(docs) / (time.monotonic() - started)
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+async def raw_producer(kafka: str, payloads: list[bytes], topic: str) -> float:
+    """messages/s of a plain aiokafka producer (acks=all, idempotent), same payloads, same broker."""
+    from aiokafka import AIOKafkaProducer
+    from alliance_localinfra import create_topics
+
+    create_topics(kafka, [topic], partitions=6)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        started = time.monotonic()
+        for i in range(0, len(payloads), 500):
+            futures = [await producer.send(topic, p) for p in payloads[i : i + 500]]
+            await asyncio.gather(*futures)
+        return len(payloads) / (time.monotonic() - started)
+    finally:
+        await producer.stop()
+
+
+def producer_performance(kafka: str, records: int, size: int, topic: str) -> float:
+    """records/s of Kafka's own ProducerPerformance (acks=all): the broker's ceiling here."""
+    from alliance_localinfra import create_topics
+    from alliance_localinfra.kafka import PRODUCER_PERFORMANCE, tool_command
+
+    create_topics(kafka, [topic], partitions=6)
+    command = tool_command(
+        PRODUCER_PERFORMANCE,
+        *("--topic", topic, "--num-records", str(records), "--record-size", str(size), "--throughput", "-1"),
+        *("--producer-props", f"bootstrap.servers={kafka}", "acks=all"),
+    )
+    out = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True).stdout
+    last = [line for line in out.splitlines() if "records/sec" in line][-1]
+    return float(last.split(" records sent, ")[1].split(" records/sec")[0])
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace, where: dict[str, Any]) -> dict[str, Any]:
+    phases = Phases()
+    demo_args = demo.parse_args(
+        [
+            "--size",
+            args.size,
+            *(["--institutions", str(args.institutions)] if args.institutions else []),
+            *(["--members", str(args.members)] if args.members else []),
+            *(a for n, u in where["urls"].items() for a in (f"--{n}", u)),
+            *(["--kafka", where["kafka"]] if where["kafka"] else []),
+            "--topic-prefix",
+            where["prefix"],
+        ]
+    )
+    run = await demo.load(demo_args, phases)
+    if run is None:
+        raise SystemExit("the platform is not up")
+    out: dict[str, Any] = {"phases": phases, "run": run}
+
+    found, lost, rate = await latency(run, args.rate, args.seconds)
+    out["latency"] = (found, lost, rate)
+
+    secretariat = mint_token(ServiceSettings().auth_jwt_secret, role="secretariat", subject="bench-city")
+    async with httpx.AsyncClient(
+        base_url=run.urls["evaluation"], timeout=1800, headers={"Authorization": f"Bearer {secretariat}"}
+    ) as evaluation:
+        started = time.monotonic()
+        answer = await evaluation.post(f"/api/v1/periods/{run.period}/rescore")
+        out["rescore"] = (time.monotonic() - started, answer.status_code, answer.text[:200])
+
+    members, events = member_documents(run), event_documents(run)
+    if where["mongodb_uri"]:
+        out["store_members"] = await raw_store(where["mongodb_uri"], members)
+        out["store_events"] = await raw_store(where["mongodb_uri"], events)
+    if where["kafka"]:
+        payloads = [json.dumps(e, ensure_ascii=False).encode() for e in events]
+        topic = f"bench-raw-{os.getpid()}"
+        out["kafka_raw"] = await raw_producer(where["kafka"], payloads, topic)
+        size = round(statistics.mean(len(p) for p in payloads))
+        out["kafka_ceiling"] = await asyncio.to_thread(
+            producer_performance, where["kafka"], len(payloads), size, topic + "-perf"
+        )
+        out["payload_bytes"] = size
+    return out
+
+
+def report(out: dict[str, Any], memory: dict[str, int] | None) -> None:
+    phases: Phases = out["phases"]
+    say = phases.say
+    table = Table(title="城市规模基准 / the city bench", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("same-run baseline", justify="right")
+    table.add_column("ratio", justify="right")
+    rates = {t.name: t.rate for t in phases.timings}
+    member_rate = next((r for n, r in rates.items() if n.startswith("members")), None)
+    send_rate = next((r for n, r in rates.items() if n.startswith("a quarter sent")), None)
+    found, lost, sent_rate = out["latency"]
+    if found:
+        q = statistics.quantiles(found, n=20) if len(found) > 1 else [found[0]] * 19
+        table.add_row(
+            f"accepted → score, {sent_rate:,.0f} events/s sent",
+            f"p50 {statistics.median(found):.2f}s · p95 {q[18]:.2f}s",
+            f"{len(found)} probes, {lost} not seen in 60 s",
+            "",
+        )
+    else:
+        table.add_row("accepted → score", f"no probe seen ({lost} lost)", "", "")
+    seconds, status, _ = out["rescore"]
+    table.add_row("rescore the quarter", f"{seconds:.1f}s", f"HTTP {status}", "")
+    if "store_members" in out and member_rate:
+        table.add_row(
+            "members registered (import + POST)",
+            f"{member_rate:,.0f}/s",
+            f"insert_many {out['store_members']:,.0f}/s",
+            f"{member_rate / out['store_members']:.3f}",
+        )
+    if "store_events" in out and send_rate:
+        table.add_row(
+            "events sent through L1, L2, L3 (answered)",
+            f"{send_rate:,.0f}/s",
+            f"insert_many {out['store_events']:,.0f}/s",
+            f"{send_rate / out['store_events']:.3f}",
+        )
+    if "kafka_raw" in out and send_rate:
+        table.add_row(
+            "events sent vs raw aiokafka producer",
+            f"{send_rate:,.0f}/s",
+            f"aiokafka {out['kafka_raw']:,.0f}/s",
+            f"{send_rate / out['kafka_raw']:.3f}",
+        )
+        table.add_row(
+            f"raw aiokafka vs ProducerPerformance ({out['payload_bytes']} B)",
+            f"{out['kafka_raw']:,.0f}/s",
+            f"ceiling {out['kafka_ceiling']:,.0f}/s",
+            f"{out['kafka_raw'] / out['kafka_ceiling']:.3f}",
+        )
+    for kind, kib in sorted((memory or {}).items()):
+        table.add_row(f"peak memory: {kind}", f"{kib / 1024:,.0f} MiB", "", "")
+    if memory is None:
+        table.add_row("peak memory", "not measured (a running platform's processes are not this script's)", "", "")
+    phases.console.print(table)
+    say(f"  total {phases.total_s:.0f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", choices=sorted(demo.SIZES), default="city")
+    p.add_argument("--institutions", type=int, help="instead of the size's")
+    p.add_argument("--members", type=int, help="instead of the size's")
+    p.add_argument("--namespace", help="use the platform `make run` started with this namespace ('' for none)")
+    p.add_argument("--mongodb-uri", default=os.environ.get("MONGODB_URI"), help="the running platform's store")
+    p.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
+    p.add_argument("--seconds", type=int, default=60, help="length of the latency run")
+    args = p.parse_args(argv)
+    for name in demo.DEFAULT_URLS:
+        setattr(args, name, None)
+    args.kafka = None
+    args.topic_prefix = None
+    with platform(args) as where:
+        if where["started"]:
+            with MemorySampler(os.getpid()) as sampler:
+                out = asyncio.run(bench(args, where))
+            memory: dict[str, int] | None = sampler.peak
+        else:
+            out = asyncio.run(bench(args, where))
+            memory = None
+        report(out, memory)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
