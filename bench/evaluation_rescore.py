@@ -257,6 +257,40 @@ async def _insert(collection, docs: list, batch: int = 2_000) -> float:  # type:
     return time.perf_counter() - started
 
 
+def _phases(ev) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Wall time of the rescore's phases (load facts, score, write), summed over its chunks."""
+    from alliance_evaluation import handlers
+
+    spent = {"load facts": 0.0, "score": 0.0, "write": 0.0}
+    load, score, store = ev.projections.load_facts, handlers.score_period, handlers.store_scores
+
+    async def timed_load(*a, **k):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return await load(*a, **k)
+        finally:
+            spent["load facts"] += time.perf_counter() - t
+
+    def timed_score(*a, **k):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return score(*a, **k)
+        finally:
+            spent["score"] += time.perf_counter() - t
+
+    async def timed_store(*a, **k):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return await store(*a, **k)
+        finally:
+            spent["write"] += time.perf_counter() - t
+
+    ev.projections.load_facts = timed_load
+    handlers.score_period = timed_score
+    handlers.store_scores = timed_store
+    return spent
+
+
 async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: int, profile: bool) -> dict:  # type: ignore[type-arg]
     """Load the alliance into a fresh database, then time the service's rescore of the quarter and
     the raw baseline (the same score documents by `insert_many`)."""
@@ -294,6 +328,7 @@ async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: in
             FixedClock(datetime.combine(period.end + timedelta(days=5), datetime.min.time(), UTC)),
             settings,
         )
+        spent = _phases(ev)
         profiler = None
         if profile:
             from pyinstrument import Profiler
@@ -311,9 +346,12 @@ async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: in
             print(profiler.output_text(unicode=True, color=False, show_all=False)[:6000])
             print(f"  profile: {target}")
         print(f"  rescored in {out['rescore_s']:.1f}s ({out['changed']:,} cards written)", flush=True)
+        out["phases"] = dict(spent)
+        spent.update(dict.fromkeys(spent, 0.0))
         t2 = time.perf_counter()
         out["unchanged"] = await ev.rescore(period, trigger="bench")
         out["repeat_s"] = time.perf_counter() - t2
+        out["repeat_phases"] = dict(spent)
         scores = await db.scores.find({"period": str(period)}).to_list(None)
         out["cards"] = len(scores)
         out["baseline_s"] = await _insert(db.baseline_scores, scores)
@@ -351,8 +389,13 @@ def main() -> None:
             f"chunks of {chunk}"
         )
         r = asyncio.run(time_city(counts, period, chunk, args.profile))  # type: ignore[arg-type]
-        print(f"  rescore, every card new     {r['rescore_s']:7.1f}s  ({r['changed']:,} cards changed)")
+        def phases(p: dict[str, float]) -> str:
+            return ", ".join(f"{k} {v:.1f}s" for k, v in p.items())
+
+        print(f"  rescore, every card new     {r['rescore_s']:7.1f}s  ({r['changed']:,} changed)")
+        print(f"    {phases(r['phases'])}")
         print(f"  rescore again, nothing new  {r['repeat_s']:7.1f}s  ({r['unchanged']:,} changed)")
+        print(f"    {phases(r['repeat_phases'])}")
         print(f"  raw insert_many of the {r['cards']:,} score documents (baseline) {r['baseline_s']:.1f}s")
         print(
             f"  ratio rescore ÷ raw insert {r['rescore_s'] / r['baseline_s']:.1f}×, "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from fractions import Fraction
 
 from .facts import Branch, Exemption
 from .periods import Period, Window, local_day
@@ -65,7 +64,8 @@ class ObligationCalendar:
             windows = period.months() if cadence == "monthly" else [period.window]
             for window in windows:
                 open_days = window.overlap_days(branch.opened, branch.closed)
-                if Fraction(open_days, window.days) < ruleset.min_open_share:
+                share = ruleset.min_open_share  # open_days / days < share, in integers
+                if open_days * share.denominator < share.numerator * window.days:
                     continue
                 if any(_exempt(e, kind, window) for e in exemptions if e.organization_id == branch.id):
                     continue

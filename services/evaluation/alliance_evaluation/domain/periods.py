@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from alliance_shared.clock import SHANGHAI
 
@@ -73,19 +74,14 @@ class Period:
 
     @property
     def end(self) -> date:
-        return self.next().start - timedelta(days=1)
+        return _end_of(self.year, self.quarter)
 
     @property
     def window(self) -> Window:
         return Window(self.start, self.end)
 
     def months(self) -> list[Window]:
-        out = []
-        for m in range(3 * self.quarter - 2, 3 * self.quarter + 1):
-            first = date(self.year, m, 1)
-            nxt = date(self.year + (m == 12), m % 12 + 1, 1)
-            out.append(Window(first, nxt - timedelta(days=1)))
-        return out
+        return list(_months_of(self.year, self.quarter))
 
     def next(self) -> Period:
         return Period(self.year + (self.quarter == 4), self.quarter % 4 + 1)
@@ -100,6 +96,23 @@ class Period:
         if today > self.end:
             return 1.0
         return ((today - self.start).days + 1) / self.window.days
+
+
+# a quarter's last day and months, asked for per branch and obligation: computed once per quarter
+@lru_cache(maxsize=256)
+def _end_of(year: int, quarter: int) -> date:
+    nxt = Period(year, quarter).next()
+    return date(nxt.year, 3 * nxt.quarter - 2, 1) - timedelta(days=1)
+
+
+@lru_cache(maxsize=256)
+def _months_of(year: int, quarter: int) -> tuple[Window, ...]:
+    out = []
+    for m in range(3 * quarter - 2, 3 * quarter + 1):
+        first = date(year, m, 1)
+        nxt = date(year + (m == 12), m % 12 + 1, 1)
+        out.append(Window(first, nxt - timedelta(days=1)))
+    return tuple(out)
 
 
 def local_day(at: datetime) -> date:
