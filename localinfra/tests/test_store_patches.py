@@ -7,6 +7,7 @@ that the pushed-down filter still answers exactly what MongoDB would.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import pytest_asyncio
 from alliance_localinfra import Infra
 from alliance_localinfra import ferretdb as store_build
 from bson import ObjectId
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 pytestmark = pytest.mark.integration
@@ -144,6 +145,26 @@ async def test_dropping_an_index_drops_what_served_it(members: AsyncCollection[D
     assert not _uses_index(nodes), nodes
     await members.create_index([("ref", ASCENDING)], unique=True)  # the same names can be created again
     assert _uses_index(await _plan(members, {"ref": ObjectId(f"{7:024x}")}))
+
+
+# 04-update-releases-each-query.patch
+
+
+@pytest.mark.asyncio
+async def test_an_update_command_of_more_updates_than_the_pool_has_connections_completes() -> None:
+    # its own store: without the patch this deadlocks FerretDB's connection pool for good
+    own = store_build.start()
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(own.mongodb_uri, serverSelectionTimeoutMS=5000)
+    try:
+        col = client.patches.outbox
+        await col.insert_many([{"_id": f"e{i}", "pending": True, "n": 0} for i in range(300)])
+        updates = [UpdateOne({"_id": f"e{i}", "pending": True}, {"$set": {"pending": False}}) for i in range(300)]
+        result = await asyncio.wait_for(col.bulk_write(updates, ordered=False), timeout=120)
+        assert result.modified_count == 300
+        assert await asyncio.wait_for(col.count_documents({"pending": True}), timeout=30) == 0
+    finally:
+        await client.close()
+        own.stop()
 
 
 # 03-resource-tracking-in-debug-builds-only.patch
