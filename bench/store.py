@@ -78,6 +78,10 @@ def measure(uri: str, docs: int, repeat: int) -> dict[str, float]:
     out["organization_id $in of 50 (ms)"] = median_ms(
         lambda: list(col.find({"organization_id": {"$in": orgs}})), max(3, repeat // 5)
     )
+    members = [f"m{i:06d}" for i in range(0, docs, 3)][:1650]
+    out["organization_id $in of 50 + _id $in of 1,650 (ms)"] = median_ms(
+        lambda: list(col.find({"organization_id": {"$in": orgs}, "_id": {"$in": members}})), max(3, repeat // 5)
+    )
     out["read the whole collection (ms)"] = median_ms(lambda: list(col.find({}, batch_size=1000)), 3)
     client.close()
     return out

@@ -170,16 +170,38 @@ async def test_an_update_command_of_more_updates_than_the_pool_has_connections_c
 # 03-resource-tracking-in-debug-builds-only.patch
 
 
-@pytest.mark.slow
-def test_release_build_does_not_track_every_iterator() -> None:
+def _go_test(name: str, package: str) -> None:
+    """Run a Go test that a patch added, in the patched source the store was built from."""
     go = shutil.which("go")
     assert go is not None, "Go builds the store; it must be on PATH"
     store_build.build()
     source = store_build.ferretdb_home() / "src" / "FerretDB"
     env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOTELEMETRY="off", CGO_ENABLED="0")
     proc = subprocess.run(
-        [go, "test", "-count=1", "-run", "TestReleaseBuildDoesNotTrack", "./internal/util/resource/"],
-        cwd=source, env=env, capture_output=True, text=True, timeout=600,
+        [go, "test", "-count=1", "-run", name, package], cwd=source, env=env, capture_output=True, text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "ok" in proc.stdout
+    assert "ok" in proc.stdout and "no tests to run" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_release_build_does_not_track_every_iterator() -> None:
+    _go_test("TestReleaseBuildDoesNotTrack", "./internal/util/resource/")
+
+
+# 05-in-lookup-set.patch
+
+
+@pytest.mark.slow
+def test_a_long_in_list_is_looked_up_and_answers_like_the_comparison() -> None:
+    _go_test("TestInSetMatchesLikeComparison", "./internal/handler/common/")
+
+
+@pytest.mark.asyncio
+async def test_a_long_in_list_with_other_filters_answers_like_mongodb(members: AsyncCollection[Doc]) -> None:
+    wanted = [f"o{i}" for i in range(0, 300, 3)] + ["nowhere"]
+    found = await _ids(members, {"organization_id": {"$in": wanted}, "status": "full"})
+    assert found == sorted(f"m{i:05d}" for i in range(N) if i % 300 % 3 == 0 and i % 2)
+    refs = [ObjectId(f"{i:024x}") for i in range(0, N, 10)]
+    assert len(await _ids(members, {"ref": {"$in": refs}, "tags": "all"})) == len(refs)
