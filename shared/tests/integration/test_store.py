@@ -312,3 +312,18 @@ async def test_dedupe_marks_expire_by_age(db):
     assert await db.processed_events.count_documents({}) == 1
     assert await expire_marks(db, timedelta(seconds=-1)) == 1
     assert await marks.claim([Claim("e1", "t", 0, 5)]) == set()
+
+
+async def test_a_poll_of_more_documents_than_a_bulk_slice_marks_every_one_sent(infra, publisher, db, ns):
+    """Two update statements per document, 120 in one bulk write (the embedded store once hung on
+    50 or more in one update command)."""
+    docs = []
+    for n in range(60):
+        payload, event = closed(f"org-s{n}")
+        docs.append({"_id": f"s{n:02d}", **outbox_fields([(payload, event)])})
+    await db.organizations.insert_many(docs)
+    relay = OutboxRelay(db, publisher, ["organizations"])
+    async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+        assert await asyncio.wait_for(relay.relay_pending(), timeout=30) == 60
+        await topic.wait_for_events(60)
+    assert await db.organizations.count_documents({"outbox_pending": True}) == 0
