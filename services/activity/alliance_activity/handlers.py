@@ -130,13 +130,16 @@ class IngestSubmissions:
         for report, arrival in zip(reports, arrivals, strict=True):
             store.add(batch, report.accepted, report.rejected, arrival)
         await store.open(batch, arrivals[0].received_at)
-        collided = await store.insert(batch.records)
-        if collided:
-            batch.messages = [m for m in batch.messages if m[1].id not in collided]
-            await self._collisions(batch, reports, arrivals, collided)
-        await told("stored")
-        await self._runtime.bus.publish_many(outgoing(batch.messages))
-        await store.published(batch)
+        try:
+            collided = await store.insert(batch.records)
+            if collided:
+                batch.messages = [m for m in batch.messages if m[1].id not in collided]
+                await self._collisions(batch, reports, arrivals, collided)
+            await told("stored")
+            await self._runtime.bus.publish_many(outgoing(batch.messages))
+            await store.published(batch)
+        finally:
+            store.closed(batch)
         await told("published")
         corrections = [
             (a.event.supersedes, a.event.id) for report in reports for a in report.accepted if a.event.supersedes

@@ -14,6 +14,6 @@ class ActivitySettings(ServiceSettings):
     upload_max_rows: int = 5000
     upload_max_bytes: int = 20 * 1024 * 1024
     future_tolerance_s: int = 300  # clock skew allowed before an event time counts as "in the future"
-    outbox_grace_s: float = 30.0  # a submission not published after this is handed to the outbox relay
+    outbox_grace_s: float = 120.0  # a batch another process left unpublished this long goes to the outbox relay
     registry_group: str = "activity-registry"
     ingest_group: str = "activity-ingest"

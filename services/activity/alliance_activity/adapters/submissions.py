@@ -61,6 +61,9 @@ class Batch:
 class SubmissionStore:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        # batches this process is still publishing: never stranded, however long they take (a
+        # 5,000-event batch took over 30 s on a loaded machine and was handed over mid-flight)
+        self._in_flight: set[str] = set()
 
     @property
     def _col(self) -> Any:
@@ -166,7 +169,12 @@ class SubmissionStore:
     async def open(self, batch: Batch, received_at: datetime) -> None:
         """The batch's marker, before its records: until it is published, a crash leaves a trace."""
         marker = {"_id": batch.id, "published": False, "received_at": received_at, "events": len(batch.records)}
+        self._in_flight.add(batch.id)
         await self._batches.insert_one(marker)
+
+    def closed(self, batch: Batch) -> None:
+        """The request is done with the batch, published or not: if not, it is stranded."""
+        self._in_flight.discard(batch.id)
 
     async def insert(self, records: list[dict[str, Any]]) -> set[str]:
         """Insert every record in one unordered `insert_many`; returns the ids that already
@@ -199,6 +207,8 @@ class SubmissionStore:
         armed = 0
         query = {"published": False, "received_at": {"$lt": older_than}}
         async for marker in self._batches.find(query, {"_id": 1}):
+            if marker["_id"] in self._in_flight:
+                continue
             records = await self._col.find({"batch_id": marker["_id"]}, {"event": 1, "key": 1, "seq": 1}).to_list(None)
             updates = []
             for record in sorted(records, key=lambda r: r.get("seq", 0)):
@@ -211,6 +221,8 @@ class SubmissionStore:
                 await self._col.bulk_write(updates, ordered=True)
             await self._batches.update_one({"_id": marker["_id"]}, {"$set": {"published": True, "relayed": True}})
             armed += len(updates)
+        if armed:
+            self._runtime.notify_outbox()  # a wake-up: the relay polls the records' marker
         return armed
 
     # -- what reporters read -------------------------------------------------------------------

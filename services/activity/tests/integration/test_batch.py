@@ -69,6 +69,9 @@ async def test_a_submission_stored_but_not_published_before_a_crash_is_published
         await service.submissions.open(batch, arrival.received_at)
         await service.submissions.insert(batch.records)
         platform.clock.advance(timedelta(seconds=5))
+        # however old, a batch its request is still publishing is not handed over
+        assert await service.submissions.arm_stranded(platform.clock.now()) == 0
+        service.submissions.closed(batch)  # the request ended without publishing
         [published] = await reader.wait_for_events(1, timeout_s=30)
         assert published.id == "crash-1"
         again = await platform.client.post(
