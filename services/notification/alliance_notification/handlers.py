@@ -48,6 +48,9 @@ class Notifier:
         self.clock = clock
         self.settings = settings
         self._store: Store | None = None
+        # branches that reported in the Kafka batch being handled: (organisation, at, reason),
+        # applied together by `apply_reports` before the next other event and at the batch's end
+        self.reports: list[tuple[str, datetime, str]] = []
 
     @property
     def store(self) -> Store:
@@ -211,11 +214,21 @@ async def advance_escalations(n: Notifier) -> int:
     return moved
 
 
-async def branch_reported(n: Notifier, org_id: str, at: datetime, reason: str) -> None:
-    """A branch reported again: its open cases close, pending sends are cancelled, and the
-    reminders of the last 14 days count as answered (the closed-loop figure)."""
+async def apply_reports(n: Notifier) -> None:
+    """Branches reported again (the reports gathered from a Kafka batch): their open cases close,
+    pending sends are cancelled, and the reminders of the 14 days before each report count as
+    answered (the closed-loop figure). A handful of store commands for the whole batch."""
+    reports = list(n.reports)  # dropped once applied: a failure leaves them for the retry
+    if not reports:
+        return
     rules = [r.name for r in await n.store.catalog.rules() if r.closes_on_report]
-    for case in await n.store.cases.resolve_open(org_id, rules, at, reason):
+    first: dict[str, tuple[datetime, str]] = {}
+    for org_id, at, reason in reports:
+        first.setdefault(org_id, (at, reason))
+    for case in await n.store.cases.open_of(list(first), rules):
+        at, reason = first[case["organization_id"]]
+        if await n.store.cases.resolve(case["_id"], at, reason) is None:
+            continue
         for doc in await n.store.deliveries.pending_of_case(case["_id"]):
             try:
                 await n.store.deliveries.change(
@@ -227,7 +240,10 @@ async def branch_reported(n: Notifier, org_id: str, at: datetime, reason: str) -
             except Exception:  # being sent right now: the dispatcher sees the resolved case
                 log.info("delivery %s changed while cancelling; dispatcher will decide", doc["_id"])
         n.wake_outbox()
-    await n.store.reminders.mark_reported(org_id, R.BRANCH_RULES, at, CLOSED_LOOP_WINDOW)
+    await n.store.reminders.mark_reported(
+        [(org_id, at) for org_id, at, _ in reports], R.BRANCH_RULES, CLOSED_LOOP_WINDOW
+    )
+    del n.reports[: len(reports)]
 
 
 # -- event handlers ------------------------------------------------------------------------------
@@ -249,11 +265,11 @@ async def on_branch_fell_behind(n: Notifier, p: BranchFellBehind, event: CloudEv
 
 
 async def on_branch_caught_up(n: Notifier, p: BranchCaughtUp, event: CloudEvent) -> None:
-    await branch_reported(n, p.organization_id, p.caught_up_at, "caught_up")
+    n.reports.append((p.organization_id, p.caught_up_at, "caught_up"))
 
 
 async def on_meeting_held(n: Notifier, p: MeetingHeld, event: CloudEvent) -> None:
-    await branch_reported(n, p.organization_id, event.receivedat or n.clock.now(), "meeting_reported")
+    n.reports.append((p.organization_id, event.receivedat or n.clock.now(), "meeting_reported"))
 
 
 async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) -> None:
@@ -387,11 +403,18 @@ EVENT_HANDLERS: dict[type[EventPayload], Any] = {
 }
 
 
+# handlers that only gather a report for `apply_reports`; every other handler applies what was
+# gathered first, so a batch's events take effect in their order
+GATHERING = {on_branch_caught_up, on_meeting_held}
+
+
 def bound_handlers(n: Notifier) -> dict[type[EventPayload], PayloadHandler]:
     """The table with the notifier bound in, for `EventDispatch`."""
 
     def bind(fn: Any) -> PayloadHandler:
         async def handle(payload: Any, event: CloudEvent) -> None:
+            if fn not in GATHERING:
+                await apply_reports(n)
             await fn(n, payload, event)
 
         return handle

@@ -12,7 +12,7 @@ from typing import Any
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push, update_versioned
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateMany
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ..domain.default_templates import DEFAULT_TEMPLATES
@@ -166,27 +166,19 @@ class Cases:
         )
         return bool(result.modified_count)
 
-    async def resolve_open(self, org_id: str, rules: Sequence[str], now: datetime, reason: str) -> list[Doc]:
-        """Close the open cases of `org_id` under `rules`; returns the ones this call closed."""
-        closed = []
-        for doc in await self._col.find(
-            {"organization_id": org_id, "status": "open", "rule": {"$in": list(rules)}}
-        ).to_list(None):
-            done = await self._col.find_one_and_update(
-                {"_id": doc["_id"], "status": "open"},
-                {
-                    "$set": {
-                        "status": "resolved",
-                        "resolved_at": now,
-                        "resolved_by": reason,
-                        "next_step_at": None,
-                    }
-                },
-                return_document=ReturnDocument.AFTER,
-            )
-            if done is not None:
-                closed.append(done)
-        return closed
+    async def open_of(self, org_ids: Sequence[str], rules: Sequence[str]) -> list[Doc]:
+        """The open cases of `org_ids` under `rules`, in one query."""
+        return await self._col.find(
+            {"organization_id": {"$in": list(org_ids)}, "status": "open", "rule": {"$in": list(rules)}}
+        ).to_list(None)
+
+    async def resolve(self, case_id: str, now: datetime, reason: str) -> Doc | None:
+        """Close the case if it is still open; the closed case, or None when another closed it."""
+        return await self._col.find_one_and_update(
+            {"_id": case_id, "status": "open"},
+            {"$set": {"status": "resolved", "resolved_at": now, "resolved_by": reason, "next_step_at": None}},
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def list(self, *, status: str | None, step: str | None, limit: int) -> list[Doc]:
         query: Doc = {}
@@ -232,15 +224,27 @@ class Reminders:
         )
         await self._col.update_one({"_id": key}, {"$inc": {"context.rejected_count": 1}})
 
-    async def mark_reported(self, org_id: str, rules: Sequence[str], at: datetime, window: timedelta) -> int:
-        result = await self._col.update_many(
-            {
-                "organization_id": org_id,
-                "rule": {"$in": list(rules)},
-                "reported_at": None,
-                "created_at": {"$gte": at - window, "$lte": at},
-            },
-            {"$set": {"reported_at": at}},
+    async def mark_reported(
+        self, reports: Sequence[tuple[str, datetime]], rules: Sequence[str], window: timedelta
+    ) -> int:
+        """Each (organisation, reported at): its reminders of the `window` before count as
+        answered. One bulk write for them all."""
+        if not reports:
+            return 0
+        result = await self._col.bulk_write(
+            [
+                UpdateMany(
+                    {
+                        "organization_id": org_id,
+                        "rule": {"$in": list(rules)},
+                        "reported_at": None,
+                        "created_at": {"$gte": at - window, "$lte": at},
+                    },
+                    {"$set": {"reported_at": at}},
+                )
+                for org_id, at in reports
+            ],
+            ordered=True,
         )
         return int(result.modified_count)
 

@@ -11,10 +11,20 @@ from alliance_shared.contracts.topics import (
 from alliance_shared.kafka.consumer import EventDispatch
 from alliance_shared.runtime import ConsumerSpec
 
-from ..handlers import Notifier, bound_handlers
+from ..handlers import Notifier, apply_reports, bound_handlers
 
 TOPICS = (REGISTRY_EVENTS, EVALUATION_EVENTS, ACTIVITY_REJECTED, ACTIVITY_EVENTS)
 
 
 def consumer_specs(notifier: Notifier, group_id: str) -> list[ConsumerSpec]:
-    return [ConsumerSpec(group_id=group_id, topics=TOPICS, handler=EventDispatch(bound_handlers(notifier)))]
+    async def batch_end() -> None:
+        await apply_reports(notifier)
+
+    return [
+        ConsumerSpec(
+            group_id=group_id,
+            topics=TOPICS,
+            handler=EventDispatch(bound_handlers(notifier)),
+            on_batch_end=batch_end,
+        )
+    ]

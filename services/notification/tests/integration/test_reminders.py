@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from alliance_notification.domain.deliveries import PENDING
 from alliance_shared.clock import FixedClock
 from alliance_shared.contracts.activity import MeetingHeld
 from alliance_shared.contracts.evaluation import BranchFellBehind
@@ -218,3 +219,42 @@ async def _true(value: bool) -> bool:
 async def _first(items):
     found = await items
     return found[0] if found else None
+
+
+async def test_a_kafka_batch_of_meetings_closes_the_branches_cases_in_a_few_store_commands(
+    settings_for, publisher, monkeypatch
+):
+    clock = FixedClock(shanghai(2026, 8, 4, 10, 0))
+    lagging_orgs = [f"org-l{i:02d}" for i in range(12)]
+    for org in lagging_orgs:
+        await publish(publisher, lagging(org, clock))
+    async with running(settings_for(), clock) as (app, _):
+        store = app.state.notifier.store
+        await wait_for(lambda: _eq(store.cases.count({"status": "open"}), 12), what="12 open cases", timeout_s=60)
+        calls: list[str] = []
+        for repo, name in ((store.cases, "open_of"), (store.reminders, "mark_reported")):
+            original = getattr(repo, name)
+
+            async def counted(*args, _original=original, _name=name, **kw):
+                calls.append(_name)
+                return await _original(*args, **kw)
+
+            monkeypatch.setattr(repo, name, counted)
+        clock.set(shanghai(2026, 8, 9, 10, 0))
+        meetings = [*lagging_orgs, *(f"org-q{i:02d}" for i in range(38))]  # 50 meetings, 38 branches not behind
+        for org in meetings:
+            await publish(
+                publisher,
+                MeetingHeld(
+                    organization_id=org,
+                    meeting_kind="party_lesson",
+                    held_at=clock.now(),
+                    expected_count=10,
+                    attendee_ids=["m1"],
+                ),
+            )
+        await wait_for(lambda: _eq(store.cases.count({"status": "resolved"}), 12), what="12 cases closed")
+        statuses = {d["status"] for d in await deliveries(app)}
+        assert statuses and not statuses & set(PENDING), statuses  # their sends cancelled
+    # one query for the open cases and one bulk write for the reminders per Kafka batch, not per meeting
+    assert 1 <= calls.count("open_of") == calls.count("mark_reported") < len(meetings) // 4, calls
