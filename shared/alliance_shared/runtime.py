@@ -123,9 +123,8 @@ class Runtime:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 30.0)
 
-    def notify_outbox(self, collection: str | None = None, doc_id: Any = None) -> None:
-        """Call after a write that added outbox events, so they are relayed at once.
-        `collection` and `doc_id` are deprecated and ignored (see `OutboxRelay.notify`)."""
+    def notify_outbox(self) -> None:
+        """Call after a write that added outbox events, so they are relayed at once."""
         if self.relay is not None:
             self.relay.notify()
 

@@ -14,15 +14,13 @@ from .client import (
     is_duplicate_key,
     is_transient,
     ping,
-    reads_every_document,
 )
 from .dedupe import Claim, MongoDedupeStore, expire_marks
-from .keyed import by_ids, replace_all
 from .outbox import OutboxRelay, outbox_fields, outbox_indexes, outbox_push
 from .versioning import VersionConflict, update_versioned
 
 __all__ = [
-    "Claim", "IndexSpec", "MongoDedupeStore", "OutboxRelay", "StoreError", "VersionConflict", "by_ids", "connect",
+    "Claim", "IndexSpec", "MongoDedupeStore", "OutboxRelay", "StoreError", "VersionConflict", "connect",
     "duplicate_indexes", "ensure_indexes", "expire_marks", "is_duplicate_key", "is_transient", "outbox_fields",
-    "outbox_indexes", "outbox_push", "ping", "reads_every_document", "replace_all", "update_versioned",
+    "outbox_indexes", "outbox_push", "ping", "update_versioned",
 ]

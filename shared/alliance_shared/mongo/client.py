@@ -96,11 +96,3 @@ def duplicate_key_field(exc: BaseException) -> str | None:
     if isinstance(key_value, dict) and key_value:
         return str(next(iter(key_value)))
     return None
-
-
-async def reads_every_document(db: AsyncDatabase[dict[str, Any]]) -> bool:
-    """True on the embedded store (FerretDB; its `buildInfo` says so): it answers any filter but
-    `_id` equality by reading and decoding every document, and compares each with each id of an
-    `$in` list — matching a long id list in the caller is cheaper there. False on MongoDB."""
-    info = await db.client.admin.command("buildInfo")
-    return "ferretdbVersion" in info

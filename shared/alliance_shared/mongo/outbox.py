@@ -86,11 +86,8 @@ class OutboxRelay:
         self.published = 0
         self.polls = 0
 
-    def notify(self, collection: str | None = None, doc_id: Any = None) -> None:
-        """A write just added events: poll now.
-
-        `collection` and `doc_id` are deprecated and ignored (the poll finds the document
-        through the marker's index); they go once no caller passes them."""
+    def notify(self) -> None:
+        """A write just added events: poll now (the poll finds them through the marker's index)."""
         self._wake.set()
 
     def stop(self) -> None:

@@ -178,7 +178,7 @@ async def test_a_notify_relays_at_once_without_waiting_for_the_interval(infra, p
         await wait_for(lambda: _polled(relay), what="the start-up poll")
         payload, event = closed("org-3")
         await db.organizations.insert_one({"_id": "org-3", **outbox_fields([(payload, event)])})
-        relay.notify("organizations", "org-3")  # the deprecated hint is accepted and ignored
+        relay.notify()
         got = await topic.wait_for_events(1, timeout_s=10)
         second_payload, second = closed("org-3b")
         await db.organizations.update_one({"_id": "org-3"}, outbox_push({}, [(second_payload, second)]))
