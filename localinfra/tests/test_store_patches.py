@@ -167,6 +167,26 @@ async def test_an_update_command_of_more_updates_than_the_pool_has_connections_c
         own.stop()
 
 
+# 06-limit-with-exact-filter.patch
+
+
+@pytest.mark.asyncio
+async def test_a_limit_goes_down_with_a_boolean_filter(members: AsyncCollection[Doc]) -> None:
+    await members.update_many({"institution_id": {"$in": ["i1", "i2"]}}, {"$set": {"pending": True}})
+    await members.update_one({"_id": "m00003"}, {"$set": {"pending": [False, True]}})  # matches, as on MongoDB
+    answer = await members.database.command(
+        "explain", {"find": members.name, "filter": {"pending": True}, "limit": 5}, verbosity="queryPlanner"
+    )
+    assert answer["queryPlanner"]["Plan"]["Node Type"] == "Limit", answer["queryPlanner"]
+    assert len(await members.find({"pending": True}).limit(5).to_list(None)) == 5
+    assert await members.count_documents({"pending": True}) == 2 * N // 30 + 1
+    # a string's limit stays after the filter: an ObjectId and its hex are one JSON string
+    plain = await members.database.command(
+        "explain", {"find": members.name, "filter": {"status": "full"}, "limit": 5}, verbosity="queryPlanner"
+    )
+    assert plain["queryPlanner"]["Plan"]["Node Type"] != "Limit"
+
+
 # 03-resource-tracking-in-debug-builds-only.patch
 
 
@@ -188,6 +208,11 @@ def _go_test(name: str, package: str) -> None:
 @pytest.mark.slow
 def test_release_build_does_not_track_every_iterator() -> None:
     _go_test("TestReleaseBuildDoesNotTrack", "./internal/util/resource/")
+
+
+@pytest.mark.slow
+def test_only_exact_filters_take_a_limit_down() -> None:
+    _go_test("TestExactPushdown", "./internal/handler/common/")
 
 
 # 05-in-lookup-set.patch
