@@ -292,16 +292,14 @@ def _phases(ev) -> dict[str, float]:  # type: ignore[no-untyped-def]
 
 
 async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: int, profile: bool) -> dict:  # type: ignore[type-arg]
-    """Load the alliance into a fresh database, then time the service's rescore of the quarter and
-    the raw baseline (the same score documents by `insert_many`)."""
+    """Load the alliance into a fresh database, then time the service's rescore of the quarter in a
+    process of its own (its peak RSS is the service's, not the generator's) and the raw baseline
+    (the same score documents by `insert_many`), in the same run."""
+    import json
+
     from alliance_evaluation.adapters import projections as pj
     from alliance_evaluation.adapters import ranks
     from alliance_evaluation.adapters import readmodels as rm
-    from alliance_evaluation.adapters.projections import Projections
-    from alliance_evaluation.adapters.readmodels import ReadModels
-    from alliance_evaluation.handlers import Evaluation
-    from alliance_evaluation.settings import EvaluationSettings
-    from alliance_shared.clock import FixedClock
     from alliance_shared.mongo import connect, ensure_indexes
     from alliance_shared.testing import namespace
 
@@ -320,6 +318,82 @@ async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: in
             took = await _insert(db[name], items)
             print(f"  loaded {len(items):>7,} {name:<13} {took:6.1f}s ({len(items) / took:,.0f} docs/s)", flush=True)
         del docs
+        argv = [sys.executable, __file__, "--store", "--rescore-db", db_name, "--period", str(period)]
+        argv += ["--chunk", str(chunk), *(["--profile"] if profile else [])]
+        child = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+        assert child.stdout is not None
+        async for line in child.stdout:
+            text = line.decode()
+            if text.startswith("RESULT "):
+                out |= json.loads(text[len("RESULT ") :])
+            else:
+                print(text, end="", flush=True)
+        if await child.wait() != 0:
+            raise SystemExit(f"the rescore process failed ({child.returncode})")
+        scores = await db.scores.find({"period": str(period)}).to_list(None)
+        out["cards"] = len(scores)
+        out["baseline_s"] = await _insert(db.baseline_scores, scores)
+        return out
+    finally:
+        await client.drop_database(db_name)
+        await client.close()
+
+
+async def _probe(db, until) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """What a consumer sees while `until` runs: every 100 ms one event-sized write and one read by
+    `_id` in the same process and store (the milliseconds each round took, p50 / p95 / max)."""
+    task = asyncio.ensure_future(until)
+    took: list[float] = []
+    n = 0
+    while not task.done():
+        t = time.perf_counter()
+        await db.probe.update_one({"_id": f"p{n % 50}"}, {"$set": {"n": n}}, upsert=True)
+        await db.probe.find_one({"_id": f"p{n % 50}"})
+        took.append((time.perf_counter() - t) * 1000)
+        n += 1
+        await asyncio.sleep(0.1)
+    await task
+    took.sort()
+    return {"p50_ms": took[len(took) // 2], "p95_ms": took[int(len(took) * 0.95)], "max_ms": took[-1], "n": len(took)}
+
+
+def _profile_threads(sessions: list) -> None:  # type: ignore[type-arg]
+    """Profile the work the rescore runs in threads (pyinstrument follows one thread): each call of
+    `_scored` and `_documents` gets a session, combined when printed."""
+    from alliance_evaluation import handlers
+    from alliance_evaluation.adapters import scorebook
+    from pyinstrument import Profiler
+
+    def profiled(fn):  # type: ignore[no-untyped-def]
+        def run(*a, **k):  # type: ignore[no-untyped-def]
+            p = Profiler(async_mode="disabled")
+            p.start()
+            try:
+                return fn(*a, **k)
+            finally:
+                sessions.append(p.stop())
+
+        return run
+
+    handlers._scored = profiled(handlers._scored)
+    scorebook._documents = profiled(scorebook._documents)
+
+
+async def rescore_in(db_name: str, period: Period, chunk: int, profile: bool) -> dict:  # type: ignore[type-arg]
+    """The service's rescore of the quarter over a loaded database, then again with nothing new."""
+    import resource
+
+    from alliance_evaluation.adapters.projections import Projections
+    from alliance_evaluation.adapters.readmodels import ReadModels
+    from alliance_evaluation.handlers import Evaluation
+    from alliance_evaluation.settings import EvaluationSettings
+    from alliance_shared.clock import FixedClock
+    from alliance_shared.mongo import connect
+
+    client = connect(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
+    db = client[db_name]
+    out: dict = {"rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    try:
         settings = EvaluationSettings(mongodb_database=db_name, rescore_chunk=chunk)
         ev = Evaluation(
             Projections(db),
@@ -330,20 +404,36 @@ async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: in
         )
         spent = _phases(ev)
         profiler = None
+        threads: list = []
         if profile:
             from pyinstrument import Profiler
 
-            profiler = Profiler(async_mode="enabled")
+            profiler = Profiler(async_mode="disabled")
+            _profile_threads(threads)
             profiler.start()
+        out["probe_idle"] = await _probe(db, asyncio.sleep(3))
         t1 = time.perf_counter()
-        out["changed"] = await ev.rescore(period, trigger="bench")
+        cpu1 = time.process_time()
+        rescoring = asyncio.ensure_future(ev.rescore(period, trigger="bench"))
+        out["probe_busy"] = await _probe(db, rescoring)
+        out["changed"] = rescoring.result()
         out["rescore_s"] = time.perf_counter() - t1
+        out["rescore_cpu_s"] = time.process_time() - cpu1
         if profiler is not None:
             profiler.stop()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             target = ARTIFACTS / "evaluation_rescore.html"
             target.write_text(profiler.output_html())
-            print(profiler.output_text(unicode=True, color=False, show_all=False)[:6000])
+            print(profiler.output_text(unicode=True, color=False, show_all=False)[:8000])
+            if threads:
+                from pyinstrument.renderers import ConsoleRenderer
+                from pyinstrument.session import Session
+
+                combined = threads[0]
+                for more in threads[1:]:
+                    combined = Session.combine(combined, more)
+                print("  the work run in threads (scoring, rendering, building the documents):")
+                print(ConsoleRenderer(unicode=True, color=False, show_all=False).render(combined)[:8000])
             print(f"  profile: {target}")
         print(f"  rescored in {out['rescore_s']:.1f}s ({out['changed']:,} cards written)", flush=True)
         out["phases"] = dict(spent)
@@ -352,12 +442,9 @@ async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: in
         out["unchanged"] = await ev.rescore(period, trigger="bench")
         out["repeat_s"] = time.perf_counter() - t2
         out["repeat_phases"] = dict(spent)
-        scores = await db.scores.find({"period": str(period)}).to_list(None)
-        out["cards"] = len(scores)
-        out["baseline_s"] = await _insert(db.baseline_scores, scores)
+        out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return out
     finally:
-        await client.drop_database(db_name)
         await client.close()
 
 
@@ -370,10 +457,16 @@ def main() -> None:
         parser.add_argument(f"--{name}", type=int, help=f"store mode: {name} (overrides --size)")
     parser.add_argument("--chunk", type=int, help="institutions scored per round trip (default: the service's)")
     parser.add_argument("--profile", action="store_true", help="store mode: profile the rescore (pyinstrument)")
+    parser.add_argument("--rescore-db", help=argparse.SUPPRESS)  # the rescore's own process (store mode)
     parser.add_argument("--pure-branches", type=int, default=10_000)
     parser.add_argument("--pure-baseline", type=int, default=1_000)
     args = parser.parse_args()
     period = Period.parse(args.period)
+    if args.rescore_db:
+        import json
+
+        print("RESULT " + json.dumps(asyncio.run(rescore_in(args.rescore_db, period, args.chunk, args.profile))))
+        return
     if args.store:
         from alliance_evaluation.settings import EvaluationSettings
 
@@ -392,8 +485,11 @@ def main() -> None:
         def phases(p: dict[str, float]) -> str:
             return ", ".join(f"{k} {v:.1f}s" for k, v in p.items())
 
-        print(f"  rescore, every card new     {r['rescore_s']:7.1f}s  ({r['changed']:,} changed)")
-        print(f"    {phases(r['phases'])}")
+        print(
+            f"  rescore, every card new     {r['rescore_s']:7.1f}s  ({r['changed']:,} changed, "
+            f"{r['rescore_cpu_s']:.1f}s CPU in the service's process)"
+        )
+        print(f"    {phases(r['phases'])} (overlapping: the chunks are pipelined)")
         print(f"  rescore again, nothing new  {r['repeat_s']:7.1f}s  ({r['unchanged']:,} changed)")
         print(f"    {phases(r['repeat_phases'])}")
         print(f"  raw insert_many of the {r['cards']:,} score documents (baseline) {r['baseline_s']:.1f}s")
@@ -401,6 +497,13 @@ def main() -> None:
             f"  ratio rescore ÷ raw insert {r['rescore_s'] / r['baseline_s']:.1f}×, "
             f"repeat ÷ raw insert {r['repeat_s'] / r['baseline_s']:.1f}×"
         )
+        for name in ("probe_idle", "probe_busy"):
+            q = r[name]
+            print(
+                f"  {'idle' if name == 'probe_idle' else 'during the rescore'}: a write and a read by _id every 100 ms "
+                f"p50 {q['p50_ms']:.0f} ms, p95 {q['p95_ms']:.0f} ms, max {q['max_ms']:.0f} ms ({q['n']} rounds)"
+            )
+        print(f"  peak RSS of the rescoring process {r['rss_peak_mb']:.0f} MB (at start {r['rss_before_mb']:.0f} MB)")
         return
     print(f"rescoring {period} (pure scoring, exact arithmetic, one core) — python {sys.version.split()[0]}")
     base = time_pure(args.pure_baseline, period)

@@ -29,10 +29,11 @@ from .adapters.readmodels import ReadModels
 from .adapters.scorebook import SOURCE, store_scores
 from .domain.changes import explain
 from .domain.errors import PeriodClosed, PeriodNotOver
+from .domain.facts import PeriodFacts
 from .domain.periods import Period, local_day, month_window, periods_between
 from .domain.roll import RollChange
 from .domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
-from .domain.scoring import score_period
+from .domain.scoring import PeriodScores, score_period
 from .lagging_scan import LaggingScan
 from .settings import EvaluationSettings
 
@@ -217,15 +218,34 @@ class Evaluation:
             else await self.projections.institutions_to_score()
         )
         await self.models.ensure_ranks(str(period))
-        changed = 0
         size = self.settings.rescore_chunk
-        for start in range(0, len(ids), size):
-            chunk = ids[start : start + size]
-            started = time.perf_counter()
-            facts = await self.projections.load_facts(period, chunk)
-            result = score_period(facts, period, self.ruleset, chunk)
-            changed += await store_scores(self.models, result, facts, self.clock.now(), trigger)
-            SCORING_SECONDS.labels(trigger.split(":")[0]).observe(time.perf_counter() - started)
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        reviews = await self.projections.reviews(period)
+        changed = 0
+        # a pipeline: the next chunk's facts load while this one is scored (in a thread: the event
+        # loop keeps serving requests and consuming) and the previous one is written
+        loading: asyncio.Task[PeriodFacts] | None = None
+        writing: asyncio.Task[int] | None = None
+        try:
+            for k, chunk in enumerate(chunks):
+                started = time.perf_counter()
+                facts = await (loading or self.projections.load_facts(period, chunk, reviews=reviews))
+                loading = None
+                if k + 1 < len(chunks):
+                    loading = asyncio.create_task(self.projections.load_facts(period, chunks[k + 1], reviews=reviews))
+                result = await asyncio.to_thread(_scored, facts, period, self.ruleset, chunk)
+                if writing is not None:
+                    changed += await writing
+                writing = asyncio.create_task(store_scores(self.models, result, facts, self.clock.now(), trigger))
+                SCORING_SECONDS.labels(trigger.split(":")[0]).observe(time.perf_counter() - started)
+            if writing is not None:
+                changed += await writing
+                writing = None
+        finally:
+            for task in (loading, writing):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(*(t for t in (loading, writing) if t is not None), return_exceptions=True)
         await self.refresh_overview(str(period))
         return changed
 
@@ -314,6 +334,15 @@ class Evaluation:
             for p, ids in pending.items():
                 self._dirty.setdefault(p, set()).update(ids)
             raise
+
+
+def _scored(facts: PeriodFacts, period: Period, rs: Ruleset, institution_ids: list[str]) -> PeriodScores:
+    """Score a chunk and render its cards (their digests and stored forms are cached on them): the
+    CPU-heavy part of a rescore, run in a thread."""
+    result = score_period(facts, period, rs, institution_ids)
+    for card in (*result.branches, *result.institutions):
+        card.digest()
+    return result
 
 
 def _roll_change(p: EventPayload, e: CloudEvent) -> tuple[RollChange, str, list[str]]:

@@ -6,7 +6,9 @@ marked), evaluator ratings, rejections and deliveries. And the loader that turns
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -83,6 +85,19 @@ ACTIVITY_FIELDS = {
 
 
 INCIDENT = "fpba.compliance.incident.v1"
+ORG_FIELDS = {k: 1 for k in ("institution_ids", "kind", "name", "opened", "closed", "has_party_groups")}
+INSTITUTION_FIELDS = {"name": 1, "classes": 1}
+RATING_FIELDS = {k: 1 for k in ("rating_id", "object_type", "object_id", "evaluator", "rating")}
+ADJUSTMENT_FIELDS = {k: 1 for k in ("object_type", "object_id", "points", "reason")}
+EXEMPTION_FIELDS = {k: 1 for k in ("organization_id", "kind", "start", "end")}
+
+
+@dataclass(frozen=True)
+class Reviews:
+    """A period's evaluator ratings and approved adjustments (the same for every chunk)."""
+
+    ratings: tuple[Rating, ...] = ()
+    adjustments: tuple[Adjustment, ...] = ()
 
 
 class Projections:
@@ -233,16 +248,40 @@ class Projections:
         )
 
     # -- the facts scoring reads -------------------------------------------------------------
+    async def reviews(self, period: Period) -> Reviews:
+        """The period's evaluator ratings and approved adjustments: small, read once per rescore
+        and handed to every chunk's `load_facts`."""
+        p = str(period)
+        ratings, adjustments = await asyncio.gather(
+            self.db.ratings.find({"period": p}, RATING_FIELDS).to_list(None),
+            self.db.adjustments.find({"period": p, "status": "approved"}, ADJUSTMENT_FIELDS).to_list(None),
+        )
+        return Reviews(
+            tuple(
+                Rating(r["rating_id"], r["object_type"], r["object_id"], r["evaluator"], r["rating"]) for r in ratings
+            ),
+            tuple(
+                Adjustment(a["_id"], a["object_type"], a["object_id"], a["points"], a["reason"]) for a in adjustments
+            ),
+        )
+
     async def load_facts(
-        self, period: Period, institution_ids: list[str], received_by: datetime | None = None
+        self,
+        period: Period,
+        institution_ids: list[str],
+        received_by: datetime | None = None,
+        reviews: Reviews | None = None,
     ) -> PeriodFacts:
         """Facts for `institution_ids` (and the branches that cover them) in `period`; events
-        received after `received_by` are left out (a closed period replays as it was frozen)."""
+        received after `received_by` are left out (a closed period replays as it was frozen).
+
+        Each collection is read once, with only the fields scoring needs, through its index: the
+        organisations first (their ids narrow the rest), then the institutions, the members with
+        their learning and dues, the branches' activities, the incidents and the exemptions at
+        once (the store answers them in parallel)."""
         facts = PeriodFacts()
-        orgs = await self.db.organizations.find({"institution_ids": {"$in": institution_ids}}).to_list(None)
+        orgs = await self.db.organizations.find({"institution_ids": {"$in": institution_ids}}, ORG_FIELDS).to_list(None)
         owners = sorted({*institution_ids, *(o["institution_ids"][0] for o in orgs if o.get("institution_ids"))})
-        for doc in await self.db.institutions.find({"_id": {"$in": owners}}).to_list(None):
-            facts.institutions[doc["_id"]] = institution_of(doc)
         for o in orgs:
             if o.get("kind") and o.get("opened"):
                 facts.branches[o["_id"]] = Branch(
@@ -255,51 +294,62 @@ class Projections:
                     bool(o.get("has_party_groups")),
                 )
         org_ids = sorted(facts.branches)
-        member_ids: list[str] = []
-        async for m in self.db.members.find({"org_ids": {"$in": org_ids}}, {"changes": 1}):
-            member_ids.append(m["_id"])
-            changes = [
-                RollChange(
-                    c["event_id"],
-                    _day(c["on"]),
-                    c["kind"],
-                    c.get("org"),
-                    c.get("status"),
-                    bool(c.get("pocket")),
-                )
-                for c in m.get("changes", [])
-            ]
-            facts.stints += [s for s in stints_of(m["_id"], changes) if s.organization_id in facts.branches]
         p = str(period)
+        current: Doc = {"period": p, "superseded_by": None}
+
+        def add(a: Doc) -> None:
+            received = _aware(a.get("received_at"))
+            if received_by is not None and received is not None and received > received_by:
+                return
+            add_activity(facts, a, received or datetime(1970, 1, 1, tzinfo=UTC))
+
+        async def institutions() -> None:
+            async for doc in self.db.institutions.find({"_id": {"$in": owners}}, INSTITUTION_FIELDS):
+                facts.institutions[doc["_id"]] = institution_of(doc)
+
+        async def members() -> None:
+            # what scoring reads of the members' activity (learning, dues) follows their roll
+            member_ids: list[str] = []
+            async for m in self.db.members.find({"org_ids": {"$in": org_ids}}, {"changes": 1}):
+                member_ids.append(m["_id"])
+                changes = [
+                    RollChange(
+                        c["event_id"],
+                        _day(c["on"]),
+                        c["kind"],
+                        c.get("org"),
+                        c.get("status"),
+                        bool(c.get("pocket")),
+                    )
+                    for c in m.get("changes", [])
+                ]
+                facts.stints += [s for s in stints_of(m["_id"], changes) if s.organization_id in facts.branches]
+            if member_ids:
+                async for a in self.db.activities.find({**current, "member_id": {"$in": member_ids}}, ACTIVITY_FIELDS):
+                    add(a)
+
+        async def activities(query: Doc) -> None:
+            async for a in self.db.activities.find(query, ACTIVITY_FIELDS):
+                add(a)
+
+        async def exemptions() -> None:
+            async for ex in self.db.exemptions.find({"organization_id": {"$in": org_ids}}, EXEMPTION_FIELDS):
+                facts.exemptions.append(
+                    Exemption(ex["organization_id"], ex.get("kind"), _day(ex["start"]), _day(ex["end"]))
+                )
+
         # what scoring reads: the branches' meetings and public activities, their members' learning
         # and dues, the institutions' incidents (each through its (period, field) index)
-        current: Doc = {"period": p, "superseded_by": None}
-        queries = [
-            {**current, "organization_id": {"$in": org_ids}},
-            {**current, "member_id": {"$in": member_ids}},
-            {**current, "institution_id": {"$in": institution_ids}, "type": INCIDENT},
-        ]
-        for query in queries:
-            async for a in self.db.activities.find(query, ACTIVITY_FIELDS):
-                received = _aware(a.get("received_at"))
-                if received_by is not None and received is not None and received > received_by:
-                    continue
-                add_activity(facts, a, received or datetime(1970, 1, 1, tzinfo=UTC))
-        async for r in self.db.ratings.find({"period": p}):
-            facts.ratings.append(Rating(r["rating_id"], r["object_type"], r["object_id"], r["evaluator"], r["rating"]))
-        async for adj in self.db.adjustments.find({"period": p, "status": "approved"}):
-            facts.adjustments.append(
-                Adjustment(adj["_id"], adj["object_type"], adj["object_id"], adj["points"], adj["reason"])
-            )
-        async for ex in self.db.exemptions.find({"organization_id": {"$in": org_ids}}):
-            facts.exemptions.append(
-                Exemption(
-                    ex["organization_id"],
-                    ex.get("kind"),
-                    _day(ex["start"]),
-                    _day(ex["end"]),
-                )
-            )
+        await asyncio.gather(
+            institutions(),
+            members(),
+            activities({**current, "organization_id": {"$in": org_ids}}),
+            activities({**current, "institution_id": {"$in": institution_ids}, "type": INCIDENT}),
+            exemptions(),
+        )
+        found = reviews if reviews is not None else await self.reviews(period)
+        facts.ratings.extend(found.ratings)
+        facts.adjustments.extend(found.adjustments)
         return facts
 
     async def institutions_to_score(self) -> list[str]:

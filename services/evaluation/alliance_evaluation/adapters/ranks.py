@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import hashlib
+import json
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -107,11 +109,24 @@ def institution_documents(
     ]
 
 
-async def save(db: AsyncDatabase[Doc], docs: Sequence[Doc]) -> None:
-    """Write a chunk's rank documents (each replaces the one it supersedes), in one command."""
-    if docs:
-        writes = [ReplaceOne({"_id": d["_id"]}, dict(d), upsert=True) for d in docs]
+def digest_of(doc: Doc) -> str:
+    """A rank document's fingerprint (what `save` compares with the stored one)."""
+    body = {k: v for k, v in doc.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+async def save(db: AsyncDatabase[Doc], docs: Sequence[Doc]) -> int:
+    """Write a chunk's rank documents that changed (each replaces the one it supersedes), in one
+    command; returns how many were written. A rescore with nothing new writes none."""
+    if not docs:
+        return 0
+    fresh = [{**d, "digest": digest_of(d)} for d in docs]
+    query = {"_id": {"$in": [d["_id"] for d in fresh]}}
+    stored = {d["_id"]: d.get("digest") async for d in db[COLLECTION].find(query, {"digest": 1})}
+    writes = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in fresh if stored.get(d["_id"]) != d["digest"]]
+    if writes:
         await db[COLLECTION].bulk_write(writes, ordered=False)
+    return len(writes)
 
 
 async def read(db: AsyncDatabase[Doc], period: str) -> list[Doc]:

@@ -5,6 +5,7 @@ rows (what the overview, rankings and heat map read; see `ranks`)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -41,16 +42,28 @@ def _event(card: ScoreCard, computation_id: str, at: datetime) -> Any:
 
 
 async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFacts, at: datetime, trigger: str) -> int:
-    """Persist what changed; returns how many cards changed."""
-    period = Period.parse(result.period)
+    """Persist what changed; returns how many cards changed. The documents are built in a thread
+    (a chunk's events and bodies are most of a write's CPU), written from the event loop."""
     cards = [*result.branches, *result.institutions]
     previous = await models.digests([score_key(c.period, c.object_type, c.object_id) for c in cards])
-    changed = 0
+    batch, rank_docs = await asyncio.to_thread(_documents, result, facts, previous, at, trigger)
+    await asyncio.gather(
+        models.save_batch([c for c, _, _ in batch], [(d, e) for _, d, e in batch], previous),
+        models.save_ranks(rank_docs),
+    )
+    return len(batch)
+
+
+def _documents(
+    result: PeriodScores, facts: PeriodFacts, previous: dict[str, Any], at: datetime, trigger: str
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any], list[Any]]], list[dict[str, Any]]]:
+    """The changed cards' computation and score documents with their events, and the chunk's rank rows."""
+    period = Period.parse(result.period)
     batch: list[tuple[dict[str, Any], dict[str, Any], list[Any]]] = []
     docs: dict[str, dict[str, Any]] = {}  # every card's score document, changed or not
     for card in result.branches:
         branch = facts.branches[card.object_id]
-        changed += _store(
+        _store(
             batch,
             docs,
             card,
@@ -72,7 +85,7 @@ async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFa
         found = card.indicator("coverage")
         coverage = dict(found.details) if found is not None else {}
         kinds = [facts.branches[b.object_id].kind for b in card.branches]
-        changed += _store(
+        _store(
             batch,
             docs,
             card,
@@ -101,16 +114,13 @@ async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFa
                 },
             },
         )
-    await models.save_batch([c for c, _, _ in batch], [(d, e) for _, d, e in batch], previous)
-    await models.save_ranks(
-        ranks.institution_documents(
-            result.period,
-            [docs[_key(c)] for c in result.institutions],
-            [docs[_key(c)] for c in result.branches],
-            meeting_days(facts),
-        ),
+    rank_docs = ranks.institution_documents(
+        result.period,
+        [docs[_key(c)] for c in result.institutions],
+        [docs[_key(c)] for c in result.branches],
+        meeting_days(facts),
     )
-    return changed
+    return batch, rank_docs
 
 
 def _key(card: ScoreCard) -> str:

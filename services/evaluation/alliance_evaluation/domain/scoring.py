@@ -36,12 +36,35 @@ def classification_for(inst: Institution | None, period: Period) -> Classificati
     return found or UNCLASSIFIED
 
 
+# (table, ownership, names) → weights: the same few per ruleset, asked for by every card
+_WEIGHTS: dict[tuple[int, str, tuple[str, ...]], tuple[object, dict[str, Fraction]]] = {}
+
+
 def _weights(
     table: dict[str, dict[str, Fraction]], ownership: str, names: tuple[str, ...]
 ) -> dict[str, Fraction]:
+    key = (id(table), ownership, names)
+    hit = _WEIGHTS.get(key)
+    if hit is not None and hit[0] is table:  # the same table object (an id alone can be reused)
+        return hit[1]
     raw = table.get(ownership) or next(iter(table.values()))
     total = sum((raw.get(n, Fraction(0)) for n in names), Fraction(0)) or Fraction(1)
-    return {n: raw.get(n, Fraction(0)) / total for n in names}
+    weights = {n: raw.get(n, Fraction(0)) / total for n in names}
+    _WEIGHTS[key] = (table, weights)
+    return weights
+
+
+def _points(results: tuple[IndicatorResult, ...]) -> Fraction:
+    """`sum(r.points for r in results)` in integers, reduced once (exactly the same Fraction):
+    the Fraction sum normalised every partial sum with a gcd, per indicator of every card."""
+    num, den = 0, 1
+    for r in results:
+        v, w = r.value, r.weight
+        if v is None or not w:
+            continue
+        n, d = v.numerator * 100 * w.numerator, v.denominator * w.denominator
+        num, den = (num + n, den) if d == den else (num * d + n * den, den * d)
+    return Fraction(num, den)
 
 
 def _with_weight(r: IndicatorResult, weight: Fraction) -> IndicatorResult:
@@ -53,7 +76,7 @@ def _with_weight(r: IndicatorResult, weight: Fraction) -> IndicatorResult:
 def _adjusted(
     results: tuple[IndicatorResult, ...], adjustments: list[tuple[str, str]]
 ) -> tuple[tuple[IndicatorResult, ...], Fraction]:
-    score = sum((r.points for r in results), Fraction(0))
+    score = _points(results)
     if not adjustments:
         return results, score
     delta = sum((Fraction(Decimal(points)) for _, points in adjustments), Fraction(0))
@@ -187,10 +210,13 @@ def _branches_component(cards: list[ScoreCard]) -> IndicatorResult:
             note="无支部，无组织生活可评 / no branches: no organisational life to score",
         )
     total_days = sum(c.member_days for c in cards)
-    if total_days:
-        value = sum((c.score * c.member_days for c in cards), Fraction(0)) / total_days / 100
-    else:
-        value = sum((c.score for c in cards), Fraction(0)) / len(cards) / 100
+    # the member-day weighted mean in integers, reduced once (the same Fraction as summing them)
+    num, den = 0, 1
+    for c in cards:
+        weight = c.member_days if total_days else 1
+        n, d = c.score.numerator * weight, c.score.denominator
+        num, den = (num + n, den) if d == den else (num * d + n * den, den * d)
+    value = Fraction(num, den * (total_days or len(cards)) * 100)
     return IndicatorResult(
         "branches",
         value,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from alliance_evaluation.adapters import ranks
 from alliance_evaluation.adapters.readmodels import ReadModels
+from alliance_evaluation.domain.periods import Period
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import ScoreComputed
 from alliance_shared.contracts.topics import EVALUATION_EVENTS
@@ -66,6 +67,20 @@ async def test_each_institution_has_one_rank_document_with_the_branches_it_owns(
     assert rows["rb1"]["counts"][-3:] == [1, 1, 1] and rows["rj"]["counts"][-3:] == [0, 1, 0]
     assert rows["rb1"]["last_meeting_on"] == "2026-09-05" and rows["rb2"]["last_meeting_on"] is None
     assert rows["rb1"]["opened"] == "2020-01-01" and rows["rb1"]["closed"] is None
+
+
+async def test_a_rescore_with_nothing_new_writes_no_rank_row_and_a_changed_one_is_written(service: Any):
+    s = service
+    db = s.ev.models.db
+    kept = {d["_id"]: d for d in await ranks.read(db, Q3)}
+    assert await ranks.save(db, list(kept.values())) == 0  # the same rows: nothing written
+    await s.ev.rescore(Period.parse(Q3))
+    assert {d["_id"]: d for d in await ranks.read(db, Q3)} == kept
+    renamed = {**kept[ranks.rank_key(Q3, "r2")]}
+    renamed["institution"] = {**renamed["institution"], "name": "改名"}
+    assert await ranks.save(db, [renamed, kept[ranks.rank_key(Q3, "r1")]]) == 1
+    assert (await db[ranks.COLLECTION].find_one({"_id": renamed["_id"]}))["institution"]["name"] == "改名"
+    await ranks.save(db, [kept[renamed["_id"]]])
 
 
 async def test_another_replica_sees_a_rescore_at_once(service: Any):
