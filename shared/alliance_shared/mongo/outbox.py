@@ -63,7 +63,8 @@ class OutboxRelay:
     sent — with a relay that retries. A document with unsent entries carries the top-level marker
     `outbox_pending: true` (set by `outbox_fields` / `outbox_push` in the write that adds them); a
     poll reads up to `batch` such documents per collection through the marker's index, publishes
-    their entries, waits for the broker's acknowledgement and clears them with one bulk write:
+    their entries, waits for the broker's acknowledgement and clears them with one update per
+    distinct `outbox_seq`:
     a document still at the `outbox_seq` it was read at is emptied and unmarked; one written
     meanwhile loses exactly the entries sent and stays marked for the next poll.
 
@@ -141,13 +142,26 @@ class OutboxRelay:
                 finally:
                     otel_context.detach(token)
         await self._publisher.acknowledged(pending)
-        sent: list[UpdateOne] = []
+        # Documents still at the `outbox_seq` they were read at are emptied with one update per
+        # distinct seq (one statement for a poll of freshly inserted documents); a document written
+        # meanwhile did not match and loses exactly the entries sent. Two statements per document
+        # made a poll of 200 documents cost 400 updates: ~60 documents a second on the embedded store.
+        by_seq: dict[Any, list[Mapping[str, Any]]] = {}
         for doc in docs:
-            seq = doc.get("outbox_seq")
-            sent += [
-                UpdateOne({"_id": doc["_id"], "outbox_seq": seq}, {"$set": {"outbox": [], "outbox_pending": False}}),
-                UpdateOne({"_id": doc["_id"], "outbox_seq": {"$ne": seq}},
-                          {"$pullAll": {"outbox": doc.get("outbox") or []}}),
-            ]
-        await self._db[name].bulk_write(sent, ordered=True)
+            by_seq.setdefault(doc.get("outbox_seq"), []).append(doc)
+        collection = self._db[name]
+        for seq, group in by_seq.items():
+            cleared = await collection.update_many(
+                {"_id": {"$in": [d["_id"] for d in group]}, "outbox_seq": seq},
+                {"$set": {"outbox": [], "outbox_pending": False}},
+            )
+            if cleared.matched_count < len(group):
+                await collection.bulk_write(
+                    [
+                        UpdateOne({"_id": d["_id"], "outbox_seq": {"$ne": seq}},
+                                  {"$pullAll": {"outbox": d.get("outbox") or []}})
+                        for d in group
+                    ],
+                    ordered=True,
+                )
         return len(pending)

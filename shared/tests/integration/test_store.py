@@ -140,9 +140,9 @@ async def listened(infra, db, commands: StoreCommands) -> AsyncMongoClient[dict[
     return AsyncMongoClient(infra.mongodb_uri, tz_aware=True, event_listeners=[commands])
 
 
-async def test_a_poll_is_one_indexed_find_and_one_bulk_write_per_collection(infra, publisher, db, ns):
+async def test_a_poll_is_one_indexed_find_and_one_update_per_collection(infra, publisher, db, ns):
     """The relay finds pending documents through the marker's index and marks what it sent with
-    one bulk write, however many documents it relays."""
+    one update, however many documents it relays."""
     await ensure_indexes(db, outbox_indexes(["members", "api_keys"]))
     entries = []
     for n in range(5):
@@ -315,8 +315,7 @@ async def test_dedupe_marks_expire_by_age(db):
 
 
 async def test_a_poll_of_more_documents_than_a_bulk_slice_marks_every_one_sent(infra, publisher, db, ns):
-    """Two update statements per document, 120 in one bulk write (the embedded store once hung on
-    50 or more in one update command)."""
+    """60 documents relayed in one poll are every one marked sent."""
     docs = []
     for n in range(60):
         payload, event = closed(f"org-s{n}")
