@@ -18,7 +18,6 @@ class EvaluationSettings(ServiceSettings):
     lagging_scan_interval_s: float = 3600.0
     rescore_interval_s: float = 2.0  # how often the rescore queue (late and new events) is looked at
     rescore_max_wait_s: float = 30.0  # drained once it stops growing, or this long after it began to
-    rescore_rest_factor: float = 2.0  # after a round of t seconds the queue rests factor × t
     rescore_queue_limit: int = 20_000  # (period, institution) entries drained in one round
     rescore_quarters: int = 2  # registry changes rescore the open quarters among the last this many
     rescore_chunk: int = 500  # institutions scored per round trip (300 institutions' facts: ~20 MB)

@@ -16,25 +16,20 @@ class RescoreQueue:
     """When the loop drains the rescore queue: once it has stopped growing for one look (a burst of
     registry or activity events — a member import, a quarter's upload — is scored once, after it),
     and at the latest `rescore_max_wait_s` after it was first seen waiting, so a steady stream is
-    still scored every so often. Each rescore reads whole collections on the embedded store: one
-    round per event burst instead of one per look is what keeps the store free for the writers.
+    still scored every so often: one round per event burst instead of one per look.
 
-    And after a round that took `t` seconds, the next waits at least `rescore_rest_factor` × `t`: the
-    embedded store runs one command at a time, so while events keep coming the scorer takes at most
-    1 / (1 + factor) of it and the consumers the rest (a round that reads 20,000 members and a
-    quarter's activity takes half a minute there; rounds back to back left the consumers behind)."""
+    No rest between rounds: the store answers queries in parallel and the round scores in a thread,
+    so the consumers keep their pace while it runs (`bench/evaluation_rescore.py` times a write and
+    a read every 100 ms during the quarter's rescore); a rest only delayed the next events' scores."""
 
     def __init__(self, ev: Evaluation, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._ev = ev
         self._monotonic = monotonic
         self._seen: tuple[int, Any] | None = None  # (entries, newest mark) at the last look
         self._waiting_since: float | None = None
-        self._rest_until = 0.0
 
     async def look(self) -> int:
         """One look at the queue; returns the number of score cards changed (0 when it waited)."""
-        if self._monotonic() < self._rest_until:
-            return 0
         entries = await self._ev.models.dirty(limit=self._ev.settings.rescore_queue_limit)
         if not entries:
             self._seen = self._waiting_since = None
@@ -48,12 +43,7 @@ class RescoreQueue:
         if not settled and now - self._waiting_since < self._ev.settings.rescore_max_wait_s:
             return 0
         self._seen = self._waiting_since = None
-        started = self._monotonic()
-        try:
-            return await self._ev.rescore_dirty()
-        finally:
-            ended = self._monotonic()
-            self._rest_until = ended + (ended - started) * self._ev.settings.rescore_rest_factor
+        return await self._ev.rescore_dirty()
 
 
 def loops(ev: Evaluation) -> list[Callable[[Runtime], Awaitable[None]]]:

@@ -88,7 +88,7 @@ async def test_a_burst_is_scored_once_it_stops_growing_or_after_the_longest_wait
     assert await queued(s) == set() and steps == s.settings.rescore_max_wait_s // 5 + 1
 
 
-async def test_after_a_round_the_queue_rests_in_proportion_to_what_the_round_took(service: Any, monkeypatch: Any):
+async def test_a_round_right_after_a_long_round_is_not_held_back(service: Any, monkeypatch: Any):
     s = service
     clock = [100.0]
     queue = RescoreQueue(s.ev, monotonic=lambda: clock[0])
@@ -99,21 +99,14 @@ async def test_after_a_round_the_queue_rests_in_proportion_to_what_the_round_too
         return await scored()
 
     monkeypatch.setattr(s.ev, "rescore_dirty", a_ten_second_round)
-    await s.member("rest-1", "old-b", "old", since=date(2026, 10, 1))
+    await s.member("next-1", "old-b", "old", since=date(2026, 10, 1))
     await consumed(s)
     assert await queue.look() == 0  # first seen
     assert await queue.look() > 0  # settled: scored, and the clock says it took 10 s
-    rest = 10 * s.settings.rescore_rest_factor
-    assert rest > 0
 
     s.clock.advance(timedelta(seconds=1))
-    await s.member("rest-2", "old-b", "old", since=date(2026, 10, 1))
+    await s.member("next-2", "old-b", "old", since=date(2026, 10, 1))
     await consumed(s)
-    clock[0] += rest - 1
-    for _ in range(3):  # settled, but the scorer is resting: the consumers have the store
-        assert await queue.look() == 0
-    assert await queued(s) == {("2026-Q4", "old")}
-    clock[0] += 1
-    assert await queue.look() == 0  # rested: first seen
-    assert await queue.look() > 0
+    assert await queue.look() == 0  # first seen, at once after the round
+    assert await queue.look() > 0  # settled: scored without resting first
     assert await queued(s) == set()
