@@ -286,6 +286,16 @@ def _phases(ev) -> dict[str, float]:  # type: ignore[no-untyped-def]
             spent["write"] += time.perf_counter() - t
 
     ev.projections.load_facts = timed_load
+    quarter = ev.projections.quarter_activities
+
+    async def timed_quarter(*a, **k):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return await quarter(*a, **k)
+        finally:
+            spent["load facts"] += time.perf_counter() - t
+
+    ev.projections.quarter_activities = timed_quarter
     handlers.score_period = timed_score
     handlers.store_scores = timed_store
     return spent

@@ -221,6 +221,8 @@ class Evaluation:
         size = self.settings.rescore_chunk
         chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
         reviews = await self.projections.reviews(period)
+        # more than one chunk: the quarter's activity in one read rather than three per chunk
+        quarter = await self.projections.quarter_activities(period) if len(chunks) > 1 else None
         changed = 0
         # a pipeline: the next chunk's facts load while this one is scored (in a thread: the event
         # loop keeps serving requests and consuming) and the previous one is written
@@ -229,10 +231,12 @@ class Evaluation:
         try:
             for k, chunk in enumerate(chunks):
                 started = time.perf_counter()
-                facts = await (loading or self.projections.load_facts(period, chunk, reviews=reviews))
+                facts = await (loading or self.projections.load_facts(period, chunk, reviews=reviews, quarter=quarter))
                 loading = None
                 if k + 1 < len(chunks):
-                    loading = asyncio.create_task(self.projections.load_facts(period, chunks[k + 1], reviews=reviews))
+                    loading = asyncio.create_task(
+                        self.projections.load_facts(period, chunks[k + 1], reviews=reviews, quarter=quarter)
+                    )
                 result = await asyncio.to_thread(_scored, facts, period, self.ruleset, chunk)
                 if writing is not None:
                     changed += await writing

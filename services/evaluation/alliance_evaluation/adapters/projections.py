@@ -7,8 +7,9 @@ marked), evaluator ratings, rejections and deliveries. And the loader that turns
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -90,6 +91,33 @@ INSTITUTION_FIELDS = {"name": 1, "classes": 1}
 RATING_FIELDS = {k: 1 for k in ("rating_id", "object_type", "object_id", "evaluator", "rating")}
 ADJUSTMENT_FIELDS = {k: 1 for k in ("object_type", "object_id", "points", "reason")}
 EXEMPTION_FIELDS = {k: 1 for k in ("organization_id", "kind", "start", "end")}
+
+
+Entry = tuple[str, Any, datetime | None]  # (the PeriodFacts list, the fact, received at)
+
+
+@dataclass
+class QuarterActivities:
+    """A quarter's current activity read once (a whole-quarter rescore), as facts grouped by what
+    `load_facts` asks for: the branch (meetings, public activities), the member (learning, dues)
+    and the institution (incidents). The same facts the three `$in` reads per chunk find."""
+
+    by_org: dict[str, list[Entry]] = field(default_factory=dict)
+    by_member: dict[str, list[Entry]] = field(default_factory=dict)
+    incidents: dict[str, list[Entry]] = field(default_factory=dict)
+
+    def add(self, a: Doc) -> None:
+        received = _aware(a.get("received_at"))
+        found = activity_fact(a, received or datetime(1970, 1, 1, tzinfo=UTC))
+        if found is None:
+            return
+        entry = (found[0], found[1], received)
+        if a.get("organization_id"):
+            self.by_org.setdefault(sys.intern(a["organization_id"]), []).append(entry)
+        if a.get("member_id"):
+            self.by_member.setdefault(sys.intern(a["member_id"]), []).append(entry)
+        if a["type"] == INCIDENT and a.get("institution_id"):
+            self.incidents.setdefault(a["institution_id"], []).append(entry)
 
 
 @dataclass(frozen=True)
@@ -265,12 +293,23 @@ class Projections:
             ),
         )
 
+    async def quarter_activities(self, period: Period) -> QuarterActivities:
+        """The quarter's current activity in one read through the indexed `period` (a rescore of
+        the whole quarter). Many chunks' `$in` reads each went through the (period, field)
+        indexes, whose period entry covers the whole quarter: at city size each chunk's member
+        read took minutes on the embedded store, one read of the quarter takes seconds."""
+        found = QuarterActivities()
+        async for a in self.db.activities.find({"period": str(period), "superseded_by": None}, ACTIVITY_FIELDS):
+            found.add(a)
+        return found
+
     async def load_facts(
         self,
         period: Period,
         institution_ids: list[str],
         received_by: datetime | None = None,
         reviews: Reviews | None = None,
+        quarter: QuarterActivities | None = None,
     ) -> PeriodFacts:
         """Facts for `institution_ids` (and the branches that cover them) in `period`; events
         received after `received_by` are left out (a closed period replays as it was frozen).
@@ -324,13 +363,27 @@ class Projections:
                     for c in m.get("changes", [])
                 ]
                 facts.stints += [s for s in stints_of(m["_id"], changes) if s.organization_id in facts.branches]
-            if member_ids:
+            if quarter is not None:
+                for m_id in member_ids:
+                    kept(quarter.by_member.get(m_id, ()))
+            elif member_ids:
                 async for a in self.db.activities.find({**current, "member_id": {"$in": member_ids}}, ACTIVITY_FIELDS):
                     add(a)
 
         async def activities(query: Doc) -> None:
             async for a in self.db.activities.find(query, ACTIVITY_FIELDS):
                 add(a)
+
+        def kept(entries: Sequence[Entry]) -> None:
+            for name, fact, received in entries:
+                if received_by is None or received is None or received <= received_by:
+                    getattr(facts, name).append(fact)
+
+        async def from_quarter(q: QuarterActivities) -> None:
+            for org_id in org_ids:
+                kept(q.by_org.get(org_id, ()))
+            for inst_id in institution_ids:
+                kept(q.incidents.get(inst_id, ()))
 
         async def exemptions() -> None:
             async for ex in self.db.exemptions.find({"organization_id": {"$in": org_ids}}, EXEMPTION_FIELDS):
@@ -340,13 +393,13 @@ class Projections:
 
         # what scoring reads: the branches' meetings and public activities, their members' learning
         # and dues, the institutions' incidents (each through its (period, field) index)
-        await asyncio.gather(
-            institutions(),
-            members(),
-            activities({**current, "organization_id": {"$in": org_ids}}),
-            activities({**current, "institution_id": {"$in": institution_ids}, "type": INCIDENT}),
-            exemptions(),
-        )
+        reads = [institutions(), members(), exemptions()]
+        if quarter is not None:
+            reads.append(from_quarter(quarter))
+        else:
+            reads.append(activities({**current, "organization_id": {"$in": org_ids}}))
+            reads.append(activities({**current, "institution_id": {"$in": institution_ids}, "type": INCIDENT}))
+        await asyncio.gather(*reads)
         found = reviews if reviews is not None else await self.reviews(period)
         facts.ratings.extend(found.ratings)
         facts.adjustments.extend(found.adjustments)
@@ -401,32 +454,36 @@ def institution_of(doc: Doc) -> Institution:
 
 
 def add_activity(facts: PeriodFacts, a: Doc, received: datetime) -> None:
+    found = activity_fact(a, received)
+    if found is not None:
+        getattr(facts, found[0]).append(found[1])
+
+
+def activity_fact(a: Doc, received: datetime) -> tuple[str, Any] | None:
+    """The fact an activity document is, and the `PeriodFacts` list it goes in."""
     t, eid = a["type"], a["_id"]
     if t == "fpba.meeting.held.v1":
-        facts.meetings.append(
-            Meeting(
-                eid,
-                a["organization_id"],
-                a["kind"],
-                _day(a["held_on"]),
-                a.get("attendees", 0),
-                a.get("expected", 0),
-                received,
-            )
+        return "meetings", Meeting(
+            eid,
+            a["organization_id"],
+            a["kind"],
+            _day(a["held_on"]),
+            a.get("attendees", 0),
+            a.get("expected", 0),
+            received,
         )
-    elif t == "fpba.learning.completed.v1":
-        facts.learning.append(Learning(eid, a["member_id"], _day(a["day"]), a["minutes"], received))
-    elif t == "fpba.dues.paid.v1":
-        facts.dues.append(DuesPayment(eid, a["member_id"], a["month"], received))
-    elif t == "fpba.public_activity.held.v1":
-        facts.public_activities.append(
-            PublicActivity(
-                eid,
-                a["organization_id"],
-                _day(a["held_on"]),
-                tuple(a.get("participant_ids", [])),
-                received,
-            )
+    if t == "fpba.learning.completed.v1":
+        return "learning", Learning(eid, a["member_id"], _day(a["day"]), a["minutes"], received)
+    if t == "fpba.dues.paid.v1":
+        return "dues", DuesPayment(eid, a["member_id"], a["month"], received)
+    if t == "fpba.public_activity.held.v1":
+        return "public_activities", PublicActivity(
+            eid,
+            a["organization_id"],
+            _day(a["held_on"]),
+            tuple(a.get("participant_ids", [])),
+            received,
         )
-    elif t == "fpba.compliance.incident.v1":
-        facts.incidents.append(Incident(eid, a["institution_id"], a["severity"], _day(a["occurred_on"])))
+    if t == "fpba.compliance.incident.v1":
+        return "incidents", Incident(eid, a["institution_id"], a["severity"], _day(a["occurred_on"]))
+    return None

@@ -5,7 +5,7 @@ whichever chunk an institution is scored in."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -69,3 +69,15 @@ async def test_a_chunk_loads_its_branches_members_and_events_and_nothing_else(se
     assert not any(m.organization_id == "f3-other" for m in f2.meetings)
     f1 = alone["f1"]
     assert [i.severity for i in f1.incidents] == ["minor"] and {x.member_id for x in f1.dues} == {"fm1", "fm2"}
+
+    # a whole-quarter rescore reads the quarter's activity once: each chunk finds the same facts
+    quarter = await loader.quarter_activities(Q4)
+    for ids in (["f1"], ["f2"], ["f1", "f2"], ["f3"]):
+        plain, read_once = await loader.load_facts(Q4, ids), await loader.load_facts(Q4, ids, quarter=quarter)
+        for name in ("meetings", "learning", "dues", "public_activities", "incidents", "stints"):
+            assert sorted(map(repr, getattr(read_once, name))) == sorted(map(repr, getattr(plain, name))), (ids, name)
+    assert (await loader.load_facts(Q4, ["f1"], quarter=quarter)).learning
+    frozen = datetime(2026, 10, 21, tzinfo=UTC)  # a replay as received by a day: the same cut
+    assert sorted(map(repr, (await loader.load_facts(Q4, ["f2"], frozen, quarter=quarter)).meetings)) == sorted(
+        map(repr, (await loader.load_facts(Q4, ["f2"], frozen)).meetings)
+    )
