@@ -18,6 +18,7 @@ from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels, page_of_queue
 from .domain.periods import Period
 from .domain.scoring import BRANCH_KINDS
+from .views import NO_DATA
 
 Doc = dict[str, Any]
 
@@ -134,10 +135,17 @@ async def rankings(
     quarter = await models.ranks.quarter(period)
     group = [r for r in quarter.rows(level) if ranks.matches(r, peer)]
     found = [r for r in group if ranks.searched(r, q)]
-    ranker = ranks.Ranker(group)
+    ranker = ranks.Ranker([r for r in group if not _no_data(r)])
     start = (page - 1) * page_size
-    rows = ranks.ordered(found, sort, descending)[start : start + page_size]
-    items = [{"id": r["id"], "rank": ranker.rank(r.get("score")), **{k: r.get(k) for k in RANK_FIELDS}} for r in rows]
+    rows = _judged_first(ranks.ordered(found, sort, descending))[start : start + page_size]
+    items = [
+        {
+            "id": r["id"],
+            "rank": None if _no_data(r) else ranker.rank(r.get("score")),
+            **{k: r.get(k) for k in RANK_FIELDS},
+        }
+        for r in rows
+    ]
     return {"items": items, "total": len(found), "group_size": len(group), "page": page, "page_size": page_size}
 
 
@@ -147,11 +155,20 @@ async def ranking_rows(models: ReadModels, period: str, level: str, peer: Doc, q
     found = [r for r in quarter.rows(level) if ranks.matches(r, peer) and ranks.searched(r, q)]
     rows = []
     rank, last = 0, object()
-    for n, r in enumerate(ranks.ordered(found, "score", True)[:limit], 1):
+    for n, r in enumerate(_judged_first(ranks.ordered(found, "score", True))[:limit], 1):
         if r.get("score") != last:
             rank, last = n, r.get("score")
-        rows.append({"object_id": r["id"], **{k: r.get(k) for k in RANK_FIELDS}, "rank": rank})
+        rows.append({"object_id": r["id"], **{k: r.get(k) for k in RANK_FIELDS}, "rank": None if _no_data(r) else rank})
     return rows
+
+
+def _no_data(row: Doc) -> bool:
+    return row.get("grade") == NO_DATA
+
+
+def _judged_first(rows: list[Doc]) -> list[Doc]:
+    """待评 rows after the judged ones, whatever the sort: they are listed, never ranked."""
+    return [r for r in rows if not _no_data(r)] + [r for r in rows if _no_data(r)]
 
 
 # -- heat map -----------------------------------------------------------------------------------

@@ -224,6 +224,7 @@ class Evaluation:
         # more than one chunk: the quarter's activity in one read rather than three per chunk
         quarter = await self.projections.quarter_activities(period) if len(chunks) > 1 else None
         changed = 0
+        today = local_day(self.clock.now())  # an open quarter is judged on what is due by today
         # a pipeline: the next chunk's facts load while this one is scored (in a thread: the event
         # loop keeps serving requests and consuming) and the previous one is written
         loading: asyncio.Task[PeriodFacts] | None = None
@@ -237,7 +238,7 @@ class Evaluation:
                     loading = asyncio.create_task(
                         self.projections.load_facts(period, chunks[k + 1], reviews=reviews, quarter=quarter)
                     )
-                result = await asyncio.to_thread(_scored, facts, period, self.ruleset, chunk)
+                result = await asyncio.to_thread(_scored, facts, period, self.ruleset, chunk, today)
                 if writing is not None:
                     changed += await writing
                 writing = asyncio.create_task(store_scores(self.models, result, facts, self.clock.now(), trigger))
@@ -259,7 +260,8 @@ class Evaluation:
         closed = await self.models.period(str(period))
         received_by = closed.get("closed_at") if closed and closed.get("status") == "closed" else None
         facts = await self.projections.load_facts(period, [institution_id], received_by)
-        card = score_period(facts, period, rs, [institution_id]).institutions[0]
+        today = local_day(received_by or self.clock.now())
+        card = score_period(facts, period, rs, [institution_id], today=today).institutions[0]
         body = card.as_dict() | {"branches": [b.as_dict() for b in card.branches]}
         current = await self.models.score(str(period), "institution", institution_id)
         stored = await self.models.computation(current["computation_id"]) if current else None
@@ -340,10 +342,12 @@ class Evaluation:
             raise
 
 
-def _scored(facts: PeriodFacts, period: Period, rs: Ruleset, institution_ids: list[str]) -> PeriodScores:
+def _scored(
+    facts: PeriodFacts, period: Period, rs: Ruleset, institution_ids: list[str], today: date | None = None
+) -> PeriodScores:
     """Score a chunk and render its cards (their digests and stored forms are cached on them): the
     CPU-heavy part of a rescore, run in a thread."""
-    result = score_period(facts, period, rs, institution_ids)
+    result = score_period(facts, period, rs, institution_ids, today=today)
     for card in (*result.branches, *result.institutions):
         card.digest()
     return result

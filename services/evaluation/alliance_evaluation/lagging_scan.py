@@ -66,7 +66,10 @@ class LaggingScan:
             met = meetings.get(org["_id"])
             last = date.fromisoformat(met[0]) if met else None
             score = scores.get(org["_id"], {})
-            pulse = BranchPulse(org["_id"], org["institution_ids"][0], opened, last, score.get("org_life"))
+            # the open quarter's cards judge what is due so far; the scan chases what it will come to
+            # if nothing more is reported, and every report still owed (missing or not yet due)
+            at_worst = score.get("org_life_if_unmet", score.get("org_life"))
+            pulse = BranchPulse(org["_id"], org["institution_ids"][0], opened, last, at_worst)
             verdict = assess(pulse, today, self.policy)
             state = states.get(org["_id"], {})
             previous = state.get("status")
@@ -81,7 +84,7 @@ class LaggingScan:
                     days_since_last_meeting=verdict.days_since_last_meeting,
                     detected_at=now,
                     last_meeting_at=_start_of(last),
-                    org_life_score=score.get("org_life"),
+                    org_life_score=at_worst,
                 )
                 events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
                 counts["fell_behind"] += 1
@@ -96,7 +99,7 @@ class LaggingScan:
                 )
                 events.append((payload, envelope(payload, source=SOURCE, institutionid=pulse.institution_id)))
                 counts["caught_up"] += 1
-            missing = score.get("missing") or []
+            missing = sorted({*(score.get("missing") or []), *(score.get("pending") or [])})
             if announce_missing and missing and state.get("reports_missing_period") != str(period):
                 payload = ReportsMissing(
                     organization_id=pulse.organization_id,

@@ -25,16 +25,18 @@ Read models (database `evaluation`, one document per question), for the dashboar
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .adapters import ranks
 from .adapters.readmodels import ReadModels, score_key
 from .domain.changes import explain
 from .domain.errors import UnknownComputation, UnknownInstitution, UnknownOrganization
+from .domain.results import standing
 from .domain.scoring import BRANCH_KINDS
 
-GRADES = ("excellent", "good", "pass", "fail")
+GRADES = ("excellent", "good", "pass", "fail")  # the distribution; 待评 (no_data) is counted apart
+NO_DATA = "no_data"
 
 
 def _avg(values: list[Any]) -> float | None:
@@ -64,15 +66,23 @@ def build_overview(
                 "timeliness": _avg([c.get("timeliness") for c in items]),
                 "average_score": _avg([c.get("score") for c in items]),
                 "grades": {g: sum(1 for c in items if c.get("grade") == g) for g in GRADES},
+                "no_data": sum(1 for c in items if c.get("grade") == NO_DATA),
             }
         )
+    days = sorted(str(c["as_of"]) for c in cards if c.get("as_of"))
+    provisional = any(c.get("provisional") for c in cards)
+    as_of = days[-1] if days else None
     return {
         "_id": period,
         "period": period,
+        "as_of": as_of,
+        "provisional": provisional,
+        "standing": standing(date.fromisoformat(as_of), provisional) if as_of else None,
         "institutions": len(cards),
         "completeness": _avg([c.get("completeness") for c in cards]),
         "timeliness": _avg([c.get("timeliness") for c in cards]),
         "grades": {g: sum(1 for c in cards if c.get("grade") == g) for g in GRADES},
+        "no_data": sum(1 for c in cards if c.get("grade") == NO_DATA),
         "vetoed": sum(1 for c in cards if c.get("vetoed")),
         "coverage": {
             "branches": sum(1 for b in branches if b.get("kind") in BRANCH_KINDS and b.get("kind") != "joint_branch"),

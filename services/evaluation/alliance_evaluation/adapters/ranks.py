@@ -46,6 +46,8 @@ INSTITUTION_FIELDS = (
     "branch_count",
     "joint_branch_count",
     "coverage",
+    "as_of",
+    "provisional",
 )
 BRANCH_FIELDS = (
     "name",
@@ -64,6 +66,8 @@ BRANCH_FIELDS = (
     "members",
     "pocket_members",
     "missing",
+    "pending",
+    "org_life_if_unmet",
     "opened",
     "closed",
 )

@@ -21,6 +21,7 @@ from . import ranks
 from .readmodels import ReadModels, score_key
 
 SOURCE = "/services/evaluation"
+ANNOUNCED_GRADES = ("excellent", "good", "pass", "fail")
 
 
 def _event(card: ScoreCard, computation_id: str, at: datetime) -> Any:
@@ -187,5 +188,7 @@ def _store(
         "seq": seq,
     }
     docs[key] = score
-    batch.append((computation, score, [_event(card, computation_id, at)]))
+    # ScoreComputed's grade is one of the four grades: a 待评 card is stored and shown, not announced
+    events = [_event(card, computation_id, at)] if card.grade in ANNOUNCED_GRADES else []
+    batch.append((computation, score, events))
     return 1

@@ -10,7 +10,7 @@ from openpyxl.styles import Font
 
 from ..domain.ruleset import INDICATOR_ZH
 
-GRADE_ZH = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
+GRADE_ZH = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格", "no_data": "待评"}
 OWNERSHIP_ZH = {"state_owned": "国有", "private": "民营", "emerging": "新兴金融机构"}
 
 SCORE_HEADERS = [

@@ -3,6 +3,9 @@
 A window (a month, or the quarter) is owed only when the branch was open for at least the ruleset's
 share of it and no exemption covers it; a report counts only against an owed window. So completeness
 and timeliness can never exceed 100%, whether a branch opens or closes mid-quarter.
+
+Settled on a given day (`today`), an obligation whose due date has not passed and that nothing has
+fulfilled yet is pending: neither missing nor late, and left out of every count.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class ObligationCalendar:
     ) -> None:
         self.branch = branch
         self.period = period
-        grace = timedelta(days=ruleset.grace_days.get(reporting_level, max(ruleset.grace_days.values())))
+        grace = grace_for(ruleset, reporting_level)
         owed: list[Obligation] = []
         kinds = [
             (r.kind, r.cadence)
@@ -72,8 +75,9 @@ class ObligationCalendar:
                 owed.append(Obligation(kind, window, window.end + grace))
         self.obligations: tuple[Obligation, ...] = tuple(owed)
 
-    def settle(self, deliveries: list[Delivery]) -> list[ObligationOutcome]:
-        """Match reports to owed windows: one window, one report (the first received)."""
+    def settle(self, deliveries: list[Delivery], today: date | None = None) -> list[ObligationOutcome]:
+        """Match reports to owed windows: one window, one report (the first received). With `today`,
+        obligations still pending on that day (not fulfilled, due date not passed) are left out."""
         by_kind: dict[str, list[Delivery]] = {}
         for d in sorted(deliveries, key=lambda d: (d.received_at, d.event_id)):
             by_kind.setdefault(d.kind, []).append(d)
@@ -83,12 +87,24 @@ class ObligationCalendar:
                 (d for d in by_kind.get(ob.kind, ()) if ob.window.contains(d.day) and self._open_on(d.day)),
                 None,
             )
+            if first is None and pending_on(ob, today):
+                continue
             on_time = first is not None and local_day(first.received_at) <= ob.due
             outcomes.append(ObligationOutcome(ob, first.event_id if first else None, on_time))
         return outcomes
 
     def _open_on(self, day: date) -> bool:
         return self.branch.opened <= day and (self.branch.closed is None or day < self.branch.closed)
+
+
+def pending_on(obligation: Obligation, today: date | None) -> bool:
+    """Not yet due on `today` (its due date has not passed): an unfulfilled one is not missing."""
+    return today is not None and today <= obligation.due
+
+
+def grace_for(ruleset: Ruleset, reporting_level: str) -> timedelta:
+    """The days after a window's end within which its report is still on time."""
+    return timedelta(days=ruleset.grace_days.get(reporting_level, max(ruleset.grace_days.values())))
 
 
 def _exempt(exemption: Exemption, kind: str, window: Window) -> bool:

@@ -24,14 +24,18 @@ class Institution:
     classes: tuple[tuple[date, Classification], ...]  # (effective_from, classification), any order
 
     def as_of(self, day: date) -> Classification | None:
-        """The classification in force on `day` (effective-dated; latest start on or before it)."""
+        """The classification in force on `day` (effective-dated; latest start on or before it);
+        None before the first one, when the institution was not yet in the alliance."""
         current = None
         for start, cls in sorted(self.classes, key=lambda c: c[0]):
             if start <= day:
                 current = cls
-        if current is None and self.classes:
-            current = min(self.classes, key=lambda c: c[0])[1]
         return current
+
+    @property
+    def joined(self) -> date | None:
+        """The day it entered the alliance: its first classification's (None: never classified)."""
+        return min(start for start, _ in self.classes) if self.classes else None
 
 
 @dataclass(frozen=True, slots=True)

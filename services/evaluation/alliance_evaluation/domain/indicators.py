@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
 from .calendar import Delivery, ObligationCalendar, ObligationOutcome
@@ -31,9 +31,13 @@ ONE = Fraction(1)
 
 @dataclass
 class PeriodIndex:
-    """The period's facts grouped once, so scoring 10,000 branches stays linear."""
+    """The period's facts grouped once, so scoring 10,000 branches stays linear.
+
+    `today` is the day the period is judged on (None: after it, everything due): `elapsed` is the
+    part of the period gone by before it (what learning counts), `as_of` the day whose roll counts."""
 
     period: Period
+    today: date | None = None
     stints_by_org: dict[str, list[Stint]] = field(default_factory=lambda: defaultdict(list))
     meetings_by_org: dict[str, list[Meeting]] = field(default_factory=lambda: defaultdict(list))
     learning_by_member: dict[str, list[Learning]] = field(default_factory=lambda: defaultdict(list))
@@ -47,9 +51,27 @@ class PeriodIndex:
     )
     exemptions_by_org: dict[str, list[Exemption]] = field(default_factory=lambda: defaultdict(list))
 
+    @property
+    def provisional(self) -> bool:
+        return self.today is not None and self.today <= self.period.end
+
+    @property
+    def elapsed(self) -> Window:
+        if not self.provisional:
+            return self.period.window
+        assert self.today is not None
+        return Window(self.period.start, max(self.period.start, self.today) - timedelta(days=1))
+
+    @property
+    def as_of(self) -> date:
+        if not self.provisional:
+            return self.period.end
+        assert self.today is not None
+        return max(self.period.start, self.today)
+
     @classmethod
-    def build(cls, facts: PeriodFacts, period: Period) -> PeriodIndex:
-        idx = cls(period)
+    def build(cls, facts: PeriodFacts, period: Period, today: date | None = None) -> PeriodIndex:
+        idx = cls(period, today)
         win = period.window
         # sorted inputs: arrival order never changes a result
         for s in sorted(facts.stints, key=lambda s: (s.organization_id, s.member_id, s.start)):
@@ -89,7 +111,8 @@ def _open_span(branch: Branch, window: Window, stint: Stint) -> tuple[date, date
 
 
 def member_days(branch: Branch, idx: PeriodIndex) -> int:
-    win = idx.period.window
+    """Days each party member was on the branch's open roll, in the part of the period elapsed."""
+    win = idx.elapsed
     return sum(
         win.overlap_days(*_open_span(branch, win, s))
         for s in idx.stints_by_org.get(branch.id, ())
@@ -140,13 +163,13 @@ def learning(branch: Branch, idx: PeriodIndex, rs: Ruleset, days: int) -> Indica
         )
     per_day: dict[tuple[str, date], int] = defaultdict(int)
     evidence = []
-    win = idx.period.window
+    win = idx.elapsed
     for s in idx.stints_by_org.get(branch.id, ()):
         if not s.party_member:
             continue
         start, end = _open_span(branch, win, s)
         for le in idx.learning_by_member.get(s.member_id, ()):
-            if start <= le.day and (end is None or le.day < end):
+            if win.contains(le.day) and start <= le.day and (end is None or le.day < end):
                 per_day[(s.member_id, le.day)] += le.minutes
                 evidence.append(le.event_id)
     credited = sum(min(m, rs.learning_minutes) for m in per_day.values())
@@ -161,7 +184,9 @@ def learning(branch: Branch, idx: PeriodIndex, rs: Ruleset, days: int) -> Indica
     )
 
 
-def dues(branch: Branch, idx: PeriodIndex) -> IndicatorResult:
+def dues(branch: Branch, idx: PeriodIndex, grace: timedelta = timedelta(0)) -> IndicatorResult:
+    """Member-months paid of those owed; a month not yet due (its end + grace not passed on the
+    day judged) is owed only once paid."""
     requirement = "在册党员按月缴纳党费 / every member pays every month"
     owed: set[tuple[str, str]] = set()
     for month in idx.period.months():
@@ -170,13 +195,20 @@ def dues(branch: Branch, idx: PeriodIndex) -> IndicatorResult:
         for s in idx.stints_by_org.get(branch.id, ()):
             if s.party_member and s.start <= month.end and (s.end is None or month.end < s.end):
                 owed.add((s.member_id, f"{month.start:%Y-%m}"))
-    if not owed:
-        return IndicatorResult("dues", None, requirement, ONE, note="本期无应缴党费 / no dues owed")
     paid: dict[tuple[str, str], str] = {}
     for member_id, label in sorted(owed):
         for d in idx.dues_by_member.get(member_id, ()):
             if d.month == label:
                 paid.setdefault((member_id, label), d.event_id)
+    if idx.today is not None:
+        today = idx.today
+        owed = {
+            (member_id, label)
+            for member_id, label in owed
+            if (member_id, label) in paid or month_window(label).end + grace < today
+        }
+    if not owed:
+        return IndicatorResult("dues", None, requirement, ONE, note="本期无应缴党费 / no dues owed")
     return IndicatorResult(
         "dues",
         Fraction(len(paid), len(owed)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from fractions import Fraction
 from functools import cached_property
 from typing import Any
@@ -73,6 +74,14 @@ class ScoreCard:
     timeliness: Fraction | None = None
     missing: tuple[str, ...] = ()
     branches: tuple[ScoreCard, ...] = field(default=())
+    pending: tuple[str, ...] = ()  # kinds owed but not yet due on the day judged, not yet reported
+    org_life_if_unmet: Fraction | None = None  # organisational life if nothing pending is reported
+    as_of: date | None = None  # the day judged on (the period's last day once it has ended)
+    provisional: bool = False  # the period had not ended on that day: judged on what was due so far
+
+    @property
+    def standing(self) -> str:
+        return standing(self.as_of, self.provisional)
 
     def indicator(self, name: str) -> IndicatorResult | None:
         return next((r for r in self.breakdown if r.indicator == name), None)
@@ -101,6 +110,11 @@ class ScoreCard:
             "completeness": None if self.completeness is None else rounded(self.completeness * 100),
             "timeliness": None if self.timeliness is None else rounded(self.timeliness * 100),
             "missing": list(self.missing),
+            "pending": list(self.pending),
+            "org_life_if_unmet": None if self.org_life_if_unmet is None else rounded(self.org_life_if_unmet * 100),
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "provisional": self.provisional,
+            "standing": self.standing,
         }
 
     def digest(self) -> str:
@@ -111,6 +125,13 @@ class ScoreCard:
     def _digest(self) -> str:
         body = self.as_dict() | {"branches": [b.digest() for b in self.branches]}
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def standing(as_of: date | None, provisional: bool) -> str:
+    """How final a score is, in the words the dashboard shows ("截至 12月1日 · 进行中")."""
+    if provisional and as_of is not None:
+        return f"截至 {as_of.month}月{as_of.day}日 · 进行中"
+    return "季度已结束 · 最终"
 
 
 def redistribute(results: list[IndicatorResult], note: str) -> tuple[IndicatorResult, ...]:

@@ -52,6 +52,18 @@ class GradeBand:
 
 
 @dataclass(frozen=True)
+class NoDataRule:
+    """When a unit cannot be judged (待评): fewer reports due than `min_due`, or fewer events
+    reported (meetings, dues, learning, public activity) than `min_reported`. Its score is kept,
+    its grade is `no_data`: it is never 不合格, and never ranked."""
+
+    grade: str = "no_data"
+    label: str = "待评"
+    min_due: int = 1
+    min_reported: int = 1
+
+
+@dataclass(frozen=True)
 class Ruleset:
     version: str
     name: str
@@ -73,6 +85,7 @@ class Ruleset:
     rating_points: dict[str, Fraction]
     branch_weights: dict[str, dict[str, Fraction]]
     institution_weights: dict[str, dict[str, Fraction]]
+    no_data: NoDataRule = NoDataRule()
 
     def grade_of(self, score: Fraction, vetoed: bool = False) -> str:
         if vetoed:
@@ -83,11 +96,14 @@ class Ruleset:
         return self.grade_bands[-1].grade
 
     def label_of(self, grade: str) -> str:
+        if grade == self.no_data.grade:
+            return self.no_data.label
         return next((b.label for b in self.grade_bands if b.grade == grade), grade)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> Ruleset:
         cal, comp = raw["calendar"], raw["compliance"]
+        nd = raw.get("no_data") or {}
         bands = sorted(
             (GradeBand(b["grade"], b["label"], _frac(b["min"])) for b in raw["grade_bands"]),
             key=lambda b: b.min,
@@ -119,6 +135,11 @@ class Ruleset:
             institution_weights={
                 o: {k: _frac(v) for k, v in w.items()} for o, w in raw["institution_weights"].items()
             },
+            no_data=NoDataRule(
+                label=str(nd.get("label", NoDataRule.label)),
+                min_due=int(nd.get("min_due", NoDataRule.min_due)),
+                min_reported=int(nd.get("min_reported", NoDataRule.min_reported)),
+            ),
         )
 
 

@@ -6,12 +6,13 @@ when a card is rendered. Same facts and ruleset ⇒ the same cards, bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
 from . import indicators as ind
-from .calendar import ObligationCalendar
+from .calendar import ObligationCalendar, grace_for, pending_on
 from .facts import Branch, Classification, Institution, PeriodFacts
 from .periods import Period
 from .results import IndicatorResult, ScoreCard, redistribute
@@ -30,14 +31,30 @@ class PeriodScores:
     branches: tuple[ScoreCard, ...]
 
 
-def classification_for(inst: Institution | None, period: Period) -> Classification:
-    """The class that scores a period: the one in force on the period's last day."""
-    found = inst.as_of(period.end) if inst is not None else None
+def classification_for(inst: Institution | None, period: Period, day: date | None = None) -> Classification:
+    """The class that scores a period: the one in force on its last day (or on `day`, the day an
+    open period is judged on)."""
+    found = inst.as_of(day or period.end) if inst is not None else None
     return found or UNCLASSIFIED
 
 
 # (table, ownership, names) → weights: the same few per ruleset, asked for by every card
 _WEIGHTS: dict[tuple[int, str, tuple[str, ...]], tuple[object, dict[str, Fraction]]] = {}
+
+
+def _belongs(inst: Institution | None, day: date) -> bool:
+    """Whether the institution was in the alliance by `day` (an unknown or unclassified one is)."""
+    joined = inst.joined if inst is not None else None
+    return joined is None or joined <= day
+
+
+def _in_alliance(branch: Branch, inst: Institution | None) -> Branch:
+    """The branch as evaluation sees it: open from the day its institution joined at the earliest,
+    so its obligations and its members' days start then."""
+    joined = inst.joined if inst is not None else None
+    if joined is None or joined <= branch.opened:
+        return branch
+    return replace(branch, opened=joined)
 
 
 def _weights(
@@ -91,8 +108,8 @@ def _adjusted(
     return (*results, line), min(Fraction(100), max(Fraction(0), score + delta))
 
 
-def _branch_open_in(branch: Branch, period: Period) -> bool:
-    return branch.opened <= period.end and (branch.closed is None or branch.closed > period.start)
+def _branch_open_in(branch: Branch, idx: ind.PeriodIndex) -> bool:
+    return branch.opened <= idx.as_of and (branch.closed is None or branch.closed > idx.period.start)
 
 
 def score_branch(
@@ -102,13 +119,17 @@ def score_branch(
     calendar = ObligationCalendar(
         branch, period, rs, cls.reporting_level, idx.exemptions_by_org.get(branch.id, [])
     )
-    outcomes = calendar.settle(ind.deliveries(branch, idx))
+    every = calendar.settle(ind.deliveries(branch, idx))  # as if nothing more were to come
+    outcomes = [o for o in every if o.fulfilled_by or not pending_on(o.obligation, idx.today)]
+    pending = tuple(
+        sorted({o.obligation.kind for o in every if not o.fulfilled_by and pending_on(o.obligation, idx.today)})
+    )
     days = ind.member_days(branch, idx)
     reporting, completeness, timeliness = ind.reporting(branch, outcomes, rs, cls.reporting_level)
     found = {
         "org_life": ind.org_life(branch, idx, rs, outcomes),
         "learning": ind.learning(branch, idx, rs, days),
-        "dues": ind.dues(branch, idx),
+        "dues": ind.dues(branch, idx, grace_for(rs, cls.reporting_level)),
         "public_activity": ind.public_activity(branch, idx, rs),
         "political": ind.political("branch", branch.id, idx, rs),
         "reporting": reporting,
@@ -119,11 +140,14 @@ def score_branch(
         (a.adjustment_id, a.points) for a in idx.adjustments_by_object.get(("branch", branch.id), ())
     ]
     results, score = _adjusted(results, adjustments)
+    reported = sum(len(found[n].evidence) for n in ("org_life", "learning", "dues", "public_activity"))
+    judged = len(outcomes) >= rs.no_data.min_due and reported >= rs.no_data.min_reported
     missing = tuple(sorted({o.obligation.kind for o in outcomes if not o.fulfilled_by}))
+    as_of = idx.as_of
     on_roll = {
         s.member_id: s.pocket
         for s in idx.stints_by_org.get(branch.id, ())
-        if s.party_member and s.start <= period.end and (s.end is None or s.end > period.end)
+        if s.party_member and s.start <= as_of and (s.end is None or s.end > as_of)
     }
     return ScoreCard(
         "branch",
@@ -134,7 +158,7 @@ def score_branch(
         cls.ownership,
         cls.reporting_level,
         score,
-        rs.grade_of(score),
+        rs.grade_of(score) if judged else rs.no_data.grade,
         False,
         results,
         member_days=days,
@@ -143,6 +167,12 @@ def score_branch(
         completeness=completeness,
         timeliness=timeliness,
         missing=missing,
+        pending=pending,
+        org_life_if_unmet=(
+            ind.org_life(branch, idx, rs, every).value if pending else found["org_life"].value
+        ),
+        as_of=idx.as_of,
+        provisional=idx.provisional,
     )
 
 
@@ -160,7 +190,7 @@ def score_institution(
         "branches": _branches_component(cards),
         "political": ind.political("institution", inst_id, idx, rs),
         "compliance": _compliance(inst_id, rs, idx),
-        "coverage": _coverage(inst_id, period, rs, idx),
+        "coverage": _coverage(inst_id, rs, idx),
     }
     weights = _weights(rs.institution_weights, cls.ownership, INSTITUTION_INDICATORS)
     results = redistribute(
@@ -171,6 +201,8 @@ def score_institution(
     ]
     results, score = _adjusted(results, adjustments)
     vetoed = bool(dict(found["compliance"].details).get("vetoed"))
+    # judged through its branches: with none that could be judged, only a veto is a verdict
+    judged = vetoed or any(c.grade != rs.no_data.grade for c in cards)
     owed = [c for c in cards if c.completeness is not None]
     completeness = _mean([c.completeness for c in owed]) if owed else None
     timeliness = _mean([c.timeliness for c in owed]) if owed else None
@@ -183,7 +215,7 @@ def score_institution(
         cls.ownership,
         cls.reporting_level,
         score,
-        rs.grade_of(score, vetoed),
+        rs.grade_of(score, vetoed) if judged else rs.no_data.grade,
         vetoed,
         results,
         member_days=sum(c.member_days for c in cards),
@@ -192,6 +224,8 @@ def score_institution(
         completeness=completeness,
         timeliness=timeliness,
         branches=tuple(cards),
+        as_of=idx.as_of,
+        provisional=idx.provisional,
     )
 
 
@@ -244,8 +278,8 @@ def _compliance(inst_id: str, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorRes
     )
 
 
-def _coverage(inst_id: str, period: Period, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResult:
-    end = period.end
+def _coverage(inst_id: str, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResult:
+    end = idx.as_of
     covering = [
         b.id
         for b in idx.branches_by_institution.get(inst_id, ())
@@ -271,20 +305,34 @@ def _coverage(inst_id: str, period: Period, rs: Ruleset, idx: ind.PeriodIndex) -
 
 
 def score_period(
-    facts: PeriodFacts, period: Period, rs: Ruleset, institution_ids: list[str] | None = None
+    facts: PeriodFacts,
+    period: Period,
+    rs: Ruleset,
+    institution_ids: list[str] | None = None,
+    *,
+    today: date | None = None,
 ) -> PeriodScores:
-    """Score every institution of `institution_ids` (default: all in `facts`) and its branches."""
-    idx = ind.PeriodIndex.build(facts, period)
-    wanted = sorted(institution_ids if institution_ids is not None else facts.institutions)
+    """Score every institution of `institution_ids` (default: all in `facts`) and its branches, as
+    judged on `today` (None: once everything of the period is due). A quarter still open on `today`
+    is scored against what is due so far, and its cards are provisional."""
+    idx = ind.PeriodIndex.build(facts, period, today)
+    as_of = idx.as_of
+    wanted = sorted(
+        i
+        for i in (institution_ids if institution_ids is not None else facts.institutions)
+        if _belongs(facts.institutions.get(i), as_of)
+    )
     wanted_set = set(wanted)
     by_inst: dict[str, list[ScoreCard]] = {i: [] for i in wanted}
     branch_cards = []
-    for branch in sorted(facts.branches.values(), key=lambda b: b.id):
-        if branch.kind not in BRANCH_KINDS or not _branch_open_in(branch, period):
+    for found in sorted(facts.branches.values(), key=lambda b: b.id):
+        owner = facts.institutions.get(found.institution_ids[0])
+        branch = _in_alliance(found, owner)
+        if branch.kind not in BRANCH_KINDS or not _branch_open_in(branch, idx):
             continue
         if not wanted_set.intersection(branch.institution_ids):
             continue
-        cls = classification_for(facts.institutions.get(branch.institution_ids[0]), period)
+        cls = classification_for(owner, period, as_of)
         card = score_branch(branch, cls, idx, rs, facts)
         branch_cards.append(card)
         for inst_id in branch.institution_ids:
@@ -292,7 +340,7 @@ def score_period(
                 by_inst[inst_id].append(card)
     inst_cards = [
         score_institution(
-            i, classification_for(facts.institutions.get(i), period), by_inst[i], idx, rs, facts
+            i, classification_for(facts.institutions.get(i), period, as_of), by_inst[i], idx, rs, facts
         )
         for i in wanted
     ]

@@ -66,6 +66,7 @@ async def test_overview_shows_the_scripted_quarters_numbers(
     page = await open_page(browser, quarter, f"/?period={PERIOD}#/overview")
     await ready(page, "overview")
     assert await text(page, "#kpi-institutions .v") == "3"
+    assert await text(page, "#standing") == "季度已结束 · 最终"  # the quarter ended before the clock's day
     assert await text(page, "#kpi-branches .v") == "3"  # b1, b2, b4 (b3 is a joint branch)
     assert await text(page, "#kpi-joint_branches .v") == "1"
     for ownership, level in (("state_owned", "L2"), ("private", "L1"), ("emerging", "L3")):
@@ -75,10 +76,13 @@ async def test_overview_shows_the_scripted_quarters_numbers(
         overview = (await api.get("/api/v1/overview", params={"period": PERIOD})).json()
     assert await text(page, "#kpi-completeness .v") == f"{overview['completeness']:.2f}%"
     assert await text(page, "#kpi-timeliness .v") == f"{overview['timeliness']:.2f}%"
+    assert await text(page, "#kpi-no_data .v") == str(overview["no_data"])  # 待评, counted apart
     pie = await page.evaluate(
         "() => window.__charts['chart-grades'].getOption().series[0].data.map(d => d.value)"
     )
-    assert sum(pie) == 3 and pie == [overview["grades"][g] for g in ("excellent", "good", "pass", "fail")]
+    # i3 reported nothing in the quarter: 待评, apart from the distribution (and still on the lagging list)
+    assert overview["no_data"] == 1
+    assert sum(pie) == 2 and pie == [overview["grades"][g] for g in ("excellent", "good", "pass", "fail")]
     trend = await page.evaluate("() => window.__charts['chart-trend'].getOption().xAxis[0].data")
     assert trend[-1] == PERIOD and len(trend) == 6
     await charts_drawn(page, {"chart-grades", "chart-trend", "chart-classes"})

@@ -2,6 +2,7 @@
 "use strict";
 window.I18N = {
   zh: {
+    standing_open: "截至 {m}月{d}日 · 进行中", standing_final: "季度已结束 · 最终",
     title: "市金融党建联盟 · 综合评价驾驶舱", period: "评价期间", lang: "English", logout: "退出",
     login_title: "请登录", login_hint: "粘贴联盟平台签发的访问令牌（JWT）", login: "登录", token: "访问令牌",
     nav_overview: "总览", nav_rankings: "排名", nav_drill: "钻取", nav_queue: "落后支部工作台", nav_heat: "组织生活热力图", nav_report: "季度报告",
@@ -19,13 +20,14 @@ window.I18N = {
     months: "月份", open_report: "打开可打印报告", print: "打印", report_title: "季度综合评价报告", top10: "前十名", bottom10: "后十名",
     lagging_count: "落后/有风险支部", generated_at: "生成时间", history: "计算历史", computed_at: "计算时间", trigger: "触发",
     lagging: "落后", at_risk: "有风险", state_owned: "国有", private: "民营", emerging: "新兴金融机构",
-    excellent: "优秀", good: "良好", pass: "合格", fail: "不合格", yes: "是", no: "否", none: "无",
+    excellent: "优秀", good: "良好", pass: "合格", fail: "不合格", no_data: "待评", yes: "是", no: "否", none: "无",
     queued: "排队", deferred: "暂缓发送", sent: "已发送", delivered: "已送达", failed: "失败", cancelled: "已取消", dead: "放弃", loading: "加载中…",
     forbidden: "无权访问", my_institution: "本机构", org_life: "组织生活", learning: "线上学习", dues: "党费缴纳",
     public_activity: "公共活动参与", political: "政治评价", reporting: "报送纪律", compliance: "遵纪守法", coverage: "组织覆盖",
     adjustment: "人工调整", branches_ind: "支部得分(按党员加权)", missing: "未报", role: "角色", empty: "暂无数据",
   },
   en: {
+    standing_open: "As of {date} · in progress", standing_final: "Quarter ended · final",
     title: "Financial Party-Building Alliance · Evaluation dashboard", period: "Period", lang: "中文", logout: "Sign out",
     login_title: "Sign in", login_hint: "Paste the access token (JWT) issued by the platform", login: "Sign in", token: "Access token",
     nav_overview: "Overview", nav_rankings: "Rankings", nav_drill: "Drill-down", nav_queue: "Lagging work queue", nav_heat: "Activity heat map", nav_report: "Quarterly report",
@@ -43,7 +45,7 @@ window.I18N = {
     months: "Months", open_report: "Open the printable report", print: "Print", report_title: "Quarterly evaluation report", top10: "Top ten", bottom10: "Bottom ten",
     lagging_count: "Lagging / at-risk branches", generated_at: "Generated at", history: "Computation history", computed_at: "Computed at", trigger: "Trigger",
     lagging: "Lagging", at_risk: "At risk", state_owned: "State-owned", private: "Private", emerging: "Emerging finance",
-    excellent: "Excellent", good: "Good", pass: "Pass", fail: "Fail", yes: "Yes", no: "No", none: "None",
+    excellent: "Excellent", good: "Good", pass: "Pass", fail: "Fail", no_data: "No data", yes: "Yes", no: "No", none: "None",
     queued: "Queued", deferred: "Deferred", sent: "Sent", delivered: "Delivered", failed: "Failed", cancelled: "Cancelled", dead: "Given up", loading: "Loading…",
     forbidden: "Forbidden", my_institution: "My institution", org_life: "Organisational life", learning: "Online learning", dues: "Party dues",
     public_activity: "Public activities", political: "Political evaluation", reporting: "Reporting discipline", compliance: "Compliance", coverage: "Coverage",

@@ -19,7 +19,7 @@
         Dash.json("/api/v1/dashboard/queue", { page_size: 1 }),
       ]);
       const c = o.coverage || {};
-      const rows = (items) => items.map((i) => `<tr><td class="n">${i.rank}</td><td>${E(i.name)}</td><td>${E(t(i.ownership))}</td><td class="n">${Dash.num(i.score)}</td><td>${E(Dash.label(i.grade))}</td></tr>`).join("");
+      const rows = (items) => items.map((i) => `<tr><td class="n">${i.rank ?? "—"}</td><td>${E(i.name)}</td><td>${E(t(i.ownership))}</td><td class="n">${Dash.num(i.score)}</td><td>${E(Dash.label(i.grade))}</td></tr>`).join("");
       const head = `<thead><tr><th class="n">${t("rank")}</th><th>${t("name")}</th><th>${t("ownership")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th></tr></thead>`;
       view.innerHTML = `<h1>${t("title")}<br>${E(period)} ${t("report_title")}</h1>
         <p class="muted" style="text-align:center">${t("generated_at")}: ${Dash.time(o.computed_at)}</p>

@@ -22,6 +22,11 @@ document.addEventListener("click", (ev) => {
   if (b) Dash.download(b.dataset.table, JSON.parse(b.dataset.params));
 });
 
+// how final the numbers are: an open quarter's are judged on what is due so far
+const standingLine = (x) => (x && x.as_of ? `<p class="standing ${x.provisional ? "provisional" : "final"}" id="standing">${E(x.provisional
+  ? t("standing_open").replace("{m}", Number(x.as_of.slice(5, 7))).replace("{d}", Number(x.as_of.slice(8, 10))).replace("{date}", x.as_of)
+  : t("standing_final"))}</p>` : "");
+
 V.overview = async (view, s) => {
   const [o, tr] = await Promise.all([
     Dash.json("/api/v1/overview", { period: s.period }),
@@ -33,11 +38,12 @@ V.overview = async (view, s) => {
   const owners = [...new Set(o.by_class.map((x) => x.ownership))];
   const cell = (own, lvl) => (o.by_class.find((x) => x.ownership === own && x.reporting_level === lvl) || {}).institutions || 0;
   view.innerHTML = `
+    ${standingLine(o)}
     <div class="cards">
       ${card("institutions", Dash.int(o.institutions))}${card("branches", Dash.int(c.branches))}
       ${card("joint_branches", Dash.int(c.joint_branches))}${card("members", Dash.int(c.members))}
       ${card("pocket_members", Dash.int(c.pocket_members))}${card("completeness", Dash.pct(o.completeness))}
-      ${card("timeliness", Dash.pct(o.timeliness))}${card("vetoed", Dash.int(o.vetoed))}${card("rejections", Dash.int(o.rejections))}
+      ${card("timeliness", Dash.pct(o.timeliness))}${card("no_data", Dash.int(o.no_data))}${card("vetoed", Dash.int(o.vetoed))}${card("rejections", Dash.int(o.rejections))}
     </div>
     <div class="grid2">
       <div class="panel"><h2>${t("grades")}</h2><div id="chart-grades" class="chart"></div></div>
@@ -71,7 +77,7 @@ V.rankings = async (view, s) => {
       <span class="muted">${t("peer_group")}: ${data.group_size}</span>
     </div>
     <table id="ranking"><thead><tr><th class="n">${t("rank")}</th>${col("object_id", "id")}${col("name", "name")}<th>${t("ownership")}</th><th>${t("sector")}</th><th>${t("reporting_level")}</th>${col("score", "score", 1)}<th>${t("grade")}</th>${col("completeness", "completeness", 1)}${col("timeliness", "timeliness", 1)}</tr></thead>
-    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}"><td class="n">${i.rank}</td><td>${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="10" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
+    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}"><td class="n">${i.rank ?? "—"}</td><td>${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="10" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
   view.querySelector(".panel").appendChild(pager(data, (p) => { f.page = p; App.render(); }));
   const set = (k, v) => { f[k] = v; f.page = 1; App.render(); };
   $("#f-level").onchange = (e) => set("level", e.target.value);
@@ -104,7 +110,7 @@ const indicatorChart = (id, card) => Dash.chart(id, {
   ],
 });
 
-const header = (card) => `<div class="cards">
+const header = (card) => `${standingLine(card)}<div class="cards">
   <div class="card"><div class="k">${t("name")}</div><div class="v" id="card-name">${E(card.name || card.id)}</div></div>
   <div class="card"><div class="k">${t("score")}</div><div class="v" id="card-score">${Dash.num(card.score)}</div></div>
   <div class="card"><div class="k">${t("grade")}</div><div class="v">${E(Dash.label(card.grade))}${card.vetoed ? ` · ${t("vetoed")}` : ""}</div></div>
