@@ -13,7 +13,7 @@ class ActivitySettings(ServiceSettings):
     batch_max_events: int = 5000  # per POST /api/v1/events
     upload_max_rows: int = 5000
     upload_max_bytes: int = 20 * 1024 * 1024
-    future_tolerance_s: int = 300  # clock skew allowed before an event time counts as "in the future"
+    future_tolerance_s: int = 24 * 3600  # an event timed further ahead of now than this is refused
     outbox_grace_s: float = 120.0  # a batch another process left unpublished this long goes to the outbox relay
     registry_group: str = "activity-registry"
     ingest_group: str = "activity-ingest"

@@ -11,6 +11,7 @@ the cost of a screen depends on the page size, not on the size of the alliance.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from .adapters import ranks
@@ -47,9 +48,10 @@ def months_back(period: str, n: int = HEAT_MONTHS) -> list[str]:
     return list(reversed(out))
 
 
-async def periods(models: ReadModels) -> list[str]:
-    """Quarters that have an overview, newest first."""
-    return sorted(await models.overview_periods(), reverse=True)
+async def periods(models: ReadModels, today: date) -> list[str]:
+    """Quarters that have an overview and have started by `today`, newest first (an event dated in
+    a later quarter never puts that quarter in the selector)."""
+    return sorted((p for p in await models.overview_periods() if Period.parse(p).start <= today), reverse=True)
 
 
 # -- trend --------------------------------------------------------------------------------------

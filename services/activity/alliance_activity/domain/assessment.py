@@ -50,6 +50,7 @@ LEARNING_OVER_24H = "learning_over_24h"
 MINUTES_REUSED = "minutes_reused"
 PHOTO_REUSED = "photo_reused"
 FUTURE_TIME = "future_time"
+CLOCK_SKEW = timedelta(minutes=5)  # a time ahead of now by more than this, within the tolerance, is flagged
 UNKNOWN_ATTENDEES = "unknown_attendees"
 
 
@@ -142,12 +143,13 @@ class Assessor:
         arrival: Arrival,
         reference: Reference,
         history: History,
-        future_tolerance: timedelta = timedelta(minutes=5),
+        future_tolerance: timedelta = timedelta(hours=24),
     ) -> None:
         self.arrival = arrival
         self.ref = reference
         self.history = history
-        self.future_limit = arrival.received_at + future_tolerance
+        self.future_refused = arrival.received_at + future_tolerance  # later than this: refused
+        self.future_limit = arrival.received_at + min(CLOCK_SKEW, future_tolerance)  # later: flagged
 
     def assess(self, item: Parsed | Rejected) -> Verdict:
         if isinstance(item, Rejected):
@@ -163,6 +165,7 @@ class Assessor:
             return Duplicate(event.id, item.label, item.row)
         reasons, key, subject, attendees = self._references(payload, institution_id)
         reasons += self._correction(event, institution_id, subject)
+        reasons += self._not_in_the_future(event, payload)
         if reasons:
             return self._reject(item, reasons, institution_id)
         return self._accept(item, institution_id, key, subject, attendees)
@@ -237,6 +240,16 @@ class Assessor:
         if self._other_branch(organization_id):
             return [why.reason("data.organization_id", why.OTHER_BRANCH)]
         return []
+
+    def _not_in_the_future(self, event: CloudEvent, p: EventPayload) -> list[RejectionReason]:
+        """An activity cannot have happened after it was reported (beyond the tolerance for clocks
+        and for day- and month-level facts, which start at midnight)."""
+        out = []
+        if occurred_at(p) > self.future_refused:
+            out.append(why.reason(f"data.{_time_field(p)}", why.FUTURE_TIME))
+        if event.time is not None and event.time > self.future_refused:
+            out.append(why.reason("time", why.FUTURE_TIME))
+        return out
 
     def _other_branch(self, organization_id: str) -> bool:
         reporter = self.arrival.reporter
@@ -355,6 +368,19 @@ class Assessor:
             institution_id, event.type, subject, learning_day=learning_day, minutes=minutes
         )
         return facts
+
+
+def _time_field(p: EventPayload) -> str:
+    """The payload field that says when the activity happened."""
+    if isinstance(p, MeetingHeld | PublicActivityHeld):
+        return "held_at"
+    if isinstance(p, ComplianceIncidentReported):
+        return "occurred_at"
+    if isinstance(p, LearningCompleted):
+        return "date"
+    if isinstance(p, DuesPaid):
+        return "month"
+    return "period"
 
 
 def _quarter(arrival: Arrival) -> str:

@@ -29,3 +29,4 @@ UNKNOWN_SUPERSEDED = "被更正的事件不存在 / the superseded event is unkn
 FOREIGN_SUPERSEDED = "只能更正本机构的事件 / only your institution's events can be corrected"
 MISMATCHED_CORRECTION = "更正事件须与原事件类型和对象相同 / a correction must have the same type and subject"
 SELF_SUPERSEDED = "事件不能更正自身 / an event cannot supersede itself"
+FUTURE_TIME = "事件时间晚于当前时间超过允许范围 / the event is timed further ahead of now than allowed"

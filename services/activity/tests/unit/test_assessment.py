@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alliance_activity.domain.assessment import (
@@ -17,9 +17,10 @@ from alliance_activity.domain.assessment import (
     parse,
 )
 from alliance_activity.domain.model import Accepted, Duplicate, PriorAccepted, Rejected
+from alliance_activity.settings import ActivitySettings
 from alliance_shared.contracts.vocabulary import Role
 
-from .factories import arrival, history, learning, meeting, raw, reference
+from .factories import NOW, arrival, history, learning, meeting, raw, reference
 
 pytestmark = pytest.mark.unit
 
@@ -123,9 +124,27 @@ def test_more_than_24_hours_of_learning_in_a_day_is_flagged() -> None:
     assert isinstance(verdict, Accepted) and verdict.event.flags == LEARNING_OVER_24H
 
 
-def test_future_times_are_flagged() -> None:
-    [verdict] = decide(meeting(held_at="2026-12-01T09:00:00+08:00"))
+def test_a_time_a_few_hours_ahead_is_flagged_but_accepted() -> None:
+    ahead = (NOW + timedelta(hours=3)).isoformat()
+    [verdict] = decide(meeting(held_at=ahead))
     assert isinstance(verdict, Accepted) and FUTURE_TIME in (verdict.event.flags or "")
+
+
+def test_an_event_more_than_the_tolerance_ahead_of_now_is_refused_with_its_reason() -> None:
+    [verdict] = decide(meeting(held_at="2027-03-10T09:00:00+08:00"))
+    assert isinstance(verdict, Rejected)
+    assert [r.field for r in verdict.reasons] == ["data.held_at"]
+    assert verdict.reasons[0].reason.startswith("事件时间晚于当前时间")
+
+
+def test_the_tolerance_is_the_assessors_setting() -> None:
+    item = meeting(held_at=(NOW + timedelta(hours=3)).isoformat())
+    strict = Assessor(arrival(), reference(), history(), future_tolerance=timedelta(hours=1))
+    assert isinstance(strict.assess(parse(item)), Rejected)
+
+
+def test_the_settings_refuse_events_a_day_ahead_by_default() -> None:
+    assert ActivitySettings().future_tolerance_s == 24 * 3600
 
 
 def test_an_event_of_an_ended_quarter_is_accepted_and_marked_late() -> None:

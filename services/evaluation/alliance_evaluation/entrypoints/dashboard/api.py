@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ... import dashboard_views as dv
-from ...domain.periods import Period
+from ...domain.periods import Period, local_day
 from ...follow_ups import FollowUpRecorded, record_follow_up
 from ..api import READ_ALL, Ev, Page, period_of, require_reader, scope
 from . import exports
@@ -38,7 +38,8 @@ async def get_me(who: CurrentUser) -> dict[str, Any]:
 
 @router.get("/periods")
 async def get_periods(who: CurrentUser, ev: Ev) -> dict[str, Any]:
-    return {"current": str(Period.of_instant(ev.clock.now())), "periods": await dv.periods(ev.models)}
+    now = ev.clock.now()
+    return {"current": str(Period.of_instant(now)), "periods": await dv.periods(ev.models, local_day(now))}
 
 
 @router.get("/trend")

@@ -51,7 +51,7 @@ App.start = async () => {
   const { current, periods } = await Dash.json("/api/v1/dashboard/periods");
   const all = [...new Set([...(periods || []), current])].sort().reverse();
   const wanted = new URL(location.href).searchParams.get("period") || sessionStorage.getItem("dashboard.period");
-  App.state.period = all.includes(wanted) ? wanted : (periods && periods[0]) || current;
+  App.state.period = all.includes(wanted) ? wanted : current;  // by default, the quarter we are in
   const sel = document.getElementById("period");
   sel.innerHTML = all.map((p) => `<option ${p === App.state.period ? "selected" : ""}>${p}</option>`).join("");
   sel.onchange = () => { App.state.period = sel.value; sessionStorage.setItem("dashboard.period", sel.value); App.render(); };
