@@ -35,6 +35,8 @@ async def register_alliance(platform: Platform) -> Alliance:
         inst = expect(await registry.post("/api/v1/institutions", json={
             "uscc": make_uscc(rng), "name": f"深圳鹏信金融科技有限公司{suffix}", "ownership": "private",
             "sector": "金融科技", "party_org_status": "established_complete", "reporting_level": "L2",
+            # in the alliance since before the meetings it reports (an institution is scored only from its joining)
+            "effective_from": str(days_ago(200).date()),
             "contact": {"name": "联络员", "phone": "13900000001", "email": "liaison@e2e.alliance.example"}}), 201)
         iid = inst["id"]
 
