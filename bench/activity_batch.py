@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from alliance_activity.app import create_app
 from alliance_activity.settings import ActivitySettings
 from alliance_localinfra import create_topics, local_infra
+from alliance_localinfra._proc import free_ports
 from alliance_shared.auth import generate_api_key, hash_api_key
 from alliance_shared.contracts import registry as reg
 from alliance_shared.contracts.catalog import envelope
@@ -33,21 +30,6 @@ from alliance_shared.contracts.topics import REGISTRY_EVENTS, TOPICS
 from alliance_shared.kafka.producer import EventPublisher
 from alliance_shared.pii import PiiVault
 from alliance_shared.testing import namespace, wait_for
-
-
-@contextlib.contextmanager
-def infrastructure() -> Iterator[tuple[str, str]]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["MONGODB_URI"]
-        return
-    with local_infra() as infra:
-        yield infra.kafka_bootstrap_servers, infra.mongodb_uri
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def seed(settings: ActivitySettings, db: Any) -> str:
@@ -144,7 +126,7 @@ def batch(run: int, size: int, kind: str = "meeting") -> list[dict[str, Any]]:
 
 async def bench_api(settings: ActivitySettings, batches: int, size: int, kind: str = "meeting") -> float:
     app = create_app(settings)
-    port = free_port()
+    (port,) = free_ports(1)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
 
@@ -195,7 +177,8 @@ async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int
 
 
 async def main(batches: int, size: int, kind: str = "meeting") -> None:
-    with infrastructure() as (bootstrap, mongodb_uri):
+    with local_infra() as infra:  # the servers named by KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI, or its own
+        bootstrap, mongodb_uri = infra.kafka_bootstrap_servers, infra.mongodb_uri
         ns = namespace("bench")
         settings = ActivitySettings(
             kafka_bootstrap_servers=bootstrap,

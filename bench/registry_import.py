@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import random
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import uvicorn
 from alliance_localinfra import create_topics, local_infra
+from alliance_localinfra._proc import free_ports
 from alliance_registry.adapters.store import INDEXES, MEMBERS
 from alliance_registry.app import create_app
 from alliance_registry.settings import RegistrySettings
@@ -39,19 +36,6 @@ from stdnum.cn import ric, uscc
 DISTRICTS = ("440303", "440304", "440305", "440306", "440307", "440308", "440309", "440310", "440311")
 
 
-@contextlib.contextmanager
-def infrastructure() -> Iterator[tuple[str, str]]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["MONGODB_URI"]
-        return
-    with local_infra() as infra:
-        yield infra.kafka_bootstrap_servers, infra.mongodb_uri
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_uscc(n: int) -> str:
@@ -93,7 +77,7 @@ async def load(
     relay_wait_s: float,
 ) -> dict[str, Any]:
     app = create_app(settings)
-    port = free_port()
+    (port,) = free_ports(1)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
 
@@ -170,7 +154,8 @@ async def raw_insert(db: Any, members: int) -> float:
 
 
 async def main(members: int, institutions: int, branches: int, relay_batch: int, relay_wait_s: float) -> None:
-    with infrastructure() as (bootstrap, mongodb_uri):
+    with local_infra() as infra:  # the servers named by KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI, or its own
+        bootstrap, mongodb_uri = infra.kafka_bootstrap_servers, infra.mongodb_uri
         ns = namespace("bench")
         settings = RegistrySettings(
             kafka_bootstrap_servers=bootstrap,
