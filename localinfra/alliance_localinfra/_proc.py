@@ -265,6 +265,37 @@ def free_ports(n: int = 1) -> list[int]:
             s.close()
 
 
+def await_ready(
+    proc: ManagedProcess,
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    cancel: CancelToken | None,
+    error: type[Exception],
+    what: str,
+) -> None:
+    """Poll `ready` until it holds; raise `error` with the log's tail if `proc` exits or `timeout`
+    passes first, and stop `proc` on any failure (cancellation included)."""
+    deadline = time.monotonic() + timeout
+    try:
+        if cancel is not None:
+            cancel.track(proc)
+        while not ready():
+            if cancel is not None:
+                cancel.check()
+            if not proc.alive():
+                raise error(f"{proc.name} exited with {proc.popen.returncode} during start-up:\n{proc.log_tail()}")
+            if time.monotonic() > deadline:
+                raise error(f"{proc.name} did not {what} in {timeout}s:\n{proc.log_tail()}")
+            time.sleep(0.05)
+    except BaseException:
+        proc.stop(5)
+        raise
+    finally:
+        if cancel is not None:
+            cancel.untrack(proc)
+
+
 def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

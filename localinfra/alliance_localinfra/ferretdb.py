@@ -24,7 +24,7 @@ from pathlib import Path
 from . import _mongo_wire
 from . import postgres as _postgres
 from ._cache import cache_root, file_lock
-from ._proc import CancelToken, ManagedProcess, free_ports, make_data_dir, run, spawn
+from ._proc import CancelToken, ManagedProcess, await_ready, free_ports, make_data_dir, run, spawn
 
 FERRETDB_VERSION = "v1.24.2"
 _SOURCE_FILES = ("main.go", "serial.go", "go.mod", "go.sum")
@@ -245,30 +245,13 @@ def _start_once(
         )
     proc = ManagedProcess("ferretdb", popen, log_file)
     db = FerretDB(f"mongodb://{host}:{port}/", host, port, proc, data_dir, pg)
-    deadline = time.monotonic() + ready_timeout
+    await_ready(proc, lambda: _answers(host, port), timeout=ready_timeout, cancel=cancel,
+                error=FerretDBStartError, what="answer ping")
+    return db
+
+
+def _answers(host: str, port: int) -> bool:
     try:
-        if cancel is not None:
-            cancel.track(proc)
-        while True:
-            if cancel is not None:
-                cancel.check()
-            if not proc.alive():
-                raise FerretDBStartError(
-                    f"FerretDB exited with {popen.returncode} during start-up:\n{proc.log_tail()}"
-                )
-            try:
-                if _mongo_wire.ping(host, port):
-                    return db
-            except (OSError, ValueError, IndexError):
-                pass
-            if time.monotonic() > deadline:
-                raise FerretDBStartError(
-                    f"FerretDB did not answer ping in {ready_timeout}s:\n{proc.log_tail()}"
-                )
-            time.sleep(0.05)
-    except BaseException:
-        proc.stop(5)
-        raise
-    finally:
-        if cancel is not None:
-            cancel.untrack(proc)
+        return bool(_mongo_wire.ping(host, port))
+    except (OSError, ValueError, IndexError):
+        return False

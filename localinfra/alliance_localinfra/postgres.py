@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._proc import CancelToken, ManagedProcess, free_ports, make_data_dir, run, spawn
+from ._proc import CancelToken, ManagedProcess, await_ready, free_ports, make_data_dir, run, spawn
 
 log = logging.getLogger(__name__)
 
@@ -189,28 +189,8 @@ def _start(
     # SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) would wait for every client to leave.
     server = ManagedProcess("postgres", popen, log_file, stop_signal=signal.SIGINT)
     pg = Postgres(host, port, server, data_dir, timings)
-    deadline = time.monotonic() + ready_timeout
-    try:
-        if cancel is not None:
-            cancel.track(server)
-        while not (_READY in _read(log_file) and _accepts(host, port)):
-            if cancel is not None:
-                cancel.check()
-            if not server.alive():
-                raise PostgresStartError(
-                    f"PostgreSQL exited with {popen.returncode} during start-up:\n{server.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise PostgresStartError(
-                    f"PostgreSQL did not accept connections in {ready_timeout}s:\n{server.log_tail()}"
-                )
-            time.sleep(0.05)
-    except BaseException:
-        server.stop(5)
-        raise
-    finally:
-        if cancel is not None:
-            cancel.untrack(server)
+    await_ready(server, lambda: _READY in _read(log_file) and _accepts(host, port), timeout=ready_timeout,
+                cancel=cancel, error=PostgresStartError, what="accept connections")
     timings["postgres_start"] = time.monotonic() - t1
     log.debug(f"PostgreSQL {binaries} on {host}:{port} ({mode} durability): "
               f"initdb {timings['postgres_initdb']:.2f}s, start {timings['postgres_start']:.2f}s")
