@@ -230,3 +230,33 @@ async def test_a_long_in_list_with_other_filters_answers_like_mongodb(members: A
     assert found == sorted(f"m{i:05d}" for i in range(N) if i % 300 % 3 == 0 and i % 2)
     refs = [ObjectId(f"{i:024x}") for i in range(0, N, 10)]
     assert len(await _ids(members, {"ref": {"$in": refs}, "tags": "all"})) == len(refs)
+
+
+# 07-long-in-list-hashed.patch
+
+
+def _filters(nodes: list[Doc]) -> str:
+    return " ".join(str(n.get(k, "")) for n in nodes for k in ("Filter", "Recheck Cond", "Index Cond"))
+
+
+@pytest.mark.asyncio
+async def test_a_long_in_list_goes_down_as_hashed_equality_and_answers_like_mongodb(
+    members: AsyncCollection[Doc],
+) -> None:
+    orgs = [f"o{i}" for i in range(0, 300, 2)] + ["nowhere"]  # 151 values: past the indexed form's 64
+    nodes = await _plan(members, {"organization_id": {"$in": orgs}, "status": "full"})
+    pushed = _filters(nodes)
+    assert "= ANY" in pushed, nodes
+    assert any(n.get("Function Name") == "jsonb_array_elements" for n in nodes), nodes  # array elements
+    assert "@> ANY" not in pushed, nodes  # the row-by-row recheck of every value is gone
+    assert await _ids(members, {"organization_id": {"$in": orgs}, "status": "full"}) == sorted(
+        f"m{i:05d}" for i in range(N) if i % 300 % 2 == 0 and i % 2
+    )
+    # an array field matches when one of its elements is in the list, an ObjectId by its value
+    tags = ["t3", "t5"] + [f"x{i}" for i in range(100)]
+    assert len(await _ids(members, {"tags": {"$in": tags}})) == len([i for i in range(N) if i % 7 in (3, 5)])
+    refs = [ObjectId(f"{i:024x}") for i in range(0, 200, 2)]
+    assert await _ids(members, {"ref": {"$in": refs}}) == [f"m{i:05d}" for i in range(0, 200, 2)]
+    # a short list keeps the index
+    short = await _plan(members, {"organization_id": {"$in": orgs[:10]}})
+    assert _uses_index(short) and "@> ANY" in _filters(short), short
