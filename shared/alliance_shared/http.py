@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import Principal, TokenVerifier
+from .bounds import BodyLimit, BodyTooLarge, too_large_body
 from .errors import DomainError, Unauthorized
 from .runtime import Runtime
 from .telemetry import setup_logging, setup_tracing
@@ -42,6 +43,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         return JSONResponse(error_body("invalid", f"请求无效 / invalid request: {first.get('msg')}",
                                        ".".join(loc) or None), status_code=422)
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(too_large_body(exc.limit), status_code=413, headers={"Connection": "close"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -95,6 +100,7 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "",
     app.state.tokens = TokenVerifier(settings.auth_jwt_secret, settings.auth_jwks_url)
     app.state.api_keys = api_key_resolver
     _install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .bounds import MAX_JSON_DEPTH
+
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1jaGFuZ2UtbWUtMDEyMzQ="  # base64 of a 32-byte dev key
 
@@ -31,6 +33,12 @@ class ServiceSettings(BaseSettings):
     mongodb_database: str | None = None
     # how long a consumer remembers an event id it applied; longer than the broker keeps messages
     dedupe_retention_days: float = 30.0
+
+    # every request body is bounded before a route reads it (413); multipart uploads by the second,
+    # which must hold the service's own file limit and the form's overhead
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_upload_bytes: int = 24 * 1024 * 1024
+    max_json_depth: int = MAX_JSON_DEPTH  # a JSON body nested deeper is refused (422) before decoding
 
     auth_jwt_secret: str = DEV_JWT_SECRET
     auth_jwks_url: str | None = None

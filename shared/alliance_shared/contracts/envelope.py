@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .. import bounds
+
 # Extension attributes this platform defines (CloudEvents extension names: lowercase a-z0-9).
 EXTENSIONS = (
     "institutionid",  # the institution the event is about or reported by
@@ -141,18 +143,23 @@ class CloudEvent(BaseModel):
 
 def _json_loads(value: bytes | None) -> Any:
     try:
-        return json.loads(value or b"null")
+        return bounds.loads(value)
+    except bounds.JsonTooDeep as exc:
+        raise EnvelopeError("data", str(exc)) from None
     except (ValueError, UnicodeDecodeError):
         raise EnvelopeError("data", "not valid JSON") from None
 
 
-def parse_http_body(content_type: str, body: bytes) -> list[Any]:
+def parse_http_body(content_type: str, body: bytes, *, max_depth: int = bounds.MAX_JSON_DEPTH) -> list[Any]:
     """Split an HTTP body into raw event objects: structured mode (one) or batch mode (array).
 
-    Returns the raw JSON objects so that each can be validated and answered on its own.
+    Returns the raw JSON objects so that each can be validated and answered on its own. A body
+    nested deeper than `max_depth` is refused before it is decoded.
     """
     try:
-        payload = json.loads(body or b"null")
+        payload = bounds.loads(body, max_depth=max_depth)
+    except bounds.JsonTooDeep as exc:
+        raise EnvelopeError("$", str(exc)) from None
     except (ValueError, UnicodeDecodeError):
         raise EnvelopeError("$", "body is not valid JSON") from None
     if content_type.startswith(BATCH_CONTENT_TYPE) or isinstance(payload, list):

@@ -15,15 +15,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..domain.model import Submitted
+from ..settings import ActivitySettings
 from .deps import ActivityDep, event_answer, reporter_of
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
 
-async def submitted_items(request: Request, limit: int) -> list[Submitted]:
+async def submitted_items(request: Request, settings: ActivitySettings) -> list[Submitted]:
+    """The body's events, bounded: its size by the app (`MAX_BODY_BYTES`), its nesting and its
+    count here."""
     body = await request.body()
+    limit = settings.batch_max_events
     try:
-        raws = parse_http_body(request.headers.get("content-type", ""), body)
+        raws = parse_http_body(request.headers.get("content-type", ""), body, max_depth=settings.max_json_depth)
     except EnvelopeError as exc:
         raise Invalid(f"请求体无效 / invalid body: {exc.reason}", field=exc.field) from None
     if not raws:
@@ -43,7 +47,7 @@ def _label(raw: object, index: int) -> str:
 async def post_events(request: Request, user: CurrentUser, service: ActivityDep) -> JSONResponse:
     """One CloudEvent or a batch (≤ 5,000); the answer comes once accepted events are on Kafka."""
     reporter = reporter_of(user)
-    items = await submitted_items(request, service.settings.batch_max_events)
+    items = await submitted_items(request, service.settings)
     report = await service.ingest(items, Channel.BATCH, reporter)
     return JSONResponse(event_answer(report), status_code=202)
 
@@ -52,7 +56,7 @@ async def post_events(request: Request, user: CurrentUser, service: ActivityDep)
 async def validate_events(request: Request, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
     """The sandbox: every check of the real endpoint; nothing is stored or published."""
     reporter = reporter_of(user)
-    items = await submitted_items(request, service.settings.batch_max_events)
+    items = await submitted_items(request, service.settings)
     report = await service.ingest(items, Channel.BATCH, reporter, dry_run=True)
     return {"dry_run": True, **event_answer(report)}
 

@@ -58,7 +58,7 @@ async def webhook(
     if key_id is None:
         raise Unauthorized(BAD_SIGNATURE, field="X-Signature")
     reporter = Reporter(subject=f"key:{key_id}", institution_id=institution_id, key_id=key_id)
-    items = await submitted_items(request, service.settings.batch_max_events)
+    items = await submitted_items(request, service.settings)
     report = await service.ingest(items, Channel.WEBHOOK, reporter)
     return JSONResponse(event_answer(report), status_code=202)
 
