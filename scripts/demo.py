@@ -324,7 +324,8 @@ def summary(run: DemoRun) -> None:
     say(f"  deliveries (channel, status): {dict(run.deliveries)}")
     o = run.overview
     say(
-        f"  grades this quarter: {o.get('grades')} · completeness {o.get('completeness')} · "
+        f"  grades this quarter: {o.get('grades')} · 待评 no data {o.get('no_data')} · "
+        f"completeness {o.get('completeness')} · "
         f"timeliness {o.get('timeliness')}"
     )
     run.phases.summary()

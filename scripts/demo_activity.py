@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from demo_alliance import Alliance, Institution, Organization
+from demo_diligence import choose_exemplary, diligent_quarter
 from demo_progress import Bar
 from openpyxl import load_workbook
 
@@ -53,6 +54,7 @@ class Plan:
     lagging: set[str] = field(default_factory=set)  # organisation ids
     late_reporters: set[str] = field(default_factory=set)  # institution ids
     invalid: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    exemplary: set[str] = field(default_factory=set)  # institution ids (demo_diligence)
     repeats: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add(self, inst_id: str, e: dict[str, Any]) -> None:
@@ -93,19 +95,26 @@ def plan_quarter(alliance: Alliance, member_ids: dict[str, list[str]], today: da
     meeting = [o.id for o in alliance.branches if member_ids.get(o.id or "")]
     # one branch in twenty lags for sure (a small demo must still show the reminders), more by chance
     forced = set(random.Random(seed).sample(meeting, k=min(len(meeting), max(1, len(meeting) // 20))))
+    plan.exemplary = choose_exemplary(alliance, forced, seed)
+    diligence = random.Random(f"{seed}:diligence")
     for org in alliance.branches:
         inst = owner[org.institution_usccs[0]]
         members = member_ids.get(org.id or "", [])
         if not members:
             continue
         lagging = org.id in forced or rng.random() < (0.04 if inst.ownership == "state_owned" else 0.12)
+        lagging = lagging and inst.id not in plan.exemplary
         last_day = today - timedelta(days=rng.randrange(62, 85)) if lagging else today - timedelta(days=1)
         if lagging:
             plan.lagging.add(org.id or "")
         # what happened last quarter is reported now only by late reporters (and is the lagging branches' last word)
         since = start if lagging or inst.id in plan.late_reporters else max(start, _quarter_start(today))
-        _meetings(plan, rng, inst, org, members, months, since, last_day, today)
+        _meetings(plan, rng, inst, org, members, months, since, last_day, today, inst.id in plan.exemplary)
         _member_reports(plan, rng, inst, members, today)
+        for e in diligent_quarter(
+            _event, diligence, inst, org.id or "", members, today, lagging=lagging, exemplary=inst.id in plan.exemplary
+        ):
+            plan.add(inst.id or "", e)
     _mistakes(plan, rng, alliance, member_ids, today)
     return plan
 
@@ -120,8 +129,9 @@ def _meetings(
     start: date,
     last_day: date,
     today: date,
+    exemplary: bool = False,
 ) -> None:
-    diligent = rng.random() < 0.8
+    diligent = rng.random() < 0.8 or exemplary
     schedule: list[tuple[str, date]] = []
     for m in months:
         for kind, day in (("branch_committee_meeting", 8), ("theme_party_day", 20)):
@@ -229,7 +239,12 @@ def _mistakes(
 
 
 # -- the channels ---------------------------------------------------------------------------------
-LAYOUT_OF = {"fpba.meeting.held.v1": "meeting", "fpba.learning.completed.v1": "learning", "fpba.dues.paid.v1": "dues"}
+LAYOUT_OF = {
+    "fpba.meeting.held.v1": "meeting",
+    "fpba.learning.completed.v1": "learning",
+    "fpba.dues.paid.v1": "dues",
+    "fpba.public_activity.held.v1": "public_activity",
+}
 
 
 def _cells(e: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +267,15 @@ def _cells(e: dict[str, Any]) -> dict[str, Any]:
             "学习日期": date.fromisoformat(d["date"]),
             "学习时长(分钟)": d["minutes"],
             "课程名称": d.get("course", ""),
+        }
+    if e["type"] == "fpba.public_activity.held.v1":
+        return {
+            "事件编号": e["id"],
+            "党组织编号": d["organization_id"],
+            "活动类型": d["kind"],
+            "活动时间": datetime.fromisoformat(d["held_at"]).astimezone(SH).replace(tzinfo=None),
+            "参与党员编号": ",".join(d.get("participant_ids", [])),
+            "时长(小时)": d["hours"],
         }
     return {"事件编号": e["id"], "党员编号": d["member_id"], "所属月份": d["month"], "金额(元)": d["amount_cny"]}
 
@@ -297,7 +321,7 @@ class Channels:
     async def upload(self, inst: Institution, events: list[dict[str, Any]], token: str, *, xlsx: bool) -> None:
         """L1: one file per kind filled in from the downloaded template, as XLSX or as the CSV that
         Excel saves ("CSV UTF-8"); a file holds at most 4,000 rows."""
-        for layout in ("meeting", "learning", "dues"):
+        for layout in ("meeting", "learning", "dues", "public_activity"):
             rows = [e for e in events if LAYOUT_OF.get(e["type"]) == layout]
             if not rows:
                 continue

@@ -121,6 +121,7 @@ class Institution:
     alliance_role: str
     contact: Person
     large: bool = False
+    joined_at: date | None = None  # entered the alliance (its classification's 生效日期); None: today
     organizations: list[Organization] = field(default_factory=list)
     id: str | None = None
     api_key: str | None = None
@@ -356,6 +357,7 @@ def build_alliance(
     orgs: list[Organization] = []
     for inst in insts:
         orgs += b.tree(inst)
+    joining(insts, seed, b.today)
     # small firms without their own Party organisation share joint branches, three to five at a time
     uncovered = [i for i in insts if i.party_org_status.startswith("not_established") and i.ownership != "state_owned"]
     b.rng.shuffle(uncovered)
@@ -386,6 +388,20 @@ def build_alliance(
     for org, w in zip(branches, weights, strict=True):
         b.staff(org, by_uscc, max(3, round(w * scale * b.rng.uniform(0.7, 1.3))))
     return Alliance(insts, orgs)
+
+
+def joining(insts: list[Institution], seed: int, today: date) -> None:
+    """When each institution entered the alliance: the founders years ago, the others since, and a
+    few (one in fifty, at least one) in the last fortnight, too recently to be judged this quarter
+    (待评). Those newcomers have Party organisations of their own, so nothing else stands for them.
+    A random stream of its own: the alliance itself stays what it was for a seed."""
+    rng = random.Random(f"{seed}:joining")
+    founded = today - timedelta(days=5 * 365)
+    for inst in insts:
+        inst.joined_at = founded + timedelta(days=rng.randrange(0, 4 * 365))
+    own = [i for i in insts[4:] if any(o.kind != "joint_branch" for o in i.organizations)]
+    for inst in rng.sample(own, min(len(own), max(1, len(insts) // 50))):
+        inst.joined_at = today - timedelta(days=rng.randrange(3, 15))
 
 
 def _pick(rng: random.Random, shares: dict[str, float]) -> str:

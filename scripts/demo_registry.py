@@ -92,13 +92,25 @@ class RegistryLoader:
         """One import file of every institution, then each one's contact through PATCH (the import has
         no contact columns)."""
         rows = [
-            (i.uscc, i.name, i.ownership, i.sector, i.party_org_status, i.reporting_level, i.alliance_role)
+            (
+                i.uscc,
+                i.name,
+                i.ownership,
+                i.sector,
+                i.party_org_status,
+                i.reporting_level,
+                i.alliance_role,
+                i.joined_at.isoformat() if i.joined_at else None,
+            )
             for i in self.alliance.institutions
         ]
         report = await import_file(
             self.client,
             "institutions",
-            csv_bytes(["统一社会信用代码", "机构名称", "所有制", "行业", "党组织状态", "上报级别", "联盟角色"], rows),
+            csv_bytes(
+                ["统一社会信用代码", "机构名称", "所有制", "行业", "党组织状态", "上报级别", "联盟角色", "生效日期"],
+                rows,
+            ),
             "机构.csv",
         )
         self.say(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,37 @@ async def run_demo(platform: Platform) -> str:
     return text
 
 
+def quarter_bounds(period: str) -> tuple[date, date]:
+    year, q = int(period[:4]), int(period[-1])
+    start = date(year, 3 * q - 2, 1)
+    end = date(year + q // 4, 3 * q % 12 + 1, 1) - timedelta(days=1)
+    return start, end
+
+
+def previous_quarter(period: str) -> str:
+    year, q = int(period[:4]), int(period[-1])
+    return f"{year - 1}-Q4" if q == 1 else f"{year}-Q{q - 1}"
+
+
+async def no_institution_before_it_joined(evaluation: Any, uscc_of: dict[str, str], alliance: Any) -> None:
+    """Every period the dashboard offers, and the quarter before the current one (the laggards' and
+    late reporters' meetings fall in it): no institution is scored there before the day it joined."""
+    joined = {i.uscc: i.joined_at for i in alliance.institutions}
+    current = current_period()
+    assert any(d is not None and d > quarter_bounds(current)[0] for d in joined.values()), joined
+    offered = expect(await evaluation.get("/api/v1/dashboard/periods"))
+    periods = {*offered["periods"], previous_quarter(current)}
+    for period in sorted(periods):
+        end = quarter_bounds(period)[1]
+        scores = expect(await evaluation.get(f"/api/v1/periods/{period}/scores", params={"page_size": 500}))
+        early = [
+            (item["id"], joined[uscc_of[item["id"]]])
+            for item in scores["items"]
+            if (day := joined.get(uscc_of.get(item["id"], ""))) is not None and day > end
+        ]
+        assert not early, (period, early)
+
+
 async def test_the_demo_loads_a_quarter_that_the_dashboard_shows_with_its_reminders(platform: Platform) -> None:
     from playwright.async_api import async_playwright
 
@@ -58,6 +89,8 @@ async def test_the_demo_loads_a_quarter_that_the_dashboard_shows_with_its_remind
         output = await run_demo(platform)
         assert "示例联盟已加载 / the demo alliance is loaded" in output
         registered = expect(await registry.get("/api/v1/institutions", params={"page_size": 1}))["total"]
+        listing = expect(await registry.get("/api/v1/institutions", params={"page_size": 500}))
+        registry_ids = {i["id"]: i["uscc"] for i in listing["items"]}
     assert registered == before + INSTITUTIONS
 
     async with platform.client("evaluation", token=secretariat) as evaluation:
@@ -66,6 +99,9 @@ async def test_the_demo_loads_a_quarter_that_the_dashboard_shows_with_its_remind
         # 待评 (no data) is counted apart from the grade distribution
         judged = sum(overview["grades"].values())
         assert judged + overview["no_data"] == registered and overview["completeness"] > 0, overview
+        # the demo's plan shows in the distribution: its exemplary institutions 优秀, its newcomers 待评
+        assert overview["grades"].get("excellent", 0) >= 1 and overview["no_data"] >= 1, overview
+        await no_institution_before_it_joined(evaluation, registry_ids, demo_alliance())
         # coverage counts each branch and member once, pocket members included (the demo marks some)
         alliance = demo_alliance()
         in_branches = [m for o in alliance.organizations if o.holds_meetings for m in o.members]
