@@ -17,6 +17,7 @@ from typing import Any
 from .adapters import ranks
 from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels, page_of_queue
+from .domain import peers
 from .domain.periods import Period
 from .domain.scoring import BRANCH_KINDS
 from .views import NO_DATA
@@ -131,46 +132,75 @@ async def rankings(
     descending: bool,
     page: int,
     page_size: int,
+    grouping: str = peers.DEFAULT_GROUPING,
 ) -> dict[str, Any]:
-    """A page of a peer group's ranking. `rank` is the competition rank by score inside the peer
-    group (1 + how many in the group score higher), whatever the sort order and the search."""
+    """A page of the ranking, group by group (同类组: the ownership class by default, narrowed by
+    sector and reporting level on request; `all`: one list, labelled as not a peer ranking). `rank`
+    is the competition rank by score inside the row's group (1 + how many in it score higher),
+    whatever the sort order and the search; 待评 rows are in their group, after it, unranked."""
     quarter = await models.ranks.quarter(period)
     group = [r for r in quarter.rows(level) if ranks.matches(r, peer)]
+    places = peers.standings(group, grouping, _no_data)
     found = [r for r in group if ranks.searched(r, q)]
-    ranker = ranks.Ranker([r for r in group if not _no_data(r)])
     start = (page - 1) * page_size
-    rows = _judged_first(ranks.ordered(found, sort, descending))[start : start + page_size]
-    items = [
-        {
-            "id": r["id"],
-            "rank": None if _no_data(r) else ranker.rank(r.get("score")),
-            **{k: r.get(k) for k in RANK_FIELDS},
-        }
-        for r in rows
-    ]
-    return {"items": items, "total": len(found), "group_size": len(group), "page": page, "page_size": page_size}
+    rows = _by_group(ranks.ordered(found, sort, descending), places)[start : start + page_size]
+    items = [_ranked(r, places[r["id"]]) for r in rows]
+    return {
+        "items": items,
+        "total": len(found),
+        "group_size": len(group),
+        "grouping": grouping,
+        "rank_label": peers.RANK_LABEL[grouping != "all"],
+        "groups": [g.as_dict() for g in peers.groups_of(places)],
+        "page": page,
+        "page_size": page_size,
+    }
 
 
-async def ranking_rows(models: ReadModels, period: str, level: str, peer: Doc, q: str | None, limit: int) -> list[Doc]:
-    """All rows of a (filtered) peer group, best first, for an export."""
+def _ranked(r: Doc, place: peers.Standing) -> Doc:
+    return {
+        "id": r["id"],
+        "rank": place.rank,
+        **{k: r.get(k) for k in RANK_FIELDS},
+        "group": place.group.as_dict(),
+        "group_rank": place.rank,
+        "group_size": place.group.size,
+    }
+
+
+async def ranking_rows(
+    models: ReadModels,
+    period: str,
+    level: str,
+    peer: Doc,
+    q: str | None,
+    limit: int,
+    grouping: str = peers.DEFAULT_GROUPING,
+) -> list[Doc]:
+    """All rows of a (filtered) ranking, group by group and best first in each, for an export."""
     quarter = await models.ranks.quarter(period)
-    found = [r for r in quarter.rows(level) if ranks.matches(r, peer) and ranks.searched(r, q)]
-    rows = []
-    rank, last = 0, object()
-    for n, r in enumerate(_judged_first(ranks.ordered(found, "score", True))[:limit], 1):
-        if r.get("score") != last:
-            rank, last = n, r.get("score")
-        rows.append({"object_id": r["id"], **{k: r.get(k) for k in RANK_FIELDS}, "rank": None if _no_data(r) else rank})
-    return rows
+    group = [r for r in quarter.rows(level) if ranks.matches(r, peer)]
+    places = peers.standings(group, grouping, _no_data)
+    found = [r for r in group if ranks.searched(r, q)]
+    return [
+        {
+            "object_id": r["id"],
+            **{k: r.get(k) for k in RANK_FIELDS},
+            "group": places[r["id"]].group.key,
+            "group_size": places[r["id"]].group.size,
+            "rank": places[r["id"]].rank,
+        }
+        for r in _by_group(ranks.ordered(found, "score", True), places)[:limit]
+    ]
+
+
+def _by_group(rows: list[Doc], places: dict[str, peers.Standing]) -> list[Doc]:
+    """Group by group in reading order, each in the order given, 待评 rows after its judged ones."""
+    return sorted(rows, key=lambda r: (peers.group_order(places[r["id"]].group.dimensions), _no_data(r)))
 
 
 def _no_data(row: Doc) -> bool:
     return row.get("grade") == NO_DATA
-
-
-def _judged_first(rows: list[Doc]) -> list[Doc]:
-    """待评 rows after the judged ones, whatever the sort: they are listed, never ranked."""
-    return [r for r in rows if not _no_data(r)] + [r for r in rows if _no_data(r)]
 
 
 # -- heat map -----------------------------------------------------------------------------------

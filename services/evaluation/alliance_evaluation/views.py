@@ -30,6 +30,7 @@ from typing import Any
 
 from .adapters import ranks
 from .adapters.readmodels import ReadModels, score_key
+from .domain import peers
 from .domain.changes import explain
 from .domain.errors import UnknownComputation, UnknownInstitution, UnknownOrganization
 from .domain.results import standing
@@ -115,7 +116,9 @@ async def ranking(
 ) -> dict[str, Any]:
     """Best first (ties by id); the same rank rows the dashboard pages through."""
     quarter = await models.ranks.quarter(period)
-    found = ranks.ordered([r for r in quarter.rows(level) if ranks.matches(r, filters)], "score", True)
+    matching = [r for r in quarter.rows(level) if ranks.matches(r, filters)]
+    found = ranks.ordered(matching, "score", True)
+    places = peers.standings(matching, peers.DEFAULT_GROUPING, lambda r: r.get("grade") == NO_DATA)
     start = (page - 1) * page_size
     items = [
         {
@@ -136,6 +139,9 @@ async def ranking(
             },
             "vetoed": r.get("vetoed", False),
             "rank": start + n + 1,
+            # its peer group (同类组: the ownership class) and its competition rank there (None: 待评)
+            "group": places[r["id"]].group.as_dict(),
+            "group_rank": places[r["id"]].rank,
         }
         for n, r in enumerate(found[start : start + page_size])
     ]

@@ -96,7 +96,16 @@ async def test_a_drill_down_reaches_the_event_behind_an_indicator(
     await ready(page, "rankings")
     rows = page.locator("#ranking tbody tr")
     assert await rows.count() == 3
+    # ranked within peer groups (the ownership class): each row shows its group and its rank there
+    assert await text(page, "#rank-head") == "组内排名"
+    groups = await rows.evaluate_all("rows => rows.map(r => r.dataset.group)")
+    assert len(set(groups)) >= 2 and all(g != "all" for g in groups), groups
     await shot(page, artifacts, "02-rankings")
+    await page.select_option("#f-grouping", "all")
+    await page.wait_for_function("() => document.querySelector('#ranking')?.dataset.grouping === 'all'")
+    assert await text(page, "#rank-head") == "全部机构排名" and "不是组内排名" in await text(page, "#groups")
+    await page.select_option("#f-grouping", "ownership")
+    await page.wait_for_function("() => document.querySelector('#ranking')?.dataset.grouping === 'ownership'")
     await page.fill("#f-q", "国有")
     await page.press("#f-q", "Enter")
     await page.wait_for_function("() => document.querySelectorAll('#ranking tbody tr').length === 1")
@@ -222,6 +231,8 @@ async def test_the_printable_report_and_every_export_carry_chinese_headers(
     page = await open_page(browser, quarter, f"/report?period={PERIOD}")
     await ready(page, "report")
     assert PERIOD in await text(page, "h1")
+    assert await page.locator(".peer h2").count() >= 4  # each ownership class's own top and bottom ten
+    assert "组内前十名" in await text(page, ".peer h2")
     await charts_drawn(page, {"chart-grades", "chart-trend", "chart-classes"})
     await page.emulate_media(media="print")
     await shot(page, artifacts, "10-report-print")
@@ -235,7 +246,7 @@ async def test_the_printable_report_and_every_export_carry_chinese_headers(
     body = await asyncio.to_thread(Path(saved).read_bytes)
     sheet = load_workbook(io.BytesIO(body)).active
     assert sheet is not None
-    assert [c.value for c in sheet[1]][:3] == ["组内排名 Rank", "编号 ID", "名称 Name"]
+    assert [c.value for c in sheet[1]][:4] == ["组内排名 Rank in peer group", "同类组 Peer group", "组内数量 Group size", "编号 ID"]
     assert sheet.max_row == 4
     async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as api:
         for table, first in [("overview", "所有制 Ownership"), ("trend", "期间 Period"), ("queue", "支部编号 Branch ID"),

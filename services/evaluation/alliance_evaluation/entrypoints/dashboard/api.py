@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ... import dashboard_views as dv
+from ...domain import peers
 from ...domain.periods import Period, local_day
 from ...follow_ups import FollowUpRecorded, record_follow_up
 from ..api import READ_ALL, Ev, Page, period_of, require_reader, scope
@@ -24,6 +25,10 @@ PageSize = Annotated[int, Query(ge=1, le=200)]
 Level = Literal["institution", "branch"]
 Sort = Literal["score", "name", "completeness", "timeliness", "object_id"]
 Table = Literal["overview", "trend", "rankings", "institution", "queue", "heatmap"]
+Grouping = Annotated[
+    peers.Grouping,
+    Query(description="同类组：默认按所有制，可再按行业、上报成熟度细分；all 为全部机构（不分组）/ peer group"),
+]
 
 
 @router.get("/me")
@@ -77,6 +82,7 @@ async def get_rankings(
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: Sort = "score",
     order: Literal["asc", "desc"] = "desc",
+    grouping: Grouping = peers.DEFAULT_GROUPING,
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
@@ -85,7 +91,7 @@ async def get_rankings(
     if scoped:
         peer["institution_ids"] = scoped
     return await dv.rankings(
-        ev.models, period_of(period), level, peer, q, sort, order == "desc", page, page_size
+        ev.models, period_of(period), level, peer, q, sort, order == "desc", page, page_size, grouping
     )
 
 
@@ -134,6 +140,7 @@ async def get_export(
     institution_id: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     status: Literal["lagging", "at_risk"] | None = None,
+    grouping: Grouping = peers.DEFAULT_GROUPING,
 ) -> Response:
     p = period_of(period)
     if table in ("overview", "trend") and not institution_id:
@@ -154,6 +161,7 @@ async def get_export(
         institution_id=scoped,
         q=q,
         status=status,
+        grouping=grouping,
     )
     return Response(
         body,

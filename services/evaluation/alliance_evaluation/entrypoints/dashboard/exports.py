@@ -9,6 +9,7 @@ from ... import dashboard_views as dv
 from ... import views
 from ...adapters.table_xlsx import table_workbook
 from ...adapters.xlsx import GRADE_ZH, OWNERSHIP_ZH, breakdown_row
+from ...domain import peers
 from ...handlers import Evaluation
 
 EXPORT_LIMIT = 100_000
@@ -28,6 +29,11 @@ def _own(v: Any) -> Any:
     return OWNERSHIP_ZH.get(v, v)
 
 
+def _group_label(key: str) -> str:
+    """`state_owned|银行|L2` → 国有 · 银行 · L2."""
+    return " · ".join(str(_own(part)) for part in key.split("|"))
+
+
 def _grade(v: Any) -> Any:
     return GRADE_ZH.get(v, v)
 
@@ -42,6 +48,7 @@ async def workbook(
     institution_id: str | None,
     q: str | None,
     status: str | None,
+    grouping: str = peers.DEFAULT_GROUPING,
 ) -> tuple[bytes, str]:
     models = ev.models
     if table == "overview":
@@ -124,9 +131,12 @@ async def workbook(
     if table == "rankings":
         if institution_id:
             peer = {**peer, "institution_ids": institution_id}
-        docs = await dv.ranking_rows(models, period, level, peer, q, EXPORT_LIMIT)
+        docs = await dv.ranking_rows(models, period, level, peer, q, EXPORT_LIMIT, grouping)
+        grouped = grouping != "all"
         headers = [
-            "组内排名 Rank",
+            "组内排名 Rank in peer group" if grouped else "全部机构排名（不分组）Rank among all",
+            "同类组 Peer group",
+            "组内数量 Group size",
             "编号 ID",
             "名称 Name",
             "所有制 Ownership",
@@ -141,6 +151,8 @@ async def workbook(
         rows = [
             [
                 d["rank"],
+                _group_label(d["group"]) if grouped else "全部 All",
+                d["group_size"],
                 d.get("object_id"),
                 d.get("name"),
                 _own(d.get("ownership")),

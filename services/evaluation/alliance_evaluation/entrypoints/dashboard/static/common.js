@@ -53,6 +53,8 @@ Dash.num = (v, digits = 2) => (v === null || v === undefined ? "—" : Number(v)
 Dash.int = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("zh-CN"));
 Dash.pct = (v) => (v === null || v === undefined ? "—" : `${Number(v).toFixed(2)}%`);
 Dash.label = (v) => (v === null || v === undefined || v === "" ? "—" : t(v));
+// 同类组 (peer group): "国有 · 银行 · L2"; the all-institutions list has none
+Dash.groupLabel = (g) => (!g || g.key === "all" ? t("all") : [g.ownership && t(g.ownership), g.sector, g.reporting_level].filter(Boolean).join(" · "));
 Dash.time = (v) => {
   if (!v) return "—";
   const d = new Date(v);

@@ -11,7 +11,7 @@ window.I18N = {
     by_class: "按所有制 × 上报成熟度", grades: "等级分布", trend: "近期趋势", ownership: "所有制", reporting_level: "上报成熟度",
     sector: "行业", all: "全部", level: "对象", level_institution: "机构", level_branch: "支部", search: "搜索名称或编号",
     rank: "组内排名", id: "编号", name: "名称", score: "得分", grade: "等级", export: "导出 Excel", prev: "上一页", next: "下一页",
-    page_of: "第 {p} 页 / 共 {n} 页（{t} 条）", peer_group: "同组", indicator: "指标", value: "指标值", requirement: "要求",
+    page_of: "第 {p} 页 / 共 {n} 页（{t} 条）", peer_group: "同类组", indicator: "指标", value: "指标值", requirement: "要求",
     weight: "权重%", points: "得分", evidence: "证据事件", note: "说明", ruleset: "评价细则", why_changed: "得分为何变化",
     no_change: "与上次计算相比没有变化", before: "变化前", after: "变化后", events_added: "新增事件", events_removed: "移除事件",
     branches_of: "下属支部", back: "返回", status: "状态", days_since: "距上次会议（天）", last_meeting: "上次会议",
@@ -24,6 +24,9 @@ window.I18N = {
     queued: "排队", deferred: "暂缓发送", sent: "已发送", delivered: "已送达", failed: "失败", cancelled: "已取消", dead: "放弃", loading: "加载中…",
     forbidden: "无权访问", my_institution: "本机构", org_life: "组织生活", learning: "线上学习", dues: "党费缴纳",
     public_activity: "公共活动参与", political: "政治评价", reporting: "报送纪律", compliance: "遵纪守法", coverage: "组织覆盖",
+    grouping: "同类组", grouping_ownership: "按所有制（默认）", grouping_ownership_sector: "所有制 × 行业", grouping_ownership_level: "所有制 × 上报成熟度",
+    grouping_ownership_sector_level: "所有制 × 行业 × 上报成熟度", grouping_all: "全部机构（不分组）", rank_all: "全部机构排名", peer_groups: "同类组数", shown: "显示",
+    all_note: "全部机构排名：各所有制权重不同，仅供浏览，不是组内排名", group_top10: "组内前十名", group_bottom10: "组内后十名",
     adjustment: "人工调整", branches_ind: "支部得分(按党员加权)", missing: "未报", role: "角色", empty: "暂无数据",
   },
   en: {
@@ -49,6 +52,9 @@ window.I18N = {
     queued: "Queued", deferred: "Deferred", sent: "Sent", delivered: "Delivered", failed: "Failed", cancelled: "Cancelled", dead: "Given up", loading: "Loading…",
     forbidden: "Forbidden", my_institution: "My institution", org_life: "Organisational life", learning: "Online learning", dues: "Party dues",
     public_activity: "Public activities", political: "Political evaluation", reporting: "Reporting discipline", compliance: "Compliance", coverage: "Coverage",
+    grouping: "Peer group", grouping_ownership: "By ownership (default)", grouping_ownership_sector: "Ownership × sector", grouping_ownership_level: "Ownership × reporting level",
+    grouping_ownership_sector_level: "Ownership × sector × level", grouping_all: "All institutions (no groups)", rank_all: "Rank among all", peer_groups: "Peer groups", shown: "Shown",
+    all_note: "Ranked among all: the ownership classes are weighed differently, so this is not a peer ranking", group_top10: "Top ten in group", group_bottom10: "Bottom ten in group",
     adjustment: "Manual adjustment", branches_ind: "Branches (member-weighted)", missing: "Missing", role: "Role", empty: "No data",
   },
 };

@@ -61,10 +61,13 @@ V.overview = async (view, s) => {
   Dash.classChart("chart-classes", o.by_class);
 };
 
+const groupLabel = Dash.groupLabel;
+
 V.rankings = async (view, s) => {
-  const f = (s.rank = s.rank || { level: s.readsAll ? "institution" : "branch", sort: "score", order: "desc", page: 1, q: "", ownership: "", sector: "", reporting_level: "" });
-  const params = { period: s.period, level: f.level, ownership: f.ownership, sector: f.sector, reporting_level: f.reporting_level, q: f.q, sort: f.sort, order: f.order, page: f.page, page_size: 50 };
+  const f = (s.rank = s.rank || { level: s.readsAll ? "institution" : "branch", sort: "score", order: "desc", page: 1, q: "", ownership: "", sector: "", reporting_level: "", grouping: "ownership" });
+  const params = { period: s.period, level: f.level, ownership: f.ownership, sector: f.sector, reporting_level: f.reporting_level, grouping: f.grouping, q: f.q, sort: f.sort, order: f.order, page: f.page, page_size: 50 };
   const data = await Dash.json("/api/v1/dashboard/rankings", params);
+  const grouped = data.grouping !== "all";
   const opt = (v, label, cur) => `<option value="${v}" ${v === cur ? "selected" : ""}>${label}</option>`;
   const col = (key, label, n) => `<th class="sortable ${n ? "n" : ""} ${f.sort === key ? `sorted ${f.order}` : ""}" data-sort="${key}">${t(label)}</th>`;
   view.innerHTML = `<div class="panel"><h2>${t("nav_rankings")} ${exportButton("rankings", { ...params, page: undefined, page_size: undefined, sort: undefined, order: undefined })}</h2>
@@ -73,16 +76,18 @@ V.rankings = async (view, s) => {
       <label>${t("ownership")} <select id="f-ownership">${opt("", t("all"), f.ownership)}${["state_owned", "private", "emerging"].map((o) => opt(o, t(o), f.ownership)).join("")}</select></label>
       <label>${t("reporting_level")} <select id="f-level2">${opt("", t("all"), f.reporting_level)}${["L1", "L2", "L3"].map((o) => opt(o, o, f.reporting_level)).join("")}</select></label>
       <label>${t("sector")} <input id="f-sector" value="${E(f.sector)}" size="8"></label>
+      <label>${t("grouping")} <select id="f-grouping">${["ownership", "ownership_sector", "ownership_level", "ownership_sector_level", "all"].map((g) => opt(g, t(`grouping_${g}`), f.grouping)).join("")}</select></label>
       <input id="f-q" type="search" placeholder="${t("search")}" value="${E(f.q)}">
-      <span class="muted">${t("peer_group")}: ${data.group_size}</span>
+      <span class="muted" id="groups">${grouped ? `${t("peer_groups")}: ${data.groups.length} · ${t("shown")}: ${data.group_size}` : t("all_note")}</span>
     </div>
-    <table id="ranking"><thead><tr><th class="n">${t("rank")}</th>${col("object_id", "id")}${col("name", "name")}<th>${t("ownership")}</th><th>${t("sector")}</th><th>${t("reporting_level")}</th>${col("score", "score", 1)}<th>${t("grade")}</th>${col("completeness", "completeness", 1)}${col("timeliness", "timeliness", 1)}</tr></thead>
-    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}"><td class="n">${i.rank ?? "—"}</td><td>${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="10" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
+    <table id="ranking" data-grouping="${E(data.grouping)}"><thead><tr><th class="n" id="rank-head">${t(grouped ? "rank" : "rank_all")}</th><th>${t("peer_group")}</th>${col("object_id", "id")}${col("name", "name")}<th>${t("ownership")}</th><th>${t("sector")}</th><th>${t("reporting_level")}</th>${col("score", "score", 1)}<th>${t("grade")}</th>${col("completeness", "completeness", 1)}${col("timeliness", "timeliness", 1)}</tr></thead>
+    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}" data-group="${E(i.group.key)}"><td class="n rank">${i.rank ?? "—"}<span class="muted"> / ${i.group_size}</span></td><td class="group">${E(groupLabel(i.group))}</td><td>${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="11" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
   view.querySelector(".panel").appendChild(pager(data, (p) => { f.page = p; App.render(); }));
   const set = (k, v) => { f[k] = v; f.page = 1; App.render(); };
   $("#f-level").onchange = (e) => set("level", e.target.value);
   $("#f-ownership").onchange = (e) => set("ownership", e.target.value);
   $("#f-level2").onchange = (e) => set("reporting_level", e.target.value);
+  $("#f-grouping").onchange = (e) => set("grouping", e.target.value);
   $("#f-sector").onchange = (e) => set("sector", e.target.value.trim());
   $("#f-q").onchange = (e) => set("q", e.target.value.trim());
   view.querySelectorAll("th.sortable").forEach((th) => th.addEventListener("click", () => {
