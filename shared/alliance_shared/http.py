@@ -12,15 +12,21 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import Principal, TokenVerifier
 from .bounds import BodyLimit, BodyTooLarge, too_large_body
 from .errors import DomainError, Unauthorized
+from .mongo.client import is_transient
 from .runtime import Runtime
 from .telemetry import setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
+
+# what a client waits before trying again while the store is unreachable: a restart takes well
+# under a second, a replica-set election ~10 s
+STORE_RETRY_AFTER_S = 5
 
 ApiKeyResolver = Callable[[str], Awaitable[Principal | None]]
 
@@ -43,6 +49,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         return JSONResponse(error_body("invalid", f"请求无效 / invalid request: {first.get('msg')}",
                                        ".".join(loc) or None), status_code=422)
+
+    @app.exception_handler(PyMongoError)
+    async def store_error(request: Request, exc: PyMongoError) -> Response:
+        if not is_transient(exc):
+            raise exc  # a bug or a refused command: the server error answer, logged with its trace
+        log.warning("store unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        message = "存储暂时不可用，请稍后重试 / the store is unavailable, try again later"
+        return JSONResponse(error_body("unavailable", message), status_code=503,
+                            headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:

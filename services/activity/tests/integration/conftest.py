@@ -149,12 +149,14 @@ async def seed(platform: Platform) -> None:
 async def running(infra: Any, **overrides: Any) -> AsyncIterator[Platform]:
     ns = namespace("act")
     settings = ActivitySettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        kafka_topic_prefix=f"{ns}.",
-        mongodb_database=ns.replace("-", "_"),
-        environment="test",
-        **overrides,
+        **{
+            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+            "mongodb_uri": infra.mongodb_uri,
+            "kafka_topic_prefix": f"{ns}.",
+            "mongodb_database": ns.replace("-", "_"),
+            "environment": "test",
+            **overrides,
+        }
     )
     create_topics(
         settings.kafka_bootstrap_servers,
