@@ -35,6 +35,7 @@ class ConsumerSpec:
     policy: ConsumerPolicy | None = None
     dedupe: bool = True
     on_batch_end: BatchEnd | None = None  # writes what the handlers buffered, before the commit
+    only_types: Sequence[str] | None = None  # other types are passed over undecoded (a listener on a busy topic)
 
 
 @dataclass
@@ -83,7 +84,7 @@ class Runtime:
                     bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=spec.group_id,
                     topics=spec.topics, handler=spec.handler, publisher=self.publisher,
                     dedupe=MongoDedupeStore(self.db, spec.group_id) if spec.dedupe else None,
-                    policy=spec.policy, on_batch_end=spec.on_batch_end)
+                    policy=spec.policy, on_batch_end=spec.on_batch_end, only_types=spec.only_types)
                 self.runners.append(runner)
                 self._spawn(self._supervise(runner), f"consumer:{spec.group_id}")
         loops = list(self.background)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import timedelta
 
 from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contracts.topics import ACTIVITY_INGEST, REGISTRY_EVENTS
 from alliance_shared.http import create_service_app
-from alliance_shared.kafka.consumer import EventDispatch
+from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch
 from alliance_shared.runtime import ConsumerSpec, Runtime, every
 from fastapi import FastAPI
 
 from .adapters import projection as projection_adapter
 from .adapters import submissions as submissions_adapter
+from .adapters.keys import ApiKeys
 from .adapters.projection import RegistryProjection
 from .adapters.submissions import SubmissionStore
 from .entrypoints import events, manual, streaming
 from .entrypoints.deps import Activity, api_key_resolver
-from .handlers import IngestSubmissions, arm_stranded_submissions, registry_handlers
+from .handlers import IngestSubmissions, arm_stranded_submissions, key_listener_handlers, registry_handlers
 from .settings import ActivitySettings
 
 
@@ -31,6 +35,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         outbox_collections=[submissions_adapter.SUBMISSIONS],  # stranded batches only
     )
     projection = RegistryProjection(runtime)
+    keys = ApiKeys(projection, settings.api_key_cache_max_age_s)
     submissions = SubmissionStore(runtime)
     ingest = IngestSubmissions(runtime, projection, submissions, clock, timedelta(seconds=settings.future_tolerance_s))
 
@@ -42,15 +47,26 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         )
 
     stream = streaming.StreamIngest(ingest)
+    key_listener = EventDispatch(key_listener_handlers(keys))
     runtime.consumers = [
         # every projection write is an idempotent upsert, and a redelivered batch replays in order:
         # dedupe marks would be two more store commands per registry event, for nothing
         ConsumerSpec(
             settings.registry_group,
             [REGISTRY_EVENTS],
-            EventDispatch(registry_handlers(projection)),
+            EventDispatch(registry_handlers(projection, keys)),
             dedupe=False,
             on_batch_end=projection.flush,
+        ),
+        # every process hears every key event in a group of its own, from the topic's end, and
+        # applies it to its key cache at once: a revocation bites within a second on every replica
+        ConsumerSpec(
+            f"{settings.credentials_group}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}",
+            [REGISTRY_EVENTS],
+            key_listener,
+            policy=ConsumerPolicy(auto_offset_reset="latest"),
+            dedupe=False,
+            only_types=key_listener.event_types,
         ),
         # the ingestion path dedupes by event id itself, and a rejected id may come again once fixed
         ConsumerSpec(
@@ -64,8 +80,8 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         description="三级成熟度上报: 表格与表单、批量接口、流式与签名回调 / "
         "L1 upload and form, L2 batch API, L3 Kafka and signed webhook",
         routers=[events.router, manual.router, streaming.router],
-        api_key_resolver=api_key_resolver(projection),
+        api_key_resolver=api_key_resolver(keys),
     )
-    app.state.activity = Activity(settings, ingest, projection, submissions)
+    app.state.activity = Activity(settings, ingest, projection, submissions, keys)
     app.state.clock = clock
     return app

@@ -16,6 +16,7 @@ from alliance_shared.kafka.consumer import PayloadHandler
 from alliance_shared.runtime import Runtime
 from prometheus_client import Counter
 
+from .adapters.keys import ApiKeys
 from .adapters.projection import RegistryProjection
 from .adapters.submissions import Batch, SubmissionStore, outgoing
 from .domain.assessment import Assessor, Needs, Parsed, needs_of, parse
@@ -185,9 +186,10 @@ async def arm_stranded_submissions(submissions: SubmissionStore, clock: Clock, g
 
 
 # -- the registry projection ----------------------------------------------------------------------
-def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandler]:
+def registry_handlers(projection: RegistryProjection, keys: ApiKeys) -> dict[type, PayloadHandler]:
     """Registry event → projection write (buffered until the batch ends, see
-    `RegistryProjection.flush`). Each write is an idempotent upsert."""
+    `RegistryProjection.flush`). Each write is an idempotent upsert. Key events are also applied
+    to the process's key cache at once, as `key_listener_handlers` does in every process."""
 
     async def institution_registered(p: reg.InstitutionRegistered, _: CloudEvent) -> None:
         projection.put_institution(p.institution_id, {"name": p.name, **_classified(p.classification)})
@@ -243,19 +245,11 @@ def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandl
         )
 
     async def api_key_issued(p: reg.ApiKeyIssued, _: CloudEvent) -> None:
-        projection.put_api_key(
-            p.key_id,
-            {
-                "institution_id": p.institution_id,
-                "key_hash": p.key_hash,
-                "sealed_key": p.sealed_key,
-                "prefix": p.prefix,
-                "issued_at": p.issued_at,
-                "revoked_at": None,
-            },
-        )
+        keys.issued({"_id": p.key_id, **_key_fields(p)})
+        projection.put_api_key(p.key_id, _key_fields(p))
 
     async def api_key_revoked(p: reg.ApiKeyRevoked, _: CloudEvent) -> None:
+        keys.revoked(p.key_id)
         projection.put_api_key(p.key_id, {"institution_id": p.institution_id, "revoked_at": p.revoked_at})
 
     return {
@@ -270,6 +264,30 @@ def registry_handlers(projection: RegistryProjection) -> dict[type, PayloadHandl
         reg.TransferAccepted: transfer_accepted,
         reg.ApiKeyIssued: api_key_issued,
         reg.ApiKeyRevoked: api_key_revoked,
+    }
+
+
+def key_listener_handlers(keys: ApiKeys) -> dict[type, PayloadHandler]:
+    """The key listener every activity process runs on `registry.events.v1`: key events applied
+    to its own cache the moment they are read, no store write (the projection consumer writes)."""
+
+    async def api_key_issued(p: reg.ApiKeyIssued, _: CloudEvent) -> None:
+        keys.issued({"_id": p.key_id, **_key_fields(p)})
+
+    async def api_key_revoked(p: reg.ApiKeyRevoked, _: CloudEvent) -> None:
+        keys.revoked(p.key_id)
+
+    return {reg.ApiKeyIssued: api_key_issued, reg.ApiKeyRevoked: api_key_revoked}
+
+
+def _key_fields(p: reg.ApiKeyIssued) -> dict[str, object]:
+    return {
+        "institution_id": p.institution_id,
+        "key_hash": p.key_hash,
+        "sealed_key": p.sealed_key,
+        "prefix": p.prefix,
+        "issued_at": p.issued_at,
+        "revoked_at": None,
     }
 
 

@@ -257,6 +257,10 @@ class ApiKeyIssued(EventPayload):
 
 
 class ApiKeyRevoked(EventPayload):
+    """A machine credential stops working. Every consumer that checks keys applies it the moment
+    it reads it (activity: a listener per process, `ce_type` filtered): the registry's 204 means
+    the key is refused everywhere within 1 s."""
+
     event_type = "fpba.api_key.revoked.v1"
     kafka_topic = REGISTRY_EVENTS
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -96,10 +96,12 @@ class ConsumerRunner:
     def __init__(self, *, bootstrap_servers: str, group_id: str, topics: Sequence[str],
                  handler: Handler, publisher: EventPublisher, dedupe: DedupeStore | None = None,
                  policy: ConsumerPolicy | None = None, client_id: str | None = None,
-                 on_batch_end: BatchEnd | None = None) -> None:
+                 on_batch_end: BatchEnd | None = None, only_types: Collection[str] | None = None) -> None:
         """`on_batch_end` runs after each partition batch is handled and before its offsets are
         committed: what handlers buffer (one store write for a batch instead of one per event) is
-        written there, so a crash before it replays the batch and nothing buffered is lost."""
+        written there, so a crash before it replays the batch and nothing buffered is lost.
+        With `only_types`, a message whose `ce_type` header is not one of them is passed over
+        unread (not decoded, no span): a listener for a few types keeps up with a busy topic."""
         self.group_id = group_id
         self.topics = list(topics)
         self._prefix = publisher.topic_prefix
@@ -107,6 +109,7 @@ class ConsumerRunner:
         self._publisher = publisher
         self._dedupe = dedupe
         self._on_batch_end = on_batch_end
+        self._only_types = None if only_types is None else {t.encode() for t in only_types}
         self._uncommitted = 0  # handled in the current batch, counted in `state.handled` once committed
         self.policy = policy or ConsumerPolicy()
         self.state = ConsumerState()
@@ -178,6 +181,12 @@ class ConsumerRunner:
                 log.warning("consumer %s did not stop cleanly", self.group_id, exc_info=True)
 
     async def _handle_partition_batch(self, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> None:
+        if self._only_types is not None:
+            wanted = [r for r in records if _ce_type(r) in self._only_types]
+            if not wanted and records:  # nothing for us: move on without decoding any of it
+                await self._consumer.commit({tp: records[-1].offset + 1})
+                return
+            records = wanted
         arrived = [self._arrived(record) for record in records]
         duplicates = await self._claim(arrived)
         failed: list[str] = []  # event ids dead-lettered: their claims are released
@@ -342,6 +351,13 @@ class ConsumerRunner:
             except Exception:  # a partition revoked mid-check has no position
                 continue
             CONSUMER_LAG.labels(tp.topic, str(tp.partition), self.group_id).set(max(0, highwater - position))
+
+
+def _ce_type(record: ConsumerRecord[Any, Any]) -> bytes | None:
+    for name, value in record.headers or ():
+        if name == "ce_type":
+            return bytes(value)
+    return None
 
 
 PayloadHandler = Callable[[Any, CloudEvent], Awaitable[None]]

@@ -77,6 +77,26 @@ async def _true(items) -> bool:
     return bool(items)
 
 
+async def test_a_listener_for_some_types_passes_over_the_others_undecoded_and_commits_past_them(
+        infra, publisher, ns):
+    handled: list[str] = []
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        handled.append(event.id)
+
+    wanted = meeting_event("wanted")
+    await publisher.send_raw(ACTIVITY_EVENTS, b"not json, and never read", b"same",
+                             [("ce_specversion", b"1.0"), ("ce_type", b"fpba.dues.paid.v1")])
+    await publisher.publish(ACTIVITY_EVENTS, wanted, key="same")
+    await publisher.send_raw(ACTIVITY_EVENTS, b"nor this", b"same", [("ce_type", b"fpba.dues.paid.v1")])
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher,
+                            only_types=["fpba.meeting.held.v1"])
+    await run_until(runner, lambda: _true(handled))
+    assert handled == [wanted.id]
+    assert runner.state.dead_lettered == 0 and runner.healthy  # the undecodable ones were never read
+
+
 async def test_a_poison_message_is_dead_lettered_with_its_error_and_the_rest_still_flow(infra, publisher, ns):
     handled: list[str] = []
 

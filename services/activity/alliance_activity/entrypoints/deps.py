@@ -11,6 +11,7 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
 from fastapi import Depends, Request
 
+from ..adapters.keys import ApiKeys
 from ..adapters.projection import RegistryProjection
 from ..adapters.submissions import SubmissionStore
 from ..domain.model import Reporter
@@ -28,6 +29,7 @@ class Activity:
     ingest: IngestSubmissions
     projection: RegistryProjection
     submissions: SubmissionStore
+    keys: ApiKeys
 
 
 def activity_of(request: Request) -> Activity:
@@ -38,15 +40,15 @@ def activity_of(request: Request) -> Activity:
 ActivityDep = Annotated[Activity, Depends(activity_of)]
 
 
-def api_key_resolver(projection: RegistryProjection) -> Any:
-    """X-Api-Key → the institution's machine principal, from the registry projection."""
+def api_key_resolver(keys: ApiKeys) -> Any:
+    """X-Api-Key → the institution's machine principal, from the key cache over the registry projection."""
 
     async def resolve(api_key: str) -> Principal | None:
         key_id = key_id_of(api_key)
         if key_id is None:
             return None
-        doc = await projection.api_key(key_id)
-        if doc is None or doc.get("revoked_at") is not None or not api_key_matches(api_key, doc["key_hash"]):
+        doc = await keys.key(key_id)
+        if doc is None or not api_key_matches(api_key, doc["key_hash"]):
             return None
         return Principal(subject=f"key:{key_id}", role=None, institution_id=doc["institution_id"], key_id=key_id)
 

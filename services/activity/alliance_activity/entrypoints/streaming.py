@@ -47,7 +47,7 @@ async def webhook(
         raise Unauthorized(BAD_SIGNATURE, field="X-Timestamp")
     vault = PiiVault(service.settings.pii_encryption_key)
     key_id = None
-    for key in await service.projection.live_keys_of(institution_id):
+    for key in await service.keys.live_keys_of(institution_id):
         try:
             expected = webhook_signature(vault.open(key["sealed_key"]), x_timestamp, body)
         except ValueError:

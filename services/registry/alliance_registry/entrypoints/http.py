@@ -92,6 +92,12 @@ async def list_api_keys(institution_id: str, who: CurrentUser, reg: Reg) -> Doc:
 
 @router.delete("/institutions/{institution_id}/api-keys/{key_id}", status_code=204)
 async def revoke_api_key(institution_id: str, key_id: str, who: CurrentUser, reg: Reg) -> Response:
+    """吊销密钥：应答 204 后 1 秒内各服务均拒绝该密钥 / Revoke a key: within 1 s of this 204 every
+    service refuses it. The revocation and its `fpba.api_key.revoked.v1` event are stored in one
+    document write and the outbox relay is woken at once; every activity process applies the event
+    to its key cache the moment its key listener reads it (a consumer group per process, passing
+    over the topic's other events undecoded); a process that missed it re-reads the projection
+    after `API_KEY_CACHE_MAX_AGE_S` (5 s). No service asks the registry per request."""
     await handle(reg, c.RevokeApiKey(institution_id, key_id), who)
     return Response(status_code=204)
 
