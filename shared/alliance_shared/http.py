@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -149,6 +149,13 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+# Paging inputs of every list route. Bounded so that (page - 1) * page_size stays a skip the store
+# takes: an unbounded page (2565459684445514629120) overflowed BSON's int64 and answered 500.
+MAX_PAGE = 100_000
+MAX_PAGE_SIZE = 500
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description="页码，从 1 开始 / page number, from 1")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 / items per page")]
 
 
 def runtime_of(request: Request) -> Runtime:

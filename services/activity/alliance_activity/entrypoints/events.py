@@ -10,7 +10,7 @@ from alliance_shared.contracts.envelope import EnvelopeError, parse_http_body
 from alliance_shared.contracts.published import PUBLISHED_DIR
 from alliance_shared.contracts.vocabulary import Channel, Role
 from alliance_shared.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
-from alliance_shared.http import CurrentUser
+from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -67,8 +67,8 @@ async def list_submissions(
     service: ActivityDep,
     status: str | None = Query(None, pattern="^(accepted|rejected)$"),
     institution_id: str | None = None,
-    page: int = Query(1, ge=1),
-    page_size: int = Query(50, ge=1, le=500),
+    page: Page = 1,
+    page_size: PageSize = 50,
 ) -> dict[str, Any]:
     """A reporter's own submissions (the secretariat sees every institution's)."""
     reporter: str | None = None

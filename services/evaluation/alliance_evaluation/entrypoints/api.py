@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
-from alliance_shared.http import CurrentUser
-from fastapi import APIRouter, Depends, Query, Request
+from alliance_shared.http import CurrentUser, Page, PageSize
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from .. import views
@@ -37,8 +37,6 @@ def evaluation(request: Request) -> Evaluation:
 
 
 Ev = Annotated[Evaluation, Depends(evaluation)]
-Page = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(ge=1, le=500)]
 
 
 def period_of(text: str) -> str:

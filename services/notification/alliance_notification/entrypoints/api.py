@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from alliance_shared.auth import Principal, TokenVerifier
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden, Invalid, Unauthorized
-from alliance_shared.http import CurrentUser
+from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
 
@@ -94,8 +94,8 @@ async def list_deliveries(
     status: Literal["queued", "deferred", "sent", "delivered", "failed", "cancelled"] | None = None,
     channel: Literal["email", "sms"] | None = None,
     rule: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: Page = 1,
+    page_size: PageSize = 50,
 ) -> dict[str, Any]:
     if user.role is Role.INSTITUTION_ADMIN:
         institution_id = user.institution_id  # their own institution only, whatever was asked

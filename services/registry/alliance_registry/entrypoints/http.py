@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from alliance_shared.contracts.vocabulary import Ownership, ReportingLevel
 from alliance_shared.errors import Invalid, PayloadTooLarge
-from alliance_shared.http import CurrentUser
+from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from .. import import_jobs, importer, views
@@ -46,8 +46,8 @@ async def list_institutions(
     reg: Reg,
     ownership: Ownership | None = None,
     reporting_level: ReportingLevel | None = None,
-    page: int = Query(1, ge=1),
-    page_size: int = Query(50, ge=1, le=500),
+    page: Page = 1,
+    page_size: PageSize = 50,
 ) -> Doc:
     items, total = await views.institutions(
         reg, who, ownership=ownership, reporting_level=reporting_level, page=page, page_size=page_size

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from alliance_shared.errors import Invalid
-from alliance_shared.http import CurrentUser
+from alliance_shared.http import CurrentUser, Page
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
@@ -16,7 +16,7 @@ from ... import dashboard_views as dv
 from ...domain import peers
 from ...domain.periods import Period, local_day
 from ...follow_ups import FollowUpRecorded, record_follow_up
-from ..api import READ_ALL, Ev, Page, period_of, require_reader, scope
+from ..api import READ_ALL, Ev, period_of, require_reader, scope
 from . import exports
 
 router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
