@@ -92,6 +92,14 @@ class ScoreCard:
 
     @cached_property
     def _rendered(self) -> dict[str, Any]:  # rendered once: a rescore renders each card several times
+        out = self._card()
+        if self.object_type == "institution":
+            from .parts import institution_indicators  # parts reads cards: imported when first rendered
+
+            out["indicators"] = institution_indicators(self)
+        return out
+
+    def _card(self) -> dict[str, Any]:
         return {
             "object_type": self.object_type,
             "object_id": self.object_id,

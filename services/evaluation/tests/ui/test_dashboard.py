@@ -113,6 +113,13 @@ async def test_a_drill_down_reaches_the_event_behind_an_indicator(
     await page.locator('#ranking tr[data-id="i1"]').click()
     await ready(page, "institution")
     assert await text(page, "#card-name") == "国有银行甲"
+    # the institution's own indicators, aggregated over its branches, each with its evidence
+    scopes = await page.locator("#indicators tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.scope + ':' + r.dataset.indicator)"
+    )
+    assert scopes[:6] == [f"branches:{k}" for k in ("org_life", "learning", "dues", "public_activity", "political", "reporting")]
+    assert {"institution:compliance", "institution:coverage"} <= set(scopes)
+    assert await page.locator('#indicators tr[data-indicator="org_life"] code.event-id').count() >= 1
     await charts_drawn(page, {"chart-indicators", "chart-trend"})
     await shot(page, artifacts, "03-institution-i1")
     await page.locator('#branches tr[data-id="b1"]').click()

@@ -27,6 +27,8 @@ window.I18N = {
     grouping: "同类组", grouping_ownership: "按所有制（默认）", grouping_ownership_sector: "所有制 × 行业", grouping_ownership_level: "所有制 × 上报成熟度",
     grouping_ownership_sector_level: "所有制 × 行业 × 上报成熟度", grouping_all: "全部机构（不分组）", rank_all: "全部机构排名", peer_groups: "同类组数", shown: "显示",
     all_note: "全部机构排名：各所有制权重不同，仅供浏览，不是组内排名", group_top10: "组内前十名", group_bottom10: "组内后十名",
+    institution_indicators: "机构指标（各支部按党员人天汇总）", indicators_hint: "机构得分的组成：各项得分之和即机构得分；证据为事件编号，数量多时按支部链接",
+    scope_branches: "支部", scope_institution: "机构", by_branch: "按支部", branch_adjustment: "支部人工调整",
     adjustment: "人工调整", branches_ind: "支部得分(按党员加权)", missing: "未报", role: "角色", empty: "暂无数据",
   },
   en: {
@@ -55,6 +57,8 @@ window.I18N = {
     grouping: "Peer group", grouping_ownership: "By ownership (default)", grouping_ownership_sector: "Ownership × sector", grouping_ownership_level: "Ownership × reporting level",
     grouping_ownership_sector_level: "Ownership × sector × level", grouping_all: "All institutions (no groups)", rank_all: "Rank among all", peer_groups: "Peer groups", shown: "Shown",
     all_note: "Ranked among all: the ownership classes are weighed differently, so this is not a peer ranking", group_top10: "Top ten in group", group_bottom10: "Bottom ten in group",
+    institution_indicators: "Institution indicators (branches weighted by member-days)", indicators_hint: "The institution's score in its parts: the points add up to the score; evidence is event ids, with links to the branches where there are many",
+    scope_branches: "branches", scope_institution: "institution", by_branch: "By branch", branch_adjustment: "Branch adjustments",
     adjustment: "Manual adjustment", branches_ind: "Branches (member-weighted)", missing: "Missing", role: "Role", empty: "No data",
   },
 };

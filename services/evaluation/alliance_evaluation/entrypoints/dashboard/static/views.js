@@ -103,6 +103,13 @@ const breakdownTable = (card) => `<table class="breakdown"><thead><tr><th>${t("i
   <tbody>${card.breakdown.map((r) => `<tr data-indicator="${E(r.indicator)}"><td>${E(indicatorName(r.indicator))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(r.requirement)}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
   <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 12).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 12 ? "…" : ""}</td><td class="muted">${E(r.note)}</td></tr>`).join("")}</tbody></table>`;
 
+// 机构指标: the institution's score in its parts, the branches' indicators weighted by member-days
+const partName = (r) => `${indicatorName(r.indicator)}${r.indicator === "political" ? `（${t(r.scope === "branches" ? "scope_branches" : "scope_institution")}）` : ""}`;
+const indicatorsTable = (card) => `<table class="breakdown" id="indicators"><thead><tr><th>${t("indicator")}</th><th class="n">${t("value")}</th><th>${t("requirement")}</th><th class="n">${t("weight")}</th><th class="n">${t("points")}</th><th>${t("evidence")}</th><th>${t("by_branch")}</th></tr></thead>
+  <tbody>${card.indicators.map((r) => `<tr data-indicator="${E(r.indicator)}" data-scope="${E(r.scope)}"><td>${E(partName(r))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(r.requirement)}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
+  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 8).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 8 ? "…" : ""}</td>
+  <td>${(r.branches || []).filter((b) => b.evidence_count || b.value !== null).map((b) => `<a class="branch-link" href="#/branch/${encodeURIComponent(b.organization_id)}" title="${E(t("value"))} ${Dash.num(b.value)} · ${E(t("points"))} ${Dash.num(b.points)}">${E(b.organization_id)} (${b.evidence_count})</a>`).join(" ") || `<span class="muted">${E(r.note || "—")}</span>`}</td></tr>`).join("")}</tbody></table>`;
+
 const indicatorChart = (id, card) => Dash.chart(id, {
   tooltip: { trigger: "axis" },
   legend: { bottom: 0 },
@@ -146,6 +153,7 @@ V.institution = async (view, s, id) => {
   view.innerHTML = `${header(card)}
     <div class="grid2"><div class="panel"><h2>${t("indicator")}</h2><div id="chart-indicators" class="chart"></div></div>
     <div class="panel"><h2>${t("trend")}</h2><div id="chart-trend" class="chart"></div></div></div>
+    ${card.indicators ? `<div class="panel"><h2>${t("institution_indicators")}</h2><p class="muted">${t("indicators_hint")}</p>${indicatorsTable(card)}</div>` : ""}
     <div class="panel"><h2>${t("nav_drill")} ${exportButton("institution", { period: s.period, institution_id: id })}</h2>${breakdownTable(card)}</div>
     <div class="panel"><h2>${t("branches_of")}</h2><table id="branches"><thead><tr><th>${t("id")}</th><th>${t("name")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th class="n">${t("completeness")}</th><th>${t("missing")}</th></tr></thead>
     <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td>${E(b.id)}</td><td>${E(b.name)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted">${E((b.missing || []).join(", ") || "—")}</td></tr>`).join("")}</tbody></table></div>
