@@ -236,7 +236,8 @@ def _start_once(
                 f"--listen-addr={host}:{port}",
                 f"--run-dir={data_dir}",
                 f"--postgresql-url={pg.url}",
-                "--log-level=warn",
+                # debug logs every request (filters included) to ferretdb.log: slow, for diagnosis only
+                f"--log-level={os.environ.get('ALLIANCE_STORE_LOG_LEVEL', 'warn')}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,
