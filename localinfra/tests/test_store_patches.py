@@ -232,23 +232,20 @@ async def test_a_long_in_list_with_other_filters_answers_like_mongodb(members: A
     assert len(await _ids(members, {"ref": {"$in": refs}, "tags": "all"})) == len(refs)
 
 
-# 07-long-in-list-hashed.patch
+# 07-long-in-list-looked-up.patch
 
 
 def _filters(nodes: list[Doc]) -> str:
-    return " ".join(str(n.get(k, "")) for n in nodes for k in ("Filter", "Recheck Cond", "Index Cond"))
+    return " ".join(str(n.get(k, "")) for n in nodes for k in ("Filter", "Recheck Cond", "Index Cond", "TID Cond"))
 
 
 @pytest.mark.asyncio
-async def test_a_long_in_list_goes_down_as_hashed_equality_and_answers_like_mongodb(
-    members: AsyncCollection[Doc],
-) -> None:
-    orgs = [f"o{i}" for i in range(0, 300, 2)] + ["nowhere"]  # 151 values: past the indexed form's 64
+async def test_a_long_in_list_on_an_indexed_key_is_looked_up_value_by_value(members: AsyncCollection[Doc]) -> None:
+    orgs = [f"o{i}" for i in range(0, 300, 2)] + ["nowhere"]  # 151 values: past `@> ANY`'s 64
     nodes = await _plan(members, {"organization_id": {"$in": orgs}, "status": "full"})
-    pushed = _filters(nodes)
-    assert "= ANY" in pushed, nodes
-    assert any(n.get("Function Name") == "jsonb_array_elements" for n in nodes), nodes  # array elements
-    assert "@> ANY" not in pushed, nodes  # the row-by-row recheck of every value is gone
+    kinds = {n["Node Type"] for n in nodes}
+    assert "Tid Scan" in kinds and "Function Scan" in kinds, nodes  # unnest the values, fetch rows by ctid
+    assert _uses_index(nodes) and "@> ANY" not in _filters(nodes), nodes  # no row-by-row recheck of all
     assert await _ids(members, {"organization_id": {"$in": orgs}, "status": "full"}) == sorted(
         f"m{i:05d}" for i in range(N) if i % 300 % 2 == 0 and i % 2
     )
@@ -257,6 +254,20 @@ async def test_a_long_in_list_goes_down_as_hashed_equality_and_answers_like_mong
     assert len(await _ids(members, {"tags": {"$in": tags}})) == len([i for i in range(N) if i % 7 in (3, 5)])
     refs = [ObjectId(f"{i:024x}") for i in range(0, 200, 2)]
     assert await _ids(members, {"ref": {"$in": refs}}) == [f"m{i:05d}" for i in range(0, 200, 2)]
-    # a short list keeps the index
+    # a short list keeps `@> ANY` on the index
     short = await _plan(members, {"organization_id": {"$in": orgs[:10]}})
     assert _uses_index(short) and "@> ANY" in _filters(short), short
+
+
+@pytest.mark.asyncio
+async def test_a_long_in_list_on_a_key_without_index_is_hashed(members: AsyncCollection[Doc]) -> None:
+    codes_col = members.database["codes"]  # no index but `_id`
+    await codes_col.insert_many([{"_id": i, "code": f"c{i % 300}", "tags": [f"t{i % 7}"]} for i in range(N)])
+    codes = [f"c{i}" for i in range(0, 300, 3)]
+    nodes = await _plan(codes_col, {"code": {"$in": codes}})
+    assert "= ANY" in _filters(nodes) and "@> ANY" not in _filters(nodes), nodes
+    assert any(n.get("Function Name") == "jsonb_array_elements" for n in nodes), nodes  # array elements
+    found = [d["_id"] async for d in codes_col.find({"code": {"$in": codes}}, {"_id": 1})]
+    assert sorted(found) == [i for i in range(N) if i % 300 % 3 == 0]
+    tags = ["t2"] + [f"x{i}" for i in range(100)]
+    assert await codes_col.count_documents({"tags": {"$in": tags}}) == len([i for i in range(N) if i % 7 == 2])
