@@ -1,6 +1,6 @@
 """The one way services consume: a runner that commits after handling, skips event ids it has
 already applied, retries with backoff, dead-letters what still fails, and brakes on a run of
-poison messages.
+poison messages from many sources.
 
 Delivery semantics: at least once from Kafka, effectively once per event id. A batch's event ids
 are claimed in the dedupe store (one command per batch) before its handlers run; a message
@@ -9,6 +9,13 @@ idempotent per id (they upsert rather than increment blindly). Store commands th
 the claim, the end of the batch — and handler failures that are a store outage are retried until
 the store answers, never dead-lettered; any other handler failure is retried `max_attempts` times,
 then dead-lettered.
+
+The brake is scoped by source (the message's `ce_institutionid`, else `ce_source`, else its key):
+a run of dead letters from one source is an alert (logged, `alliance_dead_letter_runs_total`,
+`state.noisy_sources`) while the consumer goes on, so one institution's bad messages never stop
+the others' intake nor the next good event of its own. The consumer stops (and is not ready)
+only on a run of `brake_after_consecutive_dead_letters` spanning `brake_min_sources` sources or
+more — what a bad deploy looks like, when every institution's events fail alike.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from ..contracts.base import EventPayload
 from ..contracts.catalog import BY_TYPE, parse_payload
 from ..contracts.envelope import CloudEvent, EnvelopeError
 from ..contracts.topics import dlq
-from ..metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_SECONDS
+from ..metrics import CONSUMER_LAG, DEAD_LETTER_RUNS, EVENTS_CONSUMED, HANDLER_SECONDS
 from ..mongo.client import is_transient
 from ..mongo.dedupe import Claim
 from ..telemetry import extract_context
@@ -71,7 +78,8 @@ class ConsumerPolicy:
     max_attempts: int = 4
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 5.0
-    brake_after_consecutive_dead_letters: int = 50
+    brake_after_consecutive_dead_letters: int = 50  # per source: an alert; across sources: the brake
+    brake_min_sources: int = 3  # distinct sources a run must span to stop the consumer
     batch_max_records: int = 200
     auto_offset_reset: str = "earliest"
 
@@ -82,6 +90,9 @@ class ConsumerState:
     duplicates: int = 0
     dead_lettered: int = 0
     consecutive_dead_letters: int = 0
+    run_sources: set[str] = field(default_factory=set)  # the sources of the current run
+    source_runs: dict[str, int] = field(default_factory=dict)  # consecutive dead letters per source
+    noisy_sources: dict[str, int] = field(default_factory=dict)  # source -> runs that reached the threshold
     stopped_reason: str | None = None
     running: bool = False
     crashed: str | None = None  # why the last run ended by an error, until a new run has started
@@ -198,17 +209,12 @@ class ConsumerRunner:
                 await self._dead_letter(record, event, attempts=0)
             elif i in duplicates:
                 self.state.duplicates += 1
-                self.state.consecutive_dead_letters = 0
+                self._succeeded(message)
                 EVENTS_CONSUMED.labels(message.topic, self.group_id, "duplicate").inc()
             elif not await self._handle_one(record, message, event):
                 failed.append(event.id)
             last_done = record.offset
-            if self.state.consecutive_dead_letters >= self.policy.brake_after_consecutive_dead_letters:
-                self.state.stopped_reason = (
-                    f"{self.state.consecutive_dead_letters} messages in a row dead-lettered on {tp.topic}; "
-                    "consumer stopped so a bad deploy does not empty the topic into its DLQ")
-                log.error("consumer %s braked: %s", self.group_id, self.state.stopped_reason)
-                self._stopping.set()
+            if self._braked(tp.topic):
                 break
         if last_done is not None:
             dedupe = self._dedupe
@@ -314,8 +320,47 @@ class ConsumerRunner:
             HANDLER_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
             break
         self._uncommitted += 1
-        self.state.consecutive_dead_letters = 0
+        self._succeeded(message)
         EVENTS_CONSUMED.labels(message.topic, self.group_id, "handled").inc()
+        return True
+
+    def _succeeded(self, message: ConsumedMessage) -> None:
+        self.state.consecutive_dead_letters = 0
+        self.state.run_sources.clear()
+        self.state.source_runs.pop(source_of(message), None)
+
+    def _count_dead_letter(self, message: ConsumedMessage) -> None:
+        """One more dead letter in the current run and in its source's; a source's run reaching
+        the threshold is an alert, once per run."""
+        s, source = self.state, source_of(message)
+        s.consecutive_dead_letters += 1
+        if len(s.run_sources) < self.policy.brake_min_sources:
+            s.run_sources.add(source)
+        run = s.source_runs.pop(source, 0) + 1
+        s.source_runs[source] = run  # most recent last, so the oldest is forgotten first
+        if len(s.source_runs) > _MAX_TRACKED_SOURCES:
+            del s.source_runs[next(iter(s.source_runs))]
+        if run == self.policy.brake_after_consecutive_dead_letters:
+            s.noisy_sources[source] = s.noisy_sources.get(source, 0) + 1
+            if len(s.noisy_sources) > _MAX_TRACKED_SOURCES:
+                del s.noisy_sources[next(iter(s.noisy_sources))]
+            DEAD_LETTER_RUNS.labels(message.topic, self.group_id).inc()
+            log.error("consumer %s: %d messages in a row from source %r dead-lettered on %s; "
+                      "still consuming (the source's later messages are handled as they come)",
+                      self.group_id, run, source[:200], message.topic)
+
+    def _braked(self, topic: str) -> bool:
+        """Stop on a run of dead letters spanning many sources: a bad deploy must not empty the
+        topic into its DLQ. A run from fewer sources never stops the consumer."""
+        s = self.state
+        if (s.consecutive_dead_letters < self.policy.brake_after_consecutive_dead_letters
+                or len(s.run_sources) < self.policy.brake_min_sources):
+            return False
+        s.stopped_reason = (
+            f"{s.consecutive_dead_letters} messages in a row from {len(s.run_sources)} or more sources "
+            f"dead-lettered on {topic}; consumer stopped so a bad deploy does not empty the topic into its DLQ")
+        log.error("consumer %s braked: %s", self.group_id, s.stopped_reason)
+        self._stopping.set()
         return True
 
     def _logical(self, topic: str) -> str:
@@ -335,7 +380,8 @@ class ConsumerRunner:
         ]
         await self._publisher.send_raw(dlq(self._logical(record.topic)), record.value, record.key, headers)
         self.state.dead_lettered += 1
-        self.state.consecutive_dead_letters += 1
+        self._count_dead_letter(ConsumedMessage(self._logical(record.topic), record.partition, record.offset,
+                                                record.key, tuple(record.headers or ()), record.timestamp))
         self.state.last_errors = [*self.state.last_errors, reason][-10:]
         EVENTS_CONSUMED.labels(self._logical(record.topic), self.group_id, "dead_lettered").inc()
         log.error("dead-lettered %s[%d]@%d after %d attempts: %s",
@@ -351,6 +397,20 @@ class ConsumerRunner:
             except Exception:  # a partition revoked mid-check has no position
                 continue
             CONSUMER_LAG.labels(tp.topic, str(tp.partition), self.group_id).set(max(0, highwater - position))
+
+
+_MAX_TRACKED_SOURCES = 10_000  # sources a forged flood can make the runner remember
+_SOURCE_HEADERS = ("ce_institutionid", "ce_source")
+
+
+def source_of(message: ConsumedMessage) -> str:
+    """Who a message comes from, for the brake: its institution, else its CloudEvents source,
+    else its key (read from the headers, so a message that does not decode has one too)."""
+    headers = {name: value for name, value in message.headers if name in _SOURCE_HEADERS}
+    for name in _SOURCE_HEADERS:
+        if headers.get(name):
+            return f"{name[3:]}:{bytes(headers[name]).decode(errors='replace')}"
+    return f"key:{message.key.decode(errors='replace')}" if message.key else "unknown"
 
 
 def _ce_type(record: ConsumerRecord[Any, Any]) -> bytes | None:

@@ -24,6 +24,7 @@ from alliance_shared.testing import OutageProxy, TopicReader, wait_for
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
@@ -37,7 +38,7 @@ def meeting_event(org: str = "org-1", **ext: object) -> CloudEvent:
     payload = MeetingHeld(organization_id=org, meeting_kind="party_lesson",
                           held_at=datetime(2026, 9, 1, 1, 0, tzinfo=UTC), attendee_ids=["m1"],
                           expected_count=2, topic="党课")
-    return envelope(payload, source="/tests", institutionid="inst-1", reportinglevel="L3", **ext)
+    return envelope(payload, source="/tests", **{"institutionid": "inst-1", "reportinglevel": "L3", **ext})
 
 
 async def run_until(runner: ConsumerRunner, done) -> None:
@@ -123,9 +124,11 @@ async def test_a_poison_message_is_dead_lettered_with_its_error_and_the_rest_sti
     assert runner.state.dead_lettered == 2 and runner.healthy
 
 
-async def test_a_run_of_poison_messages_brakes_the_consumer(infra, publisher, ns):
-    for _ in range(4):
-        await publisher.send_raw(ACTIVITY_EVENTS, b"{}", None, [])
+async def test_a_run_of_poison_messages_from_many_sources_brakes_the_consumer(infra, publisher, ns):
+    """What a bad deploy looks like: every institution's messages fail alike."""
+    for i in range(4):
+        await publisher.send_raw(ACTIVITY_EVENTS, b"{}", f"org-{i}".encode(),
+                                 [("ce_specversion", b"1.0"), ("ce_institutionid", f"inst-{i}".encode())])
 
     async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
         raise AssertionError("never reached")
@@ -134,7 +137,38 @@ async def test_a_run_of_poison_messages_brakes_the_consumer(infra, publisher, ns
                             topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher,
                             policy=ConsumerPolicy(brake_after_consecutive_dead_letters=3))
     await asyncio.wait_for(runner.run(), timeout=30)  # returns by itself: it braked
-    assert not runner.healthy and "3 messages in a row" in (runner.state.stopped_reason or "")
+    assert not runner.healthy and "3 messages in a row from 3 or more sources" in (runner.state.stopped_reason or "")
+
+
+def _runs_alerted(group: str) -> float:
+    return REGISTRY.get_sample_value("alliance_dead_letter_runs_total",
+                                     {"topic": ACTIVITY_EVENTS, "group": group}) or 0.0
+
+
+async def test_a_run_of_poison_messages_from_one_source_is_an_alert_and_its_next_good_event_is_handled(
+        infra, publisher, ns):
+    """One institution producing garbage cannot stop intake: its run is dead-lettered and
+    alerted, the consumer stays ready, and the good events after it — its own and others' — are
+    handled."""
+    for _ in range(7):
+        await publisher.send_raw(ACTIVITY_EVENTS, b"{}", b"org-x",
+                                 [("ce_specversion", b"1.0"), ("ce_institutionid", b"inst-x")])
+    own, other = meeting_event("org-x", institutionid="inst-x"), meeting_event("org-1")
+    await publisher.publish(ACTIVITY_EVENTS, own, key="org-x")
+    await publisher.publish(ACTIVITY_EVENTS, other, key="org-1")
+    handled: list[str] = []
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        handled.append(event.id)
+
+    runner = ConsumerRunner(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                            topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher,
+                            policy=ConsumerPolicy(brake_after_consecutive_dead_letters=3))
+    await run_until(runner, lambda: _true(len(handled) == 2))
+    assert sorted(handled) == sorted([own.id, other.id])
+    assert runner.state.stopped_reason is None and runner.state.dead_lettered == 7
+    assert runner.state.noisy_sources == {"institutionid:inst-x": 1}  # one run of 7: alerted once
+    assert _runs_alerted(f"{ns}-g") == 1
 
 
 async def test_redelivered_events_are_applied_once(infra, publisher, db, ns):
