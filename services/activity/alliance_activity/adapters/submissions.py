@@ -143,6 +143,7 @@ class SubmissionStore:
                 _record(item.event.id, "accepted", arrival, item.row, item.event.type, batch, message)
                 | item.facts
                 | {"event_id": item.event.id, "superseded_by": None, "supersedes": item.event.supersedes}
+                | {"flags": item.flags}
             )
             batch.messages.append(message)
         self.add_rejections(batch, rejected, arrival)

@@ -123,6 +123,11 @@ class Accepted:
     row: int | None
     facts: dict[str, object]  # fields stored for later plausibility checks
 
+    @property
+    def flags(self) -> list[str]:
+        """The plausibility flags raised on it (its `flags` extension, comma-separated)."""
+        return [f for f in (self.event.flags or "").split(",") if f]
+
 
 @dataclass(frozen=True)
 class Duplicate:

@@ -80,6 +80,7 @@ def event_answer(report: IngestReport) -> dict[str, Any]:
             }
             for r in report.rejected
         ],
+        "flagged": [{"id": a.event.id, "flags": a.flags} for a in report.accepted if a.flags],
     }
 
 
@@ -95,5 +96,8 @@ def row_answer(report: IngestReport) -> dict[str, Any]:
                 "reasons": [x.model_dump() for x in r.reasons],
             }
             for r in report.rejected
+        ],
+        "flagged": [
+            {"row": a.row, "id": a.event.id, "flags": a.flags} for a in report.accepted if a.flags
         ],
     }

@@ -102,6 +102,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
         "organization_id": doc.get("organization_id"),
         "received_at": doc["received_at"].astimezone(SHANGHAI).isoformat(),
         "reasons": doc.get("reasons", []),
+        "flags": doc.get("flags") or [],  # plausibility flags of an accepted event
         "superseded_by": doc.get("superseded_by"),
     }
 

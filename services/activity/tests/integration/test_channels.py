@@ -107,11 +107,12 @@ async def test_the_same_meetings_through_l1_l2_and_l3_produce_the_same_canonical
 async def test_duplicates_across_channels_count_once(platform: Platform) -> None:
     async with platform.reader(ACTIVITY_EVENTS) as reader:
         answer = await post_batch(platform, api_events()[:2])
-        assert answer.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+        assert answer.json() == {"accepted": 2, "duplicates": 0, "rejected": [], "flagged": []}
         assert await upload_xlsx(platform, xlsx_rows()[:2]) == {
             "accepted": 0,
             "duplicates": 2,
             "rejected": [],
+            "flagged": [],
         }
         hook = await signed_webhook(platform, json.dumps(api_events()[0]).encode())
         assert hook.status_code == 202 and hook.json()["duplicates"] == 1
@@ -170,7 +171,8 @@ async def test_the_webhook_refuses_stale_or_foreign_signatures_and_counts_replay
     )
     assert forged.status_code == 401 and forged.json()["error"]["field"] == "X-Signature"
     assert (await signed_webhook(platform, body)).json()["accepted"] == 1
-    assert (await signed_webhook(platform, body)).json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    again = (await signed_webhook(platform, body)).json()
+    assert again == {"accepted": 0, "duplicates": 1, "rejected": [], "flagged": []}
 
 
 HEADER = "党组织编号,会议类型,召开时间,参会党员编号,应到人数,会议主题\n"

@@ -58,3 +58,22 @@ async def test_learning_minutes_and_reused_minutes_are_checked_against_earlier_r
         "mt-1": "",
         "mt-2": "minutes_reused",
     }
+
+
+async def test_the_flags_are_returned_per_event_in_the_answer_and_listed_in_the_submissions(platform: Any):
+    first = learning("fl-1", 1000)
+    second = learning("fl-2", 1000)  # 2,000 minutes on one day
+    answer = await platform.client.post(
+        "/api/v1/events",
+        headers=platform.key("inst-a") | {"Content-Type": "application/cloudevents-batch+json"},
+        content=json.dumps([first, second]),
+    )
+    body = answer.json()
+    assert answer.status_code == 202 and body["accepted"] == 2, answer.text
+    assert body["flagged"] == [{"id": "fl-2", "flags": ["learning_over_24h"]}], body
+    listed = await platform.client.get(
+        "/api/v1/submissions", params={"status": "accepted", "page_size": 500}, headers=platform.key("inst-a")
+    )
+    assert listed.status_code == 200, listed.text
+    flags = {i["id"]: i["flags"] for i in listed.json()["items"] if i["id"] in ("fl-1", "fl-2")}
+    assert flags == {"fl-1": [], "fl-2": ["learning_over_24h"]}, flags
