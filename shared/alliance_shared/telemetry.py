@@ -44,6 +44,9 @@ def tracer(name: str) -> trace.Tracer:
 
 
 # -- trace context in Kafka headers (W3C traceparent / tracestate) ------------------------------
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+
 def inject_headers(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """Append the current W3C trace context to Kafka headers."""
     carrier: dict[str, str] = {}
@@ -53,7 +56,7 @@ def inject_headers(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
 
 def extract_context(headers: Iterable[tuple[str, bytes]] | None) -> otel_context.Context:
     """The trace context carried by Kafka headers (empty context when there is none)."""
-    carrier = {k: v.decode(errors="replace") for k, v in headers or () if k in ("traceparent", "tracestate")}
+    carrier = {k: v.decode(errors="replace") for k, v in headers or () if k in TRACE_HEADERS}
     return propagate.extract(carrier)
 
 

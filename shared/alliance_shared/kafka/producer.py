@@ -79,21 +79,32 @@ class EventPublisher:
         await self.publish_many([Outgoing(topic, event, key)])
 
     async def publish_many(self, outgoing: Sequence[Outgoing]) -> None:
-        """Send all, then wait for every acknowledgement; raises if any send failed."""
-        await self.acknowledged([await self.enqueue(item) for item in outgoing])
+        """Send all, then wait for every acknowledgement; raises if any send failed. The batch is
+        one PRODUCER span, whose context every message carries (a span per message was 40 % of a
+        publisher's CPU: ~50 µs an event)."""
+        if not outgoing:
+            return
+        topics = sorted({item.topic for item in outgoing})
+        attributes: dict[str, Any] = {"messaging.system": "kafka", "messaging.batch.message_count": len(outgoing)}
+        if len(topics) == 1:
+            attributes["messaging.destination.name"] = topics[0]
+        if len(outgoing) == 1:
+            attributes["messaging.message.id"] = outgoing[0].event.id
+            attributes["cloudevents.event_type"] = outgoing[0].event.type
+        name = f"{topics[0]} publish" if len(topics) == 1 else "publish"
+        with _tracer.start_as_current_span(name, kind=SpanKind.PRODUCER, attributes=attributes):
+            trace_headers = inject_headers([])
+            pending = [await self.enqueue(item, trace_headers=trace_headers) for item in outgoing]
+        await self.acknowledged(pending)
 
-    async def enqueue(self, item: Outgoing) -> Pending:
-        """Hand one event to the producer (in order, within the current trace context); the
-        returned handle is settled by `acknowledged`."""
-        with _tracer.start_as_current_span(f"{item.topic} publish", kind=SpanKind.PRODUCER,
-                                           attributes={"messaging.system": "kafka",
-                                                       "messaging.destination.name": item.topic,
-                                                       "messaging.message.id": item.event.id,
-                                                       "cloudevents.event_type": item.event.type}):
-            headers = inject_headers(item.event.to_kafka_headers())
-            future = await self._producer.send(
-                self.topic_prefix + item.topic, value=item.event.kafka_value(),
-                key=item.key.encode() if item.key else None, headers=headers)
+    async def enqueue(self, item: Outgoing, *, trace_headers: Sequence[tuple[str, bytes]] | None = None) -> Pending:
+        """Hand one event to the producer, in order; the returned handle is settled by
+        `acknowledged`. `trace_headers` are the W3C trace headers it carries (default: the current
+        context's; the outbox relay passes the ones stored with the event)."""
+        headers = item.event.to_kafka_headers() + list(inject_headers([]) if trace_headers is None else trace_headers)
+        future = await self._producer.send(
+            self.topic_prefix + item.topic, value=item.event.kafka_value(),
+            key=item.key.encode() if item.key else None, headers=headers)
         return Pending(item, future)
 
     async def acknowledged(self, pending: Sequence[Pending]) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,6 +21,7 @@ from ..contracts.base import EventPayload
 from ..contracts.envelope import CloudEvent
 from ..kafka.producer import EventPublisher, Outgoing
 from ..metrics import OUTBOX_PENDING
+from ..telemetry import TRACE_HEADERS
 from .client import IndexSpec
 
 log = logging.getLogger(__name__)
@@ -135,12 +135,12 @@ class OutboxRelay:
         pending = []
         for doc in docs:
             for entry in doc.get("outbox") or []:
-                token = otel_context.attach(propagate.extract(entry.get("trace") or {}))
-                try:
-                    event = CloudEvent.from_structured(entry["event"])
-                    pending.append(await self._publisher.enqueue(Outgoing(entry["topic"], event, entry.get("key"))))
-                finally:
-                    otel_context.detach(token)
+                # the trace context stored with the event (the request that wrote it) goes on as is
+                trace_headers = [(k, str(v).encode()) for k, v in (entry.get("trace") or {}).items()
+                                 if k in TRACE_HEADERS]
+                event = CloudEvent.from_structured(entry["event"])
+                outgoing = Outgoing(entry["topic"], event, entry.get("key"))
+                pending.append(await self._publisher.enqueue(outgoing, trace_headers=trace_headers))
         await self._publisher.acknowledged(pending)
         # Documents still at the `outbox_seq` they were read at are emptied with one update per
         # distinct seq (one statement for a poll of freshly inserted documents); a document written

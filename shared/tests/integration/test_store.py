@@ -219,8 +219,8 @@ async def test_a_poll_that_fails_is_retried_and_the_event_still_goes_out(infra, 
         def __init__(self) -> None:
             self.failures = 0
 
-        async def enqueue(self, outgoing: Any) -> Any:
-            return await publisher.enqueue(outgoing)
+        async def enqueue(self, outgoing: Any, **kw: Any) -> Any:
+            return await publisher.enqueue(outgoing, **kw)
 
         async def acknowledged(self, pending: Any) -> None:
             if not self.failures:
@@ -253,8 +253,8 @@ async def test_an_event_written_while_its_document_is_being_relayed_stays_for_th
         def __init__(self) -> None:
             self.written = False
 
-        async def enqueue(self, outgoing: Any) -> Any:
-            return await publisher.enqueue(outgoing)
+        async def enqueue(self, outgoing: Any, **kw: Any) -> Any:
+            return await publisher.enqueue(outgoing, **kw)
 
         async def acknowledged(self, pending: Any) -> None:
             await publisher.acknowledged(pending)
