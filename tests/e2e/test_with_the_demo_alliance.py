@@ -2,8 +2,8 @@
 quarter through L1, L2 and L3, the lagging scan — and then the secretariat's dashboard in a real
 browser (Debian's chromium driven by Playwright): the overview counts what the demo loaded, the
 charts are drawn, and the work queue shows the lagging branches with the reminders sent to them.
-Screenshots: test-artifacts/demo-overview.png and test-artifacts/demo-work-queue.png; the demo's
-own output: test-artifacts/demo.log."""
+Screenshots: test-artifacts/demo-overview.png, demo-rankings.png, demo-institution.png and
+demo-work-queue.png; the demo's own output: test-artifacts/demo.log."""
 
 from __future__ import annotations
 
@@ -137,6 +137,18 @@ async def test_the_demo_loads_a_quarter_that_the_dashboard_shows_with_its_remind
             await page.wait_for_timeout(1500)  # charts animate in
             await page.screenshot(path=str(ARTIFACTS / "demo-overview.png"), full_page=True)
 
+            # rankings within peer groups, and an institution's indicators with their evidence
+            await page.evaluate("location.hash = '#/rankings'")
+            await page.wait_for_selector('#view[data-ready="rankings"]', timeout=30_000)
+            rank_head = (await page.inner_text("#rank-head")).strip()
+            groups = set(await page.locator("#ranking tbody tr").evaluate_all("rows => rows.map(r => r.dataset.group)"))
+            await page.screenshot(path=str(ARTIFACTS / "demo-rankings.png"), full_page=True)
+            await page.locator("#ranking tbody tr.click").first.click()
+            await page.wait_for_selector('#view[data-ready="institution"]', timeout=30_000)
+            indicators = await page.locator("#indicators tbody tr").count()
+            await page.wait_for_timeout(1000)
+            await page.screenshot(path=str(ARTIFACTS / "demo-institution.png"), full_page=True)
+
             await page.evaluate("location.hash = '#/queue'")
             await page.wait_for_selector('#view[data-ready="queue"]', timeout=30_000)
             badges = await page.locator("#queue td .badge.sent, #queue td .badge.delivered, "
@@ -149,3 +161,4 @@ async def test_the_demo_loads_a_quarter_that_the_dashboard_shows_with_its_remind
     assert institutions == str(registered)
     assert sum(pie) == judged and any(classes), (pie, classes)
     assert lagging_rows >= 1 and badges >= 1, (lagging_rows, badges)
+    assert rank_head == "组内排名" and len(groups) >= 2 and indicators >= 9, (rank_head, groups, indicators)
