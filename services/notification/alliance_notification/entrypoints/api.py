@@ -97,8 +97,14 @@ async def list_deliveries(
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
+    scoped = user.role in (Role.INSTITUTION_ADMIN, Role.BRANCH_SECRETARY)
+    if scoped and institution_id and institution_id != user.institution_id:
+        # another institution is refused, never narrowed silently to the caller's own
+        raise Forbidden("无权访问其他机构的数据 / not your institution", field="institution_id")
     if user.role is Role.INSTITUTION_ADMIN:
-        institution_id = user.institution_id  # their own institution only, whatever was asked
+        if user.institution_id is None:
+            raise Forbidden("令牌缺少机构 / token carries no institution", field="institution_id")
+        institution_id = user.institution_id
     elif user.role is Role.BRANCH_SECRETARY:
         if organization_id and organization_id != user.organization_id:
             raise Forbidden("无权查看其他组织 / not your organisation", field="organization_id")

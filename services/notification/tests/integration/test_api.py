@@ -109,20 +109,20 @@ async def test_receipts_move_a_sent_sms_to_delivered_once_and_institutions_see_o
                 params={"status": "delivered"},
             )
         ).json()
-        foreign = (
-            await client.get(
-                "/api/v1/deliveries",
-                headers=bearer("institution_admin", institution_id="inst-y"),
-                params={"institution_id": "inst-x"},
-            )
-        ).json()
+        # another institution's filter is refused, not narrowed to the caller's (issue 17 item 8)
+        foreign = await client.get(
+            "/api/v1/deliveries",
+            headers=bearer("institution_admin", institution_id="inst-y"),
+            params={"institution_id": "inst-x"},
+        )
         bad = await client.get("/api/v1/deliveries", params={"channel": "fax"}, headers=bearer())
     assert [(i["channel"], i["recipient"], i["status"]) for i in own["items"]] == [
         ("sms", "137****7000", "delivered")
     ]
     assert [h["status"] for h in own["items"][0]["history"]][-1] == "delivered"
     assert own["items"][0]["history"][0]["at"].endswith("+08:00")
-    assert foreign["items"] == [] and bad.status_code == 422 and bad.json()["error"]["field"] == "channel"
+    assert foreign.status_code == 403 and foreign.json()["error"]["field"] == "institution_id"
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "channel"
 
 
 async def test_a_phone_gets_at_most_five_sms_a_day(settings_for):

@@ -31,6 +31,17 @@ def may_read_organization(who: Principal, organization_id: str, institution_ids:
     return who.institution_id in institution_ids
 
 
+def foreign_institutions(who: Principal, institution_ids: Sequence[str]) -> list[str]:
+    """The institutions named in opening an organisation that `who` may not commit: every one
+    must be theirs (a joint branch spanning others' institutions is the secretariat's to open,
+    never one member's to attach another to)."""
+    if who.is_secretariat:
+        return []
+    if who.is_machine or who.role is not Role.INSTITUTION_ADMIN:
+        return list(institution_ids)
+    return [iid for iid in institution_ids if iid != who.institution_id]
+
+
 def may_manage_organization(
     who: Principal, organization_id: str | None, institution_ids: Sequence[str]
 ) -> bool:

@@ -74,8 +74,8 @@ async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Princip
         )
     for iid in ids:
         await load_institution(reg, iid, "institution_ids")
-    if not access.may_manage_organization(who, None, ids[:1]) or who.role is Role.BRANCH_SECRETARY:
-        raise await reg.deny(who, "organization.open", ids[0], "institution_ids")
+    if foreign := access.foreign_institutions(who, ids):
+        raise await reg.deny(who, "organization.open", foreign[0], "institution_ids")
     await _check_parent(reg, cmd.parent_id, ids, None)
     secretary = reg.seal_contact(cmd.secretary, "secretary")
     oid = new_id("org")

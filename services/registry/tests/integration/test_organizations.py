@@ -52,6 +52,28 @@ async def test_a_joint_branch_covers_several_institutions_and_only_it_may(api, m
     assert plain.status_code == 422 and plain.json()["error"]["field"] == "institution_ids"
 
 
+async def test_an_institution_admin_cannot_attach_another_institution_to_an_organisation(api, make):
+    """Every institution an organisation names must be the caller's (issue 17 item 7): B's admin
+    naming A, in any place of the list, is refused and nothing is opened; the secretariat may."""
+    a, b = await api.institution(make.uscc()), await api.institution(make.uscc())
+    for ids in ([b["id"], a["id"]], [a["id"], b["id"]], [a["id"]]):
+        refused = await api.post(
+            "/api/v1/organizations",
+            api.admin(b["id"]),
+            json={"name": "联合党支部", "kind": "joint_branch", "institution_ids": ids},
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["field"] == "institution_ids"
+    seen_by_a = await api.get(f"/api/v1/institutions/{a['id']}/organizations", api.admin(a["id"]))
+    assert seen_by_a.json()["items"] == []
+    own = await api.post(
+        "/api/v1/organizations",
+        api.admin(b["id"]),
+        json={"name": "第一党支部", "kind": "branch", "institution_ids": [b["id"]]},
+    )
+    assert own.status_code == 201, own.text
+
+
 async def test_a_closed_branch_is_announced_and_takes_no_new_members(api, topic, make, valid):
     inst = await api.institution(make.uscc())
     branch = await api.organization(inst["id"], established_at="2020-01-01")
