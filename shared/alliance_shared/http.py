@@ -21,6 +21,7 @@ from .errors import DomainError, Unauthorized
 from .mongo.client import is_transient
 from .runtime import Runtime
 from .telemetry import setup_logging, setup_tracing
+from .validation import explain
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        return JSONResponse(error_body("invalid", f"请求无效 / invalid request: {first.get('msg')}",
-                                       ".".join(loc) or None), status_code=422)
+        field, reason = explain(first)  # Chinese first: the field by its name, then why
+        return JSONResponse(error_body("invalid", f"请求无效：{reason}", field or None), status_code=422)
 
     @app.exception_handler(PyMongoError)
     async def store_error(request: Request, exc: PyMongoError) -> Response:

@@ -24,9 +24,10 @@ from alliance_shared.contracts.registry import (
     OrganizationUpdated,
     TransferOverdue,
 )
-from alliance_shared.contracts.vocabulary import MEETING_KIND_ZH, MeetingKind
+from alliance_shared.contracts.vocabulary import zh
 from alliance_shared.kafka.consumer import PayloadHandler
 from alliance_shared.runtime import Runtime
+from alliance_shared.validation import field_zh
 
 from .adapters.store import Doc, Store
 from .domain import rules as R
@@ -274,10 +275,8 @@ async def on_meeting_held(n: Notifier, p: MeetingHeld, event: CloudEvent) -> Non
 
 async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) -> None:
     rule = await n.store.catalog.rule(R.REPORTS_MISSING)
-    names = [
-        MEETING_KIND_ZH.get(MeetingKind(m), m) if m in MeetingKind.__members__.values() else m
-        for m in p.missing
-    ]
+    names = [zh(m) for m in p.missing]
+    names_en = [m.replace("_", " ") for m in p.missing]
     if rule is not None:
         await open_case(
             n,
@@ -285,7 +284,7 @@ async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) 
             org_id=p.organization_id,
             institution_id=p.institution_id,
             period=p.period,
-            context={"missing": names, "due_on": p.due_on.isoformat()},
+            context={"missing": names, "missing_en": names_en, "due_on": p.due_on.isoformat()},
         )
 
 
@@ -305,8 +304,25 @@ async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: Clou
     key = f"{rule.name}|{p.institution_id}|{day}|{rule.steps[0].name}"
     for reason in p.reasons[:5]:
         await n.store.reminders.add_item(
-            key, {"submission_id": p.submission_id, "field": reason.field, "reason": reason.reason}
+            key,
+            {
+                "submission_id": p.submission_id,
+                "field": reason.field,
+                "field_zh": field_zh(reason.field),
+                "reason": reason.reason,
+                **_readable(reason.field, reason.reason),
+            },
         )
+
+
+def _readable(field: str, text: str) -> dict[str, str]:
+    """The mail's Chinese part reads Chinese, its English part English, each naming the field once."""
+    zh_text, _, en_text = text.partition(" / ")
+    name = field_zh(field)
+    return {
+        "reason_zh": zh_text if name in zh_text else f"{name}：{zh_text}",
+        "reason_en": (en_text or zh_text) if (en_text or "").startswith(field) else f"{field}: {en_text or zh_text}",
+    }
 
 
 async def on_transfer_overdue(n: Notifier, p: TransferOverdue, event: CloudEvent) -> None:

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from ..validation import explain
 from . import activity, evaluation, notification, registry
 from .base import EventPayload
 from .envelope import CloudEvent, EnvelopeError
@@ -31,9 +32,8 @@ def parse_payload(event: CloudEvent) -> EventPayload:
     try:
         return cls.model_validate(event.data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise EnvelopeError(f"data.{loc}" if loc else "data", err["msg"]) from None
+        field, reason = explain(exc.errors()[0], prefix=("data",))
+        raise EnvelopeError(field, reason) from None
 
 
 def envelope(payload: EventPayload, *, source: str, subject: str | None = None,

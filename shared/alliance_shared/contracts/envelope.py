@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .. import bounds
+from ..validation import explain
 
 # Extension attributes this platform defines (CloudEvents extension names: lowercase a-z0-9).
 EXTENSIONS = (
@@ -87,15 +88,14 @@ class CloudEvent(BaseModel):
     @classmethod
     def from_structured(cls, obj: Any) -> CloudEvent:
         if not isinstance(obj, dict):
-            raise EnvelopeError("$", "a CloudEvent must be a JSON object")
+            raise EnvelopeError("$", "CloudEvent 应为 JSON 对象 / a CloudEvent must be a JSON object")
         if obj.get("specversion") != "1.0":
-            raise EnvelopeError("specversion", "must be \"1.0\"")
+            raise EnvelopeError("specversion", "规范版本应为 \"1.0\" / must be \"1.0\"")
         try:
             return cls.model_validate(obj)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "$"
-            raise EnvelopeError(field, err["msg"]) from None
+            field, reason = explain(exc.errors()[0])
+            raise EnvelopeError(field or "$", reason) from None
 
     # -- Kafka, binary mode ------------------------------------------------------------------
     def to_kafka_headers(self) -> list[tuple[str, bytes]]:
@@ -124,7 +124,7 @@ class CloudEvent(BaseModel):
             try:
                 text = raw.decode() if raw is not None else ""
             except UnicodeDecodeError:
-                raise EnvelopeError(key, "header is not UTF-8") from None
+                raise EnvelopeError(key, "消息头不是 UTF-8 编码 / header is not UTF-8") from None
             lowered = key.lower()
             if lowered == "content-type":
                 content_type = text
@@ -133,7 +133,8 @@ class CloudEvent(BaseModel):
         if content_type.startswith(STRUCTURED_CONTENT_TYPE):
             return cls.from_structured(_json_loads(value))
         if not attrs:
-            raise EnvelopeError("ce_specversion", "no ce_* headers: not a binary-mode CloudEvent")
+            raise EnvelopeError("ce_specversion", "缺少 ce_* 消息头，不是二进制模式的 CloudEvent / "
+                                "no ce_* headers: not a binary-mode CloudEvent")
         attrs["datacontenttype"] = content_type
         attrs["data"] = _json_loads(value) if value else None
         if "late" in attrs:
@@ -147,7 +148,7 @@ def _json_loads(value: bytes | None) -> Any:
     except bounds.JsonTooDeep as exc:
         raise EnvelopeError("data", str(exc)) from None
     except (ValueError, UnicodeDecodeError):
-        raise EnvelopeError("data", "not valid JSON") from None
+        raise EnvelopeError("data", "事件内容不是有效的 JSON / not valid JSON") from None
 
 
 def parse_http_body(content_type: str, body: bytes, *, max_depth: int = bounds.MAX_JSON_DEPTH) -> list[Any]:
@@ -161,10 +162,10 @@ def parse_http_body(content_type: str, body: bytes, *, max_depth: int = bounds.M
     except bounds.JsonTooDeep as exc:
         raise EnvelopeError("$", str(exc)) from None
     except (ValueError, UnicodeDecodeError):
-        raise EnvelopeError("$", "body is not valid JSON") from None
+        raise EnvelopeError("$", "请求体不是有效的 JSON / body is not valid JSON") from None
     if content_type.startswith(BATCH_CONTENT_TYPE) or isinstance(payload, list):
         if not isinstance(payload, list):
-            raise EnvelopeError("$", "a batch must be a JSON array")
+            raise EnvelopeError("$", "批量上报应为 JSON 数组 / a batch must be a JSON array")
         return payload
     return [payload]
 

@@ -102,3 +102,31 @@ class Role(StrEnum):
     BRANCH_SECRETARY = "branch_secretary"
     EVALUATOR = "evaluator"
     REGULATOR = "regulator"
+
+
+# The GLOSSARY names of every code a person may read (dashboard, mails, SMS, XLSX): one table.
+ZH: dict[str, str] = {
+    **{k.value: v for k, v in MEETING_KIND_ZH.items()},
+    "learning": "线上学习", "dues": "党费", "public_activity": "公共活动",
+    "committee": "党委", "general_branch": "党总支", "branch": "党支部", "joint_branch": "联合党支部",
+    "affiliated_branch": "挂靠党支部", "temporary_branch": "临时党支部", "party_group": "党小组",
+    "state_owned": "国有", "private": "民营", "emerging": "新兴金融机构",
+    "form": "网页表单", "upload": "表格上传", "batch": "批量接口", "stream": "流式接入", "webhook": "签名回调",
+    "email": "邮件", "sms": "短信",
+    "queued": "排队", "deferred": "暂缓发送", "sent": "已发送", "delivered": "已送达", "failed": "失败",
+    "cancelled": "已取消", "dead": "放弃",
+    "secretariat": "秘书处", "institution_admin": "机构党务管理员", "branch_secretary": "支部书记",
+    "evaluator": "评价人", "regulator": "监管单位",
+    "events": "新上报事件", "manual": "手动重算",
+    "lagging": "落后", "at_risk": "有风险",
+    "full": "正式党员", "probationary": "预备党员", "candidate": "发展对象", "activist": "入党积极分子",
+    "applicant": "入党申请人",
+}
+
+
+def zh(code: str | None) -> str:
+    """The Chinese name of `code` (a code with a `:detail`, such as `manual:sec-1`, by its head);
+    a value that is not a code comes back as it is."""
+    if not code:
+        return ""
+    return ZH.get(code) or ZH.get(code.split(":", 1)[0]) or code

@@ -40,6 +40,11 @@ BREAKDOWN_HEADERS = [
 ]
 
 
+def chinese(text: Any) -> Any:
+    """A text written "中文 / English" as its Chinese part: a cell holds one language."""
+    return text.split(" / ", 1)[0] if isinstance(text, str) else text
+
+
 def breakdown_row(obj: dict[str, Any], line: dict[str, Any], *, evidence: Any) -> list[Any]:
     """One indicator of one score as a row under BREAKDOWN_HEADERS (evidence: a count or the ids)."""
     return [
@@ -48,11 +53,11 @@ def breakdown_row(obj: dict[str, Any], line: dict[str, Any], *, evidence: Any) -
         obj.get("name"),
         INDICATOR_ZH.get(line["indicator"], line["indicator"]),
         line.get("value"),
-        line.get("requirement"),
+        chinese(line.get("requirement")),
         line.get("weight"),
         line.get("points"),
         evidence,
-        line.get("note"),
+        chinese(line.get("note")),
     ]
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
+from alliance_shared.contracts.vocabulary import zh
+
 from .calendar import Delivery, ObligationCalendar, ObligationOutcome
 from .facts import (
     Adjustment,
@@ -120,16 +122,21 @@ def member_days(branch: Branch, idx: PeriodIndex) -> int:
     )
 
 
+def org_life_requirement(branch: Branch, rs: Ruleset) -> str:
+    """The meetings the branch owes, by their GLOSSARY names (党小组会 only where it has groups)."""
+    owed = [r for r in rs.meetings if branch.has_party_groups or not r.only_with_party_groups]
+    chinese = "；".join(f"{zh(r.kind)}{'每月' if r.cadence == 'monthly' else '每季度'}≥1" for r in owed)
+    en = "; ".join(f"{r.kind.replace('_', ' ')} {r.cadence} ≥1" for r in owed)
+    return f"{chinese}，并计出席率 / {en}, and attendance"
+
+
 def org_life(
     branch: Branch, idx: PeriodIndex, rs: Ruleset, outcomes: list[ObligationOutcome]
 ) -> IndicatorResult:
     meeting_kinds = {r.kind for r in rs.meetings}
     owed = [o for o in outcomes if o.obligation.kind in meeting_kinds]
     held = [m for m in idx.meetings_by_org.get(branch.id, ()) if _open(branch, m.held_on)]
-    requirement = (
-        "；".join(f"{r.kind}: {'每月' if r.cadence == 'monthly' else '每季度'}≥1" for r in rs.meetings)
-        + " / attendance"
-    )
+    requirement = org_life_requirement(branch, rs)
     if not owed:
         return IndicatorResult(
             "org_life", None, requirement, ONE, note="本期无应开会议 / nothing owed this period"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from alliance_shared.contracts.vocabulary import ZH
 from openpyxl import load_workbook
 from playwright.async_api import Browser, Page
 
@@ -265,3 +267,77 @@ async def test_the_printable_report_and_every_export_carry_chinese_headers(
             assert r.status_code == 200, r.text
             ws = load_workbook(io.BytesIO(r.content)).active
             assert ws is not None and ws["A1"].value == first and ws.max_row >= 2
+
+
+# what a person reads on a page: its text, tooltips and placeholders, but not the ids it shows as
+# ids (编号 cells, event ids) nor the chart canvases (their labels are checked from the options)
+READ_TEXT = """() => {
+  const body = document.body.cloneNode(true);
+  body.querySelectorAll('code, .id, script, style, [hidden], #login').forEach(e => e.remove());
+  const parts = [body.innerText];
+  body.querySelectorAll('[title], [placeholder]').forEach(e => parts.push(e.title || '', e.placeholder || ''));
+  Object.values(window.__charts || {}).forEach(c => {
+    const o = c.getOption();
+    (o.series || []).forEach(s => { parts.push(s.name || ''); (s.data || []).forEach(d => parts.push((d && d.name) || '')); });
+    [...(o.xAxis || []), ...(o.yAxis || [])].forEach(a => (a.data || []).forEach(v => parts.push(String(v))));
+  });
+  return parts.join('\\n');
+}"""
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+CODE_WORDS = {code for code in ZH if re.fullmatch(r"[a-z]+", code)}  # events, sms, secretariat, dues, …
+
+
+def codes_in(read: str) -> list[str]:
+    return sorted(set(SNAKE.findall(read)) | {w for w in re.findall(r"\b[a-z]+\b", read) if w in CODE_WORDS})
+
+
+@pytest.mark.parametrize(
+    ("route", "name"),
+    [
+        ("#/overview", "overview"),
+        ("#/rankings", "rankings"),
+        ("#/institution/i1", "institution"),
+        ("#/branch/b1", "branch"),
+        ("#/branch/b4", "branch"),
+        ("#/queue", "queue"),
+        ("#/heatmap", "heatmap"),
+    ],
+)
+async def test_no_code_reaches_a_chinese_page(browser: Browser, quarter: Any, artifacts: Path, route: str, name: str) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}{route}")
+    await ready(page, name)
+    if name == "rankings":  # the branch level too
+        await page.select_option("#f-level", "branch")
+        await page.wait_for_function("() => document.querySelector('#ranking tr[data-id=\"b1\"]')")
+        await ready(page, "rankings")
+    read = await page.evaluate(READ_TEXT)
+    assert "暂无数据" not in read or name == "queue", read
+    assert codes_in(read) == [], f"codes on {route}: {codes_in(read)}"
+    await shot(page, artifacts, f"11-zh-{route.strip('#/').replace('/', '-')}")
+
+
+async def test_no_code_reaches_the_printable_report(browser: Browser, quarter: Any) -> None:
+    page = await open_page(browser, quarter, f"/report?period={PERIOD}")
+    await ready(page, "report")
+    assert codes_in(await page.evaluate(READ_TEXT)) == []
+
+
+async def test_the_header_names_the_role_and_the_queue_names_channels_and_missing_meetings_in_chinese(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/queue")
+    await ready(page, "queue")
+    assert await text(page, "#whoami") == "秘书处"
+    assert "短信·已送达" in await page.locator('#queue tr[data-org="b4"]').inner_text()
+    assert await page.locator('#queue tr[data-org="b4"] input.promised_on').get_attribute("placeholder") == "年-月-日"
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/institution/i1")
+    await ready(page, "institution")
+    missing = await page.locator("#branches td.missing").all_inner_texts()
+    assert any("支部委员会" in m for m in missing), missing
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/branch/b1")
+    await ready(page, "branch")
+    requirement = await text(page, '.breakdown tr[data-indicator="org_life"] td:nth-child(3)')
+    assert "支部委员会每月≥1" in requirement and "党小组会" not in requirement and " / " not in requirement
+    await page.click("#lang")
+    await ready(page, "branch")
+    assert "branch committee meeting monthly" in await text(page, '.breakdown tr[data-indicator="org_life"] td:nth-child(3)')

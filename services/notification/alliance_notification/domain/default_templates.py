@@ -16,26 +16,30 @@ DEFAULT_TEMPLATES: tuple[MessageTemplate, ...] = (
         description="落后支部首次提醒 / first reminder to a lagging branch",
         email_subject_zh="【市金融党建联盟】{{ organization_name }}组织生活提醒",
         email_body_zh="{{ organization_name }}（{{ institution_name }}）支部书记同志：\n\n"
-        "贵支部已 {{ days_since_last_meeting if days_since_last_meeting is not none else '较长时间' }} "
-        "天未上报“三会一课”等组织生活，{{ period }} 考核期内已被列为落后支部。"
+        "{% if days_since_last_meeting is not none %}贵支部已 {{ days_since_last_meeting }} 天未上报“三会一课”等组织生活"
+        "{% else %}贵支部自成立以来尚未上报过“三会一课”等组织生活{% endif %}，"
+        "{{ period }} 考核期内已被列为落后支部。"
         "请尽快组织并上报组织生活情况。" + _SIGN_OFF_ZH,
         email_subject_en="Organisational life reminder for {{ organization_name }}",
         email_body_en="Dear branch secretary of {{ organization_name }} ({{ institution_name }}),\n\n"
-        "your branch has reported no organisational-life meeting for "
-        "{{ days_since_last_meeting if days_since_last_meeting is not none else 'a long time' }} days "
-        "and is listed as lagging for {{ period }}. Please hold and report one soon." + _SIGN_OFF_EN,
+        "{% if days_since_last_meeting is not none %}your branch has reported no organisational-life meeting for "
+        "{{ days_since_last_meeting }} days{% else %}your branch has not reported any organisational-life meeting "
+        "since it was set up{% endif %} and is listed as lagging for {{ period }}. Please hold and report one soon." + _SIGN_OFF_EN,
         sms=SmsTemplate(
-            text_zh="【市金融党建联盟】{{ organization_name }}已{{ days_since_last_meeting }}天未上报组织生活，"
-            "请尽快组织并上报。",
+            text_zh="【市金融党建联盟】{{ organization_name }}{% if days_since_last_meeting is not none %}已"
+            "{{ days_since_last_meeting }}天未上报组织生活{% else %}尚未上报过组织生活{% endif %}，请尽快组织并上报。",
             provider_codes={"aliyun": "SMS_000000001", "tencent": "1000001"},
-            params={"branch": "{{ organization_name }}", "days": "{{ days_since_last_meeting }}"},
+            params={
+                "branch": "{{ organization_name }}",
+                "days": "{{ days_since_last_meeting if days_since_last_meeting is not none else '成立以来' }}",
+            },
         ),
     ),
     MessageTemplate(
         name="lagging_escalation",
         description="升级至机构党委 / escalation to the Party committee",
         email_subject_zh="【市金融党建联盟】{{ organization_name }}持续落后，请党委督促",
-        email_body_zh="{{ committee_name or institution_name }}：\n\n所属{{ organization_name }}自 {{ first_reminder_at }} "
+        email_body_zh="{{ committee_name or institution_name or '机构党委' }}：\n\n所属{{ organization_name }}自 {{ first_reminder_at }} "
         "提醒以来仍未上报组织生活（{{ period }}）。请督促该支部尽快落实。" + _SIGN_OFF_ZH,
         email_subject_en="{{ organization_name }} is still lagging: please follow up",
         email_body_en="{{ organization_name }} has still not reported organisational life since the reminder of "
@@ -76,11 +80,11 @@ DEFAULT_TEMPLATES: tuple[MessageTemplate, ...] = (
         description="上报被拒原因 / why submissions were rejected",
         email_subject_zh="【市金融党建联盟】{{ rejected_count }} 条上报未被接收",
         email_body_zh="{{ institution_name }}：\n\n以下上报未被接收，请修正后重新上报：\n"
-        "{% for r in reasons %}- {{ r.submission_id }} {{ r.field }}：{{ r.reason }}\n{% endfor %}"
+        "{% for r in reasons %}- {{ r.submission_id }} {{ r.reason_zh or (r.field ~ '：' ~ r.reason) }}\n{% endfor %}"
         + _SIGN_OFF_ZH,
         email_subject_en="{{ rejected_count }} submission(s) rejected",
         email_body_en="The following submissions were rejected; please correct and resend them:\n"
-        "{% for r in reasons %}- {{ r.submission_id }} {{ r.field }}: {{ r.reason }}\n{% endfor %}"
+        "{% for r in reasons %}- {{ r.submission_id }} {{ r.reason_en or (r.field ~ ': ' ~ r.reason) }}\n{% endfor %}"
         + _SIGN_OFF_EN,
     ),
     MessageTemplate(
@@ -105,7 +109,7 @@ DEFAULT_TEMPLATES: tuple[MessageTemplate, ...] = (
         email_body_zh="{{ organization_name }}支部书记同志：\n\n{{ period }} 将于 {{ due_on }} 结束，贵支部尚缺："
         "{{ missing | join('、') }}。请按时上报。" + _SIGN_OFF_ZH,
         email_subject_en="Reports still missing for {{ period }}",
-        email_body_en="{{ period }} ends on {{ due_on }}; your branch still owes: {{ missing | join(', ') }}."
+        email_body_en="{{ period }} ends on {{ due_on }}; your branch still owes: {{ (missing_en or missing) | join(', ') }}."
         + _SIGN_OFF_EN,
         sms=SmsTemplate(
             text_zh="【市金融党建联盟】{{ period }}季末将至，{{ organization_name }}尚缺上报，请于{{ due_on }}前补齐。",
@@ -119,11 +123,14 @@ DEFAULT_TEMPLATES: tuple[MessageTemplate, ...] = (
         email_subject_zh="【市金融党建联盟】提醒周报 {{ week }}",
         email_body_zh="秘书处：\n\n本周（{{ week }}）提醒情况：未结案件 {{ digest.open_cases }} 件，"
         "其中列入秘书处清单 {{ digest.secretariat_list | default(0) }} 件；已发送 {{ digest.sent }} 条，"
-        "失败 {{ digest.failed }} 条；提醒后 14 天内上报比例 {{ digest.reported_within_14_days_rate }}。"
+        "失败 {{ digest.failed }} 条；提醒后 14 天内上报比例 "
+        "{{ '%.0f%%' | format(digest.reported_within_14_days_rate * 100) if digest.reported_within_14_days_rate is number else '—（本周无到期案件）' }}。"
         + _SIGN_OFF_ZH,
         email_subject_en="Reminder digest {{ week }}",
         email_body_en="Open cases: {{ digest.open_cases }} ({{ digest.secretariat_list | default(0) }} on the "
         "secretariat's list); sent {{ digest.sent }}, failed {{ digest.failed }}; share of reminded "
-        "branches that reported within 14 days: {{ digest.reported_within_14_days_rate }}." + _SIGN_OFF_EN,
+        "branches that reported within 14 days: "
+        "{{ '%.0f%%' | format(digest.reported_within_14_days_rate * 100) if digest.reported_within_14_days_rate is number else '— (none due this week)' }}."
+        + _SIGN_OFF_EN,
     ),
 )

@@ -56,7 +56,10 @@ async def test_rejected_submissions_reach_the_reporting_institution_gathered_in_
     mails = smtp.inbox.to("wang@bank.example")
     assert len(mails) == 1 and mails[0]["Subject"].startswith("【市金融党建联盟】2 条上报未被接收")
     text = body_text(mails[0])
-    assert "ev-1 data.held_at：缺少时区" in text and "ev-2 data.organization_id：未知组织" in text
+    chinese, english = text.split("----------")
+    # the Chinese part names each field by its name, the English part by its path
+    assert "ev-1 召开时间：缺少时区" in chinese and "ev-2 党组织编号：未知组织" in chinese
+    assert "data.held_at" not in chinese and "ev-1 data.held_at: missing UTC offset" in english
 
 
 async def _count(reminder) -> bool:

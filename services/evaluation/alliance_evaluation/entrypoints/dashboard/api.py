@@ -32,11 +32,13 @@ Grouping = Annotated[
 
 
 @router.get("/me")
-async def get_me(who: CurrentUser) -> dict[str, Any]:
+async def get_me(who: CurrentUser, ev: Ev) -> dict[str, Any]:
+    names = await ev.projections.names("institutions", [who.institution_id]) if who.institution_id else {}
     return {
         "subject": who.subject,
         "role": who.role.value if who.role else None,
         "institution_id": who.institution_id,
+        "institution_name": names.get(who.institution_id) if who.institution_id else None,
         "reads_all": who.role in READ_ALL,
     }
 

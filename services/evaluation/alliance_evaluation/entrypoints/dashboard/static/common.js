@@ -55,6 +55,21 @@ Dash.pct = (v) => (v === null || v === undefined ? "—" : `${Number(v).toFixed(
 Dash.label = (v) => (v === null || v === undefined || v === "" ? "—" : t(v));
 // 同类组 (peer group): "国有 · 银行 · L2"; the all-institutions list has none
 Dash.groupLabel = (g) => (!g || g.key === "all" ? t("all") : [g.ownership && t(g.ownership), g.sector, g.reporting_level].filter(Boolean).join(" · "));
+// dates typed and shown as 年-月-日 (2026-12-01) whatever the browser's locale; the 日历 button opens
+// the browser's own calendar and writes its choice back in that form
+Dash.DATE = /^\d{4}-\d{2}-\d{2}$/;
+Dash.dateInput = (cls, value, title, disabled) => `<span class="date-field"><input type="text" class="date ${cls}" value="${Dash.esc(value || "")}"
+  placeholder="${t("date_hint")}" title="${Dash.esc(title)}" inputmode="numeric" maxlength="10" pattern="\\d{4}-\\d{2}-\\d{2}" ${disabled || ""}><input type="date" class="picker" tabindex="-1" aria-hidden="true" ${disabled || ""}><button type="button" class="pick" title="${Dash.esc(title)}" ${disabled || ""}>日历</button></span>`;
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button.pick");
+  if (!b) return;
+  const picker = b.parentElement.querySelector("input.picker");
+  picker.value = b.parentElement.querySelector("input.date").value;
+  try { picker.showPicker(); } catch (e) { picker.click(); }
+});
+document.addEventListener("change", (ev) => {
+  if (ev.target.matches("input.picker")) ev.target.parentElement.querySelector("input.date").value = ev.target.value;
+});
 Dash.time = (v) => {
   if (!v) return "—";
   const d = new Date(v);

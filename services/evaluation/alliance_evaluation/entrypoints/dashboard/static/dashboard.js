@@ -46,7 +46,9 @@ App.start = async () => {
   let me;
   try { me = await Dash.json("/api/v1/dashboard/me"); } catch (e) { return; }
   Object.assign(App.state, { role: me.role, readsAll: me.reads_all, institutionId: me.institution_id });
-  document.getElementById("whoami").textContent = `${me.subject} · ${me.role}${me.institution_id ? ` · ${me.institution_id}` : ""}`;
+  const who = document.getElementById("whoami");  // the role by its name; the account in the tooltip
+  who.textContent = `${t(me.role)}${me.institution_name ? ` · ${me.institution_name}` : ""}`;
+  who.title = me.subject;
   document.querySelectorAll("#nav .secretariat").forEach((a) => { a.hidden = !me.reads_all; });
   const { current, periods } = await Dash.json("/api/v1/dashboard/periods");
   const all = [...new Set([...(periods || []), current])].sort().reverse();

@@ -30,6 +30,13 @@ window.I18N = {
     institution_indicators: "机构指标（各支部按党员人天汇总）", indicators_hint: "机构得分的组成：各项得分之和即机构得分；证据为事件编号，数量多时按支部链接",
     scope_branches: "支部", scope_institution: "机构", by_branch: "按支部", branch_adjustment: "支部人工调整",
     adjustment: "人工调整", branches_ind: "支部得分(按党员加权)", missing: "未报", role: "角色", empty: "暂无数据",
+    branch_general_meeting: "支部党员大会", branch_committee_meeting: "支部委员会", party_group_meeting: "党小组会", party_lesson: "党课",
+    theme_party_day: "主题党日", organizational_life_meeting: "组织生活会", democratic_appraisal: "民主评议党员",
+    email: "邮件", sms: "短信", form: "网页表单", upload: "表格上传", batch: "批量接口", stream: "流式接入", webhook: "签名回调",
+    secretariat: "秘书处", institution_admin: "机构党务管理员", branch_secretary: "支部书记", evaluator: "评价人", regulator: "监管单位",
+    events: "新上报事件", manual: "手动重算", kind: "组织类型", committee: "党委", general_branch: "党总支", branch: "党支部",
+    joint_branch: "联合党支部", affiliated_branch: "挂靠党支部", temporary_branch: "临时党支部", date_hint: "年-月-日",
+    bad_date: "日期格式应为 年-月-日", changed_by: "修改人", changed_at: "修改时间", changed_fields: "修改内容", follow_history: "跟进记录历史",
   },
   en: {
     standing_open: "As of {date} · in progress", standing_final: "Quarter ended · final",
@@ -60,6 +67,13 @@ window.I18N = {
     institution_indicators: "Institution indicators (branches weighted by member-days)", indicators_hint: "The institution's score in its parts: the points add up to the score; evidence is event ids, with links to the branches where there are many",
     scope_branches: "branches", scope_institution: "institution", by_branch: "By branch", branch_adjustment: "Branch adjustments",
     adjustment: "Manual adjustment", branches_ind: "Branches (member-weighted)", missing: "Missing", role: "Role", empty: "No data",
+    branch_general_meeting: "Branch general meeting", branch_committee_meeting: "Branch committee meeting", party_group_meeting: "Party group meeting", party_lesson: "Party lesson",
+    theme_party_day: "Theme Party day", organizational_life_meeting: "Organisational life meeting", democratic_appraisal: "Democratic appraisal",
+    email: "Email", sms: "SMS", form: "Web form", upload: "Spreadsheet upload", batch: "Batch API", stream: "Streaming", webhook: "Signed webhook",
+    secretariat: "Secretariat", institution_admin: "Institution Party admin", branch_secretary: "Branch secretary", evaluator: "Evaluator", regulator: "Regulator",
+    events: "New events", manual: "Manual rescore", kind: "Kind", committee: "Party committee", general_branch: "General branch", branch: "Branch",
+    joint_branch: "Joint branch", affiliated_branch: "Affiliated branch", temporary_branch: "Temporary branch", date_hint: "YYYY-MM-DD",
+    bad_date: "Dates are written YYYY-MM-DD", changed_by: "Changed by", changed_at: "Changed at", changed_fields: "What changed", follow_history: "Follow-up history",
   },
 };
 window.lang = () => localStorage.getItem("dashboard.lang") || "zh";
@@ -68,6 +82,13 @@ window.t = (key, vars) => {
   let s = table[key] ?? window.I18N.zh[key] ?? key;
   for (const [k, v] of Object.entries(vars || {})) s = s.replace(`{${k}}`, v);
   return s;
+};
+// a server text written "中文 / English" (requirements, notes): the part of the current language
+window.bi = (text) => {
+  const s = String(text ?? "");
+  const at = s.indexOf(" / ");
+  if (at < 0) return s;
+  return window.lang() === "zh" ? s.slice(0, at) : s.slice(at + 3);
 };
 window.applyI18n = (root) => {
   document.documentElement.lang = window.lang() === "zh" ? "zh-CN" : "en";

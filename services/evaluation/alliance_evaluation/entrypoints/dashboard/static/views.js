@@ -81,7 +81,7 @@ V.rankings = async (view, s) => {
       <span class="muted" id="groups">${grouped ? `${t("peer_groups")}: ${data.groups.length} · ${t("shown")}: ${data.group_size}` : t("all_note")}</span>
     </div>
     <table id="ranking" data-grouping="${E(data.grouping)}"><thead><tr><th class="n" id="rank-head">${t(grouped ? "rank" : "rank_all")}</th><th>${t("peer_group")}</th>${col("object_id", "id")}${col("name", "name")}<th>${t("ownership")}</th><th>${t("sector")}</th><th>${t("reporting_level")}</th>${col("score", "score", 1)}<th>${t("grade")}</th>${col("completeness", "completeness", 1)}${col("timeliness", "timeliness", 1)}</tr></thead>
-    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}" data-group="${E(i.group.key)}"><td class="n rank">${i.rank ?? "—"}<span class="muted"> / ${i.group_size}</span></td><td class="group">${E(groupLabel(i.group))}</td><td>${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="11" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
+    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}" data-group="${E(i.group.key)}"><td class="n rank">${i.rank ?? "—"}<span class="muted"> / ${i.group_size}</span></td><td class="group">${E(groupLabel(i.group))}</td><td class="id">${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="11" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
   view.querySelector(".panel").appendChild(pager(data, (p) => { f.page = p; App.render(); }));
   const set = (k, v) => { f[k] = v; f.page = 1; App.render(); };
   $("#f-level").onchange = (e) => set("level", e.target.value);
@@ -100,15 +100,15 @@ V.rankings = async (view, s) => {
 
 const indicatorName = (k) => t(k === "branches" ? "branches_ind" : k);
 const breakdownTable = (card) => `<table class="breakdown"><thead><tr><th>${t("indicator")}</th><th class="n">${t("value")}</th><th>${t("requirement")}</th><th class="n">${t("weight")}</th><th class="n">${t("points")}</th><th>${t("evidence")}</th><th>${t("note")}</th></tr></thead>
-  <tbody>${card.breakdown.map((r) => `<tr data-indicator="${E(r.indicator)}"><td>${E(indicatorName(r.indicator))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(r.requirement)}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
-  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 12).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 12 ? "…" : ""}</td><td class="muted">${E(r.note)}</td></tr>`).join("")}</tbody></table>`;
+  <tbody>${card.breakdown.map((r) => `<tr data-indicator="${E(r.indicator)}"><td>${E(indicatorName(r.indicator))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(bi(r.requirement))}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
+  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 12).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 12 ? "…" : ""}</td><td class="muted">${E(bi(r.note))}</td></tr>`).join("")}</tbody></table>`;
 
 // 机构指标: the institution's score in its parts, the branches' indicators weighted by member-days
 const partName = (r) => `${indicatorName(r.indicator)}${r.indicator === "political" ? `（${t(r.scope === "branches" ? "scope_branches" : "scope_institution")}）` : ""}`;
 const indicatorsTable = (card) => `<table class="breakdown" id="indicators"><thead><tr><th>${t("indicator")}</th><th class="n">${t("value")}</th><th>${t("requirement")}</th><th class="n">${t("weight")}</th><th class="n">${t("points")}</th><th>${t("evidence")}</th><th>${t("by_branch")}</th></tr></thead>
-  <tbody>${card.indicators.map((r) => `<tr data-indicator="${E(r.indicator)}" data-scope="${E(r.scope)}"><td>${E(partName(r))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(r.requirement)}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
+  <tbody>${card.indicators.map((r) => `<tr data-indicator="${E(r.indicator)}" data-scope="${E(r.scope)}"><td>${E(partName(r))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(bi(r.requirement))}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
   <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 8).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 8 ? "…" : ""}</td>
-  <td>${(r.branches || []).filter((b) => b.evidence_count || b.value !== null).map((b) => `<a class="branch-link" href="#/branch/${encodeURIComponent(b.organization_id)}" title="${E(t("value"))} ${Dash.num(b.value)} · ${E(t("points"))} ${Dash.num(b.points)}">${E(b.organization_id)} (${b.evidence_count})</a>`).join(" ") || `<span class="muted">${E(r.note || "—")}</span>`}</td></tr>`).join("")}</tbody></table>`;
+  <td>${(r.branches || []).filter((b) => b.evidence_count || b.value !== null).map((b) => `<a class="branch-link id" href="#/branch/${encodeURIComponent(b.organization_id)}" title="${E(t("value"))} ${Dash.num(b.value)} · ${E(t("points"))} ${Dash.num(b.points)}">${E(b.organization_id)} (${b.evidence_count})</a>`).join(" ") || `<span class="muted">${E(bi(r.note) || "—")}</span>`}</td></tr>`).join("")}</tbody></table>`;
 
 const indicatorChart = (id, card) => Dash.chart(id, {
   tooltip: { trigger: "axis" },
@@ -134,7 +134,7 @@ const changesPanel = (ch) => {
   const moved = ch.indicators || [];
   const rows = moved.map((m) => `<tr><td>${E(indicatorName(m.indicator))}</td><td class="n">${Dash.num(m.before.points)}</td><td class="n">${Dash.num(m.after.points)}</td>
     <td class="evidence">${m.events_added.slice(0, 10).map((id) => `<code>+${E(id)}</code>`).join("")}</td><td class="evidence">${m.events_removed.slice(0, 10).map((id) => `<code>−${E(id)}</code>`).join("")}</td></tr>`).join("");
-  const hist = (ch.history || []).map((h) => `<tr><td>${Dash.time(h.computed_at)}</td><td class="n">${Dash.num(h.score)}</td><td>${E(Dash.label(h.grade))}</td><td>${E(h.ruleset)}</td><td>${E(h.trigger)}</td></tr>`).join("");
+  const hist = (ch.history || []).map((h) => `<tr><td>${Dash.time(h.computed_at)}</td><td class="n">${Dash.num(h.score)}</td><td>${E(Dash.label(h.grade))}</td><td>${E(h.ruleset)}</td><td>${E(Dash.label((h.trigger || "").split(":")[0]))}</td></tr>`).join("");
   return `<div class="panel" id="changes"><h2>${t("why_changed")}</h2>
     ${ch.from ? `<p>${t("score")}: ${Dash.num(ch.score_before)} → <b>${Dash.num(ch.score_after)}</b></p>` : `<p class="muted">${t("no_change")}</p>`}
     ${moved.length ? `<table><thead><tr><th>${t("indicator")}</th><th class="n">${t("before")}</th><th class="n">${t("after")}</th><th>${t("events_added")}</th><th>${t("events_removed")}</th></tr></thead><tbody>${rows}</tbody></table>` : ""}
@@ -156,7 +156,7 @@ V.institution = async (view, s, id) => {
     ${card.indicators ? `<div class="panel"><h2>${t("institution_indicators")}</h2><p class="muted">${t("indicators_hint")}</p>${indicatorsTable(card)}</div>` : ""}
     <div class="panel"><h2>${t("nav_drill")} ${exportButton("institution", { period: s.period, institution_id: id })}</h2>${breakdownTable(card)}</div>
     <div class="panel"><h2>${t("branches_of")}</h2><table id="branches"><thead><tr><th>${t("id")}</th><th>${t("name")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th class="n">${t("completeness")}</th><th>${t("missing")}</th></tr></thead>
-    <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td>${E(b.id)}</td><td>${E(b.name)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted">${E((b.missing || []).join(", ") || "—")}</td></tr>`).join("")}</tbody></table></div>
+    <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td class="id">${E(b.id)}</td><td>${E(b.name)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted missing">${E((b.missing || []).map((m) => t(m)).join("、") || "—")}</td></tr>`).join("")}</tbody></table></div>
     ${changesPanel(ch)}`;
   indicatorChart("chart-indicators", card);
   Dash.trendChart("chart-trend", tr.items, true);
@@ -178,14 +178,14 @@ V.queue = async (view, s) => {
   const dis = canEdit ? "" : "disabled";
   const rows = data.items.map((i) => {
     const f = i.follow_up;
-    return `<tr data-org="${E(i.organization_id)}" data-version="${f.version}"><td><b>${E(i.name || i.organization_id)}</b><br><span class="muted">${E(i.organization_id)}</span></td>
+    return `<tr data-org="${E(i.organization_id)}" data-version="${f.version}"><td><b>${E(i.name || i.organization_id)}</b><br><span class="muted id">${E(i.organization_id)}</span></td>
       <td>${E(i.institution_name || i.institution_id)}</td><td><span class="badge ${E(i.status)}">${E(t(i.status))}</span></td>
       <td class="n days">${i.days_since_last_meeting ?? "—"}</td><td>${E(i.last_meeting_on || "—")}</td>
-      <td class="n">${i.reminders_sent}</td><td>${i.reminders.map((r) => `<span class="badge ${E(r.status)}" title="${E(r.channel)} ${E(r.recipient || "")} ${E(Dash.time(r.at))}">${E(r.channel)}·${E(Dash.label(r.status))}</span>`).join("") || "—"}</td>
+      <td class="n">${i.reminders_sent}</td><td>${i.reminders.map((r) => `<span class="badge ${E(r.status)}" title="${E(t(r.channel))} ${E(r.recipient || "")} ${E(Dash.time(r.at))}">${E(t(r.channel))}·${E(Dash.label(r.status))}</span>`).join("") || "—"}</td>
       <td class="follow"><label><input type="checkbox" class="contacted" ${f.contacted ? "checked" : ""} ${dis}> ${t("contacted")}</label>
-      <input type="date" class="contacted_on" value="${E(f.contacted_on || "")}" ${dis} title="${t("contacted_on")}"><br>
+      ${Dash.dateInput("contacted_on", f.contacted_on, t("contacted_on"), dis)}<br>
       <input type="text" class="reason" value="${E(f.reason || "")}" placeholder="${t("reason")}" ${dis}>
-      <input type="date" class="promised_on" value="${E(f.promised_on || "")}" ${dis} title="${t("promised_on")}">
+      ${Dash.dateInput("promised_on", f.promised_on, t("promised_on"), dis)}
       ${canEdit ? `<button class="save">${t("save")}</button>` : ""} <span class="msg muted">${f.updated_by ? `${E(f.updated_by)} ${Dash.time(f.updated_at)}` : ""}</span></td></tr>`;
   }).join("");
   view.innerHTML = `<div class="panel"><h2>${t("nav_queue")} ${exportButton("queue", { period: s.period, status: q.status })}</h2>
@@ -196,6 +196,9 @@ V.queue = async (view, s) => {
   $("#q-status").onchange = (e) => { q.status = e.target.value; q.page = 1; App.render(); };
   view.querySelectorAll("button.save").forEach((b) => b.addEventListener("click", async () => {
     const tr = b.closest("tr"); const msg = tr.querySelector(".msg");
+    if ([...tr.querySelectorAll("input.date")].some((d) => d.value && !Dash.DATE.test(d.value))) {
+      msg.textContent = t("bad_date"); msg.className = "msg conflict"; return;
+    }
     const body = {
       version: Number(tr.dataset.version), contacted: tr.querySelector(".contacted").checked,
       contacted_on: tr.querySelector(".contacted_on").value || null, reason: tr.querySelector(".reason").value,
