@@ -271,3 +271,35 @@ async def test_a_long_in_list_on_a_key_without_index_is_hashed(members: AsyncCol
     assert sorted(found) == [i for i in range(N) if i % 300 % 3 == 0]
     tags = ["t2"] + [f"x{i}" for i in range(100)]
     assert await codes_col.count_documents({"tags": {"$in": tags}}) == len([i for i in range(N) if i % 7 == 2])
+
+
+# 08-gin-without-pending-list.patch
+
+
+@pytest.mark.slow
+def test_gin_indexes_have_no_pending_list() -> None:
+    """PostgreSQL's catalogue says how FerretDB created the indexes (a store of its own, whose
+    PostgreSQL this test may query)."""
+    from alliance_localinfra import postgres  # noqa: PLC0415
+    from pymongo import MongoClient  # noqa: PLC0415
+
+    store = store_build.start()
+    try:
+        client: MongoClient[Doc] = MongoClient(store.mongodb_uri)
+        col = client.patches.members
+        col.insert_one({"_id": "m1", "status": "full", "ref": ObjectId()})
+        col.create_index([("status", ASCENDING), ("organization_id", ASCENDING)])
+        col.create_index([("ref", ASCENDING)], unique=True)  # its GIN companion too
+        client.close()
+        sql = (
+            "SELECT c.relname || ' ' || coalesce(array_to_string(c.reloptions, ','), '-') FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = c.relam "
+            "WHERE a.amname = 'gin' AND n.nspname = 'patches'"
+        )
+        psql = [str(postgres.bin_dir() / "psql"), "-At", "-h", store.postgres.host, "-p", str(store.postgres.port),
+                "-U", postgres.SUPERUSER, "-d", postgres.DATABASE, "-c", sql]
+        rows = subprocess.run(psql, capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    finally:
+        store.stop()
+    options = dict(zip(rows[::2], rows[1::2], strict=True))
+    assert len(options) == 2 and set(options.values()) == {"fastupdate=off"}, options
