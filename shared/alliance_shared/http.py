@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,6 +31,67 @@ log = logging.getLogger(__name__)
 STORE_RETRY_AFTER_S = 5
 
 ApiKeyResolver = Callable[[str], Awaitable[Principal | None]]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `{"error": {"code", "message", "field"?}}`, the message Chinese first."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    401: "未认证 / not authenticated",
+    403: "无权访问 / forbidden",
+    404: "不存在 / not found",
+    409: "冲突 / conflict",
+    413: "请求体过大 / payload too large",
+    415: "媒体类型不支持 / unsupported media type",
+    422: "请求无效 / invalid request",
+    503: "暂时不可用，见 Retry-After / unavailable, see Retry-After",
+}
+_EVERY_ROUTE = (401, 403, 404, 422, 503)
+_WRITES = (409, 413, 415)
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Declare in the app's OpenAPI the error answers every API operation can give (auth, scope,
+    lookup, validation, the store) and, for writes, conflicts and body limits, all in the
+    `ErrorBody` shape; what an operation declares itself stays, except FastAPI's own 422 model,
+    which this platform never answers."""
+    build = app.openapi
+    done = False
+
+    def openapi() -> dict[str, Any]:
+        nonlocal done
+        schema = build()
+        if done:
+            return schema
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(body.pop("$defs", {}))
+        schemas["ErrorBody"] = body
+        ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue
+            for method, operation in operations.items():
+                statuses = _EVERY_ROUTE + (_WRITES if method in ("post", "put", "patch", "delete") else ())
+                answers = operation.setdefault("responses", {})
+                if "HTTPValidationError" in str(answers.get("422", "")):
+                    del answers["422"]
+                for status in statuses:
+                    answers.setdefault(str(status), {"description": _ERRORS[status],
+                                                     "content": {"application/json": {"schema": ref}}})
+        done = True
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -78,7 +140,7 @@ def health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "未就绪 / not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
         checks = await runtime.readiness()
@@ -86,7 +148,7 @@ def health_router() -> APIRouter:
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
                             status_code=200 if ok else 503)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
@@ -119,6 +181,7 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "",
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
+    _document_errors(app)
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

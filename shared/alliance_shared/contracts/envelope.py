@@ -151,6 +151,13 @@ def _json_loads(value: bytes | None) -> Any:
         raise EnvelopeError("data", "事件内容不是有效的 JSON / not valid JSON") from None
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """A JSON body's media type: application/json or any +json type, such as the CloudEvents
+    structured and batch modes. An absent type is read as JSON, as FastAPI reads it."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("", JSON_CONTENT_TYPE) or (media.startswith("application/") and media.endswith("+json"))
+
+
 def parse_http_body(content_type: str, body: bytes, *, max_depth: int = bounds.MAX_JSON_DEPTH) -> list[Any]:
     """Split an HTTP body into raw event objects: structured mode (one) or batch mode (array).
 

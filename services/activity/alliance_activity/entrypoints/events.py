@@ -6,10 +6,16 @@ import json
 from typing import Any
 
 from alliance_shared.clock import SHANGHAI
-from alliance_shared.contracts.envelope import EnvelopeError, parse_http_body
+from alliance_shared.contracts.envelope import (
+    BATCH_CONTENT_TYPE,
+    STRUCTURED_CONTENT_TYPE,
+    EnvelopeError,
+    is_json_media_type,
+    parse_http_body,
+)
 from alliance_shared.contracts.published import PUBLISHED_DIR
 from alliance_shared.contracts.vocabulary import Channel, Role
-from alliance_shared.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
+from alliance_shared.errors import Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -24,10 +30,17 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 async def submitted_items(request: Request, settings: ActivitySettings) -> list[Submitted]:
     """The body's events, bounded: its size by the app (`MAX_BODY_BYTES`), its nesting and its
     count here."""
+    content_type = request.headers.get("content-type", "")
+    if not is_json_media_type(content_type):
+        raise UnsupportedMediaType(
+            f"请求体须为 {STRUCTURED_CONTENT_TYPE} 或 {BATCH_CONTENT_TYPE} / "
+            f"the body must be {STRUCTURED_CONTENT_TYPE} or {BATCH_CONTENT_TYPE}",
+            field="Content-Type",
+        )
     body = await request.body()
     limit = settings.batch_max_events
     try:
-        raws = parse_http_body(request.headers.get("content-type", ""), body, max_depth=settings.max_json_depth)
+        raws = parse_http_body(content_type, body, max_depth=settings.max_json_depth)
     except EnvelopeError as exc:
         raise Invalid(f"请求体无效 / invalid body: {exc.reason}", field=exc.field) from None
     if not raws:

@@ -1,0 +1,63 @@
+"""What the services' OpenAPIs promise matches what they answer (issue 17 item 9): every API
+operation documents its error answers in the platform's error shape, `/metrics` is declared as
+the Prometheus text it is, and the CloudEvents routes refuse a body that is not JSON."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+from alliance_shared.auth import mint_token
+from alliance_shared.contracts.vocabulary import Role
+from fastapi import FastAPI
+
+pytestmark = pytest.mark.unit
+
+SERVICES = ("registry", "activity", "evaluation", "notification")
+ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+@cache
+def spec(name: str) -> dict[str, Any]:
+    return service_app(name).openapi()
+
+
+@cache
+def service_app(name: str) -> FastAPI:
+    settings_class = getattr(importlib.import_module(f"alliance_{name}.settings"), f"{name.capitalize()}Settings")
+    app: FastAPI = importlib.import_module(f"alliance_{name}.app").create_app(settings_class(environment="test"))
+    return app
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_api_operation_documents_its_error_answers_in_the_error_shape(service: str) -> None:
+    operations = [(path, method, op) for path, ops in spec(service)["paths"].items() if path.startswith("/api/")
+                  for method, op in ops.items()]
+    assert operations
+    for path, method, op in operations:
+        expected = {"401", "403", "404", "422", "503"} | ({"409", "413"} if method != "get" else set())
+        documented = {code for code, answer in op["responses"].items()
+                      if answer.get("content", {}).get("application/json", {}).get("schema") == ERROR_SCHEMA}
+        assert expected <= documented, f"{method.upper()} {path}: {sorted(expected - documented)} undocumented"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_metrics_is_declared_as_text(service: str) -> None:
+    assert list(spec(service)["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == ["text/plain"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events:validate"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_a_cloudevents_route_refuses_a_body_that_is_not_json_with_415(path: str, content_type: str) -> None:
+    app = service_app("activity")
+    token = mint_token(app.state.settings.auth_jwt_secret, role=Role.INSTITUTION_ADMIN, subject="admin-a",
+                       institution_id="inst-a")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity.test") as client:
+        answer = await client.post(path, content=b'{"specversion": "1.0"}',
+                                   headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+    assert answer.status_code == 415, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == "Content-Type" and error["message"].startswith("请求体须为 application/cloudevents+json")
