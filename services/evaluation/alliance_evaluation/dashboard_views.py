@@ -27,6 +27,7 @@ Doc = dict[str, Any]
 SORTS = {"score", "name", "completeness", "timeliness", "object_id"}
 MEETING = "fpba.meeting.held.v1"
 HEAT_MONTHS = 12
+HISTORY_SHOWN = 20  # follow-up versions shown with a queue row (all are kept)
 
 
 def quarters_back(period: str, n: int) -> list[str]:
@@ -304,4 +305,9 @@ def follow_up_public(f: Doc) -> Doc:
         "note": f.get("note", ""),
         "updated_by": f.get("updated_by"),
         "updated_at": f.get("updated_at"),
+        # newest first: who saved, when, and each field's value before and after
+        "history": [
+            {"version": h.get("version"), "by": h.get("by"), "at": h.get("at"), "changes": h.get("changes") or {}}
+            for h in reversed(f.get("history") or [])
+        ][:HISTORY_SHOWN],
     }

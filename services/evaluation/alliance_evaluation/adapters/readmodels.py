@@ -273,9 +273,12 @@ class ReadModels:
             raise
         return True
 
-    async def next_follow_up(self, org_id: str, version: int, fields: Doc) -> Doc:
-        """The record at `version + 1`; `VersionConflict` when it was not at `version`."""
-        return await update_versioned(self.db.follow_ups, org_id, version, {"$set": fields})
+    async def next_follow_up(self, org_id: str, version: int, fields: Doc, entry: Doc) -> Doc:
+        """The record at `version + 1`, `entry` (who, when, what changed) appended to its history in
+        the same write; `VersionConflict` when it was not at `version`."""
+        return await update_versioned(
+            self.db.follow_ups, org_id, version, {"$set": fields, "$push": {"history": entry}}
+        )
 
     # -- ratings, adjustments, appeals, audit ------------------------------------------------
     async def save_rating(self, doc: Doc) -> None:

@@ -209,9 +209,32 @@ async def test_the_work_queue_shows_reminders_and_keeps_a_versioned_follow_up(
           body: JSON.stringify({version: 0, contacted: false})})).status"""
     )
     assert stale == 409
+    # another officer saves the reason only: the promised date stays, and the history says who changed what
+    async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers(subject="sec-2")) as client:
+        second = await client.put("/api/v1/dashboard/queue/b4/follow-up", json={"version": 1, "reason": "书记已返岗"})
+    assert second.status_code == 200, second.text
+    record = second.json()
+    assert record["version"] == 2 and record["promised_on"] == "2026-10-20" and record["contacted"] is True
+    assert [(h["version"], h["by"], sorted(h["changes"])) for h in record["history"]] == [
+        (2, "sec-2", ["reason"]), (1, "sec-1", ["contacted", "promised_on", "reason"])]
+    assert record["history"][0]["changes"]["reason"] == {"from": "书记外出培训", "to": "书记已返岗"}
     await page.reload()
     await ready(page, "queue")
-    assert await page.locator('#queue tr[data-org="b4"] .reason').input_value() == "书记外出培训"
+    row = page.locator('#queue tr[data-org="b4"]')
+    assert await row.locator(".reason").input_value() == "书记已返岗"
+    assert await row.locator(".promised_on").input_value() == "2026-10-20"
+    await row.locator("details.history summary").click()
+    entries = await row.locator("details.history li").all_inner_texts()
+    assert len(entries) == 2 and "sec-2" in entries[0] and "原因 书记外出培训 → 书记已返岗" in entries[0], entries
+    assert "承诺日期 — → 2026-10-20" in entries[1], entries
+    # a save from the page names only what was changed on it
+    await row.locator(".promised_on").fill("2026-10-25")
+    await row.locator("button.save").click()
+    await page.wait_for_function("() => document.querySelector('#queue tr[data-org=\"b4\"]').dataset.version === '3'")
+    async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as client:
+        items = (await client.get("/api/v1/dashboard/queue")).json()["items"]
+    latest = next(i for i in items if i["organization_id"] == "b4")["follow_up"]["history"][0]
+    assert sorted(latest["changes"]) == ["promised_on"] and latest["by"] == "sec-1"
     await shot(page, artifacts, "08-work-queue")
 
 

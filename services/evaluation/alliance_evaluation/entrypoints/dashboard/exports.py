@@ -3,7 +3,10 @@ Chinese headers first."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from alliance_shared.clock import SHANGHAI
 
 from ... import dashboard_views as dv
 from ... import views
@@ -32,6 +35,33 @@ def _own(v: Any) -> Any:
 def _group_label(key: str) -> str:
     """`state_owned|银行|L2` → 国有 · 银行 · L2."""
     return " · ".join(str(_own(part)) for part in key.split("|"))
+
+
+FIELD_ZH = {
+    "contacted": "已联系", "contacted_on": "联系日期", "reason": "原因", "promised_on": "承诺日期", "note": "备注",
+}
+
+
+def _shown(field: str, value: Any) -> str:
+    if field == "contacted":
+        return "是" if value else "否"
+    return "—" if value in (None, "") else str(value)
+
+
+def _beijing(at: datetime) -> datetime:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(SHANGHAI)  # the store hands back naive UTC
+
+
+def _history(history: list[dict[str, Any]]) -> str:
+    """The follow-up's saves, newest first: who, when (Beijing time), and each change."""
+    lines = []
+    for h in history:
+        at = h.get("at")
+        when = _beijing(at).strftime("%Y-%m-%d %H:%M") if at else ""
+        what = "；".join(f"{FIELD_ZH.get(k, k)} {_shown(k, c.get('from'))} → {_shown(k, c.get('to'))}"
+                         for k, c in (h.get("changes") or {}).items())
+        lines.append(f"v{h.get('version')} {h.get('by')} {when}：{what or '—'}")
+    return "\n".join(lines)
 
 
 def _grade(v: Any) -> Any:
@@ -205,6 +235,7 @@ async def workbook(
             "原因 Reason",
             "承诺日期 Promised by",
             "备注 Note",
+            "修改历史 History",
         ]
         rows = []
         for i in page["items"]:
@@ -225,6 +256,7 @@ async def workbook(
                     f.get("reason"),
                     f.get("promised_on"),
                     f.get("note"),
+                    _history(f.get("history") or []),
                 ]
             )
         return table_workbook("落后支部工作台", "工作台", headers, rows), "queue"

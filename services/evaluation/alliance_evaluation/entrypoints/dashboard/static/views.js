@@ -171,6 +171,13 @@ V.branch = async (view, s, id) => {
   indicatorChart("chart-indicators", card);
 };
 
+const followFields = (f) => ({ contacted: !!f.contacted, contacted_on: f.contacted_on || null, reason: f.reason || "", promised_on: f.promised_on || null });
+const followValue = (k, v) => (k === "contacted" ? t(v ? "yes" : "no") : v === null || v === undefined || v === "" ? "—" : String(v));
+// 跟进记录历史: who saved, when, and what each save changed (newest first)
+const followHistory = (history) => (history && history.length ? `<details class="history"><summary>${t("follow_history")} (${history.length})</summary><ul>${history.map((h) =>
+  `<li data-version="${h.version}"><span class="who id">${E(h.by)}</span> ${E(Dash.time(h.at))}：${Object.entries(h.changes).map(([k, c]) =>
+    `${E(t(k))} ${E(followValue(k, c.from))} → ${E(followValue(k, c.to))}`).join("；") || "—"}</li>`).join("")}</ul></details>` : "");
+
 V.queue = async (view, s) => {
   const q = (s.queue = s.queue || { page: 1, status: "" });
   const data = await Dash.json("/api/v1/dashboard/queue", { page: q.page, page_size: 50, status: q.status });
@@ -178,7 +185,7 @@ V.queue = async (view, s) => {
   const dis = canEdit ? "" : "disabled";
   const rows = data.items.map((i) => {
     const f = i.follow_up;
-    return `<tr data-org="${E(i.organization_id)}" data-version="${f.version}"><td><b>${E(i.name || i.organization_id)}</b><br><span class="muted id">${E(i.organization_id)}</span></td>
+    return `<tr data-org="${E(i.organization_id)}" data-version="${f.version}" data-saved='${E(JSON.stringify(followFields(f)))}'><td><b>${E(i.name || i.organization_id)}</b><br><span class="muted id">${E(i.organization_id)}</span></td>
       <td>${E(i.institution_name || i.institution_id)}</td><td><span class="badge ${E(i.status)}">${E(t(i.status))}</span></td>
       <td class="n days">${i.days_since_last_meeting ?? "—"}</td><td>${E(i.last_meeting_on || "—")}</td>
       <td class="n">${i.reminders_sent}</td><td>${i.reminders.map((r) => `<span class="badge ${E(r.status)}" title="${E(t(r.channel))} ${E(r.recipient || "")} ${E(Dash.time(r.at))}">${E(t(r.channel))}·${E(Dash.label(r.status))}</span>`).join("") || "—"}</td>
@@ -186,7 +193,8 @@ V.queue = async (view, s) => {
       ${Dash.dateInput("contacted_on", f.contacted_on, t("contacted_on"), dis)}<br>
       <input type="text" class="reason" value="${E(f.reason || "")}" placeholder="${t("reason")}" ${dis}>
       ${Dash.dateInput("promised_on", f.promised_on, t("promised_on"), dis)}
-      ${canEdit ? `<button class="save">${t("save")}</button>` : ""} <span class="msg muted">${f.updated_by ? `${E(f.updated_by)} ${Dash.time(f.updated_at)}` : ""}</span></td></tr>`;
+      ${canEdit ? `<button class="save">${t("save")}</button>` : ""} <span class="msg muted">${f.updated_by ? `<span class="id">${E(f.updated_by)}</span> ${Dash.time(f.updated_at)}` : ""}</span>
+      ${followHistory(f.history)}</td></tr>`;
   }).join("");
   view.innerHTML = `<div class="panel"><h2>${t("nav_queue")} ${exportButton("queue", { period: s.period, status: q.status })}</h2>
     <div class="filters"><select id="q-status"><option value="">${t("all")}</option><option value="lagging" ${q.status === "lagging" ? "selected" : ""}>${t("lagging")}</option><option value="at_risk" ${q.status === "at_risk" ? "selected" : ""}>${t("at_risk")}</option></select></div>
@@ -199,16 +207,22 @@ V.queue = async (view, s) => {
     if ([...tr.querySelectorAll("input.date")].some((d) => d.value && !Dash.DATE.test(d.value))) {
       msg.textContent = t("bad_date"); msg.className = "msg conflict"; return;
     }
-    const body = {
-      version: Number(tr.dataset.version), contacted: tr.querySelector(".contacted").checked,
-      contacted_on: tr.querySelector(".contacted_on").value || null, reason: tr.querySelector(".reason").value,
-      promised_on: tr.querySelector(".promised_on").value || null,
+    // a save names only what was changed here: what someone else saved meanwhile is not overwritten
+    const now = {
+      contacted: tr.querySelector(".contacted").checked, contacted_on: tr.querySelector(".contacted_on").value || null,
+      reason: tr.querySelector(".reason").value.trim(), promised_on: tr.querySelector(".promised_on").value || null,
     };
+    const saved = JSON.parse(tr.dataset.saved);
+    const body = { version: Number(tr.dataset.version) };
+    for (const [k, v] of Object.entries(now)) if (v !== saved[k]) body[k] = v;
     try {
       const res = await Dash.api(`/api/v1/dashboard/queue/${encodeURIComponent(tr.dataset.org)}/follow-up`, null,
         { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      const saved = await res.json();
-      tr.dataset.version = saved.version; msg.textContent = `${t("saved")} (v${saved.version})`; msg.className = "msg saved";
+      const record = await res.json();
+      tr.dataset.version = record.version; tr.dataset.saved = JSON.stringify(followFields(record));
+      msg.textContent = `${t("saved")} (v${record.version})`; msg.className = "msg saved";
+      tr.querySelector(".history")?.remove();
+      tr.querySelector("td.follow").insertAdjacentHTML("beforeend", followHistory(record.history));
     } catch (e) { msg.textContent = e.status === 409 ? t("conflict") : e.message; msg.className = "msg conflict"; }
   }));
 };
