@@ -280,8 +280,8 @@ async def test_a_long_in_list_on_a_key_without_index_is_hashed(members: AsyncCol
 def test_gin_indexes_have_no_pending_list() -> None:
     """PostgreSQL's catalogue says how FerretDB created the indexes (a store of its own, whose
     PostgreSQL this test may query)."""
-    from alliance_localinfra import postgres  # noqa: PLC0415
-    from pymongo import MongoClient  # noqa: PLC0415
+    from alliance_localinfra import postgres
+    from pymongo import MongoClient
 
     store = store_build.start()
     try:
