@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from alliance_localinfra import Infra
+from alliance_localinfra import Infra, postgres
 from alliance_localinfra import ferretdb as store_build
 from bson import ObjectId
-from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, MongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 pytestmark = pytest.mark.integration
@@ -280,9 +280,6 @@ async def test_a_long_in_list_on_a_key_without_index_is_hashed(members: AsyncCol
 def test_gin_indexes_have_no_pending_list() -> None:
     """PostgreSQL's catalogue says how FerretDB created the indexes (a store of its own, whose
     PostgreSQL this test may query)."""
-    from alliance_localinfra import postgres
-    from pymongo import MongoClient
-
     store = store_build.start()
     try:
         client: MongoClient[Doc] = MongoClient(store.mongodb_uri)
