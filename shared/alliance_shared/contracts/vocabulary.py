@@ -37,6 +37,7 @@ class OrganizationKind(StrEnum):
     GENERAL_BRANCH = "general_branch"  # 党总支
     BRANCH = "branch"  # 党支部
     JOINT_BRANCH = "joint_branch"  # 联合党支部
+    AFFILIATED_BRANCH = "affiliated_branch"  # 挂靠党支部: one institution's members, under another's committee
     TEMPORARY_BRANCH = "temporary_branch"  # 临时党支部
     PARTY_GROUP = "party_group"  # 党小组
 
@@ -44,7 +45,7 @@ class OrganizationKind(StrEnum):
     def holds_meetings(self) -> bool:
         """Branch-like organisations are the ones expected to hold 三会一课 and get reminders."""
         return self in (OrganizationKind.BRANCH, OrganizationKind.JOINT_BRANCH,
-                        OrganizationKind.TEMPORARY_BRANCH)
+                        OrganizationKind.AFFILIATED_BRANCH, OrganizationKind.TEMPORARY_BRANCH)
 
 
 class MemberStatus(StrEnum):

@@ -18,7 +18,7 @@ from .periods import Period
 from .results import IndicatorResult, ScoreCard, redistribute
 from .ruleset import BRANCH_INDICATORS, INSTITUTION_INDICATORS, Ruleset
 
-BRANCH_KINDS = ("branch", "joint_branch", "temporary_branch")
+BRANCH_KINDS = ("branch", "joint_branch", "affiliated_branch", "temporary_branch")
 REDISTRIBUTED = "无数据，权重已按比例分配给其他指标 / not applicable: weight redistributed to the others"
 UNCLASSIFIED = Classification("state_owned", "established_complete", "L1")
 

@@ -157,3 +157,13 @@ def test_the_overview_counts_a_joint_branch_and_its_members_once_for_all_the_ins
     coverage = build_overview("2026-Q3", documents, {}, at(2026, 10, 1))["coverage"]
     assert coverage == {"branches": 1, "joint_branches": 1, "members": 5, "pocket_members": 2}
     assert sum(c.members for c in result.institutions) == 8  # what summing the institutions said
+
+
+def test_an_affiliated_branch_is_scored_like_a_branch_and_counts_in_its_institution():
+    plain = score_period(facts(), Q3, RS)
+    f = facts()
+    f.branches["b1"] = Branch("b1", ("i1",), "affiliated_branch", "挂靠党支部", date(2020, 1, 1))
+    affiliated = score_period(f, Q3, RS)
+    assert [b.object_id for b in affiliated.branches] == ["b1"]
+    assert affiliated.branches[0].score == plain.branches[0].score
+    assert affiliated.institutions[0].score == plain.institutions[0].score

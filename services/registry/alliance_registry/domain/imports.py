@@ -118,6 +118,8 @@ VALUES: dict[str, dict[str, str]] = {
         "党支部": "branch",
         "支部": "branch",
         "联合党支部": "joint_branch",
+        "挂靠党支部": "affiliated_branch",
+        "挂靠建": "affiliated_branch",
         "临时党支部": "temporary_branch",
         "党小组": "party_group",
     },

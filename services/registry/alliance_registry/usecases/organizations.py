@@ -32,15 +32,31 @@ async def load_organization(reg: Registry, oid: str, field: str = "organization_
 
 
 async def _check_parent(
-    reg: Registry, parent_id: str | None, institution_ids: list[str], self_id: str | None
+    reg: Registry, parent_id: str | None, institution_ids: list[str], self_id: str | None,
+    kind: str = OrganizationKind.BRANCH.value,
 ) -> None:
+    affiliated = kind == OrganizationKind.AFFILIATED_BRANCH
     if parent_id is None:
+        if affiliated:
+            raise Invalid(
+                "挂靠党支部须挂靠于上级党组织 / an affiliated branch is attached to a parent organisation",
+                field="parent_id",
+            )
         return
     if parent_id == self_id:
         raise Invalid("上级组织不能是自身 / an organisation cannot be its own parent", field="parent_id")
     parent = await load_organization(reg, parent_id, "parent_id")
     if parent.get("closed_at"):
         raise OrganizationClosed("parent_id")
+    if affiliated:
+        # 挂靠建 (四(三)1): the branch's members are of its own institution; its parent is another
+        # organisation's committee or general branch (an industry association's, a larger institution's)
+        if parent["kind"] not in (OrganizationKind.COMMITTEE, OrganizationKind.GENERAL_BRANCH):
+            raise Invalid(
+                "挂靠党支部须挂靠于党委或党总支 / an affiliated branch is attached to a committee or a general branch",
+                field="parent_id",
+            )
+        return
     if parent["kind"] == OrganizationKind.PARTY_GROUP or not set(parent["institution_ids"]) & set(
         institution_ids
     ):
@@ -76,7 +92,7 @@ async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Princip
         await load_institution(reg, iid, "institution_ids")
     if foreign := access.foreign_institutions(who, ids):
         raise await reg.deny(who, "organization.open", foreign[0], "institution_ids")
-    await _check_parent(reg, cmd.parent_id, ids, None)
+    await _check_parent(reg, cmd.parent_id, ids, None, cmd.kind.value)
     secretary = reg.seal_contact(cmd.secretary, "secretary")
     oid = new_id("org")
     established = cmd.established_at or reg.today()
@@ -122,7 +138,7 @@ async def update_organization(reg: Registry, cmd: c.UpdateOrganization, who: Pri
     if cmd.name is not None:
         changes["name"] = cmd.name.strip()
     if cmd.parent_id is not None:
-        await _check_parent(reg, cmd.parent_id, doc["institution_ids"], doc["_id"])
+        await _check_parent(reg, cmd.parent_id, doc["institution_ids"], doc["_id"], doc["kind"])
         changes["parent_id"] = cmd.parent_id
     if cmd.has_party_groups is not None:
         changes["has_party_groups"] = cmd.has_party_groups

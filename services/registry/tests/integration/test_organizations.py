@@ -136,3 +136,37 @@ async def test_another_tenant_gets_403_on_every_organisation_endpoint(api, make)
         json={"name": "z", "kind": "branch", "institution_ids": [other["id"]]},
     )
     assert own.status_code == 201
+
+
+async def test_an_affiliated_branch_of_one_institution_is_attached_to_another_organisations_committee(
+        api, topic, make, valid):
+    members_of, association = await api.institution(make.uscc()), await api.institution(make.uscc())
+    committee = await api.organization(association["id"], "行业协会党委", kind="committee")
+    branch = await api.organization(members_of["id"], "挂靠党支部", kind="affiliated_branch", parent_id=committee["id"])
+    assert branch["kind"] == "affiliated_branch" and branch["institution_ids"] == [members_of["id"]]
+    [opened] = await topic.wait_for_events(
+        1, where=lambda e: e.type == "fpba.organization.opened.v1" and e.data["organization_id"] == branch["id"])
+    valid(opened)
+    assert opened.data["kind"] == "affiliated_branch" and opened.data["parent_id"] == committee["id"]
+    own_tree = await api.get(f"/api/v1/institutions/{members_of['id']}/organizations", api.admin(members_of["id"]))
+    assert [o["id"] for o in own_tree.json()["items"]] == [branch["id"]]
+    member = await api.member(branch["id"], make.id_number())
+    assert member["organization_id"] == branch["id"]
+
+
+@pytest.mark.parametrize("parent", [None, "branch"])
+async def test_an_affiliated_branch_needs_a_committee_or_general_branch_to_attach_to(api, make, parent):
+    a, b = await api.institution(make.uscc()), await api.institution(make.uscc())
+    parent_id = (await api.organization(b["id"], "普通支部"))["id"] if parent else None
+    answer = await api.post("/api/v1/organizations", api.secretariat, json={
+        "name": "挂靠党支部", "kind": "affiliated_branch", "institution_ids": [a["id"]], "parent_id": parent_id})
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "parent_id"
+    assert answer.json()["error"]["message"].startswith("挂靠党支部须挂靠于")
+
+
+async def test_a_plain_branch_still_may_not_hang_under_another_institutions_committee(api, make):
+    a, b = await api.institution(make.uscc()), await api.institution(make.uscc())
+    committee = await api.organization(b["id"], "党委", kind="committee")
+    answer = await api.post("/api/v1/organizations", api.secretariat, json={
+        "name": "支部", "kind": "branch", "institution_ids": [a["id"]], "parent_id": committee["id"]})
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "parent_id"

@@ -81,7 +81,7 @@ V.rankings = async (view, s) => {
       <span class="muted" id="groups">${grouped ? `${t("peer_groups")}: ${data.groups.length} · ${t("shown")}: ${data.group_size}` : t("all_note")}</span>
     </div>
     <table id="ranking" data-grouping="${E(data.grouping)}"><thead><tr><th class="n" id="rank-head">${t(grouped ? "rank" : "rank_all")}</th><th>${t("peer_group")}</th>${col("object_id", "id")}${col("name", "name")}<th>${t("ownership")}</th><th>${t("sector")}</th><th>${t("reporting_level")}</th>${col("score", "score", 1)}<th>${t("grade")}</th>${col("completeness", "completeness", 1)}${col("timeliness", "timeliness", 1)}</tr></thead>
-    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}" data-group="${E(i.group.key)}"><td class="n rank">${i.rank ?? "—"}<span class="muted"> / ${i.group_size}</span></td><td class="group">${E(groupLabel(i.group))}</td><td class="id">${E(i.id)}</td><td>${E(i.name)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="11" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
+    <tbody>${data.items.length ? data.items.map((i) => `<tr class="click" data-id="${E(i.id)}" data-group="${E(i.group.key)}"><td class="n rank">${i.rank ?? "—"}<span class="muted"> / ${i.group_size}</span></td><td class="group">${E(groupLabel(i.group))}</td><td class="id">${E(i.id)}</td><td>${E(i.name)}${kindBadge(i.kind)}</td><td>${E(Dash.label(i.ownership))}</td><td>${E(i.sector || "—")}</td><td>${E(i.reporting_level || "—")}</td><td class="n">${Dash.num(i.score)}</td><td><span class="badge ${E(i.grade)}">${E(Dash.label(i.grade))}</span>${i.vetoed ? ` <span class="badge fail">${t("vetoed")}</span>` : ""}</td><td class="n">${Dash.pct(i.completeness)}</td><td class="n">${Dash.pct(i.timeliness)}</td></tr>`).join("") : `<tr><td colspan="11" class="muted">${t("empty")}</td></tr>`}</tbody></table></div>`;
   view.querySelector(".panel").appendChild(pager(data, (p) => { f.page = p; App.render(); }));
   const set = (k, v) => { f[k] = v; f.page = 1; App.render(); };
   $("#f-level").onchange = (e) => set("level", e.target.value);
@@ -98,6 +98,8 @@ V.rankings = async (view, s) => {
   }));
 };
 
+// the way a branch is set up (联合建、挂靠建、临时党支部), said next to its name; a plain 党支部 says nothing
+const kindBadge = (kind) => (kind && kind !== "branch" && kind !== "committee" ? ` <span class="badge kind" data-kind="${E(kind)}">${E(t(kind))}</span>` : "");
 const indicatorName = (k) => t(k === "branches" ? "branches_ind" : k);
 const breakdownTable = (card) => `<table class="breakdown"><thead><tr><th>${t("indicator")}</th><th class="n">${t("value")}</th><th>${t("requirement")}</th><th class="n">${t("weight")}</th><th class="n">${t("points")}</th><th>${t("evidence")}</th><th>${t("note")}</th></tr></thead>
   <tbody>${card.breakdown.map((r) => `<tr data-indicator="${E(r.indicator)}"><td>${E(indicatorName(r.indicator))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(bi(r.requirement))}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
@@ -123,7 +125,7 @@ const indicatorChart = (id, card) => Dash.chart(id, {
 });
 
 const header = (card) => `${standingLine(card)}<div class="cards">
-  <div class="card"><div class="k">${t("name")}</div><div class="v" id="card-name">${E(card.name || card.id)}</div></div>
+  <div class="card"><div class="k">${t("name")}</div><div class="v" id="card-name">${E(card.name || card.id)}</div>${kindBadge(card.kind)}</div>
   <div class="card"><div class="k">${t("score")}</div><div class="v" id="card-score">${Dash.num(card.score)}</div></div>
   <div class="card"><div class="k">${t("grade")}</div><div class="v">${E(Dash.label(card.grade))}${card.vetoed ? ` · ${t("vetoed")}` : ""}</div></div>
   <div class="card"><div class="k">${t("completeness")} / ${t("timeliness")}</div><div class="v">${Dash.pct(card.completeness)} / ${Dash.pct(card.timeliness)}</div></div>
@@ -156,7 +158,7 @@ V.institution = async (view, s, id) => {
     ${card.indicators ? `<div class="panel"><h2>${t("institution_indicators")}</h2><p class="muted">${t("indicators_hint")}</p>${indicatorsTable(card)}</div>` : ""}
     <div class="panel"><h2>${t("nav_drill")} ${exportButton("institution", { period: s.period, institution_id: id })}</h2>${breakdownTable(card)}</div>
     <div class="panel"><h2>${t("branches_of")}</h2><table id="branches"><thead><tr><th>${t("id")}</th><th>${t("name")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th class="n">${t("completeness")}</th><th>${t("missing")}</th></tr></thead>
-    <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td class="id">${E(b.id)}</td><td>${E(b.name)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted missing">${E((b.missing || []).map((m) => t(m)).join("、") || "—")}</td></tr>`).join("")}</tbody></table></div>
+    <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td class="id">${E(b.id)}</td><td>${E(b.name)}${kindBadge(b.kind)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted missing">${E((b.missing || []).map((m) => t(m)).join("、") || "—")}</td></tr>`).join("")}</tbody></table></div>
     ${changesPanel(ch)}`;
   indicatorChart("chart-indicators", card);
   Dash.trendChart("chart-trend", tr.items, true);
