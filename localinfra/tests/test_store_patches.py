@@ -300,3 +300,32 @@ def test_gin_indexes_have_no_pending_list() -> None:
         store.stop()
     options = dict(zip(rows[::2], rows[1::2], strict=True))
     assert len(options) == 2 and set(options.values()) == {"fastupdate=off"}, options
+
+
+# 09-dotted-equality-pushdown.patch
+
+
+@pytest.mark.asyncio
+async def test_dotted_equality_goes_down_and_walks_arrays_like_mongodb(members: AsyncCollection[Doc]) -> None:
+    col = members.database["transfers"]
+    await col.insert_many(
+        [
+            {"_id": "a", "transfer": {"status": "pending", "notified": False}},
+            {"_id": "b", "transfer": {"status": "done", "notified": False}},
+            {"_id": "c", "transfer": [{"status": "done"}, {"status": "pending", "notified": True}]},
+            {"_id": "d", "transfer": {"status": ["pending", "x"], "notified": False}},
+            {"_id": "e", "transfer": None},
+            {"_id": "f", "other": {"status": "pending"}},
+        ]
+    )
+    query = {"transfer.status": "pending", "transfer.notified": False}
+    nodes = await _plan(col, query)
+    assert "jsonb_path_exists" in _filters(nodes), nodes
+    assert sorted([d["_id"] async for d in col.find(query)]) == ["a", "d"]
+    assert sorted([d["_id"] async for d in col.find({"transfer.status": {"$eq": "pending"}})]) == ["a", "c", "d"]
+    assert await col.count_documents({"transfer.status": "pending"}) == 3
+    # an update through an array on the path finds its document (the old `#>` form missed it)
+    changed = await col.update_one({"_id": "c", "transfer.status": "pending"}, {"$set": {"seen": True}})
+    assert changed.matched_count == 1
+    # other dot-notation filters still answer, filtered after the query
+    assert sorted([d["_id"] async for d in col.find({"transfer.status": {"$in": ["done"]}})]) == ["b", "c"]
