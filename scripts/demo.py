@@ -112,8 +112,9 @@ async def load(args: argparse.Namespace, phases: Phases | None = None) -> DemoRu
     secretariat = mint_token(secret, role="secretariat", subject="demo-secretariat")
     today = datetime.now(SHANGHAI).date()
     period = quarter_of(datetime.now(SHANGHAI))
-    limits = httpx.Limits(
-        max_connections=max(16, args.parallel * 2), max_keepalive_connections=max(16, args.parallel * 2)
+    limits = httpx.Limits(  # idle connections are dropped before the server would close them
+        max_connections=max(16, args.parallel * 2), max_keepalive_connections=max(16, args.parallel * 2),
+        keepalive_expiry=2.0,
     )
     async with AsyncExitStack() as stack:
         clients = {

@@ -230,4 +230,7 @@ def run_service(app_factory: Callable[[], FastAPI], host: str, port: int) -> Non
     """Serve an app with uvicorn (the services' `__main__`)."""
     import uvicorn
 
-    uvicorn.run(app_factory(), host=host, port=port, log_config=None, access_log=False)
+    # A connection is kept open longer than clients and proxies keep theirs idle (httpx: 5 s, nginx
+    # ingress: 60 s): with uvicorn's 5 s both sides closed at once, and a request sent on the closing
+    # connection failed with a reset (the demo's late L1 uploads, after 5 s idle).
+    uvicorn.run(app_factory(), host=host, port=port, log_config=None, access_log=False, timeout_keep_alive=75)
