@@ -105,7 +105,9 @@ class IngestSubmissions:
         # the sandbox stores nothing, so it looks every id up; the real path lets the unique
         # `_id` of the insert find repeats
         known = needs.event_ids if dry_run else needs.superseded_ids
-        history = await self._submissions.history(known, needs.learning_days, needs.minutes_hashes, needs.photo_hashes)
+        history = await self._submissions.history(
+            known, needs.learning_days, needs.minutes_hashes, needs.photo_hashes, needs.meeting_keys
+        )
         reports = []
         for arrival, items_ in zip(arrivals, parsed, strict=True):
             assessor = Assessor(arrival, reference, history, self._tolerance)

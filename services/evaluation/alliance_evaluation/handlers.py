@@ -396,7 +396,9 @@ def activity_document(p: EventPayload, e: CloudEvent, now: datetime) -> dict[str
             "organization_id": p.organization_id,
             "kind": p.meeting_kind.value,
             "held_on": day.isoformat(),
+            "held_at": p.held_at,
             "attendees": len(set(p.attendee_ids)),
+            "attendee_ids": sorted(set(p.attendee_ids)),  # who: the roll on the day decides who counts
             "expected": p.expected_count,
         }
     elif isinstance(p, act.LearningCompleted):

@@ -5,7 +5,7 @@
   Accepted records live under the event id: the unique `_id` is the dedupe key across every
   channel, and one unordered `insert_many` per batch finds the repeats. The records are also the
   plausibility history, read through their indexes (`member_id`+`day`, `minutes_hash`,
-  `photo_hashes`) with one `$in` per question and batch.
+  `photo_hashes`, `meeting_key`) with one `$in` per question and batch.
 * `submission_batches`: one marker per batch, written before its records and marked published
   once Kafka acknowledged them all — a batch is settled by one update, not one per event. A
   marker left unpublished by a crash hands its records to the runtime's outbox relay (their
@@ -42,6 +42,7 @@ INDEXES = (
     IndexSpec(SUBMISSIONS, [("member_id", 1), ("day", 1)]),
     IndexSpec(SUBMISSIONS, [("minutes_hash", 1)]),
     IndexSpec(SUBMISSIONS, [("photo_hashes", 1)]),
+    IndexSpec(SUBMISSIONS, [("meeting_key", 1)]),
     IndexSpec(SUBMISSIONS, [("batch_id", 1)]),
     IndexSpec(BATCHES, [("published", 1), ("received_at", 1)]),
 )
@@ -80,9 +81,11 @@ class SubmissionStore:
         learning_days: Iterable[tuple[str, str]],
         minutes_hashes: Iterable[str],
         photo_hashes: Iterable[str],
+        meeting_keys: Iterable[str] = (),
     ) -> History:
         """One `$in` per question asked: known ids, learning minutes per member and day (a
-        superseded record no longer counts), events that used a minutes or photo fingerprint."""
+        superseded record no longer counts), events that used a minutes or photo fingerprint, and
+        meetings of the same branch, time and attendees (a superseded one no longer counts)."""
         history = History()
         history.accepted.update(await self.owners(event_ids))
         wanted = set(learning_days)
@@ -97,13 +100,14 @@ class SubmissionStore:
                 key = (d["member_id"], d["day"])
                 if key in wanted:
                     history.learning_minutes[key] = history.learning_minutes.get(key, 0) + int(d.get("minutes") or 0)
-        for name, hashes, found in (
-            ("minutes_hash", set(minutes_hashes), history.minutes_hashes),
-            ("photo_hashes", set(photo_hashes), history.photo_hashes),
+        for name, hashes, found, current in (
+            ("minutes_hash", set(minutes_hashes), history.minutes_hashes, {}),
+            ("photo_hashes", set(photo_hashes), history.photo_hashes, {}),
+            ("meeting_key", set(meeting_keys), history.meeting_keys, {"superseded_by": None}),
         ):
             if not hashes:
                 continue
-            query = {name: {"$in": sorted(hashes)}, "status": "accepted"}
+            query = {name: {"$in": sorted(hashes)}, "status": "accepted", **current}
             async for d in self._col.find(query, {name: 1}, batch_size=READ_BATCH):
                 used = d.get(name)
                 for h in used if isinstance(used, list) else [used]:

@@ -4,6 +4,7 @@ organisations and members, new, and plausible? Pure: the caller loads the `Refer
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
@@ -52,6 +53,16 @@ PHOTO_REUSED = "photo_reused"
 FUTURE_TIME = "future_time"
 CLOCK_SKEW = timedelta(minutes=5)  # a time ahead of now by more than this, within the tolerance, is flagged
 UNKNOWN_ATTENDEES = "unknown_attendees"
+OFF_ROLL_ATTENDEES = "off_roll_attendees"  # known members on another branch's roll that day
+DUPLICATE_MEETING = "duplicate_meeting"  # the branch's meeting of that kind, time and attendees again
+
+
+def meeting_key(p: MeetingHeld) -> str:
+    """What makes two reports one meeting: the branch, the kind, the instant, the set of attendees
+    (two kinds at one instant are one sitting that fulfils both, such as 党员大会暨主题党日)."""
+    people = ",".join(sorted(set(p.attendee_ids)))
+    text = f"{p.organization_id}|{p.meeting_kind.value}|{p.held_at.astimezone(UTC).isoformat()}|{people}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ class Needs:
     learning_days: set[tuple[str, str]] = field(default_factory=set)
     minutes_hashes: set[str] = field(default_factory=set)
     photo_hashes: set[str] = field(default_factory=set)
+    meeting_keys: set[str] = field(default_factory=set)
 
     def merge(self, other: Needs) -> None:
         for name, wanted in vars(other).items():
@@ -127,6 +139,7 @@ def needs_of(batch: list[Parsed], arrival: Arrival) -> Needs:
             if p.minutes_hash:
                 needs.minutes_hashes.add(p.minutes_hash)
             needs.photo_hashes.update(p.photo_hashes)
+            needs.meeting_keys.add(meeting_key(p))
         if isinstance(p, LearningCompleted | DuesPaid):
             needs.member_ids.add(p.member_id)
         if isinstance(p, LearningCompleted):
@@ -326,6 +339,10 @@ class Assessor:
                 flags.append(MINUTES_REUSED)
             if any(self.history.photo_hashes.get(h, set()) - mine for h in p.photo_hashes):
                 flags.append(PHOTO_REUSED)
+            if self.history.meeting_keys.get(meeting_key(p), set()) - mine:
+                flags.append(DUPLICATE_MEETING)
+            if any(self._off_roll(a, p) for a in set(p.attendee_ids)):
+                flags.append(OFF_ROLL_ATTENDEES)
         if attendees and any(a not in self.ref.members for a in attendees):
             flags.append(UNKNOWN_ATTENDEES)
         if isinstance(p, LearningCompleted):
@@ -339,6 +356,15 @@ class Assessor:
         if occurred_at(p) > self.future_limit or (event.time is not None and event.time > self.future_limit):
             flags.append(FUTURE_TIME)
         return flags
+
+    def _off_roll(self, member_id: str, p: MeetingHeld) -> bool:
+        """A known member whose relation was held by another organisation on the meeting's day."""
+        member = self.ref.members.get(member_id)
+        if member is None:
+            return False  # unknown: its own flag
+        day = occurred_on(p)
+        posting = member.posting_on(day)
+        return not member.active_on(day) or posting is None or posting.organization_id != p.organization_id
 
     def _remember(
         self, event: CloudEvent, p: EventPayload, institution_id: str, subject: str | None
@@ -364,6 +390,9 @@ class Assessor:
             for h in p.photo_hashes:
                 self.history.photo_hashes.setdefault(h, set()).add(event.id)
             facts["photo_hashes"] = list(p.photo_hashes)
+            key = meeting_key(p)
+            self.history.meeting_keys.setdefault(key, set()).add(event.id)
+            facts["meeting_key"] = key
         self.history.accepted[event.id] = PriorAccepted(
             institution_id, event.type, subject, learning_day=learning_day, minutes=minutes
         )

@@ -106,12 +106,14 @@ class PriorAccepted:
 @dataclass
 class History:
     """What earlier accepted submissions say about this batch: known ids, learning minutes per
-    member and day, the events that used each minutes or photo hash."""
+    member and day, the events that used each minutes or photo hash, the meetings already reported
+with the same branch, time and attendees."""
 
     accepted: dict[str, PriorAccepted] = field(default_factory=dict)
     learning_minutes: dict[tuple[str, str], int] = field(default_factory=dict)
     minutes_hashes: dict[str, set[str]] = field(default_factory=dict)  # hash -> event ids
     photo_hashes: dict[str, set[str]] = field(default_factory=dict)
+    meeting_keys: dict[str, set[str]] = field(default_factory=dict)  # meeting_key -> event ids
 
 
 @dataclass(frozen=True)

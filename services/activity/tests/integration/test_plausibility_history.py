@@ -77,3 +77,18 @@ async def test_the_flags_are_returned_per_event_in_the_answer_and_listed_in_the_
     assert listed.status_code == 200, listed.text
     flags = {i["id"]: i["flags"] for i in listed.json()["items"] if i["id"] in ("fl-1", "fl-2")}
     assert flags == {"fl-1": [], "fl-2": ["learning_over_24h"]}, flags
+
+
+async def test_a_meeting_reported_again_at_the_same_time_with_the_same_attendees_is_flagged_a_duplicate(
+    platform: Any,
+):
+    await post(platform, meeting_event("dup-1", attendees=("m-1", "m-2")))
+    again = meeting_event("dup-2", attendees=("m-2", "m-1"), held_at="2026-10-12T01:00:00Z")  # the same instant
+    answer = await platform.client.post(
+        "/api/v1/events",
+        headers=platform.key("inst-a") | {"Content-Type": "application/cloudevents-batch+json"},
+        content=json.dumps([again, meeting_event("dup-3", attendees=("m-1", "m-2", "m-3"))]),
+    )
+    body = answer.json()
+    assert answer.status_code == 202 and body["accepted"] == 2, answer.text
+    assert body["flagged"] == [{"id": "dup-2", "flags": ["duplicate_meeting"]}], body

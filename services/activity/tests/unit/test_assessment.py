@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alliance_activity.domain.assessment import (
     ATTENDANCE_ABOVE_MEMBERS,
+    DUPLICATE_MEETING,
     FUTURE_TIME,
     LEARNING_OVER_24H,
     MINUTES_REUSED,
     NO_ATTENDEES,
+    OFF_ROLL_ATTENDEES,
     PHOTO_REUSED,
     Assessor,
     needs_of,
@@ -115,6 +117,46 @@ def test_reused_minutes_and_photos_are_flagged_across_meetings() -> None:
     )
     assert isinstance(first, Accepted) and first.event.flags is None
     assert isinstance(second, Accepted) and second.event.flags == f"{MINUTES_REUSED},{PHOTO_REUSED}"
+
+
+def test_a_meeting_at_the_same_time_with_the_same_attendees_is_flagged_as_a_duplicate() -> None:
+    first, again, other_time, other_people, combined = decide(
+        meeting("e-1", attendees=("m-1", "m-2")),
+        meeting("e-2", attendees=("m-2", "m-1"), held_at="2026-10-12T01:00:00Z"),  # the same instant
+        meeting("e-3", held_at="2026-10-12T10:00:00+08:00"),
+        meeting("e-4", attendees=("m-1",)),
+        meeting("e-5", meeting_kind="theme_party_day"),  # one sitting for two kinds: 委员会暨主题党日
+    )
+    assert isinstance(first, Accepted) and first.flags == []
+    assert isinstance(again, Accepted) and again.flags == [DUPLICATE_MEETING]
+    for other in (other_time, other_people, combined):
+        assert isinstance(other, Accepted) and other.flags == []
+
+
+def test_a_duplicate_of_a_meeting_accepted_before_is_flagged_through_the_history() -> None:
+    parsed = parse(meeting("e-1"))
+    needs = needs_of([parsed], arrival())  # type: ignore[list-item]
+    (key,) = needs.meeting_keys
+
+    def earlier():  # type: ignore[no-untyped-def]
+        found = history()
+        found.meeting_keys[key] = {"e-0"}
+        found.accepted["e-0"] = PriorAccepted("inst-a", "fpba.meeting.held.v1", "org-a")
+        return found
+
+    (again,) = decide(meeting("e-1"), hist=earlier())
+    assert isinstance(again, Accepted) and again.flags == [DUPLICATE_MEETING]
+    fixed = meeting("e-2", topic="更正")
+    fixed.raw["supersedes"] = "e-0"  # type: ignore[index]
+    (correction,) = decide(fixed, hist=earlier())  # the same meeting corrected is not its own duplicate
+    assert isinstance(correction, Accepted) and correction.flags == []
+
+
+def test_attendees_on_another_branchs_roll_are_flagged_off_roll() -> None:
+    (foreign,) = decide(meeting("e-1", attendees=("m-1", "m-b")))
+    assert isinstance(foreign, Accepted) and OFF_ROLL_ATTENDEES in foreign.flags
+    (own,) = decide(meeting("e-2", attendees=("m-1", "m-2")))
+    assert isinstance(own, Accepted) and own.flags == []
 
 
 def test_more_than_24_hours_of_learning_in_a_day_is_flagged() -> None:

@@ -79,8 +79,9 @@ def _aware(at: datetime | None) -> datetime | None:
 ACTIVITY_FIELDS = {
     k: 1
     for k in (
-        "type", "organization_id", "member_id", "institution_id", "received_at", "kind", "held_on",
-        "attendees", "expected", "day", "minutes", "month", "participant_ids", "severity", "occurred_on",
+        "type", "organization_id", "member_id", "institution_id", "received_at", "kind", "held_on", "held_at",
+        "attendees", "attendee_ids", "expected", "day", "minutes", "month", "participant_ids", "severity",
+        "occurred_on",
     )
 }  # fmt: skip
 
@@ -471,6 +472,9 @@ def activity_fact(a: Doc, received: datetime) -> tuple[str, Any] | None:
             a.get("attendees", 0),
             a.get("expected", 0),
             received,
+            # stored before attendees and times were kept: None, and the count stands
+            tuple(a["attendee_ids"]) if "attendee_ids" in a else None,
+            _aware(a.get("held_at")),
         )
     if t == "fpba.learning.completed.v1":
         return "learning", Learning(eid, a["member_id"], _day(a["day"]), a["minutes"], received)

@@ -70,6 +70,9 @@ class Meeting:
     attendees: int
     expected: int
     received_at: datetime
+    # who attended and when exactly (None: stored before they were kept; their count stands)
+    attendee_ids: tuple[str, ...] | None = None
+    held_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from .facts import (
     Stint,
 )
 from .periods import Period, Window, month_window
+from .plausibility import duplicate_meetings, on_roll_attendees
 from .results import IndicatorResult
 from .ruleset import Ruleset
 
@@ -52,6 +53,7 @@ class PeriodIndex:
         default_factory=lambda: defaultdict(list)
     )
     exemptions_by_org: dict[str, list[Exemption]] = field(default_factory=lambda: defaultdict(list))
+    duplicates: set[str] = field(default_factory=set)  # meetings that repeat one reported before
 
     @property
     def provisional(self) -> bool:
@@ -82,6 +84,7 @@ class PeriodIndex:
         for m in sorted(facts.meetings, key=lambda m: (m.held_on, m.event_id)):
             if win.contains(m.held_on):
                 idx.meetings_by_org[m.organization_id].append(m)
+        idx.duplicates = duplicate_meetings(m for ms in idx.meetings_by_org.values() for m in ms)
         for le in sorted(facts.learning, key=lambda x: (x.day, x.event_id)):
             if win.contains(le.day):
                 idx.learning_by_member[le.member_id].append(le)
@@ -135,7 +138,9 @@ def org_life(
 ) -> IndicatorResult:
     meeting_kinds = {r.kind for r in rs.meetings}
     owed = [o for o in outcomes if o.obligation.kind in meeting_kinds]
-    held = [m for m in idx.meetings_by_org.get(branch.id, ()) if _open(branch, m.held_on)]
+    reported = [m for m in idx.meetings_by_org.get(branch.id, ()) if _open(branch, m.held_on)]
+    held = [m for m in reported if m.event_id not in idx.duplicates]
+    duplicates = [m.event_id for m in reported if m.event_id in idx.duplicates]
     requirement = org_life_requirement(branch, rs)
     if not owed:
         return IndicatorResult(
@@ -143,8 +148,11 @@ def org_life(
         )
     done = sum(1 for o in owed if o.fulfilled_by)
     frequency = Fraction(done, len(owed))
+    stints = idx.stints_by_org.get(branch.id, ())
     expected = sum(m.expected for m in held if m.expected > 0)
-    attended = sum(min(m.attendees, m.expected) for m in held if m.expected > 0)
+    on_roll = {m.event_id: on_roll_attendees(m, stints) for m in held}
+    attended = sum(min(on_roll[m.event_id], m.expected) for m in held if m.expected > 0)
+    off_roll = sum(len(set(m.attendee_ids)) - on_roll[m.event_id] for m in held if m.attendee_ids is not None)
     attendance = Fraction(attended, expected) if expected else Fraction(0)
     value = rs.org_life_frequency * frequency + rs.org_life_attendance * attendance
     return IndicatorResult(
@@ -158,6 +166,8 @@ def org_life(
             ("held", done),
             ("frequency", float(frequency)),
             ("attendance", float(attendance)),
+            ("duplicates", duplicates),
+            ("off_roll_attendees", off_roll),
         ),
     )
 
@@ -303,7 +313,9 @@ def reporting(
 def deliveries(branch: Branch, idx: PeriodIndex) -> list[Delivery]:
     """The branch's reports as the calendar sees them: meetings by kind, dues by month."""
     out = [
-        Delivery(m.kind, m.held_on, m.received_at, m.event_id) for m in idx.meetings_by_org.get(branch.id, ())
+        Delivery(m.kind, m.held_on, m.received_at, m.event_id)
+        for m in idx.meetings_by_org.get(branch.id, ())
+        if m.event_id not in idx.duplicates
     ]
     for s in idx.stints_by_org.get(branch.id, ()):
         for d in idx.dues_by_member.get(s.member_id, ()):

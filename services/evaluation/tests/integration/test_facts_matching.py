@@ -42,8 +42,9 @@ async def test_a_chunk_loads_its_branches_members_and_events_and_nothing_else(se
             status="full",
         )
     )
+    attending = {"f1-b": ["fm2", "fm1", "fm1"], "fj": [], "f3-other": ["fm4"]}
     for org, inst in (("f1-b", "f1"), ("fj", "f2"), ("f3-other", "f3")):
-        await s.meeting(org, inst, "theme_party_day", at(2026, 10, 9), [], 3, at(2026, 10, 10))
+        await s.meeting(org, inst, "theme_party_day", at(2026, 10, 9), attending[org], 3, at(2026, 10, 10))
     first = await s.meeting("f2-b", "f2", "party_lesson", at(2026, 10, 20), [], 3, at(2026, 10, 21))
     await s.meeting("f2-b", "f2", "party_lesson", at(2026, 10, 21), [], 3, at(2026, 10, 22), supersedes=first.id)
     for m, inst in (("fm1", "f1"), ("fm2", "f1"), ("fm3", "f2"), ("fm4", "f3")):
@@ -68,6 +69,9 @@ async def test_a_chunk_loads_its_branches_members_and_events_and_nothing_else(se
     assert [m.organization_id for m in f2.meetings if m.organization_id == "f2-b"] == ["f2-b"]  # corrected once
     assert not any(m.organization_id == "f3-other" for m in f2.meetings)
     f1 = alone["f1"]
+    (held,) = [m for m in f1.meetings if m.organization_id == "f1-b"]
+    assert held.attendee_ids == ("fm1", "fm2") and held.attendees == 2  # who attended, each once
+    assert held.held_at == at(2026, 10, 9)  # the instant, for telling a meeting reported twice
     assert [i.severity for i in f1.incidents] == ["minor"] and {x.member_id for x in f1.dues} == {"fm1", "fm2"}
 
     # a whole-quarter rescore reads the quarter's activity once: each chunk finds the same facts
