@@ -4,6 +4,7 @@ indicator does not apply), the requirement it is measured against, and the event
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
@@ -139,8 +140,9 @@ def org_life(
     meeting_kinds = {r.kind for r in rs.meetings}
     owed = [o for o in outcomes if o.obligation.kind in meeting_kinds]
     reported = [m for m in idx.meetings_by_org.get(branch.id, ()) if _open(branch, m.held_on)]
-    held = [m for m in reported if m.event_id not in idx.duplicates]
-    duplicates = [m.event_id for m in reported if m.event_id in idx.duplicates]
+    held = counted_meetings(reported, idx, rs)
+    kept = {m.event_id for m in held}
+    duplicates = [m.event_id for m in reported if m.event_id not in kept]
     requirement = org_life_requirement(branch, rs)
     if not owed:
         return IndicatorResult(
@@ -151,8 +153,9 @@ def org_life(
     stints = idx.stints_by_org.get(branch.id, ())
     expected = sum(m.expected for m in held if m.expected > 0)
     on_roll = {m.event_id: on_roll_attendees(m, stints) for m in held}
-    attended = sum(min(on_roll[m.event_id], m.expected) for m in held if m.expected > 0)
-    off_roll = sum(len(set(m.attendee_ids)) - on_roll[m.event_id] for m in held if m.attendee_ids is not None)
+    off_roll = sum(m.attendees - on_roll[m.event_id] for m in held)
+    counted = {m.event_id: m.attendees for m in held} if rs.plausibility.off_roll_counted else on_roll
+    attended = sum(min(counted[m.event_id], m.expected) for m in held if m.expected > 0)
     attendance = Fraction(attended, expected) if expected else Fraction(0)
     value = rs.org_life_frequency * frequency + rs.org_life_attendance * attendance
     return IndicatorResult(
@@ -310,12 +313,19 @@ def reporting(
     )
 
 
-def deliveries(branch: Branch, idx: PeriodIndex) -> list[Delivery]:
+def counted_meetings(meetings: Sequence[Meeting], idx: PeriodIndex, rs: Ruleset) -> list[Meeting]:
+    """The meetings that count: a duplicate of one reported before is left out when the ruleset
+    counts it once."""
+    if rs.plausibility.duplicates_counted:
+        return list(meetings)
+    return [m for m in meetings if m.event_id not in idx.duplicates]
+
+
+def deliveries(branch: Branch, idx: PeriodIndex, rs: Ruleset) -> list[Delivery]:
     """The branch's reports as the calendar sees them: meetings by kind, dues by month."""
     out = [
         Delivery(m.kind, m.held_on, m.received_at, m.event_id)
-        for m in idx.meetings_by_org.get(branch.id, ())
-        if m.event_id not in idx.duplicates
+        for m in counted_meetings(idx.meetings_by_org.get(branch.id, ()), idx, rs)
     ]
     for s in idx.stints_by_org.get(branch.id, ()):
         for d in idx.dues_by_member.get(s.member_id, ()):

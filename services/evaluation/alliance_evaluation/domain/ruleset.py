@@ -63,6 +63,42 @@ class NoDataRule:
     min_reported: int = 1
 
 
+PLAUSIBILITY_CHOICES = {
+    "off_roll_attendees": ("not_counted", "counted"),
+    "duplicate_meeting": ("count_once", "count_each"),
+}
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    """What a plausibility check does to scoring (the flags activity raises at ingest):
+    `off_roll_attendees` — attendees not on the branch's roll on the meeting's day are
+    `not_counted` toward its attendance, or `counted`; `duplicate_meeting` — a meeting of the same
+    branch, kind, instant and attendees reported again counts once (`count_once`) or each time
+    (`count_each`)."""
+
+    off_roll_attendees: str = "not_counted"
+    duplicate_meeting: str = "count_once"
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> Plausibility:
+        for name, value in raw.items():
+            if name not in PLAUSIBILITY_CHOICES or value not in PLAUSIBILITY_CHOICES[name]:
+                allowed = "; ".join(f"{k}: {'|'.join(v)}" for k, v in PLAUSIBILITY_CHOICES.items())
+                raise ValueError(
+                    f"评价细则 plausibility.{name} 取值无效 / invalid plausibility.{name}: {value!r} ({allowed})"
+                )
+        return cls(**{k: str(v) for k, v in raw.items()})
+
+    @property
+    def off_roll_counted(self) -> bool:
+        return self.off_roll_attendees == "counted"
+
+    @property
+    def duplicates_counted(self) -> bool:
+        return self.duplicate_meeting == "count_each"
+
+
 @dataclass(frozen=True)
 class Ruleset:
     version: str
@@ -86,6 +122,7 @@ class Ruleset:
     branch_weights: dict[str, dict[str, Fraction]]
     institution_weights: dict[str, dict[str, Fraction]]
     no_data: NoDataRule = NoDataRule()
+    plausibility: Plausibility = Plausibility()
 
     def grade_of(self, score: Fraction, vetoed: bool = False) -> str:
         if vetoed:
@@ -140,6 +177,7 @@ class Ruleset:
                 min_due=int(nd.get("min_due", NoDataRule.min_due)),
                 min_reported=int(nd.get("min_reported", NoDataRule.min_reported)),
             ),
+            plausibility=Plausibility.from_mapping(raw.get("plausibility") or {}),
         )
 
 

@@ -119,7 +119,7 @@ def score_branch(
     calendar = ObligationCalendar(
         branch, period, rs, cls.reporting_level, idx.exemptions_by_org.get(branch.id, [])
     )
-    every = calendar.settle(ind.deliveries(branch, idx))  # as if nothing more were to come
+    every = calendar.settle(ind.deliveries(branch, idx, rs))  # as if nothing more were to come
     outcomes = [o for o in every if o.fulfilled_by or not pending_on(o.obligation, idx.today)]
     pending = tuple(
         sorted({o.obligation.kind for o in every if not o.fulfilled_by and pending_on(o.obligation, idx.today)})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+import yaml
 from alliance_evaluation.domain.facts import (
     Branch,
     Classification,
@@ -17,7 +18,7 @@ from alliance_evaluation.domain.facts import (
 )
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.plausibility import duplicate_meetings, on_roll_attendees
-from alliance_evaluation.domain.ruleset import load_ruleset
+from alliance_evaluation.domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
 from alliance_evaluation.domain.scoring import score_period
 
 pytestmark = pytest.mark.unit
@@ -98,3 +99,42 @@ def test_a_duplicated_meeting_counts_once_toward_attendance_and_is_not_evidence(
     assert dict(org_life.details)["attendance"] == 0.5  # 2 of 4, not 4 of 6
     assert dict(org_life.details)["duplicates"] == ["mt-b"]
     assert "mt-b" not in org_life.evidence and "mt-a" in org_life.evidence
+
+
+def with_plausibility(**setting: str) -> Ruleset:
+    raw = yaml.safe_load((RULESET_DIR / "2026.1.yaml").read_text(encoding="utf-8"))
+    raw["plausibility"] = {**raw.get("plausibility", {}), **setting}
+    return Ruleset.from_mapping(raw)
+
+
+def test_the_ruleset_says_what_each_flag_does_to_scoring():
+    assert RS.plausibility.off_roll_attendees == "not_counted"
+    assert RS.plausibility.duplicate_meeting == "count_once"
+    with pytest.raises(ValueError, match="off_roll_attendees"):
+        with_plausibility(off_roll_attendees="ignored")
+
+
+def test_counting_off_roll_attendees_is_a_ruleset_setting_that_changes_the_score():
+    f = two_branches()
+    f.meetings.append(meeting("mt-1", "b2", ("m1", "m2"), at(2026, 7, 10)))
+    strict = card(f, "b2")
+    lenient = next(c for c in score_period(f, Q3, with_plausibility(off_roll_attendees="counted")).branches
+                   if c.object_id == "b2")  # fmt: skip
+    assert dict(strict.indicator("org_life").details)["attendance"] == 0
+    assert dict(lenient.indicator("org_life").details)["attendance"] == 1
+    assert lenient.score > strict.score
+
+
+def test_counting_each_duplicate_is_a_ruleset_setting_that_changes_the_score():
+    f = two_branches()
+    f.meetings += [
+        meeting("mt-a", "b1", ("m1", "m2"), at(2026, 7, 10), received=at(2026, 7, 11)),
+        meeting("mt-b", "b1", ("m1", "m2"), at(2026, 7, 10), received=at(2026, 7, 12)),
+        Meeting("mt-c", "b1", "theme_party_day", date(2026, 7, 20), 0, 2, at(2026, 7, 20), (), at(2026, 7, 20)),
+    ]
+    once = card(f, "b1")
+    each = next(c for c in score_period(f, Q3, with_plausibility(duplicate_meeting="count_each")).branches
+                if c.object_id == "b1")  # fmt: skip
+    assert dict(each.indicator("org_life").details)["duplicates"] == []
+    assert dict(each.indicator("org_life").details)["attendance"] == pytest.approx(2 / 3)
+    assert each.score > once.score
