@@ -41,6 +41,7 @@ class IngestReport:
     accepted: list[Accepted] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    batch_id: str | None = None  # the submission's id, in every accepted event's provenance
 
     def add(self, verdict: Verdict) -> None:
         if isinstance(verdict, Accepted):
@@ -81,8 +82,11 @@ class IngestSubmissions:
         *,
         dry_run: bool = False,
         progress: Progress | None = None,
+        file_name: str | None = None,
     ) -> IngestReport:
-        [report] = await self.many([(reporter, items)], channel, dry_run=dry_run, progress=progress)
+        [report] = await self.many(
+            [(reporter, items)], channel, dry_run=dry_run, progress=progress, file_name=file_name
+        )
         return report
 
     async def many(
@@ -92,11 +96,13 @@ class IngestSubmissions:
         *,
         dry_run: bool = False,
         progress: Progress | None = None,
+        file_name: str | None = None,
     ) -> list[IngestReport]:
         """Several reporters' submissions in one pass (a Kafka batch holds many institutions'):
         one read of the projection and the history, one write, one publish for all of them."""
         now = self._clock.now()
-        arrivals = [Arrival(channel, reporter, now) for reporter, _ in submissions]
+        batch = self._submissions.batch()  # its id is the provenance of every event of the pass
+        arrivals = [Arrival(channel, reporter, now, batch.id, file_name) for reporter, _ in submissions]
         parsed = [[parse(item) for item in items] for _, items in submissions]
         needs = Needs()
         for arrival, items_ in zip(arrivals, parsed, strict=True):
@@ -111,25 +117,26 @@ class IngestSubmissions:
         reports = []
         for arrival, items_ in zip(arrivals, parsed, strict=True):
             assessor = Assessor(arrival, reference, history, self._tolerance)
-            report = IngestReport()
+            report = IngestReport(batch_id=None if dry_run else batch.id)
             for item in items_:
                 report.add(assessor.assess(item))
             reports.append(report)
         told = progress or _untold
         await told("checked")
         if not dry_run:
-            await self._record(reports, arrivals, told)
+            await self._record(batch, reports, arrivals, told)
         for report in reports:
             INGESTED.labels(channel.value, "accepted").inc(len(report.accepted))
             INGESTED.labels(channel.value, "duplicate").inc(len(report.duplicates))
             INGESTED.labels(channel.value, "rejected").inc(len(report.rejected))
         return reports
 
-    async def _record(self, reports: Sequence[IngestReport], arrivals: Sequence[Arrival], told: Progress) -> None:
+    async def _record(
+        self, batch: Batch, reports: Sequence[IngestReport], arrivals: Sequence[Arrival], told: Progress
+    ) -> None:
         """The batch marker first (a crash after it still publishes), then the per-event records
         (whose unique ids catch an event that came before), publish, settle."""
         store = self._submissions
-        batch = store.batch()
         for report, arrival in zip(reports, arrivals, strict=True):
             store.add(batch, report.accepted, report.rejected, arrival)
         await store.open(batch, arrivals[0].received_at)

@@ -22,6 +22,9 @@ EXTENSIONS = (
     "supersedes",  # id of the event this one corrects
     "late",  # "true" when the event belongs to a period that had already ended on arrival
     "flags",  # plausibility flags, comma separated
+    "batchid",  # provenance: the submission it came in (an upload, a batch API call, a webhook call, a Kafka batch)
+    "filename",  # provenance: the uploaded file's name (L1 upload)
+    "sourcerow",  # provenance: the row of that file
 )
 _CORE = ("id", "source", "type", "subject", "time", "datacontenttype", "dataschema")
 
@@ -62,6 +65,9 @@ class CloudEvent(BaseModel):
     supersedes: str | None = None
     late: bool | None = None
     flags: str | None = None
+    batchid: str | None = None
+    filename: str | None = Field(default=None, max_length=300)
+    sourcerow: int | None = None
 
     @field_validator("time", "receivedat")
     @classmethod

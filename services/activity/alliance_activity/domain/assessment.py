@@ -322,6 +322,9 @@ class Assessor:
             supersedes=event.supersedes,
             late=period_of(payload) < _quarter(arrival),
             flags=",".join(flags) or None,
+            batchid=arrival.batch_id,
+            filename=arrival.file_name,
+            sourcerow=item.row,
         )
         facts = self._remember(event, payload, institution_id, subject)
         return Accepted(canonical, payload, key, item.label, item.row, facts)

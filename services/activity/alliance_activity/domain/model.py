@@ -163,3 +163,5 @@ class Arrival:
     channel: Channel
     reporter: Reporter
     received_at: datetime
+    batch_id: str | None = None  # the submission it came in: provenance of its events
+    file_name: str | None = None  # the uploaded file's name (L1)

@@ -70,6 +70,7 @@ def reporter_of(principal: Principal) -> Reporter:
 
 def event_answer(report: IngestReport) -> dict[str, Any]:
     return {
+        **({"batch_id": report.batch_id} if report.batch_id else {}),  # the sandbox stores no batch
         "accepted": len(report.accepted),
         "duplicates": len(report.duplicates),
         "rejected": [

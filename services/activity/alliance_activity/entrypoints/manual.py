@@ -65,11 +65,11 @@ async def upload(
         raise PayloadTooLarge(f"文件不能超过 {limit // 1024 // 1024} MB / file too large", field="file")
     rows = _RowReader(service, layout, reporter, file.filename or "", content)
     if NDJSON in request.headers.get("accept", ""):
-        return StreamingResponse(_streamed(service, rows, reporter), media_type=NDJSON)
+        return StreamingResponse(_streamed(service, rows, reporter, file.filename or None), media_type=NDJSON)
     for _ in rows:
         pass
-    report = await service.ingest(rows.checked_items(), Channel.UPLOAD, reporter)
-    return row_answer(report)
+    report = await service.ingest(rows.checked_items(), Channel.UPLOAD, reporter, file_name=file.filename or None)
+    return {**row_answer(report), "upload_id": report.batch_id}
 
 
 class _RowReader:
@@ -108,7 +108,9 @@ class _RowReader:
         return self.items
 
 
-async def _streamed(service: Activity, rows: _RowReader, reporter: Reporter) -> AsyncIterator[bytes]:
+async def _streamed(
+    service: Activity, rows: _RowReader, reporter: Reporter, file_name: str | None
+) -> AsyncIterator[bytes]:
     try:
         for count in rows:
             yield _line({"phase": "reading", "rows": count})
@@ -125,8 +127,8 @@ async def _streamed(service: Activity, rows: _RowReader, reporter: Reporter) -> 
 
     async def ingest() -> None:
         try:
-            report = await service.ingest(items, Channel.UPLOAD, reporter, progress=told)
-            await lines.put(_line({"result": row_answer(report)}))
+            report = await service.ingest(items, Channel.UPLOAD, reporter, progress=told, file_name=file_name)
+            await lines.put(_line({"result": {**row_answer(report), "upload_id": report.batch_id}}))
         except DomainError as exc:
             await lines.put(_line({"error": {"code": exc.code, "message": exc.message, "field": exc.field}}))
         except Exception:

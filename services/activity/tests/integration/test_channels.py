@@ -35,7 +35,9 @@ async def upload_xlsx(platform: Platform, rows: list[list[Any]], institution: st
         files={"file": ("三会一课.xlsx", out.getvalue(), "application/octet-stream")},
     )
     assert answer.status_code == 200, answer.text
-    return answer.json()
+    body: dict[str, Any] = answer.json()
+    assert body.pop("upload_id")  # the upload's id: its events' provenance
+    return body
 
 
 def xlsx_rows() -> list[list[Any]]:
@@ -107,7 +109,8 @@ async def test_the_same_meetings_through_l1_l2_and_l3_produce_the_same_canonical
 async def test_duplicates_across_channels_count_once(platform: Platform) -> None:
     async with platform.reader(ACTIVITY_EVENTS) as reader:
         answer = await post_batch(platform, api_events()[:2])
-        assert answer.json() == {"accepted": 2, "duplicates": 0, "rejected": [], "flagged": []}
+        assert answer.json().pop("batch_id") and {k: v for k, v in answer.json().items() if k != "batch_id"} == {
+            "accepted": 2, "duplicates": 0, "rejected": [], "flagged": []}
         assert await upload_xlsx(platform, xlsx_rows()[:2]) == {
             "accepted": 0,
             "duplicates": 2,
@@ -157,6 +160,9 @@ async def test_a_gbk_csv_upload_works_row_by_row(platform: Platform) -> None:
     assert "会议类型" in body["rejected"][0]["reason"]
     stored = await platform.db["submissions"].find_one({"status": "accepted"})
     assert stored["event"]["data"]["topic"] == "讲党课" and stored["channel"] == "upload"
+    # provenance in the canonical event: which upload, which file, which row
+    event = stored["event"]
+    assert (event["batchid"], event["filename"], event["sourcerow"]) == (body["upload_id"], "会议.csv", 2)
 
 
 async def test_the_webhook_refuses_stale_or_foreign_signatures_and_counts_replays_once(
@@ -172,6 +178,7 @@ async def test_the_webhook_refuses_stale_or_foreign_signatures_and_counts_replay
     assert forged.status_code == 401 and forged.json()["error"]["field"] == "X-Signature"
     assert (await signed_webhook(platform, body)).json()["accepted"] == 1
     again = (await signed_webhook(platform, body)).json()
+    assert again.pop("batch_id")  # each call is a submission of its own
     assert again == {"accepted": 0, "duplicates": 1, "rejected": [], "flagged": []}
 
 
