@@ -64,7 +64,8 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
             f"{settings.credentials_group}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}",
             [REGISTRY_EVENTS],
             key_listener,
-            policy=ConsumerPolicy(auto_offset_reset="latest"),
+            # a fetch passes over a whole backlog in one turn of the loop (nothing of it is decoded)
+            policy=ConsumerPolicy(auto_offset_reset="latest", batch_max_records=5000),
             dedupe=False,
             only_types=key_listener.event_types,
         ),
