@@ -254,6 +254,11 @@ async def test_a_long_in_list_on_an_indexed_key_is_looked_up_value_by_value(memb
     assert len(await _ids(members, {"tags": {"$in": tags}})) == len([i for i in range(N) if i % 7 in (3, 5)])
     refs = [ObjectId(f"{i:024x}") for i in range(0, 200, 2)]
     assert await _ids(members, {"ref": {"$in": refs}}) == [f"m{i:05d}" for i in range(0, 200, 2)]
+    # past 1,000 values the list names most of the table: hashed, one probe a row
+    many = orgs + [f"x{i}" for i in range(1000)]
+    hashed = await _plan(members, {"organization_id": {"$in": many}})
+    assert "Tid Scan" not in {n["Node Type"] for n in hashed} and "= ANY" in _filters(hashed), hashed
+    assert len(await _ids(members, {"organization_id": {"$in": many}})) == N // 2
     # a short list keeps `@> ANY` on the index
     short = await _plan(members, {"organization_id": {"$in": orgs[:10]}})
     assert _uses_index(short) and "@> ANY" in _filters(short), short
