@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from alliance_shared.contracts.vocabulary import zh
+
 from .adapters import ranks
 from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels, page_of_queue
@@ -310,4 +312,58 @@ def follow_up_public(f: Doc) -> Doc:
             {"version": h.get("version"), "by": h.get("by"), "at": h.get("at"), "changes": h.get("changes") or {}}
             for h in reversed(f.get("history") or [])
         ][:HISTORY_SHOWN],
+    }
+
+
+# -- data quality -------------------------------------------------------------------------------
+EVENT_KINDS = {  # an activity type → the code its Chinese name is shown by (a meeting: its kind)
+    "fpba.learning.completed.v1": "learning",
+    "fpba.dues.paid.v1": "dues",
+    "fpba.public_activity.held.v1": "public_activity",
+    "fpba.compliance.incident.v1": "compliance",
+    "fpba.social_contribution.reported.v1": "social_contribution",
+}
+
+
+async def data_quality(
+    projections: Projections, period: str, institution_id: str, flag: str | None, page: int, page_size: int
+) -> dict[str, Any]:
+    """The institution's events of `period` that activity flagged at ingest: how many of each kind
+    of flag (most first), and a page of the events themselves (those of `flag`, or all), each with
+    its branch, its day and every flag it carries."""
+    docs = await projections.flagged_activities(Period.parse(period), institution_id)
+    by_flag: dict[str, int] = {}
+    events = []
+    for d in docs:
+        flags = [f for f in str(d["flags"]).split(",") if f]
+        for f in flags:
+            by_flag[f] = by_flag.get(f, 0) + 1
+        if flag is None or flag in flags:
+            events.append(
+                {
+                    "id": d["_id"],
+                    "type": d.get("type"),
+                    "kind": d.get("kind") or EVENT_KINDS.get(d.get("type") or "", d.get("type")),
+                    "organization_id": d.get("organization_id"),
+                    "member_id": d.get("member_id"),
+                    "day": d.get("held_on") or d.get("day") or d.get("month") or d.get("occurred_on"),
+                    "flags": [{"flag": f, "label": zh(f)} for f in flags],
+                    "channel": d.get("channel"),
+                    "received_at": d.get("received_at"),
+                }
+            )
+    events.sort(key=lambda e: (e["day"] or "", e["id"]), reverse=True)
+    start = (page - 1) * page_size
+    return {
+        "period": period,
+        "institution_id": institution_id,
+        "flagged_events": len(docs),
+        "kinds": [
+            {"flag": f, "label": zh(f), "events": n} for f, n in sorted(by_flag.items(), key=lambda x: (-x[1], x[0]))
+        ],
+        "flag": flag,
+        "items": events[start : start + page_size],
+        "total": len(events),
+        "page": page,
+        "page_size": page_size,
     }

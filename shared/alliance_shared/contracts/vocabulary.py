@@ -122,6 +122,11 @@ ZH: dict[str, str] = {
     "lagging": "落后", "at_risk": "有风险",
     "full": "正式党员", "probationary": "预备党员", "candidate": "发展对象", "activist": "入党积极分子",
     "applicant": "入党申请人",
+    # plausibility flags activity raises at ingest (the event is accepted and carries them)
+    "duplicate_meeting": "重复上报的会议", "off_roll_attendees": "出席人员不在本支部名册",
+    "unknown_attendees": "出席人员未登记", "attendance_above_members": "出席人数超过支部党员数",
+    "no_attendees": "无出席人员", "minutes_reused": "会议记录重复使用", "photo_reused": "会议照片重复使用",
+    "learning_over_24h": "单日学习超过24小时", "future_time": "活动时间晚于上报时间",
 }
 
 

@@ -86,6 +86,11 @@ ACTIVITY_FIELDS = {
 }  # fmt: skip
 
 
+# what the data-quality panel shows of a flagged event
+FLAGGED_FIELDS = (
+    "type", "organization_id", "member_id", "kind", "held_on", "day", "month", "occurred_on", "flags",
+    "channel", "received_at",
+)  # fmt: skip
 INCIDENT = "fpba.compliance.incident.v1"
 ORG_FIELDS = {k: 1 for k in ("institution_ids", "kind", "name", "opened", "closed", "has_party_groups")}
 INSTITUTION_FIELDS = {"name": 1, "classes": 1}
@@ -265,6 +270,13 @@ class Projections:
             if org not in latest or (key[0], _neg(key[1])) > (latest[org][0], _neg(latest[org][1])):
                 latest[org] = key
         return latest
+
+    async def flagged_activities(self, period: Period, institution_id: str) -> list[Doc]:
+        """The institution's current events of `period` that activity flagged at ingest, through
+        the (period, institution_id) index."""
+        query = {"period": str(period), "institution_id": institution_id, "superseded_by": None, "flags": {"$ne": None}}
+        fields = {k: 1 for k in FLAGGED_FIELDS}
+        return [a async for a in self.db.activities.find(query, fields) if a.get("flags")]
 
     async def rejection(self, doc: Doc) -> None:
         await self.db.rejections.update_one({"_id": doc.pop("_id")}, {"$set": doc}, upsert=True)

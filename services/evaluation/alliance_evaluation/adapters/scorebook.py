@@ -15,6 +15,7 @@ from alliance_shared.contracts.evaluation import ScoreComputed
 
 from ..domain.facts import PeriodFacts
 from ..domain.periods import Period
+from ..domain.plausibility import duplicate_meetings
 from ..domain.results import ScoreCard, rounded
 from ..domain.scoring import PeriodScores, classification_for
 from . import ranks
@@ -129,10 +130,13 @@ def _key(card: ScoreCard) -> str:
 
 
 def meeting_days(facts: PeriodFacts) -> dict[str, list[str]]:
-    """Organisation id → the days of its meetings in the period (what the heat map counts)."""
+    """Organisation id → the days of its meetings in the period (what the heat map counts); a
+    meeting reported twice is one meeting held."""
     out: dict[str, list[str]] = {}
+    repeated = duplicate_meetings(facts.meetings)
     for m in facts.meetings:
-        out.setdefault(m.organization_id, []).append(m.held_on.isoformat())
+        if m.event_id not in repeated:
+            out.setdefault(m.organization_id, []).append(m.held_on.isoformat())
     return out
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,8 @@ def _cls(ownership: str, level: str, sector: str) -> reg.InstitutionClassificati
 # The scripted quarter (2026-Q3), counted by hand:
 #   institutions: i1 国有 L2 (branches b1, b2), i2 民营 L1 (joint branch b3, one pocket member),
 #   i3 新兴 L3 (branch b4, silent since April ⇒ lagging, one delivered SMS reminder)
-#   meetings per month (heat map): b1 Jul 2 · Aug 3 · Sep 3; b2 Aug 1; b3 Sep 1; b4 Apr 1
+#   meetings per month (heat map): b1 Jul 2 · Aug 3 · Sep 3 (and one reported twice); b2 Aug 1; b3 Sep 1;
+#   b4 Apr 1
 INSTITUTIONS = [
     ("i1", "国有银行甲", "state_owned", "L2", "bank"),
     ("i2", "民营证券乙", "private", "L1", "securities"),
@@ -141,7 +142,12 @@ MEETINGS = [  # (name, branch, institution, kind, held, attendees)
     ("b2-aug-committee", "b2", "i1", "branch_committee_meeting", at(2026, 8, 12), ["m3"]),
     ("b3-sep-theme", "b3", "i2", "theme_party_day", at(2026, 9, 15), ["m4"]),
     ("b4-apr-committee", "b4", "i3", "branch_committee_meeting", at(2026, 4, 10), []),
+    # b1's September theme day reported again a day later: the same instant and attendees (counts once)
+    ("b1-sep-theme-again", "b1", "i1", "theme_party_day", at(2026, 9, 20), ["m1", "m2"]),
 ]
+# the plausibility flags activity raised at ingest (the data-quality panel lists them by kind)
+FLAGS = {"b1-sep-theme-again": "duplicate_meeting", "b1-aug-lesson": "minutes_reused,photo_reused"}
+RECEIVED_LATER = {"b1-sep-theme-again": timedelta(days=1)}
 HEAT = {
     "b1": {"2026-07": 2, "2026-08": 3, "2026-09": 3},
     "b2": {"2026-08": 1},
@@ -207,7 +213,8 @@ async def script_quarter(publisher: EventPublisher, ids: dict[str, str]) -> int:
             institutionid=inst_id,
             reportinglevel=dict((i[0], i[3]) for i in INSTITUTIONS)[inst_id],
             channel="batch",
-            receivedat=held,
+            receivedat=held + RECEIVED_LATER.get(name, timedelta(0)),
+            flags=FLAGS.get(name),
         )
     await publish(
         note.DeliveryStatusChanged(

@@ -133,6 +133,41 @@ async def test_a_drill_down_reaches_the_event_behind_an_indicator(
     await shot(page, artifacts, "04-branch-b1-evidence")
 
 
+async def test_the_data_quality_panel_counts_flagged_events_by_kind_and_drills_down_to_them(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/institution/i1")
+    await ready(page, "institution")
+    kinds = await page.locator("#data-quality tr.flag-kind").evaluate_all(
+        "rows => rows.map(r => [r.dataset.flag, r.querySelector('.label').innerText, r.querySelector('.n').innerText])"
+    )
+    assert kinds == [
+        ["duplicate_meeting", "重复上报的会议", "1"],
+        ["minutes_reused", "会议记录重复使用", "1"],
+        ["photo_reused", "会议照片重复使用", "1"],
+    ], kinds
+    await page.locator('#data-quality tr[data-flag="duplicate_meeting"]').click()
+    await page.wait_for_function("() => document.querySelector('#flagged-events')?.dataset.flag === 'duplicate_meeting'")
+    shown = await page.locator("#flagged-events code.event-id").all_inner_texts()
+    assert shown == [quarter.ids["b1-sep-theme-again"]]
+    assert "主题党日" in await text(page, "#flagged-events tbody tr")
+    await shot(page, artifacts, "05-data-quality-i1")
+    await page.locator("#flagged-events a.branch-link").first.click()
+    await ready(page, "branch")  # from the flagged event to its branch's evidence
+    async with httpx.AsyncClient(base_url=quarter.server.url) as api:
+        url = "/api/v1/dashboard/data-quality"
+        clean = (await api.get(url, params={"period": PERIOD, "institution_id": "i3"}, headers=quarter.headers())).json()
+        assert clean["flagged_events"] == 0 and clean["kinds"] == []
+        other = quarter.headers(role="institution_admin", institution_id="i2", subject="adm-2")
+        assert (await api.get(url, params={"period": PERIOD, "institution_id": "i1"}, headers=other)).status_code == 403
+    # the duplicate counts once: not evidence, and the heat map counts b1's September as three meetings
+    async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as api:
+        b1 = (await api.get(f"/api/v1/periods/{PERIOD}/organizations/b1")).json()
+    org_life = next(r for r in b1["breakdown"] if r["indicator"] == "org_life")
+    assert quarter.ids["b1-sep-theme-again"] not in org_life["evidence"]
+    assert org_life["details"]["duplicates"] == [quarter.ids["b1-sep-theme-again"]]
+
+
 async def test_the_language_switch_turns_the_dashboard_into_english_and_back(
     browser: Browser, quarter: Any, artifacts: Path
 ) -> None:

@@ -122,6 +122,21 @@ async def get_queue(
     return await dv.work_queue(ev.models, ev.projections, scope(who, institution_id), status, page, page_size)
 
 
+@router.get("/data-quality")
+async def get_data_quality(
+    who: CurrentUser,
+    ev: Ev,
+    period: str,
+    institution_id: str,
+    flag: Annotated[str | None, Query(max_length=64, description="只列出带此标记的事件 / only this flag")] = None,
+    page: Page = 1,
+    page_size: PageSize = 50,
+) -> dict[str, Any]:
+    """数据质量：本机构本期被标记的事件，按标记类别计数，并列出事件 / the institution's flagged events by kind."""
+    require_reader(who, [institution_id])
+    return await dv.data_quality(ev.projections, period_of(period), institution_id, flag, page, page_size)
+
+
 @router.put("/queue/{organization_id}/follow-up")
 async def put_follow_up(
     who: CurrentUser, ev: Ev, organization_id: str, body: FollowUpRecorded

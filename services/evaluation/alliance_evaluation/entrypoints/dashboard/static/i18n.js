@@ -37,6 +37,12 @@ window.I18N = {
     events: "新上报事件", manual: "手动重算", kind: "组织类型", committee: "党委", general_branch: "党总支", branch: "党支部",
     joint_branch: "联合党支部", affiliated_branch: "挂靠党支部", temporary_branch: "临时党支部", date_hint: "年-月-日",
     bad_date: "日期格式应为 年-月-日", changed_by: "修改人", changed_at: "修改时间", changed_fields: "修改内容", follow_history: "跟进记录历史",
+    data_quality: "数据质量", data_quality_hint: "本期上报时被标记的事件（照常接收；细则规定标记如何影响计分），点击类别查看事件",
+    flag_kind: "标记类别", flagged_events: "事件数", flags: "标记", event_kind: "事件类型", event_day: "日期", channel: "上报渠道",
+    no_flags: "本期没有被标记的事件", social_contribution: "纳税与社会责任",
+    duplicate_meeting: "重复上报的会议", off_roll_attendees: "出席人员不在本支部名册", unknown_attendees: "出席人员未登记",
+    attendance_above_members: "出席人数超过支部党员数", no_attendees: "无出席人员", minutes_reused: "会议记录重复使用",
+    photo_reused: "会议照片重复使用", learning_over_24h: "单日学习超过24小时", future_time: "活动时间晚于上报时间",
   },
   en: {
     standing_open: "As of {date} · in progress", standing_final: "Quarter ended · final",
@@ -74,6 +80,12 @@ window.I18N = {
     events: "New events", manual: "Manual rescore", kind: "Kind", committee: "Party committee", general_branch: "General branch", branch: "Branch",
     joint_branch: "Joint branch", affiliated_branch: "Affiliated branch", temporary_branch: "Temporary branch", date_hint: "YYYY-MM-DD",
     bad_date: "Dates are written YYYY-MM-DD", changed_by: "Changed by", changed_at: "Changed at", changed_fields: "What changed", follow_history: "Follow-up history",
+    data_quality: "Data quality", data_quality_hint: "Events flagged at ingest this period (accepted; the ruleset says what a flag does to scoring); click a kind for its events",
+    flag_kind: "Flag", flagged_events: "Events", flags: "Flags", event_kind: "Event", event_day: "Day", channel: "Channel",
+    no_flags: "No flagged events this period", social_contribution: "Tax and social contribution",
+    duplicate_meeting: "Meeting reported twice", off_roll_attendees: "Attendees not on the branch's roll", unknown_attendees: "Unregistered attendees",
+    attendance_above_members: "More attendees than members", no_attendees: "No attendees", minutes_reused: "Minutes reused",
+    photo_reused: "Photos reused", learning_over_24h: "Over 24 hours of learning in a day", future_time: "Activity later than its report",
   },
 };
 window.lang = () => localStorage.getItem("dashboard.lang") || "zh";

@@ -143,14 +143,33 @@ const changesPanel = (ch) => {
     <h2>${t("history")}</h2><table><thead><tr><th>${t("computed_at")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th>${t("ruleset")}</th><th>${t("trigger")}</th></tr></thead><tbody>${hist}</tbody></table></div>`;
 };
 
+// 数据质量: the institution's flagged events by kind (the flags activity raised at ingest), and the events of a kind
+const flagNames = (flags) => flags.map((f) => t(f.flag)).join("、");
+const flaggedEvents = (dq) => `<table id="flagged-events" data-flag="${E(dq.flag || "")}"><thead><tr><th>${t("evidence")}</th><th>${t("event_kind")}</th><th>${t("level_branch")}</th><th>${t("event_day")}</th><th>${t("flags")}</th><th>${t("channel")}</th></tr></thead>
+  <tbody>${dq.items.map((e) => `<tr data-id="${E(e.id)}"><td><code class="event-id">${E(e.id)}</code></td><td>${E(t(e.kind))}</td>
+  <td>${e.organization_id ? `<a class="branch-link id" href="#/branch/${encodeURIComponent(e.organization_id)}">${E(e.organization_id)}</a>` : `<span class="id">${E(e.member_id || "—")}</span>`}</td>
+  <td>${E(e.day || "—")}</td><td>${E(flagNames(e.flags))}</td><td>${E(t(e.channel || "—"))}</td></tr>`).join("")}</tbody></table>
+  ${dq.total > dq.items.length ? `<p class="muted">${t("page_of", { p: dq.page, n: Math.ceil(dq.total / dq.page_size), t: dq.total })}</p>` : ""}`;
+const dataQualityPanel = (dq) => !dq ? "" : `<div class="panel" id="data-quality"><h2>${t("data_quality")}</h2><p class="muted">${t("data_quality_hint")}</p>
+  ${dq.kinds.length ? `<table id="flag-kinds"><thead><tr><th>${t("flag_kind")}</th><th class="n">${t("flagged_events")}</th></tr></thead>
+  <tbody>${dq.kinds.map((k) => `<tr class="flag-kind click" data-flag="${E(k.flag)}"><td class="label">${E(t(k.flag))}</td><td class="n">${k.events}</td></tr>`).join("")}</tbody></table>
+  <div id="flagged"></div>` : `<p id="no-flags">${t("no_flags")}</p>`}</div>`;
+
+const bindDataQuality = (view, s, id) => view.querySelectorAll("#data-quality tr.flag-kind").forEach((row) => row.addEventListener("click", async () => {
+  const dq = await Dash.json("/api/v1/dashboard/data-quality", { period: s.period, institution_id: id, flag: row.dataset.flag, page_size: 200 });
+  view.querySelectorAll("#data-quality tr.flag-kind").forEach((r) => r.classList.toggle("active", r === row));
+  view.querySelector("#flagged").innerHTML = flaggedEvents(dq);
+}));
+
 V.institution = async (view, s, id) => {
   id = id || s.lastInstitution || s.institutionId;
   if (!id) { location.hash = "#/rankings"; return; }
   s.lastInstitution = id;
-  const [card, ch, tr] = await Promise.all([
+  const [card, ch, tr, dq] = await Promise.all([
     Dash.json(`/api/v1/periods/${s.period}/institutions/${encodeURIComponent(id)}`),
     Dash.json(`/api/v1/periods/${s.period}/institutions/${encodeURIComponent(id)}/changes`).catch(() => null),
     Dash.json("/api/v1/dashboard/trend", { period: s.period, quarters: 6, institution_id: id }),
+    Dash.json("/api/v1/dashboard/data-quality", { period: s.period, institution_id: id, page_size: 1 }).catch(() => null),
   ]);
   view.innerHTML = `${header(card)}
     <div class="grid2"><div class="panel"><h2>${t("indicator")}</h2><div id="chart-indicators" class="chart"></div></div>
@@ -159,9 +178,11 @@ V.institution = async (view, s, id) => {
     <div class="panel"><h2>${t("nav_drill")} ${exportButton("institution", { period: s.period, institution_id: id })}</h2>${breakdownTable(card)}</div>
     <div class="panel"><h2>${t("branches_of")}</h2><table id="branches"><thead><tr><th>${t("id")}</th><th>${t("name")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th class="n">${t("completeness")}</th><th>${t("missing")}</th></tr></thead>
     <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td class="id">${E(b.id)}</td><td>${E(b.name)}${kindBadge(b.kind)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted missing">${E((b.missing || []).map((m) => t(m)).join("、") || "—")}</td></tr>`).join("")}</tbody></table></div>
+    ${dataQualityPanel(dq)}
     ${changesPanel(ch)}`;
   indicatorChart("chart-indicators", card);
   Dash.trendChart("chart-trend", tr.items, true);
+  bindDataQuality(view, s, id);
   view.querySelectorAll("#branches tr.click").forEach((row) => row.addEventListener("click", () => { location.hash = `#/branch/${encodeURIComponent(row.dataset.id)}`; }));
 };
 
