@@ -330,6 +330,8 @@ def deliveries(branch: Branch, idx: PeriodIndex, rs: Ruleset) -> list[Delivery]:
     for s in idx.stints_by_org.get(branch.id, ()):
         for d in idx.dues_by_member.get(s.member_id, ()):
             window = month_window(d.month)
+            if window.end < branch.opened:
+                continue  # before the branch opened: on its opening day it would pay the opening month
             if s.start <= window.end and (s.end is None or window.start < s.end):
                 out.append(Delivery("dues", max(window.start, branch.opened), d.received_at, d.event_id))
     return out

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from alliance_evaluation.domain.facts import Branch, Classification, Institution, Meeting, PeriodFacts, Stint
+from alliance_evaluation.domain.facts import (
+    Branch,
+    Classification,
+    DuesPayment,
+    Institution,
+    Meeting,
+    PeriodFacts,
+    Stint,
+)
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
@@ -59,3 +67,21 @@ def test_an_institution_that_joined_on_1_december_is_pro_rated_in_q4():
 def test_an_institution_not_yet_joined_on_the_day_judged_is_left_out_of_the_open_quarter():
     result = score_period(newcomer(), Period.parse("2026-Q4"), RS, today=date(2026, 11, 20))
     assert [c.object_id for c in result.institutions] == ["old"]
+
+
+def test_dues_for_a_month_before_the_branch_opened_do_not_fulfil_the_month_it_opened():
+    """A branch opened on 10 December: November's dues are not December's (it owes December's)."""
+    f = PeriodFacts()
+    cls = Classification("state_owned", "x", "L1")
+    f.institutions["i1"] = Institution("i1", "一号银行", ((date(2020, 1, 1), cls),))
+    f.branches["b1"] = Branch("b1", ("i1",), "branch", "新支部", date(2026, 12, 10))
+    f.stints.append(Stint("m1", "b1", date(2025, 1, 1), None))
+    f.dues.append(DuesPayment("d-nov", "m1", "2026-11", datetime(2026, 11, 12, 4, tzinfo=UTC)))
+    q4 = Period.parse("2026-Q4")
+    card = score_period(f, q4, RS, today=date(2027, 1, 15)).branches[0]
+    assert "dues" in card.missing
+    assert "d-nov" not in card.indicator("reporting").evidence
+    paid = PeriodFacts(f.institutions, f.branches, f.stints)
+    paid.dues.append(DuesPayment("d-dec", "m1", "2026-12", datetime(2026, 12, 12, 4, tzinfo=UTC)))
+    on_time = score_period(paid, q4, RS, today=date(2027, 1, 15)).branches[0]
+    assert "dues" not in on_time.missing and "d-dec" in on_time.indicator("reporting").evidence
