@@ -389,6 +389,11 @@ def activity_document(p: EventPayload, e: CloudEvent, now: datetime) -> dict[str
         "late": bool(e.late),
         "flags": e.flags,
         "supersedes": e.supersedes,
+        # what an officer opens from the evidence: what it said, when and how it came
+        "source": e.source,
+        "time": e.time,
+        "data": e.data,
+        "provenance": {"batch_id": e.batchid, "file_name": e.filename, "row": e.sourcerow},
     }
     if isinstance(p, act.MeetingHeld):
         day = local_day(p.held_at)

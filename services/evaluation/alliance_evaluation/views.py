@@ -233,3 +233,25 @@ async def lagging(models: ReadModels, institution_id: str | None, page: int, pag
         for d in docs
     ]
     return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+def evidence_event(doc: dict[str, Any]) -> dict[str, Any]:
+    """An evidence event as an officer opens it: what it says, when and how it arrived, where from."""
+    return {
+        "id": doc["_id"],
+        "type": doc.get("type"),
+        "institution_id": doc.get("institution_id"),
+        "organization_id": doc.get("organization_id"),
+        "period": doc.get("period"),
+        "data": doc.get("data"),
+        "time": doc.get("time"),
+        "received_at": doc.get("received_at"),
+        "channel": doc.get("channel"),
+        "reporting_level": doc.get("reporting_level"),
+        "source": doc.get("source"),
+        "late": doc.get("late", False),
+        "flags": [f for f in (doc.get("flags") or "").split(",") if f],
+        "supersedes": doc.get("supersedes"),
+        "superseded_by": doc.get("superseded_by"),
+        "provenance": doc.get("provenance") or {},
+    }

@@ -217,6 +217,11 @@ class Projections:
             {"_id": supersedes}, {"$set": {"superseded_by": event_id}}, upsert=True
         )
 
+    async def activity_event(self, event_id: str) -> Doc | None:
+        """One stored activity event, by its id (the evidence an officer opens)."""
+        found: Doc | None = await self.db.activities.find_one({"_id": event_id})
+        return found
+
     async def activities(self, docs: list[Doc]) -> None:
         """Store accepted events (none a correction) in one insert; those already stored (a batch
         delivered again) are updated by `_id`."""

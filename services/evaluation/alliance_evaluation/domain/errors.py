@@ -33,6 +33,11 @@ class UnknownOrganization(NotFound):
         )
 
 
+class UnknownEvent(NotFound):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"证据事件不存在 / unknown event {event_id!r}", field="event_id")
+
+
 class UnknownComputation(NotFound):
     def __init__(self, computation_id: str) -> None:
         super().__init__(f"评分计算记录不存在 / unknown computation {computation_id!r}", field="compare")

@@ -23,7 +23,7 @@ from ..cases import (
     ExemptionGranted,
     RatingSubmitted,
 )
-from ..domain.errors import UnknownOrganization
+from ..domain.errors import UnknownEvent, UnknownOrganization
 from ..domain.periods import Period
 from ..domain.ruleset import available_versions
 from ..handlers import Evaluation
@@ -143,6 +143,16 @@ async def get_organization(who: CurrentUser, ev: Ev, period: str, organization_i
         raise UnknownOrganization(organization_id)
     require_reader(who, doc.get("institution_ids", []))
     return await views.organization(ev.models, period_of(period), organization_id)
+
+
+@router.get("/events/{event_id}")
+async def get_event(who: CurrentUser, ev: Ev, event_id: str) -> dict[str, Any]:
+    """证据事件：内容、到达时间与方式、来源（上传文件与行、批次、回调）/ an evidence event: what it
+    says, when and how it arrived, and from which upload (file, row), batch or webhook call."""
+    doc = await ev.projections.activity_event(event_id)
+    if doc is None or (who.role not in READ_ALL and doc.get("institution_id") != who.institution_id):
+        raise UnknownEvent(event_id)  # another institution's event is not said to exist
+    return views.evidence_event(doc)
 
 
 @router.get("/lagging")

@@ -215,6 +215,10 @@ async def script_quarter(publisher: EventPublisher, ids: dict[str, str]) -> int:
             channel="batch",
             receivedat=held + RECEIVED_LATER.get(name, timedelta(0)),
             flags=FLAGS.get(name),
+            # provenance as activity writes it for an upload: which submission, file and row
+            batchid=f"upload-{held:%Y%m}",
+            filename="三会一课.xlsx",
+            sourcerow=2 + sum(1 for m in MEETINGS[: [m[0] for m in MEETINGS].index(name)] if m[4].month == held.month),
         )
     await publish(
         note.DeliveryStatusChanged(

@@ -399,3 +399,23 @@ async def test_the_header_names_the_role_and_the_queue_names_channels_and_missin
     await page.click("#lang")
     await ready(page, "branch")
     assert "branch committee meeting monthly" in await text(page, '.breakdown tr[data-indicator="org_life"] td:nth-child(3)')
+
+
+async def test_an_event_id_in_a_drill_down_opens_the_event_with_its_provenance(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    page = await open_page(browser, quarter, f"/?period={PERIOD}#/branch/b1")
+    await ready(page, "branch")
+    wanted = quarter.ids["b1-jul-committee"]
+    await page.locator(f'.breakdown tr[data-indicator="org_life"] a.event-link:has-text("{wanted}")').click()
+    await ready(page, "event")
+    shown = await text(page, "#event")
+    for expected in ("支部委员会", "三会一课.xlsx", "upload-202607", "批量接口", "应到人数"):
+        assert expected in shown, (expected, shown)
+    assert codes_in(await page.evaluate(READ_TEXT)) == []
+    await shot(page, artifacts, "12-evidence-event")
+    async with httpx.AsyncClient(base_url=quarter.server.url) as client:
+        own = await client.get(f"/api/v1/events/{wanted}", headers=quarter.headers(role="institution_admin", institution_id="i1"))
+        other = await client.get(f"/api/v1/events/{wanted}", headers=quarter.headers(role="institution_admin", institution_id="i2"))
+    assert own.status_code == 200 and own.json()["provenance"] == {"batch_id": "upload-202607", "file_name": "三会一课.xlsx", "row": 2}
+    assert other.status_code == 404  # another institution's event is not said to exist

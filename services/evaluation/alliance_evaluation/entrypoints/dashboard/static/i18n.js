@@ -43,6 +43,10 @@ window.I18N = {
     duplicate_meeting: "重复上报的会议", off_roll_attendees: "出席人员不在本支部名册", unknown_attendees: "出席人员未登记",
     attendance_above_members: "出席人数超过支部党员数", no_attendees: "无出席人员", minutes_reused: "会议记录重复使用",
     photo_reused: "会议照片重复使用", learning_over_24h: "单日学习超过24小时", future_time: "活动时间晚于上报时间",
+    meeting_kind: "会议类型", event_says: "事件内容", event_came: "到达与来源", event_type: "事件类型", received_at: "接收时间", file_name: "上传文件", row: "文件行号",
+    batch_id: "批次编号", late: "迟报", held_at: "召开时间", attendees: "出席党员", expected_count: "应到人数", topic: "主题",
+    member: "党员", date: "日期", minutes: "学习时长（分钟）", course: "课程", month: "月份", amount_cny: "金额（元）", hours: "时长（小时）",
+    "fpba.meeting.held.v1": "组织生活会议", "fpba.learning.completed.v1": "线上学习", "fpba.dues.paid.v1": "党费缴纳", "fpba.public_activity.held.v1": "公共活动",
   },
   en: {
     standing_open: "As of {date} · in progress", standing_final: "Quarter ended · final",
@@ -86,6 +90,10 @@ window.I18N = {
     duplicate_meeting: "Meeting reported twice", off_roll_attendees: "Attendees not on the branch's roll", unknown_attendees: "Unregistered attendees",
     attendance_above_members: "More attendees than members", no_attendees: "No attendees", minutes_reused: "Minutes reused",
     photo_reused: "Photos reused", learning_over_24h: "Over 24 hours of learning in a day", future_time: "Activity later than its report",
+    meeting_kind: "Meeting kind", event_says: "What it says", event_came: "How it arrived", event_type: "Event type", received_at: "Received at", file_name: "Uploaded file", row: "File row",
+    batch_id: "Batch", late: "Late", held_at: "Held at", attendees: "Attendees", expected_count: "Expected", topic: "Topic",
+    member: "Member", date: "Date", minutes: "Minutes", course: "Course", month: "Month", amount_cny: "Amount (CNY)", hours: "Hours",
+    "fpba.meeting.held.v1": "Meeting held", "fpba.learning.completed.v1": "Learning completed", "fpba.dues.paid.v1": "Dues paid", "fpba.public_activity.held.v1": "Public activity",
   },
 };
 window.lang = () => localStorage.getItem("dashboard.lang") || "zh";

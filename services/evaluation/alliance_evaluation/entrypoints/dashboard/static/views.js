@@ -100,16 +100,18 @@ V.rankings = async (view, s) => {
 
 // the way a branch is set up (联合建、挂靠建、临时党支部), said next to its name; a plain 党支部 says nothing
 const kindBadge = (kind) => (kind && kind !== "branch" && kind !== "committee" ? ` <span class="badge kind" data-kind="${E(kind)}">${E(t(kind))}</span>` : "");
+// 证据事件: every event id opens the event (what it says, how and when it came, from which upload row or batch)
+const eventLink = (id) => `<a class="event-link" href="#/event/${encodeURIComponent(id)}"><code class="event-id">${E(id)}</code></a>`;
 const indicatorName = (k) => t(k === "branches" ? "branches_ind" : k);
 const breakdownTable = (card) => `<table class="breakdown"><thead><tr><th>${t("indicator")}</th><th class="n">${t("value")}</th><th>${t("requirement")}</th><th class="n">${t("weight")}</th><th class="n">${t("points")}</th><th>${t("evidence")}</th><th>${t("note")}</th></tr></thead>
   <tbody>${card.breakdown.map((r) => `<tr data-indicator="${E(r.indicator)}"><td>${E(indicatorName(r.indicator))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(bi(r.requirement))}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
-  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 12).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 12 ? "…" : ""}</td><td class="muted">${E(bi(r.note))}</td></tr>`).join("")}</tbody></table>`;
+  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 12).map((id) => eventLink(id)).join("")}${r.evidence_count > 12 ? "…" : ""}</td><td class="muted">${E(bi(r.note))}</td></tr>`).join("")}</tbody></table>`;
 
 // 机构指标: the institution's score in its parts, the branches' indicators weighted by member-days
 const partName = (r) => `${indicatorName(r.indicator)}${r.indicator === "political" ? `（${t(r.scope === "branches" ? "scope_branches" : "scope_institution")}）` : ""}`;
 const indicatorsTable = (card) => `<table class="breakdown" id="indicators"><thead><tr><th>${t("indicator")}</th><th class="n">${t("value")}</th><th>${t("requirement")}</th><th class="n">${t("weight")}</th><th class="n">${t("points")}</th><th>${t("evidence")}</th><th>${t("by_branch")}</th></tr></thead>
   <tbody>${card.indicators.map((r) => `<tr data-indicator="${E(r.indicator)}" data-scope="${E(r.scope)}"><td>${E(partName(r))}</td><td class="n">${Dash.num(r.value)}</td><td>${E(bi(r.requirement))}</td><td class="n">${Dash.num(r.weight)}</td><td class="n">${Dash.num(r.points)}</td>
-  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 8).map((id) => `<code class="event-id">${E(id)}</code>`).join("")}${r.evidence_count > 8 ? "…" : ""}</td>
+  <td class="evidence">${r.evidence_count ? `<span class="muted">${r.evidence_count}</span> ` : ""}${r.evidence.slice(0, 8).map((id) => eventLink(id)).join("")}${r.evidence_count > 8 ? "…" : ""}</td>
   <td>${(r.branches || []).filter((b) => b.evidence_count || b.value !== null).map((b) => `<a class="branch-link id" href="#/branch/${encodeURIComponent(b.organization_id)}" title="${E(t("value"))} ${Dash.num(b.value)} · ${E(t("points"))} ${Dash.num(b.points)}">${E(b.organization_id)} (${b.evidence_count})</a>`).join(" ") || `<span class="muted">${E(bi(r.note) || "—")}</span>`}</td></tr>`).join("")}</tbody></table>`;
 
 const indicatorChart = (id, card) => Dash.chart(id, {
@@ -146,7 +148,7 @@ const changesPanel = (ch) => {
 // 数据质量: the institution's flagged events by kind (the flags activity raised at ingest), and the events of a kind
 const flagNames = (flags) => flags.map((f) => t(f.flag)).join("、");
 const flaggedEvents = (dq) => `<table id="flagged-events" data-flag="${E(dq.flag || "")}"><thead><tr><th>${t("evidence")}</th><th>${t("event_kind")}</th><th>${t("level_branch")}</th><th>${t("event_day")}</th><th>${t("flags")}</th><th>${t("channel")}</th></tr></thead>
-  <tbody>${dq.items.map((e) => `<tr data-id="${E(e.id)}"><td><code class="event-id">${E(e.id)}</code></td><td>${E(t(e.kind))}</td>
+  <tbody>${dq.items.map((e) => `<tr data-id="${E(e.id)}"><td>${eventLink(e.id)}</td><td>${E(t(e.kind))}</td>
   <td>${e.organization_id ? `<a class="branch-link id" href="#/branch/${encodeURIComponent(e.organization_id)}">${E(e.organization_id)}</a>` : `<span class="id">${E(e.member_id || "—")}</span>`}</td>
   <td>${E(e.day || "—")}</td><td>${E(flagNames(e.flags))}</td><td>${E(t(e.channel || "—"))}</td></tr>`).join("")}</tbody></table>
   ${dq.total > dq.items.length ? `<p class="muted">${t("page_of", { p: dq.page, n: Math.ceil(dq.total / dq.page_size), t: dq.total })}</p>` : ""}`;
@@ -269,4 +271,22 @@ V.heatmap = async (view, s) => {
     visualMap: { min: 0, max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#fff5f0", "#fcbba1", "#ef3b2c", "#67000d"] } },
     series: [{ name: t("nav_heat"), type: "heatmap", data: points, label: { show: true } }],
   });
+};
+
+const DATA_LABELS = { organization_id: "level_branch", meeting_kind: "meeting_kind", held_at: "held_at", attendee_ids: "attendees", expected_count: "expected_count", topic: "topic", member_id: "member", date: "date", minutes: "minutes", course: "course", month: "month", amount_cny: "amount_cny", kind: "kind", participant_ids: "attendees", hours: "hours" };
+const dataValue = (k, v) => (Array.isArray(v) ? `${v.length}：${v.join("、")}` : k === "meeting_kind" ? t(v) : k.endsWith("_at") ? Dash.time(v) : String(v ?? "—"));
+
+V.event = async (view, s, id) => {
+  const e = await Dash.json(`/api/v1/events/${encodeURIComponent(id)}`);
+  const p = e.provenance || {};
+  const rows = (pairs) => pairs.map(([k, v, cls]) => `<tr><th>${E(k)}</th><td class="${cls || ""}">${v}</td></tr>`).join("");
+  const data = Object.entries(e.data || {}).filter(([k]) => k in DATA_LABELS).map(([k, v]) => [t(DATA_LABELS[k] || k), E(dataValue(k, v)), /_id$|_ids$/.test(k) ? "id" : ""]);
+  view.innerHTML = `<p><a href="javascript:history.back()">← ${t("back")}</a></p>
+    <div class="panel" id="event"><h2>${t("evidence")} <code class="event-id">${E(e.id)}</code></h2>
+    <div class="grid2"><div><h3>${t("event_says")}</h3><table><tbody>${rows([[t("event_type"), E(t(e.type))], ...data])}</tbody></table></div>
+    <div><h3>${t("event_came")}</h3><table><tbody>${rows([
+      [t("received_at"), E(Dash.time(e.received_at))], [t("channel"), E(t(e.channel))], [t("reporting_level"), E(e.reporting_level || "—")],
+      [t("file_name"), E(p.file_name || "—")], [t("row"), E(p.row ?? "—")], [t("batch_id"), E(p.batch_id || "—"), "id"],
+      [t("late"), t(e.late ? "yes" : "no")], [t("flags"), E(e.flags.map((f) => t(f)).join("、") || t("none"))],
+    ])}</tbody></table></div></div></div>`;
 };
