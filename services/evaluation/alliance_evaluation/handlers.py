@@ -238,7 +238,9 @@ class Evaluation:
                     loading = asyncio.create_task(
                         self.projections.load_facts(period, chunks[k + 1], reviews=reviews, quarter=quarter)
                     )
-                result = await asyncio.to_thread(_scored, facts, period, self.ruleset, chunk, today)
+                # an institution the registry never announced (only events naming it) is not scored
+                known = [i for i in chunk if i in facts.institutions]
+                result = await asyncio.to_thread(_scored, facts, period, self.ruleset, known, today)
                 if writing is not None:
                     changed += await writing
                 writing = asyncio.create_task(store_scores(self.models, result, facts, self.clock.now(), trigger))
