@@ -16,12 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaProducer
 from alliance_activity.app import create_app
 from alliance_activity.settings import ActivitySettings
 from alliance_localinfra import create_topics, local_infra
-from alliance_localinfra._proc import free_ports
 from alliance_shared.auth import generate_api_key, hash_api_key
 from alliance_shared.contracts import registry as reg
 from alliance_shared.contracts.catalog import envelope
@@ -29,7 +27,7 @@ from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import REGISTRY_EVENTS, TOPICS
 from alliance_shared.kafka.producer import EventPublisher
 from alliance_shared.pii import PiiVault
-from alliance_shared.testing import namespace, wait_for
+from alliance_shared.testing import namespace, serving, wait_for
 
 
 async def seed(settings: ActivitySettings, db: Any) -> str:
@@ -126,15 +124,7 @@ def batch(run: int, size: int, kind: str = "meeting") -> list[dict[str, Any]]:
 
 async def bench_api(settings: ActivitySettings, batches: int, size: int, kind: str = "meeting") -> float:
     app = create_app(settings)
-    (port,) = free_ports(1)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return bool(server.started)
-
-    await wait_for(started, timeout_s=30, what="the activity service to serve")
-    try:
+    async with serving(app, what="the activity service to serve", timeout_s=30) as port:
         api_key = await seed(settings, app.state.runtime.db)
         bodies = [json.dumps(batch(r, size, kind)).encode() for r in range(batches)]
         headers = {"X-Api-Key": api_key, "Content-Type": "application/cloudevents-batch+json"}
@@ -148,9 +138,6 @@ async def bench_api(settings: ActivitySettings, batches: int, size: int, kind: s
             elapsed = time.perf_counter() - started
         await app.state.runtime.mongo.drop_database(settings.database_name)
         return elapsed
-    finally:
-        server.should_exit = True
-        await serving
 
 
 async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int) -> float:

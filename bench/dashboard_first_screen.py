@@ -26,7 +26,7 @@ from alliance_evaluation.app import create_app
 from alliance_evaluation.settings import EvaluationSettings
 from alliance_shared.auth import mint_token
 from alliance_shared.clock import FixedClock
-from alliance_shared.testing import namespace, wait_for
+from alliance_shared.testing import namespace, serving
 
 PERIOD = "2026-Q3"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "bench"
@@ -217,25 +217,12 @@ PAGES = {  # name → (path, the view that must be ready, token)
 async def time_pages(app, token: str, token_admin: str, n_inst: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Each page in headless Debian Chromium, from navigation until the view says it is ready
     (its API answers in and its charts drawn); a screenshot of each under test-artifacts/bench/."""
-    import socket
-
-    import uvicorn
     from playwright.async_api import async_playwright
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
-    )
-    serving = asyncio.create_task(server.serve())
-    async def started() -> bool:
-        return bool(server.started)
-
-    await wait_for(started, timeout_s=30, what="the dashboard server")
     out: dict[str, float] = {}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
+    async with serving(app, what="the dashboard server", timeout_s=30, lifespan="off", log_config=None,
+                       access_log=False) as port:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for name, (path, view, who) in PAGES.items():
@@ -250,9 +237,6 @@ async def time_pages(app, token: str, token_admin: str, n_inst: int) -> dict[str
                 await page.screenshot(path=str(ARTIFACTS / f"{n_inst}-{view}.png"), full_page=False)
                 await context.close()
             await browser.close()
-    finally:
-        server.should_exit = True
-        await serving
     return out
 
 

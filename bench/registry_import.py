@@ -20,16 +20,14 @@ import time
 from typing import Any
 
 import httpx
-import uvicorn
 from alliance_localinfra import create_topics, local_infra
-from alliance_localinfra._proc import free_ports
 from alliance_registry.adapters.store import INDEXES, MEMBERS
 from alliance_registry.app import create_app
 from alliance_registry.settings import RegistrySettings
 from alliance_shared.auth import mint_token
 from alliance_shared.contracts.topics import TOPICS
 from alliance_shared.mongo import IndexSpec, ensure_indexes
-from alliance_shared.testing import namespace, wait_for
+from alliance_shared.testing import namespace, serving, wait_for
 from stdnum.cn import ric, uscc
 
 # Shenzhen's districts; members born 1950–2004, many before their district existed
@@ -73,26 +71,13 @@ async def imported(client: httpx.AsyncClient, kind: str, content: bytes, name: s
 
 
 async def load(
-    settings: RegistrySettings, members: int, institutions: int, branches: int, relay_batch: int,
-    relay_wait_s: float,
+    settings: RegistrySettings, members: int, institutions: int, branches: int, relay_wait_s: float,
 ) -> dict[str, Any]:
     app = create_app(settings)
-    (port,) = free_ports(1)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return bool(server.started)
-
-    await wait_for(started, timeout_s=60, what="the registry to serve")
-    # FerretDB 1.24.2 on PostgreSQL (as localinfra builds it on 2026-12-01) stops answering every
-    # client once one bulk write holds more than about 50 updates, and the relay clears a poll of
-    # 200 documents with 400: the bench polls 20 at a time until the store is fixed
-    app.state.runtime.relay._batch = relay_batch
     rng = random.Random(11643)
     token = mint_token(settings.auth_jwt_secret, role="secretariat", subject="bench")
     out: dict[str, Any] = {}
-    try:
+    async with serving(app, what="the registry to serve") as port:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3600,
                                      headers={"Authorization": f"Bearer {token}"}) as client:
             usccs = [make_uscc(i) for i in range(institutions)]
@@ -134,9 +119,6 @@ async def load(
         out["baseline_s"] = await raw_insert(db, members)
         await app.state.runtime.mongo.drop_database(settings.database_name)
         return out
-    finally:
-        server.should_exit = True
-        await serving
 
 
 async def raw_insert(db: Any, members: int) -> float:
@@ -153,7 +135,7 @@ async def raw_insert(db: Any, members: int) -> float:
     return time.perf_counter() - started
 
 
-async def main(members: int, institutions: int, branches: int, relay_batch: int, relay_wait_s: float) -> None:
+async def main(members: int, institutions: int, branches: int, relay_wait_s: float) -> None:
     with local_infra() as infra:  # the servers named by KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI, or its own
         bootstrap, mongodb_uri = infra.kafka_bootstrap_servers, infra.mongodb_uri
         ns = namespace("bench")
@@ -165,7 +147,7 @@ async def main(members: int, institutions: int, branches: int, relay_batch: int,
             environment="test",
         )
         create_topics(bootstrap, [f"{ns}.{t}" for t in TOPICS], partitions=3)
-        got = await load(settings, members, institutions, branches, relay_batch, relay_wait_s)
+        got = await load(settings, members, institutions, branches, relay_wait_s)
         assert got["created"] == members, got
         api_rate, raw_rate = members / got["import_s"], members / got["baseline_s"]
         print(f"members: {members:,} in {branches:,} branches of {institutions:,} institutions "
@@ -186,8 +168,7 @@ if __name__ == "__main__":
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--institutions", type=int, default=0, help="default: members / 33")
     parser.add_argument("--branches", type=int, default=0, help="default: members / 10")
-    parser.add_argument("--relay-batch", type=int, default=20, help="documents per relay poll")
     parser.add_argument("--relay-wait", type=float, default=120.0, help="seconds to wait for the relay")
     args = parser.parse_args()
     asyncio.run(main(args.members, args.institutions or max(1, args.members // 33),
-                     args.branches or max(1, args.members // 10), args.relay_batch, args.relay_wait))
+                     args.branches or max(1, args.members // 10), args.relay_wait))

@@ -4,9 +4,11 @@ what landed on a topic. Used by every service's integration and end-to-end tests
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
@@ -32,6 +34,33 @@ async def wait_for(probe: Callable[[], Awaitable[T | None]], *, timeout_s: float
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, *, what: str, timeout_s: float = 60.0, **config: Any) -> AsyncIterator[int]:
+    """Serve an ASGI `app` with uvicorn on a free 127.0.0.1 port for the block (benches and UI
+    tests that drive a service in-process over real HTTP); yields the port. `config` goes to
+    `uvicorn.Config` (e.g. `lifespan="off"`)."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    config.setdefault("log_level", "warning")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
+    task = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        if task.done():  # failed to start: its error, not a timeout
+            task.result()
+        return bool(server.started)
+
+    try:
+        await wait_for(started, timeout_s=timeout_s, what=what)
+        yield port
+    finally:
+        server.should_exit = True
+        await task
 
 
 class TopicReader:
