@@ -207,12 +207,23 @@ def _no_data(row: Doc) -> bool:
 
 
 # -- heat map -----------------------------------------------------------------------------------
+HEAT_SPANS = {"quarter": 3, "trailing_12": HEAT_MONTHS}  # the chosen quarter's months, or the 12 ending with it
+
+
 async def heatmap(
-    models: ReadModels, period: str, institution_id: str | None, q: str | None, page: int, page_size: int
+    models: ReadModels,
+    projections: Projections,
+    period: str,
+    institution_id: str | None,
+    q: str | None,
+    page: int,
+    page_size: int,
+    span: str = "quarter",
 ) -> dict[str, Any]:
-    """Organisational-life meetings per branch per month, for a page of branches: the 12 months
-    ending with the period (each quarter's counts come from its rank rows)."""
-    months = months_back(period)
+    """Organisational-life meetings per branch per month, for a page of branches: the months of the
+    period (`span` quarter) or the 12 months ending with it (`trailing_12`; each earlier quarter's
+    counts come from its own rank rows). Each branch says its kind and its institutions by name."""
+    months = months_back(period, HEAT_SPANS[span])
     quarter = await models.ranks.quarter(period)
     peer = {"institution_ids": institution_id} if institution_id else {}
     found = [
@@ -220,7 +231,8 @@ async def heatmap(
     ]
     start = (page - 1) * page_size
     rows = found[start : start + page_size]  # already in id order
-    earlier = [await models.ranks.quarter(p) for p in quarters_back(period, 4)[:-1]]
+    earlier = [await models.ranks.quarter(p) for p in quarters_back(period, len(months) // 3)[:-1]]
+    names = await _institution_names(projections, quarter, rows)
     items = []
     for r in rows:
         counts: dict[str, int] = {}
@@ -230,18 +242,45 @@ async def heatmap(
             counts |= row.get("meetings") or {}
             lasts.append(row.get("last_meeting_on"))
         counts |= r.get("meetings") or {}
+        covered = _institutions_of(r)
         items.append(
             {
                 "organization_id": r["id"],
                 "name": r.get("name"),
-                "institution_id": (r.get("institution_ids") or [r.get("institution_id")])[0],
+                "kind": r.get("kind"),
+                "institution_id": covered[0] if covered else None,
+                "institution_name": names.get(covered[0]) if covered else None,
+                "institutions": [{"id": i, "name": names.get(i)} for i in covered],
                 "opened": r.get("opened"),
                 "closed": r.get("closed"),
                 "last_meeting_on": max((d for d in lasts if d), default=None),
                 "counts": [counts.get(m, 0) for m in months],
             }
         )
-    return {"months": months, "items": items, "total": len(found), "page": page, "page_size": page_size}
+    return {
+        "span": span,
+        "months": months,
+        "items": items,
+        "total": len(found),
+        "page": page,
+        "page_size": page_size,
+    }
+
+
+def _institutions_of(row: Doc) -> list[str]:
+    return [i for i in (row.get("institution_ids") or [row.get("institution_id")]) if i]
+
+
+async def _institution_names(
+    projections: Projections, quarter: ranks.Quarter, rows: list[Doc]
+) -> dict[str, str | None]:
+    """The institutions of a page of branches by name: the quarter's rank rows name every scored
+    institution; one `_id` `$in` on the registry's projection names any other (a joint branch's
+    partner the quarter did not score)."""
+    wanted = {i for r in rows for i in _institutions_of(r)}
+    names = {r["id"]: r.get("name") for r in quarter.institutions if r["id"] in wanted and r.get("name")}
+    missing = sorted(wanted - set(names))
+    return names | await projections.names("institutions", missing) if missing else names
 
 
 # -- the lagging work queue ---------------------------------------------------------------------

@@ -273,23 +273,33 @@ async def test_the_work_queue_shows_reminders_and_keeps_a_versioned_follow_up(
     await shot(page, artifacts, "08-work-queue")
 
 
+HEAT_GRID = """() => Object.fromEntries([...document.querySelectorAll('#heatmap tbody tr[data-org]')].map(tr => [tr.dataset.org, {
+  institution: tr.querySelector('td.heat-inst').innerText.trim(),
+  counts: Object.fromEntries([...tr.querySelectorAll('td.heat[data-count]')].filter(td => td.dataset.count !== '0').map(td => [td.dataset.month, Number(td.dataset.count)])),
+}]))"""
+
+
 async def test_the_heat_map_counts_meetings_per_branch_per_month(
     browser: Browser, quarter: Any, artifacts: Path
 ) -> None:
     page = await open_page(browser, quarter, f"/?period={PERIOD}#/heatmap")
     await ready(page, "heatmap")
-    option = await page.evaluate(
-        "() => { const o = window.__charts['chart-heat'].getOption(); return {x: o.xAxis[0].data, y: o.yAxis[0].data, d: o.series[0].data}; }"
-    )
-    assert option["x"][0] == "2025-10" and option["x"][-1] == "2026-09"
-    async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as client:
-        api = await client.get("/api/v1/dashboard/heatmap", params={"period": PERIOD})
-    order = [i["organization_id"] for i in api.json()["items"]]
-    assert order == ["b1", "b2", "b3", "b4"]
-    got = {(order[y], option["x"][x]): c for x, y, c in option["d"] if c}
-    assert got == {(b, m): c for b, months in quarter.heat.items() for m, c in months.items()}
-    await charts_drawn(page, {"chart-heat"})
+    months = await page.locator("#heatmap thead th.month").evaluate_all("ths => ths.map(th => th.dataset.month)")
+    assert months == ["2026-07", "2026-08", "2026-09"]  # the chosen quarter's months
+    assert await page.locator("#heatmap thead th.month").all_inner_texts() == ["2026年7月", "2026年8月", "2026年9月"]
+    grid = await page.evaluate(HEAT_GRID)
+    assert list(grid) == ["b1", "b2", "b3", "b4"]
+    assert {b: r["institution"] for b, r in grid.items()} == {"b1": "国有银行甲", "b2": "国有银行甲", "b3": "民营证券乙", "b4": "新兴金融丙"}
+    in_quarter = {b: {m: c for m, c in ms.items() if m in months} for b, ms in quarter.heat.items()}
+    assert {b: r["counts"] for b, r in grid.items()} == in_quarter
     await shot(page, artifacts, "09-heatmap")
+    await page.click('#h-span button[data-span="trailing_12"]')
+    await page.wait_for_selector('#heatmap[data-months="12"]')
+    await ready(page, "heatmap")
+    months = await page.locator("#heatmap thead th.month").evaluate_all("ths => ths.map(th => th.dataset.month)")
+    assert months[0] == "2025-10" and months[-1] == "2026-09"
+    assert {b: r["counts"] for b, r in (await page.evaluate(HEAT_GRID)).items()} == quarter.heat  # b4's April too
+    await shot(page, artifacts, "09-heatmap-12-months")
 
 
 async def test_the_printable_report_and_every_export_carry_chinese_headers(

@@ -25,6 +25,13 @@ PageSize = Annotated[int, Query(ge=1, le=200)]
 Level = Literal["institution", "branch"]
 Sort = Literal["score", "name", "completeness", "timeliness", "object_id"]
 Table = Literal["overview", "trend", "rankings", "institution", "queue", "heatmap"]
+HeatSpan = Annotated[
+    Literal["quarter", "trailing_12"],
+    Query(
+        description="热力图月份：quarter 为所选季度的三个月（默认），trailing_12 为截至该季度末的近12个月"
+        " / months shown: the quarter's (default) or the 12 ending with it"
+    ),
+]
 Grouping = Annotated[
     peers.Grouping,
     Query(description="同类组：默认按所有制，可再按行业、上报成熟度细分；all 为全部机构（不分组）/ peer group"),
@@ -106,8 +113,11 @@ async def get_heatmap(
     q: Annotated[str | None, Query(max_length=100)] = None,
     page: Page = 1,
     page_size: PageSize = 30,
+    span: HeatSpan = "quarter",
 ) -> dict[str, Any]:
-    return await dv.heatmap(ev.models, period_of(period), scope(who, institution_id), q, page, page_size)
+    return await dv.heatmap(
+        ev.models, ev.projections, period_of(period), scope(who, institution_id), q, page, page_size, span
+    )
 
 
 @router.get("/queue")
@@ -158,6 +168,7 @@ async def get_export(
     q: Annotated[str | None, Query(max_length=100)] = None,
     status: Literal["lagging", "at_risk"] | None = None,
     grouping: Grouping = peers.DEFAULT_GROUPING,
+    span: HeatSpan = "quarter",
 ) -> Response:
     p = period_of(period)
     if table in ("overview", "trend") and not institution_id:
@@ -179,6 +190,7 @@ async def get_export(
         q=q,
         status=status,
         grouping=grouping,
+        span=span,
     )
     return Response(
         body,

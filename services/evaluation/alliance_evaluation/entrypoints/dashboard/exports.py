@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alliance_shared.clock import SHANGHAI
+from alliance_shared.contracts.vocabulary import zh
 
 from ... import dashboard_views as dv
 from ... import views
@@ -79,6 +80,7 @@ async def workbook(
     q: str | None,
     status: str | None,
     grouping: str = peers.DEFAULT_GROUPING,
+    span: str = "quarter",
 ) -> tuple[bytes, str]:
     models = ev.models
     if table == "overview":
@@ -261,7 +263,29 @@ async def workbook(
             )
         return table_workbook("落后支部工作台", "工作台", headers, rows), "queue"
     assert table == "heatmap"
-    heat = await dv.heatmap(models, period, institution_id, q, 1, EXPORT_LIMIT)
-    headers = ["支部编号 Branch ID", "支部 Branch", "机构 Institution", *heat["months"]]
-    rows = [[i["organization_id"], i["name"], i["institution_id"], *i["counts"]] for i in heat["items"]]
+    heat = await dv.heatmap(models, ev.projections, period, institution_id, q, 1, EXPORT_LIMIT, span)
+    headers = [
+        "支部编号 Branch ID",
+        "支部 Branch",
+        "组织类型 Kind",
+        "机构 Institution",
+        *(_month(m) for m in heat["months"]),
+        "上次会议 Last meeting",
+    ]
+    rows = [
+        [
+            i["organization_id"],
+            i["name"],
+            zh(i["kind"]),
+            "、".join(str(x["name"] or x["id"]) for x in i["institutions"]),  # a joint branch names each
+            *i["counts"],
+            i["last_meeting_on"],
+        ]
+        for i in heat["items"]
+    ]
     return table_workbook(f"{period} 组织生活热力图", "组织生活", headers, rows), "heatmap"
+
+
+def _month(month: str) -> str:
+    """`2026-07` → 2026年7月."""
+    return f"{month[:4]}年{int(month[5:7])}月"

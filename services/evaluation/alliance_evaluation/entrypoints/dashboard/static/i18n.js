@@ -46,6 +46,8 @@ window.I18N = {
     meeting_kind: "会议类型", event_says: "事件内容", event_came: "到达与来源", event_type: "事件类型", received_at: "接收时间", file_name: "上传文件", row: "文件行号",
     batch_id: "批次编号", late: "迟报", held_at: "召开时间", attendees: "出席党员", expected_count: "应到人数", topic: "主题",
     member: "党员", date: "日期", minutes: "学习时长（分钟）", course: "课程", month: "月份", amount_cny: "金额（元）", hours: "时长（小时）",
+    heat_branch: "支部", heat_institution: "机构", heat_span_quarter: "本季度（3个月）", heat_span_trailing_12: "近12个月",
+    heat_cell: "{name} · {month}：{n} 次", heat_not_open: "支部未成立或已撤销", heat_legend: "每月次数",
     "fpba.meeting.held.v1": "组织生活会议", "fpba.learning.completed.v1": "线上学习", "fpba.dues.paid.v1": "党费缴纳", "fpba.public_activity.held.v1": "公共活动",
   },
   en: {
@@ -63,7 +65,7 @@ window.I18N = {
     no_change: "No change since the previous computation", before: "Before", after: "After", events_added: "Events added", events_removed: "Events removed",
     branches_of: "Branches", back: "Back", status: "Status", days_since: "Days since last meeting", last_meeting: "Last meeting",
     reminders: "Reminders sent", delivery: "Delivery", contacted: "Contacted", contacted_on: "Contacted on", reason: "Reason", promised_on: "Promised by",
-    save: "Save", saved: "Saved", conflict: "Changed by someone else, reload", heat_hint: "Organisational-life meetings per month",
+    save: "Save", saved: "Saved", conflict: "Changed by someone else, reload", heat_hint: "Organisational-life meetings per month (branch meetings, Party lessons, theme Party days…)",
     months: "Months", open_report: "Open the printable report", print: "Print", report_title: "Quarterly evaluation report", top10: "Top ten", bottom10: "Bottom ten",
     lagging_count: "Lagging / at-risk branches", generated_at: "Generated at", history: "Computation history", computed_at: "Computed at", trigger: "Trigger",
     lagging: "Lagging", at_risk: "At risk", state_owned: "State-owned", private: "Private", emerging: "Emerging finance",
@@ -93,6 +95,8 @@ window.I18N = {
     meeting_kind: "Meeting kind", event_says: "What it says", event_came: "How it arrived", event_type: "Event type", received_at: "Received at", file_name: "Uploaded file", row: "File row",
     batch_id: "Batch", late: "Late", held_at: "Held at", attendees: "Attendees", expected_count: "Expected", topic: "Topic",
     member: "Member", date: "Date", minutes: "Minutes", course: "Course", month: "Month", amount_cny: "Amount (CNY)", hours: "Hours",
+    heat_branch: "Branch", heat_institution: "Institution", heat_span_quarter: "This quarter (3 months)", heat_span_trailing_12: "Last 12 months",
+    heat_cell: "{name} · {month}: {n} meetings", heat_not_open: "branch not open", heat_legend: "Meetings a month",
     "fpba.meeting.held.v1": "Meeting held", "fpba.learning.completed.v1": "Learning completed", "fpba.dues.paid.v1": "Dues paid", "fpba.public_activity.held.v1": "Public activity",
   },
 };

@@ -252,25 +252,46 @@ V.queue = async (view, s) => {
   }));
 };
 
+// 组织生活热力图: a table, so every name is read whole (wrapped, and in its cell's title) next to its
+// institution; the chosen quarter's months by default, the 12 months ending with it on the switch
+const HEAT_STEPS = [[4, "heat-4"], [2, "heat-2"], [1, "heat-1"], [0, "heat-0"]];  // 0 · 1 · 2–3 · ≥4 meetings
+const heatClass = (n) => HEAT_STEPS.find(([min]) => n >= min)[1];
+const monthLabel = (m) => {
+  const [y, mo] = m.split("-").map(Number);
+  return lang() === "zh" ? `${y}年${mo}月` : new Date(Date.UTC(y, mo - 1, 1)).toLocaleString("en-GB", { month: "short", year: "numeric", timeZone: "UTC" });
+};
+// a column's head: the year and the month each kept whole, so a narrow column breaks between them
+const monthHead = (m) => (lang() === "zh" ? `<span>${m.slice(0, 4)}年</span><span>${Number(m.slice(5, 7))}月</span>` : E(monthLabel(m)).replace(" ", " <wbr>"));
+// a month before the branch opened or after it closed is not a month it could meet in
+const heatOpen = (row, m) => (!row.opened || m >= row.opened.slice(0, 7)) && (!row.closed || m <= row.closed.slice(0, 7));
+const heatInstitutions = (row) => row.institutions.map((i) => i.name || i.id).join("、");
+
 V.heatmap = async (view, s) => {
-  const h = (s.heat = s.heat || { page: 1, q: "" });
-  const data = await Dash.json("/api/v1/dashboard/heatmap", { period: s.period, page: h.page, page_size: 30, q: h.q });
-  const points = [];
-  data.items.forEach((row, y) => row.counts.forEach((c, x) => points.push([x, y, c])));
-  const max = Math.max(4, ...points.map((p) => p[2]));
-  view.innerHTML = `<div class="panel"><h2>${t("nav_heat")} ${exportButton("heatmap", { period: s.period, q: h.q })}</h2>
-    <p class="muted">${t("heat_hint")}</p><div class="filters"><input id="h-q" type="search" placeholder="${t("search")}" value="${E(h.q)}"></div>
-    <div id="chart-heat" class="chart tall" style="height:${Math.max(260, 60 + data.items.length * 22)}px"></div></div>`;
+  const h = (s.heat = s.heat || { page: 1, q: "", span: "quarter" });
+  const data = await Dash.json("/api/v1/dashboard/heatmap", { period: s.period, page: h.page, page_size: 30, q: h.q, span: h.span });
+  const spanButton = (span) => `<button type="button" data-span="${span}" aria-pressed="${h.span === span}" class="${h.span === span ? "on" : ""}">${t(`heat_span_${span}`)}</button>`;
+  const cell = (row, m, n) => {
+    const month = monthLabel(m);
+    if (!heatOpen(row, m)) return `<td class="heat na" data-month="${m}" title="${E(`${row.name || ""} · ${month}：${t("heat_not_open")}`)}">·</td>`;
+    return `<td class="heat n ${heatClass(n)}" data-month="${m}" data-count="${n}" title="${E(t("heat_cell", { name: row.name || "", month, n }))}">${n}</td>`;
+  };
+  const legend = [["heat-0", "0"], ["heat-1", "1"], ["heat-2", "2–3"], ["heat-4", "≥4"]].map(([cls, n]) => `<span class="heat ${cls}">${n}</span>`).join("");
+  view.innerHTML = `<div class="panel" id="heat-panel"><h2>${t("nav_heat")} ${exportButton("heatmap", { period: s.period, q: h.q, span: h.span })}</h2>
+    <p class="muted">${t("heat_hint")}</p>
+    <div class="filters"><input id="h-q" type="search" placeholder="${t("search")}" value="${E(h.q)}">
+      <span class="switch" id="h-span" role="group" aria-label="${E(t("months"))}">${spanButton("quarter")}${spanButton("trailing_12")}</span>
+      <span class="heat-legend" title="${E(t("heat_hint"))}">${t("heat_legend")} ${legend}</span></div>
+    <div class="heat-scroll"><table id="heatmap" data-span="${E(data.span)}" data-months="${data.months.length}"><thead><tr>
+      <th class="heat-branch">${t("heat_branch")}</th><th class="heat-inst">${t("heat_institution")}</th>
+      ${data.months.map((m) => `<th class="n month" data-month="${m}">${monthHead(m)}</th>`).join("")}<th class="last">${t("last_meeting")}</th></tr></thead>
+    <tbody>${data.items.length ? data.items.map((row) => `<tr data-org="${E(row.organization_id)}">
+      <td class="heat-branch" title="${E(`${row.name || row.organization_id}${row.kind && row.kind !== "branch" ? ` · ${t(row.kind)}` : ""}`)}"><a class="branch-link" href="#/branch/${encodeURIComponent(row.organization_id)}">${E(row.name || row.organization_id)}</a>${kindBadge(row.kind)}</td>
+      <td class="heat-inst" title="${E(heatInstitutions(row))}">${E(heatInstitutions(row))}</td>
+      ${data.months.map((m, x) => cell(row, m, row.counts[x])).join("")}<td class="last">${E(row.last_meeting_on || "—")}</td></tr>`).join("")
+      : `<tr><td colspan="${data.months.length + 3}" class="muted">${t("empty")}</td></tr>`}</tbody></table></div></div>`;
   view.querySelector(".panel").appendChild(pager(data, (p) => { h.page = p; App.render(); }));
   $("#h-q").onchange = (e) => { h.q = e.target.value.trim(); h.page = 1; App.render(); };
-  Dash.chart("chart-heat", {
-    tooltip: { position: "top", formatter: (p) => `${E(data.items[p.value[1]].name)}<br>${data.months[p.value[0]]}: ${p.value[2]}` },
-    grid: { left: 170, right: 20, top: 10, bottom: 70 },
-    xAxis: { type: "category", data: data.months, splitArea: { show: true } },
-    yAxis: { type: "category", inverse: true, data: data.items.map((i) => i.name || i.organization_id), splitArea: { show: true } },
-    visualMap: { min: 0, max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#fff5f0", "#fcbba1", "#ef3b2c", "#67000d"] } },
-    series: [{ name: t("nav_heat"), type: "heatmap", data: points, label: { show: true } }],
-  });
+  view.querySelectorAll("#h-span button").forEach((b) => b.addEventListener("click", () => { h.span = b.dataset.span; App.render(); }));
 };
 
 const DATA_LABELS = { organization_id: "level_branch", meeting_kind: "meeting_kind", held_at: "held_at", attendee_ids: "attendees", expected_count: "expected_count", topic: "topic", member_id: "member", date: "date", minutes: "minutes", course: "course", month: "month", amount_cny: "amount_cny", kind: "kind", participant_ids: "attendees", hours: "hours" };
