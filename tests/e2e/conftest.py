@@ -63,6 +63,7 @@ def platform(infra: object, outside: Outside) -> Iterator[Platform]:
         "RESCORE_INTERVAL_S": "1",
     }
     per_service = {name: {"MONGODB_DATABASE": f"{ns}-{name}"} for name in SERVICES}
+    per_service["activity"]["REGISTRY_URL"] = f"http://127.0.0.1:{ports['registry']}"  # the L1 form's names
     with running_platform(ports=ports, topic_prefix=f"{ns}.", run_dir=run_dir, extra_env=extra,
                           per_service_env=per_service) as running:
         outside.mailbox = running["mailbox"]

@@ -18,6 +18,7 @@ from .adapters import projection as projection_adapter
 from .adapters import submissions as submissions_adapter
 from .adapters.keys import ApiKeys
 from .adapters.projection import RegistryProjection
+from .adapters.registry_names import RosterNames
 from .adapters.submissions import SubmissionStore
 from .entrypoints import events, manual, streaming
 from .entrypoints.deps import Activity, api_key_resolver
@@ -85,4 +86,5 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
     )
     app.state.activity = Activity(settings, ingest, projection, submissions, keys)
     app.state.clock = clock
+    app.state.roster_names = RosterNames(settings.registry_url, settings.registry_timeout_s)  # the form's names
     return app

@@ -216,6 +216,8 @@ def registry_handlers(projection: RegistryProjection, keys: ApiKeys) -> dict[typ
                 "parent_id": p.parent_id,
                 "established_at": p.established_at.isoformat(),
                 "closed_at": None,
+                "name": p.name,  # the form's branch list
+                "has_party_groups": p.has_party_groups,
             },
         )
 
@@ -226,6 +228,8 @@ def registry_handlers(projection: RegistryProjection, keys: ApiKeys) -> dict[typ
                 "institution_id": p.institution_id,
                 "institution_ids": list(p.institution_ids),
                 "parent_id": p.parent_id,
+                "name": p.name,
+                "has_party_groups": p.has_party_groups,
             },
         )
 

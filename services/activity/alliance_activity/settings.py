@@ -21,3 +21,16 @@ class ActivitySettings(ServiceSettings):
     registry_group: str = "activity-registry"
     credentials_group: str = "activity-credentials"  # + the process's own suffix: every process hears every key event
     ingest_group: str = "activity-ingest"
+
+    # the L1 web form (/form): in development a sign-in on the page mints the branch secretary's JWT;
+    # anywhere else that JWT comes from the organisation's SSO, which returns to /form#token=<JWT>
+    form_dev_sign_in: bool = True  # honoured in development only (`dev_sign_in_enabled`)
+    form_sso_url: str | None = None  # the organisation's SSO sign-in page, linked from the form
+    # names of a branch's members (they do not travel on registry events: personal data stays in the
+    # registry), read from its API with the secretary's own token when the form shows a roll
+    registry_url: str = "http://127.0.0.1:8001"
+    registry_timeout_s: float = 3.0
+
+    @property
+    def dev_sign_in_enabled(self) -> bool:
+        return self.form_dev_sign_in and self.environment == "development"

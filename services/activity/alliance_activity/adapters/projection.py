@@ -18,6 +18,7 @@ INSTITUTIONS, ORGANIZATIONS, MEMBERS, API_KEYS = "institutions", "organizations"
 
 INDEXES = (
     IndexSpec(MEMBERS, [("organization_id", 1), ("left_at", 1)]),
+    IndexSpec(ORGANIZATIONS, [("institution_ids", 1)]),  # the form's branch list
     IndexSpec(API_KEYS, [("institution_id", 1)]),
 )
 
@@ -120,6 +121,35 @@ class RegistryProjection:
             async for row in await self._col(MEMBERS).aggregate(pipeline):
                 counts[row["_id"]] = int(row["n"])
         return Reference(institutions, organizations, members, counts)
+
+    # -- what the L1 form shows ------------------------------------------------------------------
+    async def institutions(self) -> list[dict[str, Any]]:
+        """Every institution the registry announced: id and name (the development sign-in's list)."""
+        docs: list[dict[str, Any]] = await self._col(INSTITUTIONS).find({}, {"name": 1}).to_list(None)
+        return docs
+
+    async def institution(self, institution_id: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self._col(INSTITUTIONS).find_one({"_id": institution_id})
+        return doc
+
+    async def organizations_of(self, institution_id: str) -> list[dict[str, Any]]:
+        """The organisations covering an institution (a joint branch covers several)."""
+        fields = {"name": 1, "kind": 1, "institution_ids": 1, "established_at": 1, "closed_at": 1,
+                  "has_party_groups": 1}
+        docs: list[dict[str, Any]] = await self._col(ORGANIZATIONS).find({"institution_ids": institution_id},
+                                                                         fields).to_list(None)
+        return docs
+
+    async def organization(self, organization_id: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self._col(ORGANIZATIONS).find_one({"_id": organization_id})
+        return doc
+
+    async def roll(self, organization_id: str) -> list[dict[str, Any]]:
+        """The members on an organisation's roll now (ids, institution, status: no names travel)."""
+        query = {"organization_id": organization_id, "left_at": None}
+        fields = {"institution_id": 1, "status": 1, "joined_at": 1}
+        docs: list[dict[str, Any]] = await self._col(MEMBERS).find(query, fields).to_list(None)
+        return docs
 
     async def api_key(self, key_id: str) -> dict[str, Any] | None:
         doc: dict[str, Any] | None = await self._col(API_KEYS).find_one({"_id": key_id})

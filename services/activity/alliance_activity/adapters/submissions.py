@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from alliance_shared.contracts.activity import SubmissionRejected
+from alliance_shared.contracts.activity import MeetingHeld, SubmissionRejected
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope, parse_payload
 from alliance_shared.contracts.envelope import CloudEvent
@@ -248,6 +248,20 @@ class SubmissionStore:
             .to_list(limit)
         )
         return docs, await self._col.count_documents(query)
+
+    async def meetings_of(self, organization_id: str, institution_ids: Sequence[str]) -> Sequence[dict[str, Any]]:
+        """A branch's accepted, uncorrected meetings (the form's 本季度已报), by whichever channel they
+        came; narrowed by the indexed reporting institutions (a joint branch's are several)."""
+        query = {
+            "reporter_institution_id": {"$in": sorted(set(institution_ids))},
+            "status": "accepted",
+            "organization_id": organization_id,
+            "type": MeetingHeld.event_type,
+            "superseded_by": None,
+        }
+        fields = {"event.data": 1, "channel": 1, "received_at": 1, "flags": 1}
+        docs: list[dict[str, Any]] = await self._col.find(query, fields).to_list(None)
+        return docs
 
 
 def _record(

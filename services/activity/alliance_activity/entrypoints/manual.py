@@ -1,5 +1,5 @@
-"""L1 manual reporting: spreadsheet templates, uploads answered row by row, and the web form for
-branches that have no system at all."""
+"""L1 manual reporting: spreadsheet templates, uploads answered row by row, and (in `form`) the web
+form for branches that have no system at all."""
 
 from __future__ import annotations
 
@@ -7,27 +7,23 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
-from alliance_shared.contracts.vocabulary import MEETING_KIND_ZH, Channel
+from alliance_shared.contracts.vocabulary import Channel
 from alliance_shared.errors import DomainError, Invalid, NotFound, PayloadTooLarge
 from alliance_shared.http import CurrentUser
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field
+from fastapi.responses import Response, StreamingResponse
 
 from ..adapters.spreadsheets import read_rows, template
 from ..domain.model import Reporter, Submitted
 from ..domain.sheets import LAYOUTS, Layout, is_example, to_submitted
+from . import form
 from .deps import Activity, ActivityDep, reporter_of, row_answer
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["manual"])
-_pages = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
-)
+router.include_router(form.router)  # the web form of branches that have no system at all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NDJSON = "application/x-ndjson"
 PROGRESS_ROWS = 500
@@ -151,40 +147,3 @@ _running: set[asyncio.Task[None]] = set()
 
 def _line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode() + b"\n"
-
-
-class MeetingForm(BaseModel):
-    """The web form's fields, as the page posts them."""
-
-    organization_id: str = Field(min_length=1, max_length=100)
-    meeting_kind: str = Field(min_length=1, max_length=50)
-    held_at: str = Field(min_length=1, max_length=40)
-    attendee_ids: str | list[str] = ""
-    expected_count: int | str = 0
-    topic: str = Field(default="", max_length=500)
-
-
-@router.post("/api/v1/forms/meeting")
-async def submit_meeting_form(form: MeetingForm, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
-    reporter = reporter_of(user)
-    institution = reporter.institution_id or ""
-    values = form.model_dump()
-    if isinstance(values["attendee_ids"], list):
-        values["attendee_ids"] = ",".join(values["attendee_ids"])
-    item = to_submitted(
-        LAYOUTS["meeting"],
-        values,
-        institution_id=institution,
-        source=f"/institutions/{institution}/form",
-        row=None,
-        label="form",
-    )
-    report = await service.ingest([item], Channel.FORM, reporter)
-    return row_answer(report)
-
-
-@router.get("/form", response_class=HTMLResponse)
-async def meeting_form(request: Request) -> HTMLResponse:
-    """三会一课 web form, Chinese first; it posts with the branch secretary's token."""
-    page = _pages.get_template("meeting_form.html").render(kinds=list(MEETING_KIND_ZH.values()))
-    return HTMLResponse(page)

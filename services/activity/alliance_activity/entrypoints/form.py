@@ -1,0 +1,262 @@
+"""The L1 web form a branch secretary uses on a phone: sign in (in development a sign-in here mints
+the JWT; in production the organisation's SSO issues it), pick the branch and the meeting kind from
+lists, tick attendees from the branch's roll by name, pick the day, submit through the same path as
+every channel, and see what the branch has reported this quarter and what it still owes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from alliance_shared.auth import Principal, mint_token
+from alliance_shared.clock import SHANGHAI, Clock, quarter_of
+from alliance_shared.contracts.vocabulary import (
+    MEETING_KIND_ZH,
+    Channel,
+    MeetingKind,
+    MemberStatus,
+    OrganizationKind,
+    Role,
+    zh,
+)
+from alliance_shared.errors import Forbidden, Invalid, NotFound
+from alliance_shared.http import CurrentUser
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+
+from ..adapters.registry_names import RosterNames
+from ..domain.obligations import owed_this_quarter, quarter_window
+from ..domain.sheets import LAYOUTS, to_submitted
+from .deps import Activity, ActivityDep, reporter_of, row_answer
+
+router = APIRouter(tags=["form"])
+HERE = Path(__file__).parent
+_pages = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+STATIC = {"form.js": "text/javascript", "form.css": "text/css"}
+DEV_TOKEN_TTL_S = 8 * 3600
+SIGN_IN_OFF = (
+    "开发环境登录未启用，请通过本单位统一身份认证登录 / "
+    "the development sign-in is off: sign in through your organisation's SSO"
+)
+
+
+# -- the page ------------------------------------------------------------------------------------
+@router.get("/form", response_class=HTMLResponse)
+async def meeting_form(service: ActivityDep) -> HTMLResponse:
+    """三会一课填报, Chinese first, mobile first; it posts with the signed-in person's token."""
+    settings = service.settings
+    page = _pages.get_template("meeting_form.html").render(
+        kinds=[(k.value, name) for k, name in MEETING_KIND_ZH.items()],
+        dev_sign_in=settings.dev_sign_in_enabled,
+        sso_url=settings.form_sso_url,
+    )
+    return HTMLResponse(page)
+
+
+@router.get("/form/static/{name}", include_in_schema=False)
+async def form_static(name: str) -> FileResponse:
+    if name not in STATIC:
+        raise NotFound("没有该文件 / no such file", field="name")
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name])
+
+
+# -- development sign-in -------------------------------------------------------------------------
+def _dev_only(service: Activity) -> None:
+    if not service.settings.dev_sign_in_enabled:
+        raise NotFound(SIGN_IN_OFF, field="sign_in")
+
+
+@router.get("/api/v1/forms/sign-in")
+async def sign_in_choices(service: ActivityDep) -> dict[str, Any]:
+    """Development only: the institutions the registry announced and their branches, to sign in as
+    one branch's secretary."""
+    _dev_only(service)
+    items = []
+    for inst in sorted(await service.projection.institutions(), key=lambda d: str(d.get("name") or "")):
+        branches = _branches(await service.projection.organizations_of(inst["_id"]))
+        if branches:
+            items.append({"id": inst["_id"], "name": inst.get("name") or "", "branches": branches})
+    return {"items": items}
+
+
+class DevSignIn(BaseModel):
+    institution_id: str = Field(min_length=1, max_length=100)
+    organization_id: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/api/v1/forms/sign-in")
+async def dev_sign_in(body: DevSignIn, service: ActivityDep) -> dict[str, Any]:
+    """Development only: a branch secretary's JWT for the chosen branch, signed as the SSO's would be."""
+    _dev_only(service)
+    org = await service.projection.organization(body.organization_id)
+    if org is None or body.institution_id not in (org.get("institution_ids") or ()):
+        raise Invalid("该党支部不属于所选机构 / the branch is not the institution's", field="organization_id")
+    token = mint_token(
+        service.settings.auth_jwt_secret,
+        role=Role.BRANCH_SECRETARY,
+        subject=f"dev-secretary-{body.organization_id}",
+        institution_id=body.institution_id,
+        organization_id=body.organization_id,
+        ttl_s=DEV_TOKEN_TTL_S,
+    )
+    return {"token": token, "expires_in": DEV_TOKEN_TTL_S}
+
+
+# -- what the signed-in person may report for ----------------------------------------------------
+def _branches(orgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open, meeting-holding organisations among `orgs`, by name."""
+    out = []
+    for o in orgs:
+        try:
+            kind = OrganizationKind(o.get("kind") or "")
+        except ValueError:
+            continue
+        if kind.holds_meetings and not o.get("closed_at"):
+            out.append({"id": o["_id"], "name": o.get("name") or "", "kind": zh(kind.value)})
+    return sorted(out, key=lambda b: str(b["name"]))
+
+
+async def _my_branches(service: Activity, who: Principal) -> list[dict[str, Any]]:
+    reporter = reporter_of(who)
+    if reporter.role not in (Role.BRANCH_SECRETARY, Role.INSTITUTION_ADMIN) or not reporter.institution_id:
+        raise Forbidden("只有支部书记和机构党务管理员使用填报表单 / the form is for branch secretaries", field="role")
+    branches = _branches(await service.projection.organizations_of(reporter.institution_id))
+    if reporter.organization_id:  # a branch secretary reports for their own branch only
+        branches = [b for b in branches if b["id"] == reporter.organization_id]
+    return branches
+
+
+@router.get("/api/v1/forms/context")
+async def form_context(request: Request, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
+    """Who is signed in (by role and institution name), the branches they report for, the kinds."""
+    branches = await _my_branches(service, user)
+    institution = await service.projection.institution(user.institution_id or "") or {}
+    return {
+        "role": zh(user.role.value if user.role else ""),
+        "institution": institution.get("name") or "",
+        "branches": branches,
+        "kinds": [{"code": k.value, "name": name} for k, name in MEETING_KIND_ZH.items()],
+        "quarter": quarter_of(_now(request)),
+    }
+
+
+def _now(request: Request) -> datetime:
+    clock: Clock = request.app.state.clock
+    return clock.now()
+
+
+@router.get("/api/v1/forms/branches/{organization_id}")
+async def branch_sheet(
+    organization_id: str, request: Request, user: CurrentUser, service: ActivityDep
+) -> dict[str, Any]:
+    """One branch as the form shows it: its roll by name, this quarter's reported meetings and what
+    it still owes (支部党员大会 once a quarter, 支部委员会 monthly, …)."""
+    if organization_id not in {b["id"] for b in await _my_branches(service, user)}:
+        raise Forbidden("只能填报本人负责的党支部 / not a branch you report for", field="organization_id")
+    org = await service.projection.organization(organization_id) or {}
+    roll = await service.projection.roll(organization_id)
+    if user.role is not Role.BRANCH_SECRETARY:  # in a joint branch, an institution reports its own people
+        roll = [m for m in roll if m.get("institution_id") == user.institution_id]
+    names_of: RosterNames = request.app.state.roster_names
+    bearer = request.headers.get("authorization", "")[7:].strip()
+    names = await names_of.of(organization_id, bearer)
+    members = []
+    for m in roll:
+        try:
+            status = MemberStatus(m.get("status") or "")
+        except ValueError:
+            continue
+        members.append({
+            "id": m["_id"],
+            "name": (names or {}).get(m["_id"]) or "",
+            "status": zh(status.value),
+            "party_member": status.is_party_member,
+        })
+    members.sort(key=lambda m: (not m["party_member"], m["name"] or "\uffff", m["id"]))
+    today = _now(request).astimezone(SHANGHAI).date()
+    quarter = quarter_window(today)
+    reported, held = [], []
+    for doc in await service.submissions.meetings_of(organization_id, org.get("institution_ids") or []):
+        data = (doc.get("event") or {}).get("data") or {}
+        try:
+            at = datetime.fromisoformat(str(data.get("held_at"))).astimezone(SHANGHAI)
+            kind = MeetingKind(str(data.get("meeting_kind")))
+        except ValueError:
+            continue
+        if not quarter.start <= at.date() <= quarter.end:
+            continue
+        held.append((kind, at.date()))
+        reported.append({
+            "id": doc["_id"],
+            "kind": MEETING_KIND_ZH[kind],
+            "held_at": at.strftime("%Y-%m-%d %H:%M"),
+            "attendees": len(data.get("attendee_ids") or []),
+            "channel": zh(doc.get("channel") or ""),
+            "flags": [zh(f) for f in doc.get("flags") or []],
+        })
+    reported.sort(key=lambda r: r["held_at"], reverse=True)
+    owed = owed_this_quarter(
+        today,
+        opened=_day(org.get("established_at")) or date.min,
+        closed=_day(org.get("closed_at")),
+        has_party_groups=bool(org.get("has_party_groups")),
+        held=held,
+    )
+    return {
+        "id": organization_id,
+        "name": org.get("name") or "",
+        "quarter": quarter.label,
+        "today": today.isoformat(),
+        "roll": members,
+        "names_known": names is not None,
+        "reported": reported,
+        "owed": [
+            {
+                "kind": o.kind_zh,
+                "window": o.window.label,
+                "due": f"{o.window.end.month}月{o.window.end.day}日",
+                "standing": o.standing.value,
+                "standing_zh": o.standing.zh,
+            }
+            for o in owed
+        ],
+    }
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(str(value)) if value else None
+
+
+# -- the submission ------------------------------------------------------------------------------
+class MeetingForm(BaseModel):
+    """The web form's fields, as the page posts them."""
+
+    organization_id: str = Field(min_length=1, max_length=100)
+    meeting_kind: str = Field(min_length=1, max_length=50)
+    held_at: str = Field(min_length=1, max_length=40)
+    attendee_ids: str | list[str] = ""
+    expected_count: int | str = 0
+    topic: str = Field(default="", max_length=500)
+
+
+@router.post("/api/v1/forms/meeting")
+async def submit_meeting_form(form: MeetingForm, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
+    """One meeting, through the one ingestion path (channel `form`): the answer of an upload row."""
+    reporter = reporter_of(user)
+    institution = reporter.institution_id or ""
+    values = form.model_dump()
+    if isinstance(values["attendee_ids"], list):
+        values["attendee_ids"] = ",".join(values["attendee_ids"])
+    item = to_submitted(
+        LAYOUTS["meeting"],
+        values,
+        institution_id=institution,
+        source=f"/institutions/{institution}/form",
+        row=None,
+        label="form",
+    )
+    report = await service.ingest([item], Channel.FORM, reporter)
+    return row_answer(report)
