@@ -283,6 +283,36 @@ async def _institution_names(
     return names | await projections.names("institutions", missing) if missing else names
 
 
+# -- branches attached from other institutions (挂靠建) ----------------------------------------------
+async def attached_branches(
+    models: ReadModels, projections: Projections, period: str, institution_id: str, reads_all: bool
+) -> dict[str, Any]:
+    """The branches of other institutions attached to this institution's committees or general
+    branches (挂靠党支部, 四(三)1): listed in the host's tree with their kind, their own institution
+    and the organisation they are attached to. They are scored with their own institution; their
+    score and grade are shown to those who read every institution."""
+    docs = await projections.attached_from_elsewhere(institution_id)
+    quarter = await models.ranks.quarter(period)
+    names = await projections.names("institutions", sorted({i for d in docs for i in d.get("institution_ids") or []}))
+    items = []
+    for d in docs:
+        row = quarter.branch(d["_id"]) or {}
+        items.append(
+            {
+                "organization_id": d["_id"],
+                "name": d.get("name"),
+                "kind": d.get("kind"),
+                "parent_id": d.get("parent_id"),
+                "parent_name": d.get("parent_name"),
+                "institutions": [{"id": i, "name": names.get(i)} for i in d.get("institution_ids") or []],
+                "opened": d.get("opened"),
+                "closed": d.get("closed"),
+                **({"score": row.get("score"), "grade": row.get("grade")} if reads_all else {}),
+            }
+        )
+    return {"period": period, "institution_id": institution_id, "items": items}
+
+
 # -- the lagging work queue ---------------------------------------------------------------------
 async def work_queue(
     models: ReadModels,

@@ -39,6 +39,7 @@ Doc = dict[str, Any]
 
 INDEXES = [
     IndexSpec("organizations", [("institution_ids", 1)]),
+    IndexSpec("organizations", [("parent_id", 1)]),  # the branches attached to a committee (挂靠)
     IndexSpec("members", [("org_ids", 1)]),
     IndexSpec("activities", [("period", 1), ("organization_id", 1)]),
     IndexSpec("activities", [("period", 1), ("member_id", 1)]),
@@ -197,6 +198,24 @@ class Projections:
             return {}
         query = {"_id": {"$in": list(dict.fromkeys(ids))}}
         return {d["_id"]: d.get("name") async for d in self.db[collection].find(query, {"name": 1})}
+
+    async def attached_from_elsewhere(self, institution_id: str) -> list[Doc]:
+        """Organisations of other institutions attached to one of this institution's (挂靠建: an
+        affiliated branch under its committee or general branch), each with its parent's name:
+        the institution's organisations by the indexed `institution_ids`, then their children by
+        the indexed `parent_id` `$in`."""
+        own = await self.db.organizations.find({"institution_ids": institution_id}, {"name": 1}).to_list(None)
+        if not own:
+            return []
+        parents = {d["_id"]: d.get("name") for d in own}
+        fields = {"institution_ids": 1, "kind": 1, "name": 1, "parent_id": 1, "opened": 1, "closed": 1}
+        query = {"parent_id": {"$in": sorted(parents)}}
+        children = await self.db.organizations.find(query, fields).to_list(None)
+        return [
+            {**d, "parent_name": parents.get(d["parent_id"])}
+            for d in sorted(children, key=lambda d: d["_id"])
+            if institution_id not in (d.get("institution_ids") or [])
+        ]
 
     async def branch_organizations(self, kinds: Sequence[str]) -> list[Doc]:
         """Organisations of `kinds` with their institutions and open/close days (the lagging scan)."""

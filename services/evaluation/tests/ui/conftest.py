@@ -300,3 +300,52 @@ async def browser() -> AsyncIterator[Browser]:
 def artifacts() -> Iterator[Path]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield ARTIFACTS
+
+
+# 挂靠建: a branch of 深圳丙融资担保 (ao) attached to the committee of 深圳市金融行业协会 (ah)
+ATTACHED_BRANCH = "深圳丙融资担保有限公司党支部（挂靠于深圳市金融行业协会党委）"
+
+
+@pytest.fixture(scope="module")
+async def hosted(infra: Any) -> AsyncIterator[Quarter]:
+    ns = namespace("ui-att")
+    settings = EvaluationSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, mongodb_uri=infra.mongodb_uri,
+        kafka_topic_prefix=f"{ns}.", mongodb_database=ns.replace("-", "_"), environment="test",
+        rescore_interval_s=0.5, lagging_scan_interval_s=3600,
+    )
+    from alliance_localinfra import create_topics
+
+    await asyncio.to_thread(create_topics, settings.kafka_bootstrap_servers,
+                            [settings.kafka_topic_prefix + t for t in all_topics()], 1)
+    app = create_app(settings, clock=FixedClock(at(2026, 10, 12)))
+    publisher = EventPublisher(settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix)
+    await publisher.start()
+    events = [
+        *(reg.InstitutionRegistered(institution_id=i, uscc="91440300MA5XXXXXX0", name=n,
+                                    classification=_cls(o, lvl, sector), effective_from=date(2020, 1, 1))
+          for i, n, o, lvl, sector in (("ah", "深圳市金融行业协会", "state_owned", "L2", "association"),
+                                       ("ao", "深圳丙融资担保有限公司", "private", "L1", "guarantee"))),
+        *(reg.OrganizationOpened(organization_id=o, institution_id=i, institution_ids=[i], name=n, kind=k, parent_id=p,
+                                 established_at=date(2020, 1, 1))
+          for o, i, n, k, p in (("ah-c", "ah", "中共深圳市金融行业协会委员会", "committee", None),
+                                ("ah-b", "ah", "协会机关党支部", "branch", "ah-c"),
+                                ("ao-a", "ao", ATTACHED_BRANCH, "affiliated_branch", "ah-c"))),
+        reg.MemberRegistered(member_id="am1", organization_id="ah-b", institution_id="ah", status="full",
+                             joined_at=date(2025, 1, 1)),
+        reg.MemberRegistered(member_id="am2", organization_id="ao-a", institution_id="ao", status="full",
+                             joined_at=date(2025, 1, 1)),
+    ]  # fmt: skip
+    with LiveServer(app) as server:
+        q = Quarter(server, settings)
+        for p in events:
+            await publisher.publish(p.kafka_topic, envelope(p, source="/tests/ui"), p.ordering_key())
+        async with httpx.AsyncClient(base_url=server.url, headers=q.headers(), timeout=60) as client:
+
+            async def scored() -> bool:
+                r = await client.get(f"/api/v1/periods/{PERIOD}/institutions/ao")
+                return r.status_code == 200 and [b["id"] for b in r.json()["branches"]] == ["ao-a"]
+
+            await wait_for(scored, timeout_s=120, interval_s=0.5, what="the affiliated branch scored")
+        yield q
+    await publisher.stop()

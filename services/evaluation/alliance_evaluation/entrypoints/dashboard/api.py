@@ -147,6 +147,16 @@ async def get_data_quality(
     return await dv.data_quality(ev.projections, period_of(period), institution_id, flag, page, page_size)
 
 
+@router.get("/attached-branches")
+async def get_attached_branches(who: CurrentUser, ev: Ev, period: str, institution_id: str) -> dict[str, Any]:
+    """挂靠于本机构党组织的其他机构支部（挂靠党支部）/ branches of other institutions attached to this
+    institution's committees or general branches."""
+    require_reader(who, [institution_id])
+    return await dv.attached_branches(
+        ev.models, ev.projections, period_of(period), institution_id, who.role in READ_ALL
+    )
+
+
 @router.put("/queue/{organization_id}/follow-up")
 async def put_follow_up(
     who: CurrentUser, ev: Ev, organization_id: str, body: FollowUpRecorded

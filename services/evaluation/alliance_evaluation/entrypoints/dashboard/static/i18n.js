@@ -48,6 +48,7 @@ window.I18N = {
     member: "党员", date: "日期", minutes: "学习时长（分钟）", course: "课程", month: "月份", amount_cny: "金额（元）", hours: "时长（小时）",
     heat_branch: "支部", heat_institution: "机构", heat_span_quarter: "本季度（3个月）", heat_span_trailing_12: "近12个月",
     heat_cell: "{name} · {month}：{n} 次", heat_not_open: "支部未成立或已撤销", heat_legend: "每月次数",
+    attached_branches: "挂靠于本机构党组织的支部", attached_hint: "其他机构的党员组成、挂靠于本机构党委或党总支的党支部（挂靠建），随其所属机构评价", attached_to: "挂靠于", own_institution: "所属机构",
     "fpba.meeting.held.v1": "组织生活会议", "fpba.learning.completed.v1": "线上学习", "fpba.dues.paid.v1": "党费缴纳", "fpba.public_activity.held.v1": "公共活动",
   },
   en: {
@@ -97,6 +98,7 @@ window.I18N = {
     member: "Member", date: "Date", minutes: "Minutes", course: "Course", month: "Month", amount_cny: "Amount (CNY)", hours: "Hours",
     heat_branch: "Branch", heat_institution: "Institution", heat_span_quarter: "This quarter (3 months)", heat_span_trailing_12: "Last 12 months",
     heat_cell: "{name} · {month}: {n} meetings", heat_not_open: "branch not open", heat_legend: "Meetings a month",
+    attached_branches: "Branches attached here from other institutions", attached_hint: "Branches of another institution's members attached to this institution's committee or general branch; evaluated with their own institution", attached_to: "Attached to", own_institution: "Own institution",
     "fpba.meeting.held.v1": "Meeting held", "fpba.learning.completed.v1": "Learning completed", "fpba.dues.paid.v1": "Dues paid", "fpba.public_activity.held.v1": "Public activity",
   },
 };

@@ -145,6 +145,13 @@ const changesPanel = (ch) => {
     <h2>${t("history")}</h2><table><thead><tr><th>${t("computed_at")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th>${t("ruleset")}</th><th>${t("trigger")}</th></tr></thead><tbody>${hist}</tbody></table></div>`;
 };
 
+// 挂靠党支部: branches of other institutions attached to this institution's committees, in its tree
+// with their kind and their own institution (they are scored there; the secretariat sees how)
+const attachedPanel = (att) => !att || !att.items.length ? "" : `<div class="panel" id="attached-branches"><h2>${t("attached_branches")}</h2><p class="muted">${t("attached_hint")}</p>
+  <table id="attached"><thead><tr><th>${t("name")}</th><th>${t("attached_to")}</th><th>${t("own_institution")}</th>${"grade" in att.items[0] ? `<th class="n">${t("score")}</th><th>${t("grade")}</th>` : ""}</tr></thead>
+  <tbody>${att.items.map((b) => `<tr class="${"grade" in b ? "click" : ""}" data-id="${E(b.organization_id)}"><td>${E(b.name || b.organization_id)}${kindBadge(b.kind)}</td><td>${E(b.parent_name || "—")}</td>
+  <td>${E(b.institutions.map((i) => i.name || i.id).join("、"))}</td>${"grade" in b ? `<td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td>` : ""}</tr>`).join("")}</tbody></table></div>`;
+
 // 数据质量: the institution's flagged events by kind (the flags activity raised at ingest), and the events of a kind
 const flagNames = (flags) => flags.map((f) => t(f.flag)).join("、");
 const flaggedEvents = (dq) => `<table id="flagged-events" data-flag="${E(dq.flag || "")}"><thead><tr><th>${t("evidence")}</th><th>${t("event_kind")}</th><th>${t("level_branch")}</th><th>${t("event_day")}</th><th>${t("flags")}</th><th>${t("channel")}</th></tr></thead>
@@ -167,11 +174,12 @@ V.institution = async (view, s, id) => {
   id = id || s.lastInstitution || s.institutionId;
   if (!id) { location.hash = "#/rankings"; return; }
   s.lastInstitution = id;
-  const [card, ch, tr, dq] = await Promise.all([
+  const [card, ch, tr, dq, att] = await Promise.all([
     Dash.json(`/api/v1/periods/${s.period}/institutions/${encodeURIComponent(id)}`),
     Dash.json(`/api/v1/periods/${s.period}/institutions/${encodeURIComponent(id)}/changes`).catch(() => null),
     Dash.json("/api/v1/dashboard/trend", { period: s.period, quarters: 6, institution_id: id }),
     Dash.json("/api/v1/dashboard/data-quality", { period: s.period, institution_id: id, page_size: 1 }).catch(() => null),
+    Dash.json("/api/v1/dashboard/attached-branches", { period: s.period, institution_id: id }).catch(() => null),
   ]);
   view.innerHTML = `${header(card)}
     <div class="grid2"><div class="panel"><h2>${t("indicator")}</h2><div id="chart-indicators" class="chart"></div></div>
@@ -180,12 +188,13 @@ V.institution = async (view, s, id) => {
     <div class="panel"><h2>${t("nav_drill")} ${exportButton("institution", { period: s.period, institution_id: id })}</h2>${breakdownTable(card)}</div>
     <div class="panel"><h2>${t("branches_of")}</h2><table id="branches"><thead><tr><th>${t("id")}</th><th>${t("name")}</th><th class="n">${t("score")}</th><th>${t("grade")}</th><th class="n">${t("completeness")}</th><th>${t("missing")}</th></tr></thead>
     <tbody>${card.branches.map((b) => `<tr class="click" data-id="${E(b.id)}"><td class="id">${E(b.id)}</td><td>${E(b.name)}${kindBadge(b.kind)}</td><td class="n">${Dash.num(b.score)}</td><td>${E(Dash.label(b.grade))}</td><td class="n">${Dash.pct(b.completeness)}</td><td class="muted missing">${E((b.missing || []).map((m) => t(m)).join("、") || "—")}</td></tr>`).join("")}</tbody></table></div>
+    ${attachedPanel(att)}
     ${dataQualityPanel(dq)}
     ${changesPanel(ch)}`;
   indicatorChart("chart-indicators", card);
   Dash.trendChart("chart-trend", tr.items, true);
   bindDataQuality(view, s, id);
-  view.querySelectorAll("#branches tr.click").forEach((row) => row.addEventListener("click", () => { location.hash = `#/branch/${encodeURIComponent(row.dataset.id)}`; }));
+  view.querySelectorAll("#branches tr.click, #attached tr.click").forEach((row) => row.addEventListener("click", () => { location.hash = `#/branch/${encodeURIComponent(row.dataset.id)}`; }));
 };
 
 V.branch = async (view, s, id) => {
