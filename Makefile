@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.cache/alliance/tools/bi
 ROLE ?= secretariat
 PYTEST_ARGS ?=
 
-.PHONY: help install run demo bench-city test test-unit lint token fetch-infra browser deploy-tools clean
+.PHONY: help install run demo bench-city chaos test test-unit lint token fetch-infra browser deploy-tools clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ run: install  ## start Kafka, the store and the four services; Ctrl-C stops ever
 
 demo: install  ## load a realistic alliance into the running platform through its public APIs: make demo [SIZE=city]
 	$(PY) scripts/demo.py $(if $(SIZE),--size $(SIZE))
+
+chaos: install  ## kill -9 activity, evaluation, Kafka or the store per trial mid-stream and count: make chaos [TRIALS=12]
+	$(PY) scripts/chaos.py --trials $(or $(TRIALS),12)
 
 deploy-tools:  ## kustomize, kubeconform, hadolint and schemas for the deployment checks (cached, once per version)
 	@scripts/ensure-deploy-tools.sh >/dev/null
