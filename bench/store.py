@@ -1,8 +1,9 @@
 """The embedded store's patches, measured: each FerretDB build (no patch, then each patch added) on
 its own fresh PostgreSQL, the same operations at the same size, in one run:
-``python bench/store.py [--docs 30000] [--repeat 20]``.
+``python bench/store.py [--docs 30000] [--repeat 20] [--last N]`` (``--last 2``: the last patch alone,
+against the build without it).
 
-Prints a median per operation and build, and the ratio of the stock build to the patched one.
+Prints a median per operation and build, and the ratio of the first build measured to the patched one.
 Behind the write-serialising proxy, as the platform uses it.
 """
 
@@ -86,17 +87,20 @@ def measure(uri: str, docs: int, repeat: int) -> dict[str, float]:
     out["institution_id $in of 200 (ms)"] = median_ms(
         lambda: list(col.find({"institution_id": {"$in": many}}, {"_id": 1})), max(3, repeat // 5)
     )
+    out["count_documents({}) (ms)"] = median_ms(lambda: col.count_documents({}), max(3, repeat // 5))
+    out["find by status, limit 50 (ms)"] = median_ms(lambda: list(col.find({"status": "full"}).limit(50)), repeat)
     out["read the whole collection (ms)"] = median_ms(lambda: list(col.find({}, batch_size=1000)), 3)
     client.close()
     return out
 
 
-def main(docs: int, repeat: int) -> None:
+def main(docs: int, repeat: int, last: int) -> None:
     console = Console(width=150)
     results: dict[str, dict[str, float]] = {}
+    builds = dict(list(BUILDS.items())[-last:]) if last else BUILDS
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("builds", total=len(BUILDS))
-        for label, only in BUILDS.items():
+        task = progress.add_task("builds", total=len(builds))
+        for label, only in builds.items():
             progress.update(task, description=f"{label}: build, start, load {docs:,} documents")
             binary = store.build(only=only)
             db = store.start(binary=binary)
@@ -107,13 +111,13 @@ def main(docs: int, repeat: int) -> None:
             progress.advance(task)
     table = Table(title=f"FerretDB {store.FERRETDB_VERSION} on PostgreSQL, {docs:,} documents, medians")
     table.add_column("operation")
-    for label in BUILDS:
+    for label in builds:
         table.add_column(label, justify="right")
-    table.add_column("stock ÷ all patches", justify="right")
-    full = list(BUILDS)[-1]
-    for op in results["stock"]:
-        cells = [f"{results[b][op]:,.1f}" for b in BUILDS]
-        ratio = results["stock"][op] / results[full][op]
+    first, full = next(iter(builds)), list(builds)[-1]
+    table.add_column(f"{first} ÷ all patches", justify="right")
+    for op in results[first]:
+        cells = [f"{results[b][op]:,.1f}" for b in builds]
+        ratio = results[first][op] / results[full][op]
         if "docs/s" in op:
             ratio = 1 / ratio
         table.add_row(op, *cells, f"{ratio:,.1f}×")
@@ -125,5 +129,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=30000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--last", type=int, default=0, help="only the last N builds (0: all)")
     args = parser.parse_args()
-    main(args.docs, args.repeat)
+    main(args.docs, args.repeat, args.last)

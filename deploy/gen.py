@@ -41,13 +41,16 @@ class Service:
     config: tuple[tuple[str, str], ...] = ()  # service-specific, non-secret settings
     secrets: tuple[tuple[str, bool], ...] = ()  # extra secret keys, and whether each is optional
     egress_internet: tuple[int, ...] = ()  # TCP ports it may reach outside the cluster
+    calls: tuple[str, ...] = ()  # services whose HTTP API it calls (egress to their pods and port)
 
 
 # The one table of the services: names and ports agree with CONTRACT.md, each service's Settings
 # class, docker-compose.yml and the tests in tests/deploy/.
 SERVICES: tuple[Service, ...] = (
     Service("registry", 8001, pii=True),
-    Service("activity", 8002, pii=True, autoscale=(2, 8), cpu=("250m", "2"), memory=("384Mi", "768Mi")),
+    # the L1 form reads a branch's roll by name from the registry (registry events carry no names)
+    Service("activity", 8002, pii=True, autoscale=(2, 8), cpu=("250m", "2"), memory=("384Mi", "768Mi"),
+            config=(("REGISTRY_URL", "http://registry:8001"),), calls=("registry",)),
     Service("evaluation", 8003, pii=False, autoscale=(2, 6), cpu=("250m", "2"), memory=("512Mi", "1Gi")),
     Service(
         "notification",
@@ -202,6 +205,11 @@ def network_policies(svc: Service) -> list[dict[str, Any]]:
             "ports": [tcp(4318)],
         },
     ]
+    for called in svc.calls:
+        port = next(s.port for s in SERVICES if s.name == called)
+        egress_rules.append(
+            {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": called}}}], "ports": [tcp(port)]}
+        )
     if svc.egress_internet:
         egress_rules.append(
             {

@@ -238,6 +238,8 @@ def _start_once(
                 f"--postgresql-url={pg.url}",
                 # debug logs every request (filters included) to ferretdb.log: slow, for diagnosis only
                 f"--log-level={os.environ.get('ALLIANCE_STORE_LOG_LEVEL', 'warn')}",
+                # ALLIANCE_STORE_PPROF=1: Go's profiler on a free port, its address in ferretdb.log
+                *(["--pprof-addr=127.0.0.1:0"] if os.environ.get("ALLIANCE_STORE_PPROF") else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,

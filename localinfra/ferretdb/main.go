@@ -12,6 +12,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof-addr, for diagnosis
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +28,7 @@ func main() {
 	dir := flag.String("run-dir", "", "directory for the private socket between the proxy and FerretDB (required)")
 	pgURL := flag.String("postgresql-url", "", "PostgreSQL connection string, e.g. postgres://user@127.0.0.1:5432/ferretdb (required)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
+	pprofAddr := flag.String("pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this address; empty: off")
 	serialize := flag.Bool("serialize", true, "run read-modify-write commands one at a time per collection (single-document atomicity, see serial.go)")
 	flag.Parse()
 
@@ -49,6 +53,16 @@ func main() {
 		os.Exit(2)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if *pprofAddr != "" {
+		l, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		logger.Warn("profiler listening", "addr", "http://"+l.Addr().String()+"/debug/pprof/")
+		go func() { _ = http.Serve(l, nil) }()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -180,11 +180,16 @@ async def test_a_limit_goes_down_with_a_boolean_filter(members: AsyncCollection[
     assert answer["queryPlanner"]["Plan"]["Node Type"] == "Limit", answer["queryPlanner"]
     assert len(await members.find({"pending": True}).limit(5).to_list(None)) == 5
     assert await members.count_documents({"pending": True}) == 2 * N // 30 + 1
-    # a string's limit stays after the filter: an ObjectId and its hex are one JSON string
+    # a string goes down exactly too (10-count-without-documents.patch) …
     plain = await members.database.command(
         "explain", {"find": members.name, "filter": {"status": "full"}, "limit": 5}, verbosity="queryPlanner"
     )
-    assert plain["queryPlanner"]["Plan"]["Node Type"] != "Limit"
+    assert plain["queryPlanner"]["Plan"]["Node Type"] == "Limit", plain["queryPlanner"]
+    # … but not one of 24 hex digits: an ObjectId and its hex are one JSON string
+    hexed = await members.database.command(
+        "explain", {"find": members.name, "filter": {"status": "0" * 24}, "limit": 5}, verbosity="queryPlanner"
+    )
+    assert hexed["queryPlanner"]["Plan"]["Node Type"] != "Limit"
 
 
 # 03-resource-tracking-in-debug-builds-only.patch
@@ -337,3 +342,52 @@ async def test_dotted_equality_goes_down_and_walks_arrays_like_mongodb(members: 
     assert changed.matched_count == 1
     # other dot-notation filters still answer, filtered after the query
     assert sorted([d["_id"] async for d in col.find({"transfer.status": {"$in": ["done"]}})]) == ["b", "c"]
+
+
+# 10-count-without-documents.patch
+
+
+def test_a_count_reads_no_document_when_its_filter_goes_down_exactly() -> None:
+    """Counts answer like MongoDB; and with an exact filter they read no document: this test breaks
+    the stored form of every document (FerretDB can no longer decode one) and counts still answer."""
+    store = store_build.start()
+    try:
+        client: MongoClient[Doc] = MongoClient(store.mongodb_uri)
+        col = client.patches.submissions
+        col.insert_many([{"_id": f"s{i:04d}", "institution_id": f"i{i % 7}", "tags": ["all", f"t{i % 5}"],
+                          "status": "accepted" if i % 3 else "rejected", "n": i % 4} for i in range(2100)])
+        col.insert_one({"_id": "odd", "institution_id": ["i1", "i2"], "status": "0" * 24, "tags": "all", "n": 1})
+        col.create_index([("institution_id", ASCENDING), ("status", ASCENDING)])
+        col.create_index([("tags", ASCENDING)])
+
+        def counted() -> dict[str, int]:
+            many = [f"i{k}" for k in range(3)] + [f"x{k}" for k in range(80)]  # a long $in, looked up
+            return {
+                "all": col.count_documents({}),
+                "i1": col.count_documents({"institution_id": "i1"}),  # with the array holding "i1"
+                "i1 rejected": col.count_documents({"institution_id": "i1", "status": "rejected"}),
+                "$in": col.count_documents({"institution_id": {"$in": many}}),
+                "tag": col.count_documents({"tags": "t2"}, skip=10, limit=100),
+                "$count": next(col.aggregate([{"$match": {"tags": "all"}}, {"$count": "n"}]))["n"],
+                "count cmd": int(client.patches.command("count", "submissions", query={"status": "accepted"})["n"]),
+            }
+
+        expected = {"all": 2101, "i1": 301, "i1 rejected": 100, "$in": 901, "tag": 100, "$count": 2101,
+                    "count cmd": 1400}
+        assert counted() == expected
+        assert col.count_documents({"n": 1}) == 526  # a number is not exact: filtered after decoding
+        assert col.count_documents({"status": "0" * 24}) == 1  # nor a string that could be an ObjectId
+
+        find_table = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = 'patches' AND c.relkind = 'r' AND c.relname LIKE 'submissions%'")
+        psql = [str(postgres.bin_dir() / "psql"), "-At", "-h", store.postgres.host, "-p", str(store.postgres.port),
+                "-U", postgres.SUPERUSER, "-d", postgres.DATABASE, "-c", find_table]
+        (table,) = subprocess.run(psql, capture_output=True, text=True, check=True, timeout=60).stdout.split()
+        psql[-1] = f"UPDATE patches.{table} SET _jsonb = jsonb_set(_jsonb, '{{$s}}', '\"broken\"')"
+        subprocess.run(psql, capture_output=True, text=True, check=True, timeout=60)
+        with pytest.raises(Exception):  # noqa: B017 - the broken documents cannot be read any more
+            col.find_one({"_id": "s0001"})
+        assert counted() == expected
+        client.close()
+    finally:
+        store.stop()

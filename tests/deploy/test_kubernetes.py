@@ -140,6 +140,11 @@ def test_network_policies_deny_everything_and_allow_only_the_architectures_flows
         assert {9092, 27017, 4318} <= egress_ports, name
         assert (egress_ports & {25, 465, 587, 443} != set()) == (name == "notification"), name
         assert policies[f"{name}-ingress-http"]["policyTypes"] == ["Ingress"]
+        # one service calls another over HTTP: activity's L1 form reads the registry's roll by name
+        peers = {(peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"), p["port"])
+                 for rule in policies[f"{name}-egress"]["egress"] for peer in rule["to"] for p in rule["ports"]}
+        calls = {peer for peer in peers if peer[0] in SERVICES}
+        assert calls == ({("registry", 8001)} if name == "activity" else set()), name
     mongo_peers = [peer["podSelector"]["matchLabels"] for peer in policies["mongodb"]["ingress"][0]["from"]]
     assert {"app.kubernetes.io/part-of": "alliance", "app.kubernetes.io/component": "service"} in mongo_peers
 
