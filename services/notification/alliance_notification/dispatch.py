@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from alliance_shared.mongo import VersionConflict
 from alliance_shared.pii import PiiVault, mask_email, mask_phone
 from prometheus_client import Counter
 
 from .adapters.sms import SmsMessage, SmsProvider
 from .adapters.store import Doc
 from .domain.deliveries import FINAL, SendFailed, SendReceipt, after_failure, redact
+from .domain.delivery_reasons import code_of, explain, reason_zh
 from .domain.errors import UnknownDelivery
+from .domain.receipts import ProviderReceipt
 from .domain.templates import render_email, render_sms
 from .domain.timing import local_day, next_local_morning, quiet_until
 from .handlers import Notifier, status_event
@@ -120,7 +123,9 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
     address, masked = await _recipient(n, channels, doc)
     if address is None:
         if now - doc["created_at"] > timedelta(days=n.settings.contact_wait_days):
-            await _fail(n, {**doc, "recipient_masked": None}, "no contact on file for this channel", now)
+            await _fail(
+                n, {**doc, "recipient_masked": None}, "no contact on file for this channel", now, "no_contact"
+            )
         else:  # registry events may arrive after the reminder: wait for the contact, quietly
             await n.store.deliveries.touch(doc["_id"], {"claimed_until": None})
         return
@@ -140,7 +145,7 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
             await n.store.deliveries.touch(doc["_id"], {"quota_day": day})
     template = await n.store.catalog.template(doc["template"])
     if template is None:
-        await _fail(n, doc, f"template {doc['template']} missing", now)
+        await _fail(n, doc, f"template {doc['template']} missing", now, "template_missing")
         return
     context = await _context(n, doc)
     provider_name = "smtp"
@@ -172,7 +177,12 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
             n,
             channels,
             doc,
-            SendFailed(f"{type(exc).__name__}: {exc}"[:300], transient=False, provider=provider_name),
+            SendFailed(
+                f"{type(exc).__name__}: {exc}"[:300],
+                transient=False,
+                provider=provider_name,
+                code="template_error" if type(exc).__module__.startswith("jinja2") else None,
+            ),
             now,
         )
         return
@@ -211,6 +221,8 @@ async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFa
     attempts = int(doc["attempts"]) + 1
     after = {**doc, "attempts": attempts, "provider": exc.provider}
     error = redact(str(exc))
+    code = exc.code or code_of(error)
+    why = reason_zh(code) if code else None
     fields = {
         "status": decision.status,
         "attempts": attempts,
@@ -220,6 +232,8 @@ async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFa
         "provider_attempts": decision.provider_attempts,
         "recipient_masked": doc.get("recipient_masked"),
         "last_error": error,
+        "last_error_code": code,
+        "reason_zh": why,
         "updated_at": now,
     }
     note = (
@@ -236,29 +250,42 @@ async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFa
             "attempt": attempts,
             "provider": exc.provider,
             "error": error,
+            "code": code,
+            "reason_zh": why,
             "transient": exc.transient,
             "note": note,
             "until": decision.due_at,
         },
-        [status_event(after, decision.status, now, error=error)],
+        [status_event(after, decision.status, now, error=error, code=code, reason_zh=why)],
     )
     DELIVERIES.labels(doc["channel"], "failed" if decision.dead_letter else "attempt_failed").inc()
     if decision.dead_letter:
         await n.store.deliveries.dead_letter(after, error, now)
 
 
-async def _fail(n: Notifier, doc: Doc, reason: str, now: datetime) -> None:
+async def _fail(n: Notifier, doc: Doc, reason: str, now: datetime, code: str) -> None:
+    why = reason_zh(code)
     await n.store.deliveries.change(
         doc,
         {
             "status": "failed",
             "due_at": None,
             "last_error": reason,
+            "last_error_code": code,
+            "reason_zh": why,
             "recipient_masked": doc.get("recipient_masked"),
             "updated_at": now,
         },
-        {"status": "failed", "at": now, "attempt": doc["attempts"], "error": reason, "note": "dead_letter"},
-        [status_event(doc, "failed", now, error=reason)],
+        {
+            "status": "failed",
+            "at": now,
+            "attempt": doc["attempts"],
+            "error": reason,
+            "code": code,
+            "reason_zh": why,
+            "note": "dead_letter",
+        },
+        [status_event(doc, "failed", now, error=reason, code=code, reason_zh=why)],
     )
     DELIVERIES.labels(doc["channel"], "failed").inc()
     await n.store.deliveries.dead_letter(doc, reason, now)
@@ -273,36 +300,112 @@ async def accept_receipt(
     receipt_id: str | None,
     provider: str | None,
     error: str | None,
+    code: str | None = None,
 ) -> dict[str, Any]:
-    """A provider's delivery receipt: sent → delivered / failed, once per receipt."""
+    """A receipt in the platform's own shape: sent → delivered / failed, once per receipt."""
     doc = await n.store.deliveries.get(delivery_id) if delivery_id else None
     if doc is None and provider_message_id:
         doc = await n.store.deliveries.by_provider_message(provider_message_id)
     if doc is None:
         raise UnknownDelivery("未找到该投递 / unknown delivery", field="delivery_id")
-    now = n.clock.now()
     key = f"{provider or doc.get('provider')}:{receipt_id or doc['_id'] + ':' + status}"
-    if (
-        not await n.store.receipts.first_time(key, {"delivery_id": doc["_id"], "status": status}, now)
-        or doc["status"] in FINAL
-    ):
+    applied = await _apply_receipt(
+        n, doc, key=key, status=status, provider=provider, code=code, error=error, reported_at=None
+    )
+    if applied is None:
         return {"delivery_id": doc["_id"], "status": doc["status"], "duplicate": True}
+    return {"delivery_id": doc["_id"], "status": status, "duplicate": False}
+
+
+async def accept_provider_receipts(n: Notifier, receipts: Sequence[ProviderReceipt]) -> dict[str, Any]:
+    """A provider's pushed receipts (Alibaba Cloud SmsReport, Tencent Cloud status callback), each
+    matched to its delivery by the provider's serial (biz_id / sid, stored when it was sent), else by
+    the out_id we sent. Counts what changed; receipts of messages we never sent are named by id."""
+    by_message: dict[tuple[str, str], Doc] = {}
+    for provider in sorted({r.provider for r in receipts}):
+        ids = [r.message_id for r in receipts if r.provider == provider]
+        for found in await n.store.deliveries.by_provider_messages(provider, ids):
+            by_message[(provider, found["provider_message_id"])] = found
+    missing = [
+        r.delivery_id for r in receipts if (r.provider, r.message_id) not in by_message and r.delivery_id
+    ]
+    by_id = {d["_id"]: d for d in await n.store.deliveries.many(missing)} if missing else {}
+    delivered = failed = duplicates = 0
+    unmatched: list[str] = []
+    for r in receipts:
+        doc = by_message.get((r.provider, r.message_id)) or by_id.get(r.delivery_id or "")
+        if doc is None:
+            unmatched.append(r.message_id)
+            continue
+        status = "delivered" if r.delivered else "failed"
+        code = None if r.delivered else (r.code or "UNKNOWN")
+        applied = await _apply_receipt(
+            n,
+            doc,
+            key=r.key,
+            status=status,
+            provider=r.provider,
+            code=code,
+            error=None if r.delivered else redact(f"{r.code or ''} {r.description or ''}".strip())[:300],
+            reported_at=r.reported_at,
+        )
+        if applied is None:
+            duplicates += 1
+            continue
+        by_message[(r.provider, r.message_id)] = applied  # a second receipt in the batch sees the change
+        delivered, failed = delivered + r.delivered, failed + (not r.delivered)
+    if unmatched:
+        log.info("%d %s receipt(s) matched no delivery", len(unmatched), receipts[0].provider)
+    return {"delivered": delivered, "failed": failed, "duplicates": duplicates, "unmatched": unmatched}
+
+
+async def _apply_receipt(
+    n: Notifier,
+    doc: Doc,
+    *,
+    key: str,
+    status: str,
+    provider: str | None,
+    code: str | None,
+    error: str | None,
+    reported_at: datetime | None,
+) -> Doc | None:
+    """Move a sent delivery to `status` once per receipt `key`; None when nothing changed (the
+    receipt was seen before, or the delivery's outcome is already final)."""
+    now = n.clock.now()
+    if doc["status"] in FINAL or not await n.store.receipts.first_time(
+        key, {"delivery_id": doc["_id"], "status": status, "code": code}, now
+    ):
+        return None
+    why = explain(code, error) if status == "failed" else None
     history = {
         "status": status,
         "at": now,
         "attempt": doc["attempts"],
         "provider": provider,
         "error": error,
+        "code": code,
+        "reason_zh": why,
+        "reported_at": reported_at,
         "note": "receipt",
     }
-    await n.store.deliveries.change(
-        doc,
-        {"status": status, "updated_at": now, "due_at": None},
-        history,
-        [status_event(doc, status, now, error=error)],
-    )
-    n.wake_outbox()
-    return {"delivery_id": doc["_id"], "status": status, "duplicate": False}
+    fields: dict[str, Any] = {"status": status, "updated_at": now, "due_at": None}
+    if status == "failed":
+        fields.update({"last_error": error, "last_error_code": code, "reason_zh": why})
+    for _ in range(3):  # the dispatcher may be touching it (a lease, a quota day): read again
+        try:
+            changed = await n.store.deliveries.change(
+                doc, fields, history, [status_event(doc, status, now, error=error, code=code, reason_zh=why)]
+            )
+            n.wake_outbox()
+            return changed
+        except VersionConflict:
+            fresh = await n.store.deliveries.get(doc["_id"])
+            if fresh is None or fresh["status"] in FINAL:
+                return None
+            doc = fresh
+    await n.store.receipts.forget(key)  # so the provider's next push of it applies
+    raise VersionConflict(f"delivery {doc['_id']} kept changing while a receipt was applied")
 
 
 async def requeue(n: Notifier, delivery_id: str) -> Doc:

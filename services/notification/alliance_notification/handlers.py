@@ -64,7 +64,13 @@ class Notifier:
 
 
 def status_event(
-    doc: Doc, status: str, at: datetime, *, error: str | None = None
+    doc: Doc,
+    status: str,
+    at: datetime,
+    *,
+    error: str | None = None,
+    code: str | None = None,
+    reason_zh: str | None = None,
 ) -> tuple[EventPayload, CloudEvent]:
     payload = DeliveryStatusChanged(
         delivery_id=doc["_id"],
@@ -80,6 +86,8 @@ def status_event(
         provider=doc.get("provider"),
         error=error,
         at=at,
+        error_code=code,
+        reason_zh=reason_zh,
     )
     return payload, envelope(payload, source=SOURCE, institutionid=doc.get("institution_id"))
 
@@ -321,7 +329,9 @@ def _readable(field: str, text: str) -> dict[str, str]:
     name = field_zh(field)
     return {
         "reason_zh": zh_text if name in zh_text else f"{name}：{zh_text}",
-        "reason_en": (en_text or zh_text) if (en_text or "").startswith(field) else f"{field}: {en_text or zh_text}",
+        "reason_en": (en_text or zh_text)
+        if (en_text or "").startswith(field)
+        else f"{field}: {en_text or zh_text}",
     }
 
 

@@ -30,6 +30,9 @@ class DeliveryStatusChanged(EventPayload):
     provider: str | None = None
     error: str | None = None
     at: AwareDatetime
+    # added: the provider's error code and why, in Chinese, the message was not delivered
+    error_code: str | None = None
+    reason_zh: str | None = None
 
     def ordering_key(self) -> str | None:
         return self.organization_id or self.institution_id or self.delivery_id

@@ -122,4 +122,5 @@ class AliyunSms:
             f"aliyun {answer.status_code} {code}: {data.get('Message', '')}"[:300],
             transient=transient,
             provider=self.name,
+            code=code or None,
         )

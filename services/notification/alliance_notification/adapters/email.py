@@ -45,6 +45,7 @@ class SmtpMailer:
                 f"smtp refused recipient ({codes})",
                 transient=all(400 <= c < 500 for c in codes),
                 provider=self.name,
+                code="smtp_refused",
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
             raise SendFailed(
@@ -52,6 +53,9 @@ class SmtpMailer:
             ) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise SendFailed(
-                f"smtp unavailable: {type(exc).__name__}: {exc}"[:300], transient=True, provider=self.name
+                f"smtp unavailable: {type(exc).__name__}: {exc}"[:300],
+                transient=True,
+                provider=self.name,
+                code="unreachable",
             ) from None
         return SendReceipt(provider=self.name, message_id=message_id)

@@ -272,6 +272,20 @@ class Deliveries:
     async def by_provider_message(self, message_id: str) -> Doc | None:
         return await self._col.find_one({"provider_message_id": message_id}, {"outbox": 0})
 
+    async def by_provider_messages(self, provider: str, message_ids: Sequence[str]) -> list[Doc]:
+        """The deliveries a provider's receipts name, by the serial it answered when sending."""
+        if not message_ids:
+            return []
+        return await self._col.find(
+            {"provider_message_id": {"$in": list(dict.fromkeys(message_ids))}, "provider": provider},
+            {"outbox": 0},
+        ).to_list(None)
+
+    async def many(self, delivery_ids: Sequence[str]) -> list[Doc]:
+        return await self._col.find(
+            {"_id": {"$in": list(dict.fromkeys(delivery_ids))}}, {"outbox": 0}
+        ).to_list(None)
+
     async def due(self, now: datetime, limit: int = 100) -> list[Doc]:
         return (
             await self._col.find({"status": {"$in": list(PENDING)}, "due_at": {"$lte": now}}, {"outbox": 0})
@@ -371,6 +385,9 @@ class Receipts:
 
     async def first_time(self, key: str, body: Mapping[str, Any], now: datetime) -> bool:
         return await _insert_once(self._col, {"_id": key, "body": dict(body), "at": now})
+
+    async def forget(self, key: str) -> None:
+        await self._col.delete_one({"_id": key})
 
 
 class Store:

@@ -151,6 +151,7 @@ class TencentSms:
                 f"tencent {answer.status_code} {code}: {(error or {}).get('Message', '')}"[:300],
                 transient=transient_http_status(answer.status_code) or code.startswith(_TRANSIENT_PREFIXES),
                 provider=self.name,
+                code=code or None,
             )
         status = (response.get("SendStatusSet") or [{}])[0]
         code = str(status.get("Code", ""))
@@ -159,5 +160,6 @@ class TencentSms:
                 f"tencent send status {code}: {status.get('Message', '')}"[:300],
                 transient=code.startswith(_TRANSIENT_PREFIXES),
                 provider=self.name,
+                code=code or None,
             )
         return SendReceipt(provider=self.name, message_id=str(status.get("SerialNo") or "") or None)

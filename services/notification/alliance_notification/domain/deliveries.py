@@ -22,10 +22,11 @@ class SendFailed(Exception):
     """A channel could not send. `transient` failures (timeouts, 4xx SMTP replies, throttling by the
     provider) are retried with backoff; permanent ones move on to the fallback provider at once."""
 
-    def __init__(self, message: str, *, transient: bool, provider: str) -> None:
+    def __init__(self, message: str, *, transient: bool, provider: str, code: str | None = None) -> None:
         super().__init__(message)
         self.transient = transient
         self.provider = provider
+        self.code = code  # the provider's error code, read in Chinese by `delivery_reasons`
 
 
 @dataclass(frozen=True)

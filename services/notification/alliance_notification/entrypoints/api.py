@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -10,15 +11,18 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden, Invalid, Unauthorized
 from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter, Body, Header, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from .. import dispatch, editing
 from ..domain.deliveries import receipt_status
+from ..domain.delivery_reasons import explain
 from ..domain.errors import UnknownDelivery
+from ..domain.receipts import ProviderName, parse_aliyun, parse_tencent, provider_of
 from ..domain.timing import shanghai_text
 from ..handlers import Notifier
 
 router = APIRouter(prefix="/api/v1", tags=["notification"])
+MAX_RECEIPTS = 5_000
 
 
 def _notifier(request: Request) -> Notifier:
@@ -40,6 +44,8 @@ class HistoryEntry(BaseModel):
     attempt: int = 0
     provider: str | None = None
     error: str | None = None
+    code: str | None = None
+    reason_zh: str | None = None  # why it was not delivered, in Chinese
     note: str | None = None
     until: str | None = None
 
@@ -60,6 +66,7 @@ class DeliveryOut(BaseModel):
     period: str | None
     created_at: str
     due_at: str | None
+    reason_zh: str | None = None  # why the latest attempt was not delivered, in Chinese
     history: list[HistoryEntry]
 
     @classmethod
@@ -78,11 +85,19 @@ class DeliveryOut(BaseModel):
             period=doc.get("period"),
             created_at=_time(doc["created_at"]),
             due_at=_time(doc.get("due_at")),
-            history=[
-                HistoryEntry(**{k: _time(v) for k, v in h.items() if k in HistoryEntry.model_fields})
-                for h in doc.get("history", [])
-            ],
+            reason_zh=(doc.get("reason_zh") or explain(doc.get("last_error_code"), doc.get("last_error")))
+            if doc["status"] in ("failed", "queued", "deferred") and doc.get("last_error")
+            else None,
+            history=[_entry(h) for h in doc.get("history", [])],
         )
+
+
+def _entry(h: dict[str, Any]) -> HistoryEntry:
+    entry = {k: _time(v) for k, v in h.items() if k in HistoryEntry.model_fields}
+    if h.get("error") and not h.get("reason_zh"):  # written before reasons were stored: read it now
+        entry["code"] = h.get("code") or None
+        entry["reason_zh"] = explain(h.get("code"), h.get("error"))
+    return HistoryEntry(**entry)
 
 
 @router.get("/deliveries")
@@ -172,34 +187,110 @@ class ReceiptIn(BaseModel):
     receipt_id: str | None = Field(default=None, max_length=200)
     status: str = Field(min_length=1, max_length=40)
     error: str | None = Field(default=None, max_length=500)
+    code: str | None = Field(default=None, max_length=80)
+
+
+def _receipt_caller(request: Request, given: str | None) -> None:
+    """Providers sign none of their pushes (Alibaba Cloud's SmsReport and Tencent Cloud's status
+    callback say so by omission): the receiving URL configured in their consoles carries the
+    platform's receipt token (`?token=`), or a caller sends it in X-Receipt-Token; a secretariat
+    JWT also works. Compared in constant time."""
+    token = _notifier(request).settings.receipt_token
+    if token and given and hmac.compare_digest(given.encode(), token.encode()):
+        return
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        raise Unauthorized("需要回执令牌 / receipt token required", field="X-Receipt-Token")
+    verifier: TokenVerifier = request.app.state.tokens
+    _secretariat(verifier.verify(auth[7:].strip()))
+
+
+ReceiptToken = Annotated[str | None, Query(max_length=200, description="the platform's receipt token")]
+ReceiptHeader = Annotated[str | None, Header(max_length=200)]
+
+
+async def _provider_receipts(request: Request, provider: ProviderName | None, body: Any) -> dict[str, Any]:
+    if not isinstance(body, list):
+        raise Invalid("回执须为 JSON 数组 / the receipts must be a JSON array", field="body")
+    if len(body) > MAX_RECEIPTS:
+        raise Invalid(
+            f"单次最多 {MAX_RECEIPTS} 条回执 / at most {MAX_RECEIPTS} receipts a call", field="body"
+        )
+    provider = provider or provider_of(body)
+    if provider is None:
+        raise Invalid("无法识别回执格式 / neither Aliyun SmsReport nor Tencent status callback", field="body")
+    receipts, refused = (parse_aliyun if provider == "aliyun" else parse_tencent)(body)
+    if refused and not receipts:
+        first = refused[0]
+        raise Invalid(first.reason, field=first.field)
+    counts = await dispatch.accept_provider_receipts(_notifier(request), receipts)
+    answer = {
+        **counts,
+        "rejected": [{"index": r.index, "field": r.field, "reason": r.reason} for r in refused],
+    }
+    # each provider checks its own answer: Aliyun a numeric `code`, Tencent `result` 0
+    if provider == "aliyun":
+        return {"code": 0, "msg": "接收成功", **answer}
+    return {"result": 0, "errmsg": "OK", **answer}
 
 
 @router.post("/receipts")
 async def receipt(
-    request: Request, body: ReceiptIn, x_receipt_token: Annotated[str | None, Header()] = None
+    request: Request,
+    body: Annotated[Any, Body()],
+    x_receipt_token: ReceiptHeader = None,
+    token: ReceiptToken = None,
 ) -> dict[str, Any]:
-    notifier = _notifier(request)
-    token = notifier.settings.receipt_token
-    if not (token and x_receipt_token == token):
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer "):
-            raise Unauthorized("需要回执令牌 / receipt token required", field="X-Receipt-Token")
-        verifier: TokenVerifier = request.app.state.tokens
-        _secretariat(verifier.verify(auth[7:].strip()))
-    status = receipt_status(body.status)
+    """A receipt in the platform's shape (one object), or a provider's array (told apart by its fields)."""
+    _receipt_caller(request, x_receipt_token or token)
+    if isinstance(body, list):
+        return await _provider_receipts(request, None, body)
+    try:
+        one = ReceiptIn.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise Invalid(
+            f"回执无效 / invalid receipt: {err['msg']}", field=".".join(str(p) for p in err["loc"]) or "body"
+        ) from None
+    status = receipt_status(one.status)
     if status is None:
         raise Invalid("回执状态无效 / status must be delivered or failed", field="status")
-    if not body.delivery_id and not body.provider_message_id:
+    if not one.delivery_id and not one.provider_message_id:
         raise Invalid("需要 delivery_id 或 provider_message_id / one id is required", field="delivery_id")
     return await dispatch.accept_receipt(
-        notifier,
-        delivery_id=body.delivery_id,
-        provider_message_id=body.provider_message_id,
+        _notifier(request),
+        delivery_id=one.delivery_id,
+        provider_message_id=one.provider_message_id,
         status=status,
-        receipt_id=body.receipt_id,
-        provider=body.provider,
-        error=body.error,
+        receipt_id=one.receipt_id,
+        provider=one.provider,
+        error=one.error,
+        code=one.code,
     )
+
+
+@router.post("/receipts/aliyun")
+async def aliyun_receipts(
+    request: Request,
+    body: Annotated[Any, Body()],
+    x_receipt_token: ReceiptHeader = None,
+    token: ReceiptToken = None,
+) -> dict[str, Any]:
+    """Alibaba Cloud SmsReport (HTTP batch push): its JSON array, answered {"code": 0, "msg": "接收成功"}."""
+    _receipt_caller(request, x_receipt_token or token)
+    return await _provider_receipts(request, "aliyun", body)
+
+
+@router.post("/receipts/tencent")
+async def tencent_receipts(
+    request: Request,
+    body: Annotated[Any, Body()],
+    x_receipt_token: ReceiptHeader = None,
+    token: ReceiptToken = None,
+) -> dict[str, Any]:
+    """Tencent Cloud SMS status callback: its JSON array, answered {"result": 0, "errmsg": "OK"}."""
+    _receipt_caller(request, x_receipt_token or token)
+    return await _provider_receipts(request, "tencent", body)
 
 
 @router.get("/rules")

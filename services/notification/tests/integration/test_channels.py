@@ -90,6 +90,12 @@ async def test_with_every_provider_refusing_the_sms_fails_into_the_dead_letters_
         letters = (await client.get("/api/v1/dead-letters", headers=bearer())).json()["items"]
         assert [(d["delivery_id"], d["recipient"]) for d in letters] == [(failed["_id"], "137****7000")]
         assert "AuthFailure" in letters[0]["reason"]
+        shown = (await client.get(f"/api/v1/deliveries/{failed['_id']}", headers=bearer())).json()
+        # why, in Chinese, from the providers' codes (SignatureDoesNotMatch, AuthFailure.SignatureFailure)
+        assert shown["reason_zh"] == "短信平台鉴权失败（签名不匹配）"
+        assert [h.get("reason_zh") for h in shown["history"] if h["status"] in ("attempt_failed", "failed")] == [
+            "短信平台鉴权失败（签名不匹配）"
+        ] * 2
 
         requeued = await client.post(f"/api/v1/deliveries/{failed['_id']}/retry", headers=bearer())
         assert requeued.status_code == 200 and requeued.json()["status"] in ("queued", "failed")
