@@ -17,11 +17,11 @@ from prometheus_client import Counter
 
 from .adapters.sms import SmsMessage, SmsProvider
 from .adapters.store import Doc
-from .domain.deliveries import FINAL, SendFailed, SendReceipt, after_failure, redact
+from .domain.deliveries import FINAL, PENDING, SendFailed, SendReceipt, after_failure, redact
 from .domain.delivery_reasons import code_of, explain, reason_zh
 from .domain.errors import UnknownDelivery
 from .domain.receipts import ProviderReceipt
-from .domain.templates import render_email, render_sms
+from .domain.templates import render_email, render_sms, sms_segments
 from .domain.timing import local_day, next_local_morning, quiet_until
 from .handlers import Notifier, status_event
 
@@ -149,16 +149,24 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
         return
     context = await _context(n, doc)
     provider_name = "smtp"
+    segments = 0
     try:
         if doc["channel"] == "email":
             mail = render_email(template, context)
+            text = mail.text
+            if doc.get("fallback_note") == BUDGET or await _sms_withheld_by_budget(n, rule, doc):
+                text = f"{SMS_BUDGET_NOTE}\n\n{text}"
             receipt = await channels.mailer.send(
-                delivery_id=doc["_id"], to=address, subject=mail.subject, text=mail.text
+                delivery_id=doc["_id"], to=address, subject=mail.subject, text=text
             )
         else:
             provider = channels.sms[min(int(doc.get("provider_index", 0)), len(channels.sms) - 1)]
             provider_name = provider.name
             sms = render_sms(template, context)
+            segments = sms_segments(sms.text)
+            if await _over_budget(n, doc.get("institution_id"), segments):
+                await _budget_fallback(n, doc, now)
+                return
             receipt = await provider.send(
                 SmsMessage(
                     delivery_id=doc["_id"],
@@ -199,11 +207,107 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
             "sent_at": now,
             "updated_at": now,
             "due_at": None,
+            "reason_zh": None,  # an earlier attempt's reason no longer says why it was not delivered
         },
         {"status": "sent", "at": now, "attempt": attempts, "provider": receipt.provider},
         [status_event(sent, "sent", now)],
     )
     DELIVERIES.labels(doc["channel"], "sent").inc()
+    if segments and doc.get("institution_id"):
+        await n.store.sms_budgets.record(
+            doc["institution_id"], local_day(now)[:7], segments, segments * _price_milli(n)
+        )
+
+
+# -- each institution's SMS budget per month ---------------------------------------------------------
+BUDGET = "sms_budget_exceeded"
+SMS_BUDGET_NOTE = "【说明】本机构本月短信预算已用完，本次提醒仅以邮件发送。"
+
+
+def _price_milli(n: Notifier) -> int:
+    return round(n.settings.sms_price_cny * 1000)
+
+
+async def _over_budget(n: Notifier, institution_id: str | None, segments: int) -> bool:
+    """Would `segments` more SMS parts take the institution past this month's budget? (No budget
+    set: no limit.) Checked before sending and counted after the provider accepted, so concurrent
+    dispatchers may overrun a budget by the SMS they have in flight, never more."""
+    if not institution_id:
+        return False
+    budget = await n.store.sms_budgets.budget(institution_id)
+    if budget is None or budget.get("monthly_budget_milli") is None:
+        return False
+    spent = await n.store.sms_budgets.spent(institution_id, local_day(n.clock.now())[:7]) or {}
+    return int(spent.get("cost_milli", 0)) + segments * _price_milli(n) > int(budget["monthly_budget_milli"])
+
+
+async def _sms_withheld_by_budget(n: Notifier, rule: Any, doc: Doc) -> bool:
+    """An email whose step also sends SMS says so when the budget withheld that SMS (or will: it
+    is still waiting and the institution's budget is spent)."""
+    step = next((s for s in rule.steps if s.name == doc.get("step")), None)
+    if step is None or "sms" not in step.channels:
+        return False
+    siblings = await n.store.deliveries.of_reminder(doc["reminder_id"])
+    sms = next(
+        (d for d in siblings if d["channel"] == "sms" and d.get("audience") == doc.get("audience")), None
+    )
+    if sms is None:
+        return False
+    if sms["status"] == "cancelled":
+        return sms.get("last_error_code") == BUDGET
+    return sms["status"] in PENDING and await _over_budget(n, doc.get("institution_id"), 1)
+
+
+async def _budget_fallback(n: Notifier, doc: Doc, now: datetime) -> None:
+    """Over budget: the SMS is not sent (cancelled, saying why) and the branch gets the reminder by
+    email with a note — the step's own email when it has one, else one queued now."""
+    why = reason_zh(BUDGET)
+    await n.store.deliveries.change(
+        doc,
+        {
+            "status": "cancelled",
+            "due_at": None,
+            "last_error_code": BUDGET,
+            "reason_zh": why,
+            "recipient_masked": doc.get("recipient_masked"),
+            "updated_at": now,
+        },
+        {
+            "status": "cancelled",
+            "at": now,
+            "attempt": doc["attempts"],
+            "code": BUDGET,
+            "reason_zh": why,
+            "note": BUDGET,
+        },
+        [status_event(doc, "cancelled", now, code=BUDGET, reason_zh=why)],
+    )
+    siblings = await n.store.deliveries.of_reminder(doc["reminder_id"])
+    if any(d["channel"] == "email" and d.get("audience") == doc.get("audience") for d in siblings):
+        return
+    email = {
+        **{
+            k: v
+            for k, v in doc.items()
+            if k not in ("version", "outbox", "quota_day", "reason_zh", "last_error_code")
+        },
+        "_id": f"{doc['_id']}:email",
+        "channel": "email",
+        "status": "queued",
+        "attempts": 0,
+        "provider_index": 0,
+        "provider_attempts": 0,
+        "provider": None,
+        "provider_message_id": None,
+        "recipient_masked": None,
+        "fallback_note": BUDGET,
+        "created_at": now,
+        "updated_at": now,
+        "due_at": now,
+        "claimed_until": None,
+        "history": [{"status": "queued", "at": now, "attempt": 0, "note": BUDGET}],
+    }
+    await n.store.deliveries.create(email, [status_event(email, "queued", now)])
 
 
 async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFailed, now: datetime) -> None:

@@ -10,10 +10,18 @@ from jinja2 import TemplateError
 from pydantic import ValidationError
 
 from .domain import rules as R
-from .domain.closed_loop import closed_loop
-from .domain.errors import RuleInvalid, StaleEdit, TemplateInvalid, UnknownRule, UnknownTemplate
+from .domain.closed_loop import RULE_ZH, STEP_ZH, breakdown, closed_loop
+from .domain.errors import (
+    BudgetInvalid,
+    RuleInvalid,
+    StaleEdit,
+    TemplateInvalid,
+    UnknownRule,
+    UnknownTemplate,
+)
 from .domain.rules import Rule
 from .domain.templates import PREVIEW_CONTEXT, MessageTemplate, check_template, render_email, render_sms
+from .domain.timing import local_day
 from .handlers import Notifier
 
 
@@ -78,9 +86,81 @@ async def preview_template(n: Notifier, name: str, context: dict[str, Any]) -> d
     }
 
 
-async def effectiveness(n: Notifier, since: datetime | None) -> dict[str, Any]:
-    docs = await n.store.reminders.for_effectiveness(R.BRANCH_RULES, since)
-    return closed_loop(docs, n.clock.now())
+async def effectiveness(
+    n: Notifier, since: datetime | None, *, within_days: int = 14, institution_id: str | None = None
+) -> dict[str, Any]:
+    """The closed-loop figure, and its breakdown per channel, rule step and hour of sending."""
+    docs = await n.store.reminders.for_effectiveness(R.BRANCH_RULES, since, institution_id)
+    sends = await n.store.deliveries.of_reminders([d["_id"] for d in docs])
+    now = n.clock.now()
+    return {**closed_loop(docs, now), "breakdown": breakdown(docs, sends, now, within_days)}
+
+
+# -- each institution's SMS budget ---------------------------------------------------------------
+def _cny(milli: int | None) -> float | None:
+    return None if milli is None else round(milli / 1000, 3)
+
+
+async def put_sms_budget(n: Notifier, institution_id: str, body: dict[str, Any], by: str) -> dict[str, Any]:
+    """Set an institution's SMS budget per month (yuan; null: no limit), at the stored `version`."""
+    amount = body.get("monthly_budget_cny")
+    if amount is not None and (
+        isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0
+    ):
+        raise BudgetInvalid(
+            "预算须为不小于 0 的金额（元）或 null / a non-negative amount in yuan, or null",
+            field="monthly_budget_cny",
+        )
+    if amount is not None and amount > 1_000_000:
+        raise BudgetInvalid("预算过大 / at most 1,000,000 yuan a month", field="monthly_budget_cny")
+    version = body.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise BudgetInvalid("version 须为整数 / version must be an integer", field="version")
+    current = await n.store.sms_budgets.budget(institution_id)
+    if version != (current or {}).get("version", 0):
+        raise StaleEdit("预算已被他人修改，请刷新 / the budget changed meanwhile; reload", field="version")
+    stored = await n.store.sms_budgets.put_budget(
+        institution_id,
+        {
+            "monthly_budget_milli": None if amount is None else round(amount * 1000),
+            "updated_by": by,
+            "updated_at": n.clock.now(),
+        },
+        version,
+    )
+    if stored is None:
+        raise StaleEdit("预算已被他人修改，请刷新 / the budget changed meanwhile; reload", field="version")
+    month = local_day(n.clock.now())[:7]
+    item: dict[str, Any] = (await sms_spending(n, month, [institution_id]))["items"][0]
+    return item
+
+
+async def sms_spending(n: Notifier, month: str, institution_ids: list[str] | None) -> dict[str, Any]:
+    """Per institution: the month's SMS, their parts and cost, against its budget (yuan)."""
+    spend = {d["institution_id"]: d for d in await n.store.sms_budgets.spending(month, institution_ids)}
+    budgets = {d["_id"]: d for d in await n.store.sms_budgets.budgets(institution_ids)}
+    names = {d["institution_id"]: d.get("name") for d in await n.store.contacts.institutions()}
+    ids = institution_ids if institution_ids is not None else sorted({*spend, *budgets})
+    items = []
+    for inst in ids:
+        used, budget = spend.get(inst, {}), budgets.get(inst, {})
+        cost, limit = int(used.get("cost_milli", 0)), budget.get("monthly_budget_milli")
+        items.append(
+            {
+                "institution_id": inst,
+                "institution_name": names.get(inst),
+                "month": month,
+                "sms": int(used.get("sms", 0)),
+                "segments": int(used.get("segments", 0)),
+                "cost_cny": _cny(cost),
+                "monthly_budget_cny": _cny(limit),
+                "remaining_cny": None if limit is None else _cny(max(limit - cost, 0)),
+                "over_budget": limit is not None and cost >= limit,
+                "version": budget.get("version", 0),
+            }
+        )
+    items.sort(key=lambda i: (-(i["cost_cny"] or 0), i["institution_id"]))
+    return {"month": month, "price_cny_per_sms": n.settings.sms_price_cny, "items": items}
 
 
 async def digest_figures(n: Notifier) -> dict[str, Any]:
@@ -96,3 +176,40 @@ async def digest_figures(n: Notifier) -> dict[str, Any]:
         "failed": await n.store.deliveries.count({"status": "failed", "updated_at": {"$gte": week_ago}}),
         "reported_within_14_days_rate": loop["rate"] if loop["rate"] is not None else "—",
     }
+
+
+async def institution_digests(n: Notifier) -> dict[str, dict[str, Any]]:
+    """Each institution's own week for its Party committee: its branches' open reminder cases by
+    name, its SMS this month against its budget, and its branches' closed-loop rate (90 days)."""
+    now = n.clock.now()
+    institutions = [d["institution_id"] for d in await n.store.contacts.institutions()]
+    cases = await n.store.cases.open_of_rules(R.BRANCH_RULES)
+    names = await n.store.contacts.names([c["organization_id"] for c in cases])
+    reminders = await n.store.reminders.for_effectiveness(R.BRANCH_RULES, now - timedelta(days=90))
+    month = local_day(now)[:7]
+    spending = {i["institution_id"]: i for i in (await sms_spending(n, month, institutions))["items"]}
+    out: dict[str, dict[str, Any]] = {}
+    for inst in institutions:
+        own = sorted(
+            (c for c in cases if c.get("institution_id") == inst), key=lambda c: (c["opened_at"], c["_id"])
+        )
+        loop = closed_loop([r for r in reminders if r.get("institution_id") == inst], now)
+        money = spending.get(inst, {})
+        out[inst] = {
+            "open_cases": len(own),
+            "branches": [
+                {
+                    "name": names.get(c["organization_id"], c["organization_id"]),
+                    "rule_zh": RULE_ZH.get(c["rule"], c["rule"]),
+                    "step_zh": STEP_ZH.get(c.get("step") or "", c.get("step") or ""),
+                    "days_open": (now - c["opened_at"]).days,
+                }
+                for c in own[:20]
+            ],
+            "more_branches": max(len(own) - 20, 0),
+            "sms": money.get("sms", 0),
+            "cost_cny": money.get("cost_cny", 0.0),
+            "monthly_budget_cny": money.get("monthly_budget_cny"),
+            "reported_within_14_days_rate": loop["rate"] if loop["rate"] is not None else "—",
+        }
+    return out

@@ -396,22 +396,47 @@ async def on_institution_reclassified(n: Notifier, p: InstitutionReclassified, e
 
 
 # -- scheduled -------------------------------------------------------------------------------------
-async def weekly_digest(n: Notifier, digest: dict[str, Any], *, weekday: int = 0, hour: int = 9) -> bool:
-    """On Monday from 09:00 (Asia/Shanghai) the week's digest is queued once for the secretariat."""
-    now = n.clock.now()
-    local = now.astimezone(SHANGHAI)
-    rule = await n.store.catalog.rule(R.WEEKLY_DIGEST)
-    if rule is None or local.weekday() != weekday or local.hour < hour:
+def digest_due(n: Notifier, *, weekday: int = 0, hour: int = 9) -> bool:
+    """Monday from 09:00 (Asia/Shanghai)."""
+    local = n.clock.now().astimezone(SHANGHAI)
+    return local.weekday() == weekday and local.hour >= hour
+
+
+async def weekly_digest(
+    n: Notifier,
+    digest: dict[str, Any],
+    institutions: dict[str, dict[str, Any]] | None = None,
+    *,
+    weekday: int = 0,
+    hour: int = 9,
+) -> bool:
+    """On Monday from 09:00 (Asia/Shanghai) the week's digest is queued once for the secretariat,
+    and each institution's own (its branches) once for its Party committee."""
+    if not digest_due(n, weekday=weekday, hour=hour):
         return False
-    week = iso_week(now)
-    await open_case(
-        n,
-        rule,
-        org_id="secretariat",
-        institution_id=None,
-        period=week,
-        context={"week": week, "digest": digest},
-    )
+    week = iso_week(n.clock.now())
+    rule = await n.store.catalog.rule(R.WEEKLY_DIGEST)
+    if rule is not None:
+        await open_case(
+            n,
+            rule,
+            org_id="secretariat",
+            institution_id=None,
+            period=week,
+            context={"week": week, "digest": digest},
+        )
+    own = await n.store.catalog.rule(R.INSTITUTION_DIGEST)
+    for inst, figures in sorted((institutions or {}).items()):
+        if own is None:
+            break
+        await open_case(
+            n,
+            own,
+            org_id=f"committee-of:{inst}",
+            institution_id=inst,
+            period=week,
+            context={"week": week, "digest": figures},
+        )
     return True
 
 

@@ -39,6 +39,9 @@ class NotificationSettings(ServiceSettings):
     tencent_sms_sign_name: str = ""
     tencent_region: str = "ap-guangzhou"
 
+    # what one SMS part costs (yuan), for each institution's monthly SMS budget and spend
+    sms_price_cny: float = 0.045
+
     # who gets the weekly digest and the escalations that reach the secretariat
     secretariat_email: str | None = None
     # token a provider's receipt callback presents in X-Receipt-Token (a secretariat JWT also works)

@@ -35,7 +35,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("deliveries", [("organization_id", 1), ("created_at", -1)]),
     IndexSpec("deliveries", [("case_id", 1), ("status", 1)]),
     IndexSpec("deliveries", [("provider_message_id", 1)]),
+    IndexSpec("deliveries", [("reminder_id", 1)]),
     IndexSpec("contacts", [("institution_id", 1), ("kind", 1)]),
+    IndexSpec("sms_spend", [("month", 1)]),
 )
 
 
@@ -78,6 +80,18 @@ class Contacts:
     async def institution(self, inst_id: str | None) -> Doc | None:
         return await self._col.find_one({"_id": f"inst:{inst_id}"}) if inst_id else None
 
+    async def institutions(self) -> list[Doc]:
+        return await self._col.find({"kind": "institution"}).to_list(None)
+
+    async def names(self, org_ids: Sequence[str]) -> dict[str, str]:
+        """Organisations' names by id, in one query."""
+        if not org_ids:
+            return {}
+        docs = await self._col.find(
+            {"_id": {"$in": [f"org:{o}" for o in dict.fromkeys(org_ids)]}}, {"name": 1}
+        ).to_list(None)
+        return {d["_id"][4:]: d.get("name") or d["_id"][4:] for d in docs}
+
     async def committee_of(self, inst_id: str | None) -> Doc | None:
         if not inst_id:
             return None
@@ -94,10 +108,17 @@ class Catalog:
         self._templates = db["templates"]
 
     async def seed(self, rules: Sequence[Rule], templates: Sequence[MessageTemplate]) -> None:
+        """Insert the defaults; a default nobody edited (still at version 1) follows a newer default."""
         for rule in rules:
-            await _insert_once(self._rules, {"_id": rule.name, **rule.model_dump(mode="json")})
+            body = rule.model_dump(mode="json")
+            if not await _insert_once(self._rules, {"_id": rule.name, **body}):
+                await self._rules.replace_one({"_id": rule.name, "version": 1}, {"_id": rule.name, **body})
         for template in templates:
-            await _insert_once(self._templates, {"_id": template.name, **template.model_dump(mode="json")})
+            body = template.model_dump(mode="json")
+            if not await _insert_once(self._templates, {"_id": template.name, **body}):
+                await self._templates.replace_one(
+                    {"_id": template.name, "version": 1}, {"_id": template.name, **body}
+                )
 
     async def rule(self, name: str) -> Rule | None:
         """The stored rule, or its default while the seed has not run yet (a consumer may be first)."""
@@ -171,6 +192,9 @@ class Cases:
         return await self._col.find(
             {"organization_id": {"$in": list(org_ids)}, "status": "open", "rule": {"$in": list(rules)}}
         ).to_list(None)
+
+    async def open_of_rules(self, rules: Sequence[str]) -> list[Doc]:
+        return await self._col.find({"status": "open", "rule": {"$in": list(rules)}}).to_list(None)
 
     async def resolve(self, case_id: str, now: datetime, reason: str) -> Doc | None:
         """Close the case if it is still open; the closed case, or None when another closed it."""
@@ -248,11 +272,17 @@ class Reminders:
         )
         return int(result.modified_count)
 
-    async def for_effectiveness(self, rules: Sequence[str], since: datetime | None) -> list[Doc]:
+    async def for_effectiveness(
+        self, rules: Sequence[str], since: datetime | None, institution_id: str | None = None
+    ) -> list[Doc]:
         query: Doc = {"rule": {"$in": list(rules)}}
+        if institution_id is not None:
+            query["institution_id"] = institution_id
         if since is not None:
             query["created_at"] = {"$gte": since}
-        return await self._col.find(query, {"created_at": 1, "reported_at": 1, "rule": 1}).to_list(None)
+        return await self._col.find(
+            query, {"created_at": 1, "reported_at": 1, "rule": 1, "step": 1, "institution_id": 1}
+        ).to_list(None)
 
 
 class Deliveries:
@@ -279,6 +309,18 @@ class Deliveries:
         return await self._col.find(
             {"provider_message_id": {"$in": list(dict.fromkeys(message_ids))}, "provider": provider},
             {"outbox": 0},
+        ).to_list(None)
+
+    async def of_reminder(self, reminder_id: str) -> list[Doc]:
+        return await self._col.find({"reminder_id": reminder_id}, {"outbox": 0}).to_list(None)
+
+    async def of_reminders(self, reminder_ids: Sequence[str]) -> list[Doc]:
+        """The sends of many reminders, for the closed-loop figure (channel, hour of sending)."""
+        if not reminder_ids:
+            return []
+        return await self._col.find(
+            {"reminder_id": {"$in": list(dict.fromkeys(reminder_ids))}},
+            {"reminder_id": 1, "channel": 1, "status": 1, "sent_at": 1},
         ).to_list(None)
 
     async def many(self, delivery_ids: Sequence[str]) -> list[Doc]:
@@ -377,6 +419,54 @@ class SmsQuota:
         return int(doc["count"]) if doc else 0
 
 
+class SmsBudgets:
+    """Each institution's SMS budget per month (data the secretariat sets), and what its SMS cost:
+    one counter per (institution, month), raised after each SMS the provider accepted."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._budgets = db["sms_budgets"]
+        self._spend = db["sms_spend"]
+
+    async def budget(self, institution_id: str) -> Doc | None:
+        return await self._budgets.find_one({"_id": institution_id})
+
+    async def budgets(self, institution_ids: Sequence[str] | None) -> list[Doc]:
+        query: Doc = {} if institution_ids is None else {"_id": {"$in": list(institution_ids)}}
+        return await self._budgets.find(query).to_list(None)
+
+    async def put_budget(
+        self, institution_id: str, fields: Mapping[str, Any], expected_version: int
+    ) -> Doc | None:
+        """Set the budget at `expected_version` (0: none yet); None when another edit came first."""
+        if expected_version == 0:
+            doc = {"_id": institution_id, **fields, "version": 1}
+            return doc if await _insert_once(self._budgets, doc) else None
+        return await self._budgets.find_one_and_update(
+            {"_id": institution_id, "version": expected_version},
+            {"$set": dict(fields), "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def spent(self, institution_id: str, month: str) -> Doc | None:
+        return await self._spend.find_one({"_id": f"{institution_id}:{month}"})
+
+    async def spending(self, month: str, institution_ids: Sequence[str] | None) -> list[Doc]:
+        query: Doc = {"month": month}
+        if institution_ids is not None:
+            query["institution_id"] = {"$in": list(institution_ids)}
+        return await self._spend.find(query).to_list(None)
+
+    async def record(self, institution_id: str, month: str, segments: int, cost_milli: int) -> None:
+        await self._spend.update_one(
+            {"_id": f"{institution_id}:{month}"},
+            {
+                "$set": {"institution_id": institution_id, "month": month},
+                "$inc": {"sms": 1, "segments": segments, "cost_milli": cost_milli},
+            },
+            upsert=True,
+        )
+
+
 class Receipts:
     """Provider delivery receipts seen, so a repeated callback changes nothing."""
 
@@ -401,3 +491,4 @@ class Store:
         self.deliveries = Deliveries(db)
         self.sms_quota = SmsQuota(db)
         self.receipts = Receipts(db)
+        self.sms_budgets = SmsBudgets(db)

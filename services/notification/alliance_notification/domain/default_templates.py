@@ -112,9 +112,9 @@ DEFAULT_TEMPLATES: tuple[MessageTemplate, ...] = (
         email_body_en="{{ period }} ends on {{ due_on }}; your branch still owes: {{ (missing_en or missing) | join(', ') }}."
         + _SIGN_OFF_EN,
         sms=SmsTemplate(
-            text_zh="【市金融党建联盟】{{ period }}季末将至，{{ organization_name }}尚缺上报，请于{{ due_on }}前补齐。",
+            text_zh="【市金融党建联盟】{{ period }}季末将至，{{ organization_name }}尚缺{{ missing | brief }}，请于{{ due_on }}前补齐。",
             provider_codes={"aliyun": "SMS_000000005", "tencent": "1000005"},
-            params={"branch": "{{ organization_name }}", "due": "{{ due_on }}"},
+            params={"branch": "{{ organization_name }}", "items": "{{ missing | brief }}", "due": "{{ due_on }}"},
         ),
     ),
     MessageTemplate(
@@ -131,6 +131,28 @@ DEFAULT_TEMPLATES: tuple[MessageTemplate, ...] = (
         "secretariat's list); sent {{ digest.sent }}, failed {{ digest.failed }}; share of reminded "
         "branches that reported within 14 days: "
         "{{ '%.0f%%' | format(digest.reported_within_14_days_rate * 100) if digest.reported_within_14_days_rate is number else '— (none due this week)' }}."
+        + _SIGN_OFF_EN,
+    ),
+    MessageTemplate(
+        name="institution_weekly_digest",
+        description="机构党委每周摘要（本机构所属支部） / weekly digest for an institution's Party committee",
+        email_subject_zh="【市金融党建联盟】{{ institution_name }}所属支部提醒周报 {{ week }}",
+        email_body_zh="{{ committee_name or institution_name or '机构党委' }}：\n\n本周（{{ week }}）贵机构所属支部的提醒情况："
+        "未结提醒 {{ digest.open_cases | default(0) }} 件"
+        "{% if digest.branches %}：\n{% for b in digest.branches %}- {{ b.name }}（{{ b.rule_zh }}，{{ b.step_zh }}，已 {{ b.days_open }} 天）\n{% endfor %}"
+        "{% if digest.more_branches %}- 另有 {{ digest.more_branches }} 个支部\n{% endif %}{% else %}，所属支部均已按时上报。\n{% endif %}"
+        "本月短信 {{ digest.sms | default(0) }} 条，费用 {{ '%.2f' | format(digest.cost_cny or 0) }} 元"
+        "{% if digest.monthly_budget_cny is number %}（月度预算 {{ '%.2f' | format(digest.monthly_budget_cny) }} 元）{% endif %}；"
+        "提醒后 14 天内上报比例 "
+        "{{ '%.0f%%' | format(digest.reported_within_14_days_rate * 100) if digest.reported_within_14_days_rate is number else '—（尚无到期提醒）' }}。"
+        + _SIGN_OFF_ZH,
+        email_subject_en="Reminder digest {{ week }} for the branches of {{ institution_name }}",
+        email_body_en="Open reminder cases of your branches: {{ digest.open_cases | default(0) }}"
+        "{% if digest.branches %} ({% for b in digest.branches %}{{ b.name }}{{ ', ' if not loop.last }}{% endfor %}){% endif %}; "
+        "SMS this month: {{ digest.sms | default(0) }}, {{ '%.2f' | format(digest.cost_cny or 0) }} yuan"
+        "{% if digest.monthly_budget_cny is number %} of a {{ '%.2f' | format(digest.monthly_budget_cny) }} yuan budget{% endif %}; "
+        "share of reminded branches that reported within 14 days: "
+        "{{ '%.0f%%' | format(digest.reported_within_14_days_rate * 100) if digest.reported_within_14_days_rate is number else '—' }}."
         + _SIGN_OFF_EN,
     ),
 )

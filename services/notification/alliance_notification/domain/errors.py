@@ -27,3 +27,7 @@ class RuleInvalid(Invalid):
 
 class StaleEdit(Conflict):
     code = "stale_version"
+
+
+class BudgetInvalid(Invalid):
+    code = "budget_invalid"

@@ -74,6 +74,7 @@ SUBMISSION_REJECTED = "submission_rejected"
 TRANSFER_OVERDUE = "transfer_overdue"
 REPORTS_MISSING = "quarter_end_missing_reports"
 WEEKLY_DIGEST = "weekly_digest"
+INSTITUTION_DIGEST = "institution_weekly_digest"
 
 # rules whose reminders ask a branch to report; the closed-loop figure is computed over these
 BRANCH_RULES = (LAGGING, AT_RISK, REPORTS_MISSING)
@@ -118,6 +119,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         name=WEEKLY_DIGEST,
         description="每周摘要邮件发送秘书处 / weekly digest email to the secretariat",
         steps=[_step("digest", 0, "secretariat", ["email"], "weekly_digest")],
+        min_interval_days=6,
+    ),
+    Rule(
+        name=INSTITUTION_DIGEST,
+        description="每周摘要邮件发送各机构党委（本机构所属支部） / "
+        "weekly digest to each institution's Party committee about its own branches",
+        steps=[_step("committee", 0, "committee", ["email"], "institution_weekly_digest")],
         min_interval_days=6,
     ),
 )

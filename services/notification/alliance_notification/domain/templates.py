@@ -14,6 +14,29 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import TemplateInvalid
 
 _env = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+SMS_SEGMENT = 70  # characters of one SMS; a longer one goes in parts of 67, each billed
+
+
+def brief(items: Any, limit: int = 12, sep: str = "、") -> str:
+    """Names joined until `limit` characters, then "…等N项": an SMS (and a provider's template
+    parameter, 12 characters at Tencent) names what is missing without running long."""
+    names = [str(i) for i in (items or [])]
+    shown: list[str] = []
+    for name in names:
+        candidate = sep.join([*shown, name])
+        more = len(names) - len(shown) - 1
+        if shown and len(candidate) + (len(f"等{len(names)}项") if more else 0) > limit:
+            return sep.join(shown) + f"等{len(names)}项"
+        shown.append(name)
+    return sep.join(shown)
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS a text is billed as (70 characters in one, 67 a part beyond)."""
+    return 1 if len(text) <= SMS_SEGMENT else -(-len(text) // 67)
+
+
+_env.filters["brief"] = brief
 
 
 class SmsTemplate(BaseModel):

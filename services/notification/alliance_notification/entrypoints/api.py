@@ -18,7 +18,7 @@ from ..domain.deliveries import receipt_status
 from ..domain.delivery_reasons import explain
 from ..domain.errors import UnknownDelivery
 from ..domain.receipts import ProviderName, parse_aliyun, parse_tencent, provider_of
-from ..domain.timing import shanghai_text
+from ..domain.timing import local_day, shanghai_text
 from ..handlers import Notifier
 
 router = APIRouter(prefix="/api/v1", tags=["notification"])
@@ -85,9 +85,12 @@ class DeliveryOut(BaseModel):
             period=doc.get("period"),
             created_at=_time(doc["created_at"]),
             due_at=_time(doc.get("due_at")),
-            reason_zh=(doc.get("reason_zh") or explain(doc.get("last_error_code"), doc.get("last_error")))
-            if doc["status"] in ("failed", "queued", "deferred") and doc.get("last_error")
-            else None,
+            reason_zh=doc.get("reason_zh")
+            or (
+                explain(doc.get("last_error_code"), doc.get("last_error"))
+                if doc["status"] in ("failed", "queued", "deferred") and doc.get("last_error")
+                else None
+            ),
             history=[_entry(h) for h in doc.get("history", [])],
         )
 
@@ -363,12 +366,56 @@ async def list_cases(
     }
 
 
+def _own_institution(user: Principal, institution_id: str | None) -> str | None:
+    """The secretariat reads any institution (or all); an institution admin only its own."""
+    if user.is_secretariat:
+        return institution_id
+    user.require_role(Role.INSTITUTION_ADMIN)
+    if user.institution_id is None:
+        raise Forbidden("令牌缺少机构 / token carries no institution", field="institution_id")
+    if institution_id and institution_id != user.institution_id:
+        raise Forbidden("无权访问其他机构的数据 / not your institution", field="institution_id")
+    return user.institution_id
+
+
 @router.get("/reminders/effectiveness")
 async def reminder_effectiveness(
-    request: Request, user: CurrentUser, since: datetime | None = None
+    request: Request,
+    user: CurrentUser,
+    since: datetime | None = None,
+    within_days: Annotated[int, Query(ge=1, le=14)] = 14,
+    institution_id: str | None = None,
 ) -> dict[str, Any]:
-    """The closed loop: of the reminders sent to branches, how many reported within 14 days."""
-    _secretariat(user)
+    """The closed loop: of the reminders sent to branches, how many reported within 14 days; and
+    the share reported within `within_days` per channel, rule step and hour of sending."""
+    scope = _own_institution(user, institution_id)
     if since is not None and since.tzinfo is None:
         raise Invalid("since 需带时区 / since must carry a UTC offset", field="since")
-    return await editing.effectiveness(_notifier(request), since)
+    return await editing.effectiveness(
+        _notifier(request), since, within_days=within_days, institution_id=scope
+    )
+
+
+Month = Annotated[
+    str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="2026-09; this month if absent")
+]
+
+
+@router.get("/sms-budgets")
+async def sms_budgets(
+    request: Request, user: CurrentUser, month: Month = None, institution_id: str | None = None
+) -> dict[str, Any]:
+    """Each institution's SMS this month (or `month`): count, parts, cost and budget, in yuan."""
+    scope = _own_institution(user, institution_id)
+    notifier = _notifier(request)
+    month = month or local_day(notifier.clock.now())[:7]
+    return await editing.sms_spending(notifier, month, [scope] if scope else None)
+
+
+@router.put("/institutions/{institution_id}/sms-budget")
+async def put_sms_budget(
+    request: Request, user: CurrentUser, institution_id: str, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """Secretariat: `{"monthly_budget_cny": 50.0, "version": n}` (null: no limit; version as read, 0 at first)."""
+    _secretariat(user)
+    return await editing.put_sms_budget(_notifier(request), institution_id, body, user.subject)

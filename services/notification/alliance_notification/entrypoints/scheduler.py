@@ -25,7 +25,12 @@ def background_loops(notifier: Notifier, channels: Channels) -> list[Callable[[R
 
     async def digest(_: Runtime) -> None:
         async def once() -> None:
-            await handlers.weekly_digest(notifier, await editing.digest_figures(notifier))
+            if handlers.digest_due(notifier):
+                await handlers.weekly_digest(
+                    notifier,
+                    await editing.digest_figures(notifier),
+                    await editing.institution_digests(notifier),
+                )
 
         await every(s.digest_interval_s, once, name="weekly-digest")
 

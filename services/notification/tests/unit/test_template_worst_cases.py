@@ -41,6 +41,10 @@ WORST: dict[str, dict[str, Any]] = {
                         "missing_en": ["branch general meeting", "party lesson", "dues"]},
     "weekly_digest": {"week": "2026-W48", "digest": {"open_cases": 0, "sent": 0, "failed": 0,
                                                       "reported_within_14_days_rate": None}},
+    "institution_weekly_digest": {"week": "2026-W48", "institution_name": "", "committee_name": None,
+                                  "digest": {"open_cases": 0, "branches": [], "more_branches": 0, "sms": 0,
+                                             "cost_cny": 0.0, "monthly_budget_cny": None,
+                                             "reported_within_14_days_rate": "—"}},
 }
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
@@ -90,3 +94,14 @@ def test_the_rejection_mail_reads_chinese_in_its_chinese_part() -> None:
     zh, en = mail.text.split("\n----------\n")
     assert "- e-1 缴费金额（元）应不小于 0" in zh and "Input should" not in zh and "amount_cny" not in zh
     assert "- e-1 data.amount_cny: Input should be greater than or equal to 0" in en
+
+
+def test_the_institution_digest_names_its_branches_and_its_sms_against_the_budget() -> None:
+    context = {"week": "2026-W38", "institution_name": "示例银行", "committee_name": "示例银行党委",
+               "digest": {"open_cases": 1, "more_branches": 0, "sms": 3, "cost_cny": 0.135,
+                          "monthly_budget_cny": 10.0, "reported_within_14_days_rate": 0.5,
+                          "branches": [{"name": "零售支部", "rule_zh": "落后支部", "step_zh": "提醒支部书记",
+                                        "days_open": 3}]}}
+    zh = chinese_part(render_email(TEMPLATES["institution_weekly_digest"], context).text)
+    assert zh.startswith("示例银行党委：") and "- 零售支部（落后支部，提醒支部书记，已 3 天）" in zh
+    assert "本月短信 3 条，费用 0.14 元（月度预算 10.00 元）" in zh and "50%" in zh
