@@ -201,6 +201,7 @@ def _go_test(name: str, package: str) -> None:
     assert go is not None, "Go builds the store; it must be on PATH"
     store_build.build()
     source = store_build.ferretdb_home() / "src" / "FerretDB"
+    (source / ".git").mkdir(exist_ok=True)  # FerretDB's testutil finds the source's root by its .git
     env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", GOTELEMETRY="off", CGO_ENABLED="0")
     proc = subprocess.run(
         [go, "test", "-count=1", "-run", name, package], cwd=source, env=env, capture_output=True, text=True,
@@ -391,3 +392,11 @@ def test_a_count_reads_no_document_when_its_filter_goes_down_exactly() -> None:
         client.close()
     finally:
         store.stop()
+
+
+# 11-one-pass-documents.patch
+
+
+@pytest.mark.slow
+def test_the_one_pass_encoder_and_decoder_answer_like_the_value_by_value_ones() -> None:
+    _go_test("TestFastUnmarshal", "./internal/handler/sjson/")
