@@ -19,6 +19,7 @@ import random
 import time
 from typing import Any
 
+import cpu
 import httpx
 from alliance_localinfra import create_topics, local_infra
 from alliance_registry.adapters.store import INDEXES, MEMBERS
@@ -96,16 +97,10 @@ async def load(
             header = ["姓名", "身份证号", "所在组织", "所属机构", "政治面貌", "入党日期", "口袋党员"]
             files = [csv_bytes(header, rows[i:i + settings.import_max_rows])
                      for i in range(0, members, settings.import_max_rows)]
-            created = 0
             t = time.perf_counter()
-            for n, content in enumerate(files, 1):
-                status = await imported(client, "members", content, f"党员名册{n}.csv")
-                created += status["created"]
-                print(f"  roster {n}/{len(files)}: {status['progress']['processed']:,}/"
-                      f"{status['progress']['total']:,} rows at {status['progress']['rate']:,.0f} rows/s, "
-                      f"{len(status['rejected'])} rejected")
+            with cpu.spent() as out["import_cpu"]:
+                await import_rosters(client, files, out)
             out["import_s"] = time.perf_counter() - t
-            out["created"] = created
         db = app.state.runtime.db
 
         async def relayed() -> bool:
@@ -116,9 +111,21 @@ async def load(
             out["relayed_s"] = time.perf_counter() - t
         except AssertionError:
             out["relayed_s"] = None
-        out["baseline_s"] = await raw_insert(db, members)
+        with cpu.spent() as out["baseline_cpu"]:
+            out["baseline_s"] = await raw_insert(db, members)
         await app.state.runtime.mongo.drop_database(settings.database_name)
         return out
+
+
+async def import_rosters(client: httpx.AsyncClient, files: list[bytes], out: dict[str, Any]) -> None:
+    created = 0
+    for n, content in enumerate(files, 1):
+        status = await imported(client, "members", content, f"党员名册{n}.csv")
+        created += status["created"]
+        print(f"  roster {n}/{len(files)}: {status['progress']['processed']:,}/"
+              f"{status['progress']['total']:,} rows at {status['progress']['rate']:,.0f} rows/s, "
+              f"{len(status['rejected'])} rejected")
+    out["created"] = created
 
 
 async def raw_insert(db: Any, members: int) -> float:
@@ -157,6 +164,10 @@ async def main(members: int, institutions: int, branches: int, relay_wait_s: flo
         print(f"raw insert_many of the same documents, 1,000 a batch:          {got['baseline_s']:.2f} s, "
               f"{raw_rate:,.0f} members/s")
         print(f"ratio import / raw insert_many: {api_rate / raw_rate:.2f}")
+        for label, used in (("import", got["import_cpu"]), ("raw insert_many", got["baseline_cpu"])):
+            print(f"CPU per member, {label}: " + ", ".join(
+                f"{name} {used[name] / members * 1e6:,.0f} µs"
+                for name in ("python", "ferretdb", "postgresql", "kafka")))
         if got["relayed_s"] is None:
             print(f"the relay had not published every member's event {relay_wait_s:.0f} s after the import")
         else:

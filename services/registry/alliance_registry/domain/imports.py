@@ -4,6 +4,7 @@ Pure: the spreadsheet reading is in adapters, the storing in handlers. A bad cel
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -226,6 +227,9 @@ def parse_date(value: Any, header: str) -> date:
     if isinstance(value, date):
         return value
     text = cell_text(value).split(" ")[0].split("T")[0]
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":  # 2019-07-01, nearly every cell: no strptime
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(text)
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()
