@@ -58,6 +58,7 @@ from alliance_shared.kafka.producer import EventPublisher, Outgoing
 from alliance_shared.settings import DEV_JWT_SECRET
 from alliance_shared.testing import namespace
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -390,7 +391,7 @@ async def recover(rig: Rig, inst: Institution, trial: int, timeout_s: float = 18
 def stored(rig: Rig, ids: set[str]) -> tuple[set[str], set[str], int]:
     """The ids activity stored as accepted, those evaluation stored, and records beyond one per id."""
     wanted = sorted(ids)
-    with MongoClient(rig.mongodb_uri, serverSelectionTimeoutMS=20_000) as mongo:
+    with MongoClient(rig.mongodb_uri, serverSelectionTimeoutMS=20_000, socketTimeoutMS=60_000) as mongo:
         in_activity: Counter[str] = Counter()
         in_evaluation: Counter[str] = Counter()
         for i in range(0, len(wanted), 1000):
@@ -407,9 +408,13 @@ def stored(rig: Rig, ids: set[str]) -> tuple[set[str], set[str], int]:
 async def settle(rig: Rig, ids: set[str], timeout_s: float) -> tuple[set[str], int]:
     """Waits until both services stored every id (or `timeout_s`); returns the missing and the extra."""
     deadline = time.monotonic() + timeout_s
+    missing, extra = set(ids), 0
     while True:
-        in_activity, in_evaluation, extra = await asyncio.to_thread(stored, rig, ids)
-        missing = (ids - in_activity) | (ids - in_evaluation)
+        try:
+            in_activity, in_evaluation, extra = await asyncio.to_thread(stored, rig, ids)
+            missing = (ids - in_activity) | (ids - in_evaluation)
+        except PyMongoError:  # a store that answers too slowly to count: counted again, until the deadline
+            pass
         if not missing or time.monotonic() > deadline:
             return missing, extra
         await asyncio.sleep(1.0)
