@@ -357,6 +357,7 @@ async def queue_rows(models: ReadModels, projections: Projections, docs: list[Do
                         "status": r.get("status"),
                         "recipient": r.get("recipient"),  # masked by notification
                         "at": r.get("at"),
+                        "reason": r.get("reason"),  # why it was not delivered (Chinese), if it was not
                     }
                     for r in reminders[:5]
                 ],

@@ -175,8 +175,9 @@ class Evaluation:
                 "recipient": p.recipient_masked,
                 "period": p.period,
                 "at": p.at,
+                "reason": p.reason_zh,  # why it was not delivered, from the provider's receipt
             },
-            {"event_id": e.id, "status": p.status, "at": p.at, "error": p.error},
+            {"event_id": e.id, "status": p.status, "at": p.at, "error": p.error, "reason": p.reason_zh},
         )
 
     # -- scoring --------------------------------------------------------------------------------

@@ -233,6 +233,22 @@ async def script_quarter(publisher: EventPublisher, ids: dict[str, str]) -> int:
             at=at(2026, 10, 9),
         )
     )
+    await publish(  # the provider's receipt said why the second SMS did not arrive
+        note.DeliveryStatusChanged(
+            delivery_id="d-b4-2",
+            rule="lagging",
+            step="secretary",
+            organization_id="b4",
+            institution_id="i3",
+            channel="sms",
+            status="failed",
+            recipient_masked="139****0000",
+            at=at(2026, 10, 10),
+            error="isv.MOBILE_NUMBER_ILLEGAL",
+            error_code="isv.MOBILE_NUMBER_ILLEGAL",
+            reason_zh="手机号码格式错误",
+        )
+    )
     return count
 
 

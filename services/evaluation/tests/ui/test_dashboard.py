@@ -232,6 +232,7 @@ async def test_the_work_queue_shows_reminders_and_keeps_a_versioned_follow_up(
     assert await row.locator(".badge.lagging").count() == 1
     assert (await row.locator(".days").inner_text()).strip() == "185"  # 2026-04-10 → 2026-10-12
     assert "已送达" in await row.inner_text()
+    assert "短信·失败：手机号码格式错误" in await row.inner_text()  # the receipt's reason, in Chinese
     await row.locator(".contacted").check()
     await row.locator(".reason").fill("书记外出培训")
     await row.locator(".promised_on").fill("2026-10-20")

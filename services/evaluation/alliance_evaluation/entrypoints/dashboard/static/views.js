@@ -222,7 +222,7 @@ V.queue = async (view, s) => {
     return `<tr data-org="${E(i.organization_id)}" data-version="${f.version}" data-saved='${E(JSON.stringify(followFields(f)))}'><td><b>${E(i.name || i.organization_id)}</b><br><span class="muted id">${E(i.organization_id)}</span></td>
       <td>${E(i.institution_name || i.institution_id)}</td><td><span class="badge ${E(i.status)}">${E(t(i.status))}</span></td>
       <td class="n days">${i.days_since_last_meeting ?? "—"}</td><td>${E(i.last_meeting_on || "—")}</td>
-      <td class="n">${i.reminders_sent}</td><td>${i.reminders.map((r) => `<span class="badge ${E(r.status)}" title="${E(t(r.channel))} ${E(r.recipient || "")} ${E(Dash.time(r.at))}">${E(t(r.channel))}·${E(Dash.label(r.status))}</span>`).join("") || "—"}</td>
+      <td class="n">${i.reminders_sent}</td><td>${i.reminders.map((r) => `<span class="badge ${E(r.status)}" title="${E(t(r.channel))} ${E(r.recipient || "")} ${E(Dash.time(r.at))}">${E(t(r.channel))}·${E(Dash.label(r.status))}${r.reason ? `：${E(r.reason)}` : ""}</span>`).join("") || "—"}</td>
       <td class="follow"><label><input type="checkbox" class="contacted" ${f.contacted ? "checked" : ""} ${dis}> ${t("contacted")}</label>
       ${Dash.dateInput("contacted_on", f.contacted_on, t("contacted_on"), dis)}<br>
       <input type="text" class="reason" value="${E(f.reason || "")}" placeholder="${t("reason")}" ${dis}>
