@@ -97,9 +97,10 @@ def routes() -> list[Route]:
 
 
 ROUTES = routes()
-# the L1 form's sign-in on the page mints a branch secretary's JWT for any branch, in development only
-# (FORM_DEV_SIGN_IN; anywhere else 404 and the organisation's SSO): out of the matrix, checked below
-DEVELOPMENT_ONLY = {"activity:POST /api/v1/forms/sign-in"}
+# the L1 form's and the review page's sign-ins mint a branch secretary's (an institution admin's) JWT
+# for any branch (institution), in development only (FORM_DEV_SIGN_IN; anywhere else 404 and the
+# organisation's SSO): out of the matrix, checked below
+DEVELOPMENT_ONLY = {"activity:POST /api/v1/forms/sign-in", "activity:POST /api/v1/reviews/sign-in"}
 MATRIX = [r for r in ROUTES if r.owned and r.label not in DEVELOPMENT_ONLY]
 
 
@@ -241,4 +242,6 @@ async def test_the_forms_development_sign_in_is_not_served_outside_development()
     app = service_app("activity")  # environment "test": as in production, the organisation's SSO signs in
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity.test") as client:
         answer = await client.post("/api/v1/forms/sign-in", json={"organization_id": "org-b", "institution_id": "b"})
+        reviewer = await client.post("/api/v1/reviews/sign-in", json={"institution_id": "b"})
     assert answer.status_code == 404, answer.text
+    assert reviewer.status_code == 404, reviewer.text

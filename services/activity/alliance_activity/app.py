@@ -15,14 +15,17 @@ from alliance_shared.runtime import ConsumerSpec, Runtime, every
 from fastapi import FastAPI
 
 from .adapters import projection as projection_adapter
+from .adapters import reviews as reviews_adapter
 from .adapters import submissions as submissions_adapter
 from .adapters.keys import ApiKeys
 from .adapters.projection import RegistryProjection
 from .adapters.registry_names import RosterNames
+from .adapters.reviews import ReviewStore
 from .adapters.submissions import SubmissionStore
-from .entrypoints import events, manual, streaming
+from .entrypoints import events, manual, reviews, streaming
 from .entrypoints.deps import Activity, api_key_resolver
 from .handlers import IngestSubmissions, arm_stranded_submissions, key_listener_handlers, registry_handlers
+from .reviews import Reviews
 from .settings import ActivitySettings
 
 
@@ -32,8 +35,8 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        indexes=[*projection_adapter.INDEXES, *submissions_adapter.INDEXES],
-        outbox_collections=[submissions_adapter.SUBMISSIONS],  # stranded batches only
+        indexes=[*projection_adapter.INDEXES, *submissions_adapter.INDEXES, *reviews_adapter.INDEXES],
+        outbox_collections=[submissions_adapter.SUBMISSIONS],  # stranded batches and review steps
     )
     projection = RegistryProjection(runtime)
     keys = ApiKeys(projection, settings.api_key_cache_max_age_s)
@@ -81,10 +84,11 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         title="联盟活动服务 / Alliance activity service",
         description="三级成熟度上报: 表格与表单、批量接口、流式与签名回调 / "
         "L1 upload and form, L2 batch API, L3 Kafka and signed webhook",
-        routers=[events.router, manual.router, streaming.router],
+        routers=[events.router, manual.router, streaming.router, reviews.router],
         api_key_resolver=api_key_resolver(keys),
     )
     app.state.activity = Activity(settings, ingest, projection, submissions, keys)
     app.state.clock = clock
+    app.state.reviews = Reviews(ReviewStore(runtime), projection, ingest, clock)
     app.state.roster_names = RosterNames(settings.registry_url, settings.registry_timeout_s)  # the form's names
     return app

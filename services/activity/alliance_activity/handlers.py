@@ -309,6 +309,7 @@ def _classified(c: reg.InstitutionClassification) -> dict[str, str]:
         "reporting_level": c.reporting_level.value,
         "ownership": c.ownership.value,
         "alliance_role": c.alliance_role.value,
+        "party_org_status": c.party_org_status.value,  # without a Party organisation, the secretariat reviews
     }
 
 

@@ -147,6 +147,19 @@ class Evaluation:
             else:
                 self._dirty.setdefault(p_text, set()).update(institutions)
 
+    async def on_review(
+        self, p: act.SubmissionApproved | act.SubmissionReturned | act.SubmissionResubmitted, e: CloudEvent
+    ) -> None:
+        """A reported meeting or public activity was reviewed: its state is stored with it (after
+        the batch's events, so the report is there) and its period rescored (the ruleset says
+        which states count)."""
+        await self.flush_activities()
+        step = {"event_id": e.id, "state": p.state.value, "by": p.by, "comment": p.comment, "at": p.at}
+        doc = await self.projections.review(p.submission_id, p.state.value, p.version, step)
+        if doc is not None and doc.get("period"):
+            owners = await self.projections.owners_of_activities([doc])
+            await self._queue([doc["period"]], e.id, owners[doc["_id"]], await self.models.closed_periods())
+
     async def on_rejected(self, p: act.SubmissionRejected, e: CloudEvent) -> None:
         await self.projections.rejection(
             {
@@ -462,5 +475,8 @@ def event_handlers(ev: Evaluation) -> dict[type[EventPayload], Callable[[Any, Cl
         act.ComplianceIncidentReported: ev.on_activity,
         act.SocialContributionReported: ev.on_activity,
         act.SubmissionRejected: ev.on_rejected,
+        act.SubmissionApproved: ev.on_review,
+        act.SubmissionReturned: ev.on_review,
+        act.SubmissionResubmitted: ev.on_review,
         note.DeliveryStatusChanged: ev.on_delivery,
     }

@@ -235,6 +235,9 @@ async def lagging(models: ReadModels, institution_id: str | None, page: int, pag
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
+REVIEWED_TYPES = ("fpba.meeting.held.v1", "fpba.public_activity.held.v1")
+
+
 def evidence_event(doc: dict[str, Any]) -> dict[str, Any]:
     """An evidence event as an officer opens it: what it says, when and how it arrived, where from."""
     return {
@@ -254,4 +257,8 @@ def evidence_event(doc: dict[str, Any]) -> dict[str, Any]:
         "supersedes": doc.get("supersedes"),
         "superseded_by": doc.get("superseded_by"),
         "provenance": doc.get("provenance") or {},
+        # a meeting or public activity is reviewed by the institution's Party admin (activity's review)
+        "review": {"state": doc.get("review_state") or "pending", "history": doc.get("review_history") or []}
+        if doc.get("type") in REVIEWED_TYPES
+        else None,
     }

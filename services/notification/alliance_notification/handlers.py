@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alliance_shared.clock import Clock
-from alliance_shared.contracts.activity import MeetingHeld, SubmissionRejected
+from alliance_shared.contracts.activity import MeetingHeld, SubmissionRejected, SubmissionReturned
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
@@ -323,6 +323,30 @@ async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: Clou
         )
 
 
+async def on_submission_returned(n: Notifier, p: SubmissionReturned, event: CloudEvent) -> None:
+    """A reviewer returned a branch's report: its secretary is told why (email and SMS), once per return."""
+    rule = await n.store.catalog.rule(R.SUBMISSION_RETURNED)
+    if rule is None or not p.organization_id:
+        return
+    meeting = p.event_type_submitted == MeetingHeld.event_type
+    kind_zh = zh(p.activity_kind) if meeting and p.activity_kind else ""
+    await open_case(
+        n,
+        rule,
+        org_id=p.organization_id,
+        institution_id=p.institution_id,
+        period=f"{p.submission_id}#{p.version}",
+        context={
+            "submission_id": p.submission_id,
+            "activity_zh": kind_zh or ("会议" if meeting else "公共活动"),
+            "activity_en": "meeting" if meeting else "public activity",
+            "held_on": local_day(p.held_at) if p.held_at else None,
+            "comment": p.comment,
+            "reviewer_zh": "秘书处" if p.by_role and p.by_role.value == "secretariat" else "机构党务管理员",
+        },
+    )
+
+
 def _readable(field: str, text: str) -> dict[str, str]:
     """The mail's Chinese part reads Chinese, its English part English, each naming the field once."""
     zh_text, _, en_text = text.partition(" / ")
@@ -445,6 +469,7 @@ EVENT_HANDLERS: dict[type[EventPayload], Any] = {
     BranchCaughtUp: on_branch_caught_up,
     ReportsMissing: on_reports_missing,
     SubmissionRejected: on_submission_rejected,
+    SubmissionReturned: on_submission_returned,
     MeetingHeld: on_meeting_held,
     OrganizationOpened: on_organization_opened,
     OrganizationUpdated: on_organization_updated,

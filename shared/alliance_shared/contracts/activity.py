@@ -2,7 +2,9 @@
 
 Institutions send the first six; the activity service republishes accepted ones on
 `activity.events.v1` with the extension attributes `channel`, `institutionid`, `receivedat`,
-`late`, `supersedes` and `flags` set, and rejections on `activity.rejected.v1`.
+`late`, `supersedes` and `flags` set, and rejections on `activity.rejected.v1`. The review of an
+accepted meeting or public activity (approved, returned, resubmitted) travels on
+`activity.events.v1` too, keyed like the report itself, so it never overtakes it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .base import AwareDatetime, EventPayload, Id, Month, Quarter
 from .topics import ACTIVITY_EVENTS, ACTIVITY_REJECTED
-from .vocabulary import Channel, MeetingKind, Severity
+from .vocabulary import Channel, MeetingKind, ReviewState, Role, Severity
 
 
 class MeetingHeld(EventPayload):
@@ -118,8 +120,57 @@ class SubmissionRejected(EventPayload):
     reporter: str | None = None  # api key id or user subject, never a secret
 
 
+class _SubmissionReview(EventPayload):
+    """What every review fact says: which accepted report, where it now stands, who moved it and
+    when. `version` counts the report's review steps, so a consumer applies them in order."""
+
+    submission_id: Id  # the accepted event's id
+    institution_id: Id  # the institution the report is of
+    organization_id: Id | None = None
+    event_type_submitted: str = Field(max_length=100)
+    state: ReviewState  # the state the report is in after this step
+    version: int = Field(ge=1)
+    by: str = Field(max_length=200)  # the subject of the reviewer (or of the reporter resubmitting)
+    by_role: Role | None = None
+    comment: str = Field(default="", max_length=1000)
+    at: AwareDatetime
+
+
+class SubmissionApproved(_SubmissionReview):
+    """The institution's Party admin (or the secretariat) approved a reported meeting or public activity."""
+
+    event_type = "fpba.submission.approved.v1"
+    kafka_topic = ACTIVITY_EVENTS
+
+
+class SubmissionReturned(_SubmissionReview):
+    """A reported meeting or public activity was returned to its reporter, to be corrected; the
+    comment says why. Its reporter is told (email, SMS, and on the form)."""
+
+    event_type = "fpba.submission.returned.v1"
+    kafka_topic = ACTIVITY_EVENTS
+
+    comment: str = Field(min_length=1, max_length=1000)
+    reporter: str | None = None  # the subject or key id that filed it, never a secret
+    activity_kind: str | None = None  # the meeting kind or the public activity's kind
+    held_at: AwareDatetime | None = None
+
+
+class SubmissionResubmitted(_SubmissionReview):
+    """A returned report was corrected and sent again (`submission_id` is the correction, which
+    supersedes `returned_id`; the same id when it was sent again unchanged); it awaits review."""
+
+    event_type = "fpba.submission.resubmitted.v1"
+    kafka_topic = ACTIVITY_EVENTS
+
+    returned_id: Id
+
+
+REVIEW_EVENTS: tuple[type[EventPayload], ...] = (SubmissionApproved, SubmissionReturned, SubmissionResubmitted)
+
+
 ACTIVITY_KINDS: tuple[type[EventPayload], ...] = (
     MeetingHeld, LearningCompleted, DuesPaid, PublicActivityHeld,
     ComplianceIncidentReported, SocialContributionReported,
 )
-PAYLOADS: tuple[type[EventPayload], ...] = (*ACTIVITY_KINDS, SubmissionRejected)
+PAYLOADS: tuple[type[EventPayload], ...] = (*ACTIVITY_KINDS, SubmissionRejected, *REVIEW_EVENTS)

@@ -97,6 +97,15 @@ class Channel(StrEnum):
     WEBHOOK = "webhook"  # L3 signed webhook
 
 
+class ReviewState(StrEnum):
+    """Where a reported meeting or public activity stands in its review (ODK Central's review states)."""
+
+    PENDING = "pending"  # 待审核: reported, not yet reviewed
+    APPROVED = "approved"  # 已通过
+    RETURNED = "returned"  # 已退回: to be corrected, with the reviewer's comment
+    RESUBMITTED = "resubmitted"  # 已重新提交: returned, then corrected and sent again; awaits review
+
+
 class Role(StrEnum):
     SECRETARIAT = "secretariat"
     INSTITUTION_ADMIN = "institution_admin"
@@ -127,6 +136,8 @@ ZH: dict[str, str] = {
     "unknown_attendees": "出席人员未登记", "attendance_above_members": "出席人数超过支部党员数",
     "no_attendees": "无出席人员", "minutes_reused": "会议记录重复使用", "photo_reused": "会议照片重复使用",
     "learning_over_24h": "单日学习超过24小时", "future_time": "活动时间晚于上报时间",
+    # review states of a reported meeting or public activity
+    "pending": "待审核", "approved": "已通过", "returned": "已退回", "resubmitted": "已重新提交",
 }
 
 

@@ -124,8 +124,10 @@ class RegistryProjection:
 
     # -- what the L1 form shows ------------------------------------------------------------------
     async def institutions(self) -> list[dict[str, Any]]:
-        """Every institution the registry announced: id and name (the development sign-in's list)."""
-        docs: list[dict[str, Any]] = await self._col(INSTITUTIONS).find({}, {"name": 1}).to_list(None)
+        """Every institution the registry announced: id, name (the development sign-in's list) and
+        what decides who reviews its reports (ownership, Party-organisation status)."""
+        fields = {"name": 1, "ownership": 1, "party_org_status": 1}
+        docs: list[dict[str, Any]] = await self._col(INSTITUTIONS).find({}, fields).to_list(None)
         return docs
 
     async def institution(self, institution_id: str) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from ..domain.model import Accepted, Arrival, History, PriorAccepted, Rejected
+from ..domain.review import REVIEWABLE
 
 SUBMISSIONS = "submissions"
 BATCHES = "submission_batches"
@@ -148,6 +149,7 @@ class SubmissionStore:
                 | item.facts
                 | {"event_id": item.event.id, "superseded_by": None, "supersedes": item.event.supersedes}
                 | {"flags": item.flags}
+                | ({"review_state": "pending"} if item.event.type in REVIEWABLE else {})  # the review queue
             )
             batch.messages.append(message)
         self.add_rejections(batch, rejected, arrival)
@@ -259,7 +261,7 @@ class SubmissionStore:
             "type": MeetingHeld.event_type,
             "superseded_by": None,
         }
-        fields = {"event.data": 1, "channel": 1, "received_at": 1, "flags": 1}
+        fields = {"event.data": 1, "channel": 1, "received_at": 1, "flags": 1, "review_state": 1, "review_history": 1}
         docs: list[dict[str, Any]] = await self._col.find(query, fields).to_list(None)
         return docs
 

@@ -17,6 +17,7 @@ from alliance_shared.contracts.vocabulary import (
     MeetingKind,
     MemberStatus,
     OrganizationKind,
+    ReviewState,
     Role,
     zh,
 )
@@ -29,7 +30,10 @@ from pydantic import BaseModel, Field
 
 from ..adapters.registry_names import RosterNames
 from ..domain.obligations import owed_this_quarter, quarter_window
+from ..domain.review import ResubmitSubmission
+from ..domain.review import state_of as review_state_of
 from ..domain.sheets import LAYOUTS, to_submitted
+from ..reviews import handle as handle_review
 from .deps import Activity, ActivityDep, reporter_of, row_answer
 
 router = APIRouter(tags=["form"])
@@ -188,7 +192,8 @@ async def branch_sheet(
             continue
         if not quarter.start <= at.date() <= quarter.end:
             continue
-        held.append((kind, at.date()))
+        if review_state_of(doc) is not ReviewState.RETURNED:  # a returned meeting is owed until resubmitted
+            held.append((kind, at.date()))
         reported.append({
             "id": doc["_id"],
             "kind": MEETING_KIND_ZH[kind],
@@ -196,6 +201,7 @@ async def branch_sheet(
             "attendees": len(data.get("attendee_ids") or []),
             "channel": zh(doc.get("channel") or ""),
             "flags": [zh(f) for f in doc.get("flags") or []],
+            "review": _review(doc, data, kind, at),
         })
     reported.sort(key=lambda r: r["held_at"], reverse=True)
     owed = owed_this_quarter(
@@ -226,6 +232,30 @@ async def branch_sheet(
     }
 
 
+def _review(doc: dict[str, Any], data: dict[str, Any], kind: MeetingKind, at: datetime) -> dict[str, Any]:
+    """Where the meeting stands in its review; a returned one carries the reviewer's comment and
+    what was reported, for the form to correct and resubmit."""
+    state = review_state_of(doc)
+    steps = doc.get("review_history") or []
+    last_return = next((s for s in reversed(steps) if s.get("state") == ReviewState.RETURNED.value), None)
+    out: dict[str, Any] = {"state": state.value, "state_zh": zh(state.value)}
+    if state is ReviewState.RETURNED:
+        out |= {
+            "comment": (last_return or {}).get("comment") or "",
+            "by_role_zh": zh((last_return or {}).get("by_role")),
+            "reported": {
+                "meeting_kind": kind.value,
+                "day": at.date().isoformat(),
+                "hour": at.strftime("%H"),
+                "minute": at.strftime("%M"),
+                "attendee_ids": list(data.get("attendee_ids") or []),
+                "expected_count": data.get("expected_count"),
+                "topic": data.get("topic") or "",
+            },
+        }
+    return out
+
+
 def _day(value: Any) -> date | None:
     return date.fromisoformat(str(value)) if value else None
 
@@ -240,14 +270,19 @@ class MeetingForm(BaseModel):
     attendee_ids: str | list[str] = ""
     expected_count: int | str = 0
     topic: str = Field(default="", max_length=500)
+    resubmits: str | None = Field(default=None, max_length=100)  # the returned meeting this corrects
+    comment: str = Field(default="", max_length=1000)  # to the reviewer, with a resubmission
 
 
 @router.post("/api/v1/forms/meeting")
-async def submit_meeting_form(form: MeetingForm, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
-    """One meeting, through the one ingestion path (channel `form`): the answer of an upload row."""
+async def submit_meeting_form(
+    form: MeetingForm, request: Request, user: CurrentUser, service: ActivityDep
+) -> dict[str, Any]:
+    """One meeting, through the one ingestion path (channel `form`): the answer of an upload row.
+    With `resubmits`, the correction of a returned meeting, sent again for review."""
     reporter = reporter_of(user)
     institution = reporter.institution_id or ""
-    values = form.model_dump()
+    values = form.model_dump(exclude={"resubmits", "comment"})
     if isinstance(values["attendee_ids"], list):
         values["attendee_ids"] = ",".join(values["attendee_ids"])
     item = to_submitted(
@@ -258,5 +293,10 @@ async def submit_meeting_form(form: MeetingForm, user: CurrentUser, service: Act
         row=None,
         label="form",
     )
+    if form.resubmits:
+        command = ResubmitSubmission(form.resubmits, form.comment, item, Channel.FORM)
+        done = await handle_review(request.app.state.reviews, command, user)
+        answer = row_answer(done.report) if done.report else {"accepted": 0, "duplicates": 0, "rejected": []}
+        return answer | {"resubmitted": done.record is not None}
     report = await service.ingest([item], Channel.FORM, reporter)
     return row_answer(report)

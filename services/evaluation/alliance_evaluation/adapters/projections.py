@@ -82,7 +82,7 @@ ACTIVITY_FIELDS = {
     for k in (
         "type", "organization_id", "member_id", "institution_id", "received_at", "kind", "held_on", "held_at",
         "attendees", "attendee_ids", "expected", "day", "minutes", "month", "participant_ids", "severity",
-        "occurred_on",
+        "occurred_on", "review_state",
     )
 }  # fmt: skip
 
@@ -235,6 +235,17 @@ class Projections:
         return await self.db.activities.find_one_and_update(
             {"_id": supersedes}, {"$set": {"superseded_by": event_id}}, upsert=True
         )
+
+    async def review(self, event_id: str, state: str, version: int, step: Doc) -> Doc | None:
+        """Apply a review step to a stored event unless a later one was applied (steps are numbered);
+        returns what the event's rescore needs, None when it was not applied (a redelivery, or an
+        event evaluation never stored)."""
+        newer = {"$or": [{"review_version": None}, {"review_version": {"$lt": version}}]}
+        found: Doc | None = await self.db.activities.find_one_and_update(
+            {"_id": event_id, **newer},
+            {"$set": {"review_state": state, "review_version": version}, "$push": {"review_history": step}},
+        )
+        return found
 
     async def activity_event(self, event_id: str) -> Doc | None:
         """One stored activity event, by its id (the evidence an officer opens)."""
@@ -511,6 +522,7 @@ def activity_fact(a: Doc, received: datetime) -> tuple[str, Any] | None:
             # stored before attendees and times were kept: None, and the count stands
             tuple(a["attendee_ids"]) if "attendee_ids" in a else None,
             _aware(a.get("held_at")),
+            a.get("review_state") or "pending",
         )
     if t == "fpba.learning.completed.v1":
         return "learning", Learning(eid, a["member_id"], _day(a["day"]), a["minutes"], received)
@@ -523,6 +535,7 @@ def activity_fact(a: Doc, received: datetime) -> tuple[str, Any] | None:
             _day(a["held_on"]),
             tuple(a.get("participant_ids", [])),
             received,
+            a.get("review_state") or "pending",
         )
     if t == "fpba.compliance.incident.v1":
         return "incidents", Incident(eid, a["institution_id"], a["severity"], _day(a["occurred_on"]))

@@ -73,6 +73,7 @@ class Meeting:
     # who attended and when exactly (None: stored before they were kept; their count stands)
     attendee_ids: tuple[str, ...] | None = None
     held_at: datetime | None = None
+    review: str = "pending"  # its review state (pending, approved, returned, resubmitted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class PublicActivity:
     held_on: date
     participant_ids: tuple[str, ...]
     received_at: datetime
+    review: str = "pending"
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,34 @@ class Plausibility:
         return self.duplicate_meeting == "count_each"
 
 
+REVIEW_STATES = ("pending", "approved", "returned", "resubmitted")
+REVIEW_CHOICES = ("counted", "not_counted")
+
+
+@dataclass(frozen=True)
+class ReviewCounting:
+    """What a report's review state does to scoring (meetings and public activities, reviewed by
+    the institution's Party admin in activity): each state is `counted` or `not_counted`. By
+    default a returned report does not count until it is resubmitted; one not yet reviewed counts."""
+
+    pending: str = "counted"
+    approved: str = "counted"
+    returned: str = "not_counted"
+    resubmitted: str = "counted"
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> ReviewCounting:
+        for name, value in raw.items():
+            if name not in REVIEW_STATES or value not in REVIEW_CHOICES:
+                allowed = f"{'|'.join(REVIEW_STATES)}: {'|'.join(REVIEW_CHOICES)}"
+                raise ValueError(f"评价细则 review.{name} 取值无效 / invalid review.{name}: {value!r} ({allowed})")
+        return cls(**{k: str(v) for k, v in raw.items()})
+
+    def counts(self, state: str) -> bool:
+        """Whether a report in `state` counts (an unknown state counts as pending)."""
+        return str(getattr(self, state if state in REVIEW_STATES else "pending")) == "counted"
+
+
 @dataclass(frozen=True)
 class Ruleset:
     version: str
@@ -123,6 +151,7 @@ class Ruleset:
     institution_weights: dict[str, dict[str, Fraction]]
     no_data: NoDataRule = NoDataRule()
     plausibility: Plausibility = Plausibility()
+    review: ReviewCounting = ReviewCounting()
 
     def grade_of(self, score: Fraction, vetoed: bool = False) -> str:
         if vetoed:
@@ -178,6 +207,7 @@ class Ruleset:
                 min_reported=int(nd.get("min_reported", NoDataRule.min_reported)),
             ),
             plausibility=Plausibility.from_mapping(raw.get("plausibility") or {}),
+            review=ReviewCounting.from_mapping(raw.get("review") or {}),
         )
 
 

@@ -304,6 +304,17 @@ def _coverage(inst_id: str, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResul
     )
 
 
+def counted_by_review(facts: PeriodFacts, rs: Ruleset) -> PeriodFacts:
+    """The facts less the meetings and public activities whose review state the ruleset does not
+    count (`review`: by default a returned report, until it is resubmitted)."""
+    counts = rs.review.counts
+    meetings = [m for m in facts.meetings if counts(m.review)]
+    public = [p for p in facts.public_activities if counts(p.review)]
+    if len(meetings) == len(facts.meetings) and len(public) == len(facts.public_activities):
+        return facts
+    return replace(facts, meetings=meetings, public_activities=public)
+
+
 def score_period(
     facts: PeriodFacts,
     period: Period,
@@ -315,6 +326,7 @@ def score_period(
     """Score every institution of `institution_ids` (default: all in `facts`) and its branches, as
     judged on `today` (None: once everything of the period is due). A quarter still open on `today`
     is scored against what is due so far, and its cards are provisional."""
+    facts = counted_by_review(facts, rs)
     idx = ind.PeriodIndex.build(facts, period, today)
     as_of = idx.as_of
     wanted = sorted(

@@ -155,4 +155,24 @@ DEFAULT_TEMPLATES: tuple[MessageTemplate, ...] = (
         "{{ '%.0f%%' | format(digest.reported_within_14_days_rate * 100) if digest.reported_within_14_days_rate is number else '—' }}."
         + _SIGN_OFF_EN,
     ),
+    MessageTemplate(
+        name="submission_returned",
+        description="上报被退回：告知上报人退回意见 / a report was returned: tell its reporter why",
+        email_subject_zh="【市金融党建联盟】{{ organization_name }}上报的{{ activity_zh }}被退回，请修改后重新提交",
+        email_body_zh="{{ organization_name }}（{{ institution_name }}）支部书记同志：\n\n"
+        "贵支部上报的{{ activity_zh }}{% if held_on %}（{{ held_on }}召开）{% endif %}已被{{ reviewer_zh }}退回。\n"
+        "退回意见：{{ comment }}\n\n"
+        "请在填报页面“本季度情况—已上报”中点击“修改后重新提交”。被退回的上报在重新提交前不计入考核。" + _SIGN_OFF_ZH,
+        email_subject_en="A report of {{ organization_name }} was returned: please correct and resubmit it",
+        email_body_en="Dear branch secretary of {{ organization_name }} ({{ institution_name }}),\n\n"
+        "the {{ activity_en }}{% if held_on %} held on {{ held_on }}{% endif %} your branch reported was returned "
+        "by the reviewer. Comment: {{ comment }}\n\nPlease correct and resubmit it from the form; a returned report "
+        "does not count until it is resubmitted." + _SIGN_OFF_EN,
+        sms=SmsTemplate(
+            text_zh="【市金融党建联盟】{{ organization_name }}上报的{{ activity_zh }}{% if held_on %}（{{ held_on }}）{% endif %}"
+            "被退回：{{ (comment | truncate(40, true, '…', 0)).rstrip('。') }}。请修改后重新提交。",
+            provider_codes={"aliyun": "SMS_000000020", "tencent": "1000020"},
+            params={"branch": "{{ organization_name }}", "activity": "{{ activity_zh }}"},
+        ),
+    ),
 )

@@ -75,6 +75,7 @@ TRANSFER_OVERDUE = "transfer_overdue"
 REPORTS_MISSING = "quarter_end_missing_reports"
 WEEKLY_DIGEST = "weekly_digest"
 INSTITUTION_DIGEST = "institution_weekly_digest"
+SUBMISSION_RETURNED = "submission_returned"
 
 # rules whose reminders ask a branch to report; the closed-loop figure is computed over these
 BRANCH_RULES = (LAGGING, AT_RISK, REPORTS_MISSING)
@@ -114,6 +115,12 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         name=REPORTS_MISSING,
         description="季末缺报提醒 / quarter-end reminder of missing reports",
         steps=[_step("secretary", 0, "branch_secretary", ["email", "sms"], "reports_missing")],
+    ),
+    Rule(
+        name=SUBMISSION_RETURNED,
+        description="上报被退回：告知上报人退回意见 / a returned report: tell its reporter why",
+        steps=[_step("reporter", 0, "branch_secretary", ["email", "sms"], "submission_returned")],
+        min_interval_days=0,  # every return is told
     ),
     Rule(
         name=WEEKLY_DIGEST,

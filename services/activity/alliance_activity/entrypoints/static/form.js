@@ -16,7 +16,7 @@ const FIELDS = {
 };
 const LABELS = { organization_id: "党支部", meeting_kind: "会议类型", held_at: "召开日期和时间",
   attendee_ids: "参会党员", expected_count: "应到人数", topic: "会议主题" };
-const state = { token: null, today: null, sheet: null, month: null };
+const state = { token: null, today: null, sheet: null, month: null, resubmits: null };
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const zhPart = (text) => String(text || "").split(" / ")[0];
@@ -121,10 +121,43 @@ function renderQuarter(sheet) {
   $("#owed").innerHTML = byKind.size ? [...byKind].map(([kind, windows]) => `<li><span class="kind">${esc(kind)}</span><span class="windows">${windows.map((w) =>
     `<span class="badge ${esc(w.standing)}" title="截至${esc(w.due)}">${esc(w.window === sheet.quarter ? "本季度" : w.window)} ${esc(w.standing_zh)}</span>`).join("")}</span></li>`).join("")
     : `<li class="empty-list">本季度没有应报会议</li>`;
-  $("#reported").innerHTML = sheet.reported.length ? sheet.reported.map((r) => `<li><strong>${esc(r.kind)}</strong>
-      <div class="meta">${esc(r.held_at)} · ${r.attendees}人参会 · ${esc(r.channel)}${r.flags.length ? " · " + esc(r.flags.join("、")) : ""}</div></li>`).join("")
+  $("#reported").innerHTML = sheet.reported.length ? sheet.reported.map((r) => `<li data-id="${esc(r.id)}" data-review="${esc(r.review.state)}"><strong>${esc(r.kind)}</strong>
+      <span class="badge review ${esc(r.review.state)}">${esc(r.review.state_zh)}</span>
+      <div class="meta">${esc(r.held_at)} · ${r.attendees}人参会 · ${esc(r.channel)}${r.flags.length ? " · " + esc(r.flags.join("、")) : ""}</div>
+      ${r.review.state === "returned" ? `<div class="return-note"><span class="why">退回意见（${esc(r.review.by_role_zh || "审核人")}）：${esc(r.review.comment)}</span>
+        <button type="button" class="link fix" data-fix="${esc(r.id)}">修改后重新提交</button></div>` : ""}</li>`).join("")
     : `<li class="empty-list">本季度尚未上报会议</li>`;
 }
+
+// -- correcting a returned meeting: its report fills the form, the submission resubmits it ------
+$("#reported").addEventListener("click", (ev) => {
+  const b = ev.target.closest("button[data-fix]");
+  if (!b || !state.sheet) return;
+  const r = state.sheet.reported.find((x) => x.id === b.dataset.fix);
+  if (!r || !r.review.reported) return;
+  const was = r.review.reported;
+  state.resubmits = r.id;
+  $("#f-kind").value = was.meeting_kind;
+  chooseDay(was.day);
+  $("#f-hour").value = was.hour;
+  $("#f-minute").value = was.minute;
+  const ids = new Set(was.attendee_ids);
+  document.querySelectorAll('#roll input[name="attendee"]').forEach((i) => { i.checked = ids.has(i.value); });
+  countPicked();
+  $("#f-expected").value = was.expected_count ?? "";
+  $("#f-topic").value = was.topic;
+  $("#fixing-why").textContent = r.review.comment;
+  $("#fixing").hidden = false;
+  $("#submit").textContent = "重新提交";
+  $("#meeting").scrollIntoView({ block: "start", behavior: "smooth" });
+});
+
+function stopFixing() {
+  state.resubmits = null;
+  $("#fixing").hidden = true;
+  $("#submit").textContent = "提交";
+}
+$("#fixing-cancel").addEventListener("click", stopFixing);
 
 function countPicked() {
   const n = document.querySelectorAll('#roll input[name="attendee"]:checked').length;
@@ -234,6 +267,7 @@ $("#meeting").addEventListener("submit", async (ev) => {
     organization_id: $("#f-branch").value, meeting_kind: $("#f-kind").value,
     held_at: `${day} ${$("#f-hour").value}:${$("#f-minute").value}`,
     attendee_ids: checked(), expected_count: $("#f-expected").value, topic: $("#f-topic").value,
+    ...(state.resubmits ? { resubmits: state.resubmits } : {}),
   };
   const result = $("#result");
   const button = $("#submit");
@@ -254,7 +288,9 @@ $("#meeting").addEventListener("submit", async (ev) => {
   const a = answer.body;
   if (a.rejected && a.rejected.length) { showErrors(a.rejected.flatMap((r) => (r.reasons && r.reasons.length ? r.reasons : [{ field: null, reason: r.reason }]))); return; }
   result.className = "ok";
-  result.textContent = a.accepted ? "已提交，已计入本季度" : "该会议此前已提交，未重复计入";
+  if (a.resubmitted) result.textContent = "已重新提交，等待审核";
+  else result.textContent = a.accepted ? "已提交，已计入本季度" : "该会议此前已提交，未重复计入";
+  stopFixing();
   $("#f-kind").value = "";
   $("#f-topic").value = "";
   document.querySelectorAll("#roll input").forEach((i) => { i.checked = false; });
