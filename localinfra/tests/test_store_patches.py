@@ -400,3 +400,40 @@ def test_a_count_reads_no_document_when_its_filter_goes_down_exactly() -> None:
 @pytest.mark.slow
 def test_the_one_pass_encoder_and_decoder_answer_like_the_value_by_value_ones() -> None:
     _go_test("TestFastUnmarshal", "./internal/handler/sjson/")
+
+
+# 12-updates-written-together.patch
+
+
+def test_an_update_of_many_documents_writes_them_together_and_keeps_mongodbs_order_on_error() -> None:
+    """PostgreSQL counts the write transactions (each takes a transaction id): one per document
+    before the patch, one per hundred after. And a unique violation midway keeps the documents
+    before it updated, as MongoDB does."""
+    store = store_build.start()
+    try:
+        client: MongoClient[Doc] = MongoClient(store.mongodb_uri)
+        col = client.patches.outboxes
+        col.insert_many([{"_id": f"d{k:03d}", "grp": "a", "n": 2 * k, "pending": True} for k in range(250)])
+        col.insert_one({"_id": "blocker", "grp": "b", "n": 2 * 129 + 1})
+        col.create_index([("n", ASCENDING)], unique=True)
+        psql = [str(postgres.bin_dir() / "psql"), "-At", "-h", store.postgres.host, "-p", str(store.postgres.port),
+                "-U", postgres.SUPERUSER, "-d", postgres.DATABASE, "-c", "SELECT txid_current()"]
+
+        def xid() -> int:
+            return int(subprocess.run(psql, capture_output=True, text=True, check=True, timeout=60).stdout)
+
+        before = xid()
+        cleared = col.update_many({"pending": True}, {"$set": {"pending": False}})
+        used = xid() - before - 1
+        assert cleared.matched_count == cleared.modified_count == 250
+        assert col.count_documents({"pending": False}) == 250
+        assert used <= 5, f"{used} write transactions for one update of 250 documents"
+
+        with pytest.raises(Exception) as refused:  # noqa: PT011 - a unique violation, whatever its code
+            col.update_many({"grp": "a"}, {"$inc": {"n": 1}})
+        assert "duplicate" in str(refused.value).lower() or "unique" in str(refused.value).lower(), refused.value
+        bumped = sorted(d["n"] for d in col.find({"grp": "a", "n": {"$mod": [2, 1]}}))
+        assert bumped == [2 * k + 1 for k in range(129)]  # the 129 documents before the 130th
+        client.close()
+    finally:
+        store.stop()
