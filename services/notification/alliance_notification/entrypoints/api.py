@@ -370,11 +370,12 @@ def _own_institution(user: Principal, institution_id: str | None) -> str | None:
     """The secretariat reads any institution (or all); an institution admin only its own."""
     if user.is_secretariat:
         return institution_id
+    if institution_id and institution_id != user.institution_id:
+        # another institution is refused by name, whoever asks (a branch secretary too)
+        raise Forbidden("无权访问其他机构的数据 / not your institution", field="institution_id")
     user.require_role(Role.INSTITUTION_ADMIN)
     if user.institution_id is None:
         raise Forbidden("令牌缺少机构 / token carries no institution", field="institution_id")
-    if institution_id and institution_id != user.institution_id:
-        raise Forbidden("无权访问其他机构的数据 / not your institution", field="institution_id")
     return user.institution_id
 
 
