@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 from alliance_shared.clock import Clock, SystemClock
-from alliance_shared.contracts.topics import ACTIVITY_INGEST, REGISTRY_EVENTS
+from alliance_shared.contracts.topics import ACTIVITY_INGEST, EVALUATION_EVENTS, REGISTRY_EVENTS
 from alliance_shared.http import create_service_app
 from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch
 from alliance_shared.runtime import ConsumerSpec, Runtime, every
@@ -18,6 +18,7 @@ from .adapters import projection as projection_adapter
 from .adapters import reviews as reviews_adapter
 from .adapters import submissions as submissions_adapter
 from .adapters.keys import ApiKeys
+from .adapters.period_locks import PeriodLockStore
 from .adapters.projection import RegistryProjection
 from .adapters.registry_names import RosterNames
 from .adapters.reviews import ReviewStore
@@ -25,6 +26,7 @@ from .adapters.submissions import SubmissionStore
 from .entrypoints import events, manual, reviews, streaming
 from .entrypoints.deps import Activity, api_key_resolver
 from .handlers import IngestSubmissions, arm_stranded_submissions, key_listener_handlers, registry_handlers
+from .periods import SubmissionGate, period_handlers
 from .reviews import Reviews
 from .settings import ActivitySettings
 
@@ -41,7 +43,12 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
     projection = RegistryProjection(runtime)
     keys = ApiKeys(projection, settings.api_key_cache_max_age_s)
     submissions = SubmissionStore(runtime)
-    ingest = IngestSubmissions(runtime, projection, submissions, clock, timedelta(seconds=settings.future_tolerance_s))
+    reviews_store = ReviewStore(runtime)
+    locks = PeriodLockStore(runtime)
+    ingest = IngestSubmissions(
+        runtime, projection, submissions, clock, timedelta(seconds=settings.future_tolerance_s),
+        gate=SubmissionGate(locks, reviews_store),
+    )
 
     async def sweep_stranded(_: Runtime) -> None:
         await every(
@@ -51,6 +58,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         )
 
     stream = streaming.StreamIngest(ingest)
+    period_dispatch = EventDispatch(period_handlers(locks))
     key_listener = EventDispatch(key_listener_handlers(keys))
     runtime.consumers = [
         # every projection write is an idempotent upsert, and a redelivered batch replays in order:
@@ -77,8 +85,16 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         ConsumerSpec(
             settings.ingest_group, [ACTIVITY_INGEST], stream, dedupe=False, on_batch_end=stream.end_batch
         ),
+        # closed periods and unlock exceptions: idempotent upserts, a few a quarter
+        ConsumerSpec(
+            settings.periods_group, [EVALUATION_EVENTS], period_dispatch, dedupe=False,
+            only_types=period_dispatch.event_types,
+        ),
     ]
-    runtime.background = [sweep_stranded]
+    async def refresh_period_locks(_: Runtime) -> None:
+        await every(settings.period_locks_max_age_s, locks.refresh, name="period-locks-refresh")
+
+    runtime.background = [sweep_stranded, refresh_period_locks]
     app = create_service_app(
         runtime,
         title="联盟活动服务 / Alliance activity service",
@@ -89,6 +105,6 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
     )
     app.state.activity = Activity(settings, ingest, projection, submissions, keys)
     app.state.clock = clock
-    app.state.reviews = Reviews(ReviewStore(runtime), projection, ingest, clock)
+    app.state.reviews = Reviews(reviews_store, projection, ingest, clock)
     app.state.roster_names = RosterNames(settings.registry_url, settings.registry_timeout_s)  # the form's names
     return app

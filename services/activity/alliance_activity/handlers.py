@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from alliance_shared.clock import Clock
 from alliance_shared.contracts import registry as reg
@@ -28,6 +28,8 @@ INGESTED = Counter("alliance_activity_ingested_total", "Submitted activity event
 
 
 Progress = Callable[[str], Awaitable[None]]  # told each phase of a pass: checked, stored, published
+# refuses accepted items of a pass after assessment, with their reasons (the period lock: `periods.py`)
+Gate = Callable[[Sequence["IngestReport"], datetime], Awaitable[None]]
 
 
 async def _untold(_: str) -> None:
@@ -67,7 +69,9 @@ class IngestSubmissions:
         submissions: SubmissionStore,
         clock: Clock,
         future_tolerance: timedelta,
+        gate: Gate | None = None,
     ) -> None:
+        self._gate = gate
         self._runtime = runtime
         self._projection = projection
         self._submissions = submissions
@@ -121,6 +125,8 @@ class IngestSubmissions:
             for item in items_:
                 report.add(assessor.assess(item))
             reports.append(report)
+        if self._gate is not None:
+            await self._gate(reports, now)
         told = progress or _untold
         await told("checked")
         if not dry_run:

@@ -21,6 +21,8 @@ class ActivitySettings(ServiceSettings):
     registry_group: str = "activity-registry"
     credentials_group: str = "activity-credentials"  # + the process's own suffix: every process hears every key event
     ingest_group: str = "activity-ingest"
+    periods_group: str = "activity-periods"  # evaluation's period closes and unlock exceptions
+    period_locks_max_age_s: float = 2.0  # how often each process reads them again (another's consumer wrote)
 
     # the L1 web form (/form): in development a sign-in on the page mints the branch secretary's JWT;
     # anywhere else that JWT comes from the organisation's SSO, which returns to /form#token=<JWT>

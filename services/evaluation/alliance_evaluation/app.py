@@ -11,13 +11,15 @@ from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
 from .adapters import projections, ranks, readmodels
+from .adapters.unlocks import UnlockStore
 from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
-from .entrypoints import api, dashboard
+from .entrypoints import api, dashboard, unlocks
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
 from .settings import EvaluationSettings
+from .unlocks import Unlocks
 
 WARM_INTERVAL_S = 5.0
 WARM_QUARTERS = 4
@@ -72,7 +74,8 @@ def create_app(
         runtime,
         title="评价服务 / evaluation",
         description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-        routers=[dashboard.router, api.router],
+        routers=[dashboard.router, api.router, unlocks.router],
     )
     app.state.evaluation = ev
+    app.state.unlocks = Unlocks(ev, UnlockStore(lambda: runtime.db, runtime.notify_outbox))
     return app

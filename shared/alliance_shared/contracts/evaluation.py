@@ -90,6 +90,46 @@ class PeriodClosed(EventPayload):
         return self.period
 
 
+class PeriodUnlocked(EventPayload):
+    """The secretariat granted an unlock exception on a closed period: one branch
+    (`organization_id`) or one institution (`institution_id`) may report into it until `until`.
+    Who asked, who granted it and why travel with it; keyed by the period, after its closing."""
+
+    event_type = "fpba.period.unlocked.v1"
+    kafka_topic = EVALUATION_EVENTS
+
+    exception_id: Id
+    period: Quarter
+    organization_id: Id | None = None
+    institution_id: Id | None = None
+    requested_by: str = Field(min_length=1, max_length=200)
+    granted_by: str = Field(max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+    until: AwareDatetime
+    granted_at: AwareDatetime
+
+    def ordering_key(self) -> str | None:
+        return self.period
+
+
+class PeriodUnlockRevoked(EventPayload):
+    """An unlock exception was revoked before its end: the period is closed to it again."""
+
+    event_type = "fpba.period.unlock_revoked.v1"
+    kafka_topic = EVALUATION_EVENTS
+
+    exception_id: Id
+    period: Quarter
+    organization_id: Id | None = None
+    institution_id: Id | None = None
+    revoked_by: str = Field(max_length=200)
+    revoked_at: AwareDatetime
+
+    def ordering_key(self) -> str | None:
+        return self.period
+
+
 PAYLOADS: tuple[type[EventPayload], ...] = (
-    BranchFellBehind, BranchCaughtUp, ReportsMissing, ScoreComputed, PeriodClosed,
+    BranchFellBehind, BranchCaughtUp, ReportsMissing, ScoreComputed, PeriodClosed, PeriodUnlocked,
+    PeriodUnlockRevoked,
 )

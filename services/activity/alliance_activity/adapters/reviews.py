@@ -60,6 +60,11 @@ class ReviewStore:
             self._runtime.notify_outbox()
         return bool(result.modified_count)
 
+    async def approved_among(self, submission_ids: Sequence[str]) -> set[str]:
+        """The approved records among `submission_ids` (corrections of them are refused)."""
+        query = {"_id": {"$in": sorted(set(submission_ids))}, "review_state": "approved"}
+        return {d["_id"] async for d in self._col.find(query, {"_id": 1})}
+
     async def note(self, submission_id: str, fields: dict[str, Any], entry: dict[str, Any]) -> None:
         """Add to a record's history without a step (a returned report was resubmitted as another)."""
         await self._col.update_one({"_id": submission_id}, {"$set": fields, "$push": {"review_history": entry}})

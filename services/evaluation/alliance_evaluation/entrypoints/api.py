@@ -135,14 +135,19 @@ async def get_changes(
 
 
 @router.get("/periods/{period}/organizations/{organization_id}")
-async def get_organization(who: CurrentUser, ev: Ev, period: str, organization_id: str) -> dict[str, Any]:
+async def get_organization(
+    request: Request, who: CurrentUser, ev: Ev, period: str, organization_id: str
+) -> dict[str, Any]:
     doc = await ev.models.score(period_of(period), "branch", organization_id)
     if doc is None:
         if who.role not in READ_ALL:  # do not reveal which ids exist elsewhere
             require_reader(who, await ev.projections.institutions_of_orgs([organization_id]))
         raise UnknownOrganization(organization_id)
     require_reader(who, doc.get("institution_ids", []))
-    return await views.organization(ev.models, period_of(period), organization_id)
+    answer = await views.organization(ev.models, period_of(period), organization_id)
+    unlocks = request.app.state.unlocks  # the unlock exceptions of a closed period covering the branch
+    return answer | {"unlocks": await unlocks.of(period, organization_id=organization_id,
+                                                 institution_ids=doc.get("institution_ids", []))}
 
 
 @router.get("/events/{event_id}")

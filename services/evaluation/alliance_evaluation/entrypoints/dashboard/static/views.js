@@ -197,12 +197,52 @@ V.institution = async (view, s, id) => {
   view.querySelectorAll("#branches tr.click, #attached tr.click").forEach((row) => row.addEventListener("click", () => { location.hash = `#/branch/${encodeURIComponent(row.dataset.id)}`; }));
 };
 
+// 解锁例外: a closed period opened to this branch (or its institution) until a moment, who asked, who granted, why
+const unlockPanel = (card, canEdit) => {
+  const items = card.unlocks || [];
+  if (!items.length && !canEdit) return "";
+  const L = (key) => `data-label="${E(t(key))}"`;  // a phone shows each row as a card, each cell with its label
+  const rows = items.map((u) => `<tr data-unlock="${E(u.id)}" data-status="${E(u.status)}"><td ${L("unlock_scope")}>${E(u.organization_id ? t("level_branch") : t("level_institution"))}</td>
+    <td ${L("unlock_requested_by")}>${E(u.requested_by)}</td><td class="id" ${L("unlock_granted_by")}>${E(u.granted_by)}</td><td ${L("unlock_reason")}>${E(u.reason)}</td><td ${L("unlock_until")}>${E(Dash.time(u.until))}</td>
+    <td ${L("status")}><span class="badge unlock-${E(u.status)}">${E(t("unlock_" + u.status))}</span>${u.revoked_at ? `<br><span class="muted">${E(Dash.time(u.revoked_at))}</span>` : ""}</td>
+    <td>${canEdit && u.status === "active" ? `<button class="revoke">${t("unlock_revoke")}</button>` : ""}</td></tr>`).join("");
+  const form = canEdit ? `<form id="unlock-form" class="filters"><input name="requested_by" placeholder="${t("unlock_requested_by")}" required maxlength="200">
+    <input name="reason" placeholder="${t("unlock_reason")}" required minlength="4" maxlength="2000">
+    <label>${t("unlock_until")} ${Dash.dateInput("until-day", "", t("unlock_until"))}
+      <input name="until_time" value="18:00" maxlength="5" inputmode="numeric" pattern="\\d{2}:\\d{2}" aria-label="${t("unlock_until")}"></label>
+    <button type="submit">${t("unlock_grant")}</button> <span class="msg muted" role="status"></span></form>` : "";
+  return `<div class="panel" id="unlocks"><h2>${t("unlocks")}</h2><p class="muted">${t("unlocks_hint")}</p>
+    ${items.length ? `<table id="unlock-table"><thead><tr><th>${t("unlock_scope")}</th><th>${t("unlock_requested_by")}</th><th>${t("unlock_granted_by")}</th><th>${t("unlock_reason")}</th><th>${t("unlock_until")}</th><th>${t("status")}</th><th></th></tr></thead><tbody>${rows}</tbody></table>` : `<p class="muted">${t("unlocks_none")}</p>`}
+    ${form}</div>`;
+};
+
 V.branch = async (view, s, id) => {
   const card = await Dash.json(`/api/v1/periods/${s.period}/organizations/${encodeURIComponent(id)}`);
+  const canEdit = s.role === "secretariat";
   view.innerHTML = `<p><a href="#/institution/${encodeURIComponent(card.institution_id)}">← ${t("back")}</a></p>${header(card)}
     <div class="panel"><h2>${t("indicator")}</h2><div id="chart-indicators" class="chart"></div></div>
-    <div class="panel"><h2>${t("nav_drill")}</h2>${breakdownTable(card)}</div>`;
+    <div class="panel"><h2>${t("nav_drill")}</h2>${breakdownTable(card)}</div>${unlockPanel(card, canEdit)}`;
   indicatorChart("chart-indicators", card);
+  const unlocks = `/api/v1/periods/${s.period}/unlocks`;
+  const failed = (msg, e) => { msg.textContent = (e && e.message ? e.message.split(" / ")[0] : "") || "操作失败"; };
+  view.querySelectorAll("#unlock-table button.revoke").forEach((b) => b.addEventListener("click", async () => {
+    const msg = view.querySelector("#unlocks .msg") || b;
+    try { await Dash.api(`${unlocks}/${encodeURIComponent(b.closest("tr").dataset.unlock)}`, null, { method: "DELETE" }); App.render(); }
+    catch (e) { failed(msg, e); }
+  }));
+  const form = view.querySelector("#unlock-form");
+  if (form) form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    const day = form.querySelector("input.until-day").value.trim();
+    const until = new Date(`${day}T${String(f.get("until_time")).trim()}:00+08:00`);  // Beijing time, as typed
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(until.getTime())) { form.querySelector(".msg").textContent = t("unlock_until_hint"); return; }
+    const body = { organization_id: id, requested_by: f.get("requested_by"), reason: f.get("reason"), until: until.toISOString() };
+    try {
+      await Dash.api(unlocks, null, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      App.render();
+    } catch (e) { failed(form.querySelector(".msg"), e); }
+  });
 };
 
 const followFields = (f) => ({ contacted: !!f.contacted, contacted_on: f.contacted_on || null, reason: f.reason || "", promised_on: f.promised_on || null });
@@ -318,5 +358,7 @@ V.event = async (view, s, id) => {
       [t("received_at"), E(Dash.time(e.received_at))], [t("channel"), E(t(e.channel))], [t("reporting_level"), E(e.reporting_level || "—")],
       [t("file_name"), E(p.file_name || "—")], [t("row"), E(p.row ?? "—")], [t("batch_id"), E(p.batch_id || "—"), "id"],
       [t("late"), t(e.late ? "yes" : "no")], [t("flags"), E(e.flags.map((f) => t(f)).join("、") || t("none"))],
+      ...(e.review ? [[t("review_state"), `<span class="badge review-${E(e.review.state)}">${E(t("review_" + e.review.state))}</span>${
+        e.review.history.filter((h) => h.comment).map((h) => `<br><span class="muted">${E(t("review_" + h.state))}：${E(h.comment)}</span>`).join("")}`]] : []),
     ])}</tbody></table></div></div></div>`;
 };

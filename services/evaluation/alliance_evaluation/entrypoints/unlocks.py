@@ -1,0 +1,41 @@
+"""Unlock exceptions of closed periods over HTTP (added to the contract): the secretariat grants
+(`POST /api/v1/periods/{period}/unlocks`), lists and revokes them; the branch's drill-down shows
+those covering it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from alliance_shared.contracts.vocabulary import Role
+from alliance_shared.http import CurrentUser
+from fastapi import APIRouter, Depends, Request
+
+from ..unlocks import UnlockGranted, Unlocks
+
+router = APIRouter(prefix="/api/v1", tags=["periods"])
+
+
+def unlocks_of(request: Request) -> Unlocks:
+    found: Unlocks = request.app.state.unlocks
+    return found
+
+
+UnlocksDep = Annotated[Unlocks, Depends(unlocks_of)]
+
+
+@router.post("/periods/{period}/unlocks", status_code=201)
+async def grant_unlock(period: str, body: UnlockGranted, who: CurrentUser, u: UnlocksDep) -> dict[str, Any]:
+    """秘书处为已关闭期间的一个党支部或机构开具解锁例外（申请人、原因、截止时间）/ grant an unlock exception."""
+    return await u.grant(period, body, who)
+
+
+@router.get("/periods/{period}/unlocks")
+async def list_unlocks(period: str, who: CurrentUser, u: UnlocksDep) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT, Role.REGULATOR)
+    return {"items": await u.of(period)}
+
+
+@router.delete("/periods/{period}/unlocks/{exception_id}")
+async def revoke_unlock(period: str, exception_id: str, who: CurrentUser, u: UnlocksDep) -> dict[str, Any]:
+    """撤销解锁例外 / revoke an unlock exception: the period is closed to that branch or institution again."""
+    return await u.revoke(period, exception_id, who)
