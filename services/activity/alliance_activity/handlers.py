@@ -29,7 +29,7 @@ INGESTED = Counter("alliance_activity_ingested_total", "Submitted activity event
 
 Progress = Callable[[str], Awaitable[None]]  # told each phase of a pass: checked, stored, published
 # refuses accepted items of a pass after assessment, with their reasons (the period lock: `periods.py`)
-Gate = Callable[[Sequence["IngestReport"], datetime], Awaitable[None]]
+Gate = Callable[[Sequence["IngestReport"], Sequence[Arrival], datetime], Awaitable[None]]
 
 
 async def _untold(_: str) -> None:
@@ -126,7 +126,7 @@ class IngestSubmissions:
                 report.add(assessor.assess(item))
             reports.append(report)
         if self._gate is not None:
-            await self._gate(reports, now)
+            await self._gate(reports, arrivals, now)
         told = progress or _untold
         await told("checked")
         if not dry_run:

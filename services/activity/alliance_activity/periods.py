@@ -1,7 +1,8 @@
 """The period lock at ingestion: what evaluation says of its periods (closed, unlocked for a branch
 or an institution until a moment, revoked) kept in activity's projection, and the gate every
 accepted report passes after assessment — refused into a closed period without an exception in
-force, or as a correction of an approved report (`domain.period_lock` says why)."""
+force, or as a correction of an approved report (`domain.period_lock` says why) — and stamped with
+who filed it and, when a superior filed it for a branch (上级代办), on whose behalf."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from alliance_shared.kafka.consumer import PayloadHandler
 
 from .adapters.period_locks import PeriodLockStore
 from .adapters.reviews import ReviewStore
-from .domain.model import Accepted, Rejected
+from .domain.filing import filed
+from .domain.model import Accepted, Arrival, Rejected
 from .domain.occurrence import period_of
 from .domain.period_lock import PeriodLocks, approved_refusal, time_field
 
@@ -52,7 +54,9 @@ class SubmissionGate:
         self._locks = locks
         self._reviews = reviews
 
-    async def __call__(self, reports: Sequence[IngestReport], now: datetime) -> None:
+    async def __call__(self, reports: Sequence[IngestReport], arrivals: Sequence[Arrival], now: datetime) -> None:
+        for report, arrival in zip(reports, arrivals, strict=True):
+            report.accepted = [filed(a, arrival.reporter) for a in report.accepted]
         corrected = sorted({a.event.supersedes for r in reports for a in r.accepted if a.event.supersedes})
         approved = await self._reviews.approved_among(corrected) if corrected else set()
         locks = await self._locks.current()

@@ -410,6 +410,8 @@ def activity_document(p: EventPayload, e: CloudEvent, now: datetime) -> dict[str
         "time": e.time,
         "data": e.data,
         "provenance": {"batch_id": e.batchid, "file_name": e.filename, "row": e.sourcerow},
+        "filed_by": e.filedby,  # who filed it; `on_behalf_of` the branch a superior filed it for (上级代办)
+        "on_behalf_of": e.onbehalfof,
     }
     if isinstance(p, act.MeetingHeld):
         day = local_day(p.held_at)

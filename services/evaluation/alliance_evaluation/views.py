@@ -257,6 +257,8 @@ def evidence_event(doc: dict[str, Any]) -> dict[str, Any]:
         "supersedes": doc.get("supersedes"),
         "superseded_by": doc.get("superseded_by"),
         "provenance": doc.get("provenance") or {},
+        "filed_by": doc.get("filed_by"),  # who filed it (an API key id or a person's subject)
+        "on_behalf_of": doc.get("on_behalf_of"),  # 上级代办: the branch a superior filed it for
         # a meeting or public activity is reviewed by the institution's Party admin (activity's review)
         "review": {"state": doc.get("review_state") or "pending", "history": doc.get("review_history") or []}
         if doc.get("type") in REVIEWED_TYPES

@@ -25,6 +25,8 @@ EXTENSIONS = (
     "batchid",  # provenance: the submission it came in (an upload, a batch API call, a webhook call, a Kafka batch)
     "filename",  # provenance: the uploaded file's name (L1 upload)
     "sourcerow",  # provenance: the row of that file
+    "filedby",  # who filed it: the API key id or the person's subject (never a secret), set by activity
+    "onbehalfof",  # 上级代办: the branch a superior (Party admin, secretariat) filed it for, set by activity
 )
 _CORE = ("id", "source", "type", "subject", "time", "datacontenttype", "dataschema")
 
@@ -68,6 +70,8 @@ class CloudEvent(BaseModel):
     batchid: str | None = None
     filename: str | None = Field(default=None, max_length=300)
     sourcerow: int | None = None
+    filedby: str | None = Field(default=None, max_length=200)
+    onbehalfof: str | None = Field(default=None, max_length=100)
 
     @field_validator("time", "receivedat")
     @classmethod

@@ -74,20 +74,20 @@ class ReviewStore:
     ) -> tuple[list[dict[str, Any]], int]:
         """The current (uncorrected) records of `institution_ids` awaiting review, oldest first,
         through the (institution, state) index."""
-        return await self._find(institution_ids, states, {"superseded_by": None}, ("received_at", 1), limit, skip)
+        return await self._find(institution_ids, states, {"superseded_by": None}, [("received_at", 1)], limit, skip)
 
     async def history(
         self, institution_ids: Sequence[str], states: Sequence[str], *, limit: int, skip: int
     ) -> tuple[list[dict[str, Any]], int]:
         """The reviewed records of `institution_ids` (corrected ones too), the latest step first."""
-        return await self._find(institution_ids, states, {}, ("reviewed_at", -1), limit, skip)
+        return await self._find(institution_ids, states, {}, [("reviewed_at", -1), ("review_version", -1)], limit, skip)
 
     async def _find(
         self,
         institution_ids: Sequence[str],
         states: Sequence[str],
         more: dict[str, Any],
-        order: tuple[str, int],
+        order: list[tuple[str, int]],
         limit: int,
         skip: int,
     ) -> tuple[list[dict[str, Any]], int]:
@@ -98,5 +98,5 @@ class ReviewStore:
             "review_state": {"$in": list(states)},
             **more,
         }
-        docs = await self._col.find(query, FIELDS).sort(*order).skip(skip).to_list(limit)
+        docs = await self._col.find(query, FIELDS).sort(order).skip(skip).to_list(limit)
         return docs, await self._col.count_documents(query)

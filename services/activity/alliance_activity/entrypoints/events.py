@@ -117,6 +117,8 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
         "reasons": doc.get("reasons", []),
         "flags": doc.get("flags") or [],  # plausibility flags of an accepted event
         "superseded_by": doc.get("superseded_by"),
+        "reporter": doc.get("reporter_key") or doc.get("reporter"),  # who filed it (key id or subject)
+        "on_behalf_of": doc.get("on_behalf_of"),  # 上级代办: the branch a superior filed it for
     }
 
 

@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from ..adapters.registry_names import RosterNames
+from ..domain.model import Reporter
 from ..domain.obligations import owed_this_quarter, quarter_window
 from ..domain.review import ResubmitSubmission
 from ..domain.review import state_of as review_state_of
@@ -280,7 +281,13 @@ async def submit_meeting_form(
 ) -> dict[str, Any]:
     """One meeting, through the one ingestion path (channel `form`): the answer of an upload row.
     With `resubmits`, the correction of a returned meeting, sent again for review."""
-    reporter = reporter_of(user)
+    if user.is_secretariat:  # 上级代办: the secretariat files a branch's meeting, as of the branch's institution
+        org = await service.projection.organization(form.organization_id) or {}
+        if not org.get("institution_ids"):
+            raise Invalid("党组织不存在 / unknown organization", field="organization_id")
+        reporter = Reporter(user.subject, str(org["institution_ids"][0]), Role.SECRETARIAT)
+    else:
+        reporter = reporter_of(user)
     institution = reporter.institution_id or ""
     values = form.model_dump(exclude={"resubmits", "comment"})
     if isinstance(values["attendee_ids"], list):
@@ -299,4 +306,4 @@ async def submit_meeting_form(
         answer = row_answer(done.report) if done.report else {"accepted": 0, "duplicates": 0, "rejected": []}
         return answer | {"resubmitted": done.record is not None}
     report = await service.ingest([item], Channel.FORM, reporter)
-    return row_answer(report)
+    return row_answer(report)  # (a resubmission above files as its reporter did)

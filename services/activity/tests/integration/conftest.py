@@ -222,7 +222,9 @@ def meeting_event(
 
 def canonical(event: CloudEvent) -> dict[str, Any]:
     """What must not depend on the channel."""
-    return event.model_dump(exclude={"channel", "receivedat", "source", "batchid", "filename", "sourcerow"})
+    return event.model_dump(
+        exclude={"channel", "receivedat", "source", "batchid", "filename", "sourcerow", "filedby"}
+    )
 
 
 SHANGHAI_MEETINGS = [

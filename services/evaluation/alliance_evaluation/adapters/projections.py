@@ -82,7 +82,7 @@ ACTIVITY_FIELDS = {
     for k in (
         "type", "organization_id", "member_id", "institution_id", "received_at", "kind", "held_on", "held_at",
         "attendees", "attendee_ids", "expected", "day", "minutes", "month", "participant_ids", "severity",
-        "occurred_on", "review_state",
+        "occurred_on", "review_state", "on_behalf_of",
     )
 }  # fmt: skip
 
@@ -246,6 +246,13 @@ class Projections:
             {"$set": {"review_state": state, "review_version": version}, "$push": {"review_history": step}},
         )
         return found
+
+    async def filed_on_behalf(self, period: str, organization_id: str) -> list[Doc]:
+        """The branch's current reports of `period` that a superior filed for it (上级代办), through the
+        (period, organization_id) index."""
+        query = {"period": period, "organization_id": organization_id, "superseded_by": None}
+        fields = {"type": 1, "kind": 1, "held_on": 1, "filed_by": 1, "on_behalf_of": 1, "review_state": 1}
+        return [a async for a in self.db.activities.find(query, fields) if a.get("on_behalf_of")]
 
     async def activity_event(self, event_id: str) -> Doc | None:
         """One stored activity event, by its id (the evidence an officer opens)."""
@@ -523,6 +530,7 @@ def activity_fact(a: Doc, received: datetime) -> tuple[str, Any] | None:
             tuple(a["attendee_ids"]) if "attendee_ids" in a else None,
             _aware(a.get("held_at")),
             a.get("review_state") or "pending",
+            bool(a.get("on_behalf_of")),
         )
     if t == "fpba.learning.completed.v1":
         return "learning", Learning(eid, a["member_id"], _day(a["day"]), a["minutes"], received)
@@ -536,6 +544,7 @@ def activity_fact(a: Doc, received: datetime) -> tuple[str, Any] | None:
             tuple(a.get("participant_ids", [])),
             received,
             a.get("review_state") or "pending",
+            bool(a.get("on_behalf_of")),
         )
     if t == "fpba.compliance.incident.v1":
         return "incidents", Incident(eid, a["institution_id"], a["severity"], _day(a["occurred_on"]))

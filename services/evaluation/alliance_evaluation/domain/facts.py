@@ -74,6 +74,7 @@ class Meeting:
     attendee_ids: tuple[str, ...] | None = None
     held_at: datetime | None = None
     review: str = "pending"  # its review state (pending, approved, returned, resubmitted)
+    on_behalf: bool = False  # filed by a superior for the branch (上级代办)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class PublicActivity:
     participant_ids: tuple[str, ...]
     received_at: datetime
     review: str = "pending"
+    on_behalf: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,17 +113,21 @@ class ReviewCounting:
     approved: str = "counted"
     returned: str = "not_counted"
     resubmitted: str = "counted"
+    filed_on_behalf: str = "counted"  # 上级代办: a report a superior filed for the branch
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ReviewCounting:
         for name, value in raw.items():
-            if name not in REVIEW_STATES or value not in REVIEW_CHOICES:
-                allowed = f"{'|'.join(REVIEW_STATES)}: {'|'.join(REVIEW_CHOICES)}"
+            if name not in (*REVIEW_STATES, "filed_on_behalf") or value not in REVIEW_CHOICES:
+                allowed = f"{'|'.join((*REVIEW_STATES, 'filed_on_behalf'))}: {'|'.join(REVIEW_CHOICES)}"
                 raise ValueError(f"评价细则 review.{name} 取值无效 / invalid review.{name}: {value!r} ({allowed})")
         return cls(**{k: str(v) for k, v in raw.items()})
 
-    def counts(self, state: str) -> bool:
-        """Whether a report in `state` counts (an unknown state counts as pending)."""
+    def counts(self, state: str, on_behalf: bool = False) -> bool:
+        """Whether a report in `state` (filed `on_behalf` of its branch or not) counts (an unknown
+        state counts as pending)."""
+        if on_behalf and self.filed_on_behalf != "counted":
+            return False
         return str(getattr(self, state if state in REVIEW_STATES else "pending")) == "counted"
 
 

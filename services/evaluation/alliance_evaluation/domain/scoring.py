@@ -306,10 +306,11 @@ def _coverage(inst_id: str, rs: Ruleset, idx: ind.PeriodIndex) -> IndicatorResul
 
 def counted_by_review(facts: PeriodFacts, rs: Ruleset) -> PeriodFacts:
     """The facts less the meetings and public activities whose review state the ruleset does not
-    count (`review`: by default a returned report, until it is resubmitted)."""
+    count (`review`: by default a returned report, until it is resubmitted; one a superior filed for
+    the branch counts unless `filed_on_behalf: not_counted`)."""
     counts = rs.review.counts
-    meetings = [m for m in facts.meetings if counts(m.review)]
-    public = [p for p in facts.public_activities if counts(p.review)]
+    meetings = [m for m in facts.meetings if counts(m.review, m.on_behalf)]
+    public = [p for p in facts.public_activities if counts(p.review, p.on_behalf)]
     if len(meetings) == len(facts.meetings) and len(public) == len(facts.public_activities):
         return facts
     return replace(facts, meetings=meetings, public_activities=public)

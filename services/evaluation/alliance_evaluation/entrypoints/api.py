@@ -146,8 +146,12 @@ async def get_organization(
     require_reader(who, doc.get("institution_ids", []))
     answer = await views.organization(ev.models, period_of(period), organization_id)
     unlocks = request.app.state.unlocks  # the unlock exceptions of a closed period covering the branch
-    return answer | {"unlocks": await unlocks.of(period, organization_id=organization_id,
-                                                 institution_ids=doc.get("institution_ids", []))}
+    return answer | {
+        "unlocks": await unlocks.of(period, organization_id=organization_id,
+                                    institution_ids=doc.get("institution_ids", [])),
+        # 上级代办: the branch's reports of the period filed for it by a superior
+        "filed_on_behalf": await ev.projections.filed_on_behalf(period_of(period), organization_id),
+    }
 
 
 @router.get("/events/{event_id}")

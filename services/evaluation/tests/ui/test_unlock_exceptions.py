@@ -61,3 +61,47 @@ async def test_the_secretariat_grants_and_revokes_an_unlock_exception_on_the_bra
     await page.screenshot(path=str(artifacts / "14-unlock-revoked-desktop.png"), full_page=True)
     await context.close()
     assert not errors, errors
+
+
+async def test_a_report_filed_on_the_branchs_behalf_shows_on_its_drill_down_and_in_the_evidence(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    from alliance_shared.contracts import activity as act
+    from alliance_shared.contracts.catalog import envelope
+    from alliance_shared.kafka.producer import EventPublisher
+
+    from .conftest import at
+
+    meeting = act.MeetingHeld(organization_id="b2", meeting_kind="theme_party_day", held_at=at(2026, 9, 22),
+                              attendee_ids=["m3"], expected_count=1, topic="代办上报")
+    event = envelope(meeting, source="/tests/ui", institutionid="i1", reportinglevel="L2", channel="form",
+                     receivedat=at(2026, 9, 22), filedby="admin-i1", onbehalfof="b2")
+    settings = quarter.settings
+    publisher = EventPublisher(settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix)
+    await publisher.start()
+    try:
+        await publisher.publish(meeting.kafka_topic, event, meeting.ordering_key())
+    finally:
+        await publisher.stop()
+    errors: list[str] = []
+    for size, viewport in SIZES.items():
+        context = await browser.new_context(viewport=viewport, locale="zh-CN", is_mobile=size == "phone")
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        for _ in range(60):  # the consumer stores it within a few seconds
+            await page.goto(f"{quarter.server.url}/?token={quarter.token()}&period={PERIOD}#/branch/b2")
+            await page.wait_for_selector('#view[data-ready="branch"]', timeout=30_000)
+            if await page.locator(f'#on-behalf tr[data-event="{event.id}"]').count():
+                break
+            await page.wait_for_timeout(500)
+        row = await page.locator(f'#on-behalf tr[data-event="{event.id}"]').inner_text()
+        assert "主题党日" in row and "2026-09-22" in row and "admin-i1" in row and "待审核" in row, row
+        await page.locator("#on-behalf").scroll_into_view_if_needed()
+        await page.screenshot(path=str(artifacts / f"15-on-behalf-{size}.png"), full_page=True)
+        await page.click(f'#on-behalf tr[data-event="{event.id}"] a.event-link')
+        await page.wait_for_selector("#event", timeout=30_000)
+        text = await page.inner_text("#event")
+        assert "上报人" in text and "admin-i1" in text and "是（由上级党组织或秘书处代本支部上报）" in text, text
+        await page.screenshot(path=str(artifacts / f"15-evidence-on-behalf-{size}.png"), full_page=True)
+        await context.close()
+    assert not errors, errors

@@ -216,12 +216,18 @@ const unlockPanel = (card, canEdit) => {
     ${form}</div>`;
 };
 
+// 上级代办: the branch's reports filed for it by its Party committee or the secretariat
+const onBehalfPanel = (card) => !(card.filed_on_behalf || []).length ? "" : `<div class="panel" id="on-behalf"><h2>${t("on_behalf")}</h2>
+  <p class="muted">${t("on_behalf_hint")}</p><table><thead><tr><th>${t("event_type")}</th><th>${t("event_day")}</th><th>${t("filed_by")}</th><th>${t("review_state")}</th></tr></thead>
+  <tbody>${card.filed_on_behalf.map((a) => `<tr data-event="${E(a._id)}"><td>${E(a.kind ? t(a.kind) : t(a.type))}<br>${eventLink(a._id)}</td><td>${E(a.held_on || "—")}</td>
+    <td class="id">${E(a.filed_by || "—")}</td><td>${E(t("review_" + (a.review_state || "pending")))}</td></tr>`).join("")}</tbody></table></div>`;
+
 V.branch = async (view, s, id) => {
   const card = await Dash.json(`/api/v1/periods/${s.period}/organizations/${encodeURIComponent(id)}`);
   const canEdit = s.role === "secretariat";
   view.innerHTML = `<p><a href="#/institution/${encodeURIComponent(card.institution_id)}">← ${t("back")}</a></p>${header(card)}
     <div class="panel"><h2>${t("indicator")}</h2><div id="chart-indicators" class="chart"></div></div>
-    <div class="panel"><h2>${t("nav_drill")}</h2>${breakdownTable(card)}</div>${unlockPanel(card, canEdit)}`;
+    <div class="panel"><h2>${t("nav_drill")}</h2>${breakdownTable(card)}</div>${onBehalfPanel(card)}${unlockPanel(card, canEdit)}`;
   indicatorChart("chart-indicators", card);
   const unlocks = `/api/v1/periods/${s.period}/unlocks`;
   const failed = (msg, e) => { msg.textContent = (e && e.message ? e.message.split(" / ")[0] : "") || "操作失败"; };
@@ -357,6 +363,7 @@ V.event = async (view, s, id) => {
     <div><h3>${t("event_came")}</h3><table><tbody>${rows([
       [t("received_at"), E(Dash.time(e.received_at))], [t("channel"), E(t(e.channel))], [t("reporting_level"), E(e.reporting_level || "—")],
       [t("file_name"), E(p.file_name || "—")], [t("row"), E(p.row ?? "—")], [t("batch_id"), E(p.batch_id || "—"), "id"],
+      [t("filed_by"), E(e.filed_by || "—"), "id"], [t("on_behalf"), E(e.on_behalf_of ? t("on_behalf_yes") : t("no"))],
       [t("late"), t(e.late ? "yes" : "no")], [t("flags"), E(e.flags.map((f) => t(f)).join("、") || t("none"))],
       ...(e.review ? [[t("review_state"), `<span class="badge review-${E(e.review.state)}">${E(t("review_" + e.review.state))}</span>${
         e.review.history.filter((h) => h.comment).map((h) => `<br><span class="muted">${E(t("review_" + h.state))}：${E(h.comment)}</span>`).join("")}`]] : []),

@@ -1,0 +1,22 @@
+"""Who filed a report, and on whose behalf (上级代办): a branch's own secretary or its institution's
+system files for the branch itself; the institution's Party admin (the Party committee's) or the
+secretariat filing a branch's report files it on the branch's behalf. Both go into the canonical
+event (`filedby`, `onbehalfof`, overwriting whatever the sender put there) and the stored record."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alliance_shared.contracts.vocabulary import Role
+
+from .model import Accepted, Reporter
+
+SUPERIORS = (Role.INSTITUTION_ADMIN, Role.SECRETARIAT)
+
+
+def filed(a: Accepted, reporter: Reporter) -> Accepted:
+    """`a` stamped with its filer and, for a superior's filing of a branch's report, the branch."""
+    branch = getattr(a.payload, "organization_id", None)
+    on_behalf = branch if reporter.role in SUPERIORS and isinstance(branch, str) else None
+    event = a.event.with_extensions(filedby=reporter.key_id or reporter.subject, onbehalfof=on_behalf)
+    return replace(a, event=event, facts={**a.facts, "on_behalf_of": on_behalf})
