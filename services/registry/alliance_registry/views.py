@@ -78,8 +78,18 @@ async def organization(reg: Registry, oid: str, who: Principal) -> Doc:
     doc = await load_organization(reg, oid)
     if not access.may_read_organization(who, oid, doc["institution_ids"]):
         raise await reg.deny(who, "organization.read", oid)
-    family = await reg.store.find(ORGANIZATIONS, {"institution_ids": {"$in": doc["institution_ids"]}})
+    family = await _with_attached(reg, await reg.store.find(
+        ORGANIZATIONS, {"institution_ids": {"$in": doc["institution_ids"]}}))
     return _tree(family, [doc])[0]
+
+
+async def _with_attached(reg: Registry, docs: list[Doc]) -> list[Doc]:
+    """`docs` and the branches of other institutions attached to them (挂靠党支部), by one `$in`
+    on `parent_id`: the host's committee lists them among its children."""
+    ids = [d["_id"] for d in docs]
+    known = set(ids)
+    attached = await reg.store.find(ORGANIZATIONS, {"parent_id": {"$in": ids}}) if ids else []
+    return docs + [d for d in attached if d["_id"] not in known]
 
 
 async def institution_organizations(reg: Registry, iid: str, who: Principal) -> list[Doc]:
@@ -87,9 +97,10 @@ async def institution_organizations(reg: Registry, iid: str, who: Principal) -> 
     await load_institution(reg, iid)
     if not access.may_read_institution(who, iid) or who.role is Role.BRANCH_SECRETARY:
         raise await reg.deny(who, "organization.tree", iid)
-    docs = await reg.store.find(ORGANIZATIONS, {"institution_ids": iid}, sort="established_at")
+    own = await reg.store.find(ORGANIZATIONS, {"institution_ids": iid}, sort="established_at")
+    docs = await _with_attached(reg, own)
     ids = {d["_id"] for d in docs}
-    return _tree(docs, [d for d in docs if not d.get("parent_id") or d["parent_id"] not in ids])
+    return _tree(docs, [d for d in own if not d.get("parent_id") or d["parent_id"] not in ids])
 
 
 async def member(reg: Registry, mid: str, who: Principal) -> Doc:

@@ -32,6 +32,7 @@ INDEXES = (
     IndexSpec(ORGANIZATIONS, [("institution_id", 1), ("name", 1)], unique=True),
     IndexSpec(ORGANIZATIONS, [("institution_ids", 1)]),
     IndexSpec(ORGANIZATIONS, [("name", 1)]),  # a roster names its branches: one $in per chunk
+    IndexSpec(ORGANIZATIONS, [("parent_id", 1)]),  # a tree's attached branches of other institutions
     IndexSpec(INSTITUTIONS, [("name", 1)]),  # … and its institutions, by USCC or by name
     IndexSpec(MEMBERS, [("id_lookup", 1)], unique=True),
     IndexSpec(MEMBERS, [("organization_id", 1)]),

@@ -150,6 +150,13 @@ async def test_an_affiliated_branch_of_one_institution_is_attached_to_another_or
     assert opened.data["kind"] == "affiliated_branch" and opened.data["parent_id"] == committee["id"]
     own_tree = await api.get(f"/api/v1/institutions/{members_of['id']}/organizations", api.admin(members_of["id"]))
     assert [o["id"] for o in own_tree.json()["items"]] == [branch["id"]]
+    # the host's trees list it under the committee it is attached to, labelled by its kind
+    host_tree = await api.get(f"/api/v1/institutions/{association['id']}/organizations", api.admin(association["id"]))
+    [root] = host_tree.json()["items"]
+    assert root["id"] == committee["id"]
+    assert [(c["id"], c["kind"]) for c in root["children"]] == [(branch["id"], "affiliated_branch")]
+    subtree = (await api.get(f"/api/v1/organizations/{committee['id']}", api.secretariat)).json()
+    assert [c["id"] for c in subtree["children"]] == [branch["id"]]
     member = await api.member(branch["id"], make.id_number())
     assert member["organization_id"] == branch["id"]
 
