@@ -179,6 +179,7 @@ async def test_the_language_switch_turns_the_dashboard_into_english_and_back(
     await ready(page, "overview")
     assert await text(page, 'nav a[data-route="overview"]') == "Overview"
     assert await text(page, "#kpi-institutions .k") == "Institutions"
+    assert (await text(page, "#whoami")).startswith("Secretariat")  # the header's role too
     assert await page.evaluate("document.documentElement.lang") == "en"
     legend = await page.evaluate(
         "() => window.__charts['chart-grades'].getOption().series[0].data.map(d => d.name)"
@@ -190,6 +191,7 @@ async def test_the_language_switch_turns_the_dashboard_into_english_and_back(
     await ready(page, "overview")
     assert await text(page, "#lang") == "English"
     assert await text(page, "#kpi-institutions .k") == "机构数"
+    assert (await text(page, "#whoami")).startswith("秘书处")
 
 
 async def test_an_institution_admin_sees_only_their_own_institution(

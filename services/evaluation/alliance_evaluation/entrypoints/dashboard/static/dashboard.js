@@ -38,17 +38,21 @@ App.start = async () => {
     location.reload();
   });
   document.getElementById("logout").onclick = () => { sessionStorage.removeItem("dashboard.token"); location.hash = ""; location.reload(); };
+  let me = null;
+  const showWho = () => {  // the role by its name, in the language shown; the account in the tooltip
+    if (!me) return;
+    const who = document.getElementById("whoami");
+    who.textContent = `${t(me.role)}${me.institution_name ? ` · ${me.institution_name}` : ""}`;
+    who.title = me.subject;
+  };
   document.getElementById("lang").onclick = () => {
     localStorage.setItem("dashboard.lang", lang() === "zh" ? "en" : "zh");
-    applyI18n(); App.render();
+    applyI18n(); showWho(); App.render();
   };
   if (!Dash.token()) { Dash.showLogin(); return; }
-  let me;
   try { me = await Dash.json("/api/v1/dashboard/me"); } catch (e) { return; }
   Object.assign(App.state, { role: me.role, readsAll: me.reads_all, institutionId: me.institution_id });
-  const who = document.getElementById("whoami");  // the role by its name; the account in the tooltip
-  who.textContent = `${t(me.role)}${me.institution_name ? ` · ${me.institution_name}` : ""}`;
-  who.title = me.subject;
+  showWho();
   document.querySelectorAll("#nav .secretariat").forEach((a) => { a.hidden = !me.reads_all; });
   const { current, periods } = await Dash.json("/api/v1/dashboard/periods");
   const all = [...new Set([...(periods || []), current])].sort().reverse();
