@@ -19,7 +19,7 @@ from .adapters.reviews import ReviewStore
 from .domain.filing import filed
 from .domain.model import Accepted, Arrival, Rejected
 from .domain.occurrence import period_of
-from .domain.period_lock import PeriodLocks, approved_refusal, time_field
+from .domain.period_lock import PeriodLocks, approved_refusal, data_time_field
 
 if TYPE_CHECKING:
     from .handlers import IngestReport
@@ -79,7 +79,7 @@ class SubmissionGate:
         why = (
             approved_refusal()
             if a.event.supersedes in approved
-            else locks.refusal(period_of(p), organization_id, a.event.institutionid, now, time_field(p))
+            else locks.refusal(period_of(p), organization_id, a.event.institutionid, now, data_time_field(p))
         )
         if why is None:
             return None

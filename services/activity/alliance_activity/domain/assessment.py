@@ -39,7 +39,7 @@ from .model import (
     Submitted,
     Verdict,
 )
-from .occurrence import in_utc, occurred_at, occurred_on, period_of
+from .occurrence import in_utc, occurred_at, occurred_on, period_of, time_field
 
 ACTIVITY_TYPES = frozenset(p.event_type for p in ACTIVITY_KINDS)
 DAY_MINUTES = 24 * 60
@@ -259,7 +259,7 @@ class Assessor:
         and for day- and month-level facts, which start at midnight)."""
         out = []
         if occurred_at(p) > self.future_refused:
-            out.append(why.reason(f"data.{_time_field(p)}", why.FUTURE_TIME))
+            out.append(why.reason(f"data.{time_field(p)}", why.FUTURE_TIME))
         if event.time is not None and event.time > self.future_refused:
             out.append(why.reason("time", why.FUTURE_TIME))
         return out
@@ -402,17 +402,6 @@ class Assessor:
         return facts
 
 
-def _time_field(p: EventPayload) -> str:
-    """The payload field that says when the activity happened."""
-    if isinstance(p, MeetingHeld | PublicActivityHeld):
-        return "held_at"
-    if isinstance(p, ComplianceIncidentReported):
-        return "occurred_at"
-    if isinstance(p, LearningCompleted):
-        return "date"
-    if isinstance(p, DuesPaid):
-        return "month"
-    return "period"
 
 
 def _quarter(arrival: Arrival) -> str:

@@ -51,3 +51,16 @@ def in_utc(payload: EventPayload) -> EventPayload:
     different channels becomes byte-for-byte the same canonical data."""
     changes = {name: value.astimezone(UTC) for name, value in payload if isinstance(value, datetime)}
     return payload.model_copy(update=changes) if changes else payload
+
+
+def time_field(payload: EventPayload) -> str:
+    """The payload field that says when the activity happened (where a refusal about it shows)."""
+    if isinstance(payload, MeetingHeld | PublicActivityHeld):
+        return "held_at"
+    if isinstance(payload, ComplianceIncidentReported):
+        return "occurred_at"
+    if isinstance(payload, LearningCompleted):
+        return "date"
+    if isinstance(payload, DuesPaid):
+        return "month"
+    return "period"

@@ -10,15 +10,11 @@ from datetime import datetime
 
 from alliance_shared.clock import SHANGHAI
 from alliance_shared.contracts.activity import (
-    ComplianceIncidentReported,
-    DuesPaid,
-    LearningCompleted,
-    MeetingHeld,
-    PublicActivityHeld,
     RejectionReason,
 )
 from alliance_shared.contracts.base import EventPayload
 
+from .occurrence import time_field
 from .reasons import reason
 
 
@@ -81,14 +77,6 @@ def approved_refusal() -> RejectionReason:
     return reason("supersedes", ALREADY_APPROVED)
 
 
-def time_field(p: EventPayload) -> str:
-    """The payload field that says when the activity happened (where a period refusal shows)."""
-    if isinstance(p, MeetingHeld | PublicActivityHeld):
-        return "data.held_at"
-    if isinstance(p, ComplianceIncidentReported):
-        return "data.occurred_at"
-    if isinstance(p, LearningCompleted):
-        return "data.date"
-    if isinstance(p, DuesPaid):
-        return "data.month"
-    return "data.period"
+def data_time_field(p: EventPayload) -> str:
+    """Where in the event a period refusal shows: the field that says when the activity happened."""
+    return f"data.{time_field(p)}"
