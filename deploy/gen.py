@@ -7,21 +7,41 @@
   `alliance_shared.contracts.topics.all_topics()` (names and partition counts live only there);
 - `deploy/k8s/base/services/<service>.yaml`: ServiceAccount, ConfigMap, Deployment, Service,
   PodDisruptionBudget, ServiceMonitor, NetworkPolicies and (activity, evaluation) the autoscaler,
-  all from the `SERVICES` table below.
+  all from the `SERVICES` table below;
+- `deploy/k8s/base/kafka/users.yaml`: a Strimzi KafkaUser (SCRAM-SHA-512) per service with the ACLs
+  of what it produces (the event catalog's topics it owns), consumes (its `consumes` below) and
+  dead-letters, one for operators, and one per L3 institution of `deploy/l3-institutions.yaml`,
+  allowed to write `activity.ingest.v1` and nothing else (deploy/README.md, "Onboard an L3
+  institution").
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from alliance_shared.contracts.topics import TOPICS, all_topics, dlq
+from alliance_shared.contracts.catalog import ALL_PAYLOADS
+from alliance_shared.contracts.topics import (
+    ACTIVITY_EVENTS,
+    ACTIVITY_INGEST,
+    ACTIVITY_REJECTED,
+    EVALUATION_EVENTS,
+    NOTIFICATION_EVENTS,
+    REGISTRY_EVENTS,
+    TOPICS,
+    all_topics,
+    dlq,
+)
 
 BASE = Path(__file__).resolve().parent / "k8s" / "base"
+L3_INSTITUTIONS = Path(__file__).resolve().parent / "l3-institutions.yaml"
+KAFKA_LISTENER_PORT = 9092  # the internal SCRAM listener the services use (kafka/kafka.yaml)
+L3_PRODUCER_BYTE_RATE = 1024 * 1024  # an institution's default produce quota, bytes a second per broker
 KAFKA_CLUSTER = "alliance-kafka"
 PART_OF = {"app.kubernetes.io/part-of": "alliance"}
 HEADER = (
@@ -42,6 +62,7 @@ class Service:
     secrets: tuple[tuple[str, bool], ...] = ()  # extra secret keys, and whether each is optional
     egress_internet: tuple[int, ...] = ()  # TCP ports it may reach outside the cluster
     calls: tuple[str, ...] = ()  # services whose HTTP API it calls (egress to their pods and port)
+    consumes: tuple[str, ...] = ()  # topics its consumers read (tests/deploy checks them against the code)
 
 
 # The one table of the services: names and ports agree with CONTRACT.md, each service's Settings
@@ -50,12 +71,15 @@ SERVICES: tuple[Service, ...] = (
     Service("registry", 8001, pii=True),
     # the L1 form reads a branch's roll by name from the registry (registry events carry no names)
     Service("activity", 8002, pii=True, autoscale=(2, 8), cpu=("250m", "2"), memory=("384Mi", "768Mi"),
-            config=(("REGISTRY_URL", "http://registry:8001"),), calls=("registry",)),
-    Service("evaluation", 8003, pii=False, autoscale=(2, 6), cpu=("250m", "2"), memory=("512Mi", "1Gi")),
+            config=(("REGISTRY_URL", "http://registry:8001"), ("L3_PRINCIPAL_CHECK", "true")), calls=("registry",),
+            consumes=(REGISTRY_EVENTS, ACTIVITY_INGEST, EVALUATION_EVENTS)),
+    Service("evaluation", 8003, pii=False, autoscale=(2, 6), cpu=("250m", "2"), memory=("512Mi", "1Gi"),
+            consumes=(REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVENTS)),
     Service(
         "notification",
         8004,
         pii=True,
+        consumes=(REGISTRY_EVENTS, EVALUATION_EVENTS, ACTIVITY_REJECTED, ACTIVITY_EVENTS),
         config=(
             ("SMTP_HOST", "smtp.example.invalid"),
             ("SMTP_PORT", "587"),
@@ -97,7 +121,10 @@ def secret_env(key: str, secret: str, optional: bool = False) -> dict[str, Any]:
 
 
 def deployment(svc: Service) -> dict[str, Any]:
-    env = [secret_env("MONGODB_URI", f"{svc.name}-secrets"), secret_env("AUTH_JWT_SECRET", "alliance-auth")]
+    env = [secret_env("MONGODB_URI", f"{svc.name}-secrets"), secret_env("AUTH_JWT_SECRET", "alliance-auth"),
+           # the Secret Strimzi's user operator writes for the service's KafkaUser
+           {"name": "KAFKA_SASL_PASSWORD", "valueFrom": {"secretKeyRef": {"name": kafka_user_name(svc),
+                                                                          "key": "password"}}}]
     if svc.pii:
         env.append(secret_env("PII_ENCRYPTION_KEY", f"{svc.name}-secrets"))
     env += [secret_env(key, f"{svc.name}-secrets", optional) for key, optional in svc.secrets]
@@ -189,7 +216,7 @@ def network_policies(svc: Service) -> list[dict[str, Any]]:
                     }
                 }
             ],
-            "ports": [tcp(9092)],
+            "ports": [tcp(KAFKA_LISTENER_PORT)],
         },
         {
             "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mongodb"}}}],
@@ -253,6 +280,9 @@ def service_objects(svc: Service) -> list[dict[str, Any]]:
                 "HOST": "0.0.0.0",
                 "PORT": str(svc.port),
                 "MONGODB_DATABASE": svc.name,
+                "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                "KAFKA_SASL_USERNAME": kafka_user_name(svc),
                 **dict(svc.config),
             },
         },
@@ -330,12 +360,104 @@ def topic_objects() -> list[dict[str, Any]]:
     return out
 
 
+# -- Kafka users and their ACLs --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class L3Institution:
+    """An institution that produces its events to Kafka (an entry of deploy/l3-institutions.yaml)."""
+
+    id: str  # its registry id: the ce_institutionid its records carry
+    user: str  # its KafkaUser's name (a DNS label; also the SCRAM user name it connects with)
+    name: str
+    producer_byte_rate: int = L3_PRODUCER_BYTE_RATE
+
+
+def kafka_user_name(svc: Service) -> str:
+    return f"svc-{svc.name}"
+
+
+def produced_topics(svc: Service) -> list[str]:
+    """The topics the service publishes to: those of the catalog's events named after it."""
+    return sorted({p.kafka_topic for p in ALL_PAYLOADS if p.kafka_topic.split(".")[0] == svc.name})
+
+
+def acl(kind: str, name: str, operations: list[str], pattern: str = "literal") -> dict[str, Any]:
+    return {"resource": {"type": kind, "name": name, "patternType": pattern}, "operations": operations}
+
+
+def kafka_user(name: str, acls: list[dict[str, Any]], labels: dict[str, str], *,
+               annotations: dict[str, str] | None = None, quotas: dict[str, int] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER, **labels}}
+    if annotations:
+        metadata["annotations"] = annotations
+    spec: dict[str, Any] = {"authentication": {"type": "scram-sha-512"},
+                            "authorization": {"type": "simple", "acls": acls}}
+    if quotas:
+        spec["quotas"] = quotas
+    return {"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaUser", "metadata": metadata, "spec": spec}
+
+
+def service_user(svc: Service) -> dict[str, Any]:
+    """What the service may do: write its own topics, read what it consumes (in groups named after
+    it: `<service>`, `<service>-…`), write the dead letters of what it consumes."""
+    acls = [acl("topic", t, ["Write", "Describe"]) for t in produced_topics(svc)]
+    acls += [acl("topic", t, ["Read", "Describe"]) for t in svc.consumes]
+    acls += [acl("topic", dlq(t), ["Write", "Describe"]) for t in svc.consumes]
+    if svc.consumes:
+        acls.append(acl("group", svc.name, ["Read", "Describe"], pattern="prefix"))
+    return kafka_user(kafka_user_name(svc), acls,
+                      {"app.kubernetes.io/name": svc.name, "app.kubernetes.io/component": "kafka-user", **PART_OF})
+
+
+def operator_user() -> dict[str, Any]:
+    """For people on call: read every topic (DLQs included) in groups `ops-…`, and write the live
+    topics to replay a DLQ (deploy/README.md, "Replay a dead-letter queue")."""
+    acls = [acl("topic", t, ["Read", "Describe"]) for t in all_topics()]
+    acls += [acl("topic", t, ["Write"]) for t in TOPICS if t != ACTIVITY_INGEST]
+    acls.append(acl("group", "ops-", ["Read", "Describe"], pattern="prefix"))
+    return kafka_user("alliance-ops", acls, {"app.kubernetes.io/component": "operations", **PART_OF})
+
+
+def institution_user(inst: L3Institution) -> dict[str, Any]:
+    """An L3 institution may write the ingest topic and nothing else: it cannot read anyone's
+    events, nor write the platform's own topics past activity's checks. That its records claim
+    its own institution is checked per record by activity (alliance_shared.kafka.principal)."""
+    return kafka_user(
+        inst.user,
+        [acl("topic", ACTIVITY_INGEST, ["Write", "Describe"])],
+        {"app.kubernetes.io/component": "l3-institution", **PART_OF},
+        annotations={"alliance.example/institution-id": inst.id, "alliance.example/institution-name": inst.name},
+        quotas={"producerByteRate": inst.producer_byte_rate},
+    )
+
+
+def l3_institutions(path: Path = L3_INSTITUTIONS) -> list[L3Institution]:
+    """The L3 institutions, validated: ids and user names unique, user names DNS labels."""
+    entries = (yaml.safe_load(path.read_text()) or {}).get("institutions") or []
+    out = [L3Institution(**entry) for entry in entries]
+    for field_name in ("id", "user"):
+        values = [getattr(i, field_name) for i in out]
+        if len(values) != len(set(values)):
+            raise ValueError(f"{path.name}: an institution {field_name} appears twice")
+    for inst in out:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", inst.user) or inst.user.startswith("svc-") \
+                or inst.user == "alliance-ops":
+            raise ValueError(f"{path.name}: user {inst.user!r} is not a DNS label of its own")
+    return out
+
+
+def user_objects(institutions: list[L3Institution] | None = None) -> list[dict[str, Any]]:
+    chosen = l3_institutions() if institutions is None else institutions
+    return [*(service_user(s) for s in SERVICES), operator_user(), *(institution_user(i) for i in chosen)]
+
+
 def dump(objects: list[dict[str, Any]]) -> str:
     return HEADER + "".join("---\n" + yaml.safe_dump(o, sort_keys=False, allow_unicode=True) for o in objects)
 
 
 def rendered() -> dict[Path, str]:
-    files = {BASE / "kafka" / "topics.yaml": dump(topic_objects())}
+    files = {BASE / "kafka" / "topics.yaml": dump(topic_objects()),
+             BASE / "kafka" / "users.yaml": dump(user_objects())}
     for svc in SERVICES:
         files[BASE / "services" / f"{svc.name}.yaml"] = dump(service_objects(svc))
     return files

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .clock import Clock, SystemClock
 from .kafka.consumer import BatchEnd, ConsumerPolicy, ConsumerRunner, Handler
 from .kafka.producer import EventPublisher
+from .kafka.security import client_security
 from .mongo import IndexSpec, MongoDedupeStore, OutboxRelay, connect, ensure_indexes, ping
 from .mongo import dedupe as dedupe_marks
 from .mongo.outbox import outbox_indexes
@@ -73,7 +74,8 @@ class Runtime:
                                        *dedupe_marks.INDEXES])
         self.publisher = EventPublisher(self.settings.kafka_bootstrap_servers,
                                         client_id=self.settings.kafka_client_id or self.settings.service_name,
-                                        topic_prefix=self.settings.kafka_topic_prefix)
+                                        topic_prefix=self.settings.kafka_topic_prefix,
+                                        security=client_security(self.settings))
         await self.publisher.start()
         if self.outbox_collections:
             self.relay = OutboxRelay(self.db, self.publisher, self.outbox_collections)
@@ -84,7 +86,8 @@ class Runtime:
                     bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=spec.group_id,
                     topics=spec.topics, handler=spec.handler, publisher=self.publisher,
                     dedupe=MongoDedupeStore(self.db, spec.group_id) if spec.dedupe else None,
-                    policy=spec.policy, on_batch_end=spec.on_batch_end, only_types=spec.only_types)
+                    policy=spec.policy, on_batch_end=spec.on_batch_end, only_types=spec.only_types,
+                    security=client_security(self.settings))
                 self.runners.append(runner)
                 self._spawn(self._supervise(runner), f"consumer:{spec.group_id}")
         loops = list(self.background)

@@ -29,6 +29,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str | None = None
     kafka_topic_prefix: str = ""  # isolates tests or parallel environments sharing one broker
+    # the service's own Kafka user in Kubernetes (alliance_shared.kafka.security); open locally
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None  # the cluster CA for SSL listeners (default: the system's)
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str | None = None
     # how long a consumer remembers an event id it applied; longer than the broker keeps messages

@@ -11,6 +11,7 @@ from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contracts.topics import ACTIVITY_INGEST, EVALUATION_EVENTS, REGISTRY_EVENTS
 from alliance_shared.http import create_service_app
 from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch
+from alliance_shared.pii import PiiVault
 from alliance_shared.runtime import ConsumerSpec, Runtime, every
 from fastapi import FastAPI
 
@@ -57,7 +58,9 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
             name="arm-stranded-submissions",
         )
 
-    stream = streaming.StreamIngest(ingest)
+    principals = (streaming.L3Principals(keys, PiiVault(settings.pii_encryption_key))
+                  if settings.principal_check_enabled else None)
+    stream = streaming.StreamIngest(ingest, principals)
     period_dispatch = EventDispatch(period_handlers(locks))
     key_listener = EventDispatch(key_listener_handlers(keys))
     runtime.consumers = [

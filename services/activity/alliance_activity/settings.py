@@ -21,6 +21,10 @@ class ActivitySettings(ServiceSettings):
     registry_group: str = "activity-registry"
     credentials_group: str = "activity-credentials"  # + the process's own suffix: every process hears every key event
     ingest_group: str = "activity-ingest"
+    # L3 tenancy: a record on activity.ingest.v1 is ingested only when signed with an API key of
+    # its ce_institutionid (alliance_shared.kafka.principal); else dead-lettered with the reason.
+    # Unset: on everywhere but development (where `make run`'s and the demo's producers do not sign)
+    l3_principal_check: bool | None = None
     periods_group: str = "activity-periods"  # evaluation's period closes and unlock exceptions
     period_locks_max_age_s: float = 2.0  # how often each process reads them again (another's consumer wrote)
 
@@ -32,6 +36,13 @@ class ActivitySettings(ServiceSettings):
     # registry), read from its API with the secretary's own token when the form shows a roll
     registry_url: str = "http://127.0.0.1:8001"
     registry_timeout_s: float = 3.0
+
+    @property
+    def principal_check_enabled(self) -> bool:
+        """Whether the L3 consumer requires each record's signed principal (L3_PRINCIPAL_CHECK)."""
+        if self.l3_principal_check is None:
+            return self.environment != "development"
+        return self.l3_principal_check
 
     @property
     def dev_sign_in_enabled(self) -> bool:

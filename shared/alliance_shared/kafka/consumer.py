@@ -58,6 +58,7 @@ class ConsumedMessage:
     key: bytes | None
     headers: tuple[tuple[str, bytes], ...]
     timestamp_ms: int
+    value: bytes | None = None  # as sent (what an L3 record's signature covers)
 
 
 Handler = Callable[[CloudEvent, ConsumedMessage], Awaitable[None]]
@@ -107,7 +108,8 @@ class ConsumerRunner:
     def __init__(self, *, bootstrap_servers: str, group_id: str, topics: Sequence[str],
                  handler: Handler, publisher: EventPublisher, dedupe: DedupeStore | None = None,
                  policy: ConsumerPolicy | None = None, client_id: str | None = None,
-                 on_batch_end: BatchEnd | None = None, only_types: Collection[str] | None = None) -> None:
+                 on_batch_end: BatchEnd | None = None, only_types: Collection[str] | None = None,
+                 security: Mapping[str, Any] | None = None) -> None:
         """`on_batch_end` runs after each partition batch is handled and before its offsets are
         committed: what handlers buffer (one store write for a batch instead of one per event) is
         written there, so a crash before it replays the batch and nothing buffered is lost.
@@ -127,6 +129,7 @@ class ConsumerRunner:
         self._stopping = asyncio.Event()
         self._bootstrap_servers = bootstrap_servers
         self._client_id = client_id or group_id
+        self._security = dict(security or {})  # alliance_shared.kafka.security
         self._consumer = self._new_consumer()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -138,6 +141,7 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset=self.policy.auto_offset_reset,
             max_poll_records=self.policy.batch_max_records,
+            **self._security,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -228,7 +232,7 @@ class ConsumerRunner:
     def _arrived(self, record: ConsumerRecord[Any, Any]) -> tuple[
             ConsumerRecord[Any, Any], ConsumedMessage, CloudEvent | EnvelopeError]:
         message = ConsumedMessage(self._logical(record.topic), record.partition, record.offset, record.key,
-                                  tuple(record.headers or ()), record.timestamp)
+                                  tuple(record.headers or ()), record.timestamp, record.value)
         try:
             return record, message, CloudEvent.from_kafka(message.headers, record.value)
         except EnvelopeError as exc:

@@ -4,7 +4,7 @@ with the W3C trace context in the message headers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ class Outgoing:
     topic: str
     event: CloudEvent
     key: str | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()  # beyond the event's own (an L3 record's signature)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class EventPublisher:
     in-sync replicas, so a caller may then tell its client the event is durable."""
 
     def __init__(self, bootstrap_servers: str, *, client_id: str = "alliance",
-                 max_request_size: int = 4 * 1024 * 1024, topic_prefix: str = "") -> None:
+                 max_request_size: int = 4 * 1024 * 1024, topic_prefix: str = "",
+                 security: Mapping[str, Any] | None = None) -> None:
         # every topic name is prefixed (KAFKA_TOPIC_PREFIX), so tests and parallel environments
         # can share one broker; the platform's code always speaks of the logical names
         self.topic_prefix = topic_prefix
@@ -53,6 +55,7 @@ class EventPublisher:
             linger_ms=5,
             max_request_size=max_request_size,
             request_timeout_ms=30_000,
+            **(security or {}),  # alliance_shared.kafka.security
         )
         self._started = False
 
@@ -102,6 +105,7 @@ class EventPublisher:
         `acknowledged`. `trace_headers` are the W3C trace headers it carries (default: the current
         context's; the outbox relay passes the ones stored with the event)."""
         headers = item.event.to_kafka_headers() + list(inject_headers([]) if trace_headers is None else trace_headers)
+        headers += item.headers
         future = await self._producer.send(
             self.topic_prefix + item.topic, value=item.event.kafka_value(),
             key=item.key.encode() if item.key else None, headers=headers)

@@ -11,6 +11,8 @@ import pytest
 from alliance_shared.auth import webhook_signature
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import ACTIVITY_EVENTS, ACTIVITY_INGEST
+from alliance_shared.kafka.principal import signed
+from alliance_shared.kafka.producer import Outgoing
 from openpyxl import load_workbook
 
 from .conftest import SHANGHAI_MEETINGS, Platform, canonical, meeting_event, running
@@ -60,10 +62,14 @@ async def post_batch(platform: Platform, events: list[dict[str, Any]], instituti
     )
 
 
-async def produce_l3(platform: Platform, events: list[dict[str, Any]], institution: str = "inst-a") -> None:
+async def produce_l3(platform: Platform, events: list[dict[str, Any]], institution: str = "inst-a",
+                     key_of: str | None = None) -> None:
+    """Binary-mode records claiming `institution`, signed with the API key of `key_of` (default: its own)."""
+    signer = key_of or institution
     for raw in events:
         event = CloudEvent.from_structured(raw).with_extensions(institutionid=institution)
-        await platform.publisher.publish(ACTIVITY_INGEST, event, key=raw["data"]["organization_id"])
+        item = Outgoing(ACTIVITY_INGEST, event, raw["data"]["organization_id"])
+        await platform.publisher.publish_many([signed(item, platform.key_ids[signer], platform.keys[signer])])
 
 
 async def signed_webhook(
