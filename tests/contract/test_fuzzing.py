@@ -1,12 +1,17 @@
 """Property-based fuzzing of every service's OpenAPI with schemathesis against the services running as
 processes (real Kafka and store): a few generated requests per operation, as the secretariat, must
 never be answered 5xx, and every 4xx must be the contract's error shape `{"error": {"code",
-"message", "field"?}}` as JSON. Bounded (EXAMPLES per operation, no shrinking) to stay within CI's
-budget; a failure lists every operation that failed, with the request to repeat it."""
+"message", "field"?}}` as JSON. The same again with a live institution API key over the services
+that take one (registry and activity: the routes an institution's system calls). Bounded (EXAMPLES
+per operation and mode, no shrinking) to stay within CI's budget; a failure lists every operation
+that failed, with the request to repeat it."""
 
 from __future__ import annotations
 
+import random
 import shutil
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +40,40 @@ EXAMPLES = 2  # generated requests per operation and mode (valid, invalid)
 # lead); everything else schemathesis generates goes
 CONFIG = schemathesis.Config.from_dict({"generation": {"allow-x00": False}})
 SKIPPED = {"/healthz", "/readyz", "/metrics", "/api/v1/periods/{period}/close"}
+KEYED_SERVICES = ("registry", "activity")  # where an institution's system authenticates with its API key
+
+
+@pytest.fixture(scope="module")
+def institution_key(services: dict[str, str]) -> str:
+    """A live API key of an L3 institution registered by the secretariat (with a branch), once
+    activity knows it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo_ids import make_uscc
+
+    secretariat = {"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, role='secretariat', subject='fuzz')}"}
+    registry = requests.Session()
+    registry.headers.update(secretariat)
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = registry.post(f"{services['registry']}{path}", json=body, timeout=30)
+        assert answer.status_code == 201, f"POST {path}: {answer.status_code} {answer.text[:300]}"
+        created: dict[str, Any] = answer.json()
+        return created
+
+    inst = post("/api/v1/institutions", {
+        "uscc": make_uscc(random.Random()), "name": "模糊测试金融服务有限公司", "ownership": "private",
+        "sector": "金融科技", "party_org_status": "established_complete", "reporting_level": "L3"})
+    post("/api/v1/organizations", {"name": "模糊测试支部", "kind": "branch", "institution_ids": [inst["id"]],
+                                   "parent_id": None, "secretary": {"name": "书记", "phone": "13900000012",
+                                                                    "email": "fuzz-zb@alliance.example"}})
+    api_key = str(post(f"/api/v1/institutions/{inst['id']}/api-keys", {"label": "fuzz"})["api_key"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the key reaches activity over registry.events.v1
+        if requests.get(f"{services['activity']}/api/v1/submissions", headers={"X-Api-Key": api_key},
+                        timeout=30).status_code == 200:
+            return api_key
+        time.sleep(0.5)
+    raise AssertionError("activity did not learn the institution's API key within 60 s")
 
 
 @pytest.fixture(scope="module")
@@ -128,4 +167,16 @@ def test_no_generated_request_is_answered_5xx_and_every_error_has_the_error_shap
     sent, problems = fuzz(services[service], {"Authorization": f"Bearer {token}"})
     print(f"{service}: {sent.total()} generated requests ({dict(sorted(sent.items()))}), {len(problems)} problems")
     assert sent.total() > 0
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("service", KEYED_SERVICES)
+def test_no_request_generated_with_an_institution_api_key_is_answered_5xx(
+    services: dict[str, str], institution_key: str, service: str
+) -> None:
+    sent, problems = fuzz(services[service], {"X-Api-Key": institution_key})
+    print(f"{service} with an API key: {sent.total()} generated requests ({dict(sorted(sent.items()))}), "
+          f"{len(problems)} problems")
+    assert sent.total() > 0
+    assert sent.total() > sent[401], "the key was refused everywhere: nothing an institution uses was fuzzed"
     assert not problems, "\n".join(problems)
