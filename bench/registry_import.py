@@ -86,11 +86,16 @@ async def load(
             await imported(client, "institutions", csv_bytes(
                 ["统一社会信用代码", "机构名称", "所有制", "党组织状态", "上报级别"],
                 [[u, f"机构{i:05d}", "国有", "工作完善", "L1"] for i, u in enumerate(usccs)]), "机构.csv")
-            await imported(client, "organizations", csv_bytes(
-                ["组织名称", "类型", "所属机构"],
-                [[f"机构{b % institutions:05d}第{b // institutions + 1}党支部", "党支部", usccs[b % institutions]]
-                 for b in range(branches)]), "党组织.csv")
-            out["seed_s"] = time.perf_counter() - t
+            out["institutions_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            tree = [[f"机构{i:05d}党委", "党委", u, ""] for i, u in enumerate(usccs)]
+            tree += [[f"机构{b % institutions:05d}第{b // institutions + 1}党支部", "党支部", usccs[b % institutions],
+                      f"机构{b % institutions:05d}党委"] for b in range(branches)]
+            for i in range(0, len(tree), settings.import_max_rows):  # a tree never spans two files here
+                await imported(client, "organizations", csv_bytes(["组织名称", "类型", "所属机构", "上级组织"],
+                                                                  tree[i:i + settings.import_max_rows]), "党组织.csv")
+            out["organizations"], out["organizations_s"] = len(tree), time.perf_counter() - t
+            out["posted"], out["posted_s"] = await post_organizations(client, usccs, min(600, branches))
             rows = [[f"党员{m:06d}", make_id_number(rng, m), f"机构{m % branches % institutions:05d}"
                      f"第{m % branches // institutions + 1}党支部", usccs[m % branches % institutions],
                      "正式党员", "2015-07-01", "是" if m % 50 == 0 else ""] for m in range(members)]
@@ -115,6 +120,31 @@ async def load(
             out["baseline_s"] = await raw_insert(db, members)
         await app.state.runtime.mongo.drop_database(settings.database_name)
         return out
+
+
+async def post_organizations(client: httpx.AsyncClient, usccs: list[str], count: int) -> tuple[int, float]:
+    """The baseline for the organisation import: `count` more branches through POST /organizations,
+    6 at a time, as a client without the import opens them."""
+    ids = {}
+    page = 1
+    while len(ids) < min(len(usccs), 500):
+        listing = (await client.get("/api/v1/institutions", params={"page": page, "page_size": 500})).json()
+        ids |= {i["uscc"]: i["id"] for i in listing["items"]}
+        page += 1
+        if not listing["items"]:
+            break
+    targets = list(ids.values())
+    gate = asyncio.Semaphore(6)
+
+    async def one(n: int) -> None:
+        async with gate:
+            answer = await client.post("/api/v1/organizations", json={
+                "name": f"另设第{n}党支部", "kind": "branch", "institution_ids": [targets[n % len(targets)]]})
+            assert answer.status_code == 201, answer.text[:300]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(count)))
+    return count, time.perf_counter() - started
 
 
 async def import_rosters(client: httpx.AsyncClient, files: list[bytes], out: dict[str, Any]) -> None:
@@ -157,8 +187,14 @@ async def main(members: int, institutions: int, branches: int, relay_wait_s: flo
         got = await load(settings, members, institutions, branches, relay_wait_s)
         assert got["created"] == members, got
         api_rate, raw_rate = members / got["import_s"], members / got["baseline_s"]
-        print(f"members: {members:,} in {branches:,} branches of {institutions:,} institutions "
-              f"(seeded through the imports in {got['seed_s']:.1f} s)")
+        print(f"members: {members:,} in {branches:,} branches of {institutions:,} institutions")
+        org_rate, post_rate = got["organizations"] / got["organizations_s"], got["posted"] / got["posted_s"]
+        print(f"institution import: {institutions:,} in {got['institutions_s']:.2f} s, "
+              f"{institutions / got['institutions_s']:,.0f}/s")
+        print(f"organisation import (committee + branches, parents first): {got['organizations']:,} in "
+              f"{got['organizations_s']:.2f} s, {org_rate:,.0f}/s")
+        print(f"POST /organizations, 6 at a time: {got['posted']:,} in {got['posted_s']:.2f} s, {post_rate:,.0f}/s"
+              f" · ratio import / POST: {org_rate / post_rate:.1f}")
         print(f"roster import (HTTP -> checks -> sealed -> store with events): {got['import_s']:.2f} s, "
               f"{api_rate:,.0f} members/s")
         print(f"raw insert_many of the same documents, 1,000 a batch:          {got['baseline_s']:.2f} s, "

@@ -49,7 +49,10 @@ async def import_file(
     """POST /imports; the report. Where the registry answers with a job (202) instead of the report,
     its GET is polled until it is done, `rows_done` told of the rows it has read so far."""
     answer = await client.post(
-        "/api/v1/imports", data={"kind": kind}, files={"file": (name, content, "text/csv")}, timeout=1800
+        "/api/v1/imports",
+        data={"kind": kind, "wait": "false"},
+        files={"file": (name, content, "text/csv")},
+        timeout=1800,
     )
     result: dict[str, Any] = ok(answer, f"import {kind}")
     job = (result.get("id") or result.get("job_id")) if answer.status_code == 202 else None
@@ -61,6 +64,14 @@ async def import_file(
     if result.get("status") == "failed":
         raise RuntimeError(f"import {kind}: {result}")
     return dict(result.get("report") or result)
+
+
+def _depth(o: Organization, by_name: dict[tuple[str, str], Organization]) -> int:
+    depth = 0
+    while o.parent and depth < 8:
+        o = by_name[(o.institution_usccs[0], o.parent)]
+        depth += 1
+    return depth
 
 
 def _rows_read(job: dict[str, Any]) -> int:
@@ -89,8 +100,7 @@ class RegistryLoader:
         self._read_back: set[str] = set()  # organisations with members whose ids only a read tells
 
     async def institutions(self, bar: Bar, parallel: int = 6) -> None:
-        """One import file of every institution, then each one's contact through PATCH (the import has
-        no contact columns)."""
+        """One import file of every institution with its contact, then their ids read back."""
         rows = [
             (
                 i.uscc,
@@ -101,17 +111,19 @@ class RegistryLoader:
                 i.reporting_level,
                 i.alliance_role,
                 i.joined_at.isoformat() if i.joined_at else None,
+                i.contact.name,
+                i.contact.phone,
+                i.contact.email,
             )
             for i in self.alliance.institutions
         ]
+        headers = ["统一社会信用代码", "机构名称", "所有制", "行业", "党组织状态", "上报级别", "联盟角色", "生效日期"]
         report = await import_file(
             self.client,
             "institutions",
-            csv_bytes(
-                ["统一社会信用代码", "机构名称", "所有制", "行业", "党组织状态", "上报级别", "联盟角色", "生效日期"],
-                rows,
-            ),
+            csv_bytes([*headers, "联系人", "联系人手机", "联系人邮箱"], rows),
             "机构.csv",
+            lambda n: bar.update(completed=n),
         )
         self.say(
             f"  机构导入 / institutions imported: {report['created']} new, {report['unchanged']} unchanged, "
@@ -130,28 +142,61 @@ class RegistryLoader:
             if page * 500 >= listing["total"]:
                 break
             page += 1
+        bar.update(completed=len(rows))
         missing = [i.name for i in self.alliance.institutions if i.id is None]
         if missing:
             raise RuntimeError(f"institutions not registered: {missing[:5]}")
 
-        async def contact(inst: Institution) -> None:
-            c = inst.contact
-            ok(
-                await self.client.patch(
-                    f"/api/v1/institutions/{inst.id}",
-                    json={"contact": {"name": c.name, "phone": c.phone, "email": c.email}},
-                ),
-                "contact",
-            )
-            bar.advance()
-
-        await gather_limited([lambda i=i: contact(i) for i in self.alliance.institutions], parallel)
-
-    async def organizations(self, bar: Bar, parallel: int = 6) -> None:
-        """Committees first, then general branches (those under a general branch after it), then
-        branches and joint branches: a child names its parent's id, through POST /organizations."""
+    async def organizations(
+        self, bar: Bar, *, posted_share: float = 0.1, import_rows: int = 5000, imports: int = 2, parallel: int = 6
+    ) -> None:
+        """Most institutions' trees by the organisation import (each tree whole in one file, parents
+        first), the rest's (`posted_share`, every n-th institution) through POST /organizations at the
+        same time, a child naming its parent's id; the imported ids are then read back."""
         by_name = {(o.institution_usccs[0], o.name): o for o in self.alliance.organizations}
         inst_id = {i.uscc: i.id for i in self.alliance.institutions}
+        trees: dict[str, list[Organization]] = {}
+        for o in self.alliance.organizations:
+            trees.setdefault(o.institution_usccs[0], []).append(o)
+        step = round(1 / posted_share) if posted_share > 0 else 0
+        owners = list(trees)
+        posted_owners = set(owners[::step]) if step else set()
+        files: list[list[Organization]] = [[]]
+        for uscc in owners:
+            if uscc in posted_owners:
+                continue
+            if len(files[-1]) >= import_rows:
+                files.append([])
+            files[-1] += sorted(trees[uscc], key=lambda o: _depth(o, by_name))
+        files = [f for f in files if f]
+
+        async def upload(number: int, part: list[Organization]) -> dict[str, Any]:
+            rows = [
+                (
+                    o.name,
+                    o.kind,
+                    "、".join(o.institution_usccs),
+                    o.parent,
+                    o.established_at.isoformat(),
+                    o.secretary.name,
+                    o.secretary.phone,
+                    o.secretary.email,
+                )
+                for o in part
+            ]
+            seen = [0]
+
+            def rows_done(n: int) -> None:
+                n = min(n, len(part))
+                bar.advance(n - seen[0])
+                seen[0] = n
+
+            headers = ["组织名称", "类型", "所属机构", "上级组织", "成立日期", "书记姓名", "书记手机", "书记邮箱"]
+            report = await import_file(
+                self.client, "organizations", csv_bytes(headers, rows), f"党组织-{number + 1}.csv", rows_done
+            )
+            bar.advance(len(part) - seen[0])
+            return report
 
         async def one(o: Organization) -> None:
             parent = by_name[(o.institution_usccs[0], o.parent)].id if o.parent else None
@@ -166,23 +211,54 @@ class RegistryLoader:
                     "secretary": {"name": o.secretary.name, "phone": o.secretary.phone, "email": o.secretary.email},
                 },
             )
+            if answer.status_code == 409:  # opened by an earlier run: read back below
+                bar.advance()
+                return
             o.id = ok(answer, f"organisation {o.name}")["id"]
             bar.advance()
 
-        while True:  # waves: every organisation whose parent is open
-            todo = [o for o in self.alliance.organizations if o.id is None]
-            todo = [o for o in todo if o.parent is None or by_name[(o.institution_usccs[0], o.parent)].id]
-            if not todo:
-                break
-            await gather_limited([lambda o=o: one(o) for o in todo], parallel)
+        async def post_trees() -> None:
+            todo = [o for uscc in posted_owners for o in trees[uscc]]
+            while todo:  # waves: every organisation whose parent is open
+                ready = [o for o in todo if o.parent is None or by_name[(o.institution_usccs[0], o.parent)].id]
+                if not ready:
+                    break
+                await gather_limited([lambda o=o: one(o) for o in ready], parallel)
+                todo = [o for o in todo if o not in ready]
+
+        reports, _ = await asyncio.gather(
+            gather_limited([lambda n=n, f=f: upload(n, f) for n, f in enumerate(files)], imports), post_trees()
+        )
+        await self._read_organization_ids(parallel)
         missing = [o.name for o in self.alliance.organizations if o.id is None]
         if missing:
             raise RuntimeError(f"organisations not opened: {missing[:5]}")
         kinds = Counter(o.kind for o in self.alliance.organizations)
+        rejected = [r for report in reports for r in report["rejected"]]
         self.say(
             f"  党组织 / organisations opened: {len(self.alliance.organizations)} "
-            f"({', '.join(f'{k} {n}' for k, n in kinds.items())})"
+            f"({', '.join(f'{k} {n}' for k, n in kinds.items())}) · import: {len(files)} files, "
+            f"{sum(r['created'] for r in reports)} new, {len(rejected)} rows rejected · "
+            f"POST /organizations: {sum(len(trees[u]) for u in posted_owners)}"
         )
+
+    async def _read_organization_ids(self, parallel: int) -> None:
+        """Each institution's tree (GET /institutions/{id}/organizations) names the ids the imports gave."""
+        by_name = {(o.institution_usccs[0], o.name): o for o in self.alliance.organizations}
+        unopened = {o.institution_usccs[0] for o in self.alliance.organizations if o.id is None}
+        owners = [i for i in self.alliance.institutions if i.uscc in unopened]
+
+        async def one(inst: Institution) -> None:
+            tree = ok(await self.client.get(f"/api/v1/institutions/{inst.id}/organizations"), "organisation tree")
+            todo = list(tree["items"])
+            while todo:
+                node = todo.pop()
+                todo += node.get("children", [])
+                org = by_name.get((inst.uscc, node["name"]))
+                if org is not None and org.id is None and node["institution_id"] == inst.id:
+                    org.id = node["id"]
+
+        await gather_limited([lambda i=i: one(i) for i in owners], parallel)
 
     async def members(
         self, bar: Bar, *, posted_share: float = 0.1, import_rows: int = 5000, imports: int = 2, parallel: int = 6

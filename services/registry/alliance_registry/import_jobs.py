@@ -27,6 +27,9 @@ _BLAME = {
     "secretary.phone": "secretary_phone",
     "secretary.email": "secretary_email",
     "secretary.name": "secretary_name",
+    "contact.phone": "contact_phone",
+    "contact.email": "contact_email",
+    "contact.name": "contact_name",
 }
 _NOTE_EVERY_S = 0.5  # progress is written at the end of a chunk, at most this often (and at the end)
 

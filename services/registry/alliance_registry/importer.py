@@ -4,9 +4,11 @@ row whose natural key (USCC; institution + organisation name; ID number) is alre
 left unchanged — so importing the same file twice changes nothing.
 
 Rows are taken in chunks. The institutions and organisations a chunk names are read with one `$in`
-each (and remembered for the rest of the file); a member roster's chunk costs one more read (the ID
-numbers already registered) and one unordered insert of its new members with their events. Every
-import has a status document (`ImportJob`) carrying its progress, so a caller can draw a bar."""
+each (and remembered for the rest of the file); a chunk's new documents go in one unordered insert
+with their events (an organisation tree in a wave per level: parents, then children), whose
+duplicate-key refusals are the rows registered meanwhile by someone else. A member roster's chunk
+costs one more read: the ID numbers already registered. Every import has a status document
+(`ImportJob`) carrying its progress, so a caller can draw a bar."""
 
 from __future__ import annotations
 
@@ -31,12 +33,12 @@ from .adapters.spreadsheets import read_sheet
 from .adapters.store import INSTITUTIONS, MEMBERS, ORGANIZATIONS
 from .context import Registry
 from .domain import commands as c
-from .domain.errors import AlreadyRegistered
 from .domain.identifiers import normalize_id_number, normalize_uscc
 from .domain.imports import Columns, ImportKind, RowError, map_headers, read_row, split_list
-from .handlers import handle
 from .import_jobs import ImportJob, ImportReport
+from .usecases.institutions import new_institution
 from .usecases.members import new_member
+from .usecases.organizations import new_organization
 
 Doc = dict[str, Any]
 Rows = Sequence[tuple[int, dict[str, Any]]]
@@ -156,9 +158,17 @@ class Directory:
     def opened(self, doc: Doc) -> None:
         self._organizations.setdefault(doc["name"], []).append(doc)
 
+    async def relearn(self, refused: Sequence[Doc]) -> None:
+        """Forget `refused` (their names were opened meanwhile by another) and read those names again."""
+        names = {d["name"] for d in refused}
+        for name in names:
+            self._organizations.pop(name, None)
+        await self.learn((), sorted(names))
+
 
 # -- institutions ----------------------------------------------------------------------------------
 async def _institutions(job: ImportJob, columns: Columns, rows: Rows) -> None:
+    """A chunk's new institutions in one unordered insert with their events."""
     reg, report = job.reg, job.report
     registered: set[str] = set()
     for chunk in _chunks(rows, reg.settings.import_chunk_rows):
@@ -171,30 +181,42 @@ async def _institutions(job: ImportJob, columns: Columns, rows: Rows) -> None:
                 report.reject(number, columns, _blamed_on(exc, columns, "uscc"))
         usccs = [u for _, _, u in parsed]
         registered |= {d["uscc"] for d in await reg.store.find_in(INSTITUTIONS, "uscc", usccs, ("uscc",))}
+        new: list[tuple[Doc, list[Any]]] = []
         for number, row, uscc in parsed:
             if uscc in registered:
-                report.unchanged += 1
+                report.unchanged += 1  # registered before, or a row above in the file
                 continue
             try:
-                cmd = c.RegisterInstitution(
-                    uscc=uscc,
-                    name=row["name"],
-                    ownership=Ownership(row["ownership"]),
-                    party_org_status=PartyOrgStatus(row["party_org_status"]),
-                    reporting_level=ReportingLevel(row["reporting_level"]),
-                    sector=row.get("sector") or "",
-                    alliance_role=AllianceRole(row.get("alliance_role") or AllianceRole.MEMBER),
-                    effective_from=row.get("effective_from"),
-                )
-                created = await _create(reg, cmd, job.who)
+                doc, event = new_institution(reg, _registration(row, uscc))
             except DomainError as exc:
                 report.reject(number, columns, exc)
                 continue
             registered.add(uscc)
-            report.created += created is not None
-            report.unchanged += created is None
+            new.append((doc, [event]))
+        taken = await reg.store.insert_new(INSTITUTIONS, new, reporting_level="reporting_level")
+        report.created += len(new) - len(taken)
+        report.unchanged += len(taken)  # registered meanwhile by someone else
         await job.advance()
     _in_row_order(report)
+
+
+def _registration(row: dict[str, Any], uscc: str) -> c.RegisterInstitution:
+    contact = None
+    if row.get("contact_name") or row.get("contact_phone") or row.get("contact_email"):
+        contact = c.ContactDetails(
+            name=row.get("contact_name") or "", phone=row.get("contact_phone"), email=row.get("contact_email")
+        )
+    return c.RegisterInstitution(
+        uscc=uscc,
+        name=row["name"],
+        ownership=Ownership(row["ownership"]),
+        party_org_status=PartyOrgStatus(row["party_org_status"]),
+        reporting_level=ReportingLevel(row["reporting_level"]),
+        sector=row.get("sector") or "",
+        alliance_role=AllianceRole(row.get("alliance_role") or AllianceRole.MEMBER),
+        effective_from=row.get("effective_from"),
+        contact=contact,
+    )
 
 
 def _blamed_on(exc: Exception, columns: Columns, field_name: str) -> Exception:
@@ -208,19 +230,13 @@ def _in_row_order(report: ImportReport) -> None:
     report.rejected.sort(key=lambda r: r["row"])
 
 
-async def _create(reg: Registry, cmd: object, who: Principal) -> Doc | None:
-    try:
-        doc: Doc = await handle(reg, cmd, who)
-    except AlreadyRegistered:
-        return None  # registered meanwhile (a concurrent import of the same file)
-    return doc
-
-
 # -- organisations ---------------------------------------------------------------------------------
 async def _organizations(job: ImportJob, columns: Columns, rows: Rows) -> None:
+    """A chunk's organisations in waves: first those whose parent is stored already (or who have
+    none), then the children of those, and so on (a tree is three or four deep), each wave one
+    unordered insert. A row may so name a parent anywhere in its chunk."""
     reg, report = job.reg, job.report
     directory = Directory(reg)
-    header = columns.header("institutions")
     for chunk in _chunks(rows, reg.settings.import_chunk_rows):
         parsed: list[tuple[int, dict[str, Any]]] = []
         for number, raw in chunk:
@@ -232,35 +248,61 @@ async def _organizations(job: ImportJob, columns: Columns, rows: Rows) -> None:
             [ref for _, row in parsed for ref in split_list(row["institutions"])],
             [n.strip() for _, row in parsed for n in (row["name"], row.get("parent") or "") if n.strip()],
         )
-        for number, row in parsed:  # one by one: a row may name as parent an organisation opened above it
-            try:
-                owners = [directory.institution(ref, header) for ref in split_list(row["institutions"])]
-                ids = [o["_id"] for o in owners]
-                name = row["name"].strip()
-                if directory.organizations(name, owned_by=ids[0]):
-                    report.unchanged += 1
-                    continue
-                opened = await _create(reg, _opening(columns, row, ids, name, directory), job.who)
-            except (RowError, DomainError) as exc:
-                report.reject(number, columns, exc)
-                continue
-            if opened is not None:
-                directory.opened(opened)
-            report.created += opened is not None
-            report.unchanged += opened is None
+        todo: Rows = parsed
+        while todo:
+            wave, todo = _wave(todo, directory)
+            await _open_wave(job, columns, wave, directory)
         await job.advance()
     _in_row_order(report)
 
 
+def _wave(rows: Rows, directory: Directory) -> tuple[Rows, Rows]:
+    """The rows whose parent is known (or absent), and the rest: those naming as parent a row
+    still to open. A parent named by no row left fails in the wave as `no such parent`."""
+    waiting = {row["name"].strip() for _, row in rows}
+    ready: list[tuple[int, dict[str, Any]]] = []
+    later: list[tuple[int, dict[str, Any]]] = []
+    for number, row in rows:
+        parent = (row.get("parent") or "").strip()
+        blocked = parent and parent != row["name"].strip() and parent in waiting and not directory.organizations(parent)
+        (later if blocked else ready).append((number, row))
+    return (ready, later) if ready else (later, [])  # a cycle: let its rows fail
+
+
+async def _open_wave(job: ImportJob, columns: Columns, wave: Rows, directory: Directory) -> None:
+    reg, report = job.reg, job.report
+    header = columns.header("institutions")
+    new: list[tuple[Doc, list[Any]]] = []
+    for number, row in wave:
+        try:
+            ids = [directory.institution(ref, header)["_id"] for ref in split_list(row["institutions"])]
+            name = row["name"].strip()
+            if directory.organizations(name, owned_by=ids[0]):
+                report.unchanged += 1  # registered before, or a row above in the file
+                continue
+            cmd, parent = _opening(columns, row, ids, name, directory)
+            doc, event = await new_organization(reg, cmd, job.who, parent)
+        except (RowError, DomainError) as exc:
+            report.reject(number, columns, exc)
+            continue
+        directory.opened(doc)
+        new.append((doc, [event]))
+    taken = await reg.store.insert_new(ORGANIZATIONS, new)  # taken: opened meanwhile by someone else
+    report.created += len(new) - len(taken)
+    report.unchanged += len(taken)
+    if taken:  # the next wave's children hang under the organisations stored, not the refused
+        await directory.relearn([new[i][0] for i in taken])
+
+
 def _opening(
     columns: Columns, row: dict[str, Any], ids: list[str], name: str, directory: Directory
-) -> c.OpenOrganization:
-    parent_id = None
+) -> tuple[c.OpenOrganization, Doc | None]:
+    parent = None
     if row.get("parent"):
         parents = directory.organizations(row["parent"].strip(), covering=ids[0])
         if not parents:
             raise RowError(columns.header("parent"), f"上级组织不存在 / no such parent organisation: {row['parent']}")
-        parent_id = parents[0]["_id"]
+        parent = parents[0]
     secretary = None
     if row.get("secretary_name") or row.get("secretary_phone") or row.get("secretary_email"):
         secretary = c.ContactDetails(
@@ -268,14 +310,15 @@ def _opening(
             phone=row.get("secretary_phone"),
             email=row.get("secretary_email"),
         )
-    return c.OpenOrganization(
+    cmd = c.OpenOrganization(
         name=name,
         kind=OrganizationKind(row["kind"]),
         institution_ids=ids,
-        parent_id=parent_id,
+        parent_id=parent["_id"] if parent else None,
         established_at=row.get("established_at"),
         secretary=secretary,
     )
+    return cmd, parent
 
 
 # -- members: the roster, the fast path ------------------------------------------------------------

@@ -95,14 +95,26 @@ class RegistryStore:
         return full
 
     async def insert_new(
-        self, collection: str, docs: Sequence[tuple[Mapping[str, Any], Sequence[EventPayload]]]
+        self,
+        collection: str,
+        docs: Sequence[tuple[Mapping[str, Any], Sequence[EventPayload]]],
+        *,
+        reporting_level: str | None = None,
     ) -> set[int]:
         """Insert every document with its events in one unordered command; returns the positions
         of those refused because a unique key is taken (registered before, or twice in `docs`).
-        The others are stored whatever happened to the refused ones."""
+        The others are stored whatever happened to the refused ones. `reporting_level` names a
+        field of each document whose value goes into its events' envelopes (an institution's)."""
         if not docs:
             return set()
-        full = [{**doc, "version": 1, **outbox_fields(wrap(events))} for doc, events in docs]
+        full = [
+            {
+                **doc,
+                "version": 1,
+                **outbox_fields(wrap(events, reporting_level=doc[reporting_level] if reporting_level else None)),
+            }
+            for doc, events in docs
+        ]
         taken: set[int] = set()
         try:
             await self._db[collection].insert_many(full, ordered=False)

@@ -46,6 +46,9 @@ HEADERS: dict[ImportKind, dict[str, tuple[str, ...]]] = {
         "reporting_level": ("上报级别", "上报成熟度"),
         "alliance_role": ("联盟角色",),
         "effective_from": ("生效日期",),
+        "contact_name": ("联系人", "联系人姓名"),
+        "contact_phone": ("联系人手机", "联系电话"),
+        "contact_email": ("联系人邮箱", "联系邮箱"),
     },
     ImportKind.ORGANIZATIONS: {
         "name": ("组织名称", "党组织名称"),

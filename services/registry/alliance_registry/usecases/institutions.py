@@ -29,6 +29,17 @@ Doc = dict[str, Any]
 async def register_institution(reg: Registry, cmd: c.RegisterInstitution, who: Principal) -> Doc:
     if not access.may_register_institution(who):
         raise await reg.deny(who, "institution.register", "institutions")
+    doc, event = new_institution(reg, cmd)
+    try:
+        stored = await reg.store.insert(INSTITUTIONS, doc, [event], reporting_level=doc["reporting_level"])
+    except DuplicateKey:
+        raise AlreadyRegistered("统一社会信用代码已登记 / USCC already registered", field="uscc") from None
+    return stored
+
+
+def new_institution(reg: Registry, cmd: c.RegisterInstitution) -> tuple[Doc, ev.InstitutionRegistered]:
+    """The institution's document and the event announcing it: what the API and the import (a
+    chunk of institutions in one command) share."""
     uscc = normalize_uscc(cmd.uscc)
     cls = Classification(
         cmd.ownership, cmd.party_org_status, cmd.reporting_level, cmd.alliance_role, cmd.sector.strip()
@@ -54,11 +65,7 @@ async def register_institution(reg: Registry, cmd: c.RegisterInstitution, who: P
         "contact": contact,
         "registered_at": reg.now(),
     }
-    try:
-        stored = await reg.store.insert(INSTITUTIONS, doc, [event], reporting_level=cls.reporting_level)
-    except DuplicateKey:
-        raise AlreadyRegistered("统一社会信用代码已登记 / USCC already registered", field="uscc") from None
-    return stored
+    return doc, event
 
 
 async def load_institution(reg: Registry, iid: str, field: str = "institution_id") -> Doc:

@@ -35,6 +35,16 @@ async def _check_parent(
     reg: Registry, parent_id: str | None, institution_ids: list[str], self_id: str | None,
     kind: str = OrganizationKind.BRANCH.value,
 ) -> None:
+    parent = None if parent_id is None or parent_id == self_id else await load_organization(reg, parent_id, "parent_id")
+    check_parent(parent_id, parent, institution_ids, self_id, kind)
+
+
+def check_parent(
+    parent_id: str | None, parent: Doc | None, institution_ids: list[str], self_id: str | None,
+    kind: str = OrganizationKind.BRANCH.value,
+) -> None:
+    """`parent` (loaded, the organisation `parent_id` names) may have a child of `kind` covering
+    `institution_ids`."""
     affiliated = kind == OrganizationKind.AFFILIATED_BRANCH
     if parent_id is None:
         if affiliated:
@@ -45,7 +55,8 @@ async def _check_parent(
         return
     if parent_id == self_id:
         raise Invalid("上级组织不能是自身 / an organisation cannot be its own parent", field="parent_id")
-    parent = await load_organization(reg, parent_id, "parent_id")
+    if parent is None:
+        raise UnknownOrganization("parent_id")
     if parent.get("closed_at"):
         raise OrganizationClosed("parent_id")
     if affiliated:
@@ -80,6 +91,25 @@ def _organization_event(doc: Doc) -> ev.OrganizationUpdated:
 
 
 async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Principal) -> Doc:
+    for iid in dict.fromkeys(cmd.institution_ids):
+        await load_institution(reg, iid, "institution_ids")
+    parent = None if cmd.parent_id is None else await load_organization(reg, cmd.parent_id, "parent_id")
+    doc, event = await new_organization(reg, cmd, who, parent)
+    try:
+        stored = await reg.store.insert(ORGANIZATIONS, doc, [event])
+    except DuplicateKey:
+        raise AlreadyRegistered(
+            "该机构已有同名党组织 / the institution already has an organisation of that name", field="name"
+        ) from None
+    return stored
+
+
+async def new_organization(
+    reg: Registry, cmd: c.OpenOrganization, who: Principal, parent: Doc | None
+) -> tuple[Doc, ev.OrganizationOpened]:
+    """The organisation's document and the event announcing it, for `cmd` whose institutions exist
+    and whose `parent` is loaded: the checks every way of opening one shares (the API and the
+    import, which stores a chunk's organisations in one command)."""
     ids = list(dict.fromkeys(cmd.institution_ids))
     if not ids:
         raise Invalid("至少需要一个所属机构 / at least one institution", field="institution_ids")
@@ -88,11 +118,9 @@ async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Princip
             "只有联合党支部可覆盖多个机构 / only a joint branch covers several institutions",
             field="institution_ids",
         )
-    for iid in ids:
-        await load_institution(reg, iid, "institution_ids")
     if foreign := access.foreign_institutions(who, ids):
         raise await reg.deny(who, "organization.open", foreign[0], "institution_ids")
-    await _check_parent(reg, cmd.parent_id, ids, None, cmd.kind.value)
+    check_parent(cmd.parent_id, parent, ids, None, cmd.kind.value)
     secretary = reg.seal_contact(cmd.secretary, "secretary")
     oid = new_id("org")
     established = cmd.established_at or reg.today()
@@ -119,13 +147,7 @@ async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Princip
         has_party_groups=cmd.has_party_groups,
         secretary=contact_of(secretary),
     )
-    try:
-        stored = await reg.store.insert(ORGANIZATIONS, doc, [event])
-    except DuplicateKey:
-        raise AlreadyRegistered(
-            "该机构已有同名党组织 / the institution already has an organisation of that name", field="name"
-        ) from None
-    return stored
+    return doc, event
 
 
 async def update_organization(reg: Registry, cmd: c.UpdateOrganization, who: Principal) -> Doc:

@@ -115,6 +115,29 @@ async def test_organisations_and_members_import_from_xlsx_and_bom_csv_idempotent
     assert good not in caplog.text and bad not in caplog.text
 
 
+async def test_an_institution_file_carries_its_contact_sealed_and_its_level_in_the_events(api, topic, make):
+    """The contact columns (联系人 …) are read, sealed and masked as the API seals them; a bad phone
+    refuses its row only; the events carry the institution's reporting level."""
+    good, bad = make.uscc(), make.uscc()
+    content = csv_bytes(
+        [
+            ["统一社会信用代码", "机构名称", "所有制", "党组织状态", "上报级别", "联系人", "联系人手机", "联系人邮箱"],
+            [good, "深圳戊银行", "国有", "已建立党组织且工作完善", "L3", "钱主任", "13912345678", "qian@wu.cn"],
+            [bad, "己证券", "民营", "不够完善", "L1", "孙主任", "12345", ""],
+        ],
+        "utf-8",
+    )
+    report = (await upload(api, "institutions", content, "机构.csv")).json()
+    assert report["created"] == 1
+    assert [(x["row"], x["field"]) for x in report["rejected"]] == [(3, "联系人手机")]
+    [item] = (await api.get("/api/v1/institutions", api.secretariat, params={"uscc": good})).json()["items"]
+    assert item["contact"] == {"name": "钱主任", "phone": "139****5678", "email": "q***@wu.cn"}
+    [registered] = await topic.wait_for_events(
+        1, where=lambda e: e.type == "fpba.institution.registered.v1" and e.data["uscc"] == good
+    )
+    assert registered.reportinglevel == "L3" and "13912345678" not in str(registered.data)
+
+
 async def test_a_bad_kind_or_a_missing_column_is_a_clear_422(api):
     r = await upload(api, "meetings", b"a,b\n1,2\n", "x.csv")
     assert r.status_code == 422 and r.json()["error"]["field"] == "kind"
@@ -183,3 +206,36 @@ async def test_a_member_file_names_its_branch_by_name_and_institution_when_the_n
         branch_id = branch["items"][0]["id"]
         roll = await api.client.get(f"/api/v1/organizations/{branch_id}/members", headers=api.secretariat)
         assert [m["name"] for m in roll.json()["items"]] == [name]
+
+
+async def test_an_organisation_tree_imports_in_any_row_order_and_twice_at_once_opens_each_once(api, topic, make):
+    """A chunk opens in waves (parents, then their children), so a branch may name a parent on a
+    row below it; two uploads of the same tree at once open each organisation once, and every
+    child hangs under the parent that was stored."""
+    uscc = make.uscc()
+    inst_id = (await api.institution(uscc))["id"]
+    rows = [["组织名称", "类型", "所属机构", "上级组织"]]
+    rows += [[f"第{n}党支部", "党支部", uscc, "机关党总支"] for n in range(1, 6)]
+    rows += [["机关党总支", "党总支", uscc, "党委"], ["党委", "党委", uscc, None]]
+    orgs = xlsx_bytes(rows)
+    first, second = await asyncio.gather(
+        upload(api, "organizations", orgs, "组织.xlsx"), upload(api, "organizations", orgs, "组织.xlsx")
+    )
+    reports = [first.json(), second.json()]
+    assert [r["rejected"] for r in reports] == [[], []]
+    assert sum(r["created"] for r in reports) == 7 and sum(r["unchanged"] for r in reports) == 7
+    tree = (await api.client.get(f"/api/v1/institutions/{inst_id}/organizations", headers=api.secretariat)).json()
+    listing, todo = [], list(tree["items"])
+    while todo:
+        node = todo.pop()
+        listing.append(node)
+        todo += node.get("children", [])
+    by_name = {o["name"]: o for o in listing}
+    assert len(listing) == 7 == len(by_name)
+    assert by_name["党委"]["parent_id"] is None
+    assert by_name["机关党总支"]["parent_id"] == by_name["党委"]["id"]
+    assert {by_name[f"第{n}党支部"]["parent_id"] for n in range(1, 6)} == {by_name["机关党总支"]["id"]}
+    opened = await topic.wait_for_events(
+        7, where=lambda e: e.type == "fpba.organization.opened.v1" and e.data["institution_id"] == inst_id
+    )
+    assert {e.data["organization_id"] for e in opened} == {o["id"] for o in listing}
