@@ -25,6 +25,7 @@ from alliance_shared.contracts.catalog import envelope, parse_payload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.kafka.producer import Outgoing
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_push
+from alliance_shared.paging import After, after, newest_first, total
 from alliance_shared.runtime import Runtime
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
@@ -35,11 +36,16 @@ from ..domain.review import REVIEWABLE
 SUBMISSIONS = "submissions"
 BATCHES = "submission_batches"
 SOURCE = "/alliance/activity"
+# what a list answers leaves out: the published event, fingerprints and outbox
+LISTED = {"event": 0, "photo_hashes": 0, "outbox": 0}
 READ_BATCH = 10_000  # documents per round trip of a history read (the default first batch is 101)
 
 INDEXES = (
     IndexSpec(SUBMISSIONS, [("reporter_institution_id", 1), ("status", 1), ("received_at", -1)]),
     IndexSpec(SUBMISSIONS, [("reporter", 1), ("status", 1), ("received_at", -1)]),
+    # the secretariat's lists across institutions, newest first (keyset: received_at, then _id)
+    IndexSpec(SUBMISSIONS, [("status", 1), ("received_at", -1), ("_id", -1)]),
+    IndexSpec(SUBMISSIONS, [("received_at", -1), ("_id", -1)]),
     IndexSpec(SUBMISSIONS, [("member_id", 1), ("day", 1)]),
     IndexSpec(SUBMISSIONS, [("minutes_hash", 1)]),
     IndexSpec(SUBMISSIONS, [("photo_hashes", 1)]),
@@ -234,8 +240,19 @@ class SubmissionStore:
 
     # -- what reporters read -------------------------------------------------------------------
     async def list(
-        self, *, status: str | None, institution_id: str | None, reporter: str | None, limit: int, skip: int
-    ) -> tuple[list[dict[str, Any]], int]:
+        self,
+        *,
+        status: str | None,
+        institution_id: str | None,
+        reporter: str | None,
+        limit: int,
+        skip: int = 0,
+        position: After | None = None,
+        with_total: bool = True,
+    ) -> tuple[list[dict[str, Any]], int | None, bool]:
+        """(one page newest first, read with one more than `limit` to tell whether another
+        follows; the total when asked, whether it is an estimate). Continuing after `position`
+        is a keyset page: the index `(…, received_at, _id)` serves it however deep a client pages."""
         query: dict[str, Any] = {}
         if status:
             query["status"] = status
@@ -243,13 +260,10 @@ class SubmissionStore:
             query["reporter_institution_id"] = institution_id
         if reporter:
             query["reporter"] = reporter
-        docs = (
-            await self._col.find(query, {"event": 0, "photo_hashes": 0, "outbox": 0})
-            .sort("received_at", -1)
-            .skip(skip)
-            .to_list(limit)
-        )
-        return docs, await self._col.count_documents(query)
+        found = self._col.find(after(query, "received_at", position), LISTED).sort(newest_first("received_at"))
+        docs = await found.skip(skip).limit(limit + 1).to_list(limit + 1)
+        count, estimated = await total(self._col, query) if with_total else (None, False)
+        return docs, count, estimated
 
     async def meetings_of(self, organization_id: str, institution_ids: Sequence[str]) -> Sequence[dict[str, Any]]:
         """A branch's accepted, uncorrected meetings (the form's 本季度已报), by whichever channel they

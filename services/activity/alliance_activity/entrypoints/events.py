@@ -17,6 +17,7 @@ from alliance_shared.contracts.published import PUBLISHED_DIR
 from alliance_shared.contracts.vocabulary import Channel, Role
 from alliance_shared.errors import Forbidden, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from alliance_shared.http import CurrentUser, Page, PageSize
+from alliance_shared.paging import Cursor, continued, next_cursor
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -82,8 +83,12 @@ async def list_submissions(
     institution_id: str | None = None,
     page: Page = 1,
     page_size: PageSize = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """A reporter's own submissions (the secretariat sees every institution's)."""
+    """A reporter's own submissions (the secretariat sees every institution's), newest first.
+    `next_cursor` continues after the page (keyset); `total` is counted on a first page only
+    (unfiltered: the collection's estimate, `total_estimated`)."""
+    position = continued(cursor, page)
     reporter: str | None = None
     if user.is_secretariat:
         scope = institution_id
@@ -97,10 +102,13 @@ async def list_submissions(
         scope = user.institution_id
     else:
         raise Forbidden("该角色不能查看上报记录 / this role cannot read submissions", field="role")
-    docs, total = await service.submissions.list(
-        status=status, institution_id=scope, reporter=reporter, limit=page_size, skip=(page - 1) * page_size
+    docs, total, estimated = await service.submissions.list(
+        status=status, institution_id=scope, reporter=reporter, limit=page_size, skip=(page - 1) * page_size,
+        position=position, with_total=position is None,
     )
-    return {"items": [_public(d) for d in docs], "total": total}
+    answer = {"items": [_public(d) for d in docs[:page_size]],
+              "next_cursor": next_cursor(docs, page_size, "received_at")}
+    return answer | ({"total": total, "total_estimated": estimated} if total is not None else {})
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push, update_versioned
+from alliance_shared.paging import After, after, newest_first, total
 from pymongo import ReturnDocument, UpdateMany
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -31,8 +32,14 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("reminders", [("rule", 1), ("organization_id", 1), ("created_at", -1)]),
     IndexSpec("cases", [("status", 1), ("next_step_at", 1)]),
     IndexSpec("cases", [("organization_id", 1), ("status", 1)]),
+    IndexSpec("cases", [("status", 1), ("opened_at", -1), ("_id", -1)]),  # the list, newest first (keyset)
+    IndexSpec("dead_letters", [("at", -1), ("_id", -1)]),  # the list, newest first (keyset)
     IndexSpec("deliveries", [("status", 1), ("due_at", 1)]),
     IndexSpec("deliveries", [("organization_id", 1), ("created_at", -1)]),
+    # the delivery log's lists: an institution's, by status, or all of them, newest first (keyset)
+    IndexSpec("deliveries", [("institution_id", 1), ("created_at", -1), ("_id", -1)]),
+    IndexSpec("deliveries", [("status", 1), ("created_at", -1), ("_id", -1)]),
+    IndexSpec("deliveries", [("created_at", -1), ("_id", -1)]),
     IndexSpec("deliveries", [("case_id", 1), ("status", 1)]),
     IndexSpec("deliveries", [("provider_message_id", 1)]),
     IndexSpec("deliveries", [("reminder_id", 1)]),
@@ -204,13 +211,17 @@ class Cases:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def list(self, *, status: str | None, step: str | None, limit: int) -> list[Doc]:
+    async def list(
+        self, *, status: str | None, step: str | None, limit: int, position: After | None = None
+    ) -> list[Doc]:
+        """Newest first, after `position` (keyset); read with `limit + 1` to tell whether more follow."""
         query: Doc = {}
         if status:
             query["status"] = status
         if step:
             query["step"] = step
-        return await self._col.find(query).sort("opened_at", -1).to_list(limit)
+        found = self._col.find(after(query, "opened_at", position)).sort(newest_first("opened_at"))
+        return await found.limit(limit + 1).to_list(limit + 1)
 
     async def set_step_name(self, case_id: str, step: str) -> None:
         await self._col.update_one({"_id": case_id}, {"$set": {"step": step}})
@@ -366,9 +377,18 @@ class Deliveries:
         ).to_list(None)
 
     async def search(self, query: Doc, limit: int, skip: int = 0) -> tuple[list[Doc], int]:
-        total = int(await self._col.count_documents(query))
-        docs = await self._col.find(query, {"outbox": 0}).sort("created_at", -1).skip(skip).to_list(limit)
-        return docs, total
+        docs, count, _ = await self.page(query, limit, skip)
+        return docs[:limit], count or 0
+
+    async def page(
+        self, query: Doc, limit: int, skip: int = 0, position: After | None = None, with_total: bool = True
+    ) -> tuple[list[Doc], int | None, bool]:
+        """(one page newest first, read with one more than `limit` to tell whether another follows;
+        the total when asked, whether it is an estimate); after `position` it is a keyset page."""
+        found = self._col.find(after(query, "created_at", position), {"outbox": 0}).sort(newest_first("created_at"))
+        docs = await found.skip(skip).limit(limit + 1).to_list(limit + 1)
+        count, estimated = await total(self._col, query) if with_total else (None, False)
+        return docs, count, estimated
 
     async def count(self, query: Doc) -> int:
         return int(await self._col.count_documents(query))
@@ -389,8 +409,10 @@ class Deliveries:
             },
         )
 
-    async def dead_letters(self, limit: int) -> list[Doc]:
-        return await self._dead.find({}).sort("at", -1).to_list(limit)
+    async def dead_letters(self, limit: int, position: After | None = None) -> list[Doc]:
+        """Newest first, after `position` (keyset); read with `limit + 1` to tell whether more follow."""
+        return await self._dead.find(after({}, "at", position)).sort(newest_first("at")).limit(limit + 1).to_list(
+            limit + 1)
 
     async def mark_requeued(self, delivery_id: str) -> None:
         await self._dead.update_many({"delivery_id": delivery_id}, {"$set": {"requeued": True}})

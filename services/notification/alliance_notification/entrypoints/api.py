@@ -10,6 +10,7 @@ from alliance_shared.auth import Principal, TokenVerifier
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden, Invalid, Unauthorized
 from alliance_shared.http import CurrentUser, Page, PageSize
+from alliance_shared.paging import Cursor, continued, next_cursor
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 
@@ -114,7 +115,11 @@ async def list_deliveries(
     rule: str | None = None,
     page: Page = 1,
     page_size: PageSize = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
+    """The delivery log, newest first; `next_cursor` continues after the page (keyset), `total` is
+    counted on a first page only (unfiltered: the collection's estimate, `total_estimated`)."""
+    position = continued(cursor, page)
     scoped = user.role in (Role.INSTITUTION_ADMIN, Role.BRANCH_SECRETARY)
     if scoped and institution_id and institution_id != user.institution_id:
         # another institution is refused, never narrowed silently to the caller's own
@@ -140,8 +145,11 @@ async def list_deliveries(
         }.items()
         if v
     }
-    docs, total = await _notifier(request).store.deliveries.search(query, page_size, (page - 1) * page_size)
-    return {"items": [DeliveryOut.of(d).model_dump() for d in docs], "total": total}
+    docs, total, estimated = await _notifier(request).store.deliveries.page(
+        query, page_size, (page - 1) * page_size, position, with_total=position is None)
+    answer = {"items": [DeliveryOut.of(d).model_dump() for d in docs[:page_size]],
+              "next_cursor": next_cursor(docs, page_size, "created_at")}
+    return answer | ({"total": total, "total_estimated": estimated} if total is not None else {})
 
 
 @router.get("/deliveries/{delivery_id}")
@@ -162,11 +170,13 @@ async def retry_delivery(request: Request, user: CurrentUser, delivery_id: str) 
 
 @router.get("/dead-letters")
 async def dead_letters(
-    request: Request, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    request: Request, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
+    """Dead-lettered deliveries, newest first; `next_cursor` continues after the page."""
     _secretariat(user)
-    docs = await _notifier(request).store.deliveries.dead_letters(limit)
+    docs = await _notifier(request).store.deliveries.dead_letters(limit, continued(cursor, 1))
     return {
+        "next_cursor": next_cursor(docs, limit, "at"),
         "items": [
             {
                 "delivery_id": d["delivery_id"],
@@ -178,8 +188,8 @@ async def dead_letters(
                 "at": _time(d["at"]),
                 "requeued": d.get("requeued", False),
             }
-            for d in docs
-        ]
+            for d in docs[:limit]
+        ],
     }
 
 
@@ -343,11 +353,15 @@ async def list_cases(
     status: Literal["open", "resolved"] | None = "open",
     step: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Escalation cases; `?step=secretariat` is the secretariat's list."""
+    """Escalation cases, newest first; `?step=secretariat` is the secretariat's list; `next_cursor`
+    continues after the page."""
     _secretariat(user)
-    docs = await _notifier(request).store.cases.list(status=status, step=step, limit=limit)
+    docs = await _notifier(request).store.cases.list(status=status, step=step, limit=limit,
+                                                     position=continued(cursor, 1))
     return {
+        "next_cursor": next_cursor(docs, limit, "opened_at"),
         "items": [
             {
                 "id": d["_id"],
@@ -361,8 +375,8 @@ async def list_cases(
                 "next_step_at": _time(d.get("next_step_at")),
                 "resolved_at": _time(d.get("resolved_at")),
             }
-            for d in docs
-        ]
+            for d in docs[:limit]
+        ],
     }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from alliance_shared.contracts.vocabulary import Ownership, ReportingLevel
 from alliance_shared.errors import Invalid, PayloadTooLarge
-from alliance_shared.http import CurrentUser, Page, PageSize
+from alliance_shared.http import MAX_PAGE_SIZE, CurrentUser, Page, PageSize
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from .. import import_jobs, importer, views
@@ -190,9 +190,13 @@ async def request_transfer(member_id: str, body: s.TransferIn, who: CurrentUser,
 
 @router.get("/transfers")
 async def list_transfers(
-    who: CurrentUser, reg: Reg, status: str | None = Query(None, pattern="^(pending|accepted|refused)$")
+    who: CurrentUser, reg: Reg, status: str | None = Query(None, pattern="^(pending|accepted|refused)$"),
+    page: Page = 1, page_size: PageSize = MAX_PAGE_SIZE,
 ) -> Doc:
-    return {"items": [s.transfer_out(t) for t in await views.transfers(reg, who, status=status)]}
+    """The current transfers the caller may see, oldest request first, a page at a time."""
+    found = await views.transfers(reg, who, status=status)
+    start = (page - 1) * page_size
+    return {"items": [s.transfer_out(t) for t in found[start:start + page_size]], "total": len(found)}
 
 
 @router.get("/transfers/{transfer_id}")

@@ -125,3 +125,14 @@ async def test_another_tenant_gets_403_on_every_transfer_endpoint(api, make):
     assert (await api.post(f"/api/v1/transfers/{transfer['id']}/refuse", intruder)).status_code == 403
     assert (await api.post("/api/v1/scans/transfers", intruder)).status_code == 403
     assert (await api.get("/api/v1/transfers", intruder)).json()["items"] == []
+
+
+async def test_the_transfer_list_is_paged_with_its_total(api, make):
+    a, _b, _from_branch, to_branch, member = await two_institutions(api, make)
+    await api.post(f"/api/v1/members/{member['id']}/transfers", api.admin(a["id"]),
+                   json={"to_organization_id": to_branch["id"]})
+    first = (await api.get("/api/v1/transfers?page_size=1", api.admin(a["id"]))).json()
+    second = (await api.get("/api/v1/transfers?page=2&page_size=1", api.admin(a["id"]))).json()
+    assert (len(first["items"]), first["total"]) == (1, 1)
+    assert (second["items"], second["total"]) == ([], 1)
+    assert (await api.get("/api/v1/transfers?page_size=501", api.admin(a["id"]))).status_code == 422
