@@ -158,7 +158,7 @@ async def load(args: argparse.Namespace, phases: Phases | None = None) -> DemoRu
         keyed = [i for i in alliance.institutions if i.reporting_level in ("L2", "L3")]
         with phases.phase("API keys for L2 and L3 systems", len(keyed), "keys") as bar:
             await loader.api_keys(bar, parallel=args.parallel)
-        with phases.phase("member ids read back", len(loader.branches_to_read()), "branches") as bar:
+        with phases.phase("member ids read back", len(loader.institutions_to_read()), "institutions") as bar:
             member_ids = await loader.member_ids(bar, parallel=args.parallel)
 
         with phases.phase("activity catches up with the registry", unit="events") as bar:

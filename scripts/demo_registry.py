@@ -352,19 +352,31 @@ class RegistryLoader:
     def branches_to_read(self) -> list[Organization]:
         return [o for o in self.alliance.branches if o.id in self._read_back]
 
-    async def member_ids(self, bar: Bar, parallel: int = 6) -> dict[str, list[str]]:
-        """Branch id → its members' ids: those POSTed are known from the answers; the branches with
-        imported members are read back (the import's report counts the members it registered)."""
-        out: dict[str, list[str]] = {}
+    def institutions_to_read(self) -> list[Institution]:
+        usccs = {u for o in self.branches_to_read() for u in o.institution_usccs}
+        return [i for i in self.alliance.institutions if i.uscc in usccs]
 
-        async def one(org: Organization) -> None:
-            listing = ok(await self.client.get(f"/api/v1/organizations/{org.id}/members"), "members")
-            out[org.id or ""] = [m["id"] for m in listing["items"]]
+    async def member_ids(self, bar: Bar, parallel: int = 6) -> dict[str, list[str]]:
+        """Branch id → its members' ids: those POSTed are known from the answers; the members of
+        branches with imported members are read back by institution (GET /institutions/{id}/members,
+        page by page), as an institution's own system would read its roster."""
+        read = {o.id or "" for o in self.branches_to_read()}
+        out = {o.id or "": list(self._posted.get(o.id or "", [])) for o in self.alliance.branches if o.id not in read}
+        out |= {oid: [] for oid in read}
+
+        async def one(inst: Institution) -> None:
+            after: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": 500} | ({"after": after} if after else {})
+                page = ok(await self.client.get(f"/api/v1/institutions/{inst.id}/members", params=params), "roster")
+                for m in page["items"]:
+                    if m["organization_id"] in read:
+                        out[m["organization_id"]].append(m["id"])
+                if not (after := page["next"]):
+                    break
             bar.advance()
 
-        known = [o for o in self.alliance.branches if o.id not in self._read_back]
-        out |= {o.id or "": list(self._posted.get(o.id or "", [])) for o in known}
-        await gather_limited([lambda o=o: one(o) for o in self.branches_to_read()], parallel)
+        await gather_limited([lambda i=i: one(i) for i in self.institutions_to_read()], parallel)
         return out
 
     async def api_keys(self, bar: Bar, levels: Sequence[str] = ("L2", "L3"), parallel: int = 6) -> int:

@@ -127,6 +127,22 @@ async def organization_members(reg: Registry, oid: str, who: Principal, *, inclu
     return await reg.store.find(MEMBERS, query, sort="name")
 
 
+async def institution_members(
+    reg: Registry, iid: str, who: Principal, *, after: str | None, limit: int
+) -> tuple[list[Doc], str | None]:
+    """The institution's current members in id order, `limit` after the id `after` (keyset paging
+    through the `(institution_id, _id)` index), and the cursor of the next page."""
+    await load_institution(reg, iid)
+    own = (who.role is Role.INSTITUTION_ADMIN or who.is_machine) and who.institution_id == iid
+    if not (who.is_secretariat or own):
+        raise await reg.deny(who, "member.list", iid, "institution_id")
+    query: Doc = {"institution_id": iid, "left_at": None}
+    if after:
+        query["_id"] = {"$gt": after}
+    page = await reg.store.find(MEMBERS, query, sort="_id", limit=limit + 1)
+    return page[:limit], page[limit - 1]["_id"] if len(page) > limit else None
+
+
 def _may_see_transfer(who: Principal, t: Transfer) -> bool:
     return access.may_read_member(
         who, t.from_organization_id, t.from_institution_id

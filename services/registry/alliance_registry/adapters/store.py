@@ -36,6 +36,7 @@ INDEXES = (
     IndexSpec(INSTITUTIONS, [("name", 1)]),  # … and its institutions, by USCC or by name
     IndexSpec(MEMBERS, [("id_lookup", 1)], unique=True),
     IndexSpec(MEMBERS, [("organization_id", 1)]),
+    IndexSpec(MEMBERS, [("institution_id", 1), ("_id", 1)]),  # an institution's roster, page by page
     IndexSpec(MEMBERS, [("transfer.id", 1)]),
     IndexSpec(MEMBERS, [("transfer.status", 1), ("transfer.deadline", 1)]),
     IndexSpec(API_KEYS, [("institution_id", 1)]),

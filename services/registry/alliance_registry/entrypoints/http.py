@@ -150,6 +150,20 @@ async def organization_members(
     return {"items": [s.member_out(d) for d in docs], "total": len(docs)}
 
 
+@router.get("/institutions/{institution_id}/members")
+async def institution_members(
+    institution_id: str,
+    who: CurrentUser,
+    reg: Reg,
+    after: Annotated[str | None, Query(max_length=64, description="上一页的 next / the previous page's next")] = None,
+    limit: PageSize = 500,
+) -> Doc:
+    """The institution's current members (joint branches' included), in pages of `limit`: pass the
+    answer's `next` as `after` for the next page; `next` is null on the last."""
+    docs, following = await views.institution_members(reg, institution_id, who, after=after, limit=limit)
+    return {"items": [s.member_out(d) for d in docs], "next": following}
+
+
 # -- members --------------------------------------------------------------------------------------
 @router.post("/members", status_code=201)
 async def register_member(body: s.MemberIn, who: CurrentUser, reg: Reg) -> Doc:

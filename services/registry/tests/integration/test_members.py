@@ -186,3 +186,34 @@ async def test_another_tenant_gets_403_on_every_member_endpoint(api, make):
         },
     )
     assert foreign.status_code == 403
+
+
+async def test_an_institutions_roster_pages_by_cursor_and_only_its_own_people_see_it(api, make):
+    """GET /institutions/{id}/members: every current member once across pages (a joint branch's
+    member of this institution included, the other institution's not), masked; others refused."""
+    a, b = await api.institution(make.uscc()), await api.institution(make.uscc())
+    branch = await api.organization(a["id"])
+    joint = await api.organization(a["id"], "联合党支部", kind="joint_branch", institution_ids=[a["id"], b["id"]])
+    ids = {(await api.member(branch["id"], make.id_number()))["id"] for _ in range(5)}
+    ids.add((await api.member(joint["id"], make.id_number(), institution_id=a["id"]))["id"])
+    other = (await api.member(joint["id"], make.id_number(), institution_id=b["id"]))["id"]
+    left = (await api.member(branch["id"], make.id_number()))["id"]
+    gone = await api.post(f"/api/v1/members/{left}/leave", api.secretariat, json={"reason": "转出"})
+    assert gone.status_code == 200
+    url = f"/api/v1/institutions/{a['id']}/members"
+    seen, after, pages = [], None, 0
+    while True:
+        page = (await api.get(url, api.admin(a["id"]), params={"limit": 2} | ({"after": after} if after else {})))
+        assert page.status_code == 200, page.text
+        body = page.json()
+        seen += [m["id"] for m in body["items"]]
+        assert all("*" in m["id_number"] for m in body["items"])
+        pages += 1
+        if body["next"] is None:
+            break
+        after = body["next"]
+    assert sorted(seen) == seen and set(seen) == ids and len(seen) == 6 and pages == 3
+    assert other not in seen and left not in seen
+    for headers in (api.admin(b["id"]), api.secretary(branch["id"], a["id"]), api.token("evaluator")):
+        assert (await api.get(url, headers)).status_code == 403
+    assert (await api.get(url, api.secretariat, params={"limit": 501})).status_code == 422
