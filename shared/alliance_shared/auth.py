@@ -21,13 +21,16 @@ API_KEY_PREFIX = "fpba_"
 @dataclass(frozen=True)
 class Principal:
     """The caller. For a machine key, `role` is None, `institution_id` its institution and
-    `key_id` the key; for a person, `subject` and `role` come from the token."""
+    `key_id` the key; for a person, `subject` and `role` come from the token. `ip`: the address
+    the request came from, as the platform trusts it (uvicorn resolves `X-Forwarded-For` from the
+    proxies named in `FORWARDED_ALLOW_IPS`), for the audit trail."""
 
     subject: str
     role: Role | None
     institution_id: str | None = None
     organization_id: str | None = None
     key_id: str | None = None
+    ip: str | None = None
 
     @property
     def is_machine(self) -> bool:

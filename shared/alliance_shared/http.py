@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -198,16 +199,19 @@ def configure_process(runtime: Runtime) -> None:
 async def current_principal(request: Request) -> Principal:
     """The caller, from `Authorization: Bearer <JWT>` or `X-Api-Key`; 401 when neither is valid."""
     auth = request.headers.get("authorization", "")
+    # where the call came from, for the audit trail: the peer uvicorn resolved through the proxies
+    # it trusts (X-Forwarded-For from FORWARDED_ALLOW_IPS), never the header as a client wrote it
+    ip = request.client.host if request.client else None
     if auth.lower().startswith("bearer "):
         verifier: TokenVerifier = request.app.state.tokens
-        return verifier.verify(auth[7:].strip())
+        return replace(verifier.verify(auth[7:].strip()), ip=ip)
     api_key = request.headers.get("x-api-key")
     if api_key:
         resolver: ApiKeyResolver | None = request.app.state.api_keys
         principal = await resolver(api_key) if resolver is not None else None
         if principal is None:
             raise Unauthorized("API 密钥无效或已吊销 / invalid or revoked API key", field="X-Api-Key")
-        return principal
+        return replace(principal, ip=ip)
     raise Unauthorized("需要身份认证 / authentication required")
 
 

@@ -10,11 +10,12 @@ from alliance_shared.http import create_service_app
 from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
-from .adapters import projections, ranks, readmodels
+from .adapters import audit, projections, ranks, readmodels
 from .adapters.unlocks import UnlockStore
 from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
 from .entrypoints import api, dashboard, unlocks
+from .entrypoints import audit as audit_routes
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
@@ -41,6 +42,10 @@ def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
     return warm
 
 
+async def adopt(ev: Evaluation) -> None:
+    await ev.models.trail.adopt_legacy()  # audit records of the older free shape, rewritten once
+
+
 def create_app(
     settings: EvaluationSettings | None = None,
     *,
@@ -56,7 +61,7 @@ def create_app(
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES],
+        indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES, *audit.INDEXES],
         outbox_collections=readmodels.OUTBOX_COLLECTIONS,
         start_consumers=start_consumers,
     )
@@ -74,7 +79,8 @@ def create_app(
         runtime,
         title="评价服务 / evaluation",
         description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-        routers=[dashboard.router, api.router, unlocks.router],
+        routers=[dashboard.router, api.router, unlocks.router, audit_routes.router],
+        on_started=lambda _: adopt(ev),
     )
     app.state.evaluation = ev
     app.state.unlocks = Unlocks(ev, UnlockStore(lambda: runtime.db, runtime.notify_outbox))

@@ -14,6 +14,7 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import audit
 from .domain.errors import AlreadyDecided, NotAssigned, PeriodClosed, SecondPersonRequired, UnknownCase
 from .domain.periods import Period
 from .handlers import Evaluation
@@ -83,17 +84,14 @@ class Cases:
         if doc and doc.get("status") == "closed":
             raise PeriodClosed(period)
 
-    async def _audit(self, who: Principal, action: str, **fields: Any) -> None:
-        await self.models.audit(
-            {
-                "_id": uuid.uuid4().hex,
-                "action": action,
-                "by": who.subject,
-                "role": who.role.value if who.role else None,
-                "at": self.ev.clock.now(),
-                **fields,
-            }
-        )
+    async def _audit(
+        self, who: Principal, action: str, object_type: str, object_id: str, period: str | None, **details: Any
+    ) -> None:
+        institutions = await self._institutions_of(object_type, object_id)
+        await audit.record(
+            self.models.trail, who, action, object_type, object_id, self.ev.clock.now(),
+            institution_id=institutions[0] if institutions else None, period=period, **details,
+        )  # fmt: skip
 
     async def rate(self, who: Principal, cmd: RatingSubmitted) -> dict[str, Any]:
         Period.parse(cmd.period)
@@ -118,7 +116,8 @@ class Cases:
         }
         await self.models.save_rating(doc)
         await self._audit(
-            who, "rating.submitted", rating_id=rating_id, period=cmd.period, object_id=cmd.object_id
+            who, "rating.submitted", cmd.object_type, cmd.object_id, cmd.period, rating_id=rating_id,
+            rating=cmd.rating,
         )
         await self.models.mark_dirty(cmd.period, institutions, self.ev.clock.now())
         return {"id": rating_id, **cmd.model_dump(), "evaluator": who.subject}
@@ -137,7 +136,8 @@ class Cases:
         }
         await self.models.insert("adjustments", doc)
         await self._audit(
-            who, "adjustment.proposed", adjustment_id=adj_id, points=str(cmd.points), reason=cmd.reason
+            who, "adjustment.proposed", cmd.object_type, cmd.object_id, cmd.period, adjustment_id=adj_id,
+            points=str(cmd.points), reason=cmd.reason,
         )
         return _public(doc)
 
@@ -162,7 +162,10 @@ class Cases:
         )
         if decided is None:
             raise AlreadyDecided("adjustment")
-        await self._audit(who, f"adjustment.{cmd.decision}", adjustment_id=adj_id, note=cmd.note)
+        await self._audit(
+            who, f"adjustment.{cmd.decision}", doc["object_type"], doc["object_id"], doc["period"],
+            adjustment_id=adj_id, points=doc.get("points"), proposed_by=doc.get("proposed_by"), note=cmd.note,
+        )
         if cmd.decision == "approved":
             await self.models.mark_dirty(
                 doc["period"],
@@ -192,7 +195,7 @@ class Cases:
             "computation_id": score.get("computation_id") if score else None,
         }
         await self.models.insert("appeals", doc)
-        await self._audit(who, "appeal.filed", appeal_id=appeal_id)
+        await self._audit(who, "appeal.filed", cmd.object_type, cmd.object_id, cmd.period, appeal_id=appeal_id)
         return _public(doc)
 
     async def resolve_appeal(self, who: Principal, appeal_id: str, cmd: AppealResolved) -> dict[str, Any]:
@@ -212,7 +215,10 @@ class Cases:
             if await self.models.get("appeals", appeal_id) is None:
                 raise UnknownCase("appeal", appeal_id)
             raise AlreadyDecided("appeal")
-        await self._audit(who, f"appeal.{cmd.decision}", appeal_id=appeal_id, note=cmd.note)
+        await self._audit(
+            who, f"appeal.{cmd.decision}", decided["object_type"], decided["object_id"], decided["period"],
+            appeal_id=appeal_id, note=cmd.note,
+        )
         return _public(decided)
 
     async def exempt(self, who: Principal, cmd: ExemptionGranted) -> dict[str, Any]:
@@ -220,7 +226,10 @@ class Cases:
         ex_id = f"ex-{uuid.uuid4().hex[:12]}"
         doc = {"_id": ex_id, **cmd.model_dump(mode="json"), "granted_by": who.subject}
         await self.models.insert("exemptions", doc)
-        await self._audit(who, "exemption.granted", exemption_id=ex_id)
+        await self._audit(
+            who, "exemption.granted", "branch", cmd.organization_id, None, exemption_id=ex_id, kind=cmd.kind,
+            start=cmd.start, end=cmd.end, reason=cmd.reason,
+        )
         institutions = await self._institutions_of("branch", cmd.organization_id)
         for p in {Period.of_day(cmd.start), Period.of_day(cmd.end)}:
             if not await self.ev._is_closed(str(p)):

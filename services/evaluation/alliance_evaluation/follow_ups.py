@@ -6,7 +6,6 @@ cleared) and appends to the record's history who saved, when, and each field's b
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -17,6 +16,7 @@ from alliance_shared.errors import Conflict
 from alliance_shared.mongo import VersionConflict
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import audit
 from .dashboard_views import follow_up_public
 from .domain.errors import UnknownOrganization
 from .handlers import Evaluation
@@ -101,16 +101,8 @@ async def record_follow_up(
             doc = await ev.models.next_follow_up(organization_id, cmd.version, {**named, **signed}, entry)
         except VersionConflict as exc:
             raise FollowUpChanged(organization_id) from exc
-    await ev.models.audit(
-        {
-            "_id": uuid.uuid4().hex,
-            "action": "follow_up.recorded",
-            "organization_id": organization_id,
-            "version": doc["version"],
-            "fields": sorted(changed),
-            "by": who.subject,
-            "role": who.role.value if who.role else None,
-            "at": now,
-        }
-    )
+    await audit.record(
+        ev.models.trail, who, "follow_up.recorded", "branch", organization_id, now,
+        institution_id=lagging.get("institution_id"), version=doc["version"], fields=sorted(changed),
+    )  # fmt: skip
     return {"organization_id": organization_id, **follow_up_public(doc)}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +23,7 @@ from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.evaluation import PeriodClosed as PeriodClosedEvent
 from prometheus_client import Histogram
 
+from . import audit
 from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels
 from .adapters.scorebook import SOURCE, store_scores
@@ -308,15 +308,7 @@ class Evaluation:
             [(payload, envelope(payload, source=SOURCE))],
         ):
             raise PeriodClosed(str(period))
-        await self.models.audit(
-            {
-                "_id": uuid.uuid4().hex,
-                "action": "period.closed",
-                "period": str(period),
-                "by": who.subject,
-                "at": now,
-            }
-        )
+        await audit.record(self.models.trail, who, "period.closed", "period", str(period), now, period=str(period))
         return {"period": str(period), "status": "closed", "closed_at": now, "closed_by": who.subject}
 
     async def scan_lagging(self) -> dict[str, int]:

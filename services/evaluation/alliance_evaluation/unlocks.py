@@ -16,6 +16,7 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Conflict, Invalid, NotFound
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from . import audit
 from .adapters.scorebook import SOURCE
 from .adapters.unlocks import UnlockStore
 from .domain.periods import Period
@@ -128,8 +129,13 @@ class Unlocks:
         return [shown(u, now) for u in sorted(unlocks, key=lambda u: u["granted_at"], reverse=True)]
 
     async def _audit(self, action: str, period: str, who: Principal, at: datetime, entry: dict[str, Any]) -> None:
-        await self.ev.models.audit(
-            {"_id": uuid.uuid4().hex, "action": action, "period": period, "by": who.subject, "at": at,
-             "exception": {k: entry.get(k) for k in ("id", "organization_id", "institution_id", "requested_by",
-                                                      "reason", "until")}}
+        scope = ("branch", entry["organization_id"]) if entry.get("organization_id") else (
+            "institution", entry.get("institution_id") or "—")
+        institution = entry.get("institution_id")
+        if institution is None:
+            institution = next(iter(await self.ev.projections.institutions_of_orgs([scope[1]])), None)
+        await audit.record(
+            self.ev.models.trail, who, action, *scope, at, institution_id=institution,
+            period=period, exception_id=entry.get("id"), requested_by=entry.get("requested_by"),
+            reason=entry.get("reason"), until=entry.get("until"),
         )  # fmt: skip

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from .adapters.email import SmtpMailer
 from .adapters.sms import SmsProvider, build_sms_providers
-from .adapters.store import INDEXES
+from .adapters.store import INDEXES, OUTBOX_COLLECTIONS
 from .dispatch import Channels, Mailer
 from .domain.default_templates import DEFAULT_TEMPLATES
 from .domain.rules import DEFAULT_RULES
@@ -42,7 +42,7 @@ def create_app(
         sms=list(sms) if sms is not None else build_sms_providers(settings, http),
         vault=PiiVault(settings.pii_encryption_key),
     )
-    runtime = Runtime(settings=settings, clock=clock, indexes=INDEXES, outbox_collections=["deliveries"])
+    runtime = Runtime(settings=settings, clock=clock, indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
     notifier = Notifier(runtime, clock, settings)
     group = consumer_group or settings.service_name
     runtime.consumers = consumer_specs(notifier, group)

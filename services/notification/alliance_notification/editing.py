@@ -1,11 +1,15 @@
-"""Use cases behind the secretariat's API: editing rules and templates as data, previews, and the
-figures (closed loop, weekly digest)."""
+"""Use cases behind the secretariat's API: editing rules, templates and SMS budgets as data (each
+edit audited: who, from where, which fields, the version it made), previews, and the figures
+(closed loop, weekly digest)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from alliance_shared.audit import audit_record
+from alliance_shared.auth import Principal
+from alliance_shared.contracts.audit import NotificationActionAudited
 from jinja2 import TemplateError
 from pydantic import ValidationError
 
@@ -25,7 +29,22 @@ from .domain.timing import local_day
 from .handlers import Notifier
 
 
-async def put_rule(n: Notifier, name: str, body: dict[str, Any]) -> Rule:
+async def _audit(n: Notifier, who: Principal, action: str, object_type: str, object_id: str, *,
+                 institution_id: str | None = None, **details: Any) -> None:
+    record = audit_record(
+        who, service="notification", action=action, object_type=object_type, object_id=object_id,
+        at=n.clock.now(), institution_id=institution_id, details=details, kind=NotificationActionAudited,
+    )  # fmt: skip
+    assert isinstance(record, NotificationActionAudited)
+    await n.store.audit.record(record)
+    n.wake_outbox()
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return sorted(k for k in {*before, *after} - {"version", "name"} if before.get(k) != after.get(k))
+
+
+async def put_rule(n: Notifier, name: str, body: dict[str, Any], who: Principal) -> Rule:
     """Replace a rule; `version` in the body must be the stored one (optimistic edit)."""
     current = await n.store.catalog.rule(name)
     if current is None:
@@ -44,10 +63,12 @@ async def put_rule(n: Notifier, name: str, body: dict[str, Any]) -> Rule:
         raise StaleEdit("规则已被他人修改，请刷新 / the rule changed meanwhile; reload", field="version")
     if not await n.store.catalog.put_rule(rule, current.version):
         raise StaleEdit("规则已被他人修改，请刷新 / the rule changed meanwhile; reload", field="version")
+    await _audit(n, who, "rule.updated", "rule", name, version=rule.version,
+                 fields=_changed(current.model_dump(mode="json"), rule.model_dump(mode="json")))
     return rule
 
 
-async def put_template(n: Notifier, name: str, body: dict[str, Any]) -> MessageTemplate:
+async def put_template(n: Notifier, name: str, body: dict[str, Any], who: Principal) -> MessageTemplate:
     """Create or replace a template after checking every Jinja2 source compiles."""
     current = await n.store.catalog.template(name)
     try:
@@ -64,6 +85,9 @@ async def put_template(n: Notifier, name: str, body: dict[str, Any]) -> MessageT
         raise StaleEdit("模板已被他人修改，请刷新 / the template changed meanwhile; reload", field="version")
     if not await n.store.catalog.put_template(template, current.version if current else None):
         raise StaleEdit("模板已被他人修改，请刷新 / the template changed meanwhile; reload", field="version")
+    before = current.model_dump(mode="json") if current else {}
+    await _audit(n, who, "template.updated" if current else "template.created", "template", name,
+                 version=template.version, fields=_changed(before, template.model_dump(mode="json")))
     return template
 
 
@@ -101,7 +125,7 @@ def _cny(milli: int | None) -> float | None:
     return None if milli is None else round(milli / 1000, 3)
 
 
-async def put_sms_budget(n: Notifier, institution_id: str, body: dict[str, Any], by: str) -> dict[str, Any]:
+async def put_sms_budget(n: Notifier, institution_id: str, body: dict[str, Any], who: Principal) -> dict[str, Any]:
     """Set an institution's SMS budget per month (yuan; null: no limit), at the stored `version`."""
     amount = body.get("monthly_budget_cny")
     if amount is not None and (
@@ -123,13 +147,15 @@ async def put_sms_budget(n: Notifier, institution_id: str, body: dict[str, Any],
         institution_id,
         {
             "monthly_budget_milli": None if amount is None else round(amount * 1000),
-            "updated_by": by,
+            "updated_by": who.subject,
             "updated_at": n.clock.now(),
         },
         version,
     )
     if stored is None:
         raise StaleEdit("预算已被他人修改，请刷新 / the budget changed meanwhile; reload", field="version")
+    await _audit(n, who, "sms_budget.updated", "institution", institution_id, institution_id=institution_id,
+                 version=stored.get("version", version + 1), monthly_budget_cny=amount)
     month = local_day(n.clock.now())[:7]
     item: dict[str, Any] = (await sms_spending(n, month, [institution_id]))["items"][0]
     return item

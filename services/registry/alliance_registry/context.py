@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from alliance_shared.audit import audit_record
 from alliance_shared.auth import Principal
 from alliance_shared.clock import SHANGHAI, Clock
+from alliance_shared.contracts.audit import RegistryActionAudited
 from alliance_shared.contracts.registry import Contact
 from alliance_shared.errors import Conflict
 from alliance_shared.pii import PiiVault, mask_email, mask_phone
@@ -48,19 +50,20 @@ class Registry:
 
     async def deny(self, who: Principal, action: str, target: str, field: str | None = None) -> ForeignTenant:
         """Record a refused attempt (BOLA attempts are audited) and return the error to raise."""
-        await self.store.audit(
-            {
-                "at": self.now(),
-                "action": action,
-                "target": target,
-                "outcome": "denied",
-                "actor": who.subject,
-                "role": who.role.value if who.role else None,
-                "key_id": who.key_id,
-                "institution_id": who.institution_id,
-            }
-        )
+        await self.audit(who, action, action.split(".")[0], target, outcome="denied")
         return ForeignTenant(field)
+
+    async def audit(
+        self, who: Principal, action: str, object_type: str, object_id: str, *,
+        institution_id: str | None = None, outcome: str = "done", **details: Any,
+    ) -> None:
+        """Audit an action (or a refused attempt) in the platform's one record shape."""
+        record = audit_record(
+            who, service="registry", action=action, object_type=object_type, object_id=object_id, at=self.now(),
+            institution_id=institution_id, outcome=outcome, details=details, kind=RegistryActionAudited,
+        )
+        assert isinstance(record, RegistryActionAudited)
+        await self.store.audit(record)
 
     def seal_contact(self, contact: ContactDetails | None, field: str) -> dict[str, Any] | None:
         """A contact as stored and as it travels in events: phone and email sealed and masked."""

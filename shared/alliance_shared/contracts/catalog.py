@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ..validation import explain
-from . import activity, evaluation, notification, registry
+from . import activity, audit, evaluation, notification, registry
 from .base import EventPayload
 from .envelope import CloudEvent, EnvelopeError
 
@@ -15,6 +15,7 @@ P = TypeVar("P", bound=EventPayload)
 
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     *registry.PAYLOADS, *activity.PAYLOADS, *evaluation.PAYLOADS, *notification.PAYLOADS,
+    *audit.PAYLOADS,
 )
 BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}
 

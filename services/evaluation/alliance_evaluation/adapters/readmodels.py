@@ -18,6 +18,7 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from . import ranks
+from .audit import AuditTrail, legacy_document
 
 Doc = dict[str, Any]
 OUTBOX_COLLECTIONS = ("scores", "lagging", "periods")
@@ -50,6 +51,7 @@ class ReadModels:
         # called after a write that added outbox events, so that they are relayed at once
         self._wake_relay = wake_relay
         self.ranks = ranks.RankCache(lambda: self.db, self.rebuild_ranks)
+        self.trail = AuditTrail(lambda: self.db)  # the platform's audit trail
         # the work queue: only the lagging scan changes it, and it says so when it is done
         self.lagging_queue = ranks.VersionedList(
             lambda: self.db, "lagging", {"status": {"$in": ["lagging", "at_risk"]}}
@@ -297,7 +299,9 @@ class ReadModels:
         )
 
     async def audit(self, entry: Doc) -> None:
-        await self.db.audit.insert_one(entry)
+        """A record in the audit trail's one shape (`audit.record` builds it from the caller; a
+        record in the older free shape is converted)."""
+        await self.trail.write(legacy_document(entry))
 
     async def rejections_by_institution(self, period: str) -> dict[str, int]:
         out: dict[str, int] = {}

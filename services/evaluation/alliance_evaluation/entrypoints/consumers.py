@@ -9,15 +9,19 @@ command at a time — a quarter of what evaluation asks of it while a quarter's 
 
 from __future__ import annotations
 
+from alliance_shared.contracts import audit as audited
+from alliance_shared.contracts.base import EventPayload
+from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import (
     ACTIVITY_EVENTS,
     ACTIVITY_REJECTED,
     NOTIFICATION_EVENTS,
     REGISTRY_EVENTS,
 )
-from alliance_shared.kafka.consumer import EventDispatch
+from alliance_shared.kafka.consumer import EventDispatch, PayloadHandler
 from alliance_shared.runtime import ConsumerSpec
 
+from .. import audit
 from ..handlers import Evaluation, event_handlers
 
 TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVENTS)
@@ -28,8 +32,17 @@ def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
         ConsumerSpec(
             group_id=group_id,
             topics=TOPICS,
-            handler=EventDispatch(event_handlers(ev)),
+            handler=EventDispatch(event_handlers(ev) | audit_handlers(ev)),
             dedupe=False,
             on_batch_end=ev.end_batch,
         )
     ]
+
+
+def audit_handlers(ev: Evaluation) -> dict[type[EventPayload], PayloadHandler]:
+    """The records registry and notification audited, projected into the one audit trail."""
+
+    async def project(p: audited.ActionAudited, e: CloudEvent) -> None:
+        await audit.on_audited(ev.models.trail, p, e)
+
+    return {audited.RegistryActionAudited: project, audited.NotificationActionAudited: project}

@@ -9,7 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from alliance_shared.audit import audit_document
+from alliance_shared.contracts.audit import NotificationActionAudited
 from alliance_shared.contracts.base import EventPayload
+from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push, update_versioned
 from alliance_shared.paging import After, after, newest_first, total
@@ -22,6 +25,8 @@ from ..domain.rules import DEFAULT_RULES, Rule
 from ..domain.templates import MessageTemplate
 
 Doc = dict[str, Any]
+AUDIT = "audit"
+OUTBOX_COLLECTIONS = ("deliveries", AUDIT)
 Events = Sequence[tuple[EventPayload, CloudEvent]]
 
 _DEFAULT_RULES = {r.name: r for r in DEFAULT_RULES}
@@ -502,6 +507,18 @@ class Receipts:
         await self._col.delete_one({"_id": key})
 
 
+class AuditLog:
+    """Notification's audit records (rule, template and SMS budget edits), each announced in the
+    same write on `notification.events.v1`: evaluation serves the platform's audit trail."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[AUDIT]
+
+    async def record(self, record: NotificationActionAudited) -> None:
+        event = envelope(record, source="/notification", institutionid=record.institution_id)
+        await self._col.insert_one({**audit_document(record), **outbox_fields([(record, event)])})
+
+
 class Store:
     """All repositories over one database."""
 
@@ -514,3 +531,4 @@ class Store:
         self.sms_quota = SmsQuota(db)
         self.receipts = Receipts(db)
         self.sms_budgets = SmsBudgets(db)
+        self.audit = AuditLog(db)

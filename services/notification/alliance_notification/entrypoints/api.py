@@ -317,7 +317,7 @@ async def put_rule(
     request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     _secretariat(user)
-    return (await editing.put_rule(_notifier(request), name, body)).model_dump(mode="json")
+    return (await editing.put_rule(_notifier(request), name, body, user)).model_dump(mode="json")
 
 
 @router.get("/templates")
@@ -331,7 +331,7 @@ async def put_template(
     request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     _secretariat(user)
-    return (await editing.put_template(_notifier(request), name, body)).model_dump(mode="json")
+    return (await editing.put_template(_notifier(request), name, body, user)).model_dump(mode="json")
 
 
 class PreviewIn(BaseModel):
@@ -433,4 +433,4 @@ async def put_sms_budget(
 ) -> dict[str, Any]:
     """Secretariat: `{"monthly_budget_cny": 50.0, "version": n}` (null: no limit; version as read, 0 at first)."""
     _secretariat(user)
-    return await editing.put_sms_budget(_notifier(request), institution_id, body, user.subject)
+    return await editing.put_sms_budget(_notifier(request), institution_id, body, user)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from alliance_shared.clock import FixedClock
-from alliance_shared.testing import wait_for
+from alliance_shared.contracts.topics import NOTIFICATION_EVENTS
+from alliance_shared.testing import TopicReader, wait_for
 
 from .conftest import bearer, org_opened, publish, running, shanghai
 from .test_channels import at_risk
@@ -70,6 +71,34 @@ async def test_rules_and_templates_are_data_the_secretariat_edits_and_previews(s
         names = [t["name"] for t in (await client.get("/api/v1/templates", headers=bearer())).json()["items"]]
         assert {"custom", "lagging_reminder", "weekly_digest"} <= set(names)
         assert (await client.get("/api/v1/rules")).status_code == 401
+
+
+async def test_rule_template_and_budget_edits_are_audited_and_announced_for_the_trail(settings_for):
+    settings = settings_for()
+    reader = TopicReader(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix + NOTIFICATION_EVENTS)
+    async with reader, running(settings, FixedClock(shanghai(2026, 9, 15, 10, 0))) as (app, client):
+        sec = bearer(subject="sec-7")
+        rule = next(r for r in (await client.get("/api/v1/rules", headers=sec)).json()["items"]
+                    if r["name"] == "lagging_branch")
+        rule["steps"][1]["after_days"] = 12
+        assert (await client.put("/api/v1/rules/lagging_branch", json=rule, headers=sec)).status_code == 200
+        stale = await client.put("/api/v1/rules/lagging_branch", json=rule, headers=sec)
+        assert stale.status_code == 409  # refused: nothing audited
+        body = {"email_subject_zh": "请上报", "email_body_zh": "请尽快上报"}
+        assert (await client.put("/api/v1/templates/audit_custom", json=body, headers=sec)).status_code == 200
+        budget = await client.put("/api/v1/institutions/inst-a/sms-budget", headers=sec,
+                                  json={"monthly_budget_cny": 30, "version": 0})
+        assert budget.status_code == 200, budget.text
+        stored = await app.state.runtime.db.audit.find({}).to_list(None)
+        assert sorted((a["action"], a["object_id"], a["actor"], a["ip"]) for a in stored) == [
+            ("rule.updated", "lagging_branch", "sec-7", "127.0.0.1"),
+            ("sms_budget.updated", "inst-a", "sec-7", "127.0.0.1"),
+            ("template.created", "audit_custom", "sec-7", "127.0.0.1"),
+        ]
+        edited = next(a for a in stored if a["action"] == "rule.updated")
+        assert edited["details"] == {"version": 2, "fields": ["steps"]}
+        told = await reader.wait_for_events(3, where=lambda e: e.type == "fpba.notification_action.audited.v1")
+        assert {e.data["audit_id"] for e in told} == {a["_id"] for a in stored}
 
 
 async def test_receipts_move_a_sent_sms_to_delivered_once_and_institutions_see_only_their_own(

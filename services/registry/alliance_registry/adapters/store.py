@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from alliance_shared.audit import audit_document
+from alliance_shared.contracts.audit import RegistryActionAudited
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
@@ -24,7 +26,8 @@ AUDIT = "audit"
 IMPORTS = "imports"  # one status document per bulk import: progress, then the per-row report
 
 # relayed in this order within a pass, so an institution's registration precedes its branches'
-OUTBOX_COLLECTIONS = (INSTITUTIONS, ORGANIZATIONS, MEMBERS, API_KEYS)
+# (audit records go to evaluation, which serves the platform's audit trail)
+OUTBOX_COLLECTIONS = (INSTITUTIONS, ORGANIZATIONS, MEMBERS, API_KEYS, AUDIT)
 
 INDEXES = (
     IndexSpec(INSTITUTIONS, [("uscc", 1)], unique=True),
@@ -40,7 +43,7 @@ INDEXES = (
     IndexSpec(MEMBERS, [("transfer.id", 1)]),
     IndexSpec(MEMBERS, [("transfer.status", 1), ("transfer.deadline", 1)]),
     IndexSpec(API_KEYS, [("institution_id", 1)]),
-    IndexSpec(AUDIT, [("at", 1)]),
+    IndexSpec(AUDIT, [("object_id", 1)]),
 )
 
 Doc = dict[str, Any]
@@ -181,8 +184,10 @@ class RegistryStore:
     async def count(self, collection: str, query: Mapping[str, Any]) -> int:
         return int(await self._db[collection].count_documents(dict(query)))
 
-    async def audit(self, entry: Mapping[str, Any]) -> None:
-        await self._db[AUDIT].insert_one(dict(entry))
+    async def audit(self, record: RegistryActionAudited) -> None:
+        """Store an audit record and announce it in the same write (evaluation serves the trail)."""
+        await self._db[AUDIT].insert_one({**audit_document(record), **outbox_fields(wrap([record]))})
+        self._wake()
 
     async def record(self, collection: str, doc: Mapping[str, Any]) -> None:
         """Store a document that announces nothing (an import's status document)."""

@@ -116,6 +116,11 @@ async def reclassify_institution(reg: Registry, cmd: c.ReclassifyInstitution, wh
     )
     if stored is None:
         raise ChangedConcurrently()
+    before, after = previous.to_dict(), new.to_dict()
+    changed = [k for k in after if after[k] != before.get(k)]
+    changed += [k for k, differs in (("name", name != doc["name"]), ("contact", cmd.contact is not None)) if differs]
+    await reg.audit(who, "institution.reclassified", "institution", doc["_id"], institution_id=doc["_id"],
+                    fields=changed, effective_from=effective)
     return stored
 
 
@@ -153,6 +158,8 @@ async def issue_api_key(reg: Registry, cmd: c.IssueApiKey, who: Principal) -> tu
         "revoked_at": None,
     }
     stored = await reg.store.insert(API_KEYS, doc, [event])
+    await reg.audit(who, "api_key.issued", "api_key", key_id, institution_id=cmd.institution_id,
+                    label=cmd.label, prefix=prefix)
     return stored, api_key
 
 
@@ -175,6 +182,7 @@ async def revoke_api_key(reg: Registry, cmd: c.RevokeApiKey, who: Principal) -> 
         if existing is None:
             raise UnknownApiKey()
         return existing  # already revoked: revoking again changes nothing
+    await reg.audit(who, "api_key.revoked", "api_key", cmd.key_id, institution_id=cmd.institution_id)
     return stored
 
 

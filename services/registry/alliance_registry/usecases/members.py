@@ -185,18 +185,8 @@ async def reveal_member_pii(reg: Registry, cmd: c.RevealMemberPii, who: Principa
     doc = await load_member(reg, cmd.member_id)
     if not access.may_read_unmasked(who):
         raise await reg.deny(who, "member.pii.read", cmd.member_id, "member_id")
-    await reg.store.audit(
-        {
-            "at": reg.now(),
-            "action": "member.pii.read",
-            "target": doc["_id"],
-            "outcome": "granted",
-            "actor": who.subject,
-            "role": who.role.value if who.role else None,
-            "purpose": cmd.purpose,
-            "fields": ["id_number", "phone"],
-        }
-    )
+    await reg.audit(who, "member.pii.read", "member", doc["_id"], institution_id=doc.get("institution_id"),
+                    purpose=cmd.purpose, fields=["id_number", "phone"])
     return {
         "id_number": reg.vault.open(doc["id_number_sealed"]),
         "phone": reg.vault.open(doc["phone_sealed"]) if doc.get("phone_sealed") else None,

@@ -50,7 +50,7 @@ async def test_a_key_reads_only_its_own_institution_and_manages_nothing(api, mak
     ).status_code == 403
     listed = await api.get("/api/v1/institutions", machine)
     assert [i["id"] for i in listed.json()["items"]] == [mine["id"]]
-    denied = await api.app.state.registry.store.find("audit", {"outcome": "denied", "key_id": {"$ne": None}})
+    denied = await api.app.state.registry.store.find("audit", {"outcome": "denied", "actor_key_id": {"$ne": None}})
     assert len(denied) >= 3  # a machine touching another institution's data is audited
 
 
@@ -75,3 +75,26 @@ async def test_active_keys_are_capped_so_old_ones_get_revoked(api, make):
         assert (await api.post(url, api.secretariat)).status_code == 201
     over = await api.post(url, api.secretariat)
     assert over.status_code == 409 and over.json()["error"]["code"] == "too_many_active_keys"
+
+
+async def test_issuing_and_revoking_a_key_are_audited_with_who_and_where_and_announced_for_the_trail(
+    api, topic, make, valid
+):
+    inst = await api.institution(make.uscc())
+    url = f"/api/v1/institutions/{inst['id']}/api-keys"
+    key = (await api.post(url, api.admin(inst["id"]), json={"label": "OA 系统"})).json()
+    assert (await api.delete(f"{url}/{key['key_id']}", api.secretariat)).status_code == 204
+    assert (await api.delete(f"{url}/{key['key_id']}", api.secretariat)).status_code == 204  # nothing more
+    stored = await api.app.state.registry.store.find("audit", {"object_id": key["key_id"]})
+    assert sorted((a["action"], a["actor_role"], a["institution_id"], a["ip"]) for a in stored) == [
+        ("api_key.issued", "institution_admin", inst["id"], "127.0.0.1"),
+        ("api_key.revoked", "secretariat", inst["id"], "127.0.0.1"),
+    ]
+    assert key["api_key"] not in str(stored)
+    told = await topic.wait_for_events(
+        2, where=lambda e: e.type == "fpba.registry_action.audited.v1" and e.data["object_id"] == key["key_id"]
+    )
+    for event in told:
+        valid(event)
+    assert sorted(e.data["action"] for e in told) == ["api_key.issued", "api_key.revoked"]
+    assert {e.data["audit_id"] for e in told} == {a["_id"] for a in stored}

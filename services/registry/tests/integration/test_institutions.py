@@ -144,7 +144,7 @@ async def test_another_tenant_gets_403_on_every_institution_endpoint(api, make):
     assert [i["id"] for i in listed.json()["items"]] == [other["id"]]
     own = await api.patch(f"/api/v1/institutions/{other['id']}", intruder, json={"reporting_level": "L3"})
     assert own.status_code == 200
-    audit = await api.app.state.registry.store.find("audit", {"outcome": "denied", "target": mine["id"]})
+    audit = await api.app.state.registry.store.find("audit", {"outcome": "denied", "object_id": mine["id"]})
     assert len(audit) >= 3
 
 

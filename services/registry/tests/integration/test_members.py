@@ -112,12 +112,14 @@ async def test_only_the_secretariat_reads_unmasked_values_and_every_read_is_audi
     assert (await api.get(url, api.admin(inst["id"]))).status_code == 403
     r = await api.client.get(url, headers=api.secretariat)  # deliberately not kept in api.answers
     assert r.status_code == 200 and r.json()["id_number"] == id_number and r.json()["phone"] == "13812345678"
-    audit = await api.app.state.registry.store.find("audit", {"target": member["id"]})
-    assert [(a["outcome"], a["role"]) for a in audit] == [
-        ("denied", "institution_admin"),
-        ("granted", "secretariat"),
+    audit = await api.app.state.registry.store.find("audit", {"object_id": member["id"]})
+    assert sorted((a["action"], a["outcome"], a["actor_role"]) for a in audit) == [
+        ("member.pii.read", "denied", "institution_admin"),
+        ("member.pii.read", "done", "secretariat"),
     ]
-    assert audit[1]["purpose"] == "组织关系核查" and id_number not in str(audit)
+    read = next(a for a in audit if a["outcome"] == "done")
+    assert read["details"]["purpose"] == "组织关系核查" and read["institution_id"] == inst["id"]
+    assert id_number not in str(audit)
     assert id_number not in caplog.text
 
 
