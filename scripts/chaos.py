@@ -1,15 +1,19 @@
-"""`make chaos [TRIALS=12]`: a fault campaign that counts. It starts a platform of its own on spare
+"""`make chaos [TRIALS=18]`: a fault campaign that counts. It starts a platform of its own on spare
 ports (Kafka, the store and the four services, each a process under its control), and per trial
-kill -9s one target — activity, evaluation, Kafka or the store (FerretDB), rotating by trial number —
-while an institution sends events through the L2 batch API, the signed webhook and L3 Kafka, each
-client retrying with the same event ids until it is answered (idempotent retries). After the
-target is restarted and the events have settled, every event a channel acknowledged must be stored
-exactly once by activity and by evaluation.
+kill -9s one target — activity, evaluation, Kafka, the store (FerretDB), notification or registry,
+rotating by trial number — while an institution sends events through the L1 upload (CSV), the L2
+batch API, the signed webhook and L3 Kafka (records signed with its API key, the principal check
+on), each client retrying with the same event ids until it is answered (idempotent retries), and
+while notification reminds a burst of lagging branches. After the target is restarted and
+everything has settled, every event a channel acknowledged must be stored exactly once by activity
+and by evaluation, each branch's secretary reminded exactly once, and no service may have said it
+was ready while one of its consumers was not consuming.
 
-    python scripts/chaos.py [--trials 4] [--events 4000] [--first-trial 1] [--targets activity,kafka]
+    python scripts/chaos.py [--trials 6] [--events 4000] [--first-trial 1] [--targets activity,kafka]
 
-Prints a table (trial, target, events sent, lost, duplicates stored, republished, recovery seconds)
-and exits 1 on any loss or double count. tests/e2e/test_chaos.py runs a short form in `make test`.
+Prints a table (trial, target, events sent, lost, duplicates stored, republished, reminders, sent
+twice, readiness lies, recovery seconds) and exits 1 on any loss, double count, reminder sent twice
+or missing, or readiness lie. tests/e2e/test_chaos.py runs a short form in `make test`.
 
 Counted per trial:
 * sent: distinct events the channels acknowledged (202 from the batch API or webhook, an acks=all
@@ -19,6 +23,13 @@ Counted per trial:
   once across a client's retries (a retry must come back as a duplicate);
 * republished: events that appear more than once on `activity.events.v1` (at-least-once delivery
   after a crash: allowed, as long as each is stored once);
+* reminders: branches opened for the trial (never met: lagging) whose secretary got the lagging
+  reminder; the scan runs as the kill approaches and the target is killed once the first reminder
+  is in the mailbox (scripts/chaos_reminders.py);
+* sent twice: an email with the same subject to one secretary more than once, or more than one SMS
+  of the rule for one branch;
+* readiness lies: stretches of READY_STALL_S on end in which a service answered /readyz 200 while
+  one of its consumer groups had a backlog and committed nothing (scripts/chaos_watch.py);
 * recovery: seconds from the restart until every service answers /readyz and a probe batch is
   accepted."""
 
@@ -26,6 +37,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import logging
 import os
@@ -54,6 +67,7 @@ from alliance_shared.auth import mint_token, webhook_signature
 from alliance_shared.clock import SHANGHAI
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import ACTIVITY_EVENTS, ACTIVITY_INGEST, TOPICS
+from alliance_shared.kafka.principal import signed
 from alliance_shared.kafka.producer import EventPublisher, Outgoing
 from alliance_shared.settings import DEV_JWT_SECRET
 from alliance_shared.testing import namespace
@@ -64,17 +78,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import chaos_reminders as reminders
+from chaos_watch import ReadinessWatch
 from demo_ids import birth_date, make_id_number, make_uscc
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("activity", "evaluation", "kafka", "store")
+TARGETS = ("activity", "evaluation", "kafka", "store", "notification", "registry")
 SERVICE_TARGETS = {"activity", "evaluation", "registry", "notification"}
 SOURCE = "/chaos/oa-system"
 MEMBERS = 24
 RETRYABLE = {429, 500, 502, 503, 504}
+READY_STALL_S = 30.0  # ready this long with a backlog and nothing committed: not consuming
 # the campaign's platform: a batch a killed activity left unpublished goes to the relay after 5 s
 # (the default 120 s guards batches of live replicas), and the logs keep only what went wrong
-PLATFORM_ENV = {"OUTBOX_GRACE_S": "5", "LOG_LEVEL": "WARNING", "RESCORE_INTERVAL_S": "2"}
+# and activity checks each L3 record's signed principal, as in production
+PLATFORM_ENV = {"OUTBOX_GRACE_S": "5", "LOG_LEVEL": "WARNING", "RESCORE_INTERVAL_S": "2",
+                "L3_PRINCIPAL_CHECK": "true"}
 
 
 def target_of(trial: int, targets: Sequence[str] = TARGETS) -> str:
@@ -94,10 +113,16 @@ class TrialResult:
     republished: int = 0
     recovery_s: float = float("nan")
     lost_ids: list[str] = field(default_factory=list)
+    reminders: int = 0  # branches reminded
+    reminders_twice: int = 0
+    reminders_missing: int = 0
+    ready_lies: list[str] = field(default_factory=list)  # "service: N s ready with a backlog of M, nothing committed"
+    notes: list[str] = field(default_factory=list)  # what the reminder burst and the readiness watch saw
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicates == 0 and self.rejected == 0 and self.unsent == 0
+        return (self.lost == 0 and self.duplicates == 0 and self.rejected == 0 and self.unsent == 0
+                and self.reminders_twice == 0 and self.reminders_missing == 0 and not self.ready_lies)
 
 
 @dataclass
@@ -113,6 +138,7 @@ class Rig:
     prefix: str
     databases: dict[str, str]
     service_env: dict[str, dict[str, str]]
+    mailbox: Path
 
     def kill(self, target: str) -> None:
         process = self._process(target)
@@ -192,7 +218,7 @@ def chaos_platform(run_dir: Path, *, own_infra: bool, services: Sequence[str] = 
         envs = {name: service_env(infra_env, name, port, {**base, **per_service[name]}) for name, port in ports.items()}
         started: dict[str, RunningService] = running["services"]
         yield Rig({n: s.url for n, s in started.items()}, started, broker, store, infra.kafka_bootstrap_servers,
-                  infra.mongodb_uri, f"{ns}.", databases, envs)
+                  infra.mongodb_uri, f"{ns}.", databases, envs, running["mailbox"].directory)
 
 
 # -- the institution and its events -----------------------------------------------------------------
@@ -203,6 +229,8 @@ class Institution:
     api_key: str
     branch: str
     members: list[str]
+    committee: str = ""
+    key_id: str = ""
 
 
 def _token(role: str, **claims: Any) -> str:
@@ -240,7 +268,7 @@ async def register(rig: Rig) -> Institution:
             "id_number": make_id_number(rng, birth_date(rng), female=n % 2 == 0),
             "phone": f"137{n:08d}"}))["id"]) for n in range(MEMBERS)]
         key = await post(f"/api/v1/institutions/{inst['id']}/api-keys", {"label": "chaos"})
-    institution = Institution(inst["id"], key["api_key"], branch, members)
+    institution = Institution(inst["id"], key["api_key"], branch, members, committee, key["key_id"])
     probe = [learning(institution, "chaos-probe-known", 0)]
     async with httpx.AsyncClient(base_url=rig.urls["activity"], timeout=30) as activity:
         deadline = time.monotonic() + 90
@@ -289,7 +317,8 @@ class Ledger:
     unsent: int = 0
 
     def answered(self, ids: list[str], answer: dict[str, Any]) -> None:
-        rejected = {r["id"] for r in answer["rejected"]}
+        # an upload names a rejected row by its number in the file (the header is row 1)
+        rejected = {r["id"] if "id" in r else ids[r["row"] - 2] for r in answer["rejected"]}
         self.rejected += answer["rejected"]
         done = [i for i in ids if i not in rejected]
         self.acknowledged.update(done)
@@ -343,9 +372,42 @@ class Sender:
     async def webhook(self, ledger: Ledger, events: list[dict[str, Any]]) -> None:
         await self._post(ledger, f"/api/v1/webhooks/{self.inst.id}", events, signed=True)
 
+    async def upload(self, ledger: Ledger, events: list[dict[str, Any]]) -> None:
+        """L1: the learning events as the alliance's CSV template, uploaded with the API key."""
+        out = io.StringIO()
+        sheet = csv.writer(out)
+        sheet.writerow(["事件编号", "党员编号", "学习日期", "学习时长(分钟)", "课程名称"])
+        for e in events:
+            data = e["data"]
+            sheet.writerow([e["id"], data["member_id"], data["date"], data["minutes"], data["course"]])
+        content = out.getvalue().encode("utf-8-sig")
+        ids = [e["id"] for e in events]
+        deadline = time.monotonic() + self.give_up_s
+        pause = 0.2
+        while True:
+            try:
+                answer = await self.client.post("/api/v1/uploads", headers={"X-Api-Key": self.inst.api_key},
+                                                data={"kind": "learning"},
+                                                files={"file": ("线上学习.csv", content, "text/csv")})
+                if answer.status_code == 200:
+                    ledger.answered(ids, answer.json())
+                    break
+                if answer.status_code not in RETRYABLE:
+                    raise RuntimeError(f"POST /api/v1/uploads: {answer.status_code} {answer.text[:300]}")
+            except (httpx.TransportError, httpx.TimeoutException):
+                pass  # as for the batch API: a retry of a stored file answers duplicates
+            if time.monotonic() > deadline:
+                ledger.unsent += len(events)
+                break
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+        self.progress.advance(self.task, len(events))
+
     async def stream(self, ledger: Ledger, events: list[dict[str, Any]]) -> None:
-        outgoing = [Outgoing(ACTIVITY_INGEST, CloudEvent.from_structured(e).with_extensions(institutionid=self.inst.id),
-                             self.inst.branch) for e in events]
+        """L3: binary-mode records, each signed with the institution's API key (its principal)."""
+        outgoing = [signed(Outgoing(ACTIVITY_INGEST,
+                                    CloudEvent.from_structured(e).with_extensions(institutionid=self.inst.id),
+                                    self.inst.branch), self.inst.key_id, self.inst.api_key) for e in events]
         deadline = time.monotonic() + self.give_up_s
         while True:
             try:
@@ -448,13 +510,52 @@ async def published_counts(rig: Rig) -> Counter[str]:
 
 # -- the campaign ---------------------------------------------------------------------------------
 
+@dataclass
+class Staff:
+    """The people's clients the campaign acts through (the secretariat's token)."""
+
+    registry: httpx.AsyncClient
+    evaluation: httpx.AsyncClient
+    notification: httpx.AsyncClient | None
+
+    @classmethod
+    def of(cls, rig: Rig) -> Staff:
+        headers = {"Authorization": f"Bearer {_token('secretariat')}"}
+
+        def client(name: str) -> httpx.AsyncClient:
+            return httpx.AsyncClient(base_url=rig.urls[name], timeout=30, headers=headers)
+
+        notification = client("notification") if "notification" in rig.urls else None
+        return cls(client("registry"), client("evaluation"), notification)
+
+    async def close(self) -> None:
+        for client in (self.registry, self.evaluation, self.notification):
+            if client is not None:
+                await client.aclose()
+
+
+def trial_events(inst: Institution, stamp: str, events: int, chunk: int) -> list[list[list[dict[str, Any]]]]:
+    """The trial's events in chunks, per channel (batch, webhook, stream, upload) in turn; the
+    upload's are learning (one CSV template per kind), a fifth of the others meetings."""
+    queues: list[list[list[dict[str, Any]]]] = [[], [], [], []]
+    for number, start in enumerate(range(0, events, chunk)):
+        channel = number % 4
+        queues[channel].append([(learning if channel == 3 or n % 5 else meeting)(inst, f"{stamp}-{n}", n)
+                                for n in range(start, min(events, start + chunk))])
+    return queues
+
+
 async def run_trial(rig: Rig, sender: Sender, inst: Institution, result: TrialResult, events: int,
-                    *, settle_s: float, chunk: int) -> Ledger:
+                    *, settle_s: float, chunk: int, staff: Staff, branches: int) -> Ledger:
     ledger = Ledger()
     stamp = f"chaos-t{result.trial}-{time.time_ns() % 10**8}"
-    made = [(meeting if n % 5 == 0 else learning)(inst, f"{stamp}-{n}", n) for n in range(events)]
-    channels = [sender.batch, sender.webhook, sender.stream]
-    queues = [[made[i: i + chunk] for i in range(start * chunk, len(made), 3 * chunk)] for start in range(3)]
+    burst = None
+    if staff.notification is not None and branches:
+        burst = await reminders.open_lagging_branches(staff.registry, inst.id, inst.committee, result.trial, branches)
+    watch = ReadinessWatch(rig.urls, rig.bootstrap, rig.prefix)
+    watching = asyncio.create_task(watch.run())
+    channels = [sender.batch, sender.webhook, sender.stream, sender.upload]
+    queues = trial_events(inst, stamp, events, chunk)
     kill_at = max(1, events // 3)
     kill_now = asyncio.Event()
 
@@ -467,46 +568,70 @@ async def run_trial(rig: Rig, sender: Sender, inst: Institution, result: TrialRe
 
     async def fault() -> None:
         await kill_now.wait()
+        if burst is not None:  # reminders being sent when the kill lands
+            await reminders.scan(staff.evaluation)
+            await reminders.first_reminder(burst, rig.mailbox, timeout_s=30)
         await asyncio.to_thread(rig.kill, result.target)
         await asyncio.sleep(1.0)  # down a moment: clients meet refused connections and timeouts
         await asyncio.to_thread(rig.restart, result.target)
         result.recovery_s = await recover(rig, inst, result.trial)
 
-    feeders = [asyncio.create_task(feed(send, q)) for send, q in zip(channels, queues, strict=True)]
-    chaos = asyncio.create_task(fault())
-    await asyncio.gather(*feeders)
-    kill_now.set()  # a trial too short to reach the mark still has its fault
-    await chaos
-    missing, extra = await settle(rig, ledger.acknowledged, settle_s)
+    try:
+        feeders = [asyncio.create_task(feed(send, q)) for send, q in zip(channels, queues, strict=True)]
+        chaos = asyncio.create_task(fault())
+        await asyncio.gather(*feeders)
+        kill_now.set()  # a trial too short to reach the mark still has its fault
+        await chaos
+        missing, extra = await settle(rig, ledger.acknowledged, settle_s)
+        if burst is not None and staff.notification is not None:
+            await reminders.settle(burst, rig.mailbox, staff.evaluation, staff.notification, timeout_s=settle_s)
+    finally:
+        watch.stop()
+        await watching
     result.sent = len(ledger.acknowledged)
     result.rejected = len(ledger.rejected)
     result.unsent = ledger.unsent
     result.lost = len(missing)
     result.lost_ids = sorted(missing)[:10]
     result.duplicates = extra + max(0, ledger.accepted_answers - ledger.http_acknowledged)
+    if burst is not None:
+        result.reminders, result.reminders_twice = burst.reminded, burst.duplicates
+        result.reminders_missing = burst.missing
+        result.notes.append(f"reminders: {burst.at_kill} of {len(burst.branches)} emailed when killed, "
+                            f"{burst.reminded} emails and {burst.sms} SMS once settled")
+    result.notes.append(f"readiness: {watch.summary()}")
+    result.ready_lies = [f"{lie.service}: {lie.seconds:.0f} s ready with a backlog of {lie.backlog}, nothing committed"
+                         for lie in watch.lies(READY_STALL_S)]
     return ledger
 
 
 def table(results: Sequence[TrialResult]) -> Table:
     out = Table(title="故障演练 / fault campaign")
-    for name in ("trial", "target", "events sent", "lost", "duplicates stored", "republished", "recovery s"):
+    for name in ("trial", "target", "events sent", "lost", "duplicates stored", "republished", "reminders",
+                 "reminded twice", "readiness lies", "recovery s"):
         out.add_column(name, justify="left" if name == "target" else "right")
     for r in results:
+        reminded = f"{r.reminders}" + (f" ({r.reminders_missing} missing)" if r.reminders_missing else "")
         out.add_row(str(r.trial), r.target, f"{r.sent:,}", str(r.lost), str(r.duplicates), str(r.republished),
-                    f"{r.recovery_s:.1f}", style=None if r.ok else "bold red")
+                    reminded, str(r.reminders_twice), str(len(r.ready_lies)), f"{r.recovery_s:.1f}",
+                    style=None if r.ok else "bold red")
     total = Counter[str]()
     for r in results:
-        total.update(sent=r.sent, lost=r.lost, dup=r.duplicates, rep=r.republished)
-    out.add_row("Σ", "", f"{total['sent']:,}", str(total["lost"]), str(total["dup"]), str(total["rep"]), "",
-                style="bold")
+        total.update(sent=r.sent, lost=r.lost, dup=r.duplicates, rep=r.republished, rem=r.reminders,
+                     twice=r.reminders_twice, lies=len(r.ready_lies))
+    out.add_row("Σ", "", f"{total['sent']:,}", str(total["lost"]), str(total["dup"]), str(total["rep"]),
+                str(total["rem"]), str(total["twice"]), str(total["lies"]), "", style="bold")
     return out
 
 
 async def campaign(rig: Rig, trials: Sequence[int], targets: Sequence[str], events: int, *, settle_s: float,
-                   chunk: int, console: Console) -> list[TrialResult]:
+                   chunk: int, console: Console, branches: int) -> list[TrialResult]:
     started = time.monotonic()
     inst = await register(rig)
     console.print(f"institution registered and known to activity in {time.monotonic() - started:.1f} s")
+    staff = Staff.of(rig)
+    if staff.notification is not None:
+        await reminders.lift_quiet_hours(staff.notification)
     publisher = EventPublisher(rig.bootstrap, client_id="chaos-l3-system", topic_prefix=rig.prefix)
     await publisher.start()
     results: list[TrialResult] = []
@@ -519,14 +644,20 @@ async def campaign(rig: Rig, trials: Sequence[int], targets: Sequence[str], even
                 for trial in trials:
                     result = TrialResult(trial, target_of(trial, targets))
                     progress.update(task, note=f"trial {trial}: kill -9 {result.target}")
-                    await run_trial(rig, sender, inst, result, events, settle_s=settle_s, chunk=chunk)
+                    await run_trial(rig, sender, inst, result, events, settle_s=settle_s, chunk=chunk, staff=staff,
+                                    branches=branches)
                     results.append(result)
-                    progress.console.print(f"trial {trial} ({result.target}): {result.sent} sent, {result.lost} lost, "
-                                           f"{result.duplicates} counted twice, recovered in {result.recovery_s:.1f} s")
+                    progress.console.print(
+                        f"trial {trial} ({result.target}): {result.sent} sent, {result.lost} lost, "
+                        f"{result.duplicates} counted twice, {result.reminders} reminded "
+                        f"({result.reminders_twice} twice, {result.reminders_missing} missing), "
+                        f"{len(result.ready_lies)} readiness lies, recovered in {result.recovery_s:.1f} s; "
+                        + "; ".join(result.notes))
             finally:
                 await sender.close()
     finally:
         await publisher.stop()
+        await staff.close()
     started = time.monotonic()
     counts = await published_counts(rig)
     console.print(f"{sum(counts.values()):,} messages on {ACTIVITY_EVENTS} read in {time.monotonic() - started:.1f} s")
@@ -538,9 +669,10 @@ async def campaign(rig: Rig, trials: Sequence[int], targets: Sequence[str], even
 
 def run(trials: Sequence[int], *, targets: Sequence[str] = TARGETS, events: int = 4000, settle_s: float = 240.0,
         chunk: int = 50, run_dir: Path | None = None, console: Console | None = None,
-        services: Sequence[str] = tuple(SERVICES)) -> list[TrialResult]:
+        services: Sequence[str] = tuple(SERVICES), branches: int = 20) -> list[TrialResult]:
     """Runs the trials on a platform of the campaign's own (`services`: those to start; registry,
-    activity and evaluation at least); returns their results."""
+    activity and evaluation at least; with notification, `branches` lagging branches a trial are
+    reminded); returns their results."""
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a killed broker is the point, not news
     chosen = {target_of(t, targets) for t in trials}
@@ -548,18 +680,20 @@ def run(trials: Sequence[int], *, targets: Sequence[str] = TARGETS, events: int 
     started = time.monotonic()
     with chaos_platform(run_dir, own_infra=bool(chosen - SERVICE_TARGETS), services=services) as rig:
         console.print(f"platform up in {time.monotonic() - started:.1f} s; logs in {run_dir / 'logs'}")
-        return asyncio.run(campaign(rig, trials, targets, events, settle_s=settle_s, chunk=chunk, console=console))
+        return asyncio.run(campaign(rig, trials, targets, events, settle_s=settle_s, chunk=chunk, console=console,
+                                    branches=branches))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/chaos.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=int(os.environ.get("TRIALS") or 12))
+    parser.add_argument("--trials", type=int, default=int(os.environ.get("TRIALS") or 3 * len(TARGETS)))
     parser.add_argument("--first-trial", type=int, default=1, help="number of the first trial (picks its target)")
     parser.add_argument("--events", type=int, default=4000, help="events per trial")
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated, in turn by trial number")
     parser.add_argument("--chunk", type=int, default=50, help="events per batch, webhook call and Kafka write")
     parser.add_argument("--settle", type=float, default=240.0, help="seconds to wait for the events to be stored")
+    parser.add_argument("--branches", type=int, default=20, help="lagging branches reminded per trial (0: none)")
     args = parser.parse_args(argv)
     targets = [t for t in args.targets.split(",") if t]
     unknown = set(targets) - set(TARGETS)
@@ -567,12 +701,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))} (known: {', '.join(TARGETS)})")
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     results = run(range(args.first_trial, args.first_trial + args.trials), targets=targets, events=args.events,
-                  settle_s=args.settle, chunk=args.chunk, console=console)
+                  settle_s=args.settle, chunk=args.chunk, console=console, branches=args.branches)
     console.print(table(results))
     bad = [r for r in results if not r.ok]
     for r in bad:
         console.print(f"trial {r.trial} ({r.target}): {r.lost} lost (e.g. {', '.join(r.lost_ids)}), "
-                      f"{r.duplicates} counted twice, {r.rejected} rejected, {r.unsent} never got through")
+                      f"{r.duplicates} counted twice, {r.rejected} rejected, {r.unsent} never got through, "
+                      f"{r.reminders_twice} reminders sent twice, {r.reminders_missing} never sent; "
+                      f"readiness: {'; '.join(r.ready_lies) or 'truthful'}")
     return 1 if bad else 0
 
 
