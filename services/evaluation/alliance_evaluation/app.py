@@ -11,14 +11,17 @@ from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
 from .adapters import audit, projections, ranks, readmodels
+from .adapters import rulesets as ruleset_store
 from .adapters.unlocks import UnlockStore
 from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
 from .entrypoints import api, dashboard, unlocks
 from .entrypoints import audit as audit_routes
+from .entrypoints import rulesets as ruleset_routes
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
+from .rulesets import RulesetLifecycle
 from .settings import EvaluationSettings
 from .unlocks import Unlocks
 
@@ -61,7 +64,7 @@ def create_app(
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES, *audit.INDEXES],
+        indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES, *audit.INDEXES, *ruleset_store.INDEXES],
         outbox_collections=readmodels.OUTBOX_COLLECTIONS,
         start_consumers=start_consumers,
     )
@@ -73,15 +76,17 @@ def create_app(
         settings,
     )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
-    runtime.background = [*loops(ev), keep_warm(ev)] if background else []
+    rulesets = RulesetLifecycle(ev, ruleset_store.RulesetStore(lambda: runtime.db))
+    runtime.background = [*loops(ev), keep_warm(ev), rulesets.loop()] if background else []
 
     app = create_service_app(
         runtime,
         title="评价服务 / evaluation",
         description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-        routers=[dashboard.router, api.router, unlocks.router, audit_routes.router],
+        routers=[dashboard.router, api.router, unlocks.router, audit_routes.router, ruleset_routes.router],
         on_started=lambda _: adopt(ev),
     )
     app.state.evaluation = ev
     app.state.unlocks = Unlocks(ev, UnlockStore(lambda: runtime.db, runtime.notify_outbox))
+    app.state.rulesets = rulesets
     return app

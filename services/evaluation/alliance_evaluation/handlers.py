@@ -55,6 +55,8 @@ class Evaluation:
     # pairs once per member, each an upsert)
     _dirty: dict[str, set[str]] = field(default_factory=dict)
     _activities: list[dict[str, Any]] = field(default_factory=list)  # accepted events not yet stored
+    # period → the ruleset published for it (rulesets.py keeps it current); other periods: `ruleset`
+    in_force: dict[str, Ruleset] = field(default_factory=dict)
 
     def ruleset_version(self, version: str | None) -> Ruleset:
         if not version or version == self.ruleset.version:
@@ -254,7 +256,8 @@ class Evaluation:
                     )
                 # an institution the registry never announced (only events naming it) is not scored
                 known = [i for i in chunk if i in facts.institutions]
-                result = await asyncio.to_thread(_scored, facts, period, self.ruleset, known, today)
+                rs = self.in_force.get(str(period), self.ruleset)
+                result = await asyncio.to_thread(_scored, facts, period, rs, known, today)
                 if writing is not None:
                     changed += await writing
                 writing = asyncio.create_task(store_scores(self.models, result, facts, self.clock.now(), trigger))

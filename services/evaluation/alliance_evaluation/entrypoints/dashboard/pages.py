@@ -39,6 +39,11 @@ async def report() -> HTMLResponse:
     return _page("report.html")
 
 
+@router.get("/rulesets", response_class=HTMLResponse, include_in_schema=False)
+async def rulesets() -> HTMLResponse:
+    return _page("rulesets.html")  # 评价细则草案、模拟评分与发布 / draft rulesets, what-if, publication
+
+
 @router.get("/static/dashboard/{name}", include_in_schema=False)
 async def asset(name: str) -> FileResponse:
     path = ASSETS.get(name)
