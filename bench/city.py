@@ -350,7 +350,7 @@ async def bench(args: argparse.Namespace, where: dict[str, Any]) -> dict[str, An
         base_url=run.urls["evaluation"], timeout=1800, headers={"Authorization": f"Bearer {secretariat}"}
     ) as evaluation:
         started = time.monotonic()
-        answer = await evaluation.post(f"/api/v1/periods/{run.period}/rescore")
+        answer = await evaluation.post(f"/api/v1/periods/{run.period}/rescore", params={"wait": "true"})
         out["rescore"] = (time.monotonic() - started, answer.status_code, answer.text[:200])
 
     members, events = member_documents(run), event_documents(run)

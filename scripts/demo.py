@@ -197,7 +197,8 @@ async def load(args: argparse.Namespace, phases: Phases | None = None) -> DemoRu
 
         with phases.step("lagging scan"):
             # the scan first drains evaluation's rescore queue, so it judges the quarter as it now stands
-            run.scan = ok(await clients["evaluation"].post("/api/v1/scans/lagging", timeout=900), "lagging scan")
+            run.scan = ok(await clients["evaluation"].post("/api/v1/scans/lagging", params={"wait": "true"},
+                                                              timeout=900), "lagging scan")
         say(f"  落后支部扫描 / lagging scan: {run.scan}")
         with phases.phase("reminders go out", unit="events") as bar:
             await wait_for_consumers(clients, ("notification", "evaluation"), args.wait_s, bar)

@@ -1,10 +1,10 @@
 """Property-based fuzzing of every service's OpenAPI with schemathesis against the services running as
 processes (real Kafka and store): a few generated requests per operation, as the secretariat, must
-never be answered 5xx, and every 4xx must be the contract's error shape `{"error": {"code",
-"message", "field"?}}` as JSON. The same again with a live institution API key over the services
-that take one (registry and activity: the routes an institution's system calls). Bounded (EXAMPLES
-per operation and mode, no shrinking) to stay within CI's budget; a failure lists every operation
-that failed, with the request to repeat it."""
+never be answered 5xx nor with a status the operation does not document, and every 4xx must be the
+contract's error shape `{"error": {"code", "message", "field"?}}` as JSON. The same again with a live
+institution API key over the services that take one (registry and activity: the routes an
+institution's system calls). Bounded (EXAMPLES per operation and mode, no shrinking) to stay within
+CI's budget; a failure lists every operation that failed, with the request to repeat it."""
 
 from __future__ import annotations
 
@@ -112,6 +112,7 @@ def fuzz_operation(operation: schemathesis.APIOperation, mode: GenerationMode, c
     """Up to three problems of one operation's generated requests (positive: valid by the schema;
     negative: each violating it somewhere)."""
     found: list[str] = []
+    documented = set(operation.definition.raw.get("responses", {}))
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
@@ -120,7 +121,9 @@ def fuzz_operation(operation: schemathesis.APIOperation, mode: GenerationMode, c
         answer = call(case)
         sent[answer.status_code] += 1
         problem = None
-        if answer.status_code >= 500:
+        if str(answer.status_code) not in documented and "default" not in documented:
+            problem = f"{answer.status_code} is not among the documented answers {sorted(documented)}"
+        elif answer.status_code >= 500:
             problem = f"{answer.status_code} {answer.text[:200]}"
         elif answer.status_code >= 400:
             problem = error_shape_problem(answer)

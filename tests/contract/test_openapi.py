@@ -61,3 +61,11 @@ async def test_a_cloudevents_route_refuses_a_body_that_is_not_json_with_415(path
     assert answer.status_code == 415, answer.text
     error = answer.json()["error"]
     assert error["field"] == "Content-Type" and error["message"].startswith("请求体须为 application/cloudevents+json")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/scans/lagging", "/api/v1/periods/{period}/rescore"])
+def test_a_long_request_is_documented_as_a_job_answered_202_with_a_status_url(path: str) -> None:
+    operation = spec("evaluation")["paths"][path]["post"]
+    assert {"200", "202"} <= set(operation["responses"]), sorted(operation["responses"])
+    assert "wait" in [p["name"] for p in operation["parameters"]]
+    assert set(spec("evaluation")["paths"]["/api/v1/jobs/{job_id}"]["get"]["responses"]) >= {"200", "403", "404"}

@@ -184,8 +184,18 @@ async def test_a_lagging_branch_is_reminded_by_email_and_sms_and_the_unified_vie
         changed["quiet_hours"] = {**changed["quiet_hours"], "enabled": False}
         expect(await notification.put("/api/v1/rules/lagging_branch", json=changed))
         async with platform.client("evaluation", token=secretariat) as evaluation:
-            scan = expect(await evaluation.post("/api/v1/scans/lagging"))
-            assert scan["fell_behind"] >= 1, scan
+            # the scan is a job: 202 with its status URL, followed until it has ended
+            started = await evaluation.post("/api/v1/scans/lagging")
+            job = expect(started, 202)
+            assert started.headers["location"] == job["status_url"], started.headers
+
+            async def ended() -> bool:
+                job.update(expect(await evaluation.get(started.headers["location"])))
+                return job["state"] not in ("queued", "running")
+
+            await wait_for(ended, timeout_s=120, interval_s=0.2, what="the lagging scan's job ended")
+            scan = job["result"]
+            assert job["state"] == "succeeded" and scan["fell_behind"] >= 1, job
             listing = expect(await evaluation.get("/api/v1/lagging", params={"institution_id": a.institution_id}))
             mine = {i["organization_id"]: i for i in listing["items"]}
             assert mine[a.lagging]["status"] == "lagging" and mine[a.lagging]["days_since_last_meeting"] >= 74

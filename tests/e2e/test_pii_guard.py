@@ -123,7 +123,7 @@ async def _remind(platform: Platform, ids: dict[str, Any]) -> None:
         expect(await notification.put("/api/v1/rules/lagging_branch", json=changed))
         async with platform.client("evaluation", token=token("secretariat")) as evaluation:
             async def lagging() -> bool:
-                expect(await evaluation.post("/api/v1/scans/lagging"))
+                expect(await evaluation.post("/api/v1/scans/lagging", params={"wait": "true"}))
                 listing = expect(await evaluation.get("/api/v1/lagging",
                                                       params={"institution_id": ids["institution_id"]}))
                 return any(i["organization_id"] == ids["branch"] for i in listing["items"])

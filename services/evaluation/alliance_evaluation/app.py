@@ -11,22 +11,25 @@ from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
 from .adapters import audit, projections, ranks, readmodels
+from .adapters import jobs as job_store
 from .adapters import rulesets as ruleset_store
 from .adapters.unlocks import UnlockStore
 from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
-from .entrypoints import api, dashboard, unlocks
+from .entrypoints import api, dashboard, jobs, unlocks
 from .entrypoints import audit as audit_routes
 from .entrypoints import rulesets as ruleset_routes
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
+from .jobs import Jobs
 from .rulesets import RulesetLifecycle
 from .settings import EvaluationSettings
 from .unlocks import Unlocks
 
 WARM_INTERVAL_S = 5.0
 WARM_QUARTERS = 4
+ADOPT_INTERVAL_S = 10.0
 
 
 def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
@@ -49,6 +52,15 @@ async def adopt(ev: Evaluation) -> None:
     await ev.models.trail.adopt_legacy()  # audit records of the older free shape, rewritten once
 
 
+def adopt_jobs(long_work: Jobs) -> Callable[[Runtime], Awaitable[None]]:
+    """Jobs a stopped process left running are taken over: at start-up and every few seconds."""
+
+    async def adopting(_: Runtime) -> None:
+        await every(ADOPT_INTERVAL_S, long_work.adopt_orphans, name="job-adoption")
+
+    return adopting
+
+
 def create_app(
     settings: EvaluationSettings | None = None,
     *,
@@ -64,7 +76,8 @@ def create_app(
     runtime = Runtime(
         settings=settings,
         clock=clock,
-        indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES, *audit.INDEXES, *ruleset_store.INDEXES],
+        indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES, *audit.INDEXES, *ruleset_store.INDEXES,
+                 *job_store.INDEXES],
         outbox_collections=readmodels.OUTBOX_COLLECTIONS,
         start_consumers=start_consumers,
     )
@@ -77,16 +90,18 @@ def create_app(
     )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
     rulesets = RulesetLifecycle(ev, ruleset_store.RulesetStore(lambda: runtime.db))
-    runtime.background = [*loops(ev), keep_warm(ev), rulesets.loop()] if background else []
+    long_work = Jobs(job_store.JobStore(lambda: runtime.db), clock, jobs.works(ev))
+    runtime.background = [*loops(ev), keep_warm(ev), rulesets.loop(), adopt_jobs(long_work)] if background else []
 
     app = create_service_app(
         runtime,
         title="评价服务 / evaluation",
         description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-        routers=[dashboard.router, api.router, unlocks.router, audit_routes.router, ruleset_routes.router],
+        routers=[dashboard.router, api.router, jobs.router, unlocks.router, audit_routes.router, ruleset_routes.router],
         on_started=lambda _: adopt(ev),
     )
     app.state.evaluation = ev
+    app.state.jobs = long_work
     app.state.unlocks = Unlocks(ev, UnlockStore(lambda: runtime.db, runtime.notify_outbox))
     app.state.rulesets = rulesets
     return app

@@ -34,6 +34,7 @@ from .domain.periods import Period, local_day, month_window, periods_between
 from .domain.roll import RollChange
 from .domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
 from .domain.scoring import PeriodScores, score_period
+from .jobs import Progress
 from .lagging_scan import LaggingScan
 from .settings import EvaluationSettings
 
@@ -314,9 +315,9 @@ class Evaluation:
         await audit.record(self.models.trail, who, "period.closed", "period", str(period), now, period=str(period))
         return {"period": str(period), "status": "closed", "closed_at": now, "closed_by": who.subject}
 
-    async def scan_lagging(self) -> dict[str, int]:
+    async def scan_lagging(self, progress: Progress | None = None) -> dict[str, int]:
         await self.rescore_dirty()
-        return await LaggingScan(self.models, self.projections, self.clock, self.settings).run()
+        return await LaggingScan(self.models, self.projections, self.clock, self.settings).run(progress)
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _is_closed(self, period: str) -> bool:

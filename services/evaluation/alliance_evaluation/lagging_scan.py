@@ -17,6 +17,7 @@ from .adapters.scorebook import SOURCE
 from .domain.lagging import BranchPulse, LaggingPolicy, assess, change, reports_due_soon
 from .domain.periods import Period, local_day
 from .domain.scoring import BRANCH_KINDS
+from .jobs import Progress
 from .settings import EvaluationSettings
 
 LOOKBACK_DAYS = 730  # a branch silent for longer shows "never met" (still lagging)
@@ -32,13 +33,13 @@ class LaggingScan:
         self.settings = settings
         self.policy = LaggingPolicy(settings.lagging_days, settings.at_risk_share, settings.at_risk_below)
 
-    async def run(self) -> dict[str, int]:
+    async def run(self, progress: Progress | None = None) -> dict[str, int]:
         try:
-            return await self._run()
+            return await self._run(progress or Progress())
         finally:  # readers of the work queue reload it (also after a scan that failed half-way)
             await self.models.lagging_queue.bump()
 
-    async def _run(self) -> dict[str, int]:
+    async def _run(self, progress: Progress) -> dict[str, int]:
         now = self.clock.now()
         today = local_day(now)
         period = Period.of_day(today)
@@ -56,7 +57,9 @@ class LaggingScan:
             "reports_missing": 0,
         }
         announce_missing = reports_due_soon(today, self.settings.reports_missing_days)
+        progress.total = len(orgs)
         for org in sorted(orgs, key=lambda o: o["_id"]):
+            progress.done += 1
             if not org.get("opened") or not org.get("institution_ids"):
                 continue
             opened = date.fromisoformat(org["opened"])

@@ -171,19 +171,6 @@ async def get_lagging(
     return await views.lagging(ev.models, scope(who, institution_id), page, page_size)
 
 
-@router.post("/scans/lagging")
-async def post_scan(who: CurrentUser, ev: Ev) -> dict[str, Any]:
-    who.require_role(Role.SECRETARIAT)
-    return await ev.scan_lagging()
-
-
-@router.post("/periods/{period}/rescore")
-async def post_rescore(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
-    who.require_role(Role.SECRETARIAT)
-    changed = await ev.rescore(Period.parse(period), trigger=f"manual:{who.subject}")
-    return {"period": period_of(period), "changed": changed}
-
-
 @router.post("/periods/{period}/close")
 async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT)

@@ -39,7 +39,7 @@ async def alliance(service: Any) -> Any:
     await s.settle()
     for period in ("2026-Q2", "2026-Q3"):
         assert (
-            await s.client.post(f"/api/v1/periods/{period}/rescore", headers=s.token())
+            await s.client.post(f"/api/v1/periods/{period}/rescore", headers=s.token(), params={"wait": "true"})
         ).status_code == 200
     return s
 

@@ -12,6 +12,8 @@ from alliance_shared.testing import TopicReader
 
 pytestmark = pytest.mark.integration
 
+WAIT = {"wait": "true"}  # the scan's counts, once its job has ended
+
 
 def at(y: int, m: int, d: int) -> datetime:
     return datetime(y, m, d, 2, 0, tzinfo=UTC)
@@ -31,7 +33,7 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
     async with TopicReader(
         s.settings.kafka_bootstrap_servers, s.settings.kafka_topic_prefix + EVALUATION_EVENTS
     ) as topic:
-        scan = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
+        scan = (await s.client.post("/api/v1/scans/lagging", headers=sec, params=WAIT)).json()
         assert scan["lagging"] == 1 and scan["fell_behind"] == 1
         listed = (await s.client.get("/api/v1/lagging", headers=sec)).json()["items"]
         assert [(i["organization_id"], i["status"], i["days_since_last_meeting"]) for i in listed] == [
@@ -41,7 +43,7 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
         assert behind[0].data["organization_id"] == "b9" and behind[0].data["days_since_last_meeting"] == 70
         assert behind[0].data["last_meeting_at"].startswith("2026-05-01T00:00:00+08:00")
 
-        again = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
+        again = (await s.client.post("/api/v1/scans/lagging", headers=sec, params=WAIT)).json()
         assert again["fell_behind"] == 0  # still lagging: no news, no second event
 
         met = await s.meeting(
@@ -49,7 +51,7 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
         )
         await s.settle()
         s.clock.advance(timedelta(days=2))
-        left = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
+        left = (await s.client.post("/api/v1/scans/lagging", headers=sec, params=WAIT)).json()
         assert left["caught_up"] == 1 and left["lagging"] == 0
         assert (await s.client.get("/api/v1/lagging", headers=sec)).json()["items"] == []
         up = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.branch.caught_up.v1")
@@ -59,7 +61,7 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
         await s.meeting("b9", "i9", "theme_party_day", at(2026, 9, 20), ["m91"], 1, at(2026, 9, 20))
         await s.settle()
         s.clock.set(at(2026, 9, 25))  # a quarter three-quarters gone, and less than 10 days left
-        late = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
+        late = (await s.client.post("/api/v1/scans/lagging", headers=sec, params=WAIT)).json()
         assert (late["at_risk"], late["lagging"], late["reports_missing"]) == (1, 1, 2)
         statuses = {
             i["organization_id"]: i["status"]
@@ -72,5 +74,5 @@ async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_agai
         assert risk[0].data["organization_id"] == "b9" and risk[0].data["org_life_score"] < 60
         missing = await topic.wait_for_events(2, where=lambda e: e.type == "fpba.reports.missing.v1")
         assert "branch_general_meeting" in missing[0].data["missing"]
-        once_more = (await s.client.post("/api/v1/scans/lagging", headers=sec)).json()
+        once_more = (await s.client.post("/api/v1/scans/lagging", headers=sec, params=WAIT)).json()
         assert once_more["reports_missing"] == 0

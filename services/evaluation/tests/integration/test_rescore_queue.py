@@ -42,7 +42,8 @@ async def test_a_backfill_from_years_ago_rescores_the_current_and_previous_quart
         assert await s.ev.models.score(period, "institution", "old") is not None
     assert await s.ev.models.score("2026-Q2", "institution", "old") is None
 
-    rescored = await s.client.post("/api/v1/periods/2026-Q2/rescore", headers=s.token())  # older: on demand
+    # older: on demand (waiting for the job)
+    rescored = await s.client.post("/api/v1/periods/2026-Q2/rescore", headers=s.token(), params={"wait": "true"})
     assert rescored.status_code == 200, rescored.text
     q2 = (await s.client.get("/api/v1/periods/2026-Q2/institutions/old", headers=s.token())).json()
     assert [b["id"] for b in q2["branches"]] == ["old-b"]

@@ -204,7 +204,7 @@ async def test_a_late_event_rescores_the_open_period_but_not_once_it_is_closed(s
     period = (await s.client.get(f"/api/v1/periods/{Q3}", headers=sec)).json()
     assert period["status"] == "closed"
     assert [e["event_id"] for e in period["late_events"]] == [too_late.id]
-    again = await s.client.post(f"/api/v1/periods/{Q3}/rescore", headers=sec)
+    again = await s.client.post(f"/api/v1/periods/{Q3}/rescore", headers=sec, params={"wait": "true"})
     assert again.status_code == 409 and again.json()["error"]["field"] == "period"
 
 

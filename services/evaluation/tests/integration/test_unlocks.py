@@ -25,7 +25,8 @@ async def test_a_closed_period_is_unlocked_for_one_branch_shown_on_its_drill_dow
     await s.meeting("ub", "u1", "branch_committee_meeting", at(2026, 5, 3), ["um"], 1, at(2026, 5, 3))
     await s.settle()
     sec = s.token()
-    assert (await s.client.post(f"/api/v1/periods/{Q2}/rescore", headers=sec)).status_code == 200
+    rescored = await s.client.post(f"/api/v1/periods/{Q2}/rescore", headers=sec, params={"wait": "true"})
+    assert rescored.status_code == 200
     ask = {"organization_id": "ub", "requested_by": "支部书记 张三", "reason": "系统故障漏报五月支部委员会",
            "until": "2026-10-20T18:00:00+08:00"}  # fmt: skip
     still_open = await s.client.post("/api/v1/periods/2026-Q3/unlocks", headers=sec, json=ask)

@@ -297,7 +297,7 @@ async def quarter(infra: Any) -> AsyncIterator[Quarter]:
 
             await wait_for(scored, timeout_s=120, interval_s=0.5, what="the quarter scored")
             await asyncio.sleep(1.5)  # one more rescore round: nothing left dirty
-            scan = await client.post("/api/v1/scans/lagging")
+            scan = await client.post("/api/v1/scans/lagging", params={"wait": "true"})
             assert scan.status_code == 200, scan.text
         yield q
     await publisher.stop()
