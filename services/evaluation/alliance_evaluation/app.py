@@ -18,6 +18,7 @@ from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
 from .entrypoints import api, dashboard, jobs, unlocks
 from .entrypoints import audit as audit_routes
+from .entrypoints import queues as queue_routes
 from .entrypoints import rulesets as ruleset_routes
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.schedule import loops
@@ -97,7 +98,8 @@ def create_app(
         runtime,
         title="评价服务 / evaluation",
         description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-        routers=[dashboard.router, api.router, jobs.router, unlocks.router, audit_routes.router, ruleset_routes.router],
+        routers=[dashboard.router, api.router, jobs.router, unlocks.router, audit_routes.router, ruleset_routes.router,
+                 queue_routes.router],
         on_started=lambda _: adopt(ev),
     )
     app.state.evaluation = ev

@@ -126,9 +126,11 @@ class Cases:
         who.require_role(Role.SECRETARIAT, Role.EVALUATOR)
         await self._open(cmd.period)
         adj_id = f"adj-{uuid.uuid4().hex[:12]}"
+        institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
         doc = {
             "_id": adj_id,
             **cmd.model_dump(mode="json"),
+            "institution_id": institutions[0] if institutions else None,  # the queue's filter
             "points": str(cmd.points),
             "status": "pending",
             "proposed_by": who.subject,
@@ -224,13 +226,14 @@ class Cases:
     async def exempt(self, who: Principal, cmd: ExemptionGranted) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT)
         ex_id = f"ex-{uuid.uuid4().hex[:12]}"
-        doc = {"_id": ex_id, **cmd.model_dump(mode="json"), "granted_by": who.subject}
+        institutions = await self._institutions_of("branch", cmd.organization_id)
+        doc = {"_id": ex_id, **cmd.model_dump(mode="json"), "granted_by": who.subject,
+               "granted_at": self.ev.clock.now(), "institution_id": institutions[0] if institutions else None}
         await self.models.insert("exemptions", doc)
         await self._audit(
             who, "exemption.granted", "branch", cmd.organization_id, None, exemption_id=ex_id, kind=cmd.kind,
             start=cmd.start, end=cmd.end, reason=cmd.reason,
         )
-        institutions = await self._institutions_of("branch", cmd.organization_id)
         for p in {Period.of_day(cmd.start), Period.of_day(cmd.end)}:
             if not await self.ev._is_closed(str(p)):
                 await self.models.mark_dirty(str(p), institutions, self.ev.clock.now())

@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,8 @@ class Evaluation:
     _activities: list[dict[str, Any]] = field(default_factory=list)  # accepted events not yet stored
     # period → the ruleset published for it (rulesets.py keeps it current); other periods: `ruleset`
     in_force: dict[str, Ruleset] = field(default_factory=dict)
+    # closed (period, institution) pairs a report admitted under an unlock exception rescores
+    _unlocked: dict[str, set[str]] = field(default_factory=dict)
 
     def ruleset_version(self, version: str | None) -> Ruleset:
         if not version or version == self.ruleset.version:
@@ -127,7 +129,7 @@ class Evaluation:
         old = await self.projections.activity(doc, e.supersedes)
         owners = await self.projections.owners_of_activities([doc])
         periods = {doc["period"]} | ({old["period"]} if old and old.get("period") else set())
-        await self._queue(sorted(periods), e.id, owners[doc["_id"]], await self.models.closed_periods())
+        await self._queue(sorted(periods), e.id, owners[doc["_id"]], await self.models.closed_periods(), doc)
 
     async def flush_activities(self) -> None:
         docs, self._activities = self._activities, []
@@ -140,15 +142,28 @@ class Evaluation:
             self._activities = docs + self._activities
             raise
         closed = await self.models.closed_periods()
+        unlocks: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
-            await self._queue([doc["period"]], doc["_id"], owners[doc["_id"]], closed)
+            await self._queue([doc["period"]], doc["_id"], owners[doc["_id"]], closed, doc, unlocks)
 
-    async def _queue(self, periods: list[str], event_id: str, institutions: set[str], closed: Any) -> None:
+    async def _queue(
+        self, periods: list[str], event_id: str, institutions: set[str], closed: Any,
+        doc: dict[str, Any] | None = None, unlocks: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:  # fmt: skip
         for p_text in periods:
-            if p_text in closed:
-                await self.models.record_late(p_text, event_id, self.clock.now())  # reported, never rescored
-            else:
+            if p_text not in closed:
                 self._dirty.setdefault(p_text, set()).update(institutions)
+                continue
+            await self.models.record_late(p_text, event_id, self.clock.now())  # reported late
+            # admitted under an unlock exception of its branch or institution: the closed quarter
+            # is rescored for the institutions the exception covers; otherwise it changes nothing
+            if doc is not None:
+                cache = unlocks if unlocks is not None else {}  # a batch reads each period's once
+                if p_text not in cache:
+                    cache[p_text] = list((await self.models.period(p_text) or {}).get("unlocks") or [])
+                covered = {i for i in institutions if unlocked(cache[p_text], doc, i, self.clock.now())}
+                if covered:
+                    self._unlocked.setdefault(p_text, set()).update(covered)
 
     async def on_review(
         self, p: act.SubmissionApproved | act.SubmissionReturned | act.SubmissionResubmitted, e: CloudEvent
@@ -161,7 +176,7 @@ class Evaluation:
         doc = await self.projections.review(p.submission_id, p.state.value, p.version, step)
         if doc is not None and doc.get("period"):
             owners = await self.projections.owners_of_activities([doc])
-            await self._queue([doc["period"]], e.id, owners[doc["_id"]], await self.models.closed_periods())
+            await self._queue([doc["period"]], e.id, owners[doc["_id"]], await self.models.closed_periods(), doc)
 
     async def on_rejected(self, p: act.SubmissionRejected, e: CloudEvent) -> None:
         await self.projections.rejection(
@@ -210,11 +225,15 @@ class Evaluation:
         closed = await self.models.closed_periods()
         by_period: dict[str, set[str]] = {}
         for entry in entries:
-            if entry["period"] not in closed:
+            # a closed quarter only for the institutions a report admitted under an unlock exception named
+            if entry["period"] not in closed or entry.get("unlocked"):
                 by_period.setdefault(entry["period"], set()).add(entry["institution_id"])
         changed = 0
         for period, ids in sorted(by_period.items(), reverse=True):
-            changed += await self._rescore(Period.parse(period), sorted(ids), trigger="events")
+            changed += await self._rescore(
+                Period.parse(period), sorted(ids), trigger="unlock" if period in closed else "events",
+                closed_ok=period in closed,
+            )  # fmt: skip
         await self.models.clean(entries)
         return changed
 
@@ -225,9 +244,10 @@ class Evaluation:
             return await self._rescore(period, institution_ids, trigger=trigger)
 
     async def _rescore(
-        self, period: Period, institution_ids: Sequence[str] | None = None, *, trigger: str = "manual"
-    ) -> int:
-        if await self._is_closed(str(period)):
+        self, period: Period, institution_ids: Sequence[str] | None = None, *, trigger: str = "manual",
+        closed_ok: bool = False,
+    ) -> int:  # fmt: skip
+        if not closed_ok and await self._is_closed(str(period)):
             raise PeriodClosed(str(period))
         ids = (
             list(institution_ids)
@@ -317,7 +337,9 @@ class Evaluation:
 
     async def scan_lagging(self, progress: Progress | None = None) -> dict[str, int]:
         await self.rescore_dirty()
-        return await LaggingScan(self.models, self.projections, self.clock, self.settings).run(progress)
+        # a meeting counts as the ruleset in force for the quarter we are in says (review states)
+        review = self.in_force.get(str(Period.of_instant(self.clock.now())), self.ruleset).review
+        return await LaggingScan(self.models, self.projections, self.clock, self.settings, review).run(progress)
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _is_closed(self, period: str) -> bool:
@@ -343,15 +365,42 @@ class Evaluation:
         write fails)."""
         await self.flush_activities()
         pending, self._dirty = self._dirty, {}
+        unlocked, self._unlocked = self._unlocked, {}
         try:
             if pending:
                 closed = await self.models.closed_periods()
                 open_ = {p: ids for p, ids in pending.items() if p not in closed and ids}
                 await self.models.mark_dirty_many(open_, self.clock.now())
+            if unlocked:
+                await self.models.mark_dirty_many(unlocked, self.clock.now(), unlocked=True)
         except BaseException:
             for p, ids in pending.items():
                 self._dirty.setdefault(p, set()).update(ids)
+            for p, ids in unlocked.items():
+                self._unlocked.setdefault(p, set()).update(ids)
             raise
+
+
+def unlocked(granted: Sequence[dict[str, Any]], doc: dict[str, Any], institution_id: str, now: datetime) -> bool:
+    """Whether an unlock exception of a closed period, for the report's branch or for
+    `institution_id`, was in force when the report arrived (activity let it in for that reason)."""
+    arrived = doc.get("received_at") or now
+    arrived = arrived if arrived.tzinfo else arrived.replace(tzinfo=UTC)
+    for u in granted:
+        if u.get("organization_id") not in (None, doc.get("organization_id")):
+            continue
+        if u.get("organization_id") is None and u.get("institution_id") != institution_id:
+            continue
+        start, until, revoked = (_utc(u.get(k)) for k in ("granted_at", "until", "revoked_at"))
+        if (start is None or start <= arrived) and until is not None and arrived < until and (
+            revoked is None or arrived < revoked
+        ):
+            return True
+    return False
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    return None if at is None else at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _scored(

@@ -16,6 +16,7 @@ from .adapters.readmodels import ReadModels, score_key
 from .adapters.scorebook import SOURCE
 from .domain.lagging import BranchPulse, LaggingPolicy, assess, change, reports_due_soon
 from .domain.periods import Period, local_day
+from .domain.ruleset import ReviewCounting
 from .domain.scoring import BRANCH_KINDS
 from .jobs import Progress
 from .settings import EvaluationSettings
@@ -25,8 +26,10 @@ LOOKBACK_DAYS = 730  # a branch silent for longer shows "never met" (still laggi
 
 class LaggingScan:
     def __init__(
-        self, models: ReadModels, projections: Projections, clock: Clock, settings: EvaluationSettings
+        self, models: ReadModels, projections: Projections, clock: Clock, settings: EvaluationSettings,
+        review: ReviewCounting | None = None,
     ) -> None:
+        self.review = review or ReviewCounting()  # which reviewed meetings count, as the ruleset says
         self.models = models
         self.projections = projections
         self.clock = clock
@@ -47,7 +50,10 @@ class LaggingScan:
         scores = {r["id"]: r for d in await self.models.rank_documents(str(period)) for r in d.get("branches", [])}
         states = await self.models.lagging_states()
         # one pass over recent meetings rather than a write per meeting event (cheap on FerretDB)
-        meetings = await self.projections.last_meetings(today - timedelta(days=LOOKBACK_DAYS))
+        meetings = await self.projections.last_meetings(
+            today - timedelta(days=LOOKBACK_DAYS),
+            lambda a: self.review.counts(a.get("review_state") or "pending", bool(a.get("on_behalf_of"))),
+        )
         counts = {
             "scanned": 0,
             "lagging": 0,

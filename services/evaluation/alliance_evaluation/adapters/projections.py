@@ -298,15 +298,21 @@ class Projections:
             out[d["_id"]] = owners
         return out
 
-    async def last_meetings(self, since: date) -> dict[str, tuple[str, str]]:
-        """Organisation id → (day, event id) of its latest organisational-life meeting since `since`."""
+    async def last_meetings(
+        self, since: date, counted: Callable[[Doc], bool] = lambda _: True
+    ) -> dict[str, tuple[str, str]]:
+        """Organisation id → (day, event id) of its latest organisational-life meeting since `since`
+        among those `counted` (a meeting returned in review does not count, as the ruleset says)."""
         latest: dict[str, tuple[str, str]] = {}
         query = {
             "type": "fpba.meeting.held.v1",
             "superseded_by": None,
             "held_on": {"$gte": since.isoformat()},
         }
-        async for a in self.db.activities.find(query, {"organization_id": 1, "held_on": 1}):
+        fields = {"organization_id": 1, "held_on": 1, "review_state": 1, "on_behalf_of": 1}
+        async for a in self.db.activities.find(query, fields):
+            if not counted(a):
+                continue
             key = (a["held_on"], a["_id"])
             org = a["organization_id"]
             if org not in latest or (key[0], _neg(key[1])) > (latest[org][0], _neg(latest[org][1])):

@@ -32,6 +32,10 @@ INDEXES = [
     IndexSpec("lagging", [("status", 1)]),
     IndexSpec("lagging", [("institution_id", 1)]),
     IndexSpec("appeals", [("status", 1)]),
+    IndexSpec("appeals", [("institution_id", 1)]),
+    IndexSpec("adjustments", [("status", 1)]),  # the queue of those awaiting a second approver
+    IndexSpec("adjustments", [("institution_id", 1)]),
+    IndexSpec("exemptions", [("institution_id", 1)]),
     IndexSpec("follow_ups", [("institution_id", 1)]),
 ]
 
@@ -92,12 +96,14 @@ class ReadModels:
     async def mark_dirty(self, period: str, institution_ids: Sequence[str], at: datetime) -> None:
         await self.mark_dirty_many({period: set(institution_ids)}, at)
 
-    async def mark_dirty_many(self, pending: dict[str, set[str]], at: datetime) -> None:
-        """Queue (period, institution) pairs for rescoring, in one command."""
+    async def mark_dirty_many(self, pending: dict[str, set[str]], at: datetime, *, unlocked: bool = False) -> None:
+        """Queue (period, institution) pairs for rescoring, in one command (`unlocked`: pairs of a
+        closed period that a report admitted under an unlock exception rescores)."""
+        extra = {"unlocked": True} if unlocked else {}
         writes = [
             UpdateOne(
                 {"_id": f"{period}|{i}"},
-                {"$set": {"period": period, "institution_id": i, "at": at}},
+                {"$set": {"period": period, "institution_id": i, "at": at, **extra}},
                 upsert=True,
             )
             for period, ids in sorted(pending.items())
@@ -297,6 +303,15 @@ class ReadModels:
         return await self.db[collection].find_one_and_update(
             {"_id": doc_id, "status": expected_status}, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
+
+    async def cases(
+        self, collection: str, query: Doc, newest: str, skip: int, limit: int
+    ) -> tuple[list[Doc], int]:
+        """A page of adjustments, appeals or exemptions matching `query` (narrowed by an indexed
+        equality: status, institution), newest `newest` first, and how many match."""
+        total = int(await self.db[collection].count_documents(query))
+        found = await self.db[collection].find(query).sort([(newest, -1), ("_id", -1)]).skip(skip).to_list(limit)
+        return found, total
 
     async def audit(self, entry: Doc) -> None:
         """A record in the audit trail's one shape (`audit.record` builds it from the caller; a
