@@ -111,7 +111,9 @@ class IngestSubmissions:
         needs = Needs()
         for arrival, items_ in zip(arrivals, parsed, strict=True):
             needs.merge(needs_of([p for p in items_ if isinstance(p, Parsed)], arrival))
-        reference = await self._projection.reference(needs.institution_ids, needs.organization_ids, needs.member_ids)
+        reference = await self._projection.reference(
+            needs.institution_ids, needs.organization_ids, needs.member_ids, needs.secretaries
+        )
         # the sandbox stores nothing, so it looks every id up; the real path lets the unique
         # `_id` of the insert find repeats
         known = needs.event_ids if dry_run else needs.superseded_ids

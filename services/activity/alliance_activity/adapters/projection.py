@@ -15,6 +15,7 @@ from pymongo import UpdateOne
 from ..domain.model import Institution, Member, Organization, Posting, Reference
 
 INSTITUTIONS, ORGANIZATIONS, MEMBERS, API_KEYS = "institutions", "organizations", "members", "api_keys"
+MAX_TREE_DEPTH = 6  # committee → general branch → branch, with room for deeper trees
 
 INDEXES = (
     IndexSpec(MEMBERS, [("organization_id", 1), ("left_at", 1)]),
@@ -85,9 +86,12 @@ class RegistryProjection:
         return docs
 
     async def reference(
-        self, institution_ids: Iterable[str], organization_ids: Iterable[str], member_ids: Iterable[str]
+        self, institution_ids: Iterable[str], organization_ids: Iterable[str], member_ids: Iterable[str],
+        secretaries: Iterable[str] = (),
     ) -> Reference:
-        """Everything a batch's checks need: one `$in` per collection, and the branches' sizes."""
+        """Everything a batch's checks need: one `$in` per collection, and the branches' sizes; when
+        a secretary of one of `secretaries` names another organisation, the organisations above
+        those named too (one `$in` a level), so that a committee's secretary may file for its branches."""
         institutions = {
             d["_id"]: Institution(d["_id"], d.get("reporting_level"))
             for d in await self._by_id(INSTITUTIONS, institution_ids)
@@ -103,15 +107,14 @@ class RegistryProjection:
         # by any institution the joint branch covers
         org_ids = sorted(set(organization_ids))
         wanted_orgs = set(org_ids) | {p.organization_id for m in members.values() for p in m.postings}
-        organizations = {
-            d["_id"]: Organization(
-                d["_id"],
-                tuple(d.get("institution_ids") or ()),
-                _day(d.get("established_at")) or date.min,
-                _day(d.get("closed_at")),
-            )
-            for d in await self._by_id(ORGANIZATIONS, wanted_orgs)
-        }
+        organizations = {d["_id"]: _organization(d) for d in await self._by_id(ORGANIZATIONS, wanted_orgs)}
+        own = set(secretaries)
+        if own and not set(organizations) <= own:
+            for _ in range(MAX_TREE_DEPTH):
+                above = {o.parent_id for o in organizations.values() if o.parent_id} - set(organizations)
+                if not above:
+                    break
+                organizations |= {d["_id"]: _organization(d) for d in await self._by_id(ORGANIZATIONS, above)}
         counts: dict[str, int] = {}
         if org_ids:
             pipeline = [
@@ -137,7 +140,7 @@ class RegistryProjection:
     async def organizations_of(self, institution_id: str) -> list[dict[str, Any]]:
         """The organisations covering an institution (a joint branch covers several)."""
         fields = {"name": 1, "kind": 1, "institution_ids": 1, "established_at": 1, "closed_at": 1,
-                  "has_party_groups": 1}
+                  "has_party_groups": 1, "parent_id": 1}
         docs: list[dict[str, Any]] = await self._col(ORGANIZATIONS).find({"institution_ids": institution_id},
                                                                          fields).to_list(None)
         return docs
@@ -159,3 +162,13 @@ class RegistryProjection:
 
     async def live_keys_of(self, institution_id: str) -> list[dict[str, Any]]:
         return [d async for d in self._col(API_KEYS).find({"institution_id": institution_id, "revoked_at": None})]
+
+
+def _organization(d: dict[str, Any]) -> Organization:
+    return Organization(
+        d["_id"],
+        tuple(d.get("institution_ids") or ()),
+        _day(d.get("established_at")) or date.min,
+        _day(d.get("closed_at")),
+        d.get("parent_id"),
+    )

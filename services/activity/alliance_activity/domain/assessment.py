@@ -5,6 +5,7 @@ organisations and members, new, and plausible? Pure: the caller loads the `Refer
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from .model import (
     Arrival,
     Duplicate,
     History,
+    Organization,
     Posting,
     PriorAccepted,
     Reference,
@@ -114,6 +116,9 @@ class Needs:
     minutes_hashes: set[str] = field(default_factory=set)
     photo_hashes: set[str] = field(default_factory=set)
     meeting_keys: set[str] = field(default_factory=set)
+    # the organisations whose secretaries report in the pass: one may file for a branch under it
+    # (上级代办), so the branches' superiors are loaded when a branch other than theirs is named
+    secretaries: set[str] = field(default_factory=set)
 
     def merge(self, other: Needs) -> None:
         for name, wanted in vars(other).items():
@@ -124,6 +129,8 @@ def needs_of(batch: list[Parsed], arrival: Arrival) -> Needs:
     needs = Needs()
     if arrival.reporter.institution_id:
         needs.institution_ids.add(arrival.reporter.institution_id)
+    if arrival.reporter.role is Role.BRANCH_SECRETARY and arrival.reporter.organization_id:
+        needs.secretaries.add(arrival.reporter.organization_id)
     for item in batch:
         p = item.payload
         needs.event_ids.add(item.event.id)
@@ -265,12 +272,12 @@ class Assessor:
         return out
 
     def _other_branch(self, organization_id: str) -> bool:
+        """A branch secretary reports for their own branch, and the secretary of a committee or
+        general branch also for the branches under it (上级代办, filed on their behalf)."""
         reporter = self.arrival.reporter
-        return (
-            reporter.role is Role.BRANCH_SECRETARY
-            and reporter.organization_id is not None
-            and reporter.organization_id != organization_id
-        )
+        if reporter.role is not Role.BRANCH_SECRETARY or reporter.organization_id is None:
+            return False
+        return reporter.organization_id not in superiors(self.ref.organizations, organization_id)
 
     def _correction(self, event: CloudEvent, institution_id: str, subject: str | None) -> list[RejectionReason]:
         if not event.supersedes:
@@ -406,3 +413,11 @@ class Assessor:
 
 def _quarter(arrival: Arrival) -> str:
     return quarter_of(arrival.received_at.astimezone(UTC))
+
+
+def superiors(organizations: Mapping[str, Organization], organization_id: str) -> list[str]:
+    """`organization_id` and the organisations above it, nearest first (as far as they are known)."""
+    chain = [organization_id]
+    while (org := organizations.get(chain[-1])) is not None and org.parent_id and org.parent_id not in chain:
+        chain.append(org.parent_id)
+    return chain

@@ -1,6 +1,7 @@
 """Who filed a report, and on whose behalf (上级代办): a branch's own secretary or its institution's
-system files for the branch itself; the institution's Party admin (the Party committee's) or the
-secretariat filing a branch's report files it on the branch's behalf. Both go into the canonical
+system files for the branch itself; the institution's Party admin (the Party committee's), the
+secretary of a committee or general branch above the branch, or the secretariat filing a branch's
+report files it on the branch's behalf. Both go into the canonical
 event (`filedby`, `onbehalfof`, overwriting whatever the sender put there) and the stored record."""
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ SUPERIORS = (Role.INSTITUTION_ADMIN, Role.SECRETARIAT)
 
 
 def filed(a: Accepted, reporter: Reporter) -> Accepted:
-    """`a` stamped with its filer and, for a superior's filing of a branch's report, the branch."""
+    """`a` stamped with its filer and, for a superior's filing of a branch's report (the
+    institution's Party admin, the secretariat, or the secretary of the committee or general branch
+    above it), the branch."""
     branch = getattr(a.payload, "organization_id", None)
-    on_behalf = branch if reporter.role in SUPERIORS and isinstance(branch, str) else None
+    above = reporter.role is Role.BRANCH_SECRETARY and reporter.organization_id not in (None, branch)
+    on_behalf = branch if (reporter.role in SUPERIORS or above) and isinstance(branch, str) else None
     event = a.event.with_extensions(filedby=reporter.key_id or reporter.subject, onbehalfof=on_behalf)
     return replace(a, event=event, facts={**a.facts, "on_behalf_of": on_behalf})

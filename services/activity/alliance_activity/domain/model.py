@@ -24,6 +24,7 @@ class Organization:
     institution_ids: tuple[str, ...]
     established_at: date
     closed_at: date | None = None
+    parent_id: str | None = None  # the committee or general branch above it
 
     def belongs_to(self, institution_id: str) -> bool:
         return institution_id in self.institution_ids

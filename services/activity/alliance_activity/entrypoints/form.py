@@ -29,7 +29,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from ..adapters.registry_names import RosterNames
-from ..domain.model import Reporter
+from ..domain.assessment import superiors
+from ..domain.model import Organization, Reporter
 from ..domain.obligations import owed_this_quarter, quarter_window
 from ..domain.review import ResubmitSubmission
 from ..domain.review import state_of as review_state_of
@@ -128,9 +129,11 @@ async def _my_branches(service: Activity, who: Principal) -> list[dict[str, Any]
     reporter = reporter_of(who)
     if reporter.role not in (Role.BRANCH_SECRETARY, Role.INSTITUTION_ADMIN) or not reporter.institution_id:
         raise Forbidden("只有支部书记和机构党务管理员使用填报表单 / the form is for branch secretaries", field="role")
-    branches = _branches(await service.projection.organizations_of(reporter.institution_id))
-    if reporter.organization_id:  # a branch secretary reports for their own branch only
-        branches = [b for b in branches if b["id"] == reporter.organization_id]
+    orgs = await service.projection.organizations_of(reporter.institution_id)
+    branches = _branches(orgs)
+    if reporter.organization_id:  # a secretary reports for their own branch and the branches under it
+        tree = {o["_id"]: Organization(o["_id"], (), date.min, parent_id=o.get("parent_id")) for o in orgs}
+        branches = [b for b in branches if reporter.organization_id in superiors(tree, b["id"])]
     return branches
 
 

@@ -52,3 +52,47 @@ async def test_a_superior_files_for_a_branch_and_every_submission_names_its_repo
             (platform.key_ids["inst-a"], None)} <= reporters, reporters
     mine = (await c.get("/api/v1/submissions", headers=admin)).json()["items"]
     assert all(i["reporter"] for i in mine)
+
+
+async def test_a_committee_secretary_files_for_a_branch_under_it_but_not_for_one_elsewhere(platform: Platform) -> None:
+    from datetime import date
+
+    from alliance_shared.contracts import registry as reg
+    from alliance_shared.testing import wait_for
+
+    tree = [("c-com", "committee", None), ("c-gen", "general_branch", "c-com"), ("c-br", "branch", "c-gen")]
+    await platform.publish_registry(
+        *[reg.OrganizationOpened(organization_id=o, institution_id="inst-a", institution_ids=["inst-a"], name=o,
+                                 kind=kind, parent_id=parent, established_at=date(2020, 1, 1))
+          for o, kind, parent in tree],
+        reg.MemberRegistered(member_id="m-c", organization_id="c-br", institution_id="inst-a", status="full",
+                             joined_at=date(2020, 1, 1)),
+    )  # fmt: skip
+
+    async def projected() -> bool:
+        return await platform.db["members"].count_documents({"_id": "m-c"}) == 1
+
+    await wait_for(projected, timeout_s=30, what="the committee's tree")
+    c = platform.client
+    committee = platform.person(Role.BRANCH_SECRETARY, "inst-a", "c-com", subject="committee-secretary")
+    general = platform.person(Role.BRANCH_SECRETARY, "inst-a", "c-gen", subject="general-secretary")
+    context = (await c.get("/api/v1/forms/context", headers=committee)).json()
+    assert "c-br" in {b["id"] for b in context["branches"]} and "org-a" not in {b["id"] for b in context["branches"]}
+    async with platform.reader(ACTIVITY_EVENTS) as reader:
+        below = await c.post("/api/v1/forms/meeting", headers=committee,
+                             json=form_meeting("c-br", ["m-c"], "2026-10-18 09:00"))
+        assert below.status_code == 200 and below.json()["accepted"] == 1, below.text
+        by_general = await c.post("/api/v1/forms/meeting", headers=general,
+                                  json=form_meeting("c-br", ["m-c"], "2026-10-19 09:00"))
+        assert by_general.status_code == 200 and by_general.json()["accepted"] == 1, by_general.text
+        events = await reader.wait_for_events(2, where=lambda e: e.data.get("organization_id") == "c-br")
+    assert sorted((e.filedby, e.onbehalfof) for e in events) == [
+        ("committee-secretary", "c-br"), ("general-secretary", "c-br")]
+    elsewhere = await c.post("/api/v1/forms/meeting", headers=committee,
+                             json=form_meeting("org-a", ["m-1"], "2026-10-18 10:00"))
+    assert elsewhere.json()["accepted"] == 0
+    assert "本支部" in str(elsewhere.json()["rejected"])
+    upward = await c.post("/api/v1/forms/meeting", headers=platform.person(
+        Role.BRANCH_SECRETARY, "inst-a", "c-br", subject="branch-secretary"),
+        json=form_meeting("c-gen", [], "2026-10-18 11:00"))  # fmt: skip
+    assert upward.json()["accepted"] == 0  # a branch's secretary does not file for the organisation above it
