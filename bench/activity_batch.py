@@ -1,5 +1,7 @@
 """Throughput of the activity service's L2 batch API against a raw aiokafka producer, same broker,
-same run: ``python bench/activity_batch.py [--batches 5 --size 5000 --kind meeting|learning]``.
+same run: ``python bench/activity_batch.py [--batches 5 --size 5000 --kind meeting|learning]``; then
+one-event requests (`--singles`, `--parallel` at a time) with concurrent ones sharing an ingestion pass,
+against a pass per request.
 
 Uses KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI when set; otherwise starts Kafka and FerretDB with
 `alliance_localinfra.local_infra()`. The service runs in-process under uvicorn on a free port and is
@@ -12,9 +14,11 @@ import argparse
 import asyncio
 import json
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import cpu
 import httpx
 from aiokafka import AIOKafkaProducer
 from alliance_activity.app import create_app
@@ -140,6 +144,31 @@ async def bench_api(settings: ActivitySettings, batches: int, size: int, kind: s
         return elapsed
 
 
+async def bench_singles(settings: ActivitySettings, requests: int, parallel: int) -> tuple[float, Counter[str]]:
+    """`requests` one-event requests (a webhook's size), `parallel` at a time, as many institutions'
+    systems send them at once."""
+    app = create_app(settings)
+    async with serving(app, what="the activity service to serve", timeout_s=30) as port:
+        api_key = await seed(settings, app.state.runtime.db)
+        bodies = [json.dumps(e).encode() for e in batch(7, requests)]
+        headers = {"X-Api-Key": api_key, "Content-Type": "application/cloudevents+json"}
+        gate = asyncio.Semaphore(parallel)
+        limits = httpx.Limits(max_connections=parallel, max_keepalive_connections=parallel)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600, limits=limits) as client:
+
+            async def one(body: bytes) -> None:
+                async with gate:
+                    answer = await client.post("/api/v1/events", content=body, headers=headers)
+                    assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text[:500]
+
+            started = time.perf_counter()
+            with cpu.spent() as used:
+                await asyncio.gather(*(one(b) for b in bodies))
+            elapsed = time.perf_counter() - started
+        await app.state.runtime.mongo.drop_database(settings.database_name)
+        return elapsed, used
+
+
 async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int) -> float:
     """The same number of messages of the same shape, idempotent and acks=all, no service at all."""
     sample = CloudEvent.from_structured(batch(0, 1)[0] | {"channel": "batch", "institutionid": "bench-inst"})
@@ -163,7 +192,7 @@ async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int
         await producer.stop()
 
 
-async def main(batches: int, size: int, kind: str = "meeting") -> None:
+async def main(batches: int, size: int, kind: str = "meeting", singles: int = 0, parallel: int = 24) -> None:
     with local_infra() as infra:  # the servers named by KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI, or its own
         bootstrap, mongodb_uri = infra.kafka_bootstrap_servers, infra.mongodb_uri
         ns = namespace("bench")
@@ -183,6 +212,19 @@ async def main(batches: int, size: int, kind: str = "meeting") -> None:
         print(f"batch API (HTTP -> checks -> store -> Kafka acks=all): {api_s:.2f} s, {api_rate:,.0f} events/s")
         print(f"raw aiokafka producer (acks=all, idempotent):          {raw_s:.2f} s, {raw_rate:,.0f} events/s")
         print(f"ratio API / raw producer: {api_rate / raw_rate:.2f}")
+        if singles:
+            together, shared_cpu = await bench_singles(settings, singles, parallel)
+            alone, alone_cpu = await bench_singles(
+                settings.model_copy(update={"ingest_pass_max_events": 1}), singles, parallel
+            )
+            print(f"one-event requests, {parallel} at a time ({singles}), concurrent ones in a shared pass: "
+                  f"{together:.2f} s, {singles / together:,.0f} events/s")
+            print(f"the same, a pass per request (ingest_pass_max_events=1): "
+                  f"{alone:.2f} s, {singles / alone:,.0f} events/s · ratio shared / alone: {alone / together:.1f}")
+            for label, used in (("shared pass", shared_cpu), ("pass per request", alone_cpu)):
+                servers = ("python", "ferretdb", "postgresql", "kafka")
+                print(f"  CPU per event, {label}: " + ", ".join(
+                    f"{name} {used[name] / singles * 1e6:,.0f} µs" for name in servers))
 
 
 if __name__ == "__main__":
@@ -190,5 +232,7 @@ if __name__ == "__main__":
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--size", type=int, default=5000)
     parser.add_argument("--kind", choices=("meeting", "learning"), default="meeting")
+    parser.add_argument("--singles", type=int, default=2000, help="one-event requests (0: none)")
+    parser.add_argument("--parallel", type=int, default=24, help="of the one-event requests")
     args = parser.parse_args()
-    asyncio.run(main(args.batches, args.size, args.kind))
+    asyncio.run(main(args.batches, args.size, args.kind, args.singles, args.parallel))

@@ -48,7 +48,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
     locks = PeriodLockStore(runtime)
     ingest = IngestSubmissions(
         runtime, projection, submissions, clock, timedelta(seconds=settings.future_tolerance_s),
-        gate=SubmissionGate(locks, reviews_store),
+        gate=SubmissionGate(locks, reviews_store), pass_max_events=settings.ingest_pass_max_events,
     )
 
     async def sweep_stranded(_: Runtime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alliance_shared.settings import ServiceSettings
+from pydantic import Field
 
 
 class ActivitySettings(ServiceSettings):
@@ -11,6 +12,8 @@ class ActivitySettings(ServiceSettings):
 
     webhook_window_s: int = 300  # a webhook call older (or newer) than this is refused
     batch_max_events: int = 5000  # per POST /api/v1/events
+    # concurrent requests of a channel ingested in one pass, up to this many events (1: a pass each)
+    ingest_pass_max_events: int = Field(default=5000, ge=1)
     upload_max_rows: int = 5000
     upload_max_bytes: int = 20 * 1024 * 1024
     future_tolerance_s: int = 24 * 3600  # an event timed further ahead of now than this is refused

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 from datetime import timedelta
@@ -123,3 +124,43 @@ async def test_a_batch_costs_a_handful_of_store_commands_whatever_its_size(infra
     assert len(first_pass) <= 9, first_pass
     assert sum(c.startswith("insert submissions") for c in first_pass) == 1
     assert len(second_pass) <= 10, "\n".join(second_pass)  # and the owners of the repeats, in one read
+
+
+async def test_concurrent_requests_share_a_pass_and_each_is_answered_for_its_own_events(infra: Any) -> None:
+    """Group commit: 24 requests at once (webhook-sized, two institutions, some refused) cost the
+    store commands of a pass or two, not of 24; each answer counts only its own events, and every
+    accepted event is on the topic once."""
+    listener = CommandCount()
+    monitoring.register(listener)
+    async with running(infra) as platform, platform.reader(ACTIVITY_EVENTS) as reader:
+        bodies, headers = [], []
+        for n in range(24):
+            inst, org = ("inst-a", "org-a") if n % 2 == 0 else ("inst-b", "org-b")
+            attendees = ("m-1", "m-2") if inst == "inst-a" else ("m-b",)
+            events = [meeting_event(f"group-{n}-{i}", org=org, attendees=attendees) for i in range(1 + n % 3)]
+            if n % 4 == 0:
+                events.append(meeting_event(f"group-{n}-foreign", org="org-b"))  # not inst-a's branch
+            bodies.append(events)
+            headers.append(platform.key(inst) | {"Content-Type": "application/cloudevents-batch+json"})
+        token = CommandCount.counting.set(True)
+        try:
+            answers = await asyncio.gather(
+                *(platform.client.post("/api/v1/events", content=json.dumps(b), headers=h)
+                  for b, h in zip(bodies, headers, strict=True))
+            )
+        finally:
+            CommandCount.counting.reset(token)
+        for n, answer in enumerate(answers):
+            assert answer.status_code == 202, answer.text
+            got = answer.json()
+            assert got["accepted"] == 1 + n % 3, (n, got)
+            assert [r["id"] for r in got["rejected"]] == ([f"group-{n}-foreign"] if n % 4 == 0 else [])
+        accepted = sum(1 + n % 3 for n in range(24))
+        events = await reader.wait_for_events(accepted, timeout_s=60)
+        assert sorted(e.id for e in events) == sorted(
+            e["id"] for b in bodies for e in b if not e["id"].endswith("foreign")
+        )
+        assert {e.institutionid for e in events if e.id.startswith("group-1-")} == {"inst-b"}
+    inserts = [c for c in listener.commands if c.startswith("insert submissions")]
+    assert 1 <= len(inserts) <= 3, listener.commands  # one per pass: the first request's, then the rest
+    assert len(listener.commands) <= 3 * 9 + 2, "\n".join(listener.commands)
