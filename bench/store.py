@@ -89,6 +89,13 @@ def measure(uri: str, docs: int, repeat: int) -> dict[str, float]:
     )
     out["count_documents({}) (ms)"] = median_ms(lambda: col.count_documents({}), max(3, repeat // 5))
     out["find by status, limit 50 (ms)"] = median_ms(lambda: list(col.find({"status": "full"}).limit(50)), repeat)
+    newest = [("joined_on", -1), ("_id", -1)]  # a list's first page: the newest first
+    out["sort every document, limit 50 (ms)"] = median_ms(
+        lambda: list(col.find({}).sort(newest).limit(50)), max(3, repeat // 5)
+    )
+    out["filter by status, sort, limit 50 (ms)"] = median_ms(
+        lambda: list(col.find({"status": "full"}).sort(newest).limit(50)), max(3, repeat // 5)
+    )
     out["read the whole collection (ms)"] = median_ms(lambda: list(col.find({}, batch_size=1000)), 3)
     client.close()
     return out

@@ -440,3 +440,51 @@ def test_an_update_of_many_documents_writes_them_together_and_keeps_mongodbs_ord
         client.close()
     finally:
         store.stop()
+
+
+# 13-sort-and-limit-pushdown.patch
+
+
+@pytest.mark.asyncio
+async def test_a_sorted_page_goes_down_with_its_limit_and_answers_like_the_whole_sort(infra: Infra) -> None:
+    """With an exact filter, `find().sort().skip().limit()` takes PostgreSQL's top-N sort (a Limit
+    over a Sort in the plan), and over values of every scalar type, missing ones and ties it answers
+    what sorting every matching document answers."""
+    from datetime import UTC, datetime, timedelta
+
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(infra.mongodb_uri)
+    col = client[f"patches_{uuid.uuid4().hex[:8]}"]["lists"]
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    values: list[Any] = [start + timedelta(minutes=i) for i in range(40)]
+    values += [i - 20 for i in range(30)] + [i / 4 for i in range(20)] + [f"s{i:02d}" for i in range(20)]
+    values += ["", "z", "中文", None, True, False, ObjectId(f"{7:024x}"), ObjectId(f"{3:024x}"), 2**40]
+    docs = []
+    for i, v in enumerate(values * 3):  # ties: each value three times
+        doc: Doc = {"_id": f"d{i:04d}", "kind": "a" if i % 3 else "b", "n": i % 5}
+        if i % 17:
+            doc["at"] = v  # some without the field
+        docs.append(doc)
+    await col.insert_many(docs)
+    await col.create_index([("kind", ASCENDING), ("at", ASCENDING)])
+    try:
+        for query in ({}, {"kind": "a"}, {"kind": {"$in": ["a", "b"]}}):
+            for order in ([("at", 1), ("_id", 1)], [("at", -1), ("_id", -1)], [("kind", 1), ("at", -1), ("_id", 1)]):
+                whole = [d["_id"] async for d in col.find(query, {"_id": 1}).sort(order)]
+                for skip, limit in ((0, 1), (0, 25), (30, 50), (len(whole) - 3, 10)):
+                    page = [d["_id"] async for d in col.find(query, {"_id": 1}).sort(order).skip(skip).limit(limit)]
+                    assert page == whole[skip : skip + limit], (query, order, skip, limit)
+        explained = await col.database.command(
+            "explain", {"find": col.name, "filter": {"kind": "a"}, "sort": {"at": -1, "_id": -1}, "limit": 20},
+            verbosity="queryPlanner",
+        )
+        nodes = _nodes(explained["queryPlanner"]["Plan"])
+        assert nodes[0]["Node Type"] == "Limit" and any(n["Node Type"] == "Sort" for n in nodes), nodes
+        assert explained["sortPushdown"] and explained["limitPushdown"]
+        # not exact (a number): sorted in memory, no limit sent down
+        loose = await col.database.command(
+            "explain", {"find": col.name, "filter": {"n": 1}, "sort": {"at": 1}, "limit": 5}, verbosity="queryPlanner"
+        )
+        assert not loose["limitPushdown"]
+    finally:
+        await client.drop_database(col.database.name)
+        await client.close()
