@@ -1,10 +1,14 @@
 """Request bodies bounded before anything parses them: JSON nesting depth (so a decoder never
-recurses into a hostile body) and the byte size of every request body (`BodyLimit`, the ASGI guard
-each service app installs from `MAX_BODY_BYTES` / `MAX_UPLOAD_BYTES`)."""
+recurses into a hostile body), the byte size of every request body (`BodyLimit`, the ASGI guard
+each service app installs from `MAX_BODY_BYTES` / `MAX_UPLOAD_BYTES`), and the NUL character, which
+no text of the platform holds (a JSON body's `\u0000`, a path's or a query's `%00`): refused with
+422 before it reaches a handler or the store (PostgreSQL's jsonb, under the embedded store, cannot
+hold it and answered a server error)."""
 
 from __future__ import annotations
 
 import json
+import re
 from itertools import accumulate
 from typing import Any
 
@@ -60,6 +64,24 @@ class BodyTooLarge(HTTPException):
         self.limit = limit
 
 
+# a NUL byte, or the JSON escape \u0000 not itself escaped (an even run of backslashes before it)
+_NUL = re.compile(rb"\x00|(?<!\\)(?:\\\\)*\\u0000")
+_JSON = (b"application/json", b"application/cloudevents", b"text/json")
+
+
+def nul_in_text() -> dict[str, Any]:
+    """The 422 answer for a NUL character (the shape of `alliance_shared.http.error_body`)."""
+    message = "文本不能包含空字符（\\u0000）/ text may not contain the NUL character (\\u0000)"
+    return {"error": {"code": "invalid", "message": message, "field": "$"}}
+
+
+class NulInText(HTTPException):
+    """Raised from `receive` when a JSON body holds a NUL character."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=422, detail=nul_in_text()["error"]["message"])
+
+
 class BodyLimit:
     """Refuses a request body larger than `max_body_bytes` (multipart uploads: `max_upload_bytes`)
     with 413 in the platform's error shape: at once when Content-Length says so, else as soon as
@@ -82,15 +104,25 @@ class BodyLimit:
             answer = JSONResponse(too_large_body(limit), status_code=413, headers={"Connection": "close"})
             await answer(scope, receive, send)
             return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            await JSONResponse(nul_in_text(), status_code=422)(scope, receive, send)
+            return
+        content_type = headers.get(b"content-type", b"").lower()
+        json_body = not content_type or content_type.startswith(_JSON)
         received = 0
+        tail = b""  # a chunk's last bytes, so that an escape split between two chunks is seen
 
         async def bounded() -> Message:
-            nonlocal received
+            nonlocal received, tail
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
                     raise BodyTooLarge(limit)
+                if json_body and (b"\x00" in chunk or b"u0000" in tail + chunk) and _NUL.search(tail + chunk):
+                    raise NulInText()
+                tail = (tail + chunk)[-64:]
             return message
 
         await self.app(scope, bounded, send)

@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import Principal, TokenVerifier
-from .bounds import BodyLimit, BodyTooLarge, too_large_body
+from .bounds import BodyLimit, BodyTooLarge, NulInText, nul_in_text, too_large_body
 from .errors import DomainError, Unauthorized
 from .mongo.client import is_transient
 from .runtime import Runtime
@@ -126,8 +126,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
         return JSONResponse(too_large_body(exc.limit), status_code=413, headers={"Connection": "close"})
 
+    @app.exception_handler(NulInText)
+    async def nul_in_body(_: Request, exc: NulInText) -> JSONResponse:
+        return JSONResponse(nul_in_text(), status_code=422)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (an optional body): a 422 as any bad body
+            message = "请求体不是有效的 JSON / the body is not valid JSON"
+            return JSONResponse(error_body("invalid", message, "$"), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
             exc.status_code, "error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,

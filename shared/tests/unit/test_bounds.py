@@ -15,6 +15,7 @@ from alliance_shared.http import create_service_app
 from alliance_shared.runtime import Runtime
 from alliance_shared.settings import ServiceSettings
 from fastapi import APIRouter, File, Request, UploadFile
+from pydantic import BaseModel
 
 pytestmark = pytest.mark.unit
 
@@ -112,3 +113,49 @@ async def test_a_multipart_upload_has_its_own_bound(client: httpx.AsyncClient):
     assert ok.json() == {"bytes": 3000}
     refused = await client.post("/upload", files={"file": ("a.csv", b"x" * 6000)})
     assert refused.status_code == 413 and refused.json()["error"]["code"] == "payload_too_large"
+
+
+def _is_nul_422(answer: httpx.Response) -> bool:
+    error = answer.json()["error"]
+    return answer.status_code == 422 and error["field"] == "$" and error["message"].startswith("文本不能包含空字符")
+
+
+async def test_a_nul_character_in_json_a_path_or_a_query_is_422_and_an_upload_may_hold_nul_bytes(
+    client: httpx.AsyncClient,
+):
+    json_type = {"Content-Type": "application/json"}
+    assert _is_nul_422(await client.post("/echo", content=b'{"name": "a\\u0000b"}', headers=json_type))
+    assert _is_nul_422(await client.post("/echo", content=b'{"name": "a\x00b"}', headers=json_type))
+    batch = {"Content-Type": "application/cloudevents-batch+json"}
+    assert _is_nul_422(await client.post("/echo", content=b'[{"n": "\\\\\\u0000"}]', headers=batch))
+
+    async def split() -> AsyncIterator[bytes]:  # the escape across two chunks
+        yield b'{"name": "x\\u00'
+        yield b'00"}'
+
+    assert _is_nul_422(await client.post("/echo", content=split(), headers=json_type))
+    # the text \u0000 itself (an escaped backslash, then u0000) is no NUL
+    assert (await client.post("/echo", content=b'{"n": "\\\\u0000"}', headers=json_type)).json() == {"bytes": 16}
+    assert _is_nul_422(await client.post("/echo%00"))
+    assert _is_nul_422(await client.post("/echo?x=a%00", content=b"{}", headers=json_type))
+    binary = await client.post("/upload", files={"file": ("a.xlsx", b"PK\x03\x04\x00\x00" * 10)})
+    assert binary.json() == {"bytes": 60}
+
+
+class Note(BaseModel):
+    text: str
+
+
+async def test_an_optional_body_that_is_not_json_is_422_in_the_error_shape():
+    router = APIRouter()
+
+    @router.post("/note")
+    async def note(body: Note | None = None) -> dict[str, str]:
+        return {"text": body.text if body else ""}
+
+    app = create_service_app(Runtime(ServiceSettings()), title="bounds", routers=[router])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.post("/note", json={"text": "好"})).json() == {"text": "好"}
+        answer = await c.post("/note", content=b"\xff\xfe not json", headers={"Content-Type": "application/json"})
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == "$"
+        assert answer.json()["error"]["message"].startswith("请求体不是有效的 JSON")
