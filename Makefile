@@ -33,8 +33,8 @@ run: install  ## start Kafka, the store and the four services; Ctrl-C stops ever
 demo: install  ## load a realistic alliance into the running platform through its public APIs: make demo [SIZE=city]
 	$(PY) scripts/demo.py $(if $(SIZE),--size $(SIZE))
 
-chaos: install  ## kill -9 activity, evaluation, Kafka or the store per trial mid-stream and count: make chaos [TRIALS=12]
-	$(PY) scripts/chaos.py --trials $(or $(TRIALS),12)
+chaos: install  ## kill -9 a service, Kafka or the store per trial mid-stream and count: make chaos [TRIALS=18]
+	$(PY) scripts/chaos.py $(if $(TRIALS),--trials $(TRIALS))
 
 deploy-tools:  ## kustomize, kubeconform, hadolint and schemas for the deployment checks (cached, once per version)
 	@scripts/ensure-deploy-tools.sh >/dev/null
