@@ -24,7 +24,7 @@ from .adapters.projection import RegistryProjection
 from .adapters.registry_names import RosterNames
 from .adapters.reviews import ReviewStore
 from .adapters.submissions import SubmissionStore
-from .entrypoints import events, manual, reviews, streaming
+from .entrypoints import conformance, events, manual, reviews, streaming
 from .entrypoints.deps import Activity, api_key_resolver
 from .handlers import IngestSubmissions, arm_stranded_submissions, key_listener_handlers, registry_handlers
 from .periods import SubmissionGate, period_handlers
@@ -103,7 +103,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         title="联盟活动服务 / Alliance activity service",
         description="三级成熟度上报: 表格与表单、批量接口、流式与签名回调 / "
         "L1 upload and form, L2 batch API, L3 Kafka and signed webhook",
-        routers=[events.router, manual.router, streaming.router, reviews.router],
+        routers=[events.router, manual.router, streaming.router, reviews.router, conformance.router],
         api_key_resolver=api_key_resolver(keys),
     )
     app.state.activity = Activity(settings, ingest, projection, submissions, keys)
