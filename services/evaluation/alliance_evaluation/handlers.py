@@ -316,7 +316,8 @@ class Evaluation:
 
         docs = await self.models.rank_documents(period)
         rejections = await self.models.rejections_by_institution(period)
-        await self.models.save_overview(period, build_overview(period, docs, rejections, self.clock.now()), docs)
+        rs = self.in_force.get(period, self.ruleset)  # its levels' expectations (maturity-fair comparison)
+        await self.models.save_overview(period, build_overview(period, docs, rejections, self.clock.now(), rs), docs)
 
     async def close_period(self, period: Period, who: Principal) -> dict[str, Any]:
         now = self.clock.now()

@@ -30,10 +30,11 @@ from typing import Any
 
 from .adapters import ranks
 from .adapters.readmodels import ReadModels, score_key
-from .domain import peers
+from .domain import maturity, peers
 from .domain.changes import explain
 from .domain.errors import UnknownComputation, UnknownInstitution, UnknownOrganization
 from .domain.results import standing
+from .domain.ruleset import Ruleset
 from .domain.scoring import BRANCH_KINDS
 
 GRADES = ("excellent", "good", "pass", "fail")  # the distribution; 待评 (no_data) is counted apart
@@ -46,7 +47,8 @@ def _avg(values: list[Any]) -> float | None:
 
 
 def build_overview(
-    period: str, documents: list[dict[str, Any]], rejections: dict[str, int], at: datetime
+    period: str, documents: list[dict[str, Any]], rejections: dict[str, int], at: datetime,
+    ruleset: Ruleset | None = None,
 ) -> dict[str, Any]:
     """The quarter's overview from its rank documents (an institution's row and its branches' rows).
     Coverage counts each branch once: a joint branch covers several institutions and its members
@@ -94,6 +96,9 @@ def build_overview(
         "by_class": by_class,
         "rejections": sum(rejections.values()),
         "computed_at": at,
+        # L1, L2 and L3 reporters each against their own level's expectation, and how they are compared
+        "by_level": maturity.by_level(cards, ruleset) if ruleset else [],
+        "maturity_note": maturity.how_compared(ruleset) if ruleset else None,
     }
 
 

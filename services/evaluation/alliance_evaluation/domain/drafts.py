@@ -157,6 +157,16 @@ class _Checker:
                     f"频次与出席占比之和须为 1（现为 {total}）",
                     f"the two shares must add up to 1 (now {total})",
                 )
+        reporting = self.raw.get("reporting")
+        expected = reporting.get("expected") if isinstance(reporting, dict) else None
+        if expected is not None:
+            table = self.mapping("reporting.expected", expected)
+            if table is not None:
+                self.keys("reporting.expected", table, LEVELS)
+                for level, e in table.items():
+                    if level in LEVELS and self.mapping(f"reporting.expected.{level}", e) is not None:
+                        for f in ("completeness", "timeliness"):
+                            self.share(f"reporting.expected.{level}.{f}", e.get(f))
         learning = self.section("learning")
         if learning is not None:
             self.integer("learning.minutes_per_member_per_day", learning.get("minutes_per_member_per_day"), 1)

@@ -6,7 +6,7 @@ exact arithmetic and the same events give the same scores bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,23 @@ class Plausibility:
         return self.duplicate_meeting == "count_each"
 
 
+@dataclass(frozen=True)
+class LevelExpectation:
+    """What the alliance expects of an institution reporting at one maturity level (上报成熟度): the
+    share of owed reports made (completeness) and made on time (timeliness, after the level's grace
+    days). A spreadsheet reporter (L1) is held to less than a streaming one (L3)."""
+
+    completeness: Fraction
+    timeliness: Fraction
+
+
+DEFAULT_EXPECTED = {
+    "L1": LevelExpectation(Fraction(4, 5), Fraction(3, 5)),
+    "L2": LevelExpectation(Fraction(9, 10), Fraction(4, 5)),
+    "L3": LevelExpectation(Fraction(19, 20), Fraction(19, 20)),
+}
+
+
 REVIEW_STATES = ("pending", "approved", "returned", "resubmitted")
 REVIEW_CHOICES = ("counted", "not_counted")
 
@@ -156,6 +173,8 @@ class Ruleset:
     no_data: NoDataRule = NoDataRule()
     plausibility: Plausibility = Plausibility()
     review: ReviewCounting = ReviewCounting()
+    # reporting.expected: each level's expected completeness and timeliness (shown, never scored)
+    reporting_expected: dict[str, LevelExpectation] = field(default_factory=lambda: dict(DEFAULT_EXPECTED))
 
     def grade_of(self, score: Fraction, vetoed: bool = False) -> str:
         if vetoed:
@@ -212,6 +231,11 @@ class Ruleset:
             ),
             plausibility=Plausibility.from_mapping(raw.get("plausibility") or {}),
             review=ReviewCounting.from_mapping(raw.get("review") or {}),
+            reporting_expected=DEFAULT_EXPECTED
+            | {
+                str(level): LevelExpectation(_frac(e["completeness"]), _frac(e["timeliness"]))
+                for level, e in (raw["reporting"].get("expected") or {}).items()
+            },
         )
 
 

@@ -23,6 +23,7 @@ from ..cases import (
     ExemptionGranted,
     RatingSubmitted,
 )
+from ..domain import maturity
 from ..domain.errors import UnknownEvent, UnknownOrganization
 from ..domain.periods import Period
 from ..domain.ruleset import available_versions
@@ -123,7 +124,9 @@ async def get_institution(
     require_reader(who, [institution_id])
     if ruleset:
         return await ev.replay(Period.parse(period), institution_id, ruleset)
-    return await views.institution(ev.models, period_of(period), institution_id, compare)
+    answer = await views.institution(ev.models, period_of(period), institution_id, compare)
+    rs = ev.in_force.get(period_of(period), ev.ruleset)  # its completeness and timeliness against its level's
+    return answer | {"against_level": maturity.against_level(answer, rs)}
 
 
 @router.get("/periods/{period}/institutions/{institution_id}/changes")

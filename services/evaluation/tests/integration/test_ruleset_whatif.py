@@ -197,3 +197,33 @@ async def test_a_draft_is_replayed_for_all_institutions_diffed_and_published_by_
     assert w1_card["ruleset"] == "2027.1"
     inst_rows = {r["id"]: r for r in all_inst["items"]}
     assert w1_card["score"] == inst_rows["w1"]["score_after"]
+
+
+async def test_the_overview_and_the_drill_down_read_each_institution_against_its_own_level(service: Any) -> None:
+    """Maturity-fair comparison: an L1 and an L3 institution with the same reports are judged each
+    against its own level's expectation (grace days and expected rates from the ruleset)."""
+    s = service
+    q2 = "2026-Q2"
+    for inst, level in (("f1", "L1"), ("f3", "L3")):
+        await s.institution(inst, level=level, name=f"机构{inst}")
+        await s.branch(f"{inst}-b", [inst])
+        await s.member(f"{inst}-m", f"{inst}-b", inst)
+        for month in (4, 5, 6):  # each meeting received five days after the month ended
+            held, received = at(2026, month, 5), at(2026, month + 1, 5)
+            for kind in ("branch_committee_meeting", "theme_party_day"):
+                await s.meeting(f"{inst}-b", inst, kind, held, [f"{inst}-m"], 1, received)
+    await s.settle()
+    sec = s.token()
+    assert (await s.client.post(f"/api/v1/periods/{q2}/rescore", headers=sec)).status_code == 200
+    o = (await s.client.get("/api/v1/overview", headers=sec, params={"period": q2})).json()
+    levels = {x["reporting_level"]: x for x in o["by_level"]}
+    assert (levels["L1"]["grace_days"], levels["L1"]["expected_timeliness"]) == (10, 60.0)
+    assert (levels["L3"]["grace_days"], levels["L3"]["expected_timeliness"]) == (1, 95.0)
+    assert o["maturity_note"].startswith("各机构按同一义务日历计算报送完整率与及时率")
+    f1 = (await s.client.get(f"/api/v1/periods/{q2}/institutions/f1", headers=sec)).json()
+    f3 = (await s.client.get(f"/api/v1/periods/{q2}/institutions/f3", headers=sec)).json()
+    # five days late is on time within L1's ten days of grace, late for L3's one
+    assert f1["timeliness"] > f3["timeliness"]
+    assert f1["against_level"]["reporting_level"] == "L1" and f1["against_level"]["timeliness_gap"] is not None
+    assert f3["against_level"]["meets"] is False and f3["against_level"]["expected_completeness"] == 95.0
+    assert levels["L3"]["meeting_expectation"] == 0 and levels["L3"]["institutions"] == 1

@@ -98,3 +98,30 @@ async def test_a_draft_is_checked_replayed_diffed_and_published_by_a_second_user
     await second.locator("#publish").scroll_into_view_if_needed()
     await second.screenshot(path=str(artifacts / "16-ruleset-published.png"), full_page=False)
     assert errors == []
+
+
+async def test_the_overview_compares_each_reporting_level_against_its_own_expectation(
+    browser: Browser, quarter: Any, artifacts: Path
+) -> None:
+    errors: list[str] = []
+    page = await (await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")).new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{quarter.server.url}/?token={quarter.token()}&period={PERIOD}#/overview")
+    await page.wait_for_selector('#view[data-ready="overview"] #maturity', timeout=30_000)
+    note = await page.inner_text("#maturity-note")
+    assert note.startswith("各机构按同一义务日历计算报送完整率与及时率") and "L1 10 天" in note, note
+    rows = {r.split("\t")[0]: r.split("\t") for r in (await page.inner_text("#by-level tbody")).splitlines()}
+    # i2 reports by spreadsheet (L1, 10 days' grace, 80% / 60% expected), i3 streams (L3, 1 day, 95% / 95%)
+    assert rows["L1"][1:3] == ["1", "10"] and rows["L1"][4] == "80.00%" and rows["L1"][6] == "60.00%", rows
+    assert rows["L3"][1:3] == ["1", "1"] and rows["L3"][4] == "95.00%", rows
+    bars = await page.evaluate("() => window.__charts['chart-levels'].getOption().xAxis[0].data")
+    assert bars == ["L1", "L2", "L3"]
+    await page.locator("#maturity").scroll_into_view_if_needed()
+    await page.screenshot(path=str(artifacts / "16-overview-by-reporting-level.png"), full_page=False)
+
+    await page.goto(f"{quarter.server.url}/?token={quarter.token()}&period={PERIOD}#/institution/i2")
+    await page.wait_for_selector("#against-level", timeout=30_000)
+    line = await page.inner_text("#against-level")
+    assert line.startswith("L1 本级期望 80.00% / 60.00%") and ("达标" in line or "未达标" in line), line
+    await page.screenshot(path=str(artifacts / "16-institution-against-its-level.png"), full_page=False)
+    assert errors == []

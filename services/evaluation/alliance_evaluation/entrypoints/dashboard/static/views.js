@@ -56,10 +56,32 @@ V.overview = async (view, s) => {
       <table id="classes"><thead><tr><th>${t("ownership")}</th><th>${t("reporting_level")}</th><th class="n">${t("institutions")}</th><th class="n">${t("completeness")}</th><th class="n">${t("timeliness")}</th><th class="n">${t("average_score")}</th>${Dash.GRADES.map((g) => `<th class="n">${t(g)}</th>`).join("")}</tr></thead>
       <tbody>${o.by_class.map((x) => `<tr><td>${E(t(x.ownership))}</td><td>${E(x.reporting_level)}</td><td class="n">${x.institutions}</td><td class="n">${Dash.pct(x.completeness)}</td><td class="n">${Dash.pct(x.timeliness)}</td><td class="n">${Dash.num(x.average_score)}</td>${Dash.GRADES.map((g) => `<td class="n">${x.grades[g] || 0}</td>`).join("")}</tr>`).join("")}</tbody></table></div></div>
     </div>`;
+  view.insertAdjacentHTML("beforeend", maturityPanel(o));
+  if ((o.by_level || []).length) Dash.levelChart("chart-levels", o.by_level);
   Dash.gradePie("chart-grades", o.grades);
   Dash.trendChart("chart-trend", tr.items, false);
   Dash.classChart("chart-classes", o.by_class);
 };
+
+// 按上报成熟度公平比较: each level against its own expectation, and how they are compared
+const maturityPanel = (o) => (o.by_level && o.by_level.length ? `<div class="panel" id="maturity"><h2>${t("maturity_fair")}</h2>
+  <p class="muted" id="maturity-note">${E(bi(o.maturity_note || ""))}</p>
+  <div class="grid2"><div id="chart-levels" class="chart"></div>
+  <table id="by-level" style="align-self: start"><thead><tr><th>${t("reporting_level")}</th><th class="n">${t("institutions")}</th><th class="n">${t("grace_days")}</th><th class="n">${t("completeness")}</th><th class="n">${t("level_target")}</th><th class="n">${t("timeliness")}</th><th class="n">${t("level_target")}</th><th class="n">${t("level_meeting")}</th></tr></thead>
+  <tbody>${o.by_level.map((x) => `<tr data-level="${E(x.reporting_level)}"><td>${E(x.reporting_level)}</td><td class="n">${x.institutions}</td><td class="n">${x.grace_days ?? "—"}</td><td class="n">${Dash.pct(x.completeness)}</td><td class="n muted">${Dash.pct(x.expected_completeness)}</td><td class="n">${Dash.pct(x.timeliness)}</td><td class="n muted">${Dash.pct(x.expected_timeliness)}</td><td class="n">${x.meeting_expectation} / ${x.judged}</td></tr>`).join("")}</tbody></table></div></div>` : "");
+
+Dash.levelChart = (id, levels) => Dash.chart(id, {
+  tooltip: { trigger: "axis" }, legend: { bottom: 0 },
+  grid: { left: 40, right: 20, top: 20, bottom: 50 },
+  xAxis: { type: "category", data: levels.map((x) => x.reporting_level) },
+  yAxis: { type: "value", min: 0, max: 100 },
+  series: [
+    { name: t("completeness"), type: "bar", itemStyle: { color: "#5b8ff9" }, data: levels.map((x) => x.completeness) },
+    { name: t("timeliness"), type: "bar", itemStyle: { color: "#e98f36" }, data: levels.map((x) => x.timeliness) },
+    { name: `${t("completeness")} · ${t("level_target")}`, type: "scatter", symbol: "rect", symbolSize: [28, 3], itemStyle: { color: "#1d39c4" }, data: levels.map((x) => x.expected_completeness) },
+    { name: `${t("timeliness")} · ${t("level_target")}`, type: "scatter", symbol: "rect", symbolSize: [28, 3], itemStyle: { color: "#ad4e00" }, data: levels.map((x) => x.expected_timeliness) },
+  ],
+});
 
 const groupLabel = Dash.groupLabel;
 
@@ -126,11 +148,15 @@ const indicatorChart = (id, card) => Dash.chart(id, {
   ],
 });
 
+// 本级期望: the institution's completeness and timeliness against its own reporting level's expectation
+const levelLine = (a) => (a ? `<div class="k" id="against-level">${t("level_expected", { l: E(a.reporting_level), c: Dash.pct(a.expected_completeness), t: Dash.pct(a.expected_timeliness) })}
+  ${a.meets === null ? "" : `<span class="badge ${a.meets ? "excellent" : "fail"}">${t(a.meets ? "level_meets" : "level_below")}</span>`}</div>` : "");
+
 const header = (card) => `${standingLine(card)}<div class="cards">
   <div class="card"><div class="k">${t("name")}</div><div class="v" id="card-name">${E(card.name || card.id)}</div>${kindBadge(card.kind)}</div>
   <div class="card"><div class="k">${t("score")}</div><div class="v" id="card-score">${Dash.num(card.score)}</div></div>
   <div class="card"><div class="k">${t("grade")}</div><div class="v">${E(Dash.label(card.grade))}${card.vetoed ? ` · ${t("vetoed")}` : ""}</div></div>
-  <div class="card"><div class="k">${t("completeness")} / ${t("timeliness")}</div><div class="v">${Dash.pct(card.completeness)} / ${Dash.pct(card.timeliness)}</div></div>
+  <div class="card"><div class="k">${t("completeness")} / ${t("timeliness")}</div><div class="v">${Dash.pct(card.completeness)} / ${Dash.pct(card.timeliness)}</div>${levelLine(card.against_level)}</div>
   <div class="card"><div class="k">${t("ruleset")}</div><div class="v">${E(card.ruleset)}</div></div></div>`;
 
 const changesPanel = (ch) => {
