@@ -23,11 +23,11 @@ from alliance_shared.clock import Clock
 from alliance_shared.contracts.envelope import CloudEvent, EnvelopeError
 from alliance_shared.contracts.topics import ACTIVITY_EVENTS, ACTIVITY_INGEST, ACTIVITY_REJECTED
 from alliance_shared.contracts.vocabulary import Channel, Role
-from alliance_shared.errors import DomainError, Forbidden
+from alliance_shared.errors import DomainError, Forbidden, Invalid
 from alliance_shared.http import CurrentUser
 from alliance_shared.pii import PiiVault
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..domain.model import Reporter, Submitted
 from ..handlers import IngestReport
@@ -172,6 +172,20 @@ def _envelope_errors(items: list[Submitted]) -> list[str]:
     return errors
 
 
+async def _message(request: Request) -> KafkaMessage:
+    """The body as a `KafkaMessage`; what is not one is 422 naming the field (never a bare 400)."""
+    try:
+        raw = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("请求体不是 JSON / the body is not JSON", field="$") from None
+    try:
+        return KafkaMessage.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first.get("loc", ())) or "$"
+        raise Invalid(f"消息格式无效 / invalid message: {first.get('msg')}", field=field) from None
+
+
 class KafkaMessage(BaseModel):
     """A message for `activity.ingest.v1` written out as JSON: its key, its headers (binary content
     mode: `ce_*` and `content-type`), and its value (the event's data, as JSON or as the text sent)."""
@@ -183,10 +197,16 @@ class KafkaMessage(BaseModel):
     value: Any = None
 
 
-@router.post("/kafka-messages:validate")
-async def validate_kafka_message(message: KafkaMessage, who: CurrentUser, service: ActivityDep) -> dict[str, Any]:
+@router.post(
+    "/kafka-messages:validate",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": KafkaMessage.model_json_schema()}}}
+    },
+)
+async def validate_kafka_message(request: Request, who: CurrentUser, service: ActivityDep) -> dict[str, Any]:
     """试运行 L3 Kafka 消息（键、ce_* 消息头、值）：逐项检查并说明消费者将如何处理，不存储、不发布 /
     dry-run an L3 Kafka message: what the consumer would do, nothing stored or published."""
+    message = await _message(request)
     if not who.is_machine and who.role not in (Role.INSTITUTION_ADMIN, Role.SECRETARIAT):
         raise Forbidden(
             "需用机构的 API 密钥或机构管理员身份 / use the institution's API key or admin role", field="role"

@@ -28,10 +28,10 @@ Lifecycle = Annotated[RulesetLifecycle, Depends(lifecycle)]
 
 
 def invalid(exc: DraftInvalid) -> JSONResponse:
-    """422 in the error shape (the first problem), and every problem in `problems`."""
+    """422 in the error shape (the first problem), every problem in its `problems`."""
     first = exc.problems[0]
     body = error_body("invalid_ruleset", first.reason, first.field)
-    body["problems"] = [p.as_dict() for p in exc.problems]
+    body["error"]["problems"] = [p.as_dict() for p in exc.problems]
     return JSONResponse(body, status_code=422)
 
 

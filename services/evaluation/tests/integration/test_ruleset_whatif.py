@@ -69,7 +69,8 @@ async def _quarter(s: Any) -> None:
     await s.meeting("w2-b", "w2", "branch_committee_meeting", at(2026, 7, 5), ["w2-m"], 1, at(2026, 7, 5))
     await s.settle()
     sec = s.token()
-    assert (await s.client.post(f"/api/v1/periods/{Q3}/rescore", headers=sec)).status_code == 200
+    rescored = await s.client.post(f"/api/v1/periods/{Q3}/rescore", headers=sec, params={"wait": "true"})
+    assert rescored.status_code == 200, rescored.text
 
 
 async def test_a_draft_is_replayed_for_all_institutions_diffed_and_published_by_a_second_approver(
@@ -89,8 +90,8 @@ async def test_a_draft_is_replayed_for_all_institutions_diffed_and_published_by_
     refused = await s.client.post("/api/v1/rulesets/drafts", headers=sec1, json=bad)
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["code"] == "invalid_ruleset"
-    assert {p["field"] for p in refused.json()["problems"]} == {"org_life", "branch_weights.private.orglife"}
-    assert refused.json()["problems"][0]["reason"].startswith("频次与出席占比之和须为 1")
+    assert {p["field"] for p in refused.json()["error"]["problems"]} == {"org_life", "branch_weights.private.orglife"}
+    assert refused.json()["error"]["problems"][0]["reason"].startswith("频次与出席占比之和须为 1")
     broken = await s.client.post("/api/v1/rulesets/drafts", headers=sec1,
                                  files={"file": ("draft.yaml", b"version: [1\n", "application/yaml")})  # fmt: skip
     assert broken.status_code == 422 and broken.json()["error"]["field"] == "file"
@@ -214,7 +215,8 @@ async def test_the_overview_and_the_drill_down_read_each_institution_against_its
                 await s.meeting(f"{inst}-b", inst, kind, held, [f"{inst}-m"], 1, received)
     await s.settle()
     sec = s.token()
-    assert (await s.client.post(f"/api/v1/periods/{q2}/rescore", headers=sec)).status_code == 200
+    rescored = await s.client.post(f"/api/v1/periods/{q2}/rescore", headers=sec, params={"wait": "true"})
+    assert rescored.status_code == 200, rescored.text
     o = (await s.client.get("/api/v1/overview", headers=sec, params={"period": q2})).json()
     levels = {x["reporting_level"]: x for x in o["by_level"]}
     assert (levels["L1"]["grace_days"], levels["L1"]["expected_timeliness"]) == (10, 60.0)

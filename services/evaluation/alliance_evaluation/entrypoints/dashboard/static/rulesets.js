@@ -193,7 +193,7 @@ RS.start = async () => {
     const body = await res.json();
     const box = document.getElementById("problems");
     if (res.status === 422) {
-      box.innerHTML = `<p class="error">${t("rs_problems")}</p><table><thead><tr><th>${t("rs_field")}</th><th>${t("rs_reason")}</th></tr></thead><tbody>${(body.problems || [body.error]).map((p) => `<tr><td>${Dash.esc(p.field)}</td><td>${Dash.esc(bi(p.reason || p.message))}</td></tr>`).join("")}</tbody></table>`;
+      box.innerHTML = `<p class="error">${t("rs_problems")}</p><table><thead><tr><th>${t("rs_field")}</th><th>${t("rs_reason")}</th></tr></thead><tbody>${((body.error && body.error.problems) || [body.error]).map((p) => `<tr><td>${Dash.esc(p.field)}</td><td>${Dash.esc(bi(p.reason || p.message))}</td></tr>`).join("")}</tbody></table>`;
       box.dataset.state = "invalid";
       return;
     }
