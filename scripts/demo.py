@@ -353,7 +353,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20261128)
     p.add_argument("--parallel", type=int, default=6, help="concurrent requests")
     p.add_argument("--import-rows", type=int, default=5000, help="rows per member roster file")
-    p.add_argument("--posted-share", type=float, default=0.1, help="share of members registered by POST /members")
+    p.add_argument("--posted-share", type=float, default=0.03,
+                   help="share of members registered by POST /members (the rest by roster import)")
     p.add_argument("--wait-s", type=float, help="how long to wait for the services to catch up (default: the size's)")
     return p
 
