@@ -27,6 +27,7 @@ from alliance_shared.errors import DomainError, Forbidden, Invalid
 from alliance_shared.http import CurrentUser
 from alliance_shared.pii import PiiVault
 from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..domain.model import Reporter, Submitted
@@ -63,16 +64,17 @@ def _data_check(report: IngestReport) -> dict[str, Any]:
     return _check("data", True, "事件内容与登记信息一致 / the data checks against the registry")
 
 
-@router.post("/webhooks/{institution_id}/validate")
+@router.post("/webhooks/{institution_id}/validate", response_model=None)
 async def validate_webhook(
     institution_id: str,
     request: Request,
     service: ActivityDep,
     x_timestamp: str = Header(""),
     x_signature: str = Header(""),
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """试运行签名回调：逐项检查时间戳、签名、信封与数据，说明真实回调将如何应答，不存储、不发布 /
-    dry-run the signed webhook: what it would answer, nothing stored or published."""
+    dry-run the signed webhook: what it would answer, nothing stored or published. Unsigned (or
+    stale), it answers 401 as the webhook does, the checks in the error object."""
     body = await request.body()
     clock: Clock = request.app.state.clock
     window = service.settings.webhook_window_s
@@ -134,8 +136,9 @@ async def validate_webhook(
         items = await submitted_items(request, service.settings)
     except DomainError as exc:
         checks.append(_check("envelope", False, exc.message, field=exc.field))
-        status = 401 if not authentic else exc.status
-        return {"dry_run": True, "channel": "webhook", "would_answer": status, "checks": checks, **NOTHING_KEPT}
+        if not authentic:
+            return _unsigned(checks)
+        return {"dry_run": True, "channel": "webhook", "would_answer": exc.status, "checks": checks, **NOTHING_KEPT}
     envelope_errors = _envelope_errors(items)
     checks.append(
         _check(
@@ -148,7 +151,7 @@ async def validate_webhook(
         checks.append(
             _check("data", False, "签名或时间戳无效，未检查数据 / not checked: signature or timestamp invalid")
         )
-        return {"dry_run": True, "channel": "webhook", "would_answer": 401, "checks": checks, **NOTHING_KEPT}
+        return _unsigned(checks)
     reporter = Reporter(subject=f"key:{key_id}", institution_id=institution_id, key_id=key_id)
     report = await service.ingest(items, Channel.WEBHOOK, reporter, dry_run=True)
     checks.append(_data_check(report))
@@ -160,6 +163,15 @@ async def validate_webhook(
         **_outcome(report),
         **NOTHING_KEPT,
     }
+
+
+def _unsigned(checks: list[dict[str, Any]]) -> JSONResponse:
+    """401, as the webhook answers an unsigned call (the signature is the dry run's credential too),
+    with the checks that say why in the error object; the data is not looked at."""
+    failed = next(c for c in checks if not c["ok"])
+    error = {"code": "unauthorized", "message": failed["detail"], "field": failed.get("field"),
+             "dry_run": True, "channel": "webhook", "would_answer": 401, "checks": checks, **NOTHING_KEPT}
+    return JSONResponse({"error": error}, status_code=401)
 
 
 def _envelope_errors(items: list[Submitted]) -> list[str]:

@@ -56,12 +56,13 @@ async def test_a_signed_webhook_dry_run_says_what_would_happen_and_stores_nothin
     assert answer["would_publish"] == {ACTIVITY_EVENTS: 1}
 
     # B's key for A, a stale timestamp, a malformed signature: 401 as the webhook would, told why
-    foreign = (
-        await platform.client.post(
-            "/api/v1/webhooks/inst-a/validate", content=good, headers=signed(platform, good, key_of="inst-b")
-        )
-    ).json()
-    assert foreign["would_answer"] == 401 and checks(foreign)["signature"] is False
+    refused = await platform.client.post(
+        "/api/v1/webhooks/inst-a/validate", content=good, headers=signed(platform, good, key_of="inst-b")
+    )
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    foreign = refused.json()["error"]
+    assert foreign["would_answer"] == 401 and foreign["field"] == "X-Signature"
+    assert checks(foreign)["signature"] is False
     assert checks(foreign)["data"] is False and "accepted" not in foreign  # not checked unsigned
     sig = next(c for c in foreign["checks"] if c["check"] == "signature")
     assert sig["detail"].startswith("签名与该机构的有效 API 密钥均不匹配") and sig["body_bytes"] == len(good)
@@ -71,13 +72,13 @@ async def test_a_signed_webhook_dry_run_says_what_would_happen_and_stores_nothin
         await platform.client.post(
             "/api/v1/webhooks/inst-a/validate", content=good, headers=signed(platform, good, ts=stale_ts)
         )
-    ).json()
+    ).json()["error"]
     timestamp = next(c for c in stale["checks"] if c["check"] == "timestamp")
     assert stale["would_answer"] == 401 and timestamp["ok"] is False and timestamp["skew_s"] == 301
     shape = await platform.client.post(
         "/api/v1/webhooks/inst-a/validate", content=good, headers=signed(platform, good) | {"X-Signature": "sha256=00"}
     )
-    assert checks(shape.json())["signature"] is False
+    assert shape.status_code == 401 and checks(shape.json()["error"])["signature"] is False
 
     # signed, but an unknown branch and a bad envelope: the data check names the event, the envelope the field
     unknown = json.dumps(meeting_event("conf-hook-2", org="org-elsewhere")).encode()
