@@ -13,19 +13,16 @@ the institution's organisations is told to an unauthenticated caller)."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 from typing import Any
 
-from alliance_shared.auth import webhook_signature
 from alliance_shared.clock import Clock
 from alliance_shared.contracts.envelope import CloudEvent, EnvelopeError
 from alliance_shared.contracts.topics import ACTIVITY_EVENTS, ACTIVITY_INGEST, ACTIVITY_REJECTED
 from alliance_shared.contracts.vocabulary import Channel, Role
 from alliance_shared.errors import DomainError, Forbidden, Invalid
 from alliance_shared.http import CurrentUser
-from alliance_shared.pii import PiiVault
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,6 +31,7 @@ from ..domain.model import Reporter, Submitted
 from ..handlers import IngestReport
 from .deps import ActivityDep, event_answer
 from .events import submitted_items
+from .streaming import webhook_signer
 
 router = APIRouter(prefix="/api/v1", tags=["conformance"])
 SIGNATURE_SHAPE = re.compile(r"^sha256=[0-9a-f]{64}$")
@@ -113,15 +111,7 @@ async def validate_webhook(
             )
         )
     else:
-        vault = PiiVault(service.settings.pii_encryption_key)
-        for key in await service.keys.live_keys_of(institution_id):
-            try:
-                expected = webhook_signature(vault.open(key["sealed_key"]), x_timestamp, body)
-            except ValueError:
-                continue
-            if hmac.compare_digest(expected, x_signature):
-                key_id = key["_id"]
-                break
+        key_id = await webhook_signer(service, institution_id, x_timestamp, body, x_signature)
         checks.append(
             _check(
                 "signature",

@@ -51,22 +51,29 @@ async def webhook(
         raise Unauthorized(BAD_SIGNATURE, field="X-Timestamp") from None
     if abs(clock.now().timestamp() - sent_at) > service.settings.webhook_window_s:
         raise Unauthorized(BAD_SIGNATURE, field="X-Timestamp")
-    vault = PiiVault(service.settings.pii_encryption_key)
-    key_id = None
-    for key in await service.keys.live_keys_of(institution_id):
-        try:
-            expected = webhook_signature(vault.open(key["sealed_key"]), x_timestamp, body)
-        except ValueError:
-            continue
-        if hmac.compare_digest(expected, x_signature):
-            key_id = key["_id"]
-            break
+    key_id = await webhook_signer(service, institution_id, x_timestamp, body, x_signature)
     if key_id is None:
         raise Unauthorized(BAD_SIGNATURE, field="X-Signature")
     reporter = Reporter(subject=f"key:{key_id}", institution_id=institution_id, key_id=key_id)
     items = await submitted_items(request, service.settings)
     report = await service.ingest(items, Channel.WEBHOOK, reporter)
     return JSONResponse(event_answer(report), status_code=202)
+
+
+async def webhook_signer(
+    service: ActivityDep, institution_id: str, timestamp: str, body: bytes, signature: str
+) -> str | None:
+    """The id of the institution's live key that signed `"{timestamp}.{body}"` as `signature`, or
+    None (the webhook and its dry run ask the same)."""
+    vault = PiiVault(service.settings.pii_encryption_key)
+    for key in await service.keys.live_keys_of(institution_id):
+        try:
+            expected = webhook_signature(vault.open(key["sealed_key"]), timestamp, body)
+        except ValueError:
+            continue
+        if hmac.compare_digest(expected, signature):
+            return str(key["_id"])
+    return None
 
 
 class L3Principals:

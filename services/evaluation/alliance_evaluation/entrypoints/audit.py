@@ -3,11 +3,12 @@ and paged by a cursor, and the same rows as a workbook (`GET /api/v1/audit.xlsx`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from alliance_shared.http import CurrentUser
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from .. import audit
@@ -26,52 +27,50 @@ HEADERS = [
 ]  # fmt: skip
 
 
-def _filters(actor: str | None, action: str | None, object_id: str | None, institution_id: str | None,
-             object_type: str | None, service: str | None, outcome: str | None) -> dict[str, str | None]:
-    return {"actor": actor, "action": action, "object_id": object_id, "institution_id": institution_id,
-            "object_type": object_type, "service": service, "outcome": outcome}  # fmt: skip
+@dataclass(frozen=True)
+class AuditQuery:
+    filters: dict[str, str | None]
+    since: datetime | None
+    until: datetime | None
+
+
+def _audit_query(
+    actor: Text = None,
+    action: Text = None,
+    object_id: Text = None,
+    institution_id: Text = None,
+    object_type: Text = None,
+    service: Text = None,
+    outcome: Text = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AuditQuery:
+    """The filters both the list and its workbook take, once."""
+    return AuditQuery({"actor": actor, "action": action, "object_id": object_id, "institution_id": institution_id,
+                       "object_type": object_type, "service": service, "outcome": outcome}, since, until)  # fmt: skip
+
+
+Filters = Annotated[AuditQuery, Depends(_audit_query)]
 
 
 @router.get("/audit")
 async def get_audit(
     who: CurrentUser,
     ev: Ev,
-    actor: Text = None,
-    action: Text = None,
-    object_id: Text = None,
-    institution_id: Text = None,
-    object_type: Text = None,
-    service: Text = None,
-    outcome: Text = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    q: Filters,
     cursor: Text = None,
     limit: Annotated[int, Query(ge=1, le=audit.MAX_LIMIT, description="每页条数，至多 500 / at most 500")] = 100,
 ) -> dict[str, Any]:
     """审计日志：谁、何时、做了什么、从哪里（最新在前；`next_cursor` 续页）/ the audit trail, newest first."""
-    filters = _filters(actor, action, object_id, institution_id, object_type, service, outcome)
-    return await audit.read(ev.models.trail, who, filters, since, until, cursor, limit)
+    return await audit.read(ev.models.trail, who, q.filters, q.since, q.until, cursor, limit)
 
 
 @router.get("/audit.xlsx")
-async def get_audit_workbook(
-    who: CurrentUser,
-    ev: Ev,
-    actor: Text = None,
-    action: Text = None,
-    object_id: Text = None,
-    institution_id: Text = None,
-    object_type: Text = None,
-    service: Text = None,
-    outcome: Text = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Response:
-    filters = _filters(actor, action, object_id, institution_id, object_type, service, outcome)
+async def get_audit_workbook(who: CurrentUser, ev: Ev, q: Filters) -> Response:
     rows: list[list[Any]] = []
     cursor: str | None = None
     while len(rows) < EXPORT_ROWS:
-        page = await audit.read(ev.models.trail, who, filters, since, until, cursor, audit.MAX_LIMIT)
+        page = await audit.read(ev.models.trail, who, q.filters, q.since, q.until, cursor, audit.MAX_LIMIT)
         rows.extend(
             [r["at"], r["action"], "拒绝 / denied" if r.get("outcome") == "denied" else "完成 / done", r["actor"],
              r.get("actor_role"), r.get("actor_key_id"), r.get("actor_institution_id"), r.get("ip"),
