@@ -5,13 +5,15 @@ then the fallback provider, then the dead letters. Also delivery receipts and ma
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from alliance_shared.mongo import VersionConflict
+from alliance_shared.mongo import VersionConflict, is_transient
 from alliance_shared.pii import PiiVault, mask_email, mask_phone
 from prometheus_client import Counter
 
@@ -27,6 +29,12 @@ from .handlers import Notifier, status_event
 
 log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=2)
+# how long a dispatcher keeps trying to record a send the channel accepted while the store is away
+RECORD_PATIENCE = timedelta(seconds=30)
+# "sending" for longer than this: its dispatcher stopped (a send takes at most the channel's
+# timeout, 15 s by default, then RECORD_PATIENCE to record it)
+SEND_LEASE = CLAIM_LEASE
+OUTCOME_UNKNOWN = "outcome_unknown"
 # what the deployment's AllianceDeliveryFailures alert watches
 DELIVERIES = Counter("alliance_deliveries_total", "Delivery attempts by outcome", ["channel", "status"])
 
@@ -44,7 +52,7 @@ class Channels:
 
 async def dispatch_due(n: Notifier, channels: Channels, limit: int = 100) -> int:
     """One pass of the dispatcher; returns how many deliveries it acted on."""
-    acted = 0
+    acted = await expire_unconfirmed(n, limit)
     for doc in await n.store.deliveries.due(n.clock.now(), limit):
         claimed = await n.store.deliveries.claim(doc["_id"], n.clock.now(), CLAIM_LEASE)
         if claimed is None:
@@ -148,75 +156,158 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
         await _fail(n, doc, f"template {doc['template']} missing", now, "template_missing")
         return
     context = await _context(n, doc)
-    provider_name = "smtp"
-    segments = 0
+    outgoing: _Outgoing | None
     try:
-        if doc["channel"] == "email":
-            mail = render_email(template, context)
-            text = mail.text
-            if doc.get("fallback_note") == BUDGET or await _sms_withheld_by_budget(n, rule, doc):
-                text = f"{SMS_BUDGET_NOTE}\n\n{text}"
-            receipt = await channels.mailer.send(
-                delivery_id=doc["_id"], to=address, subject=mail.subject, text=text
-            )
-        else:
-            provider = channels.sms[min(int(doc.get("provider_index", 0)), len(channels.sms) - 1)]
-            provider_name = provider.name
-            sms = render_sms(template, context)
-            segments = sms_segments(sms.text)
-            if await _over_budget(n, doc.get("institution_id"), segments):
-                await _budget_fallback(n, doc, now)
-                return
-            receipt = await provider.send(
-                SmsMessage(
-                    delivery_id=doc["_id"],
-                    phone=address,
-                    text=sms.text,
-                    template=template.name,
-                    params=sms.params,
-                    provider_codes=sms.provider_codes,
-                )
-            )
+        outgoing = await _render(n, channels, rule, template, context, doc, address)
+    except Exception as exc:  # a template error: no retry will fix it (the store's: the next pass)
+        if is_transient(exc):
+            raise
+        provider = "smtp" if doc["channel"] == "email" else _provider(channels, doc).name
+        await _attempt_failed(n, channels, doc, _unexpected(exc, provider), now)
+        return
+    if outgoing is None:
+        await _budget_fallback(n, doc, now)
+        return
+    # at most once: the send is claimed in the store before it happens; a dispatcher that stops
+    # between sending and recording leaves it "sending", which is never sent again by itself
+    doc = await _mark_sending(n, doc, outgoing.provider, now)
+    try:
+        receipt = await outgoing.send()
     except SendFailed as exc:
         await _attempt_failed(n, channels, doc, exc, now)
         return
-    except Exception as exc:  # a template error or a bug in an adapter: no retry will fix it
-        await _attempt_failed(
-            n,
-            channels,
-            doc,
-            SendFailed(
-                f"{type(exc).__name__}: {exc}"[:300],
-                transient=False,
-                provider=provider_name,
-                code="template_error" if type(exc).__module__.startswith("jinja2") else None,
-            ),
-            now,
-        )
+    except Exception as exc:  # a bug in an adapter: no retry will fix it
+        await _attempt_failed(n, channels, doc, _unexpected(exc, outgoing.provider), now)
         return
-    attempts = int(doc["attempts"]) + 1
-    sent = {**doc, "attempts": attempts, "provider": receipt.provider}
-    await n.store.deliveries.change(
+    await _record_sent(n, doc, receipt, now)
+    DELIVERIES.labels(doc["channel"], "sent").inc()
+    if outgoing.segments and doc.get("institution_id"):
+        await n.store.sms_budgets.record(
+            doc["institution_id"], local_day(now)[:7], outgoing.segments, outgoing.segments * _price_milli(n)
+        )
+
+
+@dataclass
+class _Outgoing:
+    """A rendered message, ready to go through its channel."""
+
+    provider: str
+    segments: int  # SMS parts (0 for an email)
+    send: Callable[[], Awaitable[SendReceipt]]
+
+
+def _provider(channels: Channels, doc: Doc) -> SmsProvider:
+    return channels.sms[min(int(doc.get("provider_index", 0)), len(channels.sms) - 1)]
+
+
+def _unexpected(exc: Exception, provider: str) -> SendFailed:
+    return SendFailed(
+        f"{type(exc).__name__}: {exc}"[:300],
+        transient=False,
+        provider=provider,
+        code="template_error" if type(exc).__module__.startswith("jinja2") else None,
+    )
+
+
+async def _render(
+    n: Notifier, channels: Channels, rule: Any, template: Any, context: dict[str, Any], doc: Doc, address: str
+) -> _Outgoing | None:
+    """The message rendered for its channel; None when an SMS would pass the institution's budget."""
+    if doc["channel"] == "email":
+        mail = render_email(template, context)
+        text = mail.text
+        if doc.get("fallback_note") == BUDGET or await _sms_withheld_by_budget(n, rule, doc):
+            text = f"{SMS_BUDGET_NOTE}\n\n{text}"
+        return _Outgoing(
+            "smtp",
+            0,
+            lambda: channels.mailer.send(delivery_id=doc["_id"], to=address, subject=mail.subject, text=text),
+        )
+    provider = _provider(channels, doc)
+    sms = render_sms(template, context)
+    segments = sms_segments(sms.text)
+    if await _over_budget(n, doc.get("institution_id"), segments):
+        return None
+    message = SmsMessage(
+        delivery_id=doc["_id"],
+        phone=address,
+        text=sms.text,
+        template=template.name,
+        params=sms.params,
+        provider_codes=sms.provider_codes,
+    )
+    return _Outgoing(provider.name, segments, lambda: provider.send(message))
+
+
+async def _mark_sending(n: Notifier, doc: Doc, provider: str, now: datetime) -> Doc:
+    """The delivery, claimed in the store as being sent now (its version moves: a dispatcher that
+    lost its lease meanwhile fails here, before sending). Neither history nor event: nothing
+    happened yet; what the send came to is recorded next."""
+    return await n.store.deliveries.change(
         doc,
         {
-            "status": "sent",
-            "attempts": attempts,
-            "provider": receipt.provider,
-            "provider_message_id": receipt.message_id,
-            "recipient_masked": masked,
-            "sent_at": now,
+            "status": "sending",
+            "sending_at": now,
+            "provider": provider,
+            "recipient_masked": doc["recipient_masked"],
             "updated_at": now,
-            "due_at": None,
-            "reason_zh": None,  # an earlier attempt's reason no longer says why it was not delivered
         },
-        {"status": "sent", "at": now, "attempt": attempts, "provider": receipt.provider},
-        [status_event(sent, "sent", now)],
+        None,
+        [],
     )
-    DELIVERIES.labels(doc["channel"], "sent").inc()
-    if segments and doc.get("institution_id"):
-        await n.store.sms_budgets.record(
-            doc["institution_id"], local_day(now)[:7], segments, segments * _price_milli(n)
-        )
+
+
+async def _record_sent(n: Notifier, doc: Doc, receipt: SendReceipt, now: datetime) -> None:
+    """Record what the channel accepted. The store may be restarting: the write is retried for
+    about RECORD_PATIENCE; an answer lost after the write landed shows as the delivery already
+    sent. A dispatcher that gives up leaves the delivery "sending" (see `expire_unconfirmed`)."""
+    attempts = int(doc["attempts"]) + 1
+    fields = {
+        "status": "sent",
+        "attempts": attempts,
+        "provider": receipt.provider,
+        "provider_message_id": receipt.message_id,
+        "sent_at": now,
+        "updated_at": now,
+        "due_at": None,
+        "reason_zh": None,  # an earlier attempt's reason no longer says why it was not delivered
+        "last_error_code": None,
+    }
+    history = {"status": "sent", "at": now, "attempt": attempts, "provider": receipt.provider}
+    sent = {**doc, "attempts": attempts, "provider": receipt.provider}
+    delay, deadline = 0.2, time.monotonic() + RECORD_PATIENCE.total_seconds()
+    while True:
+        try:
+            await n.store.deliveries.change(doc, fields, history, [status_event(sent, "sent", now)])
+            return
+        except VersionConflict:
+            fresh = await n.store.deliveries.get(doc["_id"])
+            if fresh is None or fresh["status"] in ("sent", "delivered"):
+                return  # the earlier try landed (its answer was lost), or a receipt came first
+            if fresh.get("last_error_code") != OUTCOME_UNKNOWN:
+                raise
+            doc = fresh  # given up on as unknown while the store was away: now it is known
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("recording delivery %s as sent failed (%s); trying again", doc["_id"], type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def expire_unconfirmed(n: Notifier, limit: int = 100) -> int:
+    """Deliveries left "sending" for longer than a dispatcher takes (it stopped between sending
+    and recording): sent or not, nobody knows. At most once: none is sent again by itself; each
+    fails with `outcome_unknown`, is dead-lettered where the secretariat sees it (and may retry it
+    after checking with the recipient), and a provider's receipt may still settle it."""
+    now, expired = n.clock.now(), 0
+    for doc in await n.store.deliveries.sending_before(now - SEND_LEASE, limit):
+        try:
+            await _fail(n, doc, "outcome unknown: interrupted between sending and recording", now, OUTCOME_UNKNOWN)
+            expired += 1
+        except VersionConflict:  # its dispatcher recorded it meanwhile
+            continue
+    return expired
 
 
 # -- each institution's SMS budget per month ---------------------------------------------------------
@@ -477,7 +568,7 @@ async def _apply_receipt(
     """Move a sent delivery to `status` once per receipt `key`; None when nothing changed (the
     receipt was seen before, or the delivery's outcome is already final)."""
     now = n.clock.now()
-    if doc["status"] in FINAL or not await n.store.receipts.first_time(
+    if _settled(doc) or not await n.store.receipts.first_time(
         key, {"delivery_id": doc["_id"], "status": status, "code": code}, now
     ):
         return None
@@ -505,11 +596,17 @@ async def _apply_receipt(
             return changed
         except VersionConflict:
             fresh = await n.store.deliveries.get(doc["_id"])
-            if fresh is None or fresh["status"] in FINAL:
+            if fresh is None or _settled(fresh):
                 return None
             doc = fresh
     await n.store.receipts.forget(key)  # so the provider's next push of it applies
     raise VersionConflict(f"delivery {doc['_id']} kept changing while a receipt was applied")
+
+
+def _settled(doc: Doc) -> bool:
+    """Final, so a receipt changes nothing — except a failure that only says nobody knows whether
+    it was sent: the provider's receipt is the answer."""
+    return doc["status"] in FINAL and doc.get("last_error_code") != OUTCOME_UNKNOWN
 
 
 async def requeue(n: Notifier, delivery_id: str) -> Doc:

@@ -4,7 +4,7 @@ setting); 4xx replies and connection trouble are transient, 5xx permanent."""
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 import aiosmtplib
 
@@ -24,7 +24,9 @@ class SmtpMailer:
         message["To"] = to
         message["Subject"] = subject
         message["Date"] = formatdate(localtime=False)
-        message_id = make_msgid(idstring=delivery_id, domain="alliance.local")
+        # the delivery's own id: a retry of the same delivery is the same message to a server or a
+        # mailbox that drops a Message-ID it has seen
+        message_id = f"<{delivery_id}@alliance.local>"
         message["Message-ID"] = message_id
         message["X-Delivery-Id"] = delivery_id
         message.set_content(text, charset="utf-8")

@@ -351,6 +351,14 @@ class Deliveries:
             .to_list(limit)
         )
 
+    async def sending_before(self, cutoff: datetime, limit: int) -> list[Doc]:
+        """Deliveries being sent since before `cutoff` (their dispatcher never recorded the outcome)."""
+        return (
+            await self._col.find({"status": "sending", "sending_at": {"$lte": cutoff}}, {"outbox": 0})
+            .sort("sending_at", 1)
+            .to_list(limit)
+        )
+
     async def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Doc | None:
         """Take a due delivery for one dispatcher; None if another has it or it is no longer due."""
         return await self._col.find_one_and_update(
@@ -365,12 +373,13 @@ class Deliveries:
         )  # no projection: the embedded store cannot
 
     async def change(
-        self, doc: Doc, fields: Mapping[str, Any], history: Mapping[str, Any], events: Events
+        self, doc: Doc, fields: Mapping[str, Any], history: Mapping[str, Any] | None, events: Events
     ) -> Doc:
         """Move `doc` (as read, at its version) to new fields, appending history and events."""
-        update = outbox_push(
-            {"$set": {**fields, "claimed_until": None}, "$push": {"history": dict(history)}}, events
-        )
+        update: Doc = {"$set": {**fields, "claimed_until": None}}
+        if history is not None:
+            update["$push"] = {"history": dict(history)}
+        update = outbox_push(update, events)
         return await update_versioned(self._col, doc["_id"], doc["version"], update)
 
     async def touch(self, delivery_id: str, fields: Mapping[str, Any]) -> None:

@@ -86,6 +86,7 @@ REASONS: dict[str, str] = {
     "template_missing": "消息模板缺失",
     "template_error": "消息模板渲染出错",
     "sms_budget_exceeded": "本机构本月短信预算已用完，改发邮件",
+    "outcome_unknown": "发送结果未知（发送后服务中断，未能记录结果，可能已送达）：请向收件人核实后再决定是否重发",
     "unreachable": "无法连接短信平台或邮件服务器",
     "smtp_refused": "收件人邮箱被邮件服务器拒收",
     "smtp_5.1.1": "邮箱地址不存在",

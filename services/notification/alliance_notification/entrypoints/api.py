@@ -110,7 +110,7 @@ async def list_deliveries(
     user: CurrentUser,
     organization_id: str | None = None,
     institution_id: str | None = None,
-    status: Literal["queued", "deferred", "sent", "delivered", "failed", "cancelled"] | None = None,
+    status: Literal["queued", "deferred", "sending", "sent", "delivered", "failed", "cancelled"] | None = None,
     channel: Literal["email", "sms"] | None = None,
     rule: str | None = None,
     page: Page = 1,
