@@ -157,11 +157,11 @@ class Runtime:
 
     async def readiness(self) -> dict[str, bool]:
         """Kafka and the store answer, and every consumer is consuming (none braked, crashed or
-        stuck on a store command)."""
+        stuck on a store command; each given its partitions, and caught up or committing)."""
         return {
             "store": self.mongo is not None and await ping(self.db),
             "kafka": self.publisher is not None and await self.publisher.ready(),
-            "consumers": all(r.healthy for r in self.runners),
+            "consumers": all(r.ready for r in self.runners),
         }
 
 

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -83,6 +83,9 @@ class ConsumerPolicy:
     brake_min_sources: int = 3  # distinct sources a run must span to stop the consumer
     batch_max_records: int = 200
     auto_offset_reset: str = "earliest"
+    # behind and nothing committed for this long: not consuming, so not ready (a batch of
+    # `batch_max_records` takes seconds; the fault campaign calls 30 s of it a readiness lie)
+    stall_s: float = 20.0
 
 
 @dataclass
@@ -130,11 +133,16 @@ class ConsumerRunner:
         self._bootstrap_servers = bootstrap_servers
         self._client_id = client_id or group_id
         self._security = dict(security or {})  # alliance_shared.kafka.security
+        # what readiness and the lag metric read: the offsets this member committed (or found
+        # committed when it was given the partition), whether the group has given it its share
+        # since the run started, and when it last made progress (committed, or had nothing to do)
+        self._committed: dict[TopicPartition, int] = {}
+        self._joined = False
+        self._progress_at = float("-inf")
         self._consumer = self._new_consumer()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            *(self._prefix + t for t in self.topics),
             bootstrap_servers=self._bootstrap_servers,
             group_id=self.group_id,
             client_id=self._client_id,
@@ -155,9 +163,41 @@ class ConsumerRunner:
 
     @property
     def healthy(self) -> bool:
-        """Consuming: not braked, not crashed, not stuck on a store command that keeps failing."""
+        """Not braked, not crashed, not stuck on a store command that keeps failing."""
         s = self.state
         return s.stopped_reason is None and s.crashed is None and s.waiting_for is None
+
+    @property
+    def ready(self) -> bool:
+        """What readiness asks: `healthy` and `consuming`."""
+        return self.healthy and self.consuming
+
+    @property
+    def consuming(self) -> bool:
+        """Running, given its partitions by the group (an empty share counts) and caught up on
+        them, or behind and committing: behind for `policy.stall_s` with nothing committed (a
+        handler that hangs, a batch that never ends, a group that never assigned) is not."""
+        if not self.state.running or not self._joined:
+            return False
+        lag = self.lag()
+        if lag is None:
+            return False
+        now = time.monotonic()
+        if lag == 0:
+            self._progress_at = now
+            return True
+        return now - self._progress_at < self.policy.stall_s
+
+    def lag(self) -> int | None:
+        """Records on this member's partitions past what it committed (None: not known yet — a
+        partition not fetched from, or its committed offset not read yet)."""
+        total = 0
+        for tp in self._consumer.assignment():
+            highwater, committed = self._consumer.highwater(tp), self._committed.get(tp)
+            if highwater is None or committed is None:
+                return None
+            total += max(0, highwater - committed)
+        return total
 
     async def run(self) -> None:
         """Consume until `stop()` or the brake. An error that escapes ends the run with
@@ -168,7 +208,11 @@ class ConsumerRunner:
             self._consumer = self._new_consumer()
             self.state.restarts += 1
         self._uncommitted = 0
+        self._joined, self._progress_at = False, float("-inf")
+        self._committed.clear()
         try:
+            # subscribed before the start, which then waits for the group's first assignment
+            self._consumer.subscribe([self._prefix + t for t in self.topics], listener=_Assignments(self))
             await self._consumer.start()
         except BaseException as exc:
             self.state.crashed = f"{type(exc).__name__}: {exc}"[:500]
@@ -176,6 +220,7 @@ class ConsumerRunner:
                 await self._consumer.stop()
             raise
         self.state.running, self.state.crashed = True, None
+        lag = asyncio.create_task(self._watch_lag(), name=f"lag:{self.group_id}")
         try:
             while not self._stopping.is_set():
                 batches = await self._consumer.getmany(timeout_ms=500)
@@ -183,13 +228,15 @@ class ConsumerRunner:
                     await self._handle_partition_batch(tp, records)
                     if self._stopping.is_set():
                         break
-                await self._record_lag()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self.state.crashed = f"{type(exc).__name__}: {exc}"[:500]
             raise
         finally:
             self.state.running = False
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
             try:
                 await self._consumer.stop()
             except Exception:  # leaving the group is best effort on shutdown
@@ -199,7 +246,7 @@ class ConsumerRunner:
         if self._only_types is not None:
             wanted = [r for r in records if _ce_type(r) in self._only_types]
             if not wanted and records:  # nothing for us: move on without decoding any of it
-                await self._consumer.commit({tp: records[-1].offset + 1})
+                await self._commit(tp, records[-1].offset + 1)
                 return
             records = wanted
         arrived = [self._arrived(record) for record in records]
@@ -225,7 +272,7 @@ class ConsumerRunner:
             if dedupe is not None and failed:
                 await self._until_done("releasing dead-lettered claims", lambda: dedupe.release(failed))
             await self._end_batch()
-            await self._consumer.commit({tp: last_done + 1})
+            await self._commit(tp, last_done + 1)
             self.state.handled += self._uncommitted
             self._uncommitted = 0
 
@@ -237,6 +284,11 @@ class ConsumerRunner:
             return record, message, CloudEvent.from_kafka(message.headers, record.value)
         except EnvelopeError as exc:
             return record, message, exc
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        await self._consumer.commit({tp: offset})
+        self._committed[tp] = offset
+        self._progress_at = time.monotonic()
 
     async def _claim(self, arrived: Sequence[tuple[Any, ConsumedMessage, CloudEvent | EnvelopeError]]) -> set[int]:
         """The positions in `arrived` of events already applied: one dedupe command per batch."""
@@ -391,16 +443,50 @@ class ConsumerRunner:
         log.error("dead-lettered %s[%d]@%d after %d attempts: %s",
                   record.topic, record.partition, record.offset, attempts, reason)
 
-    async def _record_lag(self) -> None:
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position = await self._consumer.position(tp)
-            except Exception:  # a partition revoked mid-check has no position
-                continue
-            CONSUMER_LAG.labels(tp.topic, str(tp.partition), self.group_id).set(max(0, highwater - position))
+    async def _watch_lag(self, interval_s: float = 1.0) -> None:
+        """Every second, beside the loop (so a handler that hangs cannot freeze it): the committed
+        offset of a newly assigned partition read once, then `alliance_consumer_lag` per partition
+        from the committed offsets (what a restart would read again), and progress noted."""
+        while True:
+            for tp in self._consumer.assignment():
+                if tp not in self._committed:
+                    try:
+                        self._committed[tp] = await self._start_of(tp)
+                    except Exception:  # revoked meanwhile, the coordinator moving: next time
+                        continue
+                highwater, committed = self._consumer.highwater(tp), self._committed.get(tp)
+                if highwater is not None and committed is not None:
+                    CONSUMER_LAG.labels(tp.topic, str(tp.partition), self.group_id).set(max(0, highwater - committed))
+            self.consuming  # noqa: B018 -- caught up counts as progress even while nobody asks
+            await asyncio.sleep(interval_s)
+
+
+    async def _start_of(self, tp: TopicPartition) -> int:
+        """Where the group stands on `tp`: its committed offset, else where a reset starts (the log's
+        start for "earliest", its end for "latest"; not 0, which retention may have passed)."""
+        committed = await self._consumer.committed(tp)
+        if committed is not None:
+            return int(committed)
+        ends = (self._consumer.beginning_offsets if self.policy.auto_offset_reset == "earliest"
+                else self._consumer.end_offsets)
+        return int((await ends([tp]))[tp])
+
+
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the runner when the group has given it its partitions; a partition given again is
+    read afresh (another member may have committed on it meanwhile)."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        for tp in revoked:
+            self._runner._committed.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        for tp in assigned:
+            self._runner._committed.pop(tp, None)
+        self._runner._joined = True
 
 
 _MAX_TRACKED_SOURCES = 10_000  # sources a forged flood can make the runner remember
