@@ -29,13 +29,18 @@ from alliance_shared.contracts import registry as reg
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import REGISTRY_EVENTS, TOPICS
-from alliance_shared.kafka.producer import EventPublisher
+from alliance_shared.kafka.producer import BATCH_BYTES, EventPublisher, Outgoing
 from alliance_shared.pii import PiiVault
 from alliance_shared.testing import namespace, serving, wait_for
 
+# members who report learning: a big institution's roster, so that a batch's plausibility check
+# reads what its members reported that day, as in the city (30 members made every batch read them all)
+LEARNERS = 5000
+
 
 async def seed(settings: ActivitySettings, db: Any) -> str:
-    """One institution, one branch of 30 members, one API key; returns the key."""
+    """One institution, one branch of 30 members (the meetings' attendees) and LEARNERS more members
+    of another branch (who report learning), one API key; returns the key."""
     key_id, api_key = generate_api_key()
     now = datetime.now(UTC)
     payloads: list[Any] = [
@@ -74,22 +79,35 @@ async def seed(settings: ActivitySettings, db: Any) -> str:
             )
             for i in range(30)
         ),
+        *(
+            reg.MemberRegistered(
+                member_id=f"bl-{i}",
+                organization_id="bench-org",
+                institution_id="bench-inst",
+                status="full",
+                joined_at=date(2020, 1, 1),
+            )
+            for i in range(LEARNERS)
+        ),
     ]
     publisher = EventPublisher(settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix)
     await publisher.start()
-    for p in payloads:
-        await publisher.publish(REGISTRY_EVENTS, envelope(p, source="/bench"), p.ordering_key())
+    await publisher.publish_many(
+        [Outgoing(REGISTRY_EVENTS, envelope(p, source="/bench"), p.ordering_key()) for p in payloads]
+    )
     await publisher.stop()
 
     async def projected() -> bool:
-        return await db["members"].count_documents({}) == 30 and await db["api_keys"].count_documents({}) == 1
+        return (
+            await db["members"].count_documents({}) == 30 + LEARNERS and await db["api_keys"].count_documents({}) == 1
+        )
 
     await wait_for(projected, timeout_s=60, what="the registry projection")
     return api_key
 
 
 def batch(run: int, size: int, kind: str = "meeting") -> list[dict[str, Any]]:
-    if kind == "learning":  # a learning platform's export: 30 members, a day each, up to 60 days back
+    if kind == "learning":  # a learning platform's export: LEARNERS members, a day each, up to 60 days back
         today = datetime.now(UTC).date()
         return [
             {
@@ -98,8 +116,8 @@ def batch(run: int, size: int, kind: str = "meeting") -> list[dict[str, Any]]:
                 "source": "/bench",
                 "type": "fpba.learning.completed.v1",
                 "data": {
-                    "member_id": f"bm-{i % 30}",
-                    "date": (today - timedelta(days=1 + (run * size + i) // 30 % 60)).isoformat(),
+                    "member_id": f"bl-{(run * size + i) % LEARNERS}",
+                    "date": (today - timedelta(days=1 + (run * size + i) // LEARNERS % 60)).isoformat(),
                     "minutes": 20 + i % 40,
                     "course": "学习贯彻党的二十大精神",
                 },
@@ -126,7 +144,9 @@ def batch(run: int, size: int, kind: str = "meeting") -> list[dict[str, Any]]:
     ]
 
 
-async def bench_api(settings: ActivitySettings, batches: int, size: int, kind: str = "meeting") -> float:
+async def bench_api(
+    settings: ActivitySettings, batches: int, size: int, kind: str = "meeting"
+) -> tuple[float, Counter[str]]:
     app = create_app(settings)
     async with serving(app, what="the activity service to serve", timeout_s=30) as port:
         api_key = await seed(settings, app.state.runtime.db)
@@ -134,14 +154,15 @@ async def bench_api(settings: ActivitySettings, batches: int, size: int, kind: s
         headers = {"X-Api-Key": api_key, "Content-Type": "application/cloudevents-batch+json"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
             started = time.perf_counter()
-            for body in bodies:
-                answer = await client.post("/api/v1/events", content=body, headers=headers)
-                assert answer.status_code == 202, (answer.status_code, answer.text[:800])
-                result = answer.json()
-                assert answer.status_code == 202 and result["accepted"] == size, answer.text[:500]
+            with cpu.spent() as used:
+                for body in bodies:
+                    answer = await client.post("/api/v1/events", content=body, headers=headers)
+                    assert answer.status_code == 202, (answer.status_code, answer.text[:800])
+                    result = answer.json()
+                    assert answer.status_code == 202 and result["accepted"] == size, answer.text[:500]
             elapsed = time.perf_counter() - started
         await app.state.runtime.mongo.drop_database(settings.database_name)
-        return elapsed
+        return elapsed, used
 
 
 async def bench_singles(settings: ActivitySettings, requests: int, parallel: int) -> tuple[float, Counter[str]]:
@@ -172,7 +193,9 @@ async def bench_singles(settings: ActivitySettings, requests: int, parallel: int
 async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int) -> float:
     """The same number of messages of the same shape, idempotent and acks=all, no service at all."""
     sample = CloudEvent.from_structured(batch(0, 1)[0] | {"channel": "batch", "institutionid": "bench-inst"})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=BATCH_BYTES
+    )
     await producer.start()
     try:
         started = time.perf_counter()
@@ -192,6 +215,12 @@ async def bench_raw_producer(bootstrap: str, topic: str, batches: int, size: int
         await producer.stop()
 
 
+def cpu_per_event(label: str, used: Counter[str], events: int) -> str:
+    """CPU per event by server ("python": the service and this client, in one process)."""
+    servers = ("python", "ferretdb", "postgresql", "kafka")
+    return f"  CPU per event, {label}: " + ", ".join(f"{name} {used[name] / events * 1e6:,.0f} µs" for name in servers)
+
+
 async def main(batches: int, size: int, kind: str = "meeting", singles: int = 0, parallel: int = 24) -> None:
     with local_infra() as infra:  # the servers named by KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI, or its own
         bootstrap, mongodb_uri = infra.kafka_bootstrap_servers, infra.mongodb_uri
@@ -205,26 +234,29 @@ async def main(batches: int, size: int, kind: str = "meeting", singles: int = 0,
         )
         create_topics(bootstrap, [f"{ns}.{t}" for t in TOPICS] + [f"{ns}.raw"], partitions=3)
         total = batches * size
-        api_s = await bench_api(settings, batches, size, kind)
+        api_s, api_cpu = await bench_api(settings, batches, size, kind)
         raw_s = await bench_raw_producer(bootstrap, f"{ns}.raw", batches, size)
         api_rate, raw_rate = total / api_s, total / raw_s
         print(f"events: {batches} batches x {size} = {total} ({kind})")
         print(f"batch API (HTTP -> checks -> store -> Kafka acks=all): {api_s:.2f} s, {api_rate:,.0f} events/s")
         print(f"raw aiokafka producer (acks=all, idempotent):          {raw_s:.2f} s, {raw_rate:,.0f} events/s")
         print(f"ratio API / raw producer: {api_rate / raw_rate:.2f}")
+        print(cpu_per_event("batch API", api_cpu, total))
         if singles:
             together, shared_cpu = await bench_singles(settings, singles, parallel)
             alone, alone_cpu = await bench_singles(
                 settings.model_copy(update={"ingest_pass_max_events": 1}), singles, parallel
             )
-            print(f"one-event requests, {parallel} at a time ({singles}), concurrent ones in a shared pass: "
-                  f"{together:.2f} s, {singles / together:,.0f} events/s")
-            print(f"the same, a pass per request (ingest_pass_max_events=1): "
-                  f"{alone:.2f} s, {singles / alone:,.0f} events/s · ratio shared / alone: {alone / together:.1f}")
+            print(
+                f"one-event requests, {parallel} at a time ({singles}), concurrent ones in a shared pass: "
+                f"{together:.2f} s, {singles / together:,.0f} events/s"
+            )
+            print(
+                f"the same, a pass per request (ingest_pass_max_events=1): "
+                f"{alone:.2f} s, {singles / alone:,.0f} events/s · ratio shared / alone: {alone / together:.1f}"
+            )
             for label, used in (("shared pass", shared_cpu), ("pass per request", alone_cpu)):
-                servers = ("python", "ferretdb", "postgresql", "kafka")
-                print(f"  CPU per event, {label}: " + ", ".join(
-                    f"{name} {used[name] / singles * 1e6:,.0f} µs" for name in servers))
+                print(cpu_per_event(label, used, singles))
 
 
 if __name__ == "__main__":
