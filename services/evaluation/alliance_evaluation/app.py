@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from alliance_shared.clock import Clock, SystemClock
@@ -91,7 +92,8 @@ def create_app(
     )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
     rulesets = RulesetLifecycle(ev, ruleset_store.RulesetStore(lambda: runtime.db))
-    long_work = Jobs(job_store.JobStore(lambda: runtime.db), clock, jobs.works(ev))
+    long_work = Jobs(job_store.JobStore(lambda: runtime.db), clock, jobs.works(ev),
+                     keep=timedelta(days=settings.jobs_keep_days))
     runtime.background = [*loops(ev), keep_warm(ev), rulesets.loop(), adopt_jobs(long_work)] if background else []
 
     app = create_service_app(

@@ -2,7 +2,10 @@
 jobs: the request answers 202 with the job's URL at once, the work runs in the background and
 writes its progress while it runs, and the job's document in the store says how it ended. A
 request for work already running joins it; a job whose process stopped (its heartbeat went
-quiet) is taken over and run again by a live replica, so a restart loses none."""
+quiet) is taken over and run again by a live replica, so a restart loses none. A job that ended is
+kept for `keep` (JOBS_KEEP_DAYS, 7 days by default: its status URL answers meanwhile, then 404),
+then removed when the next job starts — the store has no TTL index, and jobs start a few times an
+hour at most, so the collection holds that many days of jobs and never grows past them."""
 
 from __future__ import annotations
 
@@ -40,10 +43,12 @@ Work = Callable[[Doc, Progress], Awaitable[Mapping[str, Any]]]  # (the job, its 
 
 
 class Jobs:
-    def __init__(self, store: JobStore, clock: Clock, works: Mapping[str, Work]) -> None:
+    def __init__(self, store: JobStore, clock: Clock, works: Mapping[str, Work],
+                 keep: timedelta = timedelta(days=7)) -> None:
         self.store = store
         self.clock = clock
         self.works = dict(works)
+        self.keep = keep
         self.owner = uuid.uuid4().hex  # this process
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -71,6 +76,9 @@ class Jobs:
         job, created = await self.store.open(doc)
         if created:
             self._spawn(job)
+            pruned = await self.store.prune(now - self.keep)
+            if pruned:
+                log.info("%d job(s) that ended before %s removed", pruned, (now - self.keep).isoformat())
         return job, created
 
     async def wait(self, job_id: str) -> Doc | None:

@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 Doc = dict[str, Any]
 JOBS = "jobs"
 ACTIVE = ("queued", "running")
+ENDED = ("succeeded", "failed")
 
 INDEXES = (
     # sparse: only the jobs still running hold a key, and each key once
@@ -57,6 +58,12 @@ class JobStore:
     async def finish(self, job_id: str, fields: Mapping[str, Any]) -> None:
         """The job's end (succeeded or failed): its key is free for the next request."""
         await self._col.update_one({"_id": job_id}, {"$set": dict(fields), "$unset": {"running_key": ""}})
+
+    async def prune(self, ended_before: datetime) -> int:
+        """Remove the jobs that ended (succeeded or failed) before `ended_before`; how many."""
+        result = await self._col.delete_many(
+            {"state": {"$in": list(ENDED)}, "finished_at": {"$lt": ended_before}})
+        return int(result.deleted_count)
 
     async def active(self) -> list[Doc]:
         """Every job not yet ended, whichever process runs it (or ran it before it stopped)."""
