@@ -414,16 +414,23 @@ class Channels:
             self._count("L3 webhook", answer.json(), len(events[chunk : chunk + 1000]))
 
     async def stream(self, inst: Institution, events: list[dict[str, Any]]) -> None:
-        """L3: binary-mode CloudEvents on activity.ingest.v1, keyed by organisation (or member)."""
+        """L3: binary-mode CloudEvents on activity.ingest.v1, keyed by organisation (or member), each
+        record signed with the institution's API key as its own producer signs it (the principal
+        headers activity checks where L3_PRINCIPAL_CHECK is on)."""
+        from alliance_shared.auth import key_id_of
         from alliance_shared.contracts.envelope import CloudEvent
         from alliance_shared.contracts.topics import ACTIVITY_INGEST
+        from alliance_shared.kafka.principal import signed
         from alliance_shared.kafka.producer import Outgoing
 
+        key_id = key_id_of(inst.api_key or "")
+        if key_id is None or inst.api_key is None:
+            raise RuntimeError(f"L3 institution {inst.id} has no API key to sign its records with")
         outgoing = []
         for e in events:
             ce = CloudEvent.from_structured(e).with_extensions(institutionid=inst.id)
             key = e["data"].get("organization_id") or e["data"].get("member_id")
-            outgoing.append(Outgoing(ACTIVITY_INGEST, ce, key))
+            outgoing.append(signed(Outgoing(ACTIVITY_INGEST, ce, key), key_id, inst.api_key))
         for chunk in range(0, len(outgoing), 500):
             await self.publisher.publish_many(outgoing[chunk : chunk + 500])
         self._sent("L3 Kafka", len(outgoing))

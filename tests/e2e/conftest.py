@@ -61,6 +61,9 @@ def platform(infra: object, outside: Outside) -> Iterator[Platform]:
         "SECRETARIAT_EMAIL": SECRETARIAT_EMAIL,
         "DISPATCH_INTERVAL_S": "0.5",
         "RESCORE_INTERVAL_S": "1",
+        # activity requires each L3 record's signed principal, as in production (off by default in
+        # development); the suite's producers sign theirs, and the demo's
+        "L3_PRINCIPAL_CHECK": "true",
     }
     per_service = {name: {"MONGODB_DATABASE": f"{ns}-{name}"} for name in SERVICES}
     per_service["activity"]["REGISTRY_URL"] = f"http://127.0.0.1:{ports['registry']}"  # the L1 form's names

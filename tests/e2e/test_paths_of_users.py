@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from alliance_shared.auth import webhook_signature
+from alliance_shared.auth import key_id_of, webhook_signature
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import ACTIVITY_INGEST
+from alliance_shared.kafka.principal import signed
 from alliance_shared.kafka.producer import EventPublisher, Outgoing
 from alliance_shared.testing import wait_for
 from e2e_alliance import Alliance
@@ -119,7 +120,8 @@ async def test_an_institution_reports_through_every_channel_and_each_event_count
         assert answer["accepted"] == 1, answer
         a.posted["webhook"] = [lesson["id"]]
 
-        # L3: binary-mode CloudEvents on activity.ingest.v1, keyed by the organisation
+        # L3: binary-mode CloudEvents on activity.ingest.v1, keyed by the organisation, each record
+        # signed with the institution's key (the e2e platform checks the principal as production does)
         general = CloudEvent.from_structured(
             meeting(a.branch, "branch_general_meeting", days_ago(1), a.members[:3], source=SOURCE)
         ).with_extensions(institutionid=a.institution_id)
@@ -128,8 +130,8 @@ async def test_an_institution_reports_through_every_channel_and_each_event_count
         )
         await publisher.start()
         try:
-            await publisher.publish_many([_outgoing(ACTIVITY_INGEST, general, a.branch)])
-            await publisher.publish_many([_outgoing(ACTIVITY_INGEST, general, a.branch)])  # sent twice
+            await publisher.publish_many([_outgoing(a, general, a.branch)])
+            await publisher.publish_many([_outgoing(a, general, a.branch)])  # sent twice
         finally:
             await publisher.stop()
         a.posted["stream"] = [general.id]
@@ -245,5 +247,8 @@ def expect_bytes(answer: httpx.Response) -> bytes:
     return answer.content
 
 
-def _outgoing(topic: str, e: CloudEvent, key: str) -> Outgoing:
-    return Outgoing(topic, e, key)
+def _outgoing(a: Alliance, e: CloudEvent, key: str) -> Outgoing:
+    """An L3 record as the institution's own producer writes it: signed with its API key."""
+    key_id = key_id_of(a.api_key)
+    assert key_id is not None
+    return signed(Outgoing(ACTIVITY_INGEST, e, key), key_id, a.api_key)

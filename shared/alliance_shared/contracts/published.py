@@ -14,6 +14,10 @@ from .catalog import ALL_PAYLOADS
 from .envelope import EXTENSIONS
 from .topics import ACTIVITY_INGEST, TOPICS, dlq
 
+# the names of alliance_shared.kafka.principal's headers (not imported: the contracts import no Kafka client)
+KEY_ID_HEADER = "alliance_keyid"
+SIGNATURE_HEADER = "alliance_signature"
+
 PUBLISHED_DIR = Path(__file__).parent / "published"
 SCHEMA_BASE = "https://alliance.example/schemas/"
 
@@ -44,24 +48,47 @@ def asyncapi() -> dict[str, Any]:
         | {"content-type": {"type": "string"}, "traceparent": {"type": "string"},
            "tracestate": {"type": "string"}},
     }
+    # an institution's own producer proves per record who wrote it (alliance_shared.kafka.principal)
+    l3_headers = {
+        "allOf": [
+            {"$ref": "#/components/schemas/CloudEventsBinaryHeaders"},
+            {
+                "type": "object",
+                "required": ["ce_institutionid", KEY_ID_HEADER, SIGNATURE_HEADER],
+                "properties": {
+                    KEY_ID_HEADER: {"type": "string", "description": "签名所用 API 密钥的 key_id / the key_id of "
+                                    "the institution's API key that signed the record (issued by registry)"},
+                    SIGNATURE_HEADER: {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$",
+                                       "description": "sha256=<hex>: HMAC-SHA256 keyed with that API key over "
+                                       'ce_id "\\n" ce_type "\\n" ce_institutionid "\\n" <the record\'s value as '
+                                       "sent>; the key must be live and be ce_institutionid's, else the record is "
+                                       "dead-lettered (L3_PRINCIPAL_CHECK)"},
+                },
+            },
+        ],
+    }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for topic, payloads in _topic_payloads().items():
         key = topic.replace(".", "_")
+        l3 = topic == ACTIVITY_INGEST
+        names = {p: f"L3{p.__name__}" if l3 else p.__name__ for p in payloads}
+        headers = "L3IngestHeaders" if l3 else "CloudEventsBinaryHeaders"
         channels[key] = {
             "address": topic,
-            "description": f"dead letters go to {dlq(topic)}",
-            "messages": {p.__name__: {"$ref": f"#/components/messages/{p.__name__}"} for p in payloads},
+            "description": (f"institutions' own systems, each record signed (headers {KEY_ID_HEADER}, "
+                            f"{SIGNATURE_HEADER}); " if l3 else "") + f"dead letters go to {dlq(topic)}",
+            "messages": {names[p]: {"$ref": f"#/components/messages/{names[p]}"} for p in payloads},
         }
         operations[f"publish_{key}"] = {"action": "send", "channel": {"$ref": f"#/channels/{key}"}}
         for p in payloads:
-            messages[p.__name__] = {
+            messages[names[p]] = {
                 "name": p.event_type,
-                "title": p.__name__,
+                "title": names[p],
                 "summary": (p.__doc__ or "").strip().splitlines()[0] if p.__doc__ else p.__name__,
                 "contentType": "application/json",
-                "headers": {"$ref": "#/components/schemas/CloudEventsBinaryHeaders"},
+                "headers": {"$ref": f"#/components/schemas/{headers}"},
                 "payload": {"$ref": f"schemas/{p.event_type}.json"},
                 "bindings": {"kafka": {"bindingVersion": "0.5.0"}},
             }
@@ -72,7 +99,8 @@ def asyncapi() -> dict[str, Any]:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": {"CloudEventsBinaryHeaders": headers_schema}},
+        "components": {"messages": messages,
+                       "schemas": {"CloudEventsBinaryHeaders": headers_schema, "L3IngestHeaders": l3_headers}},
     }
 
 

@@ -44,3 +44,17 @@ def test_schemas_validate_what_the_models_emit_and_refuse_what_they_refuse():
     jsonschema.validate(good, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**good, "meeting_kind": "picnic"}, schema)
+
+
+def test_the_ingest_topic_documents_the_signature_headers_the_consumer_checks():
+    from alliance_shared.kafka import principal
+
+    doc = json.loads((published.PUBLISHED_DIR / "asyncapi.json").read_text(encoding="utf-8"))
+    l3 = doc["components"]["schemas"]["L3IngestHeaders"]["allOf"][1]
+    assert set(l3["required"]) == {"ce_institutionid", principal.KEY_ID_HEADER, principal.SIGNATURE_HEADER}
+    signature = principal.record_signature("key", "id-1", "fpba.meeting.held.v1", "inst-1", b"{}")
+    assert jsonschema.Draft202012Validator({"pattern": l3["properties"][principal.SIGNATURE_HEADER]["pattern"]}
+                                           ).is_valid(signature)
+    ingest = doc["channels"]["activity_ingest_v1"]["messages"]
+    assert ingest and all(
+        doc["components"]["messages"][name]["headers"]["$ref"].endswith("/L3IngestHeaders") for name in ingest)
