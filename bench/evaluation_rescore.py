@@ -4,6 +4,7 @@
     .venv/bin/python -m alliance_localinfra exec -- .venv/bin/python bench/evaluation_rescore.py --store --size city
     ... --store --institutions 300 --branches 3000 --members 10000 --events 20000   # explicit counts
     ... --store --size city --profile                                  # + a pyinstrument profile of the rescore
+    ... --store --branches 30000 --parts scan,consume,latency --stream 40000 --rate 1000 --seconds 30
 
 Pure mode times `score_period` over a year of synthetic facts (indexing the quarter out of the year
 included), against a tenth of the branches.
@@ -13,6 +14,13 @@ city`: 3,000 institutions, 30,000 branches, 100,000 members, 200,000 activity ev
 quarter) and times the service's own rescore path (load the facts chunk by chunk, score, write
 cards, computations and rank rows, refresh the overview) for the whole quarter, then again with
 nothing changed, against a raw `insert_many` of the same score documents into the same store.
+Then (`--parts`) the lagging scan of every branch, against a raw `find` of the organisations and
+meetings it reads and a raw `insert_many` of as many lagging documents as it writes; and, when
+KAFKA_BOOTSTRAP_SERVERS is set, the service's consumer catching up on a backlog of `--stream`
+accepted activity events (events/s, and until their scores are written), against a raw aiokafka
+consumer of the same messages and a raw `insert_many` of their documents; and accepted → visible
+in the branch's score card while `--rate` events/s arrive for `--seconds` (p50 / p95), with the
+service's rescore loop running as it runs in the service.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alliance_evaluation.domain.facts import (
     Branch,
@@ -301,7 +310,9 @@ def _phases(ev) -> dict[str, float]:  # type: ignore[no-untyped-def]
     return spent
 
 
-async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: int, profile: bool) -> dict:  # type: ignore[type-arg]
+async def time_city(  # type: ignore[type-arg]
+    counts: tuple[int, int, int, int], period: Period, chunk: int, profile: bool, extra: list[str]
+) -> dict:
     """Load the alliance into a fresh database, then time the service's rescore of the quarter in a
     process of its own (its peak RSS is the service's, not the generator's) and the raw baseline
     (the same score documents by `insert_many`), in the same run."""
@@ -329,7 +340,7 @@ async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: in
             print(f"  loaded {len(items):>7,} {name:<13} {took:6.1f}s ({len(items) / took:,.0f} docs/s)", flush=True)
         del docs
         argv = [sys.executable, __file__, "--store", "--rescore-db", db_name, "--period", str(period)]
-        argv += ["--chunk", str(chunk), *(["--profile"] if profile else [])]
+        argv += ["--chunk", str(chunk), *(["--profile"] if profile else []), *extra]
         child = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
         assert child.stdout is not None
         async for line in child.stdout:
@@ -342,7 +353,8 @@ async def time_city(counts: tuple[int, int, int, int], period: Period, chunk: in
             raise SystemExit(f"the rescore process failed ({child.returncode})")
         scores = await db.scores.find({"period": str(period)}).to_list(None)
         out["cards"] = len(scores)
-        out["baseline_s"] = await _insert(db.baseline_scores, scores)
+        if scores:
+            out["baseline_s"] = await _insert(db.baseline_scores, scores)
         return out
     finally:
         await client.drop_database(db_name)
@@ -389,73 +401,378 @@ def _profile_threads(sessions: list) -> None:  # type: ignore[type-arg]
     scorebook._documents = profiled(scorebook._documents)
 
 
-async def rescore_in(db_name: str, period: Period, chunk: int, profile: bool) -> dict:  # type: ignore[type-arg]
-    """The service's rescore of the quarter over a loaded database, then again with nothing new."""
+async def rescore_in(  # type: ignore[type-arg]
+    db_name: str, period: Period, chunk: int, profile: bool, parts: set, stream: tuple, commands_wanted: bool = False
+) -> dict:
+    """The service's rescore of the quarter over a loaded database, then again with nothing new;
+    then the other `parts` (the lagging scan, the consumer)."""
     import resource
 
+    from alliance_shared.mongo import connect
+
+    commands = _command_log() if commands_wanted else None
+    client = connect(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
+    db = client[db_name]
+    out: dict = {"rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+    def part(name: str) -> None:
+        if commands is not None:
+            commands["part"] = name
+
+    try:
+        if "rescore" in parts:
+            part("rescore")
+            out |= await _rescore_parts(db, db_name, period, chunk, profile)
+        out["rss_rescore_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if "scan" in parts:
+            part("scan")
+            out |= await time_scan(db, period)
+            print(f"  scanned in {out['scan_s']:.1f}s", flush=True)
+        kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if kafka and parts & {"consume", "latency"}:
+            part("stream")
+            out |= await time_stream(db, kafka, period, *stream, parts)
+        out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if commands is not None:
+            _print_commands(commands)
+        return out
+    finally:
+        await client.close()
+
+
+async def _rescore_parts(db, db_name: str, period: Period, chunk: int, profile: bool) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The rescore of the whole quarter, every card new, then again with nothing new."""
     from alliance_evaluation.adapters.projections import Projections
     from alliance_evaluation.adapters.readmodels import ReadModels
     from alliance_evaluation.handlers import Evaluation
     from alliance_evaluation.settings import EvaluationSettings
     from alliance_shared.clock import FixedClock
-    from alliance_shared.mongo import connect
 
-    client = connect(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
-    db = client[db_name]
-    out: dict = {"rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out: dict = {}
+    settings = EvaluationSettings(mongodb_database=db_name, rescore_chunk=chunk)
+    ev = Evaluation(
+        Projections(db),
+        ReadModels(db),
+        load_ruleset("2026.1"),
+        FixedClock(datetime.combine(period.end + timedelta(days=5), datetime.min.time(), UTC)),
+        settings,
+    )
+    spent = _phases(ev)
+    profiler = None
+    threads: list = []
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="disabled")
+        _profile_threads(threads)
+        profiler.start()
+    out["probe_idle"] = await _probe(db, asyncio.sleep(3))
+    t1 = time.perf_counter()
+    cpu1 = time.process_time()
+    rescoring = asyncio.ensure_future(ev.rescore(period, trigger="bench"))
+    out["probe_busy"] = await _probe(db, rescoring)
+    out["changed"] = rescoring.result()
+    out["rescore_s"] = time.perf_counter() - t1
+    out["rescore_cpu_s"] = time.process_time() - cpu1
+    if profiler is not None:
+        profiler.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        target = ARTIFACTS / "evaluation_rescore.html"
+        target.write_text(profiler.output_html())
+        print(profiler.output_text(unicode=True, color=False, show_all=False)[:8000])
+        if threads:
+            from pyinstrument.renderers import ConsoleRenderer
+            from pyinstrument.session import Session
+
+            combined = threads[0]
+            for more in threads[1:]:
+                combined = Session.combine(combined, more)
+            print("  the work run in threads (scoring, rendering, building the documents):")
+            print(ConsoleRenderer(unicode=True, color=False, show_all=False).render(combined)[:8000])
+        print(f"  profile: {target}")
+    print(f"  rescored in {out['rescore_s']:.1f}s ({out['changed']:,} cards written)", flush=True)
+    out["phases"] = dict(spent)
+    spent.update(dict.fromkeys(spent, 0.0))
+    t2 = time.perf_counter()
+    out["unchanged"] = await ev.rescore(period, trigger="bench")
+    out["repeat_s"] = time.perf_counter() - t2
+    out["repeat_phases"] = dict(spent)
+    import bson
+
+    for name in ("scores", "computations", "ranks"):
+        docs = await db[name].find({}).to_list(300)
+        out[f"{name}_bytes"] = sum(len(bson.encode(d)) for d in docs) / max(1, len(docs))
+    return out
+
+
+PARTS = ("rescore", "scan", "consume", "latency")
+
+
+def _command_log() -> dict:  # type: ignore[type-arg]
+    """Every store command's time by (part, command, collection), through a PyMongo listener."""
+    from pymongo import monitoring
+
+    spent: dict = {"part": "", "by": {}}
+    collections: dict[int, str] = {}
+
+    class Listener(monitoring.CommandListener):
+        def started(self, event: Any) -> None:
+            collections[event.request_id] = str(event.command.get(event.command_name, ""))
+
+        def _add(self, event: Any) -> None:
+            name = event.command_name
+            key = (spent["part"], name, collections.pop(event.request_id, ""))
+            n, total = spent["by"].get(key, (0, 0.0))
+            spent["by"][key] = (n + 1, total + event.duration_micros / 1e6)
+
+        def succeeded(self, event: Any) -> None:
+            self._add(event)
+
+        def failed(self, event: Any) -> None:
+            self._add(event)
+
+    monitoring.register(Listener())
+    return spent
+
+
+def _print_commands(spent: dict) -> None:  # type: ignore[type-arg]
+    rows = sorted(spent["by"].items(), key=lambda kv: -kv[1][1])[:40]
+    print("  store commands by part and command (count, seconds):")
+    for (part, name, coll), (n, total) in rows:
+        print(f"    {part:<8} {name:<14} {coll:<20} {n:>7,} {total:8.2f}s")
+
+
+class RunningClock:
+    """The wall clock moved to `at` when the bench starts (marks and receipt times keep moving)."""
+
+    def __init__(self, at: datetime) -> None:
+        self._offset = at - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+
+async def time_scan(db, period: Period) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The lagging scan of every branch three days before the quarter ends (its rank rows read,
+    missing reports announced), against the raw reads and writes of the same documents."""
+    from alliance_evaluation.adapters.projections import Projections
+    from alliance_evaluation.adapters.readmodels import ReadModels
+    from alliance_evaluation.handlers import Evaluation
+    from alliance_evaluation.settings import EvaluationSettings
+    from alliance_shared.clock import FixedClock
+
+    clock = FixedClock(datetime.combine(period.end - timedelta(days=3), datetime.min.time(), UTC))
+    ev = Evaluation(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, EvaluationSettings())
+    out: dict = {}
+    t = time.perf_counter()
+    out["scan_counts"] = await ev.scan_lagging()
+    out["scan_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    again = await ev.scan_lagging()
+    out["scan_again_s"] = time.perf_counter() - t
+    out["scan_again_counts"] = again
+    # baseline: read what the scan reads (the branches, the meetings, the quarter's rank rows), write
+    # as many lagging-sized documents as it wrote
+    t = time.perf_counter()
+    orgs = await db.organizations.find({}, {"institution_ids": 1, "opened": 1, "closed": 1}).to_list(None)
+    query = {"type": "fpba.meeting.held.v1"}
+    meetings = await db.activities.find(query, {"organization_id": 1, "held_on": 1}).to_list(None)
+    ranks_ = await db.ranks.find({"period": str(period)}).to_list(None)
+    written = await db.lagging.count_documents({})
+    docs = [{"_id": f"raw-{n}", "status": "lagging", "institution_id": "i", "days_since_last_meeting": 61,
+             "period": str(period), "checked_at": clock.now()} for n in range(written)]  # fmt: skip
+    for k in range(0, len(docs), 2_000):
+        await db.baseline_lagging.insert_many(docs[k : k + 2_000], ordered=False)
+    out["scan_baseline_s"] = time.perf_counter() - t
+    out["scan_baseline_read"] = len(orgs) + len(meetings) + len(ranks_)
+    out["scan_written"] = written
+    return out
+
+
+async def _sample(db, limit: int = 5_000) -> tuple[list, list]:  # type: ignore[type-arg]
+    """Branches and members to report events for (each member with its branch and institution)."""
+    orgs = await db.organizations.find({"kind": "branch"}, {"institution_ids": 1}).to_list(limit)
+    members = await db.members.find({}, {"org_ids": 1, "institution_ids": 1}).to_list(limit * 4)
+    return orgs, members
+
+
+def _events(  # type: ignore[type-arg]
+    orgs: list, members: list, n: int, period: Period, now: datetime, seed: int = 11, meetings: float = 0.45
+) -> list:
+    """`n` accepted activity events as activity publishes them (`meetings` of them meetings, the
+    rest learning and dues, 8 to 1)."""
+    from alliance_shared.contracts import activity as act
+    from alliance_shared.contracts.catalog import envelope
+
+    rnd = random.Random(seed)
+    out = []
+    for k in range(n):
+        roll = rnd.random()
+        day = period.start + timedelta(days=rnd.randrange(90))
+        if roll < meetings:
+            org = orgs[rnd.randrange(len(orgs))]
+            payload: Any = act.MeetingHeld(
+                organization_id=org["_id"], meeting_kind="theme_party_day",
+                held_at=datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=2),
+                attendee_ids=[], expected_count=4, topic="bench",
+            )  # fmt: skip
+            inst = org["institution_ids"][0]
+        else:
+            m = members[rnd.randrange(len(members))]
+            inst = m["institution_ids"][0]
+            if roll < meetings + (1 - meetings) * 8 / 9:
+                payload = act.LearningCompleted(member_id=m["_id"], date=day, minutes=5 + k % 50)
+            else:
+                payload = act.DuesPaid(member_id=m["_id"], month=day.isoformat()[:7], amount_cny=30)
+        event = envelope(payload, source="/bench", institutionid=inst, reportinglevel="L2", channel="batch",
+                         receivedat=now)  # fmt: skip
+        out.append((payload, event))
+    return out
+
+
+async def time_stream(db, kafka: str, period: Period, backlog: int, rate: int, seconds: int, parts: set) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The service's consumer and rescore loop on their own topics: a backlog of `backlog` events
+    caught up, then `rate` events/s for `seconds` with a probe meeting a second (accepted → its id in
+    its branch's score card)."""
+    import json
+
+    from aiokafka import AIOKafkaConsumer
+    from alliance_evaluation.adapters.projections import Projections
+    from alliance_evaluation.adapters.readmodels import ReadModels
+    from alliance_evaluation.entrypoints.consumers import consumer_specs
+    from alliance_evaluation.entrypoints.schedule import loops
+    from alliance_evaluation.handlers import Evaluation, activity_document
+    from alliance_evaluation.settings import EvaluationSettings
+    from alliance_localinfra import create_topics
+    from alliance_shared.contracts import activity as act
+    from alliance_shared.contracts.catalog import envelope
+    from alliance_shared.contracts.topics import ACTIVITY_EVENTS, all_topics
+    from alliance_shared.kafka.consumer import ConsumerRunner
+    from alliance_shared.kafka.producer import EventPublisher, Outgoing
+
+    prefix = f"{db.name}."
+    by_count: dict[int, list[str]] = {}
+    for topic, n in all_topics().items():
+        by_count.setdefault(n, []).append(prefix + topic)
+    for n, names in by_count.items():
+        await asyncio.to_thread(create_topics, kafka, names, n)
+    clock = RunningClock(datetime.combine(period.end + timedelta(days=5), datetime.min.time(), UTC))
+    settings = EvaluationSettings(mongodb_database=db.name)
+    ev = Evaluation(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, settings)
+    publisher = EventPublisher(kafka, topic_prefix=prefix)
+    await publisher.start()
+    orgs, members = await _sample(db)
+    out: dict = {}
+
+    async def send(items: list) -> None:  # type: ignore[type-arg]
+        for k in range(0, len(items), 1_000):
+            await publisher.publish_many(
+                [Outgoing(ACTIVITY_EVENTS, e, p.ordering_key()) for p, e in items[k : k + 1_000]]
+            )
+
+    spec = consumer_specs(ev, "bench-evaluation")[0]
+    runner = ConsumerRunner(
+        bootstrap_servers=kafka, group_id=spec.group_id, topics=spec.topics, handler=spec.handler,
+        publisher=publisher, policy=spec.policy, on_batch_end=spec.on_batch_end,
+    )  # fmt: skip
+    background: list[asyncio.Task] = []  # type: ignore[type-arg]
     try:
-        settings = EvaluationSettings(mongodb_database=db_name, rescore_chunk=chunk)
-        ev = Evaluation(
-            Projections(db),
-            ReadModels(db),
-            load_ruleset("2026.1"),
-            FixedClock(datetime.combine(period.end + timedelta(days=5), datetime.min.time(), UTC)),
-            settings,
-        )
-        spent = _phases(ev)
-        profiler = None
-        threads: list = []
-        if profile:
-            from pyinstrument import Profiler
+        if "consume" in parts:
+            items = _events(orgs, members, backlog, period, clock.now())
+            await send(items)
+            # baselines: a raw consumer of the same messages; a raw insert of their documents
+            raw = AIOKafkaConsumer(prefix + ACTIVITY_EVENTS, bootstrap_servers=kafka, group_id="bench-raw",
+                                   auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+            await raw.start()
+            t, seen = time.perf_counter(), 0
+            while seen < backlog:
+                got = await raw.getmany(timeout_ms=500)
+                seen += sum(len(v) for v in got.values())
+            out["raw_consume_s"] = time.perf_counter() - t
+            await raw.stop()
+            docs = [activity_document(p, e, clock.now()) for p, e in items]
+            t = time.perf_counter()
+            for k in range(0, len(docs), 1_000):
+                await db.baseline_activities.insert_many(docs[k : k + 1_000], ordered=False)
+            out["raw_insert_s"] = time.perf_counter() - t
+            del docs
+            t = time.perf_counter()
+            background.append(asyncio.create_task(runner.run()))
+            while runner.state.handled + runner.state.duplicates + runner.state.dead_lettered < backlog:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            out["consume_s"] = time.perf_counter() - t
+            while await ev.models.dirty(limit=1):
+                await ev.rescore_dirty()
+            out["consume_scored_s"] = time.perf_counter() - t
+            out["backlog"] = backlog
+        if "latency" in parts:
+            if not background:
+                background.append(asyncio.create_task(runner.run()))
+            for loop in loops(ev)[:1]:  # the rescore queue, as the service runs it
+                background.append(asyncio.create_task(loop(None)))  # type: ignore[arg-type]
+            found: list[float] = []
+            lost = [0]
+            watchers: list[asyncio.Task] = []  # type: ignore[type-arg]
 
-            profiler = Profiler(async_mode="disabled")
-            _profile_threads(threads)
-            profiler.start()
-        out["probe_idle"] = await _probe(db, asyncio.sleep(3))
-        t1 = time.perf_counter()
-        cpu1 = time.process_time()
-        rescoring = asyncio.ensure_future(ev.rescore(period, trigger="bench"))
-        out["probe_busy"] = await _probe(db, rescoring)
-        out["changed"] = rescoring.result()
-        out["rescore_s"] = time.perf_counter() - t1
-        out["rescore_cpu_s"] = time.process_time() - cpu1
-        if profiler is not None:
-            profiler.stop()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            target = ARTIFACTS / "evaluation_rescore.html"
-            target.write_text(profiler.output_html())
-            print(profiler.output_text(unicode=True, color=False, show_all=False)[:8000])
-            if threads:
-                from pyinstrument.renderers import ConsoleRenderer
-                from pyinstrument.session import Session
+            async def watch(branch: str, event_id: str, accepted: float) -> None:
+                while time.monotonic() < accepted + 60:
+                    doc = await ev.models.score(str(period), "branch", branch)
+                    if doc is not None and event_id in json.dumps(doc, default=str):
+                        found.append(time.monotonic() - accepted)
+                        return
+                    await asyncio.sleep(0.1)
+                lost[0] += 1
 
-                combined = threads[0]
-                for more in threads[1:]:
-                    combined = Session.combine(combined, more)
-                print("  the work run in threads (scoring, rendering, building the documents):")
-                print(ConsoleRenderer(unicode=True, color=False, show_all=False).render(combined)[:8000])
-            print(f"  profile: {target}")
-        print(f"  rescored in {out['rescore_s']:.1f}s ({out['changed']:,} cards written)", flush=True)
-        out["phases"] = dict(spent)
-        spent.update(dict.fromkeys(spent, 0.0))
-        t2 = time.perf_counter()
-        out["unchanged"] = await ev.rescore(period, trigger="bench")
-        out["repeat_s"] = time.perf_counter() - t2
-        out["repeat_phases"] = dict(spent)
-        out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return out
+            per_tick = max(1, rate // 10)
+            started = time.monotonic()
+            sent = 0
+            # as bench/city.py sends them: each tick one institution's batch of its members' learning,
+            # one probe meeting a second in one of its branches
+            members_of: dict[str, list] = {}  # type: ignore[type-arg]
+            for m in members:
+                members_of.setdefault(m["institution_ids"][0], []).append(m)
+            branches_of: dict[str, list] = {}  # type: ignore[type-arg]
+            for o in orgs:
+                if o["institution_ids"][0] in members_of:
+                    branches_of.setdefault(o["institution_ids"][0], []).append(o)
+            owners = sorted(branches_of)
+            for tick in range(seconds * 10):
+                inst = owners[(tick * 7919) % len(owners)]
+                items = _events(branches_of[inst], members_of[inst], per_tick, period, clock.now(), 1_000 + tick, 0.0)
+                probe = None
+                if tick % 10 == 0:
+                    org = branches_of[inst][(tick // 10) % len(branches_of[inst])]
+                    payload = act.MeetingHeld(
+                        organization_id=org["_id"], meeting_kind="branch_committee_meeting",
+                        held_at=datetime.combine(period.end, datetime.min.time(), UTC) - timedelta(minutes=tick),
+                        attendee_ids=[], expected_count=4, topic="probe",
+                    )  # fmt: skip
+                    event = envelope(payload, source="/bench", institutionid=org["institution_ids"][0],
+                                     reportinglevel="L2", channel="batch", receivedat=clock.now())  # fmt: skip
+                    items[-1] = (payload, event)
+                    probe = (org["_id"], event.id)
+                await send(items)
+                sent += len(items)
+                if probe is not None:
+                    watchers.append(asyncio.create_task(watch(*probe, time.monotonic())))
+                await asyncio.sleep(max(0.0, started + (tick + 1) / 10 - time.monotonic()))
+            out["latency_rate"] = sent / (time.monotonic() - started)
+            await asyncio.gather(*watchers)
+            found.sort()
+            out["latency"] = {
+                "p50_s": found[len(found) // 2] if found else None,
+                "p95_s": found[min(len(found) - 1, int(len(found) * 0.95))] if found else None,
+                "max_s": found[-1] if found else None,
+                "probes": len(found),
+                "lost": lost[0],
+            }
     finally:
-        await client.close()
+        runner.stop()
+        for task in background[1:]:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await publisher.stop()
+    return out
 
 
 def main() -> None:
@@ -468,6 +785,11 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, help="institutions scored per round trip (default: the service's)")
     parser.add_argument("--profile", action="store_true", help="store mode: profile the rescore (pyinstrument)")
     parser.add_argument("--rescore-db", help=argparse.SUPPRESS)  # the rescore's own process (store mode)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"store mode: which of {','.join(PARTS)}")
+    parser.add_argument("--stream", type=int, default=20_000, help="store mode: the consumer's backlog of events")
+    parser.add_argument("--rate", type=int, default=1_000, help="store mode: events/s for the latency run")
+    parser.add_argument("--seconds", type=int, default=30, help="store mode: length of the latency run")
+    parser.add_argument("--commands", action="store_true", help="store mode: time the store commands by part")
     parser.add_argument("--pure-branches", type=int, default=10_000)
     parser.add_argument("--pure-baseline", type=int, default=1_000)
     args = parser.parse_args()
@@ -475,7 +797,12 @@ def main() -> None:
     if args.rescore_db:
         import json
 
-        print("RESULT " + json.dumps(asyncio.run(rescore_in(args.rescore_db, period, args.chunk, args.profile))))
+        parts = set(args.parts.split(","))
+        stream = (args.stream, args.rate, args.seconds)
+        result = asyncio.run(
+            rescore_in(args.rescore_db, period, args.chunk, args.profile, parts, stream, args.commands)
+        )
+        print("RESULT " + json.dumps(result, default=str))
         return
     if args.store:
         from alliance_evaluation.settings import EvaluationSettings
@@ -491,27 +818,67 @@ def main() -> None:
             f"{counts[0]:,} institutions, {counts[1]:,} branches, {counts[2]:,} members, {counts[3]:,} events, "
             f"chunks of {chunk}"
         )
-        r = asyncio.run(time_city(counts, period, chunk, args.profile))  # type: ignore[arg-type]
+        extra = ["--parts", args.parts, "--stream", str(args.stream), "--rate", str(args.rate)]
+        extra += ["--seconds", str(args.seconds), *(["--commands"] if args.commands else [])]
+        r = asyncio.run(time_city(counts, period, chunk, args.profile, extra))  # type: ignore[arg-type]
         def phases(p: dict[str, float]) -> str:
             return ", ".join(f"{k} {v:.1f}s" for k, v in p.items())
 
-        print(
-            f"  rescore, every card new     {r['rescore_s']:7.1f}s  ({r['changed']:,} changed, "
-            f"{r['rescore_cpu_s']:.1f}s CPU in the service's process)"
-        )
-        print(f"    {phases(r['phases'])} (overlapping: the chunks are pipelined)")
-        print(f"  rescore again, nothing new  {r['repeat_s']:7.1f}s  ({r['unchanged']:,} changed)")
-        print(f"    {phases(r['repeat_phases'])}")
-        print(f"  raw insert_many of the {r['cards']:,} score documents (baseline) {r['baseline_s']:.1f}s")
-        print(
-            f"  ratio rescore ÷ raw insert {r['rescore_s'] / r['baseline_s']:.1f}×, "
-            f"repeat ÷ raw insert {r['repeat_s'] / r['baseline_s']:.1f}×"
-        )
-        for name in ("probe_idle", "probe_busy"):
-            q = r[name]
+        if "rescore_s" in r:
             print(
-                f"  {'idle' if name == 'probe_idle' else 'during the rescore'}: a write and a read by _id every 100 ms "
-                f"p50 {q['p50_ms']:.0f} ms, p95 {q['p95_ms']:.0f} ms, max {q['max_ms']:.0f} ms ({q['n']} rounds)"
+                f"  rescore, every card new     {r['rescore_s']:7.1f}s  ({r['changed']:,} changed, "
+                f"{r['rescore_cpu_s']:.1f}s CPU in the service's process)"
+            )
+            print(f"    {phases(r['phases'])} (overlapping: the chunks are pipelined)")
+            print(f"  rescore again, nothing new  {r['repeat_s']:7.1f}s  ({r['unchanged']:,} changed)")
+            print(f"    {phases(r['repeat_phases'])}")
+            print(f"  raw insert_many of the {r['cards']:,} score documents (baseline) {r['baseline_s']:.1f}s")
+            print(
+                f"  ratio rescore ÷ raw insert {r['rescore_s'] / r['baseline_s']:.1f}×, "
+                f"repeat ÷ raw insert {r['repeat_s'] / r['baseline_s']:.1f}×"
+            )
+            for name in ("probe_idle", "probe_busy"):
+                q = r[name]
+                print(
+                    f"  {'idle' if name == 'probe_idle' else 'during the rescore'}: a write and a read by _id every "
+                    f"100 ms p50 {q['p50_ms']:.0f} ms, p95 {q['p95_ms']:.0f} ms, max {q['max_ms']:.0f} ms "
+                    f"({q['n']} rounds)"
+                )
+            print(
+                f"  documents written: scores {r['scores_bytes'] / 1024:.1f} KiB, computations "
+                f"{r['computations_bytes'] / 1024:.1f} KiB, ranks {r['ranks_bytes'] / 1024:.1f} KiB on average"
+            )
+            print(f"  peak RSS after the rescore {r['rss_rescore_mb']:.0f} MB")
+        if "scan_s" in r:
+            c = r["scan_counts"]
+            print(
+                f"  lagging scan                {r['scan_s']:7.1f}s  ({c['scanned']:,} branches: "
+                f"{c['lagging']:,} lagging, {c['at_risk']:,} at risk, {c['reports_missing']:,} told of missing reports)"
+            )
+            print(f"  lagging scan again          {r['scan_again_s']:7.1f}s")
+            print(
+                f"  raw find of the {r['scan_baseline_read']:,} documents it reads + insert_many of the "
+                f"{r['scan_written']:,} it writes (baseline) {r['scan_baseline_s']:.1f}s; ratio "
+                f"{r['scan_s'] / r['scan_baseline_s']:.1f}×"
+            )
+        if "consume_s" in r:
+            n = r["backlog"]
+            print(
+                f"  consumer, a backlog of {n:,} events  {r['consume_s']:7.1f}s  ({n / r['consume_s']:,.0f} events/s; "
+                f"scores written after {r['consume_scored_s']:.1f}s: {n / r['consume_scored_s']:,.0f} events/s)"
+            )
+            print(
+                f"  raw aiokafka consumer of the same messages {r['raw_consume_s']:.1f}s "
+                f"({n / r['raw_consume_s']:,.0f}/s), raw insert_many of their documents {r['raw_insert_s']:.1f}s "
+                f"({n / r['raw_insert_s']:,.0f}/s); ratio consumer ÷ raw insert "
+                f"{r['consume_s'] / r['raw_insert_s']:.1f}×"
+            )
+        if "latency" in r:
+            q = r["latency"]
+            fmt = lambda v: "—" if v is None else f"{v:.2f}s"  # noqa: E731
+            print(
+                f"  accepted → in the branch's card at {r['latency_rate']:,.0f} events/s: p50 {fmt(q['p50_s'])}, "
+                f"p95 {fmt(q['p95_s'])}, max {fmt(q['max_s'])} ({q['probes']} probes, {q['lost']} lost)"
             )
         print(f"  peak RSS of the rescoring process {r['rss_peak_mb']:.0f} MB (at start {r['rss_before_mb']:.0f} MB)")
         return

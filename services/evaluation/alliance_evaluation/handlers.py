@@ -60,6 +60,8 @@ class Evaluation:
     in_force: dict[str, Ruleset] = field(default_factory=dict)
     # closed (period, institution) pairs a report admitted under an unlock exception rescores
     _unlocked: dict[str, set[str]] = field(default_factory=dict)
+    # set when a batch queued rescores: the rescore loop wakes at once (a live stream's scores)
+    queued: asyncio.Event = field(default_factory=asyncio.Event)
 
     def ruleset_version(self, version: str | None) -> Ruleset:
         if not version or version == self.ruleset.version:
@@ -131,7 +133,7 @@ class Evaluation:
         periods = {doc["period"]} | ({old["period"]} if old and old.get("period") else set())
         await self._queue(sorted(periods), e.id, owners[doc["_id"]], await self.models.closed_periods(), doc)
 
-    async def flush_activities(self) -> None:
+    async def flush_activities(self, closed: dict[str, datetime] | None = None) -> None:
         docs, self._activities = self._activities, []
         if not docs:
             return
@@ -141,7 +143,7 @@ class Evaluation:
         except BaseException:
             self._activities = docs + self._activities
             raise
-        closed = await self.models.closed_periods()
+        closed = closed if closed is not None else await self.models.closed_periods()
         unlocks: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
             await self._queue([doc["period"]], doc["_id"], owners[doc["_id"]], closed, doc, unlocks)
@@ -363,17 +365,21 @@ class Evaluation:
     async def end_batch(self) -> None:
         """The consumer's end of a batch, before it commits: store the activity events the batch
         brought, then the rescore queue entries the handlers collected (kept for the next try if a
-        write fails)."""
-        await self.flush_activities()
+        write fails). The closed periods are read once for the batch."""
+        if not (self._activities or self._dirty or self._unlocked):
+            return
+        closed = await self.models.closed_periods()
+        await self.flush_activities(closed)
         pending, self._dirty = self._dirty, {}
         unlocked, self._unlocked = self._unlocked, {}
         try:
             if pending:
-                closed = await self.models.closed_periods()
                 open_ = {p: ids for p, ids in pending.items() if p not in closed and ids}
                 await self.models.mark_dirty_many(open_, self.clock.now())
             if unlocked:
                 await self.models.mark_dirty_many(unlocked, self.clock.now(), unlocked=True)
+            if pending or unlocked:
+                self.queued.set()
         except BaseException:
             for p, ids in pending.items():
                 self._dirty.setdefault(p, set()).update(ids)

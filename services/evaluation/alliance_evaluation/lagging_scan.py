@@ -22,6 +22,13 @@ from .jobs import Progress
 from .settings import EvaluationSettings
 
 LOOKBACK_DAYS = 730  # a branch silent for longer shows "never met" (still lagging)
+WRITE_BATCH = 1_000  # lagging documents per bulk write
+# what a branch's lagging document says; a scan that finds them all unchanged (and nothing to
+# announce) writes nothing for the branch (`checked_at`: when the scan last changed it)
+STATE_FIELDS = (
+    "status", "institution_id", "institution_ids", "days_since_last_meeting", "last_meeting_on", "org_life",
+    "period", "score_id",
+)  # fmt: skip
 
 
 class LaggingScan:
@@ -49,11 +56,15 @@ class LaggingScan:
         orgs = await self.projections.branch_organizations(sorted(BRANCH_KINDS))
         scores = {r["id"]: r for d in await self.models.rank_documents(str(period)) for r in d.get("branches", [])}
         states = await self.models.lagging_states()
-        # one pass over recent meetings rather than a write per meeting event (cheap on FerretDB)
+        # the meetings of the quarters around today's (a meeting within `lagging_days` is in one of
+        # them), and older ones only for the branches that had none
         meetings = await self.projections.last_meetings(
             today - timedelta(days=LOOKBACK_DAYS),
+            [str(period.previous()), str(period), str(period.next())],
+            sorted(o["_id"] for o in orgs),
             lambda a: self.review.counts(a.get("review_state") or "pending", bool(a.get("on_behalf_of"))),
         )
+        writes: list[tuple[str, dict[str, Any], list[Any]]] = []
         counts = {
             "scanned": 0,
             "lagging": 0,
@@ -138,7 +149,12 @@ class LaggingScan:
                     fields["since"] = now
                 if any(isinstance(p, ReportsMissing) for p, _ in events):
                     fields["reports_missing_period"] = str(period)
-                await self.models.save_lagging(org["_id"], fields, events)
+                if events or any(state.get(k) != fields[k] for k in STATE_FIELDS):
+                    writes.append((org["_id"], fields, events))
+            if len(writes) >= WRITE_BATCH:
+                await self.models.save_lagging_many(writes)
+                writes = []
+        await self.models.save_lagging_many(writes)
         return counts
 
 

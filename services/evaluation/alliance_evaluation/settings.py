@@ -19,6 +19,7 @@ class EvaluationSettings(ServiceSettings):
     jobs_keep_days: float = 7.0  # an ended job (scan, rescore, what-if) answers at its URL this long, then goes
     rescore_interval_s: float = 2.0  # how often the rescore queue (late and new events) is looked at
     rescore_max_wait_s: float = 30.0  # drained once it stops growing, or this long after it began to
-    rescore_queue_limit: int = 20_000  # (period, institution) entries drained in one round
+    rescore_queue_limit: int = 20_000  # (period, institution) marks drained in one round
+    rescore_at_once: int = 500  # a queue naming at most this many pairs is drained at once (a live stream)
     rescore_quarters: int = 2  # registry changes rescore the open quarters among the last this many
     rescore_chunk: int = 500  # institutions scored per round trip (300 institutions' facts: ~20 MB)

@@ -40,10 +40,13 @@ Doc = dict[str, Any]
 INDEXES = [
     IndexSpec("organizations", [("institution_ids", 1)]),
     IndexSpec("organizations", [("parent_id", 1)]),  # the branches attached to a committee (挂靠)
+    IndexSpec("organizations", [("kind", 1)]),  # the lagging scan's branches
     IndexSpec("members", [("org_ids", 1)]),
     IndexSpec("activities", [("period", 1), ("organization_id", 1)]),
     IndexSpec("activities", [("period", 1), ("member_id", 1)]),
     IndexSpec("activities", [("period", 1), ("institution_id", 1)]),
+    IndexSpec("activities", [("period", 1), ("type", 1)]),  # a few quarters' meetings (the lagging scan)
+    IndexSpec("activities", [("organization_id", 1), ("type", 1)]),  # older meetings of silent branches
     IndexSpec("activities", [("organization_id", 1), ("kind", 1), ("held_on", -1)]),
     IndexSpec("ratings", [("period", 1), ("object_id", 1)]),
     IndexSpec("adjustments", [("period", 1), ("status", 1)]),
@@ -93,6 +96,7 @@ FLAGGED_FIELDS = (
     "channel", "received_at",
 )  # fmt: skip
 INCIDENT = "fpba.compliance.incident.v1"
+MEETING = "fpba.meeting.held.v1"
 ORG_FIELDS = {k: 1 for k in ("institution_ids", "kind", "name", "opened", "closed", "has_party_groups")}
 INSTITUTION_FIELDS = {"name": 1, "classes": 1}
 RATING_FIELDS = {k: 1 for k in ("rating_id", "object_type", "object_id", "evaluator", "rating")}
@@ -299,24 +303,36 @@ class Projections:
         return out
 
     async def last_meetings(
-        self, since: date, counted: Callable[[Doc], bool] = lambda _: True
+        self,
+        since: date,
+        recent: Sequence[str],
+        branch_ids: Sequence[str],
+        counted: Callable[[Doc], bool] = lambda _: True,
     ) -> dict[str, tuple[str, str]]:
         """Organisation id → (day, event id) of its latest organisational-life meeting since `since`
-        among those `counted` (a meeting returned in review does not count, as the ruleset says)."""
+        among those `counted` (a meeting returned in review does not count, as the ruleset says).
+
+        The meetings of the `recent` quarters (around today's, through the (period, type) index),
+        then, for the `branch_ids` that had none of them, the older meetings of those branches
+        alone (through the (organization_id, type) index, 1,000 branches a read): the city's
+        branches mostly meet every quarter, so years of meetings are never read whole."""
         latest: dict[str, tuple[str, str]] = {}
-        query = {
-            "type": "fpba.meeting.held.v1",
-            "superseded_by": None,
-            "held_on": {"$gte": since.isoformat()},
-        }
         fields = {"organization_id": 1, "held_on": 1, "review_state": 1, "on_behalf_of": 1}
-        async for a in self.db.activities.find(query, fields):
-            if not counted(a):
-                continue
-            key = (a["held_on"], a["_id"])
-            org = a["organization_id"]
-            if org not in latest or (key[0], _neg(key[1])) > (latest[org][0], _neg(latest[org][1])):
-                latest[org] = key
+        floor = since.isoformat()
+
+        async def read(query: Doc) -> None:
+            async for a in self.db.activities.find({**query, "type": MEETING, "superseded_by": None}, fields):
+                if a.get("held_on", "") < floor or not counted(a):
+                    continue
+                key = (a["held_on"], a["_id"])
+                org = a["organization_id"]
+                if org not in latest or (key[0], _neg(key[1])) > (latest[org][0], _neg(latest[org][1])):
+                    latest[org] = key
+
+        await read({"period": {"$in": list(recent)}})
+        silent = [b for b in branch_ids if b not in latest]
+        for start in range(0, len(silent), 1_000):
+            await read({"organization_id": {"$in": silent[start : start + 1_000]}})
         return latest
 
     async def flagged_activities(self, period: Period, institution_id: str) -> list[Doc]:

@@ -7,6 +7,7 @@ lagging, periods)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push, update_versioned
-from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from . import ranks
@@ -97,28 +98,29 @@ class ReadModels:
         await self.mark_dirty_many({period: set(institution_ids)}, at)
 
     async def mark_dirty_many(self, pending: dict[str, set[str]], at: datetime, *, unlocked: bool = False) -> None:
-        """Queue (period, institution) pairs for rescoring, in one command (`unlocked`: pairs of a
-        closed period that a report admitted under an unlock exception rescores)."""
+        """Queue (period, institution) pairs for rescoring, in one insert (`unlocked`: pairs of a
+        closed period that a report admitted under an unlock exception rescores). Each mark is a
+        document of its own: a rescore deletes the marks it read, so a pair marked again while it
+        was being scored stays queued. Inserting is what the store does cheaply: an upsert per pair
+        was the consumer's costliest command (`bench/evaluation_rescore.py --commands`)."""
         extra = {"unlocked": True} if unlocked else {}
-        writes = [
-            UpdateOne(
-                {"_id": f"{period}|{i}"},
-                {"$set": {"period": period, "institution_id": i, "at": at, **extra}},
-                upsert=True,
-            )
+        marks = [
+            {"_id": f"{period}|{i}|{uuid.uuid4().hex[:16]}", "period": period, "institution_id": i, "at": at, **extra}
             for period, ids in sorted(pending.items())
             for i in sorted(ids)
         ]
-        if writes:
-            await self.db.dirty.bulk_write(writes)
+        if marks:
+            await self.db.dirty.insert_many(marks, ordered=False)
 
     async def dirty(self, limit: int = 500) -> list[Doc]:
+        """The oldest `limit` marks (a pair may be marked more than once)."""
         return await self.db.dirty.find({}).sort("at", 1).to_list(limit)
 
     async def clean(self, entries: Sequence[Doc]) -> None:
-        if entries:  # each only if not dirtied again while scoring
-            writes = [DeleteOne({"_id": e["_id"], "at": e["at"]}) for e in entries]
-            await self.db.dirty.bulk_write(writes, ordered=False)
+        """Delete the marks a rescore read (those added while it scored stay)."""
+        ids = [e["_id"] for e in entries]
+        for start in range(0, len(ids), 5_000):
+            await self.db.dirty.delete_many({"_id": {"$in": ids[start : start + 5_000]}})
 
     # -- scores and computations --------------------------------------------------------------
     async def score(self, period: str, object_type: str, object_id: str) -> Doc | None:
@@ -243,8 +245,19 @@ class ReadModels:
         return {d["_id"]: d async for d in self.db.lagging.find({}, {"outbox": 0})}
 
     async def save_lagging(self, org_id: str, fields: Doc, events: Sequence[tuple[EventPayload, CloudEvent]]) -> None:
-        await self.db.lagging.update_one({"_id": org_id}, outbox_push({"$set": fields}, events), upsert=True)
-        if events:
+        await self.save_lagging_many([(org_id, fields, events)])
+
+    async def save_lagging_many(
+        self, changes: Sequence[tuple[str, Doc, Sequence[tuple[EventPayload, CloudEvent]]]]
+    ) -> None:
+        """Branches' lagging documents (their fields set, their events pushed into their outbox), in
+        one unordered bulk write."""
+        if not changes:
+            return
+        await self.db.lagging.bulk_write(
+            [UpdateOne({"_id": o}, outbox_push({"$set": f}, e), upsert=True) for o, f, e in changes], ordered=False
+        )
+        if any(e for _, _, e in changes):
             self._wake_relay()
 
     async def lagging_entry(self, org_id: str) -> Doc | None:

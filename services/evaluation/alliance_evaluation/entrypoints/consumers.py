@@ -18,13 +18,16 @@ from alliance_shared.contracts.topics import (
     NOTIFICATION_EVENTS,
     REGISTRY_EVENTS,
 )
-from alliance_shared.kafka.consumer import EventDispatch, PayloadHandler
+from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch, PayloadHandler
 from alliance_shared.runtime import ConsumerSpec
 
 from .. import audit
 from ..handlers import Evaluation, event_handlers
 
 TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVENTS)
+# records a poll may bring: the batch's store commands (insert, owners, queue marks) are paid once
+# per partition batch, so a larger poll means fewer of them per event
+BATCH_MAX_RECORDS = 2_000
 
 
 def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
@@ -35,6 +38,7 @@ def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
             handler=EventDispatch(event_handlers(ev) | audit_handlers(ev)),
             dedupe=False,
             on_batch_end=ev.end_batch,
+            policy=ConsumerPolicy(batch_max_records=BATCH_MAX_RECORDS),
         )
     ]
 

@@ -57,8 +57,21 @@ async def test_a_change_in_force_from_today_rescores_the_current_quarter_only(se
     await s.ev.rescore_dirty()
 
 
-async def test_a_burst_is_scored_once_it_stops_growing_or_after_the_longest_wait(service: Any):
+async def test_a_few_pairs_are_scored_at_the_first_look_as_a_live_stream_arrives(service: Any):
     s = service
+    queue = RescoreQueue(s.ev, monotonic=lambda: 0.0)
+    s.ev.queued.clear()
+    await s.member("live-1", "old-b", "old", since=date(2026, 10, 1))
+    await consumed(s)
+    assert s.ev.queued.is_set()  # the batch woke the loop
+    assert await queued(s) == {("2026-Q4", "old")}
+    assert await queue.look() > 0  # one pair: scored at once, no waiting for the stream to pause
+    assert await queued(s) == set()
+
+
+async def test_a_burst_is_scored_once_it_stops_growing_or_after_the_longest_wait(service: Any, monkeypatch: Any):
+    s = service
+    monkeypatch.setattr(s.ev, "settings", s.ev.settings.model_copy(update={"rescore_at_once": 0}))  # all bursts
     clock = [0.0]
     queue = RescoreQueue(s.ev, monotonic=lambda: clock[0])
     assert await queue.look() == 0 and await queued(s) == set()  # nothing waiting
@@ -91,6 +104,7 @@ async def test_a_burst_is_scored_once_it_stops_growing_or_after_the_longest_wait
 
 async def test_a_round_right_after_a_long_round_is_not_held_back(service: Any, monkeypatch: Any):
     s = service
+    monkeypatch.setattr(s.ev, "settings", s.ev.settings.model_copy(update={"rescore_at_once": 0}))
     clock = [100.0]
     queue = RescoreQueue(s.ev, monotonic=lambda: clock[0])
     scored = s.ev.rescore_dirty
