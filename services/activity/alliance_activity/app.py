@@ -70,6 +70,8 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
             settings.registry_group,
             [REGISTRY_EVENTS],
             EventDispatch(registry_handlers(projection, keys)),
+            # a batch of facts costs the projection three store commands a collection, however many
+            policy=ConsumerPolicy(batch_max_records=2000),
             dedupe=False,
             on_batch_end=projection.flush,
         ),

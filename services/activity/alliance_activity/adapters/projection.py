@@ -5,12 +5,14 @@ redelivered registry event changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec
+from alliance_shared.mongo import IndexSpec, is_duplicate_key
 from alliance_shared.runtime import Runtime
 from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from ..domain.model import Institution, Member, Organization, Posting, Reference
 
@@ -30,51 +32,74 @@ def _day(value: str | None) -> date | None:
 
 class RegistryProjection:
     """Registry facts arrive through `put_*` and are written at the end of the consumer's batch
-    (`flush`), one ordered bulk write per collection; reads take one `$in` per collection."""
+    (`flush`): a document's facts of the batch folded into one write, the documents not yet
+    projected in one `insert_many` per collection (one `_id` `$in` says which), the others in one
+    bulk write; reads take one `$in` per collection."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._pending: dict[str, list[UpdateOne]] = {}
+        self._pending: dict[str, dict[str, _Folded]] = {}
 
     def _col(self, name: str) -> Any:
         return self._runtime.db[name]
 
-    # -- writes (one upsert per registry fact, written per batch) -------------------------------
-    def _put(self, name: str, doc_id: str, update: dict[str, Any]) -> None:
-        self._pending.setdefault(name, []).append(UpdateOne({"_id": doc_id}, update, upsert=True))
+    # -- writes (a registry fact folded into its document's write, written per batch) -----------
+    def _put(self, name: str, doc_id: str, fields: dict[str, Any], posting: dict[str, Any] | None = None) -> None:
+        folded = self._pending.setdefault(name, {}).setdefault(doc_id, _Folded())
+        folded.fields.update(fields)  # a later fact of the batch wins, as its upsert would
+        if posting is not None and posting not in folded.postings:
+            folded.postings.append(posting)
 
     def put_institution(self, institution_id: str, fields: dict[str, Any]) -> None:
-        self._put(INSTITUTIONS, institution_id, {"$set": fields})
+        self._put(INSTITUTIONS, institution_id, fields)
 
     def put_organization(self, organization_id: str, fields: dict[str, Any]) -> None:
-        self._put(ORGANIZATIONS, organization_id, {"$set": fields})
+        self._put(ORGANIZATIONS, organization_id, fields)
 
     def put_member(self, member_id: str, fields: dict[str, Any], posting: Posting | None = None) -> None:
-        update: dict[str, Any] = {"$set": fields}
-        if posting is not None:
-            update["$addToSet"] = {
-                "postings": {
-                    "organization_id": posting.organization_id,
-                    "institution_id": posting.institution_id,
-                    "since": posting.since.isoformat(),
-                }
-            }
-        self._put(MEMBERS, member_id, update)
+        self._put(MEMBERS, member_id, fields, None if posting is None else {
+            "organization_id": posting.organization_id,
+            "institution_id": posting.institution_id,
+            "since": posting.since.isoformat(),
+        })
 
     def put_api_key(self, key_id: str, fields: dict[str, Any]) -> None:
-        self._put(API_KEYS, key_id, {"$set": fields})
+        self._put(API_KEYS, key_id, fields)
 
     async def flush(self) -> None:
-        """Write what the batch's registry events said, in their order. Every write is an
-        idempotent upsert: a flush that failed half-way is simply tried again whole."""
+        """Write what the batch's registry events said: per collection, one `$in` for the ids
+        already projected, one unordered `insert_many` of the new documents, one unordered bulk
+        write of the others (each document's facts folded in order into one update). Every write
+        is idempotent: a flush that failed half-way is simply tried again whole (what it inserted
+        is then updated)."""
         pending, self._pending = self._pending, {}
         try:
-            for name, ops in pending.items():
-                await self._col(name).bulk_write(ops, ordered=True)
+            for name, docs in pending.items():
+                await self._write(name, docs)
         except BaseException:
-            for name, ops in pending.items():
-                self._pending[name] = ops + self._pending.get(name, [])
+            for name, docs in pending.items():
+                for doc_id, folded in self._pending.get(name, {}).items():
+                    docs.setdefault(doc_id, _Folded()).then(folded)
+                self._pending[name] = docs
             raise
+
+    async def _write(self, name: str, docs: dict[str, _Folded]) -> None:
+        col = self._col(name)
+        existing = {d["_id"] for d in await col.find({"_id": {"$in": list(docs)}}, {"_id": 1},
+                                                     batch_size=len(docs) + 1).to_list(None)}
+        new = [doc_id for doc_id in docs if doc_id not in existing]
+        if new:
+            try:
+                await col.insert_many([docs[doc_id].document(doc_id) for doc_id in new], ordered=False)
+            except BulkWriteError as exc:  # projected meanwhile by another replica: update those
+                errors = exc.details.get("writeErrors", [])
+                if any(not is_duplicate_key(OperationFailure(e.get("errmsg", ""), e.get("code"))) for e in errors):
+                    raise
+                existing |= {new[int(e["index"])] for e in errors}
+        updates = [UpdateOne({"_id": doc_id}, docs[doc_id].update(), upsert=True) for doc_id in docs
+                   if doc_id in existing and (docs[doc_id].fields or docs[doc_id].postings)]
+        if updates:
+            await col.bulk_write(updates, ordered=False)
 
     # -- reads ---------------------------------------------------------------------------------
     async def _by_id(self, name: str, ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -162,6 +187,28 @@ class RegistryProjection:
 
     async def live_keys_of(self, institution_id: str) -> list[dict[str, Any]]:
         return [d async for d in self._col(API_KEYS).find({"institution_id": institution_id, "revoked_at": None})]
+
+
+@dataclass
+class _Folded:
+    """A document's registry facts of one batch: the fields they set, in order, and the postings
+    they add (a member's organisations over time, kept once each)."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    postings: list[dict[str, Any]] = field(default_factory=list)
+
+    def then(self, later: _Folded) -> None:
+        self.fields.update(later.fields)
+        self.postings += [p for p in later.postings if p not in self.postings]
+
+    def document(self, doc_id: str) -> dict[str, Any]:
+        return {"_id": doc_id, **self.fields, **({"postings": list(self.postings)} if self.postings else {})}
+
+    def update(self) -> dict[str, Any]:
+        update: dict[str, Any] = {"$set": self.fields} if self.fields else {}
+        if self.postings:
+            update["$addToSet"] = {"postings": {"$each": list(self.postings)}}
+        return update
 
 
 def _organization(d: dict[str, Any]) -> Organization:
