@@ -7,12 +7,14 @@ Rows are taken in chunks. The institutions and organisations a chunk names are r
 each (and remembered for the rest of the file); a chunk's new documents go in one unordered insert
 with their events (an organisation tree in a wave per level: parents, then children), whose
 duplicate-key refusals are the rows registered meanwhile by someone else. A member roster's chunk
-costs one more read: the ID numbers already registered. Every import has a status document
-(`ImportJob`) carrying its progress, so a caller can draw a bar."""
+costs one more read: the ID numbers already registered; it is stored while the next chunk is
+checked. Every import has a status document (`ImportJob`) carrying its progress, so a caller can
+draw a bar."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -323,39 +325,59 @@ def _opening(
 
 # -- members: the roster, the fast path ------------------------------------------------------------
 async def _members(job: ImportJob, columns: Columns, rows: Rows) -> None:
+    """A chunk's new members in one unordered insert with their events, stored while the next
+    chunk is read and checked (the store's work and the checks overlap: a chunk's checks and
+    sealing take about as long as its insert)."""
     reg, report = job.reg, job.report
     directory = Directory(reg)
-    for chunk in _chunks(rows, reg.settings.import_chunk_rows):
-        parsed: list[tuple[int, dict[str, Any], str]] = []
-        for number, raw in chunk:
-            try:
-                row = read_row(columns, raw)
-                parsed.append((number, row, normalize_id_number(row["id_number"], today=reg.today())))
-            except (RowError, DomainError) as exc:
-                report.reject(number, columns, _blamed_on(exc, columns, "id_number"))
-        await directory.learn(
-            [row["institution"] for _, row, _ in parsed if row.get("institution")],
-            [row["organization"].strip() for _, row, _ in parsed],
-        )
-        hashes = {n: reg.vault.lookup_hash(n) for _, _, n in parsed}
-        found = await reg.store.find_in(MEMBERS, "id_lookup", hashes.values(), ("id_lookup",))
-        registered = {d["id_lookup"] for d in found}
-        new: list[tuple[Doc, Any]] = []
-        for number, row, id_number in parsed:
-            if hashes[id_number] in registered:
-                report.unchanged += 1
-                continue
-            try:
-                doc, event = new_member(reg, *_member_of(columns, row, id_number, job.who, directory))
-            except (RowError, DomainError) as exc:
-                report.reject(number, columns, exc)
-                continue
-            registered.add(hashes[id_number])  # the same person twice in the file: the first row counts
-            new.append((doc, [event]))
+    registered: set[str] = set()  # ID numbers' lookup hashes registered before, or by a row above
+    storing: asyncio.Task[None] | None = None  # the previous chunk's insert
+
+    async def store(new: list[tuple[Doc, Any]]) -> None:
         taken = await reg.store.insert_new(MEMBERS, new)  # taken: registered meanwhile by someone else
         report.created += len(new) - len(taken)
         report.unchanged += len(taken)
         await job.advance()
+
+    try:
+        for chunk in _chunks(rows, reg.settings.import_chunk_rows):
+            parsed: list[tuple[int, dict[str, Any], str]] = []
+            for number, raw in chunk:
+                try:
+                    row = read_row(columns, raw)
+                    parsed.append((number, row, normalize_id_number(row["id_number"], today=reg.today())))
+                except (RowError, DomainError) as exc:
+                    report.reject(number, columns, _blamed_on(exc, columns, "id_number"))
+            await directory.learn(
+                [row["institution"] for _, row, _ in parsed if row.get("institution")],
+                [row["organization"].strip() for _, row, _ in parsed],
+            )
+            hashes = {n: reg.vault.lookup_hash(n) for _, _, n in parsed}
+            unseen = [h for h in hashes.values() if h not in registered]
+            found = await reg.store.find_in(MEMBERS, "id_lookup", unseen, ("id_lookup",))
+            registered |= {d["id_lookup"] for d in found}
+            new: list[tuple[Doc, Any]] = []
+            for number, row, id_number in parsed:
+                if hashes[id_number] in registered:
+                    report.unchanged += 1
+                    continue
+                try:
+                    org, cmd = _member_of(columns, row, id_number, job.who, directory)
+                    doc, event = new_member(reg, org, cmd, id_lookup=hashes[id_number])
+                except (RowError, DomainError) as exc:
+                    report.reject(number, columns, exc)
+                    continue
+                registered.add(hashes[id_number])  # the same person twice in the file: the first row counts
+                new.append((doc, [event]))
+            if storing is not None:
+                await storing
+            storing = asyncio.create_task(store(new), name=f"import:{job.id}:store")
+        if storing is not None:
+            await storing
+    finally:
+        if storing is not None and not storing.done():  # stopped early: what is on its way is kept
+            with contextlib.suppress(Exception):
+                await asyncio.shield(storing)
     _in_row_order(report)
 
 

@@ -131,15 +131,19 @@ async def institution_members(
     reg: Registry, iid: str, who: Principal, *, after: str | None, limit: int
 ) -> tuple[list[Doc], str | None]:
     """The institution's current members in id order, `limit` after the id `after` (keyset paging
-    through the `(institution_id, _id)` index), and the cursor of the next page."""
-    await load_institution(reg, iid)
+    through the `(institution_id, _id)` index), and the cursor of the next page. The institution
+    is read only when the page is empty or the caller may not list it (to answer 404 when it does
+    not exist): a page of its members shows it does."""
     own = (who.role is Role.INSTITUTION_ADMIN or who.is_machine) and who.institution_id == iid
     if not (who.is_secretariat or own):
+        await load_institution(reg, iid)
         raise await reg.deny(who, "member.list", iid, "institution_id")
     query: Doc = {"institution_id": iid, "left_at": None}
     if after:
         query["_id"] = {"$gt": after}
     page = await reg.store.find(MEMBERS, query, sort="_id", limit=limit + 1)
+    if not page:
+        await load_institution(reg, iid)
     return page[:limit], page[limit - 1]["_id"] if len(page) > limit else None
 
 

@@ -51,9 +51,12 @@ async def register_member(reg: Registry, cmd: c.RegisterMember, who: Principal) 
     return stored
 
 
-def new_member(reg: Registry, org: Doc, cmd: c.RegisterMember) -> tuple[Doc, ev.MemberRegistered]:
+def new_member(
+    reg: Registry, org: Doc, cmd: c.RegisterMember, *, id_lookup: str | None = None
+) -> tuple[Doc, ev.MemberRegistered]:
     """The member's document and the event announcing it, for `cmd` in `org` (loaded): the checks
-    every way of registering a member shares (the API and the roster import)."""
+    every way of registering a member shares (the API and the roster import). `id_lookup`: the
+    roster import has checked `cmd.id_number` already and hashed it (it looks the chunk's up)."""
     iid = cmd.institution_id or org["institution_id"]
     if iid not in org["institution_ids"]:
         raise Invalid(
@@ -62,7 +65,7 @@ def new_member(reg: Registry, org: Doc, cmd: c.RegisterMember) -> tuple[Doc, ev.
         )
     if org.get("closed_at"):
         raise OrganizationClosed()
-    id_number = normalize_id_number(cmd.id_number, today=reg.today())
+    id_number = cmd.id_number if id_lookup else normalize_id_number(cmd.id_number, today=reg.today())
     phone = normalize_phone(cmd.phone) if cmd.phone else None
     roles = check_cadre_roles(cmd.cadre_roles)
     joined = cmd.joined_at or reg.today()
@@ -78,7 +81,7 @@ def new_member(reg: Registry, org: Doc, cmd: c.RegisterMember) -> tuple[Doc, ev.
         "cadre_roles": roles,
         "status_history": [{"status": cmd.status.value, "effective_at": joined.isoformat()}],
         "id_number_sealed": reg.vault.seal(id_number),
-        "id_lookup": reg.vault.lookup_hash(id_number),
+        "id_lookup": id_lookup or reg.vault.lookup_hash(id_number),
         "id_masked": mask_id_number(id_number),
         "phone_sealed": reg.vault.seal(phone) if phone else None,
         "phone_lookup": reg.vault.lookup_hash(phone) if phone else None,

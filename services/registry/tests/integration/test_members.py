@@ -219,3 +219,4 @@ async def test_an_institutions_roster_pages_by_cursor_and_only_its_own_people_se
     for headers in (api.admin(b["id"]), api.secretary(branch["id"], a["id"]), api.token("evaluator")):
         assert (await api.get(url, headers)).status_code == 403
     assert (await api.get(url, api.secretariat, params={"limit": 501})).status_code == 422
+    assert (await api.get("/api/v1/institutions/ins_nosuch/members", api.secretariat)).status_code == 404
