@@ -149,6 +149,7 @@ def platform(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from alliance_localinfra.platform import running_platform
 
     ports = dict(zip(("registry", "activity", "evaluation", "notification"), free_ports(4), strict=True))
+    os.environ.setdefault("ALLIANCE_STORE_STATS", "1")  # the store's busiest statements, at the end
     started = time.monotonic()
     with running_platform(ports=ports, run_dir=Path(f"/tmp/alliance-bench-city-{os.getpid()}")) as p:
         print(f"platform up in {time.monotonic() - started:.1f}s", flush=True)
@@ -159,6 +160,7 @@ def platform(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             "prefix": p["topic_prefix"],
             "mongodb_uri": infra.mongodb_uri,
             "started": True,
+            "postgres": infra.store.postgres if infra.store is not None else None,
         }
 
 
@@ -438,6 +440,8 @@ async def bench(args: argparse.Namespace, where: dict[str, Any]) -> dict[str, An
             producer_performance, where["kafka"], len(payloads), size, topic + "-perf"
         )
         out["payload_bytes"] = size
+    if where.get("postgres") is not None:
+        out["statements"] = await asyncio.to_thread(where["postgres"].statements, 15)
     return out
 
 
@@ -508,6 +512,21 @@ def report(out: dict[str, Any], memory: dict[str, int] | None) -> None:
     if memory is None:
         table.add_row("peak memory", "not measured (a running platform's processes are not this script's)", "", "")
     phases.console.print(table)
+    if out.get("statements"):
+        busiest = Table(
+            title="the store's busiest statements (pg_stat_statements, the whole run)", title_justify="left"
+        )
+        for column in ("calls", "total s", "mean ms", "rows", "statement"):
+            busiest.add_column(column, justify="left" if column == "statement" else "right")
+        for st in out["statements"]:
+            busiest.add_row(
+                f"{st['calls']:,}",
+                f"{st['total_ms'] / 1000:,.1f}",
+                f"{st['mean_ms']:,.2f}",
+                f"{st['rows']:,}",
+                st["query"][:160],
+            )
+        phases.console.print(busiest)
     say(f"  total {phases.total_s:.0f}s")
 
 

@@ -38,6 +38,7 @@ ENV_MONGODB = "MONGODB_URI"
 class Infra:
     kafka_bootstrap_servers: str
     mongodb_uri: str
+    store: Any = None  # the FerretDB this started (None: given by MONGODB_URI), for diagnosis
 
 
 def fetch(*, kafka: bool = True, store: bool = True) -> dict[str, float]:
@@ -132,7 +133,7 @@ def local_infra(*, kafka: bool = True, store: bool = True) -> Iterator[Infra]:
                 bootstrap = servers["kafka"].bootstrap_servers
             if "ferretdb" in servers:
                 mongodb_uri = servers["ferretdb"].mongodb_uri
-            yield Infra(kafka_bootstrap_servers=bootstrap, mongodb_uri=mongodb_uri)
+            yield Infra(kafka_bootstrap_servers=bootstrap, mongodb_uri=mongodb_uri, store=servers.get("ferretdb"))
         finally:
             t0 = time.monotonic()
             _stop_all(servers.values())

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 PG_MAJOR = "15"
 ENV_BIN = "ALLIANCE_PG_BIN"
 ENV_DURABILITY = "ALLIANCE_STORE_DURABILITY"
+# ALLIANCE_STORE_STATS=1: the cluster loads pg_stat_statements, and `Postgres.statements()` says
+# which statements the store spent its time on (for diagnosis: bench/city.py prints them)
+ENV_STATS = "ALLIANCE_STORE_STATS"
 DURABILITY = {"relaxed": "off", "full": "on"}
 DATABASE = "postgres"
 SUPERUSER = "postgres"
@@ -108,10 +111,43 @@ class Postgres:
     process: ManagedProcess
     data_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
+    # how to run a client program as the server's account (psql, for `statements`)
+    binaries: Path | None = None
+    as_user: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"postgres://{SUPERUSER}@{self.host}:{self.port}/{DATABASE}"
+
+    def psql(self, sql: str) -> str:
+        """`sql` run by psql as the superuser; its unaligned, tab-separated output."""
+        assert self.binaries is not None
+        proc = run(
+            [str(self.binaries / "psql"), "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", DATABASE,
+             "-XAtq", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            name="psql", env=self.env, **self.as_user,
+        )
+        if proc.returncode != 0:
+            raise PostgresStartError(f"psql failed ({proc.returncode}): {proc.stderr[-1000:]}")
+        return proc.stdout
+
+    def statements(self, limit: int = 12) -> list[dict[str, Any]]:
+        """The statements the server spent most time executing (pg_stat_statements, loaded only
+        with ALLIANCE_STORE_STATS=1; else []): calls, total and mean ms, rows, the query's text."""
+        if not os.environ.get(ENV_STATS):
+            return []
+        out = self.psql(
+            "SELECT calls, round(total_exec_time), round(mean_exec_time::numeric, 2), rows,"
+            " regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements"
+            f" ORDER BY total_exec_time DESC LIMIT {int(limit)}"
+        )
+        rows = []
+        for line in out.splitlines():
+            calls, total, mean, n, query = line.split("\t", 4)
+            rows.append({"calls": int(calls), "total_ms": float(total), "mean_ms": float(mean), "rows": int(n),
+                         "query": query})
+        return rows
 
     def stop(self, timeout: float = 15.0) -> None:
         """Fast shutdown (SIGINT: sessions are ended, the WAL is flushed), then the cluster is deleted."""
@@ -186,6 +222,8 @@ def _start(
         "log_min_messages": "warning",
         "log_checkpoints": "off",
     }
+    if os.environ.get(ENV_STATS):
+        settings |= {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
     args = [str(binaries / "postgres"), "-D", str(cluster)]
     for key, value in settings.items():
         args += ["-c", f"{key}={value}"]
@@ -193,10 +231,12 @@ def _start(
         popen = spawn(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, **as_user)
     # SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) would wait for every client to leave.
     server = ManagedProcess("postgres", popen, log_file, stop_signal=signal.SIGINT)
-    pg = Postgres(host, port, server, data_dir, timings)
+    pg = Postgres(host, port, server, data_dir, timings, binaries, as_user, env)
     await_ready(server, lambda: _READY in _read(log_file) and _accepts(host, port), timeout=ready_timeout,
                 cancel=cancel, error=PostgresStartError, what="accept connections")
     timings["postgres_start"] = time.monotonic() - t1
+    if os.environ.get(ENV_STATS):
+        pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     log.debug(f"PostgreSQL {binaries} on {host}:{port} ({mode} durability): "
               f"initdb {timings['postgres_initdb']:.2f}s, start {timings['postgres_start']:.2f}s")
     return pg

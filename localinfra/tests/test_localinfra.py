@@ -204,3 +204,23 @@ def test_exec_leaves_no_processes_after_sigkill(tmp_path: Path) -> None:
             parent.wait()
         if parent.stderr:
             parent.stderr.close()
+
+
+def test_store_statements_are_counted_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ALLIANCE_STORE_STATS=1: the cluster loads pg_stat_statements and `statements()` names what ran
+    (without it, nothing is loaded and the list is empty)."""
+    from alliance_localinfra import postgres
+
+    monkeypatch.setenv(postgres.ENV_STATS, "1")
+    pg = postgres.start()
+    try:
+        pg.psql("CREATE TABLE counted (n int); INSERT INTO counted SELECT generate_series(1, 1000)")
+        for _ in range(3):
+            assert pg.psql("SELECT count(*) FROM counted WHERE n > 10").strip() == "990"
+        busiest = pg.statements(50)
+        counted = [s for s in busiest if "FROM counted WHERE" in s["query"]]
+        assert counted and counted[0]["calls"] == 3 and counted[0]["rows"] == 3, busiest
+        monkeypatch.delenv(postgres.ENV_STATS)
+        assert pg.statements() == []
+    finally:
+        pg.stop()
