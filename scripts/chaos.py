@@ -88,7 +88,10 @@ SERVICE_TARGETS = {"activity", "evaluation", "registry", "notification"}
 SOURCE = "/chaos/oa-system"
 MEMBERS = 24
 RETRYABLE = {429, 500, 502, 503, 504}
-READY_STALL_S = 30.0  # ready this long with a backlog and nothing committed: not consuming
+# ready this long with a backlog and nothing committed: not consuming. The consumers' contract
+# (ConsumerPolicy.stall_s, 60 s) plus the watch's sampling: a consumer committing a slow batch a
+# minute is consuming; one that stopped is a lie from here on (issue 17: frozen for good)
+READY_STALL_S = 75.0
 # the campaign's platform: a batch a killed activity left unpublished goes to the relay after 5 s
 # (the default 120 s guards batches of live replicas), and the logs keep only what went wrong
 # and activity checks each L3 record's signed principal, as in production

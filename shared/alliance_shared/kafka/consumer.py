@@ -83,9 +83,12 @@ class ConsumerPolicy:
     brake_min_sources: int = 3  # distinct sources a run must span to stop the consumer
     batch_max_records: int = 200
     auto_offset_reset: str = "earliest"
-    # behind and nothing committed for this long: not consuming, so not ready (a batch of
-    # `batch_max_records` takes seconds; the fault campaign calls 30 s of it a readiness lie)
-    stall_s: float = 20.0
+    # behind and nothing committed for this long: not consuming, so not ready. Slow is not
+    # stalled: a batch of 200 L3 records took ~40 s between commits on the fault campaign's store
+    # after its restart (its PostgreSQL backends in ClientWrite, the machine at load 10-17), and
+    # activity's readiness also gates its L2 API and webhooks; a consumer that stopped consuming
+    # is out within this minute (20 s made activity flap and never count as recovered)
+    stall_s: float = 60.0
 
 
 @dataclass
