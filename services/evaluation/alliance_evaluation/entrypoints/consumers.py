@@ -26,7 +26,7 @@ from ..handlers import Evaluation, event_handlers
 
 TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVENTS)
 # records a poll may bring: the batch's store commands (insert, owners, queue marks) are paid once
-# per partition batch, so a larger poll means fewer of them per event
+# per poll, so a larger poll means fewer of them per event
 BATCH_MAX_RECORDS = 2_000
 
 
