@@ -71,23 +71,13 @@ async def seed(settings: ActivitySettings, db: Any) -> str:
         ),
         *(
             reg.MemberRegistered(
-                member_id=f"bm-{i}",
+                member_id=member_id,
                 organization_id="bench-org",
                 institution_id="bench-inst",
                 status="full",
                 joined_at=date(2020, 1, 1),
             )
-            for i in range(30)
-        ),
-        *(
-            reg.MemberRegistered(
-                member_id=f"bl-{i}",
-                organization_id="bench-org",
-                institution_id="bench-inst",
-                status="full",
-                joined_at=date(2020, 1, 1),
-            )
-            for i in range(LEARNERS)
+            for member_id in [*(f"bm-{i}" for i in range(30)), *(f"bl-{i}" for i in range(LEARNERS))]
         ),
     ]
     publisher = EventPublisher(settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix)
