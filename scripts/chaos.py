@@ -425,32 +425,49 @@ class Sender:
         self.progress.advance(self.task, len(events))
 
 
-async def _all_ready(rig: Rig, client: httpx.AsyncClient) -> bool:
-    for url in rig.urls.values():
+async def _not_ready(rig: Rig, client: httpx.AsyncClient) -> str | None:
+    """The first service not answering ready, with the checks it fails; None when all are ready."""
+    for name, url in rig.urls.items():
         try:
-            if (await client.get(f"{url}/readyz", timeout=3)).status_code != 200:
-                return False
-        except httpx.HTTPError:
-            return False
-    return True
+            answer = await client.get(f"{url}/readyz", timeout=3)
+        except httpx.HTTPError as exc:
+            return f"{name} ({type(exc).__name__})"
+        if answer.status_code != 200:
+            try:
+                failing = [k for k, ok in answer.json().get("checks", {}).items() if not ok]
+            except ValueError:
+                failing = []
+            return f"{name} ({', '.join(failing) or answer.status_code})"
+    return None
 
 
-async def recover(rig: Rig, inst: Institution, trial: int, timeout_s: float = 180.0) -> float:
-    """Seconds until every service is ready and a probe batch is accepted (or `timeout_s`)."""
+async def recover(rig: Rig, inst: Institution, trial: int, notes: list[str],
+                  timeout_s: float = 600.0) -> float:
+    """Seconds until every service is ready and a probe batch is accepted (or `timeout_s`); what
+    it waited on last goes to `notes` (a Kafka restart alone took 86 s at load 14)."""
     started = time.monotonic()
     probe = json.dumps([learning(inst, f"chaos-probe-{trial}-{time.time_ns()}", trial)]).encode()
+    waiting: Counter[str] = Counter()
     async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(keepalive_expiry=1)) as client:
         while time.monotonic() - started < timeout_s:
-            if await _all_ready(rig, client):
+            blocker = await _not_ready(rig, client)
+            if blocker is None:
                 try:
                     answer = await client.post(f"{rig.urls['activity']}/api/v1/events", content=probe,
                                                headers=_batch_headers(inst))
                     if answer.status_code == 202:
-                        return time.monotonic() - started
-                except httpx.HTTPError:
-                    pass
+                        break
+                    blocker = f"probe batch {answer.status_code}"
+                except httpx.HTTPError as exc:
+                    blocker = f"probe batch {type(exc).__name__}"
+            waiting[blocker] += 1
             await asyncio.sleep(0.1)
-    return float("inf")
+        else:
+            notes.append("recovery: never, waiting on " + ", ".join(f"{b} ×{n}" for b, n in waiting.most_common(3)))
+            return float("inf")
+    if waiting:
+        notes.append("recovery: waited on " + ", ".join(f"{b} ×{n}" for b, n in waiting.most_common(3)))
+    return time.monotonic() - started
 
 
 def stored(rig: Rig, ids: set[str]) -> tuple[set[str], set[str], int]:
@@ -577,7 +594,7 @@ async def run_trial(rig: Rig, sender: Sender, inst: Institution, result: TrialRe
         await asyncio.to_thread(rig.kill, result.target)
         await asyncio.sleep(1.0)  # down a moment: clients meet refused connections and timeouts
         await asyncio.to_thread(rig.restart, result.target)
-        result.recovery_s = await recover(rig, inst, result.trial)
+        result.recovery_s = await recover(rig, inst, result.trial, result.notes)
 
     try:
         feeders = [asyncio.create_task(feed(send, q)) for send, q in zip(channels, queues, strict=True)]
