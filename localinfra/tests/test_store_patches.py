@@ -22,6 +22,7 @@ from alliance_localinfra import ferretdb as store_build
 from bson import ObjectId
 from pymongo import ASCENDING, AsyncMongoClient, MongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 pytestmark = pytest.mark.integration
 
@@ -488,3 +489,40 @@ async def test_a_sorted_page_goes_down_with_its_limit_and_answers_like_the_whole
     finally:
         await client.drop_database(col.database.name)
         await client.close()
+
+
+# 14-update-write-errors.patch
+
+
+@pytest.mark.asyncio
+async def test_a_bulk_of_updates_answers_each_statements_error_at_its_index(members: AsyncCollection[Doc]) -> None:
+    """A guarded upsert whose event is applied already collides with the stored `_id`: MongoDB
+    answers a write error at that statement's index, with the counts of the others; an ordered
+    bulk stops there, an unordered one goes on."""
+    col = members.database["upserts"]
+    await col.insert_one({"_id": "seen", "events": ["e1"]})
+
+    def push(doc_id: str, event: str) -> UpdateOne:
+        return UpdateOne({"_id": doc_id, "events": {"$ne": event}}, {"$push": {"events": event}}, upsert=True)
+
+    with pytest.raises(BulkWriteError) as stopped:
+        await col.bulk_write([push("new1", "e1"), push("seen", "e1"), push("seen", "e2")], ordered=True)
+    answer = stopped.value.details
+    assert [(e["index"], e["code"]) for e in answer["writeErrors"]] == [(1, 11000)]
+    assert answer["upserted"] == [{"index": 0, "_id": "new1"}]
+    assert await col.find_one({"_id": "seen"}) == {"_id": "seen", "events": ["e1"]}  # stopped before e2
+
+    with pytest.raises(BulkWriteError) as went_on:
+        await col.bulk_write([push("seen", "e1"), push("seen", "e2"), push("new2", "e2")], ordered=False)
+    answer = went_on.value.details
+    assert [(e["index"], e["code"]) for e in answer["writeErrors"]] == [(0, 11000)]
+    assert answer["nModified"] == 1
+    assert answer["upserted"] == [{"index": 2, "_id": "new2"}]
+    assert (await col.find_one({"_id": "seen"}) or {})["events"] == ["e1", "e2"]
+
+    unique = members.database["unique_numbers"]
+    await unique.insert_many([{"_id": "a", "n": 1}, {"_id": "b", "n": 2}])
+    await unique.create_index([("n", ASCENDING)], unique=True)
+    with pytest.raises(DuplicateKeyError):  # code 11000, as MongoDB (not code 1)
+        await unique.update_one({"_id": "b"}, {"$set": {"n": 1}})
+    assert await unique.find_one({"_id": "b"}) == {"_id": "b", "n": 2}

@@ -24,7 +24,7 @@ from alliance_shared.contracts.evaluation import PeriodClosed as PeriodClosedEve
 from prometheus_client import Histogram
 
 from . import audit
-from .adapters.projections import Projections
+from .adapters.projections import Projections, RegistryWrite
 from .adapters.readmodels import ReadModels
 from .adapters.scorebook import SOURCE, store_scores
 from .domain.changes import explain
@@ -56,6 +56,9 @@ class Evaluation:
     # pairs once per member, each an upsert)
     _dirty: dict[str, set[str]] = field(default_factory=dict)
     _activities: list[dict[str, Any]] = field(default_factory=list)  # accepted events not yet stored
+    # the registry events' projection writes not yet applied (`flush_registry`: before anything
+    # reads the projections back, and at the batch's end)
+    _registry: list[RegistryWrite] = field(default_factory=list)
     # period → the ruleset published for it (rulesets.py keeps it current); other periods: `ruleset`
     in_force: dict[str, Ruleset] = field(default_factory=dict)
     # closed (period, institution) pairs a report admitted under an unlock exception rescores
@@ -74,18 +77,18 @@ class Evaluation:
     async def on_institution(
         self, p: reg.InstitutionRegistered | reg.InstitutionReclassified, e: CloudEvent
     ) -> None:
-        await self.projections.institution_class(
+        self._registry.append(self.projections.institution_class(
             p.institution_id,
             p.name,
             p.effective_from,
             p.classification.model_dump(mode="json"),
             e.id,
             getattr(p, "uscc", None),
-        )
+        ))
         await self._dirty_from(p.effective_from, [p.institution_id])
 
     async def on_organization_opened(self, p: reg.OrganizationOpened, e: CloudEvent) -> None:
-        await self.projections.organization(
+        self._registry.append(self.projections.organization(
             p.organization_id,
             {
                 "institution_ids": p.institution_ids,
@@ -95,11 +98,11 @@ class Evaluation:
                 "opened": p.established_at.isoformat(),
                 "has_party_groups": p.has_party_groups,
             },
-        )
+        ))
         await self._dirty_from(p.established_at, p.institution_ids)
 
     async def on_organization_updated(self, p: reg.OrganizationUpdated, e: CloudEvent) -> None:
-        await self.projections.organization(
+        self._registry.append(self.projections.organization(
             p.organization_id,
             {
                 "institution_ids": p.institution_ids,
@@ -107,16 +110,17 @@ class Evaluation:
                 "parent_id": p.parent_id,
                 "has_party_groups": p.has_party_groups,
             },
-        )
+        ))
         await self._dirty_from(local_day(self.clock.now()), p.institution_ids)
 
     async def on_organization_closed(self, p: reg.OrganizationClosed, e: CloudEvent) -> None:
-        await self.projections.organization(p.organization_id, {"closed": p.closed_at.isoformat()})
+        self._registry.append(self.projections.organization(p.organization_id, {"closed": p.closed_at.isoformat()}))
+        await self.flush_registry()  # the organisation's institutions are read back
         await self._dirty_from(p.closed_at, await self.projections.institutions_of_orgs([p.organization_id]))
 
     async def on_roll_change(self, p: EventPayload, e: CloudEvent) -> None:
         change, member_id, institutions = _roll_change(p, e)
-        await self.projections.roll_change(member_id, change, institutions)
+        self._registry.append(self.projections.roll_change(member_id, change, institutions))
         await self._dirty_from(change.on, institutions)
 
     # -- activity events ----------------------------------------------------------------------
@@ -133,7 +137,16 @@ class Evaluation:
         periods = {doc["period"]} | ({old["period"]} if old and old.get("period") else set())
         await self._queue(sorted(periods), e.id, owners[doc["_id"]], await self.models.closed_periods(), doc)
 
+    async def flush_registry(self) -> None:
+        writes, self._registry = self._registry, []
+        try:
+            await self.projections.apply_registry(writes)
+        except BaseException:
+            self._registry = writes + self._registry
+            raise
+
     async def flush_activities(self, closed: dict[str, datetime] | None = None) -> None:
+        await self.flush_registry()  # an event's owners are read from the roll and the tree
         docs, self._activities = self._activities, []
         if not docs:
             return
@@ -366,7 +379,7 @@ class Evaluation:
         """The consumer's end of a batch, before it commits: store the activity events the batch
         brought, then the rescore queue entries the handlers collected (kept for the next try if a
         write fails). The closed periods are read once for the batch."""
-        if not (self._activities or self._dirty or self._unlocked):
+        if not (self._activities or self._registry or self._dirty or self._unlocked):
             return
         closed = await self.models.closed_periods()
         await self.flush_activities(closed)

@@ -37,6 +37,15 @@ from ..domain.roll import RollChange, stints_of
 
 Doc = dict[str, Any]
 
+
+@dataclass(frozen=True)
+class RegistryWrite:
+    """One registry event's effect on a projection: a guarded upsert of one document."""
+
+    collection: str
+    doc_id: str
+    op: UpdateOne
+
 INDEXES = [
     IndexSpec("organizations", [("institution_ids", 1)]),
     IndexSpec("organizations", [("parent_id", 1)]),  # the branches attached to a committee (挂靠)
@@ -149,31 +158,36 @@ class Projections:
         return self._db() if callable(self._db) else self._db
 
     # -- registry ----------------------------------------------------------------------------
-    async def institution_class(
-        self,
+    # The registry's events are applied as guarded upserts (`_id` plus "this event not in it yet"),
+    # gathered per consumer batch and written by `apply_registry` in a bulk write per collection:
+    # one `update_one` per event made a city's 100,000 member registrations ~150 events/s.
+    @staticmethod
+    def institution_class(
         inst_id: str,
         name: str | None,
         effective_from: date,
         cls: dict[str, Any],
         event_id: str,
         uscc: str | None = None,
-    ) -> None:
+    ) -> RegistryWrite:
         entry = {"from": effective_from.isoformat(), "event_id": event_id, **cls}
         fields: Doc = {"updated_from": event_id}
         if name:
             fields["name"] = name
         if uscc:
             fields["uscc"] = uscc
-        await _once(
-            self.db.institutions,
-            {"_id": inst_id, "classes.event_id": {"$ne": event_id}},
-            {"$set": fields, "$push": {"classes": entry}},
+        return RegistryWrite(
+            "institutions", inst_id,
+            UpdateOne({"_id": inst_id, "classes.event_id": {"$ne": event_id}},
+                      {"$set": fields, "$push": {"classes": entry}}, upsert=True),
         )
 
-    async def organization(self, org_id: str, fields: dict[str, Any]) -> None:
-        await self.db.organizations.update_one({"_id": org_id}, {"$set": fields}, upsert=True)
+    @staticmethod
+    def organization(org_id: str, fields: dict[str, Any]) -> RegistryWrite:
+        return RegistryWrite("organizations", org_id, UpdateOne({"_id": org_id}, {"$set": fields}, upsert=True))
 
-    async def roll_change(self, member_id: str, change: RollChange, institution_ids: list[str]) -> None:
+    @staticmethod
+    def roll_change(member_id: str, change: RollChange, institution_ids: list[str]) -> RegistryWrite:
         entry = {
             "event_id": change.event_id,
             "on": change.on.isoformat(),
@@ -186,11 +200,34 @@ class Projections:
         added: Doc = {"institution_ids": {"$each": institution_ids}}
         if change.organization_id:
             added["org_ids"] = change.organization_id
-        await _once(
-            self.db.members,
-            {"_id": member_id, "changes.event_id": {"$ne": change.event_id}},
-            {"$addToSet": added, "$push": {"changes": entry}},
+        return RegistryWrite(
+            "members", member_id,
+            UpdateOne({"_id": member_id, "changes.event_id": {"$ne": change.event_id}},
+                      {"$addToSet": added, "$push": {"changes": entry}}, upsert=True),
         )
+
+    async def apply_registry(self, writes: Sequence[RegistryWrite]) -> None:
+        """Apply `writes`, a document's in the order they came: unordered bulk writes per
+        collection, each holding at most one write per document (a document's second write goes in
+        the next one). A redelivered event finds its guard false and its upsert collides with the
+        stored `_id`: it was applied already. (An ordered bulk stops at a collision, and sending the
+        rest again per collision made a redelivered batch cost a bulk write per event.)"""
+        rounds: dict[str, list[list[UpdateOne]]] = {}
+        seen: dict[tuple[str, str], int] = {}
+        for w in writes:
+            k = seen[(w.collection, w.doc_id)] = seen.get((w.collection, w.doc_id), -1) + 1
+            of_collection = rounds.setdefault(w.collection, [])
+            if k == len(of_collection):
+                of_collection.append([])
+            of_collection[k].append(w.op)
+        for name, ops_by_round in rounds.items():
+            for ops in ops_by_round:
+                try:
+                    await self.db[name].bulk_write(ops, ordered=False)
+                except BulkWriteError as exc:
+                    errors = exc.details.get("writeErrors") or []
+                    if not errors or not all(is_duplicate_key(e) for e in errors):
+                        raise
 
     async def institutions_of_orgs(self, org_ids: list[str]) -> list[str]:
         docs = await self.db.organizations.find({"_id": {"$in": org_ids}}, {"institution_ids": 1}).to_list(None)
@@ -495,17 +532,6 @@ class Projections:
                 ],
                 ordered=False,
             )
-
-
-async def _once(collection: Any, unapplied: Doc, update: Doc) -> None:
-    """Apply `update` to the document `unapplied` finds (its `_id` and a guard saying the event
-    is not in it yet), created when missing; a redelivered event finds the guard false and its
-    upsert collides with the stored `_id`, which means it was applied already."""
-    try:
-        await collection.update_one(unapplied, update, upsert=True)
-    except Exception as exc:
-        if not is_duplicate_key(exc):
-            raise
 
 
 async def _by_id(collection: Any, ids: Sequence[str], projection: Doc) -> dict[str, Doc]:
