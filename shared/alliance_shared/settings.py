@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     mongodb_database: str | None = None
     # how long a consumer remembers an event id it applied; longer than the broker keeps messages
     dedupe_retention_days: float = 30.0
+    # an ended job (a scan, a rescore) answers at its status URL this long, then goes (alliance_shared.jobs)
+    jobs_keep_days: float = 7.0
 
     # every request body is bounded before a route reads it (413); multipart uploads by the second,
     # which must hold the service's own file limit and the form's overhead

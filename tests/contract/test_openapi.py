@@ -63,9 +63,11 @@ async def test_a_cloudevents_route_refuses_a_body_that_is_not_json_with_415(path
     assert error["field"] == "Content-Type" and error["message"].startswith("请求体须为 application/cloudevents+json")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/scans/lagging", "/api/v1/periods/{period}/rescore"])
-def test_a_long_request_is_documented_as_a_job_answered_202_with_a_status_url(path: str) -> None:
-    operation = spec("evaluation")["paths"][path]["post"]
+@pytest.mark.parametrize(("service", "path"), [("evaluation", "/api/v1/scans/lagging"),
+                                             ("evaluation", "/api/v1/periods/{period}/rescore"),
+                                             ("registry", "/api/v1/scans/transfers")])
+def test_a_long_request_is_documented_as_a_job_answered_202_with_a_status_url(service: str, path: str) -> None:
+    operation = spec(service)["paths"][path]["post"]
     assert {"200", "202"} <= set(operation["responses"]), sorted(operation["responses"])
     assert "wait" in [p["name"] for p in operation["parameters"]]
-    assert set(spec("evaluation")["paths"]["/api/v1/jobs/{job_id}"]["get"]["responses"]) >= {"200", "403", "404"}
+    assert set(spec(service)["paths"]["/api/v1/jobs/{job_id}"]["get"]["responses"]) >= {"200", "403", "404"}

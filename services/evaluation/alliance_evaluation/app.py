@@ -8,11 +8,13 @@ from pathlib import Path
 
 from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.http import create_service_app
+from alliance_shared.job_routes import status_router
+from alliance_shared.jobs import Jobs, adopting
+from alliance_shared.mongo import jobs as job_store
 from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
 from .adapters import audit, projections, ranks, readmodels
-from .adapters import jobs as job_store
 from .adapters import rulesets as ruleset_store
 from .adapters.unlocks import UnlockStore
 from .domain.periods import Period
@@ -24,14 +26,12 @@ from .entrypoints import rulesets as ruleset_routes
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
-from .jobs import Jobs
 from .rulesets import RulesetLifecycle
 from .settings import EvaluationSettings
 from .unlocks import Unlocks
 
 WARM_INTERVAL_S = 5.0
 WARM_QUARTERS = 4
-ADOPT_INTERVAL_S = 10.0
 
 
 def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
@@ -52,15 +52,6 @@ def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
 
 async def adopt(ev: Evaluation) -> None:
     await ev.models.trail.adopt_legacy()  # audit records of the older free shape, rewritten once
-
-
-def adopt_jobs(long_work: Jobs) -> Callable[[Runtime], Awaitable[None]]:
-    """Jobs a stopped process left running are taken over: at start-up and every few seconds."""
-
-    async def adopting(_: Runtime) -> None:
-        await every(ADOPT_INTERVAL_S, long_work.adopt_orphans, name="job-adoption")
-
-    return adopting
 
 
 def create_app(
@@ -94,14 +85,14 @@ def create_app(
     rulesets = RulesetLifecycle(ev, ruleset_store.RulesetStore(lambda: runtime.db))
     long_work = Jobs(job_store.JobStore(lambda: runtime.db), clock, jobs.works(ev),
                      keep=timedelta(days=settings.jobs_keep_days))
-    runtime.background = [*loops(ev), keep_warm(ev), rulesets.loop(), adopt_jobs(long_work)] if background else []
+    runtime.background = [*loops(ev), keep_warm(ev), rulesets.loop(), adopting(long_work)] if background else []
 
     app = create_service_app(
         runtime,
         title="评价服务 / evaluation",
         description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-        routers=[dashboard.router, api.router, jobs.router, unlocks.router, audit_routes.router, ruleset_routes.router,
-                 queue_routes.router],
+        routers=[dashboard.router, api.router, jobs.router, status_router(), unlocks.router, audit_routes.router,
+                 ruleset_routes.router, queue_routes.router],
         on_started=lambda _: adopt(ev),
     )
     app.state.evaluation = ev

@@ -21,6 +21,7 @@ from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.evaluation import PeriodClosed as PeriodClosedEvent
+from alliance_shared.jobs import Progress
 from prometheus_client import Histogram
 
 from . import audit
@@ -34,7 +35,6 @@ from .domain.periods import Period, local_day, month_window, periods_between
 from .domain.roll import RollChange
 from .domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
 from .domain.scoring import PeriodScores, score_period
-from .jobs import Progress
 from .lagging_scan import LaggingScan
 from .settings import EvaluationSettings
 

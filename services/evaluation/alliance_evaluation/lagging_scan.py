@@ -10,6 +10,7 @@ from typing import Any
 from alliance_shared.clock import SHANGHAI, Clock
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import BranchCaughtUp, BranchFellBehind, ReportsMissing
+from alliance_shared.jobs import Progress
 
 from .adapters.projections import Projections
 from .adapters.readmodels import ReadModels, score_key
@@ -18,7 +19,6 @@ from .domain.lagging import BranchPulse, LaggingPolicy, assess, change, reports_
 from .domain.periods import Period, local_day
 from .domain.ruleset import ReviewCounting
 from .domain.scoring import BRANCH_KINDS
-from .jobs import Progress
 from .settings import EvaluationSettings
 
 LOOKBACK_DAYS = 730  # a branch silent for longer shows "never met" (still lagging)

@@ -16,7 +16,6 @@ class EvaluationSettings(ServiceSettings):
     at_risk_below: float = 60.0
     reports_missing_days: int = 10  # days before quarter end to announce missing reports
     lagging_scan_interval_s: float = 3600.0
-    jobs_keep_days: float = 7.0  # an ended job (scan, rescore, what-if) answers at its URL this long, then goes
     rescore_interval_s: float = 2.0  # how often the rescore queue (late and new events) is looked at
     rescore_max_wait_s: float = 30.0  # drained once it stops growing, or this long after it began to
     rescore_queue_limit: int = 20_000  # (period, institution) marks drained in one round

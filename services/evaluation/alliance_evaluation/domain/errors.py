@@ -78,7 +78,3 @@ class UnknownCase(NotFound):
     def __init__(self, what: str, case_id: str) -> None:
         super().__init__(f"记录不存在 / unknown {what} {case_id!r}", field="id")
 
-
-class UnknownJob(NotFound):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"任务不存在 / unknown job {job_id!r}", field="job_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from alliance_shared.contracts.vocabulary import (
     AllianceRole,
@@ -14,6 +15,9 @@ from alliance_shared.contracts.vocabulary import (
     PartyOrgStatus,
     ReportingLevel,
 )
+
+if TYPE_CHECKING:  # a plain counter the scan advances; the domain imports no job machinery
+    from alliance_shared.jobs import Progress
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,8 @@ class RefuseTransfer:
 
 @dataclass(frozen=True)
 class ScanOverdueTransfers:
-    pass
+    # where a job runs the scan, what it has done of how much (its status URL shows it)
+    progress: Progress | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

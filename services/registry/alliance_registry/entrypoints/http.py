@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from alliance_shared.contracts.vocabulary import Ownership, ReportingLevel
 from alliance_shared.errors import Invalid, PayloadTooLarge
 from alliance_shared.http import MAX_PAGE_SIZE, CurrentUser, Page, PageSize
+from alliance_shared.job_routes import JOB_ANSWER, JobsDep, Wait, job_answer
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
 
-from .. import import_jobs, importer, views
+from .. import import_jobs, importer, scans, views
 from ..context import Registry
 from ..domain import commands as c
 from ..domain.imports import ImportKind
@@ -233,10 +235,13 @@ async def refuse_transfer(
     return s.current_transfer_out(doc)
 
 
-@router.post("/scans/transfers")
-async def scan_overdue_transfers(who: CurrentUser, reg: Reg) -> Doc:
-    """Secretariat: look for overdue transfers now (it also runs on a schedule)."""
-    return {"announced": await handle(reg, c.ScanOverdueTransfers(), who)}
+@router.post("/scans/transfers", status_code=202,
+             responses={202: JOB_ANSWER, 200: {"description": "wait=true：{announced} / transfers announced overdue"}})
+async def scan_overdue_transfers(who: CurrentUser, reg: Reg, jobs: JobsDep, wait: Wait = False) -> JSONResponse:
+    """秘书处：立即查找逾期的组织关系转接 / secretariat: look for overdue transfers now, as a job (202,
+    Location; it also runs on a schedule); `?wait=true` answers `{"announced"}` once it is done."""
+    job = await scans.start_overdue_transfer_scan(reg, jobs, who)
+    return await job_answer(jobs, job, wait)
 
 
 # -- bulk import ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from alliance_shared.auth import Principal
 from alliance_shared.contracts import registry as ev
 from alliance_shared.contracts.vocabulary import MemberStatus
 from alliance_shared.errors import Conflict, Forbidden, Invalid
+from alliance_shared.jobs import Progress
 from alliance_shared.pii import mask_id_number, mask_phone
 
 from ..adapters.store import MEMBERS, DuplicateKey
@@ -319,8 +320,11 @@ async def scan_overdue_transfers(reg: Registry, cmd: c.ScanOverdueTransfers, who
             "transfer.overdue_notified": False,
         },
     )
+    progress = cmd.progress or Progress()
+    progress.total = len(found)
     announced = 0
     for doc in found:
+        progress.done += 1
         transfer = Transfer.from_dict(doc["transfer"])
         if not transfer.needs_overdue_notice(today):
             continue

@@ -103,7 +103,8 @@ async def test_a_transfer_left_pending_past_its_deadline_is_announced_once(api, 
     valid(event)
     assert event.data["transfer_id"] == transfer["id"] and event.data["days_overdue"] == 2
     await asyncio.sleep(0.8)  # several more scans, and one on demand
-    assert (await api.post("/api/v1/scans/transfers", api.secretariat)).json() == {"announced": 0}
+    done = await api.post("/api/v1/scans/transfers", api.secretariat, params={"wait": "true"})
+    assert (done.status_code, done.json()) == (200, {"announced": 0})
     assert len([e for e in topic.events() if e.type == "fpba.member.transfer_overdue.v1"]) == 1
     late = await api.post(f"/api/v1/transfers/{transfer['id']}/accept", api.admin(b["id"]))
     assert late.status_code == 200 and late.json()["overdue_notified"] is True

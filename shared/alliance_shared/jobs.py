@@ -1,11 +1,15 @@
-"""Requests that run longer than a client waits (the lagging scan over every branch of the city) as
-jobs: the request answers 202 with the job's URL at once, the work runs in the background and
-writes its progress while it runs, and the job's document in the store says how it ended. A
-request for work already running joins it; a job whose process stopped (its heartbeat went
-quiet) is taken over and run again by a live replica, so a restart loses none. A job that ended is
-kept for `keep` (JOBS_KEEP_DAYS, 7 days by default: its status URL answers meanwhile, then 404),
-then removed when the next job starts — the store has no TTL index, and jobs start a few times an
-hour at most, so the collection holds that many days of jobs and never grows past them."""
+"""Requests that run longer than a client waits (evaluation's lagging scan over every branch of the
+city, registry's overdue-transfer scan) as jobs: the request answers 202 with the job's URL at
+once, the work runs in the background and writes its progress while it runs, and the job's
+document in the store says how it ended. A request for work already running joins it; a job whose
+process stopped (its heartbeat went quiet) is taken over and run again by a live replica, so a
+restart loses none. A job that ended is kept for `keep` (JOBS_KEEP_DAYS, 7 days by default: its
+status URL answers meanwhile, then 404), then removed when the next job starts — the store has no
+TTL index, and jobs start a few times an hour at most, so the collection holds that many days of
+jobs and never grows past them.
+
+A service wires `Jobs` in its composition root (with `adopting` among its background tasks) and
+serves them through `alliance_shared.job_routes`."""
 
 from __future__ import annotations
 
@@ -17,16 +21,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from alliance_shared.clock import SHANGHAI, Clock
-from alliance_shared.errors import DomainError
-
-from .adapters.jobs import ACTIVE, JobStore
+from .clock import SHANGHAI, Clock
+from .errors import DomainError
+from .mongo.jobs import ACTIVE, JobStore
+from .runtime import Runtime, every
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0  # how often a running job writes its progress (and so says it is alive)
 STALE_S = 30.0  # a job whose heartbeat is older than this lost its process: another adopts it
 POLL_S = 0.5  # how often a waiter reads a job another replica runs
+ADOPT_INTERVAL_S = 10.0  # how often a replica looks for jobs a stopped process left running
 
 Doc = dict[str, Any]
 
@@ -172,3 +177,13 @@ def public(job: Doc) -> Doc:
         "attempts": job.get("attempts", 1),
         "status_url": f"/api/v1/jobs/{job['_id']}",
     }
+
+
+def adopting(jobs: Jobs, interval_s: float = ADOPT_INTERVAL_S) -> Callable[[Runtime], Awaitable[None]]:
+    """A background task: jobs a stopped process left running are taken over, at start-up and
+    every `interval_s` seconds."""
+
+    async def adopt(_: Runtime) -> None:
+        await every(interval_s, jobs.adopt_orphans, name="job-adoption")
+
+    return adopt

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from alliance_evaluation.adapters.jobs import JobStore
-from alliance_evaluation.jobs import Jobs, Progress
 from alliance_shared.clock import FixedClock
+from alliance_shared.jobs import Jobs, Progress
 from alliance_shared.mongo import connect
+from alliance_shared.mongo.jobs import JobStore
 from alliance_shared.testing import namespace
 from pymongo.asynchronous.database import AsyncDatabase
 

@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from alliance_shared.mongo import IndexSpec, is_duplicate_key
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from .client import IndexSpec, is_duplicate_key
 
 Doc = dict[str, Any]
 JOBS = "jobs"
