@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from alliance_shared.audit import audit_record
 from alliance_shared.auth import Principal
 from alliance_shared.clock import SHANGHAI, Clock
 from alliance_shared.contracts.activity import SubmissionApproved, SubmissionResubmitted, SubmissionReturned
+from alliance_shared.contracts.audit import ActivityActionAudited
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.vocabulary import MEETING_KIND_ZH, MeetingKind, ReviewState, Role, zh
 from alliance_shared.errors import Forbidden, Invalid, NotFound
@@ -86,7 +88,7 @@ async def review(ctx: Reviews, cmd: r.ApproveSubmission | r.ReturnSubmission, wh
         )
     else:
         payload = SubmissionApproved(**common)
-    await _step(ctx, record, version, state, _entry(state, version + 1, who, comment, now), payload)
+    await _step(ctx, record, version, state, _entry(state, version + 1, who, comment, now), payload, who)
     return await load_reviewable(ctx, cmd.submission_id)
 
 
@@ -137,7 +139,7 @@ async def _resubmitted(ctx: Reviews, record: dict[str, Any], returned_id: str, w
     entry = _entry(state, version + 1, who, comment, now)
     if returned_id != record["_id"]:
         entry["from"] = returned_id
-    await _step(ctx, record, version, state, entry, payload)
+    await _step(ctx, record, version, state, entry, payload, who)
 
 
 async def _step(
@@ -147,11 +149,31 @@ async def _step(
     state: ReviewState,
     entry: dict[str, Any],
     payload: SubmissionApproved | SubmissionReturned | SubmissionResubmitted,
+    who: Principal,
 ) -> None:
     event = envelope(payload, source=SOURCE, institutionid=payload.institution_id)
+    audited = _audited(record, payload, who)
     fields = {"review_state": state.value, "reviewed_at": entry["at"]}
-    if not await ctx.store.step(record["_id"], version, fields, entry, [(payload, event)]):
+    events = [(payload, event), (audited, envelope(audited, source=SOURCE, institutionid=payload.institution_id))]
+    if not await ctx.store.step(record["_id"], version, fields, entry, events):
         raise r.ReviewedMeanwhile()
+
+
+def _audited(
+    record: dict[str, Any], payload: SubmissionApproved | SubmissionReturned | SubmissionResubmitted, who: Principal
+) -> ActivityActionAudited:
+    """The step's audit record, announced in the same write (evaluation serves the audit trail):
+    who reviewed which report, from where, and no comment (it may name people)."""
+    details: dict[str, Any] = {"version": payload.version, "event_type": payload.event_type_submitted}
+    if isinstance(payload, SubmissionResubmitted) and payload.returned_id != payload.submission_id:
+        details["returned_id"] = payload.returned_id
+    audited = audit_record(
+        who, service="activity", action=f"submission.{payload.state.value}", object_type="submission",
+        object_id=payload.submission_id, at=payload.at, institution_id=payload.institution_id, details=details,
+        kind=ActivityActionAudited,
+    )  # fmt: skip
+    assert isinstance(audited, ActivityActionAudited)
+    return audited
 
 
 def _fact(

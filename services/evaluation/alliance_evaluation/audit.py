@@ -1,8 +1,8 @@
 """The platform's audit trail, served by evaluation (`GET /api/v1/audit`, the dashboard's 审计日志
-page and its workbook). Services do not share databases: registry and notification announce each
-record they write on their own events topic and evaluation projects it here, next to the records
-of its own actions (period closes and unlocks, adjustments, appeals, exemptions, ratings,
-follow-ups). Only the secretariat reads it."""
+page and its workbook). Services do not share databases: registry, notification and activity (its
+review steps) announce each record they write on their own events topic and evaluation projects it
+here, next to the records of its own actions (period closes and unlocks, adjustments, appeals,
+exemptions, ratings, follow-ups). Only the secretariat reads it."""
 
 from __future__ import annotations
 

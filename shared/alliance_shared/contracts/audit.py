@@ -1,10 +1,11 @@
 """Audit records travelling from the service that wrote them to evaluation, which serves the
 platform's one audit trail (`GET /api/v1/audit`, its dashboard page and workbook). Services keep
 their own databases: registry and notification each store their records and announce them on
-their own events topic (the record is the document its outbox rides in); evaluation projects them
-next to its own. One shape for all: who (subject, role, key, institution), when, what (action,
-object, the institution concerned, a few details with no personal data) and from where (the
-client address the platform trusts: uvicorn's proxy headers from `FORWARDED_ALLOW_IPS`)."""
+their own events topic (the record is the document its outbox rides in), activity announces each
+review step's record in the write that takes the step; evaluation projects them next to its own.
+One shape for all: who (subject, role, key, institution), when, what (action, object, the
+institution concerned, a few details with no personal data) and from where (the client address
+the platform trusts: uvicorn's proxy headers from `FORWARDED_ALLOW_IPS`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import AwareDatetime, EventPayload, Id
-from .topics import NOTIFICATION_EVENTS, REGISTRY_EVENTS
+from .topics import ACTIVITY_EVENTS, NOTIFICATION_EVENTS, REGISTRY_EVENTS
 
 Detail = str | int | float | bool | None | list[str]
 Service = Literal["registry", "activity", "evaluation", "notification"]
@@ -58,4 +59,11 @@ class NotificationActionAudited(ActionAudited):
     kafka_topic = NOTIFICATION_EVENTS
 
 
-PAYLOADS: tuple[type[EventPayload], ...] = (RegistryActionAudited, NotificationActionAudited)
+class ActivityActionAudited(ActionAudited):
+    """Activity audited an action: a submission approved, returned or resubmitted in review."""
+
+    event_type = "fpba.activity_action.audited.v1"
+    kafka_topic = ACTIVITY_EVENTS
+
+
+PAYLOADS: tuple[type[EventPayload], ...] = (RegistryActionAudited, NotificationActionAudited, ActivityActionAudited)

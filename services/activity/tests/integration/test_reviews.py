@@ -2,7 +2,7 @@
 returns a meeting with a comment (a return without one is refused, Chinese first), the branch's
 secretary sees it returned on the form and resubmits it corrected, the admin approves it, and an
 approved report is final. The secretariat reviews emerging institutions without a Party organisation
-only. Every step is announced on `activity.events.v1`, keyed like the report."""
+only. Every step is announced on `activity.events.v1`, keyed like the report, and audited."""
 
 from __future__ import annotations
 
@@ -105,6 +105,20 @@ async def test_a_returned_meeting_is_resubmitted_corrected_approved_and_then_fin
         assert steps[0].data["comment"] == why and steps[0].data["activity_kind"] == "branch_committee_meeting"
         assert steps[1].data["returned_id"] == form_id and [e.data["version"] for e in steps] == [1, 1, 2]
         assert {e.subject for e in steps} == {"org-a"}  # the Kafka key of the report's own events
+
+        # and each audited in the same write, for the platform's audit trail (no comment: it may name people)
+        audited = await reader.wait_for_events(3, where=lambda e: e.type == "fpba.activity_action.audited.v1")
+        assert [(e.data["action"], e.data["object_id"], e.data["actor_role"]) for e in audited] == [
+            ("submission.returned", form_id, "institution_admin"),
+            ("submission.resubmitted", new_id, "branch_secretary"),
+            ("submission.approved", new_id, "institution_admin"),
+        ]
+        assert [e.data["actor"] for e in audited][::2] == ["admin-a", "admin-a"]
+        assert {(e.data["service"], e.data["object_type"], e.data["institution_id"]) for e in audited} == {
+            ("activity", "submission", "inst-a")
+        }
+        assert audited[1].data["details"]["returned_id"] == form_id and audited[0].data["details"]["version"] == 1
+        assert why not in str([e.data for e in audited])
 
 
 async def test_the_secretariat_reviews_emerging_institutions_without_a_party_organisation_only(infra: Any) -> None:

@@ -44,9 +44,10 @@ def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
 
 
 def audit_handlers(ev: Evaluation) -> dict[type[EventPayload], PayloadHandler]:
-    """The records registry and notification audited, projected into the one audit trail."""
+    """The records registry, notification and activity audited, projected into the one audit trail."""
 
     async def project(p: audited.ActionAudited, e: CloudEvent) -> None:
         await audit.on_audited(ev.models.trail, p, e)
 
-    return {audited.RegistryActionAudited: project, audited.NotificationActionAudited: project}
+    return {audited.RegistryActionAudited: project, audited.NotificationActionAudited: project,
+            audited.ActivityActionAudited: project}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from alliance_shared.audit import audit_record
 from alliance_shared.auth import Principal
-from alliance_shared.contracts.audit import NotificationActionAudited, RegistryActionAudited
+from alliance_shared.contracts.audit import ActivityActionAudited, NotificationActionAudited, RegistryActionAudited
 from alliance_shared.contracts.vocabulary import Role
 from openpyxl import load_workbook
 
@@ -62,15 +62,21 @@ async def test_every_administrative_action_is_in_one_trail_the_secretariat_reads
     rule = audit_record(sec, service="notification", action="rule.updated", object_type="rule",
                         object_id="branch_lagging", at=s.clock.now(),
                         details={"version": 3, "fields": ["steps"]}, kind=NotificationActionAudited)  # fmt: skip
+    reviewer = Principal(subject="admin-au1", role=Role.INSTITUTION_ADMIN, institution_id="au1", ip="198.51.100.4")
+    review = audit_record(reviewer, service="activity", action="submission.returned", object_type="submission",
+                          object_id="oa-meeting-1", at=s.clock.now(), institution_id="au1",
+                          details={"version": 1, "event_type": "fpba.meeting.held.v1"},
+                          kind=ActivityActionAudited)  # fmt: skip
     await s.publish(key)
     await s.publish(key)  # redelivered: one record
     await s.publish(rule)
+    await s.publish(review)
     await s.settle()
 
     everything = await _trail(s)
     actions = [i["action"] for i in everything["items"]]
     assert {"adjustment.proposed", "adjustment.approved", "exemption.granted", "period.closed",
-            "period.unlocked", "api_key.issued", "rule.updated"} <= set(actions)  # fmt: skip
+            "period.unlocked", "api_key.issued", "rule.updated", "submission.returned"} <= set(actions)  # fmt: skip
     assert actions.count("api_key.issued") == 1
     ids = [i["id"] for i in everything["items"]]
     assert ids == sorted(ids, reverse=True)  # newest first
@@ -83,6 +89,10 @@ async def test_every_administrative_action_is_in_one_trail_the_secretariat_reads
     of_institution = await _trail(s, institution_id="au1", action="api_key.issued")
     assert [(i["service"], i["actor"], i["ip"]) for i in of_institution["items"]] == [
         ("registry", "admin-au1", "198.51.100.4")
+    ]
+    returned = (await _trail(s, action="submission.returned"))["items"]
+    assert [(i["service"], i["object_id"], i["institution_id"], i["actor"]) for i in returned] == [
+        ("activity", "oa-meeting-1", "au1", "admin-au1")
     ]
     unlocked = (await _trail(s, object_id="aub", action="period.unlocked"))["items"]
     assert unlocked[0]["period"] == Q2 and unlocked[0]["details"]["requested_by"] == "支部书记"

@@ -281,7 +281,15 @@ async def accept_transfer(reg: Registry, cmd: c.AcceptTransfer, who: Principal) 
     )
     if stored is None:
         raise ChangedConcurrently()
+    await _audit_decision(reg, who, "transfer.accepted", transfer, doc["_id"])
     return stored
+
+
+async def _audit_decision(reg: Registry, who: Principal, action: str, transfer: Transfer, member_id: str) -> None:
+    """The receiving side's decision, audited under its institution (never the refusal's reason: it may name people)."""
+    await reg.audit(who, action, "transfer", transfer.id, institution_id=transfer.to_institution_id,
+                    member_id=member_id, from_institution_id=transfer.from_institution_id,
+                    to_organization_id=transfer.to_organization_id)
 
 
 async def refuse_transfer(reg: Registry, cmd: c.RefuseTransfer, who: Principal) -> Doc:
@@ -303,6 +311,7 @@ async def refuse_transfer(reg: Registry, cmd: c.RefuseTransfer, who: Principal) 
     )
     if stored is None:
         raise ChangedConcurrently()
+    await _audit_decision(reg, who, "transfer.refused", transfer, doc["_id"])
     return stored
 
 

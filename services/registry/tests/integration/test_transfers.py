@@ -1,4 +1,5 @@
-"""The relation-transfer handshake between two institutions, end to end, and its overdue notice."""
+"""The relation-transfer handshake between two institutions, end to end (each decision audited),
+and its overdue notice."""
 
 import asyncio
 from datetime import timedelta
@@ -62,6 +63,15 @@ async def test_a_transfer_between_two_institutions_runs_end_to_end(api, topic, m
     assert done.data["to_organization_id"] == to_branch["id"] and done.data["status"] == "full"
     keys = {dict(r.headers)["ce_id"].decode(): r.key for r in topic.records}
     assert keys[requested.id] == keys[done.id] == a["id"].encode()  # the sending institution's order
+    # the receiving side's decision is audited under its institution; the sending side's try was refused
+    audited = await topic.wait_for_events(2, where=lambda e: e.type == "fpba.registry_action.audited.v1"
+                                          and e.data["object_id"] == transfer["id"])
+    assert sorted((e.data["action"], e.data["outcome"], e.data["actor_institution_id"]) for e in audited) == [
+        ("transfer.accept", "denied", a["id"]), ("transfer.accepted", "done", b["id"])]
+    decided = next(e for e in audited if e.data["outcome"] == "done")
+    assert decided.data["institution_id"] == b["id"] and decided.data["object_type"] == "transfer"
+    assert decided.data["details"] == {"member_id": member["id"], "from_institution_id": a["id"],
+                                       "to_organization_id": to_branch["id"]}
 
 
 async def test_a_refused_transfer_leaves_the_member_where_it_was(api, topic, make, valid):
@@ -84,6 +94,11 @@ async def test_a_refused_transfer_leaves_the_member_where_it_was(api, topic, mak
     [event] = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.member.transfer_refused.v1")
     valid(event)
     assert event.data["reason"] == "查无此人"
+    [audited] = await topic.wait_for_events(1, where=lambda e: e.type == "fpba.registry_action.audited.v1"
+                                            and e.data["action"] == "transfer.refused")
+    assert (audited.data["object_id"], audited.data["institution_id"], audited.data["actor_role"]) == (
+        transfer["id"], b["id"], "branch_secretary")
+    assert "查无此人" not in str(audited.data)  # the reason may name people: not in the trail
 
 
 async def test_a_transfer_left_pending_past_its_deadline_is_announced_once(api, topic, make, valid, clock):
