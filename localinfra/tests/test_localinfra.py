@@ -224,3 +224,23 @@ def test_store_statements_are_counted_when_asked(monkeypatch: pytest.MonkeyPatch
         assert pg.statements() == []
     finally:
         pg.stop()
+
+
+def test_large_documents_are_compressed_with_lz4_and_settings_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored document over ~2 kB is compressed with LZ4 (cheaper to write and read than the
+    default pglz); ALLIANCE_PG_SETTINGS overrides a server setting for an experiment."""
+    from alliance_localinfra import postgres
+
+    pg = postgres.start()
+    try:
+        pg.psql("CREATE TABLE docs (j jsonb); INSERT INTO docs SELECT jsonb_build_object('t', repeat('党建', 2000))")
+        assert pg.psql("SELECT pg_column_compression(j) FROM docs").strip() == "lz4"
+    finally:
+        pg.stop()
+    monkeypatch.setenv(postgres.ENV_SETTINGS, "default_toast_compression=pglz work_mem=8MB")
+    pg = postgres.start()
+    try:
+        assert pg.psql("SHOW default_toast_compression").strip() == "pglz"
+        assert pg.psql("SHOW work_mem").strip() == "8MB"
+    finally:
+        pg.stop()
