@@ -402,7 +402,8 @@ def _profile_threads(sessions: list) -> None:  # type: ignore[type-arg]
 
 
 async def rescore_in(  # type: ignore[type-arg]
-    db_name: str, period: Period, chunk: int, profile: bool, parts: set, stream: tuple, commands_wanted: bool = False
+    db_name: str, period: Period, chunk: int, profile: bool, parts: set, stream: tuple, commands_wanted: bool = False,
+    heap_wanted: bool = False,
 ) -> dict:
     """The service's rescore of the quarter over a loaded database, then again with nothing new;
     then the other `parts` (the lagging scan, the consumer)."""
@@ -411,6 +412,7 @@ async def rescore_in(  # type: ignore[type-arg]
     from alliance_shared.mongo import connect
 
     commands = _command_log() if commands_wanted else None
+    heap = _Heap() if heap_wanted else None
     client = connect(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
     db = client[db_name]
     out: dict = {"rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -418,12 +420,15 @@ async def rescore_in(  # type: ignore[type-arg]
     def part(name: str) -> None:
         if commands is not None:
             commands["part"] = name
+        if heap is not None:
+            heap.part = name
 
     try:
         if "rescore" in parts:
             part("rescore")
             out |= await _rescore_parts(db, db_name, period, chunk, profile)
         out["rss_rescore_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["rss_after_rescore_mb"] = _rss_now_mb()
         if "scan" in parts:
             part("scan")
             out |= await time_scan(db, period)
@@ -435,9 +440,61 @@ async def rescore_in(  # type: ignore[type-arg]
         out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if commands is not None:
             _print_commands(commands)
+        if heap is not None:
+            out["traced_peak_mb"] = heap.report()
         return out
     finally:
         await client.close()
+
+
+def _rss_now_mb() -> float:
+    """The process's resident set now (VmRSS), MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _Heap:
+    """tracemalloc over the rescoring process (`--tracemalloc`): the traced peak, and the sites
+    holding the most at the largest traced size seen (looked at every half second)."""
+
+    def __init__(self) -> None:
+        import tracemalloc
+
+        tracemalloc.start(6)
+        self.part = ""
+        self._largest = 0
+        self._snapshot: Any = None
+        self._at = ""
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        import tracemalloc
+
+        while True:
+            await asyncio.sleep(0.5)
+            current, _ = tracemalloc.get_traced_memory()
+            if current > self._largest * 1.1:
+                self._largest, self._at = current, self.part
+                self._snapshot = None  # the previous one's memory goes before the next is taken
+                self._snapshot = tracemalloc.take_snapshot().filter_traces(
+                    [tracemalloc.Filter(False, tracemalloc.__file__)]
+                )
+
+    def report(self) -> float:
+        import tracemalloc
+
+        self._task.cancel()
+        _, peak = tracemalloc.get_traced_memory()
+        if self._snapshot is not None:
+            print(f"  traced peak {peak / 2**20:.0f} MB; at {self._largest / 2**20:.0f} MB traced (during {self._at}):")
+            for stat in self._snapshot.statistics("traceback")[:12]:
+                frames = " ← ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback)
+                print(f"    {stat.size / 2**20:7.1f} MB {stat.count:>9,} blocks  {frames}")
+        tracemalloc.stop()
+        return peak / 2**20
 
 
 async def _rescore_parts(db, db_name: str, period: Period, chunk: int, profile: bool) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -790,6 +847,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1_000, help="store mode: events/s for the latency run")
     parser.add_argument("--seconds", type=int, default=30, help="store mode: length of the latency run")
     parser.add_argument("--commands", action="store_true", help="store mode: time the store commands by part")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="store mode: the traced peak and what held the most at it (slow)"
+    )
     parser.add_argument("--pure-branches", type=int, default=10_000)
     parser.add_argument("--pure-baseline", type=int, default=1_000)
     args = parser.parse_args()
@@ -800,7 +860,9 @@ def main() -> None:
         parts = set(args.parts.split(","))
         stream = (args.stream, args.rate, args.seconds)
         result = asyncio.run(
-            rescore_in(args.rescore_db, period, args.chunk, args.profile, parts, stream, args.commands)
+            rescore_in(
+                args.rescore_db, period, args.chunk, args.profile, parts, stream, args.commands, args.tracemalloc
+            )
         )
         print("RESULT " + json.dumps(result, default=str))
         return
@@ -820,6 +882,7 @@ def main() -> None:
         )
         extra = ["--parts", args.parts, "--stream", str(args.stream), "--rate", str(args.rate)]
         extra += ["--seconds", str(args.seconds), *(["--commands"] if args.commands else [])]
+        extra += ["--tracemalloc"] if args.tracemalloc else []
         r = asyncio.run(time_city(counts, period, chunk, args.profile, extra))  # type: ignore[arg-type]
         def phases(p: dict[str, float]) -> str:
             return ", ".join(f"{k} {v:.1f}s" for k, v in p.items())
@@ -848,7 +911,10 @@ def main() -> None:
                 f"  documents written: scores {r['scores_bytes'] / 1024:.1f} KiB, computations "
                 f"{r['computations_bytes'] / 1024:.1f} KiB, ranks {r['ranks_bytes'] / 1024:.1f} KiB on average"
             )
-            print(f"  peak RSS after the rescore {r['rss_rescore_mb']:.0f} MB")
+            print(
+                f"  peak RSS after the rescore {r['rss_rescore_mb']:.0f} MB (VmHWM), resident once done "
+                f"{r['rss_after_rescore_mb']:.0f} MB"
+            )
         if "scan_s" in r:
             c = r["scan_counts"]
             print(
@@ -881,6 +947,8 @@ def main() -> None:
                 f"p95 {fmt(q['p95_s'])}, max {fmt(q['max_s'])} ({q['probes']} probes, {q['lost']} lost)"
             )
         print(f"  peak RSS of the rescoring process {r['rss_peak_mb']:.0f} MB (at start {r['rss_before_mb']:.0f} MB)")
+        if "traced_peak_mb" in r:
+            print(f"  traced peak (tracemalloc) {r['traced_peak_mb']:.0f} MB")
         return
     print(f"rescoring {period} (pure scoring, exact arithmetic, one core) — python {sys.version.split()[0]}")
     base = time_pure(args.pure_baseline, period)

@@ -280,7 +280,8 @@ class Evaluation:
         # a pipeline: the next chunk's facts load while this one is scored (in a thread: the event
         # loop keeps serving requests and consuming) and the previous one is written
         loading: asyncio.Task[PeriodFacts] | None = None
-        writing: asyncio.Task[int] | None = None
+        writing: asyncio.Task[tuple[int, list[dict[str, Any]]]] | None = None
+        rank_docs: list[dict[str, Any]] = []  # the scored institutions' rank documents, as written
         try:
             for k, chunk in enumerate(chunks):
                 started = time.perf_counter()
@@ -295,18 +296,20 @@ class Evaluation:
                 rs = self.in_force.get(str(period), self.ruleset)
                 result = await asyncio.to_thread(_scored, facts, period, rs, known, today)
                 if writing is not None:
-                    changed += await writing
+                    n, docs = await writing
+                    changed, rank_docs = changed + n, rank_docs + docs
                 writing = asyncio.create_task(store_scores(self.models, result, facts, self.clock.now(), trigger))
                 SCORING_SECONDS.labels(trigger.split(":")[0]).observe(time.perf_counter() - started)
             if writing is not None:
-                changed += await writing
+                n, docs = await writing
+                changed, rank_docs = changed + n, rank_docs + docs
                 writing = None
         finally:
             for task in (loading, writing):
                 if task is not None and not task.done():
                     task.cancel()
             await asyncio.gather(*(t for t in (loading, writing) if t is not None), return_exceptions=True)
-        await self.refresh_overview(str(period))
+        await self.refresh_overview(str(period), rank_docs)
         return changed
 
     async def replay(self, period: Period, institution_id: str, version: str | None) -> dict[str, Any]:
@@ -326,10 +329,19 @@ class Evaluation:
             "changes": explain(stored["card"], body) if stored else None,
         }
 
-    async def refresh_overview(self, period: str) -> None:
+    async def refresh_overview(self, period: str, scored: Sequence[dict[str, Any]] | None = None) -> None:
+        """The quarter's overview from its rank documents. `scored`: the rank documents a rescore
+        has just written; when this process holds the quarter's others as of the stored overview
+        (nobody else wrote since), they are patched with these rather than read again (a round of a
+        few institutions read the city's 3,000 documents and their 24,000 branch rows)."""
         from .views import build_overview
 
-        docs = await self.models.rank_documents(period)
+        docs = None
+        if scored is not None:
+            held = self.models.ranks.held(period, await self.models.overview_version(period))
+            docs = held.patched(scored) if held is not None else None
+        if docs is None:
+            docs = await self.models.rank_documents(period)
         rejections = await self.models.rejections_by_institution(period)
         rs = self.in_force.get(period, self.ruleset)  # its levels' expectations (maturity-fair comparison)
         await self.models.save_overview(period, build_overview(period, docs, rejections, self.clock.now(), rs), docs)

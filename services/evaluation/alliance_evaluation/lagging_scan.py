@@ -54,7 +54,7 @@ class LaggingScan:
         today = local_day(now)
         period = Period.of_day(today)
         orgs = await self.projections.branch_organizations(sorted(BRANCH_KINDS))
-        scores = {r["id"]: r for d in await self.models.rank_documents(str(period)) for r in d.get("branches", [])}
+        ranked = await self.models.ranks.quarter(str(period))  # the rows readers hold, reloaded when changed
         states = await self.models.lagging_states()
         # the meetings of the quarters around today's (a meeting within `lagging_days` is in one of
         # them), and older ones only for the branches that had none
@@ -85,7 +85,7 @@ class LaggingScan:
             counts["scanned"] += 1
             met = meetings.get(org["_id"])
             last = date.fromisoformat(met[0]) if met else None
-            score = scores.get(org["_id"], {})
+            score = ranked.branch(org["_id"]) or {}
             # the open quarter's cards judge what is due so far; the scan chases what it will come to
             # if nothing more is reported, and every report still owed (missing or not yet due)
             at_worst = score.get("org_life_if_unmet", score.get("org_life"))

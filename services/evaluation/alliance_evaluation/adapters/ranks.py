@@ -134,7 +134,23 @@ async def save(db: AsyncDatabase[Doc], docs: Sequence[Doc]) -> int:
 
 
 async def read(db: AsyncDatabase[Doc], period: str) -> list[Doc]:
-    return await db[COLLECTION].find({"period": period}).to_list(None)
+    """The quarter's rank documents, their keys and repeated values shared (see `shared`)."""
+    pool: dict[str, str] = {}
+    return [shared(d, pool) async for d in db[COLLECTION].find({"period": period})]
+
+
+def shared(value: Any, pool: dict[str, str]) -> Any:
+    """`value` with equal keys and string values held once (`pool`: the strings seen so far). The
+    driver gives every document keys and strings of its own: the city's quarter is 27,000 rows of
+    20-odd fields with the same names, grades, kinds, classes, days and institution ids, which
+    readers hold in memory (`RankCache`)."""
+    if isinstance(value, dict):
+        return {pool.setdefault(k, k): shared(v, pool) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shared(v, pool) for v in value]
+    if type(value) is str:
+        return pool.setdefault(value, value)
+    return value
 
 
 async def exists(db: AsyncDatabase[Doc], period: str) -> bool:
@@ -149,15 +165,22 @@ class Quarter:
     institutions: list[Doc] = field(default_factory=list)
     branches: list[Doc] = field(default_factory=list)
     _branch_index: dict[str, Doc] | None = None
+    # the rank documents the rows come from, by `_id` (what a rescore of a few institutions patches)
+    documents: dict[str, Doc] = field(default_factory=dict)
 
     @classmethod
     def of(cls, version: str | None, docs: Iterable[Doc]) -> Quarter:
         q = cls(version)
         for d in sorted(docs, key=lambda d: d["_id"]):
+            q.documents[d["_id"]] = d
             q.institutions.append(d["institution"])
             q.branches.extend(d.get("branches") or [])
         q.branches.sort(key=lambda r: r["id"])
         return q
+
+    def patched(self, docs: Iterable[Doc]) -> list[Doc]:
+        """The quarter's rank documents with `docs` in place of those they supersede (by `_id`)."""
+        return list((self.documents | {d["_id"]: d for d in docs}).values())
 
     def rows(self, level: str) -> list[Doc]:
         return self.institutions if level == "institution" else self.branches
@@ -232,6 +255,11 @@ class RankCache:
         self._quarters.move_to_end(period)
         while len(self._quarters) > self._keep:
             self._quarters.popitem(last=False)
+
+    def held(self, period: str, version: str | None) -> Quarter | None:
+        """The quarter's rows kept here, if they are those of overview `version`."""
+        cached = self._quarters.get(period)
+        return cached if cached is not None and version is not None and cached.version == version else None
 
     async def quarter(self, period: str) -> Quarter:
         db = self._db()

@@ -231,6 +231,10 @@ class ReadModels:
         if rank_documents is not None:
             self.ranks.put(period, version, rank_documents)
 
+    async def overview_version(self, period: str) -> str | None:
+        head = await self.db.overview.find_one({"_id": period}, {"version": 1})
+        return (head or {}).get("version")
+
     async def overview(self, period: str) -> Doc | None:
         return await self.db.overview.find_one({"_id": period})
 

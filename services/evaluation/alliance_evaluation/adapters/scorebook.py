@@ -43,9 +43,12 @@ def _event(card: ScoreCard, computation_id: str, at: datetime) -> Any:
     return payload, envelope(payload, source=SOURCE, institutionid=card.institution_id)
 
 
-async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFacts, at: datetime, trigger: str) -> int:
-    """Persist what changed; returns how many cards changed. The documents are built in a thread
-    (a chunk's events and bodies are most of a write's CPU), written from the event loop."""
+async def store_scores(
+    models: ReadModels, result: PeriodScores, facts: PeriodFacts, at: datetime, trigger: str
+) -> tuple[int, list[dict[str, Any]]]:
+    """Persist what changed; returns how many cards changed and the chunk's rank documents (what
+    the quarter's overview is patched with). The documents are built in a thread (a chunk's
+    events and bodies are most of a write's CPU), written from the event loop."""
     cards = [*result.branches, *result.institutions]
     previous = await models.digests([score_key(c.period, c.object_type, c.object_id) for c in cards])
     batch, rank_docs = await asyncio.to_thread(_documents, result, facts, previous, at, trigger)
@@ -53,7 +56,7 @@ async def store_scores(models: ReadModels, result: PeriodScores, facts: PeriodFa
         models.save_batch([c for c, _, _ in batch], [(d, e) for _, d, e in batch], previous),
         models.save_ranks(rank_docs),
     )
-    return len(batch)
+    return len(batch), rank_docs
 
 
 def _documents(

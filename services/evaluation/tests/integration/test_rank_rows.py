@@ -151,3 +151,46 @@ async def test_a_replaced_score_card_keeps_the_events_its_outbox_still_held(serv
 async def _cleared(db: Any, key: str) -> bool:
     doc = await db.scores.find_one({"_id": key})
     return doc is not None and not doc.get("outbox") and doc.get("outbox_pending") is False
+
+
+async def test_a_rescore_of_some_institutions_patches_the_rows_it_holds_instead_of_reading_them_all(service: Any):
+    """The scorer holds the quarter's rank rows as of the overview it saved: a round that scored
+    a few institutions builds the overview from those rows with the new ones in place (one `_id`
+    read says they are still current); after another writer's overview it reads them all again."""
+    from alliance_evaluation.views import build_overview
+
+    s = service
+    models = s.ev.models
+    await s.ev.rescore(Period.parse(Q3))  # the whole quarter: the rows are held from here on
+    reads: list[str] = []
+    read_all = models.rank_documents
+
+    async def counted(period: str) -> list[dict[str, Any]]:
+        reads.append(period)
+        return await read_all(period)
+
+    models.rank_documents = counted
+    try:
+        await s.meeting("rb2", "r1", "branch_committee_meeting", at(2026, 9, 8), ["rm2"], 1, at(2026, 9, 8))
+        await s.settle()  # rescores r1 alone
+        assert reads == []
+        saved = await models.overview(Q3)
+        assert saved is not None
+        held = models.ranks.held(Q3, saved["version"])
+        assert held is not None
+        stored = await ranks.read(models.db, Q3)
+        assert {d["_id"]: (d["institution"], d["branches"]) for d in stored} == {
+            k: (d["institution"], d["branches"]) for k, d in held.documents.items()
+        }
+        rb2 = held.branch("rb2")
+        assert rb2 is not None and rb2["meetings"] == {"2026-09": 2}
+        rejections = await models.rejections_by_institution(Q3)
+        fresh = build_overview(Q3, stored, rejections, saved["computed_at"], s.ev.in_force.get(Q3, s.ev.ruleset))
+        assert {k: v for k, v in saved.items() if k != "version"} == fresh
+
+        # another replica saved the overview meanwhile: the rows held may be stale, so all are read
+        await models.save_overview(Q3, {k: v for k, v in saved.items() if k != "version"})
+        await s.ev.rescore(Period.parse(Q3), ["r2"])
+        assert reads == [Q3]
+    finally:
+        models.rank_documents = read_all

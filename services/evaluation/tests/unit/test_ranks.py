@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from alliance_evaluation.adapters.ranks import Ranker, matches, ordered, searched
+from alliance_evaluation.adapters.ranks import Quarter, Ranker, matches, ordered, searched, shared
 
 pytestmark = pytest.mark.unit
 
@@ -36,3 +36,32 @@ def test_peer_and_institution_filters_and_the_search():
     assert ids(r for r in ROWS if searched(r, "futian")) == ["b4"]
     assert ids(r for r in ROWS if searched(r, "b2")) == ["b2"]
     assert ids(r for r in ROWS if searched(r, "支部")) == ["b3", "b1", "b2"]
+
+
+def test_rows_read_share_equal_keys_and_strings_and_keep_every_value_as_it_was():
+    def doc(n: int) -> dict:  # what the driver gives: keys and strings of each document's own
+        return {
+            "_id": "".join(["2026-Q3|", "i", str(n)]),
+            "institution": {
+                "".join(["gr", "ade"]): "".join(["go", "od"]), "score": 80.0, "vetoed": False, "members": 1
+            },
+            "branches": [{"".join(["i", "d"]): f"b{n}", "meetings": {"".join(["2026-", "07"]): 2}, "score": 1.0}],
+        }
+
+    pool: dict[str, str] = {}
+    first, second = shared(doc(1), pool), shared(doc(2), pool)
+    assert first == doc(1) and second == doc(2)
+    assert [type(v) for v in first["institution"].values()] == [str, float, bool, int]  # 1.0 stays a float
+    (k1,), (k2,) = (list(d["institution"])[:1] for d in (first, second))
+    assert k1 is k2 and first["institution"]["grade"] is second["institution"]["grade"]
+    assert next(iter(first["branches"][0]["meetings"])) is next(iter(second["branches"][0]["meetings"]))
+
+
+def test_a_quarter_patched_with_new_documents_keeps_the_others():
+    docs = [{"_id": f"q|i{n}", "institution": {"id": f"i{n}"}, "branches": []} for n in range(3)]
+    quarter = Quarter.of("v1", docs)
+    fresh = {"_id": "q|i1", "institution": {"id": "i1", "score": 5.0}, "branches": []}
+    patched = quarter.patched([fresh])
+    assert sorted(d["_id"] for d in patched) == ["q|i0", "q|i1", "q|i2"]
+    assert next(d for d in patched if d["_id"] == "q|i1") is fresh
+    assert [r["id"] for r in Quarter.of("v2", patched).institutions] == ["i0", "i1", "i2"]
