@@ -273,8 +273,7 @@ class Evaluation:
         size = self.settings.rescore_chunk
         chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
         reviews = await self.projections.reviews(period)
-        # more than one chunk: the quarter's activity in one read rather than three per chunk
-        quarter = await self.projections.quarter_activities(period) if len(chunks) > 1 else None
+        # chunk by chunk: only the facts of the chunks in the pipeline are held, never the quarter's
         changed = 0
         today = local_day(self.clock.now())  # an open quarter is judged on what is due by today
         # a pipeline: the next chunk's facts load while this one is scored (in a thread: the event
@@ -285,11 +284,11 @@ class Evaluation:
         try:
             for k, chunk in enumerate(chunks):
                 started = time.perf_counter()
-                facts = await (loading or self.projections.load_facts(period, chunk, reviews=reviews, quarter=quarter))
+                facts = await (loading or self.projections.load_facts(period, chunk, reviews=reviews))
                 loading = None
                 if k + 1 < len(chunks):
                     loading = asyncio.create_task(
-                        self.projections.load_facts(period, chunks[k + 1], reviews=reviews, quarter=quarter)
+                        self.projections.load_facts(period, chunks[k + 1], reviews=reviews)
                     )
                 # an institution the registry never announced (only events naming it) is not scored
                 known = [i for i in chunk if i in facts.institutions]

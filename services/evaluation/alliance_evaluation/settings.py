@@ -21,4 +21,6 @@ class EvaluationSettings(ServiceSettings):
     rescore_queue_limit: int = 20_000  # (period, institution) marks drained in one round
     rescore_at_once: int = 500  # a queue naming at most this many pairs is drained at once (a live stream)
     rescore_quarters: int = 2  # registry changes rescore the open quarters among the last this many
-    rescore_chunk: int = 500  # institutions scored per round trip (300 institutions' facts: ~20 MB)
+    # institutions scored per round trip; a rescore holds about three chunks at once (loading, scoring,
+    # writing): at the city's density 100 institutions' facts, cards and documents peak at ~31 MB
+    rescore_chunk: int = 100

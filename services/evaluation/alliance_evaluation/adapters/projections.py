@@ -118,7 +118,7 @@ Entry = tuple[str, Any, datetime | None]  # (the PeriodFacts list, the fact, rec
 
 @dataclass
 class QuarterActivities:
-    """A quarter's current activity read once (a whole-quarter rescore), as facts grouped by what
+    """A quarter's current activity read once (the what-if replay of every institution), as facts grouped by what
     `load_facts` asks for: the branch (meetings, public activities), the member (learning, dues)
     and the institution (incidents). The same facts the three `$in` reads per chunk find."""
 
@@ -408,10 +408,9 @@ class Projections:
         )
 
     async def quarter_activities(self, period: Period) -> QuarterActivities:
-        """The quarter's current activity in one read through the indexed `period` (a rescore of
-        the whole quarter). Many chunks' `$in` reads each went through the (period, field)
-        indexes, whose period entry covers the whole quarter: at city size each chunk's member
-        read took minutes on the embedded store, one read of the quarter takes seconds."""
+        """The quarter's current activity in one read through the indexed `period`: the what-if
+        replay, which holds every institution's facts at once anyway. A rescore reads chunk by
+        chunk, so that only the chunks in its pipeline are held."""
         found = QuarterActivities()
         async for a in self.db.activities.find({"period": str(period), "superseded_by": None}, ACTIVITY_FIELDS):
             found.add(a)

@@ -194,3 +194,32 @@ async def test_a_rescore_of_some_institutions_patches_the_rows_it_holds_instead_
         assert reads == [Q3]
     finally:
         models.rank_documents = read_all
+
+
+async def test_a_rescore_of_many_chunks_reads_them_one_by_one_and_scores_as_one_chunk_does(service: Any):
+    """Only the chunks in the rescore's pipeline are held: the quarter's activity is never read
+    whole, and chunks of one institution give the cards one chunk of all gives."""
+    s = service
+    db = s.ev.models.db
+    projections = s.ev.projections
+    whole: list[str] = []
+    read_whole = projections.quarter_activities
+
+    async def counted(period: Period) -> Any:
+        whole.append(str(period))
+        return await read_whole(period)
+
+    settings = s.ev.settings
+    projections.quarter_activities = counted
+    try:
+        s.ev.settings = settings.model_copy(update={"rescore_chunk": 1_000})
+        await s.ev.rescore(Period.parse(Q3))
+        fields = {"digest": 1, "score": 1}
+        together = {d["_id"]: d async for d in db.scores.find({"period": Q3}, fields)}
+        s.ev.settings = settings.model_copy(update={"rescore_chunk": 1})
+        assert await s.ev.rescore(Period.parse(Q3)) == 0  # two chunks, the same cards: nothing changed
+        assert {d["_id"]: d async for d in db.scores.find({"period": Q3}, fields)} == together
+        assert whole == []
+    finally:
+        s.ev.settings = settings
+        projections.quarter_activities = read_whole
