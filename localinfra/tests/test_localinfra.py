@@ -226,7 +226,7 @@ def test_store_statements_are_counted_when_asked(monkeypatch: pytest.MonkeyPatch
         pg.stop()
 
 
-def test_large_documents_are_compressed_with_lz4_and_settings_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_documents_are_compressed_with_lz4_and_a_setting_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
     """A stored document over ~2 kB is compressed with LZ4 (cheaper to write and read than the
     default pglz); ALLIANCE_PG_SETTINGS overrides a server setting for an experiment."""
     from alliance_localinfra import postgres
