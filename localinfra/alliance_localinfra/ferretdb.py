@@ -220,6 +220,12 @@ def start(
         raise
 
 
+# The Go runtime's settings for the store's process (the environment's own values win). A relay-like
+# clear of 15,000 members (find the pending, update_many of 200), same machine, FerretDB CPU per
+# member: GOGC=200 327–370 µs, GOGC=800 211–232 µs; inserts 98–116 → 67–93 µs.
+GO_RUNTIME = {"GOGC": "800", "GOMEMLIMIT": "1GiB"}
+
+
 def _start_once(
     binary: Path, data_dir: Path, pg: _postgres.Postgres, ready_timeout: float, cancel: CancelToken | None
 ) -> FerretDB:
@@ -227,8 +233,11 @@ def _start_once(
     host = "127.0.0.1"
     log_file = data_dir / "ferretdb.log"
     env = dict(os.environ)
-    # Fewer collections of FerretDB's short-lived per-document garbage; it holds little live data.
-    env.setdefault("GOGC", "200")
+    # Fewer collections of FerretDB's short-lived per-document garbage (every document it reads is
+    # decoded into fresh objects): it holds little live data, so the heap may grow to 9× that before
+    # a collection, and GOMEMLIMIT collects sooner should it ever near 1 GiB.
+    for key, value in GO_RUNTIME.items():
+        env.setdefault(key, value)
     with open(log_file, "wb") as out:
         popen = spawn(
             [
