@@ -127,10 +127,11 @@ class Runtime:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 30.0)
 
-    def notify_outbox(self) -> None:
-        """Call after a write that added outbox events, so they are relayed at once."""
+    def notify_outbox(self, collection: str | None = None) -> None:
+        """Call after a write that added outbox events (to `collection`, if named: only it is
+        polled), so they are relayed at once."""
         if self.relay is not None:
-            self.relay.notify()
+            self.relay.notify(collection)
 
     async def stop(self) -> None:
         # background loops (schedules) have nothing in flight worth waiting for: stop them now

@@ -7,7 +7,6 @@ between the publish and the clear publishes it again, and consumers dedupe by ev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -70,9 +69,15 @@ class OutboxRelay:
 
     A poll runs at start-up, when a writer calls `notify()`, at once again while a poll finds a
     full batch, and every `interval_s` otherwise (what another process wrote, or what a crash left
-    unsent). A poll that fails is retried after `interval_s`: a crash or an outage between the
-    store and the broker delays an event, never loses it; one between the publish and the clear
-    publishes it again, and consumers dedupe by event id."""
+    unsent). A writer that names its collection (`notify("api_keys")`) has only that collection
+    polled (with any whose last batch was full): a poll finds the pending documents through the
+    marker's GIN index, whose entries of documents relayed since the last VACUUM it still visits
+    one heap page at a time — after a 100,000-member import each poll of the members cost
+    PostgreSQL ~5 ms, paid by every POST of another collection. The interval's poll, the start-up's
+    and the one after a failure read every collection. A poll that fails is retried after
+    `interval_s`: a crash or an outage between the store and the broker delays an event, never
+    loses it; one between the publish and the clear publishes it again, and consumers dedupe by
+    event id."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher,
                  collections: Sequence[str], *, interval_s: float = 5.0, batch: int = 200) -> None:
@@ -83,12 +88,19 @@ class OutboxRelay:
         self._batch = batch
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._more_waiting = False  # the last poll found a full batch somewhere
+        self._asked: set[str] = set()  # collections named by writers since the last poll
+        self._asked_all = True  # a writer named none (or one not relayed), or the interval elapsed
+        self._full: set[str] = set()  # collections whose last poll found a full batch
         self.published = 0
         self.polls = 0
 
-    def notify(self) -> None:
-        """A write just added events: poll now (the poll finds them through the marker's index)."""
+    def notify(self, collection: str | None = None) -> None:
+        """A write just added events (to `collection`, None: any): poll now (the poll finds them
+        through the marker's index)."""
+        if collection in self._collections:
+            self._asked.add(collection)
+        else:
+            self._asked_all = True
         self._wake.set()
 
     def stop(self) -> None:
@@ -98,31 +110,44 @@ class OutboxRelay:
     async def run(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
+            only = None if self._asked_all else self._asked | self._full
+            self._asked, self._asked_all = set(), False
             try:
-                await self.relay_pending()
+                await self.relay_pending(only)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("outbox relay poll failed; will retry", exc_info=True)
                 await self._rest(wakeable=False)  # a store or broker that is down is not hammered
+                self._asked_all = True
                 continue
-            if not self._more_waiting:
-                await self._rest(wakeable=True)
+            if not self._full and not await self._rest(wakeable=True):
+                self._asked_all = True  # the interval elapsed: every collection
 
-    async def _rest(self, *, wakeable: bool) -> None:
+    async def _rest(self, *, wakeable: bool) -> bool:
+        """Wait for a wake-up (or the stop) up to the interval; True if it came."""
         waiting = self._wake.wait() if wakeable else self._stopping.wait()
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(waiting, timeout=self._interval)
+        except TimeoutError:
+            return False
+        return True
 
-    async def relay_pending(self) -> int:
-        """One poll of every collection; returns how many events were published."""
-        total, self._more_waiting = 0, False
+    async def relay_pending(self, only: set[str] | None = None) -> int:
+        """One poll of every collection (of those in `only`, in the relay's order); returns how many
+        events were published."""
+        total = 0
         for name in self._collections:
+            if only is not None and name not in only:
+                continue
             marked = self._db[name].find({"outbox_pending": True}, {"outbox": 1, "outbox_seq": 1})
             docs = await marked.limit(self._batch).to_list(None)
             OUTBOX_PENDING.labels(name).set(len(docs))
             total += await self._relay_docs(name, docs)
-            self._more_waiting = self._more_waiting or len(docs) == self._batch
+            if len(docs) == self._batch:
+                self._full.add(name)
+            else:
+                self._full.discard(name)
         self.polls += 1
         self.published += total
         return total

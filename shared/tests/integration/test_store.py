@@ -117,6 +117,7 @@ class StoreCommands(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.collections: list[tuple[str, str]] = []  # (command, the collection it names)
         self.filters: list[tuple[str, dict[str, Any]]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
@@ -124,6 +125,7 @@ class StoreCommands(monitoring.CommandListener):
         if event.command_name in ("endSessions", "hello", "isMaster", "ismaster", "ping"):
             return
         self.names.append(event.command_name)
+        self.collections.append((event.command_name, str(cmd.get(event.command_name))))
         if event.command_name in ("find", "findAndModify"):
             self.filters.append((event.command_name, dict(cmd.get("filter") or cmd.get("query") or {})))
         elif event.command_name in ("update", "delete"):
@@ -189,6 +191,41 @@ async def test_a_notify_relays_at_once_without_waiting_for_the_interval(infra, p
     assert [e.id for e in got] == [event.id, second.id]
     doc = await db.organizations.find_one({"_id": "org-3"})
     assert doc["outbox"] == [] and doc["outbox_pending"] is False
+
+
+async def test_a_notify_naming_its_collection_polls_only_that_one(infra, publisher, db, ns):
+    """A write to api_keys wakes a poll of api_keys alone: the members' marker index is not read
+    (its entries of relayed documents cost a heap page each until VACUUM); the interval's poll
+    still reads every collection."""
+    await ensure_indexes(db, outbox_indexes(["members", "api_keys"]))
+    commands = StoreCommands()
+    client = await listened(infra, db, commands)
+    relay = OutboxRelay(client[db.name], publisher, ["members", "api_keys"], interval_s=300)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with TopicReader(infra.kafka_bootstrap_servers, f"{ns}.{REGISTRY_EVENTS}") as topic:
+            await wait_for(lambda: _polled(relay), what="the start-up poll")
+            started = [c for n, c in commands.collections if n == "find"]
+            commands.collections.clear()
+            payload, event = closed("org-key")
+            await db.api_keys.insert_one({"_id": "k1", **outbox_fields([(payload, event)])})
+            relay.notify("api_keys")
+            got = await topic.wait_for_events(1, timeout_s=10)
+            named = [c for n, c in commands.collections if n == "find"]
+            commands.collections.clear()
+            payload, event = closed("org-m1")
+            await db.members.insert_one({"_id": "m1", **outbox_fields([(payload, event)])})
+            relay.notify()
+            got = await topic.wait_for_events(2, timeout_s=10)
+            unnamed = [c for n, c in commands.collections if n == "find"]
+    finally:
+        relay.stop()
+        await task
+        await client.close()
+    assert started == ["members", "api_keys"]
+    assert named == ["api_keys"]
+    assert unnamed == ["members", "api_keys"]
+    assert len(got) == 2
 
 
 async def _polled(relay: OutboxRelay) -> bool:

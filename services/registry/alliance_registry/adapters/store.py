@@ -71,9 +71,9 @@ class RegistryStore:
     that holds a database handle: use cases and views call these methods."""
 
     def __init__(self, database: Callable[[], AsyncDatabase[Doc]],
-                 wake: Callable[[], None] = lambda: None) -> None:
+                 wake: Callable[[str], None] = lambda collection: None) -> None:
         self._database = database
-        self._wake = wake  # tells the outbox relay that events are waiting (it finds them itself)
+        self._wake = wake  # tells the outbox relay that events wait in a collection (it finds them)
 
     @property
     def _db(self) -> AsyncDatabase[Doc]:
@@ -95,7 +95,7 @@ class RegistryStore:
                 raise DuplicateKey(collection) from None
             raise
         if events:
-            self._wake()
+            self._wake(collection)
         return full
 
     async def insert_new(
@@ -129,7 +129,7 @@ class RegistryStore:
                 raise
             taken = {int(e["index"]) for e in errors}
         if len(taken) < len(full):
-            self._wake()
+            self._wake(collection)
         return taken
 
     async def find_in(
@@ -164,7 +164,7 @@ class RegistryStore:
                 raise DuplicateKey(collection) from None
             raise
         if stored is not None and events:
-            self._wake()
+            self._wake(collection)
         return stored
 
     async def get(self, collection: str, doc_id: str) -> Doc | None:
@@ -187,7 +187,7 @@ class RegistryStore:
     async def audit(self, record: RegistryActionAudited) -> None:
         """Store an audit record and announce it in the same write (evaluation serves the trail)."""
         await self._db[AUDIT].insert_one({**audit_document(record), **outbox_fields(wrap([record]))})
-        self._wake()
+        self._wake(AUDIT)
 
     async def record(self, collection: str, doc: Mapping[str, Any]) -> None:
         """Store a document that announces nothing (an import's status document)."""
