@@ -296,12 +296,14 @@ class Evaluation:
                 result = await asyncio.to_thread(_scored, facts, period, rs, known, today)
                 if writing is not None:
                     n, docs = await writing
-                    changed, rank_docs = changed + n, rank_docs + docs
+                    changed += n
+                    rank_docs.extend(docs)
                 writing = asyncio.create_task(store_scores(self.models, result, facts, self.clock.now(), trigger))
                 SCORING_SECONDS.labels(trigger.split(":")[0]).observe(time.perf_counter() - started)
             if writing is not None:
                 n, docs = await writing
-                changed, rank_docs = changed + n, rank_docs + docs
+                changed += n
+                rank_docs.extend(docs)
                 writing = None
         finally:
             for task in (loading, writing):

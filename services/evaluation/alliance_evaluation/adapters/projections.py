@@ -40,11 +40,16 @@ Doc = dict[str, Any]
 
 @dataclass(frozen=True)
 class RegistryWrite:
-    """One registry event's effect on a projection: a guarded upsert of one document."""
+    """One registry event's effect on a projection: a guarded upsert of one document (`query`
+    names it by `doc_id`, with the guard)."""
 
     collection: str
     doc_id: str
-    op: UpdateOne
+    query: Doc
+    update: Doc
+
+    def op(self) -> UpdateOne:
+        return UpdateOne(self.query, self.update, upsert=True)
 
 INDEXES = [
     IndexSpec("organizations", [("institution_ids", 1)]),
@@ -176,15 +181,12 @@ class Projections:
             fields["name"] = name
         if uscc:
             fields["uscc"] = uscc
-        return RegistryWrite(
-            "institutions", inst_id,
-            UpdateOne({"_id": inst_id, "classes.event_id": {"$ne": event_id}},
-                      {"$set": fields, "$push": {"classes": entry}}, upsert=True),
-        )
+        return RegistryWrite("institutions", inst_id, {"_id": inst_id, "classes.event_id": {"$ne": event_id}},
+                             {"$set": fields, "$push": {"classes": entry}})
 
     @staticmethod
     def organization(org_id: str, fields: dict[str, Any]) -> RegistryWrite:
-        return RegistryWrite("organizations", org_id, UpdateOne({"_id": org_id}, {"$set": fields}, upsert=True))
+        return RegistryWrite("organizations", org_id, {"_id": org_id}, {"$set": fields})
 
     @staticmethod
     def roll_change(member_id: str, change: RollChange, institution_ids: list[str]) -> RegistryWrite:
@@ -200,11 +202,8 @@ class Projections:
         added: Doc = {"institution_ids": {"$each": institution_ids}}
         if change.organization_id:
             added["org_ids"] = change.organization_id
-        return RegistryWrite(
-            "members", member_id,
-            UpdateOne({"_id": member_id, "changes.event_id": {"$ne": change.event_id}},
-                      {"$addToSet": added, "$push": {"changes": entry}}, upsert=True),
-        )
+        return RegistryWrite("members", member_id, {"_id": member_id, "changes.event_id": {"$ne": change.event_id}},
+                             {"$addToSet": added, "$push": {"changes": entry}})
 
     async def apply_registry(self, writes: Sequence[RegistryWrite]) -> None:
         """Apply `writes`, a document's in the order they came: unordered bulk writes per
@@ -219,7 +218,7 @@ class Projections:
             of_collection = rounds.setdefault(w.collection, [])
             if k == len(of_collection):
                 of_collection.append([])
-            of_collection[k].append(w.op)
+            of_collection[k].append(w.op())
         for name, ops_by_round in rounds.items():
             for ops in ops_by_round:
                 try:
