@@ -231,28 +231,33 @@ async def test_a_kafka_batch_of_meetings_closes_the_branches_cases_in_a_few_stor
     async with running(settings_for(), clock) as (app, _):
         store = app.state.notifier.store
         await wait_for(lambda: _eq(store.cases.count({"status": "open"}), 12), what="12 open cases", timeout_s=60)
-        calls: list[str] = []
-        for repo, name in ((store.cases, "open_of"), (store.reminders, "mark_reported")):
-            original = getattr(repo, name)
+        repositories = {"open_of": type(store.cases), "mark_reported": type(store.reminders)}
+    # the meetings wait on the topic while the service is stopped, so that its consumer finds them
+    # together (published one by one to a running consumer, they arrived in as many polls as it made)
+    clock.set(shanghai(2026, 8, 9, 10, 0))
+    meetings = [*lagging_orgs, *(f"org-q{i:02d}" for i in range(38))]  # 50 meetings, 38 branches not behind
+    for org in meetings:
+        await publish(
+            publisher,
+            MeetingHeld(
+                organization_id=org,
+                meeting_kind="party_lesson",
+                held_at=clock.now(),
+                expected_count=10,
+                attendee_ids=["m1"],
+            ),
+        )
+    calls: list[str] = []
+    for name, repo_class in repositories.items():
+        original = getattr(repo_class, name)
 
-            async def counted(*args, _original=original, _name=name, **kw):
-                calls.append(_name)
-                return await _original(*args, **kw)
+        async def counted(self, *args, _original=original, _name=name, **kw):
+            calls.append(_name)
+            return await _original(self, *args, **kw)
 
-            monkeypatch.setattr(repo, name, counted)
-        clock.set(shanghai(2026, 8, 9, 10, 0))
-        meetings = [*lagging_orgs, *(f"org-q{i:02d}" for i in range(38))]  # 50 meetings, 38 branches not behind
-        for org in meetings:
-            await publish(
-                publisher,
-                MeetingHeld(
-                    organization_id=org,
-                    meeting_kind="party_lesson",
-                    held_at=clock.now(),
-                    expected_count=10,
-                    attendee_ids=["m1"],
-                ),
-            )
+        monkeypatch.setattr(repo_class, name, counted)
+    async with running(settings_for(), clock) as (app, _):
+        store = app.state.notifier.store
         await wait_for(lambda: _eq(store.cases.count({"status": "resolved"}), 12), what="12 cases closed")
         statuses = {d["status"] for d in await deliveries(app)}
         assert statuses and not statuses & set(PENDING), statuses  # their sends cancelled
