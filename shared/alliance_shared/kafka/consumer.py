@@ -140,6 +140,7 @@ class ConsumerRunner:
         # committed when it was given the partition), whether the group has given it its share
         # since the run started, and when it last made progress (committed, or had nothing to do)
         self._committed: dict[TopicPartition, int] = {}
+        self._assignments = 0  # rebalances seen: a committed offset read across one is read again
         self._joined = False
         self._progress_at = float("-inf")
         self._consumer = self._new_consumer()
@@ -466,10 +467,15 @@ class ConsumerRunner:
         while True:
             for tp in self._consumer.assignment():
                 if tp not in self._committed:
+                    given = self._assignments
                     try:
-                        self._committed[tp] = await self._start_of(tp)
+                        start = await self._start_of(tp)
                     except Exception:  # revoked meanwhile, the coordinator moving: next time
                         continue
+                    # what the loop committed while the read was in flight is newer than what it read
+                    # (overwritten, the lag stood at the difference until the partition's next commit)
+                    if self._assignments == given:
+                        self._committed.setdefault(tp, start)
                 highwater, committed = self._consumer.highwater(tp), self._committed.get(tp)
                 if highwater is not None and committed is not None:
                     CONSUMER_LAG.labels(tp.topic, str(tp.partition), self.group_id).set(max(0, highwater - committed))
@@ -496,10 +502,12 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        self._runner._assignments += 1
         for tp in revoked:
             self._runner._committed.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        self._runner._assignments += 1
         for tp in assigned:
             self._runner._committed.pop(tp, None)
         self._runner._joined = True

@@ -11,7 +11,7 @@ from alliance_shared.contracts.activity import MeetingHeld
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import ACTIVITY_EVENTS
-from alliance_shared.kafka.consumer import ConsumedMessage, ConsumerPolicy
+from alliance_shared.kafka.consumer import ConsumedMessage, ConsumerPolicy, ConsumerRunner
 from alliance_shared.runtime import ConsumerSpec, Runtime
 from alliance_shared.settings import ServiceSettings
 from alliance_shared.testing import wait_for
@@ -95,6 +95,56 @@ async def test_a_consumer_started_on_a_backlog_is_ready_only_once_it_commits_and
         client = AsyncMongoClient(infra.mongodb_uri)
         await client.drop_database(settings.database_name)
         await client.close()
+
+
+async def test_the_lag_counts_from_the_newest_commit_when_a_commit_lands_while_the_start_is_being_read(
+        infra, publisher, ns):
+    """The lag watcher reads a newly assigned partition's committed offset once; a commit the loop
+    made while that read was in flight must win over what the read returned (CI once waited 150 s
+    on a lag of 6 that the consumer had long committed: overwritten by the older read, it stood
+    until the partition's next commit, which never came)."""
+    for _ in range(BACKLOG):  # one key: one partition, which the read and the commit race on
+        await publisher.publish(ACTIVITY_EVENTS, meeting_event("org-1"), key="org-1")
+    target: list[int] = []  # the partition the events are on, as the handler first sees it
+    known, read_begun, committed_all = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    class SlowStartRead(ConsumerRunner):
+        async def _start_of(self, tp):  # type: ignore[no-untyped-def]
+            await known.wait()  # the watcher's first read waits until the events' partition is known
+            start = await super()._start_of(tp)
+            if tp.partition == target[0]:
+                read_begun.set()  # read before anything is committed ...
+                await committed_all.wait()  # ... and answered after the loop committed the backlog
+            return start
+
+        async def _commit(self, offsets):  # type: ignore[no-untyped-def]
+            await super()._commit(offsets)
+            if sum(self._committed.values()) >= BACKLOG:
+                committed_all.set()
+
+    handled: list[str] = []
+
+    async def handler(event: CloudEvent, message: ConsumedMessage) -> None:
+        if not target:
+            target.append(message.partition)
+            known.set()
+            await read_begun.wait()
+        handled.append(event.id)
+
+    runner = SlowStartRead(bootstrap_servers=infra.kafka_bootstrap_servers, group_id=f"{ns}-g",
+                           topics=[ACTIVITY_EVENTS], handler=handler, publisher=publisher)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: _true(committed_all.is_set()), timeout_s=30, what="the backlog committed")
+        assert len(handled) == BACKLOG
+        await wait_for(lambda: _true(runner.lag() == 0 and lag(f"{ns}-g") == 0), timeout_s=10,
+                       what="no lag once the start's read has answered")
+        await asyncio.sleep(1.5)  # a watcher round after the read: the stale offset would be in by now
+        assert runner.lag() == 0 and lag(f"{ns}-g") == 0
+    finally:
+        runner.stop()
+        known.set(), read_begun.set(), committed_all.set()
+        await asyncio.wait_for(task, timeout=30)
 
 
 async def _true(value: object) -> bool:
