@@ -246,26 +246,56 @@ def _filters(nodes: list[Doc]) -> str:
     return " ".join(str(n.get(k, "")) for n in nodes for k in ("Filter", "Recheck Cond", "Index Cond", "TID Cond"))
 
 
+@pytest_asyncio.fixture
+async def activities(members: AsyncCollection[Doc]) -> AsyncCollection[Doc]:
+    """A table large enough for a lookup to pay: 20,000 rows over 1,000 members (20 a member)."""
+    col = members.database["activities"]
+    rows = 20_000
+    await col.insert_many(
+        [{"_id": i, "member_id": f"m{i % 1000}", "tags": ["all", f"t{i % 7}"], "ref": ObjectId(f"{i:024x}")}
+         for i in range(rows)]
+    )
+    for key in ("member_id", "tags", "ref"):
+        await col.create_index([(key, ASCENDING)])
+    return col
+
+
 @pytest.mark.asyncio
-async def test_a_long_in_list_on_an_indexed_key_is_looked_up_value_by_value(members: AsyncCollection[Doc]) -> None:
-    orgs = [f"o{i}" for i in range(0, 300, 2)] + ["nowhere"]  # 151 values: past `@> ANY`'s 64
-    nodes = await _plan(members, {"organization_id": {"$in": orgs}, "status": "full"})
+async def test_a_long_in_list_on_a_large_table_is_looked_up_value_by_value(activities: AsyncCollection[Doc]) -> None:
+    wanted = [f"m{i}" for i in range(0, 300, 2)] + ["nowhere"]  # 151 values: past `@> ANY`'s 64
+    nodes = await _plan(activities, {"member_id": {"$in": wanted}, "tags": "t3"})
     kinds = {n["Node Type"] for n in nodes}
     assert "Tid Scan" in kinds and "Function Scan" in kinds, nodes  # unnest the values, fetch rows by ctid
     assert _uses_index(nodes) and "@> ANY" not in _filters(nodes), nodes  # no row-by-row recheck of all
+    assert sorted([d["_id"] async for d in activities.find({"member_id": {"$in": wanted}, "tags": "t3"}, {"_id": 1})
+                   ]) == [i for i in range(20_000) if i % 1000 < 300 and i % 1000 % 2 == 0 and i % 7 == 3]
+    # an array field matches when one of its elements is in the list, an ObjectId by its value
+    tags = ["t3", "t5"] + [f"x{i}" for i in range(100)]
+    assert "Tid Scan" in {n["Node Type"] for n in await _plan(activities, {"tags": {"$in": tags}})}
+    assert await activities.count_documents({"tags": {"$in": tags}}) == len(
+        [i for i in range(20_000) if i % 7 in (3, 5)])
+    refs = [ObjectId(f"{i:024x}") for i in range(0, 200, 2)]
+    assert sorted([d["_id"] async for d in activities.find({"ref": {"$in": refs}}, {"_id": 1})]) == list(
+        range(0, 200, 2))
+    # 1,000 values over 20,000 rows (20 a value, under the 32 a lookup needs): hashed, one probe a row
+    many = [f"m{i}" for i in range(1000)]
+    hashed = await _plan(activities, {"member_id": {"$in": many}})
+    assert "Tid Scan" not in {n["Node Type"] for n in hashed} and "= ANY" in _filters(hashed), hashed
+    assert await activities.count_documents({"member_id": {"$in": many[::2]}}) == 10_000
+
+
+@pytest.mark.asyncio
+async def test_a_long_in_list_on_a_small_table_is_hashed(members: AsyncCollection[Doc]) -> None:
+    orgs = [f"o{i}" for i in range(0, 300, 2)] + ["nowhere"]  # 151 values over 3,000 rows: 20 a value
+    nodes = await _plan(members, {"organization_id": {"$in": orgs}, "status": "full"})
+    assert "Tid Scan" not in {n["Node Type"] for n in nodes} and "= ANY" in _filters(nodes), nodes
     assert await _ids(members, {"organization_id": {"$in": orgs}, "status": "full"}) == sorted(
         f"m{i:05d}" for i in range(N) if i % 300 % 2 == 0 and i % 2
     )
-    # an array field matches when one of its elements is in the list, an ObjectId by its value
     tags = ["t3", "t5"] + [f"x{i}" for i in range(100)]
     assert len(await _ids(members, {"tags": {"$in": tags}})) == len([i for i in range(N) if i % 7 in (3, 5)])
     refs = [ObjectId(f"{i:024x}") for i in range(0, 200, 2)]
     assert await _ids(members, {"ref": {"$in": refs}}) == [f"m{i:05d}" for i in range(0, 200, 2)]
-    # past 1,000 values the list names most of the table: hashed, one probe a row
-    many = orgs + [f"x{i}" for i in range(1000)]
-    hashed = await _plan(members, {"organization_id": {"$in": many}})
-    assert "Tid Scan" not in {n["Node Type"] for n in hashed} and "= ANY" in _filters(hashed), hashed
-    assert len(await _ids(members, {"organization_id": {"$in": many}})) == N // 2
     # a short list keeps `@> ANY` on the index
     short = await _plan(members, {"organization_id": {"$in": orgs[:10]}})
     assert _uses_index(short) and "@> ANY" in _filters(short), short
