@@ -25,7 +25,9 @@ Counted per trial:
   after a crash: allowed, as long as each is stored once);
 * reminders: branches opened for the trial (never met: lagging) whose secretary got the lagging
   reminder; the scan runs as the kill approaches and the target is killed once the first reminder
-  is in the mailbox (scripts/chaos_reminders.py);
+  is in the mailbox (scripts/chaos_reminders.py); "in doubt": the one reminder (at most) whose send
+  the kill interrupted, which notification never sends twice and dead-letters as outcome_unknown
+  once its send lease passes;
 * sent twice: an email with the same subject to one secretary more than once, or more than one SMS
   of the rule for one branch;
 * readiness lies: stretches of READY_STALL_S on end in which a service answered /readyz 200 while
@@ -119,13 +121,15 @@ class TrialResult:
     reminders: int = 0  # branches reminded
     reminders_twice: int = 0
     reminders_missing: int = 0
+    reminders_in_doubt: int = 0  # interrupted mid-send: dead-lettered as outcome_unknown (at most once)
     ready_lies: list[str] = field(default_factory=list)  # "service: N s ready with a backlog of M, nothing committed"
     notes: list[str] = field(default_factory=list)  # what the reminder burst and the readiness watch saw
 
     @property
     def ok(self) -> bool:
         return (self.lost == 0 and self.duplicates == 0 and self.rejected == 0 and self.unsent == 0
-                and self.reminders_twice == 0 and self.reminders_missing == 0 and not self.ready_lies)
+                and self.reminders_twice == 0 and self.reminders_missing == 0 and self.reminders_in_doubt <= 1
+                and not self.ready_lies)
 
 
 @dataclass
@@ -616,9 +620,10 @@ async def run_trial(rig: Rig, sender: Sender, inst: Institution, result: TrialRe
     result.duplicates = extra + max(0, ledger.accepted_answers - ledger.http_acknowledged)
     if burst is not None:
         result.reminders, result.reminders_twice = burst.reminded, burst.duplicates
-        result.reminders_missing = burst.missing
+        result.reminders_missing, result.reminders_in_doubt = burst.missing, burst.in_doubt
         result.notes.append(f"reminders: {burst.at_kill} of {len(burst.branches)} emailed when killed, "
-                            f"{burst.reminded} emails and {burst.sms} SMS once settled")
+                            f"{burst.reminded} emails and {burst.sms} SMS once settled, "
+                            f"{burst.in_doubt} interrupted mid-send (outcome unknown)")
     result.notes.append(f"readiness: {watch.summary()}")
     result.ready_lies = [f"{lie.service}: {lie.seconds:.0f} s ready with a backlog of {lie.backlog}, nothing committed"
                          for lie in watch.lies(READY_STALL_S)]
@@ -631,7 +636,8 @@ def table(results: Sequence[TrialResult]) -> Table:
                  "reminded twice", "readiness lies", "recovery s"):
         out.add_column(name, justify="left" if name == "target" else "right")
     for r in results:
-        reminded = f"{r.reminders}" + (f" ({r.reminders_missing} missing)" if r.reminders_missing else "")
+        reminded = f"{r.reminders}" + (f" ({r.reminders_missing} missing)" if r.reminders_missing else "") + (
+            f" ({r.reminders_in_doubt} in doubt)" if r.reminders_in_doubt else "")
         out.add_row(str(r.trial), r.target, f"{r.sent:,}", str(r.lost), str(r.duplicates), str(r.republished),
                     reminded, str(r.reminders_twice), str(len(r.ready_lies)), f"{r.recovery_s:.1f}",
                     style=None if r.ok else "bold red")
@@ -670,7 +676,8 @@ async def campaign(rig: Rig, trials: Sequence[int], targets: Sequence[str], even
                     progress.console.print(
                         f"trial {trial} ({result.target}): {result.sent} sent, {result.lost} lost, "
                         f"{result.duplicates} counted twice, {result.reminders} reminded "
-                        f"({result.reminders_twice} twice, {result.reminders_missing} missing), "
+                        f"({result.reminders_twice} twice, {result.reminders_missing} missing, "
+                        f"{result.reminders_in_doubt} in doubt), "
                         f"{len(result.ready_lies)} readiness lies, recovered in {result.recovery_s:.1f} s; "
                         + "; ".join(result.notes))
             finally:
@@ -727,7 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in bad:
         console.print(f"trial {r.trial} ({r.target}): {r.lost} lost (e.g. {', '.join(r.lost_ids)}), "
                       f"{r.duplicates} counted twice, {r.rejected} rejected, {r.unsent} never got through, "
-                      f"{r.reminders_twice} reminders sent twice, {r.reminders_missing} never sent; "
+                      f"{r.reminders_twice} reminders sent twice, {r.reminders_missing} never sent, "
+                      f"{r.reminders_in_doubt} interrupted mid-send; "
                       f"readiness: {'; '.join(r.ready_lies) or 'truthful'}")
     return 1 if bad else 0
 

@@ -3,7 +3,12 @@ opened (each with a secretary of its own), evaluation's lagging scan is run as t
 and the target is killed once the first of their reminders is in the mailbox — so a killed
 notification dies while it is sending. Once settled, each branch's secretary must have been
 reminded once by email and once by SMS: an email twice with the same subject, or two SMS of the rule
-for one branch, is a reminder sent more than once across the restart; one never sent is missing."""
+for one branch, is a reminder sent more than once across the restart; one never sent is missing.
+
+Notification sends at most once: a delivery its dispatcher was sending when it died stays
+"sending" until the send lease (2 min) passes, then fails as `outcome_unknown` into the dead
+letters, where the secretariat sees it and may retry it. Such a reminder is in doubt, not missing:
+the dispatcher sends one delivery at a time, so a kill leaves at most one in doubt."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import httpx
 
 RULE = "lagging_branch"
 SENT = {"sent", "delivered"}
+OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 @dataclass
@@ -28,7 +34,8 @@ class ReminderBurst:
     branches: dict[str, str] = field(default_factory=dict)  # organisation id -> its secretary's email
     reminded: int = 0  # branches whose secretary got the reminder
     duplicates: int = 0  # reminders beyond one per branch and channel
-    missing: int = 0  # reminders (email or SMS) of a branch never sent by the deadline
+    missing: int = 0  # reminders (email or SMS) of a branch never sent by the deadline, nor in doubt
+    in_doubt: int = 0  # reminders interrupted while being sent: "sending", or failed as outcome_unknown
     at_kill: int = 0  # branches reminded by email when the target was killed
     sms: int = 0  # SMS of the rule sent to the branches' secretaries
 
@@ -98,35 +105,46 @@ async def first_reminder(burst: ReminderBurst, mailbox: Path, timeout_s: float) 
     return False
 
 
-async def sms_sent(notification: httpx.AsyncClient, organization_id: str) -> int:
+async def reminders_of(notification: httpx.AsyncClient, organization_id: str) -> list[dict[str, Any]]:
+    """The branch's deliveries of the rule, both channels."""
     answer = await notification.get("/api/v1/deliveries", params={"organization_id": organization_id, "rule": RULE})
     if answer.status_code != 200:
-        return 0
+        return []
     items: list[dict[str, Any]] = answer.json()["items"]
-    return sum(1 for d in items if d["channel"] == "sms" and d["status"] in SENT)
+    return items
+
+
+def sent(deliveries: list[dict[str, Any]], channel: str) -> int:
+    return sum(1 for d in deliveries if d["channel"] == channel and d["status"] in SENT)
+
+
+def in_doubt(deliveries: list[dict[str, Any]], channel: str) -> bool:
+    """A delivery of `channel` interrupted between sending and recording (see the module's note)."""
+    return any(d["channel"] == channel and (d["status"] == "sending" or (
+        d["status"] == "failed" and any(h.get("code") == OUTCOME_UNKNOWN for h in d.get("history", []))))
+        for d in deliveries)
 
 
 async def settle(burst: ReminderBurst, mailbox: Path, evaluation: httpx.AsyncClient,
                  notification: httpx.AsyncClient, timeout_s: float) -> None:
-    """Waits until every branch was reminded by email and SMS (scanning again now and then: a
-    branch evaluation had not heard of yet is found by the next scan), then counts. A branch
-    missing either by `timeout_s` is missing."""
+    """Waits until every branch was reminded by email and SMS, or that reminder is in doubt
+    (scanning again now and then: a branch evaluation had not heard of yet is found by the next
+    scan), then counts. A branch missing either by `timeout_s` is missing."""
     deadline = time.monotonic() + timeout_s
     recipients = set(burst.branches.values())
     last_scan = time.monotonic()
-    sms: dict[str, int] = {}
     while True:
         got = await asyncio.to_thread(mails, mailbox, recipients)
         emailed = {recipient for recipient, _ in got}
-        if emailed == recipients:
-            for organization_id in burst.branches:
-                if not sms.get(organization_id):
-                    try:
-                        sms[organization_id] = await sms_sent(notification, organization_id)
-                    except httpx.HTTPError:
-                        pass
-        texted = {o for o, n in sms.items() if n}
-        if (emailed == recipients and texted == set(burst.branches)) or time.monotonic() > deadline:
+        done = 0
+        for organization_id, email in burst.branches.items():
+            try:
+                deliveries = await reminders_of(notification, organization_id)
+            except httpx.HTTPError:
+                break
+            done += ((email in emailed or in_doubt(deliveries, "email"))
+                     and (sent(deliveries, "sms") > 0 or in_doubt(deliveries, "sms")))
+        if done == len(burst.branches) or time.monotonic() > deadline:
             break
         if time.monotonic() - last_scan > 10:
             await scan(evaluation)
@@ -137,13 +155,17 @@ async def settle(burst: ReminderBurst, mailbox: Path, evaluation: httpx.AsyncCli
     emailed = {recipient for recipient, _ in got}
     burst.reminded = len(emailed)
     burst.duplicates = sum(n - 1 for n in got.values() if n > 1)
-    texted = 0
-    for organization_id in burst.branches:
+    for organization_id, email in burst.branches.items():
         try:
-            sent = await sms_sent(notification, organization_id)
+            deliveries = await reminders_of(notification, organization_id)
         except httpx.HTTPError:
-            continue
-        burst.sms += sent
-        texted += sent > 0
-        burst.duplicates += max(0, sent - 1)
-    burst.missing = (len(recipients) - len(emailed)) + (len(burst.branches) - texted)
+            deliveries = []
+        texts = sent(deliveries, "sms")
+        burst.sms += texts
+        burst.duplicates += max(0, texts - 1)
+        for channel, reminded in (("email", email in emailed), ("sms", texts > 0)):
+            if not reminded:
+                if in_doubt(deliveries, channel):
+                    burst.in_doubt += 1
+                else:
+                    burst.missing += 1
