@@ -33,11 +33,11 @@ run: install  ## start Kafka, the store and the four services; Ctrl-C stops ever
 demo: install  ## load a realistic alliance into the running platform through its public APIs: make demo [SIZE=city]
 	$(PY) scripts/demo.py $(if $(SIZE),--size $(SIZE))
 
-bench-city: install  ## the city through the public APIs on its own platform, with same-run baselines: make bench-city [SIZE=default] [RATES=250,1000]
+bench-city: install  ## the city through the public APIs on its own platform, with same-run baselines: make bench-city [SIZE=city|default] [RATES=250,1000]
 	$(PY) bench/city.py $(if $(SIZE),--size $(SIZE)) $(if $(RATES),--rates $(RATES))
 
-chaos: install  ## kill -9 a service, Kafka or the store per trial mid-stream and count: make chaos [TRIALS=18]
-	$(PY) scripts/chaos.py $(if $(TRIALS),--trials $(TRIALS))
+chaos: install  ## kill -9 a service, Kafka or the store per trial mid-stream and count: make chaos [TRIALS=18] [FIRST=1]
+	$(PY) scripts/chaos.py $(if $(TRIALS),--trials $(TRIALS)) $(if $(FIRST),--first-trial $(FIRST))
 
 deploy-tools:  ## kustomize, kubeconform, hadolint and schemas for the deployment checks (cached, once per version)
 	@scripts/ensure-deploy-tools.sh >/dev/null

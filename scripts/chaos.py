@@ -165,7 +165,7 @@ class Rig:
                 popen = spawn([sys.executable, "-m", f"alliance_{target}"], env=self.service_env[target],
                               stdout=log, stderr=log)
             else:  # the same command line: the same ports and data directory
-                env = {**os.environ, "GOGC": "200"} if target == "store" else None
+                env = {**local_store.GO_RUNTIME, **os.environ} if target == "store" else None
                 popen = spawn(list(old.popen.args), stdin=subprocess.DEVNULL, stdout=log,  # type: ignore[arg-type]
                               stderr=subprocess.STDOUT, env=env)
         process = ManagedProcess(old.name, popen, log_path, stop_signal=old.stop_signal)
