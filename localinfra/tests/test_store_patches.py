@@ -311,6 +311,28 @@ async def test_a_long_in_list_on_a_large_table_is_looked_up_value_by_value(activ
 
 
 @pytest.mark.asyncio
+async def test_a_table_analysed_while_empty_is_measured_again_once_it_has_grown(infra: Infra) -> None:
+    """The first long `$in` on a new, empty collection analyses it (0 rows, 0 pages); once it has
+    grown, its size is read again, not taken as 0 until autovacuum comes (the roster import's id
+    check was hashed over every member while the members grew to 100,000)."""
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(infra.mongodb_uri)
+    col = client[f"patches_{uuid.uuid4().hex[:8]}"]["members"]
+    try:
+        await col.insert_one({"_id": "seed", "id_lookup": "seed"})
+        await col.create_index([("id_lookup", ASCENDING)])
+        await col.delete_one({"_id": "seed"})
+        wanted = [f"k{i}" for i in range(100)]
+        assert await col.count_documents({"id_lookup": {"$in": wanted}}) == 0  # analysed: empty
+        await col.insert_many([{"_id": i, "id_lookup": f"k{i}"} for i in range(20_000)])
+        nodes = await _plan(col, {"id_lookup": {"$in": wanted}})  # 20,000 rows, 200 a value
+        assert "Tid Scan" in {n["Node Type"] for n in nodes}, nodes
+        assert await col.count_documents({"id_lookup": {"$in": wanted}}) == 100
+    finally:
+        await client.drop_database(col.database.name)
+        await client.close()
+
+
+@pytest.mark.asyncio
 async def test_a_long_in_list_on_a_small_table_is_hashed(members: AsyncCollection[Doc]) -> None:
     orgs = [f"o{i}" for i in range(0, 300, 2)] + ["nowhere"]  # 151 values over 3,000 rows: 20 a value
     nodes = await _plan(members, {"organization_id": {"$in": orgs}, "status": "full"})
