@@ -18,6 +18,15 @@ from .contracts.envelope import CloudEvent
 T = TypeVar("T")
 
 
+def running_job(kind: str, key: str, *, owner: str, at: Any, requested_by: str,
+                beat_at: Any = None) -> dict[str, Any]:
+    """A job document as `alliance_shared.jobs` writes it while `owner` runs it (started `at`, last
+    heartbeat `beat_at`, default `at`): another replica's job to join, or a stopped one to adopt."""
+    return {"_id": uuid.uuid4().hex, "kind": kind, "key": key, "running_key": f"{kind}:{key}", "state": "running",
+            "owner": owner, "heartbeat_at": at if beat_at is None else beat_at, "created_at": at, "started_at": at,
+            "requested_by": requested_by, "attempts": 1}
+
+
 def namespace(label: str = "t") -> str:
     """A fresh prefix for topic and database names, so tests sharing a broker never meet."""
     return f"{label}-{uuid.uuid4().hex[:10]}"

@@ -51,6 +51,7 @@ class RegistryWrite:
     def op(self) -> UpdateOne:
         return UpdateOne(self.query, self.update, upsert=True)
 
+
 INDEXES = [
     IndexSpec("organizations", [("institution_ids", 1)]),
     IndexSpec("organizations", [("parent_id", 1)]),  # the branches attached to a committee (挂靠)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from alliance_shared.testing import running_job
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +45,7 @@ async def test_a_scan_request_answers_202_with_a_status_url_that_says_how_it_end
 async def test_a_scan_request_while_one_runs_for_the_quarter_joins_it(service: Any) -> None:
     s = service
     store = s.app.state.jobs.store
-    running = {"_id": uuid.uuid4().hex, "kind": "lagging_scan", "key": "2026-Q4", "running_key": "lagging_scan:2026-Q4",
-               "state": "running", "owner": "another-replica", "heartbeat_at": s.clock.now(),
-               "created_at": s.clock.now(), "started_at": s.clock.now(), "requested_by": "sec-2"}
+    running = running_job("lagging_scan", "2026-Q4", owner="another-replica", at=s.clock.now(), requested_by="sec-2")
     await store.open(running)
     try:
         first, second = await asyncio.gather(*(s.client.post("/api/v1/scans/lagging", headers=s.token())
@@ -61,9 +60,8 @@ async def test_a_scan_request_while_one_runs_for_the_quarter_joins_it(service: A
 async def test_a_job_whose_process_stopped_is_adopted_and_run_again(service: Any) -> None:
     s = service
     jobs = s.app.state.jobs
-    orphan = {"_id": uuid.uuid4().hex, "kind": "lagging_scan", "key": "2026-Q4", "running_key": "lagging_scan:2026-Q4",
-              "state": "running", "owner": "stopped-process", "heartbeat_at": s.clock.now() - timedelta(minutes=5),
-              "created_at": s.clock.now(), "started_at": s.clock.now(), "requested_by": "sec-3", "attempts": 1}
+    orphan = running_job("lagging_scan", "2026-Q4", owner="stopped-process", at=s.clock.now(), requested_by="sec-3",
+                         beat_at=s.clock.now() - timedelta(minutes=5))
     fresh = orphan | {"_id": uuid.uuid4().hex, "running_key": "lagging_scan:other", "owner": "live-replica",
                       "heartbeat_at": s.clock.now()}
     await jobs.store.open(orphan)

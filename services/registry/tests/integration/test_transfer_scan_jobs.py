@@ -6,12 +6,12 @@ answer, and a job left running by a stopped process is taken over and run again.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from alliance_registry.scans import OVERDUE_TRANSFER_SCAN
+from alliance_shared.testing import running_job
 
 pytestmark = pytest.mark.integration
 
@@ -63,10 +63,8 @@ async def test_a_scan_request_answers_202_with_a_status_url_that_says_what_it_an
 
 async def test_a_scan_request_while_todays_scan_runs_joins_it(api, clock):
     store = api.app.state.jobs.store
-    running = {"_id": uuid.uuid4().hex, "kind": OVERDUE_TRANSFER_SCAN, "key": "2026-07-15",
-               "running_key": f"{OVERDUE_TRANSFER_SCAN}:2026-07-15", "state": "running", "owner": "another-replica",
-               "heartbeat_at": clock.now(), "created_at": clock.now(), "started_at": clock.now(),
-               "requested_by": "secretariat-2"}
+    running = running_job(OVERDUE_TRANSFER_SCAN, "2026-07-15", owner="another-replica", at=clock.now(),
+                          requested_by="secretariat-2")
     await store.open(running)
     try:
         first, second = await asyncio.gather(*(api.post("/api/v1/scans/transfers", api.secretariat)
@@ -81,10 +79,8 @@ async def test_a_scan_request_while_todays_scan_runs_joins_it(api, clock):
 async def test_a_scan_whose_process_stopped_is_adopted_and_run_again(api, make, clock):
     await overdue_transfer(api, make, clock)
     jobs = api.app.state.jobs
-    orphan = {"_id": uuid.uuid4().hex, "kind": OVERDUE_TRANSFER_SCAN, "key": "2026-08-16",
-              "running_key": f"{OVERDUE_TRANSFER_SCAN}:2026-08-16", "state": "running", "owner": "stopped-process",
-              "heartbeat_at": clock.now() - timedelta(minutes=5), "created_at": clock.now(),
-              "started_at": clock.now(), "requested_by": "secretariat-3", "attempts": 1}
+    orphan = running_job(OVERDUE_TRANSFER_SCAN, "2026-08-16", owner="stopped-process", at=clock.now(),
+                         requested_by="secretariat-3", beat_at=clock.now() - timedelta(minutes=5))
     await jobs.store.open(orphan)
     assert await jobs.adopt_orphans() == 1
     ended = await until_ended(api, f"/api/v1/jobs/{orphan['_id']}")
