@@ -55,14 +55,16 @@ async def job_answer(jobs: Jobs, job: Doc, wait: bool) -> JSONResponse:
 
 
 def status_router() -> APIRouter:
-    """`GET /api/v1/jobs/{job_id}`: a job's state, for the secretariat (who starts every job)."""
+    """`GET /api/v1/jobs/{job_id}`: a job's state, for the secretariat and for the person who
+    started it (an export); anyone else is answered as if it did not exist."""
     router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
     @router.get("/jobs/{job_id}", responses={200: JOB_ANSWER})
     async def get_job(who: CurrentUser, jobs: JobsDep, job_id: str) -> dict[str, Any]:
         """任务状态 / a job's state, progress, result or error, and when it started and ended."""
-        who.require_role(Role.SECRETARIAT)
         job = await jobs.store.get(job_id)
+        if not who.is_secretariat and (job is None or job.get("requested_by") != who.subject):
+            who.require_role(Role.SECRETARIAT)  # 403: not theirs (whether it exists is not said)
         if job is None:
             raise UnknownJob(job_id)
         return public(job)

@@ -57,9 +57,12 @@ class Jobs:
         self.owner = uuid.uuid4().hex  # this process
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    async def start(self, kind: str, key: str, requested_by: str) -> tuple[Doc, bool]:
+    async def start(
+        self, kind: str, key: str, requested_by: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[Doc, bool]:
         """(the job doing `kind` for `key`, whether this request started it): a job already
-        running for the same kind and key is joined, not started twice."""
+        running for the same kind and key is joined, not started twice. `params`: what the work
+        needs beyond its key (kept with the job, so a replica that adopts it runs the same work)."""
         now = self.clock.now()
         doc: Doc = {
             "_id": uuid.uuid4().hex,
@@ -71,6 +74,7 @@ class Jobs:
             "result": None,
             "error": None,
             "requested_by": requested_by,
+            "params": dict(params or {}),
             "created_at": now,
             "started_at": now,
             "finished_at": None,

@@ -14,16 +14,18 @@ from alliance_shared.mongo import jobs as job_store
 from alliance_shared.runtime import Runtime, every
 from fastapi import FastAPI
 
-from .adapters import audit, projections, ranks, readmodels
+from .adapters import audit, export_files, projections, ranks, readmodels
 from .adapters import rulesets as ruleset_store
 from .adapters.unlocks import UnlockStore
 from .domain.periods import Period
 from .domain.ruleset import RULESET_DIR, load_ruleset
 from .entrypoints import api, dashboard, jobs, unlocks
 from .entrypoints import audit as audit_routes
+from .entrypoints import exports as export_routes
 from .entrypoints import queues as queue_routes
 from .entrypoints import rulesets as ruleset_routes
 from .entrypoints.consumers import consumer_specs
+from .entrypoints.dashboard import exports
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
 from .rulesets import RulesetLifecycle
@@ -70,7 +72,7 @@ def create_app(
         settings=settings,
         clock=clock,
         indexes=[*projections.INDEXES, *readmodels.INDEXES, *ranks.INDEXES, *audit.INDEXES, *ruleset_store.INDEXES,
-                 *job_store.INDEXES],
+                 *job_store.INDEXES, *export_files.INDEXES],
         outbox_collections=readmodels.OUTBOX_COLLECTIONS,
         start_consumers=start_consumers,
     )
@@ -83,20 +85,23 @@ def create_app(
     )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
     rulesets = RulesetLifecycle(ev, ruleset_store.RulesetStore(lambda: runtime.db))
-    long_work = Jobs(job_store.JobStore(lambda: runtime.db), clock, jobs.works(ev),
-                     keep=timedelta(days=settings.jobs_keep_days))
+    keep = timedelta(days=settings.jobs_keep_days)
+    files = export_files.ExportFiles(lambda: runtime.db, keep)
+    long_work = Jobs(job_store.JobStore(lambda: runtime.db), clock,
+                     {**jobs.works(ev), exports.EXPORT_JOB: exports.work(ev, files)}, keep=keep)
     runtime.background = [*loops(ev), keep_warm(ev), rulesets.loop(), adopting(long_work)] if background else []
 
     app = create_service_app(
         runtime,
         title="评价服务 / evaluation",
         description="综合评价、落后支部与统一视图 / scoring, lagging branches, the unified view",
-        routers=[dashboard.router, api.router, jobs.router, status_router(), unlocks.router, audit_routes.router,
-                 ruleset_routes.router, queue_routes.router],
+        routers=[dashboard.router, api.router, export_routes.router, jobs.router, status_router(), unlocks.router,
+                 audit_routes.router, ruleset_routes.router, queue_routes.router],
         on_started=lambda _: adopt(ev),
     )
     app.state.evaluation = ev
     app.state.jobs = long_work
+    app.state.export_files = files
     app.state.unlocks = Unlocks(ev, UnlockStore(lambda: runtime.db, runtime.notify_outbox))
     app.state.rulesets = rulesets
     return app

@@ -10,10 +10,8 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
 from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 
 from .. import views
-from ..adapters.xlsx import score_workbook
 from ..cases import (
     AdjustmentProposed,
     AppealFiled,
@@ -178,20 +176,6 @@ async def get_lagging(
 async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT)
     return await ev.close_period(Period.parse(period), who)
-
-
-@router.get("/exports/{period}.xlsx")
-async def get_export(who: CurrentUser, ev: Ev, period: str, institution_id: str | None = None) -> Response:
-    p = period_of(period)
-    scoped = scope(who, institution_id)
-    institutions = await ev.models.institution_cards(p, scoped)
-    branches = await ev.models.branch_cards(p, [scoped] if scoped else None)
-    body = score_workbook(p, institutions, branches)
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="scores-{p}.xlsx"'},
-    )
 
 
 def cases(ev: Ev) -> Cases:

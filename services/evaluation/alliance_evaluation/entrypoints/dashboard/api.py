@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from alliance_shared.errors import Invalid
+from alliance_shared.errors import Forbidden, Invalid, NotFound
 from alliance_shared.http import CurrentUser, Page
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from alliance_shared.job_routes import JOB_ANSWER, JobsDep, job_answer
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from ... import dashboard_views as dv
+from ...adapters.export_files import ExportFiles
 from ...domain import peers
 from ...domain.periods import Period, local_day
 from ...follow_ups import FollowUpRecorded, record_follow_up
@@ -164,10 +166,8 @@ async def put_follow_up(
     return await record_follow_up(ev, who, organization_id, body)
 
 
-@router.get("/exports/{table}.xlsx")
-async def get_export(
+async def export_asked(
     who: CurrentUser,
-    ev: Ev,
     table: Table,
     period: str,
     level: Level = "institution",
@@ -179,7 +179,9 @@ async def get_export(
     status: Literal["lagging", "at_risk"] | None = None,
     grouping: Grouping = peers.DEFAULT_GROUPING,
     span: HeatSpan = "quarter",
-) -> Response:
+) -> dict[str, Any]:
+    """An export's query, authorized (the same rule as the table's screen) and resolved: the
+    arguments of `exports.workbook`, as a job keeps them."""
     p = period_of(period)
     if table in ("overview", "trend") and not institution_id:
         who.require_role(*READ_ALL)
@@ -190,20 +192,43 @@ async def get_export(
         scoped: str | None = institution_id
     else:
         scoped = scope(who, institution_id)
-    body, name = await exports.workbook(
-        ev,
-        table,
-        p,
-        level=level,
-        peer=peer_of(ownership, sector, reporting_level),
-        institution_id=scoped,
-        q=q,
-        status=status,
-        grouping=grouping,
-        span=span,
-    )
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{p}.xlsx"'},
-    )
+    return {"table": table, "period": p, "level": level, "peer": peer_of(ownership, sector, reporting_level),
+            "institution_id": scoped, "q": q, "status": status, "grouping": grouping, "span": span}
+
+
+Asked = Annotated[dict[str, Any], Depends(export_asked)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def attachment(body: bytes, file_name: str) -> Response:
+    return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
+@router.get("/exports/{table}.xlsx", responses={200: {"content": {XLSX: {}}, "description": "工作簿 / the workbook"}})
+async def get_export(ev: Ev, asked: Asked) -> Response:
+    """表格导出（同步）/ the table as a workbook, in the answer. A large table (the city's branches)
+    is better asked for as a job: `POST` the same URL."""
+    body, file_name = await exports.workbook_file(ev, asked)
+    return attachment(body, file_name)
+
+
+@router.post("/exports/{table}.xlsx", status_code=202, responses={202: JOB_ANSWER})
+async def post_export(who: CurrentUser, jobs: JobsDep, asked: Asked) -> JSONResponse:
+    """导出为任务 / the export as a job: 202 with its status URL at once; once it has succeeded, its
+    result's `download_url` serves the workbook to whoever asked (for `JOBS_KEEP_DAYS`). The same
+    export asked again while it runs joins it."""
+    job, _ = await jobs.start(exports.EXPORT_JOB, exports.job_key(asked, who.subject), who.subject, asked)
+    return await job_answer(jobs, job, wait=False)
+
+
+@router.get("/exports/files/{job_id}",
+            responses={200: {"content": {XLSX: {}}, "description": "工作簿 / the workbook"}})
+async def get_export_file(who: CurrentUser, request: Request, job_id: str) -> Response:
+    """导出任务生成的工作簿 / the workbook an export job made, for whoever asked for it."""
+    files: ExportFiles = request.app.state.export_files
+    doc = await files.get(job_id)
+    if not who.is_secretariat and (doc is None or doc.get("requested_by") != who.subject):
+        raise Forbidden("无权下载他人的导出 / not your export", field="job_id")
+    if doc is None:
+        raise NotFound("导出文件不存在或已过期 / no such export file, or it has expired", field="job_id")
+    return attachment(bytes(doc["body"]), doc["name"])

@@ -3,20 +3,26 @@ Chinese headers first."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from alliance_shared.clock import SHANGHAI
 from alliance_shared.contracts.vocabulary import zh
+from alliance_shared.jobs import Progress, Work
 
 from ... import dashboard_views as dv
 from ... import views
+from ...adapters.export_files import ExportFiles
 from ...adapters.table_xlsx import table_workbook
-from ...adapters.xlsx import GRADE_ZH, OWNERSHIP_ZH, breakdown_row
+from ...adapters.xlsx import GRADE_ZH, OWNERSHIP_ZH, breakdown_row, score_workbook
 from ...domain import peers
 from ...handlers import Evaluation
 
 EXPORT_LIMIT = 100_000
+EXPORT_JOB = "export"
 STATUS_ZH = {"lagging": "落后", "at_risk": "有风险"}
 DELIVERY_ZH = {
     "queued": "排队",
@@ -289,3 +295,35 @@ async def workbook(
 def _month(month: str) -> str:
     """`2026-07` → 2026年7月."""
     return f"{month[:4]}年{int(month[5:7])}月"
+
+
+async def workbook_file(ev: Evaluation, asked: Mapping[str, Any]) -> tuple[bytes, str]:
+    """(the workbook, its file name) for an authorized query (`api.export_asked`; the scores
+    workbook's: `table` "scores", `period`, `institution_id`)."""
+    if asked["table"] == "scores":
+        scoped = asked.get("institution_id")
+        institutions = await ev.models.institution_cards(asked["period"], scoped)
+        branches = await ev.models.branch_cards(asked["period"], [scoped] if scoped else None)
+        return score_workbook(asked["period"], institutions, branches), f"scores-{asked['period']}.xlsx"
+    options = {k: v for k, v in asked.items() if k not in ("table", "period")}
+    body, name = await workbook(ev, asked["table"], asked["period"], **options)
+    return body, f"{name}-{asked['period']}.xlsx"
+
+
+def job_key(asked: Mapping[str, Any], requested_by: str) -> str:
+    """One running job per person and query: the same export asked twice meanwhile joins the first."""
+    digest = hashlib.sha256(json.dumps(dict(asked), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{asked['table']}:{asked['period']}:{requested_by}:{digest}"
+
+
+def work(ev: Evaluation, files: ExportFiles) -> Work:
+    """An export job: the workbook made and kept for its requester; the result says where it is."""
+
+    async def export(job: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        progress.total = 1
+        body, file_name = await workbook_file(ev, job["params"])
+        await files.save(job["_id"], body, file_name, job["requested_by"], ev.clock.now())
+        return {"table": job["params"]["table"], "period": job["params"]["period"], "file_name": file_name,
+                "bytes": len(body), "download_url": f"/api/v1/dashboard/exports/files/{job['_id']}"}
+
+    return export

@@ -33,14 +33,35 @@ Dash.api = async (path, params, init) => {
 };
 Dash.json = async (path, params) => (await Dash.api(path, params)).json();
 
-Dash.download = async (table, params) => {
-  const res = await Dash.api(`/api/v1/dashboard/exports/${table}.xlsx`, params);
-  const blob = await res.blob();
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = `${table}-${params.period}.xlsx`;
-  document.body.appendChild(a); a.click(); a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+// an export is a job (POST: 202 with its status URL): the button says how long it has been
+// preparing, then the workbook the job made is saved; a city's 30,000 branches take a while
+Dash.download = async (table, params, button) => {
+  const label = button && button.textContent;
+  const started = Date.now();
+  const tick = () => { if (button) button.textContent = t("export_running", { s: Math.round((Date.now() - started) / 1000) }); };
+  if (button) button.disabled = true;
+  try {
+    tick();
+    let job = await (await Dash.api(`/api/v1/dashboard/exports/${table}.xlsx`, params, { method: "POST" })).json();
+    while (job.state === "queued" || job.state === "running") {
+      await new Promise((r) => setTimeout(r, 500));
+      tick();
+      job = await Dash.json(job.status_url);
+    }
+    if (job.state !== "succeeded") throw new ApiError((job.error && job.error.status) || 503, { error: job.error });
+    const blob = await (await Dash.api(job.result.download_url)).blob();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = job.result.file_name;
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+    if (button) button.textContent = label;
+  } catch (e) {
+    if (button) button.textContent = t("export_failed");
+    throw e;
+  } finally {
+    if (button) button.disabled = false;
+  }
 };
 
 Dash.showLogin = () => {

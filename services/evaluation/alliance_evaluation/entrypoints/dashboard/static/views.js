@@ -19,7 +19,7 @@ const exportButton = (table, params) =>
   `<button class="export" data-table="${table}" data-params='${E(JSON.stringify(params))}'>${t("export")}</button>`;
 document.addEventListener("click", (ev) => {
   const b = ev.target.closest("button.export");
-  if (b) Dash.download(b.dataset.table, JSON.parse(b.dataset.params));
+  if (b) Dash.download(b.dataset.table, JSON.parse(b.dataset.params), b);
 });
 
 // how final the numbers are: an open quarter's are judged on what is due so far
