@@ -15,7 +15,9 @@ quarter) and times the service's own rescore path (load the facts chunk by chunk
 cards, computations and rank rows, refresh the overview) for the whole quarter, then again with
 nothing changed, against a raw `insert_many` of the same score documents into the same store.
 Then (`--parts`) the lagging scan of every branch, against a raw `find` of the organisations and
-meetings it reads and a raw `insert_many` of as many lagging documents as it writes; and, when
+meetings it reads and a raw `insert_many` of as many lagging documents as it writes; the workbooks
+an export job makes (the scores workbook, the branch ranking, the heat map) against a raw `find` of
+the quarter's score documents; and, when
 KAFKA_BOOTSTRAP_SERVERS is set, the service's consumer catching up on a backlog of `--stream`
 accepted activity events (events/s, and until their scores are written), against a raw aiokafka
 consumer of the same messages and a raw `insert_many` of their documents; and accepted → visible
@@ -433,6 +435,9 @@ async def rescore_in(  # type: ignore[type-arg]
             part("scan")
             out |= await time_scan(db, period)
             print(f"  scanned in {out['scan_s']:.1f}s", flush=True)
+        if "export" in parts:
+            part("export")
+            out |= await time_exports(db, period)
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if kafka and parts & {"consume", "latency"}:
             part("stream")
@@ -562,7 +567,7 @@ async def _rescore_parts(db, db_name: str, period: Period, chunk: int, profile: 
     return out
 
 
-PARTS = ("rescore", "scan", "consume", "latency")
+PARTS = ("rescore", "scan", "export", "consume", "latency")
 
 
 def _command_log() -> dict:  # type: ignore[type-arg]
@@ -643,6 +648,35 @@ async def time_scan(db, period: Period) -> dict:  # type: ignore[no-untyped-def,
     out["scan_baseline_s"] = time.perf_counter() - t
     out["scan_baseline_read"] = len(orgs) + len(meetings) + len(ranks_)
     out["scan_written"] = written
+    return out
+
+
+async def time_exports(db, period: Period) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """The workbooks an export job makes (the service's own path, `exports.workbook_file`): the
+    quarter's scores workbook (every card, with breakdowns), the branch ranking and the heat map of
+    every branch, against a raw `find` of the quarter's score documents."""
+    from alliance_evaluation.adapters.projections import Projections
+    from alliance_evaluation.adapters.readmodels import ReadModels
+    from alliance_evaluation.domain import peers
+    from alliance_evaluation.entrypoints.dashboard.exports import workbook_file
+    from alliance_evaluation.handlers import Evaluation
+    from alliance_evaluation.settings import EvaluationSettings
+    from alliance_shared.clock import FixedClock
+
+    clock = FixedClock(datetime.combine(period.end, datetime.min.time(), UTC))
+    ev = Evaluation(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, EvaluationSettings())
+    table = {"period": str(period), "level": "branch", "peer": {}, "institution_id": None, "q": None,
+             "status": None, "grouping": peers.DEFAULT_GROUPING, "span": "quarter"}
+    out: dict = {"exports": {}}
+    for asked in ({"table": "scores", "period": str(period), "institution_id": None},
+                  table | {"table": "rankings"}, table | {"table": "heatmap"}):
+        t = time.perf_counter()
+        body, name = await workbook_file(ev, asked)
+        out["exports"][name] = {"s": time.perf_counter() - t, "bytes": len(body)}
+        print(f"  {name}: {out['exports'][name]['s']:.1f}s, {len(body) / 1e6:.1f} MB", flush=True)
+    t = time.perf_counter()
+    out["export_baseline_docs"] = len(await db.scores.find({"period": str(period)}).to_list(None))
+    out["export_baseline_s"] = time.perf_counter() - t
     return out
 
 
@@ -927,6 +961,12 @@ def main() -> None:
                 f"{r['scan_written']:,} it writes (baseline) {r['scan_baseline_s']:.1f}s; ratio "
                 f"{r['scan_s'] / r['scan_baseline_s']:.1f}×"
             )
+        if "exports" in r:
+            for name, e in r["exports"].items():
+                print(f"  export {name:<26} {e['s']:7.1f}s  ({e['bytes'] / 1e6:.1f} MB; "
+                      f"{e['s'] / r['export_baseline_s']:.1f}× the baseline)")
+            print(f"  raw find of the quarter's {r['export_baseline_docs']:,} score documents (baseline) "
+                  f"{r['export_baseline_s']:.1f}s")
         if "consume_s" in r:
             n = r["backlog"]
             print(

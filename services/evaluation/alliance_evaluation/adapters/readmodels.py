@@ -24,6 +24,7 @@ from .audit import AuditTrail, legacy_document
 Doc = dict[str, Any]
 OUTBOX_COLLECTIONS = ("scores", "lagging", "periods")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CARD_BATCH = 500  # cards a workbook reads, and writes in a thread, at a time
 
 INDEXES = [
     IndexSpec("scores", [("period", 1), ("object_type", 1), ("score", -1)]),
@@ -211,17 +212,15 @@ class ReadModels:
         projection = fields if fields is not None else {"outbox": 0}
         return {d["_id"]: d async for d in self.db.scores.find({"_id": {"$in": list(dict.fromkeys(keys))}}, projection)}
 
-    async def institution_cards(self, period: str, institution_id: str | None = None) -> list[Doc]:
-        query: Doc = {"period": period, "object_type": "institution"}
-        if institution_id:
-            query["institution_ids"] = institution_id
-        return await self.db.scores.find(query, {"outbox": 0}).sort("_id", 1).to_list(None)
-
-    async def branch_cards(self, period: str, institution_ids: Sequence[str] | None = None) -> list[Doc]:
-        query: Doc = {"period": period, "object_type": "branch"}
+    def cards(self, period: str, object_type: str, institution_ids: Sequence[str] | None = None) -> Any:
+        """A quarter's cards of one type, best first then by id (the workbook's ranks), as a cursor
+        (a workbook of the city reads them a batch at a time), without the evidence ids and
+        details a workbook does not show."""
+        query: Doc = {"period": period, "object_type": object_type}
         if institution_ids is not None:
             query["institution_ids"] = {"$in": list(institution_ids)}
-        return await self.db.scores.find(query, {"outbox": 0}).sort("_id", 1).to_list(None)
+        omitted = {"outbox": 0, "breakdown.evidence": 0, "breakdown.details": 0}
+        return self.db.scores.find(query, omitted).sort([("score", -1), ("object_id", 1)]).batch_size(CARD_BATCH)
 
     async def save_overview(self, period: str, doc: Doc, rank_documents: list[Doc] | None = None) -> None:
         """Every save carries a new `version`: readers holding the quarter's rank rows reload them

@@ -115,5 +115,7 @@ async def test_the_same_export_asked_again_while_it_runs_joins_it(quarter: Any) 
         assert again.status_code == 202 and again.json()["id"] == running["_id"]
         other_person = await s.client.post(f"/api/v1/exports/{PERIOD}.xlsx", headers=s.token(subject="sec-2"))
         assert other_person.json()["id"] != running["_id"]  # each person's own job, and file
+        ended = await until_ended(s, other_person.headers["location"], s.token(subject="sec-2"))
+        assert ended["state"] == "succeeded" and ended["requested_by"] == "sec-2"
     finally:
         await store.finish(running["_id"], {"state": "succeeded"})
