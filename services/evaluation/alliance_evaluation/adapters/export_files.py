@@ -25,8 +25,7 @@ class ExportFiles:
     async def save(self, file_id: str, body: bytes, name: str, requested_by: str, now: datetime) -> None:
         col = self._db()[COLLECTION]
         await col.delete_many({"created_at": {"$lt": now - self.keep}})
-        doc = {"body": Binary(body), "name": name, "bytes": len(body), "requested_by": requested_by,
-               "created_at": now}
+        doc = {"body": Binary(body), "name": name, "requested_by": requested_by, "created_at": now}
         await col.replace_one({"_id": file_id}, doc, upsert=True)  # a job run again replaces its file
 
     async def get(self, file_id: str) -> Doc | None:

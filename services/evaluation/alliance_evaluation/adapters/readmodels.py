@@ -42,6 +42,13 @@ INDEXES = [
 ]
 
 
+def _cards_query(period: str, object_type: str | None, institution_ids: Sequence[str] | None) -> Doc:
+    query: Doc = {"period": period, "object_type": object_type or {"$in": ["institution", "branch"]}}
+    if institution_ids is not None:
+        query["institution_ids"] = {"$in": list(institution_ids)}
+    return query
+
+
 def score_key(period: str, object_type: str, object_id: str) -> str:
     return f"{period}|{object_type}|{object_id}"
 
@@ -212,15 +219,16 @@ class ReadModels:
         projection = fields if fields is not None else {"outbox": 0}
         return {d["_id"]: d async for d in self.db.scores.find({"_id": {"$in": list(dict.fromkeys(keys))}}, projection)}
 
+    async def count_cards(self, period: str, institution_ids: Sequence[str] | None = None) -> int:
+        return int(await self.db.scores.count_documents(_cards_query(period, None, institution_ids)))
+
     def cards(self, period: str, object_type: str, institution_ids: Sequence[str] | None = None) -> Any:
         """A quarter's cards of one type, best first then by id (the workbook's ranks), as a cursor
         (a workbook of the city reads them a batch at a time), without the evidence ids and
         details a workbook does not show."""
-        query: Doc = {"period": period, "object_type": object_type}
-        if institution_ids is not None:
-            query["institution_ids"] = {"$in": list(institution_ids)}
         omitted = {"outbox": 0, "breakdown.evidence": 0, "breakdown.details": 0}
-        return self.db.scores.find(query, omitted).sort([("score", -1), ("object_id", 1)]).batch_size(CARD_BATCH)
+        found = self.db.scores.find(_cards_query(period, object_type, institution_ids), omitted)
+        return found.sort([("score", -1), ("object_id", 1)]).batch_size(CARD_BATCH)
 
     async def save_overview(self, period: str, doc: Doc, rank_documents: list[Doc] | None = None) -> None:
         """Every save carries a new `version`: readers holding the quarter's rank rows reload them

@@ -81,9 +81,9 @@ def _row(rank: int, d: dict[str, Any]) -> list[Any]:
 
 class ScoreWorkbook:
     """The score workbook written as the cards arrive, best first (`add` a batch at a time, then
-    `close`): write-only, so its rows go to a temporary file, not memory. The city's 33,000 cards
-    and their breakdown rows took the process from 141 to 245 MB held whole at a tenth of the city
-    (`bench/evaluation_rescore.py --parts export`)."""
+    `close`): write-only, so its rows go to a temporary file, not memory. Held whole, a tenth of the
+    city's cards (3,300) took the process's peak from 140 to 245 MB; written so, to 191 MB
+    (`bench/evaluation_rescore.py --parts export`; the city has 33,000)."""
 
     def __init__(self, period: str) -> None:
         self._wb = Workbook(write_only=True)

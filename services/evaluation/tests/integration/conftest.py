@@ -69,6 +69,15 @@ class Service:
             self.ids[name] = event.id
         return event
 
+    async def until_ended(self, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """A job's status URL read until the job has ended (as `headers`, the secretariat's by default)."""
+        for _ in range(600):
+            job = (await self.client.get(url, headers=headers or self.token())).json()
+            if job["state"] not in ("queued", "running"):
+                return dict(job)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{url} still running: {job}")
+
     async def settle(self) -> None:
         """Wait until the service consumed everything published so far, then drain the rescore queue."""
         runner = self.app.state.runtime.runners[0]

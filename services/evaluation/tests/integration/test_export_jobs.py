@@ -5,7 +5,6 @@ joins it; the access rule is the table's own."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from typing import Any
 
@@ -18,15 +17,6 @@ from openpyxl import load_workbook
 pytestmark = pytest.mark.integration
 PERIOD = "2026-Q4"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-async def until_ended(s: Any, url: str, headers: dict[str, str]) -> dict[str, Any]:
-    for _ in range(600):
-        job = (await s.client.get(url, headers=headers)).json()
-        if job["state"] not in ("queued", "running"):
-            return dict(job)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} still running: {job}")
 
 
 def cells(body: bytes) -> list[list[Any]]:
@@ -53,7 +43,7 @@ async def test_an_export_asked_as_a_job_serves_the_same_workbook_as_the_direct_a
     assert asked.status_code == 202, asked.text
     job = asked.json()
     assert asked.headers["location"] == job["status_url"] and job["kind"] == "export"
-    ended = await until_ended(s, job["status_url"], sec)
+    ended = await s.until_ended(job["status_url"], sec)
     assert ended["state"] == "succeeded", ended
     result = ended["result"]
     assert result["file_name"] == f"heatmap-{PERIOD}.xlsx" and result["table"] == "heatmap"
@@ -73,8 +63,9 @@ async def test_the_quarters_scores_workbook_is_a_job_too(quarter: Any) -> None:
     admin = s.token("institution_admin", institution_id="ix1", subject="adm-x1")
     asked = await s.client.post(f"/api/v1/exports/{PERIOD}.xlsx", headers=admin)
     assert asked.status_code == 202, asked.text
-    ended = await until_ended(s, asked.headers["location"], admin)
+    ended = await s.until_ended(asked.headers["location"], admin)
     assert ended["state"] == "succeeded" and ended["result"]["file_name"] == f"scores-{PERIOD}.xlsx"
+    assert ended["progress"] == {"done": 2, "total": 2}  # its cards: the institution's and its branch's
     file = await s.client.get(ended["result"]["download_url"], headers=admin)
     direct = await s.client.get(f"/api/v1/exports/{PERIOD}.xlsx", headers=admin)
     assert file.status_code == direct.status_code == 200
@@ -92,7 +83,7 @@ async def test_an_export_job_and_its_file_are_for_whoever_asked_and_the_secretar
     assert refused.status_code == 403 and refused.json()["error"]["field"] == "institution_id"
     asked = await s.client.post("/api/v1/dashboard/exports/institution.xlsx", headers=own, params=params)
     assert asked.status_code == 202, asked.text
-    ended = await until_ended(s, asked.headers["location"], own)
+    ended = await s.until_ended(asked.headers["location"], own)
     url = ended["result"]["download_url"]
     assert (await s.client.get(url, headers=own)).status_code == 200
     assert (await s.client.get(url, headers=s.token())).status_code == 200  # the secretariat
@@ -115,7 +106,7 @@ async def test_the_same_export_asked_again_while_it_runs_joins_it(quarter: Any) 
         assert again.status_code == 202 and again.json()["id"] == running["_id"]
         other_person = await s.client.post(f"/api/v1/exports/{PERIOD}.xlsx", headers=s.token(subject="sec-2"))
         assert other_person.json()["id"] != running["_id"]  # each person's own job, and file
-        ended = await until_ended(s, other_person.headers["location"], s.token(subject="sec-2"))
+        ended = await s.until_ended(other_person.headers["location"], s.token(subject="sec-2"))
         assert ended["state"] == "succeeded" and ended["requested_by"] == "sec-2"
     finally:
         await store.finish(running["_id"], {"state": "succeeded"})

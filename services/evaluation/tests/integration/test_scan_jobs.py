@@ -15,15 +15,6 @@ from alliance_shared.testing import running_job
 pytestmark = pytest.mark.integration
 
 
-async def until_ended(s: Any, url: str) -> dict[str, Any]:
-    for _ in range(600):
-        job = (await s.client.get(url, headers=s.token())).json()
-        if job["state"] not in ("queued", "running"):
-            return dict(job)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} still running: {job}")
-
-
 async def test_a_scan_request_answers_202_with_a_status_url_that_says_how_it_ended(service: Any) -> None:
     s = service
     await s.institution("ij1", "private", "L2")
@@ -34,7 +25,7 @@ async def test_a_scan_request_answers_202_with_a_status_url_that_says_how_it_end
     job = answer.json()
     assert answer.headers["location"] == job["status_url"] == f"/api/v1/jobs/{job['id']}"
     assert job["kind"] == "lagging_scan" and job["key"] == "2026-Q4" and job["requested_by"] == "sec-1"
-    ended = await until_ended(s, answer.headers["location"])
+    ended = await s.until_ended(answer.headers["location"])
     assert ended["state"] == "succeeded", ended
     assert ended["result"]["scanned"] >= 1 and ended["progress"]["done"] == ended["progress"]["total"] >= 1
     assert ended["started_at"] <= ended["finished_at"] and ended["error"] is None
@@ -68,7 +59,7 @@ async def test_a_job_whose_process_stopped_is_adopted_and_run_again(service: Any
     await jobs.store.open(fresh)
     try:
         assert await jobs.adopt_orphans() == 1  # the live replica's job is left to it
-        ended = await until_ended(s, f"/api/v1/jobs/{orphan['_id']}")
+        ended = await s.until_ended(f"/api/v1/jobs/{orphan['_id']}")
         assert ended["state"] == "succeeded" and ended["attempts"] == 2 and ended["result"]["scanned"] >= 0
         assert (await jobs.store.get(fresh["_id"]))["owner"] == "live-replica"
     finally:
@@ -87,7 +78,7 @@ async def test_a_quarters_rescore_is_a_job_too(service: Any) -> None:
     s = service
     answer = await s.client.post("/api/v1/periods/2026-Q4/rescore", headers=s.token())
     assert answer.status_code == 202, answer.text
-    ended = await until_ended(s, answer.headers["location"])
+    ended = await s.until_ended(answer.headers["location"])
     assert ended["kind"] == "rescore" and ended["state"] == "succeeded", ended
     assert ended["result"]["period"] == "2026-Q4" and ended["result"]["changed"] >= 0
     bad = await s.client.post("/api/v1/periods/2026-Q9/rescore", headers=s.token())

@@ -299,29 +299,37 @@ def _month(month: str) -> str:
     return f"{month[:4]}年{int(month[5:7])}月"
 
 
-async def workbook_file(ev: Evaluation, asked: Mapping[str, Any]) -> tuple[bytes, str]:
+async def workbook_file(
+    ev: Evaluation, asked: Mapping[str, Any], progress: Progress | None = None
+) -> tuple[bytes, str]:
     """(the workbook, its file name) for an authorized query (`api.export_asked`; the scores
-    workbook's: `table` "scores", `period`, `institution_id`)."""
+    workbook's: `table` "scores", `period`, `institution_id`). `progress`: the scores workbook
+    counts its cards written."""
     if asked["table"] == "scores":
-        return await _scores(ev, asked["period"], asked.get("institution_id")), f"scores-{asked['period']}.xlsx"
+        body = await _scores(ev, asked["period"], asked.get("institution_id"), progress or Progress())
+        return body, f"scores-{asked['period']}.xlsx"
     options = {k: v for k, v in asked.items() if k not in ("table", "period")}
     body, name = await workbook(ev, asked["table"], asked["period"], **options)
     return body, f"{name}-{asked['period']}.xlsx"
 
 
-async def _scores(ev: Evaluation, period: str, institution_id: str | None) -> bytes:
+async def _scores(ev: Evaluation, period: str, institution_id: str | None, progress: Progress) -> bytes:
     """The scores workbook, a batch of cards at a time: read from the store, written in a thread (the
     event loop keeps serving and consuming while the city's 33,000 rows are written)."""
+    scoped = [institution_id] if institution_id else None
+    progress.total = await ev.models.count_cards(period, scoped)
     book = ScoreWorkbook(period)
     try:
         for kind in ("institution", "branch"):
             batch: list[dict[str, Any]] = []
-            async for card in ev.models.cards(period, kind, [institution_id] if institution_id else None):
+            async for card in ev.models.cards(period, kind, scoped):
                 batch.append(card)
                 if len(batch) >= CARD_BATCH:
                     await asyncio.to_thread(book.add, batch)
+                    progress.done += len(batch)
                     batch = []
             await asyncio.to_thread(book.add, batch)
+            progress.done += len(batch)
     except BaseException:
         book.discard()
         raise
@@ -338,8 +346,8 @@ def work(ev: Evaluation, files: ExportFiles) -> Work:
     """An export job: the workbook made and kept for its requester; the result says where it is."""
 
     async def export(job: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        progress.total = 1
-        body, file_name = await workbook_file(ev, job["params"])
+        progress.total = 1  # a table is one step; the scores workbook counts its cards
+        body, file_name = await workbook_file(ev, job["params"], progress)
         await files.save(job["_id"], body, file_name, job["requested_by"], ev.clock.now())
         return {"table": job["params"]["table"], "period": job["params"]["period"], "file_name": file_name,
                 "bytes": len(body), "download_url": f"/api/v1/dashboard/exports/files/{job['_id']}"}

@@ -38,15 +38,19 @@ Dash.json = async (path, params) => (await Dash.api(path, params)).json();
 Dash.download = async (table, params, button) => {
   const label = button && button.textContent;
   const started = Date.now();
-  const tick = () => { if (button) button.textContent = t("export_running", { s: Math.round((Date.now() - started) / 1000) }); };
+  const tick = (job) => {
+    if (!button) return;
+    const s = Math.round((Date.now() - started) / 1000), p = job && job.progress;
+    button.textContent = p && p.total > 1 ? t("export_progress", { p: Math.floor((100 * p.done) / p.total), s }) : t("export_running", { s });
+  };
   if (button) button.disabled = true;
   try {
     tick();
     let job = await (await Dash.api(`/api/v1/dashboard/exports/${table}.xlsx`, params, { method: "POST" })).json();
     while (job.state === "queued" || job.state === "running") {
       await new Promise((r) => setTimeout(r, 500));
-      tick();
       job = await Dash.json(job.status_url);
+      tick(job);
     }
     if (job.state !== "succeeded") throw new ApiError((job.error && job.error.status) || 503, { error: job.error });
     const blob = await (await Dash.api(job.result.download_url)).blob();
@@ -57,7 +61,10 @@ Dash.download = async (table, params, button) => {
     setTimeout(() => URL.revokeObjectURL(a.href), 5000);
     if (button) button.textContent = label;
   } catch (e) {
-    if (button) button.textContent = t("export_failed");
+    if (button) {  // the reason, as the server gave it, on hover
+      button.textContent = t("export_failed");
+      button.title = bi(e.message);
+    }
     throw e;
   } finally {
     if (button) button.disabled = false;
