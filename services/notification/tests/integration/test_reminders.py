@@ -259,6 +259,11 @@ async def test_a_kafka_batch_of_meetings_closes_the_branches_cases_in_a_few_stor
     async with running(settings_for(), clock) as (app, _):
         store = app.state.notifier.store
         await wait_for(lambda: _eq(store.cases.count({"status": "resolved"}), 12), what="12 cases closed")
+
+        async def settled() -> bool:  # a case is closed before its queued sends are cancelled
+            return not {d["status"] for d in await deliveries(app)} & set(PENDING)
+
+        await wait_for(settled, what="the closed cases' sends cancelled")
         statuses = {d["status"] for d in await deliveries(app)}
         assert statuses and not statuses & set(PENDING), statuses  # their sends cancelled
     # one query for the open cases and one bulk write for the reminders per Kafka batch, not per meeting
