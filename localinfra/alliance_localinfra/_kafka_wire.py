@@ -1,6 +1,6 @@
 """A minimal, stdlib-only Kafka protocol client: just enough for readiness checks and for
-creating/deleting topics (ApiVersions v0, Metadata v1, CreateTopics v2-v4, DeleteTopics v1-v3,
-all non-flexible encodings, which Kafka 4.x still serves)."""
+creating/deleting topics and granting ACLs (ApiVersions v0, Metadata v1, CreateTopics v2-v4,
+DeleteTopics v1-v3, CreateAcls v1, all non-flexible encodings, which Kafka 4.x still serves)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,20 @@ import socket
 import struct
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 API_METADATA = 3
 API_VERSIONS = 18
 API_CREATE_TOPICS = 19
 API_DELETE_TOPICS = 20
+API_CREATE_ACLS = 30
+
+# the protocol's enums for CreateAcls (org.apache.kafka.common.resource / .acl)
+RESOURCE_TYPES = {"topic": 2, "group": 3, "cluster": 4, "transactionalId": 5}
+PATTERN_TYPES = {"literal": 3, "prefix": 4}
+OPERATIONS = {"All": 2, "Read": 3, "Write": 4, "Create": 5, "Delete": 6, "Alter": 7, "Describe": 8,
+              "ClusterAction": 9, "DescribeConfigs": 10, "AlterConfigs": 11, "IdempotentWrite": 12}
+PERMISSIONS = {"deny": 2, "allow": 3}
 
 ERR_NONE = 0
 ERR_UNKNOWN_TOPIC_OR_PARTITION = 3
@@ -191,6 +200,42 @@ class KafkaConnection:
         r = self.request(API_DELETE_TOPICS, version, body)
         r.i32()  # throttle
         return {(r.string() or ""): r.i16() for _ in range(r.i32())}
+
+
+    def create_acls(self, bindings: Sequence[AclBinding]) -> list[tuple[int, str | None]]:
+        """(error code, message) per binding, in order."""
+        self._pick(API_CREATE_ACLS, 1, 1)
+        body = struct.pack(">i", len(bindings))
+        for b in bindings:
+            body += struct.pack(">b", RESOURCE_TYPES[b.resource_type]) + _s(b.resource_name)
+            body += struct.pack(">b", PATTERN_TYPES[b.pattern_type]) + _s(b.principal) + _s(b.host)
+            body += struct.pack(">bb", OPERATIONS[b.operation], PERMISSIONS[b.permission])
+        r = self.request(API_CREATE_ACLS, 1, body)
+        r.i32()  # throttle
+        return [(r.i16(), r.string()) for _ in range(r.i32())]
+
+
+@dataclass(frozen=True)
+class AclBinding:
+    """One ACL: `principal` (``User:<name>``) may (or may not) do `operation` on a resource, named
+    literally or by prefix, the way Strimzi's `simple` authorization names them."""
+
+    principal: str
+    resource_type: str  # a key of RESOURCE_TYPES
+    resource_name: str
+    operation: str  # a key of OPERATIONS
+    pattern_type: str = "literal"
+    permission: str = "allow"
+    host: str = "*"
+
+
+def create_acls(bootstrap: str, bindings: Sequence[AclBinding], timeout: float = 10.0) -> None:
+    """Grant `bindings` (the connection's principal must be allowed to: a super user)."""
+    with connect(bootstrap, timeout) as conn:
+        results = conn.create_acls(bindings)
+    bad = [(b, code, msg) for b, (code, msg) in zip(bindings, results, strict=True) if code != ERR_NONE]
+    if bad:
+        raise KafkaWireError(f"creating ACLs failed: {bad}", bad[0][1])
 
 
 def connect(bootstrap: str, timeout: float = 5.0) -> KafkaConnection:

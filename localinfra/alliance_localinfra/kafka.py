@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +152,10 @@ rootLogger.appenderRef.file.ref = FILE
 """
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+SCRAM_MECHANISM = "SCRAM-SHA-512"  # what the Strimzi KafkaUsers of deploy/ use
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int, sasl_port: int | None = None) -> str:
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -178,6 +182,24 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "num.io.threads": "4",
         "log.flush.interval.messages": "9223372036854775807",
     }
+    if sasl_port is not None:
+        # a second client listener that authenticates with SCRAM and authorizes by ACL, as the
+        # Kubernetes cluster's listeners do; the plaintext one stays the operator's (its anonymous
+        # principal is the super user that creates topics and grants the ACLs, as Strimzi's own
+        # operators are on their listener), and nobody is allowed anything without an ACL
+        props |= {
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},"
+                         f"CONTROLLER://127.0.0.1:{controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+                                              "CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": "User:ANONYMOUS",
+        }
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
@@ -187,6 +209,8 @@ class KafkaBroker:
     process: ManagedProcess
     data_dir: Path
     version: str
+    # the SCRAM listener of a broker started with `scram_users` (None otherwise)
+    sasl_bootstrap_servers: str | None = None
 
     def stop(self, timeout: float = 20.0) -> None:
         try:
@@ -205,16 +229,22 @@ def start(
     ready_timeout: float = 120.0,
     attempts: int = 3,
     cancel: CancelToken | None = None,
+    scram_users: Mapping[str, str] | None = None,
 ) -> KafkaBroker:
     """Start one KRaft broker+controller on free 127.0.0.1 ports and wait until it really
-    answers (ApiVersions, then a topic can be created and has a leader)."""
+    answers (ApiVersions, then a topic can be created and has a leader).
+
+    With `scram_users` (user name -> password) the broker also has a SCRAM-SHA-512 listener
+    (`sasl_bootstrap_servers`) where those users, and nobody else, authenticate, and an ACL
+    authorizer that denies what no ACL allows: grant with `_kafka_wire.create_acls` on the
+    plaintext listener."""
     libs = fetch(version, cancel=cancel)
     last: Exception | None = None
     for _attempt in range(attempts):
         data_dir = make_data_dir("alliance-kafka-")
         broker: KafkaBroker | None = None
         try:
-            broker = _start_once(libs, data_dir, version, ready_timeout, cancel)
+            broker = _start_once(libs, data_dir, version, ready_timeout, cancel, scram_users)
             return broker
         except KafkaStartError as exc:
             last = exc
@@ -231,11 +261,12 @@ def start(
 
 
 def _start_once(
-    libs: Path, data_dir: Path, version: str, ready_timeout: float, cancel: CancelToken | None
+    libs: Path, data_dir: Path, version: str, ready_timeout: float, cancel: CancelToken | None,
+    scram_users: Mapping[str, str] | None = None,
 ) -> KafkaBroker:
-    port, cport = free_ports(2)
+    port, cport, sport = free_ports(3)
     props = data_dir / "server.properties"
-    props.write_text(server_properties(data_dir, port, cport))
+    props.write_text(server_properties(data_dir, port, cport, sport if scram_users is not None else None))
     log4j = data_dir / "log4j2.properties"
     log4j.write_text(LOG4J2_PROPERTIES.format(log=data_dir / "kafka.log"))
     java = _java()
@@ -243,8 +274,13 @@ def _start_once(
     # KRaft storage is formatted once per Kafka version into a template and copied: saves a
     # JVM start (~1-2 s) per broker. Every broker is its own one-node cluster, so sharing the
     # cluster id between them is harmless.
-    template = _storage_template(libs, version, java, cancel)
-    shutil.copytree(template, data_dir / "kraft-logs")
+    if scram_users is None:
+        template = _storage_template(libs, version, java, cancel)
+        shutil.copytree(template, data_dir / "kraft-logs")
+    else:  # the users' credentials are metadata records written at format time
+        _format(libs, java, props, cancel, [
+            arg for user, password in scram_users.items()
+            for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]")])
 
     out_log = data_dir / "kafka.out"
     with open(out_log, "wb") as out:
@@ -252,7 +288,8 @@ def _start_once(
             [*base, "kafka.Kafka", str(props)], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
     proc = ManagedProcess("kafka", popen, out_log)
-    broker = KafkaBroker(f"127.0.0.1:{port}", proc, data_dir, version)
+    broker = KafkaBroker(f"127.0.0.1:{port}", proc, data_dir, version,
+                         f"127.0.0.1:{sport}" if scram_users is not None else None)
     try:
         if cancel is not None:
             cancel.track(proc)
@@ -282,22 +319,27 @@ def _storage_template(libs: Path, version: str, java: str, cancel: CancelToken |
         # ports are irrelevant: with static controller.quorum.voters nothing port-specific is
         # written (unlike --standalone, which records the voter's endpoint)
         props.write_text(server_properties(work, 19092, 19093))
-        fmt = run(
-            [
-                java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
-                "-cp", str(libs / "*"),
-                "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props),
-            ],
-            name="kafka-storage-format",
-            cancel=cancel,
-        )  # fmt: skip
-        if fmt.returncode != 0:
-            raise KafkaStartError(f"kafka StorageTool format failed:\n{fmt.stdout}\n{fmt.stderr}")
+        _format(libs, java, props, cancel)
         props.unlink()
         shutil.rmtree(home / "storage-template", ignore_errors=True)
         work.rename(home / "storage-template")
         marker.write_text(f"{version}\n")
     return template
+
+
+def _format(libs: Path, java: str, props: Path, cancel: CancelToken | None, extra: Sequence[str] = ()) -> None:
+    """Format the KRaft storage of `props`' log.dirs (Kafka's StorageTool)."""
+    fmt = run(
+        [
+            java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+            "-cp", str(libs / "*"),
+            "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props), *extra,
+        ],
+        name="kafka-storage-format",
+        cancel=cancel,
+    )  # fmt: skip
+    if fmt.returncode != 0:  # the output names no password: StorageTool does not echo its arguments
+        raise KafkaStartError(f"kafka StorageTool format failed:\n{fmt.stdout}\n{fmt.stderr}")
 
 
 PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
