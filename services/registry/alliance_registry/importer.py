@@ -112,6 +112,10 @@ class Directory:
         self.reg = reg
         self._institutions: dict[tuple[str, str], list[Doc]] = {}
         self._organizations: dict[str, list[Doc]] = {}
+        # name -> institution -> the organisations of that name covering it, built on first use: a
+        # city's 3,000 institutions each have a "第一党支部", and filtering them all for every row was
+        # the import's largest line of its own
+        self._covering: dict[str, dict[str, list[Doc]]] = {}
 
     async def learn(self, institution_refs: Sequence[str], organization_names: Sequence[str]) -> None:
         wanted: dict[str, set[str]] = {"uscc": set(), "name": set()}
@@ -151,20 +155,29 @@ class Directory:
         return found[0]
 
     def organizations(self, name: str, *, covering: str | None = None, owned_by: str | None = None) -> list[Doc]:
-        return [
-            o for o in self._organizations.get(name, [])
-            if (covering is None or covering in o["institution_ids"])
-            and (owned_by is None or o["institution_id"] == owned_by)
-        ]
+        """The organisations named `name` (oldest first), covering that institution, owned by that one."""
+        if covering is None:
+            candidates = self._organizations.get(name, [])
+        else:
+            by_institution = self._covering.get(name)
+            if by_institution is None:
+                by_institution = self._covering[name] = {}
+                for o in self._organizations.get(name, []):
+                    for institution_id in o["institution_ids"]:
+                        by_institution.setdefault(institution_id, []).append(o)
+            candidates = by_institution.get(covering, [])
+        return [o for o in candidates if owned_by is None or o["institution_id"] == owned_by]
 
     def opened(self, doc: Doc) -> None:
         self._organizations.setdefault(doc["name"], []).append(doc)
+        self._covering.pop(doc["name"], None)
 
     async def relearn(self, refused: Sequence[Doc]) -> None:
         """Forget `refused` (their names were opened meanwhile by another) and read those names again."""
         names = {d["name"] for d in refused}
         for name in names:
             self._organizations.pop(name, None)
+            self._covering.pop(name, None)
         await self.learn((), sorted(names))
 
 
