@@ -51,18 +51,26 @@ class Channels:
 
 
 async def dispatch_due(n: Notifier, channels: Channels, limit: int = 100) -> int:
-    """One pass of the dispatcher; returns how many deliveries it acted on."""
+    """One pass of the dispatcher, up to `dispatch_concurrency` deliveries at once (as concurrent
+    replicas would: each is claimed first, the per-phone cap is reserved atomically, and a budget
+    can be overrun by the SMS in flight, never more); returns how many deliveries it acted on."""
     acted = await expire_unconfirmed(n, limit)
-    for doc in await n.store.deliveries.due(n.clock.now(), limit):
-        claimed = await n.store.deliveries.claim(doc["_id"], n.clock.now(), CLAIM_LEASE)
-        if claimed is None:
-            continue
-        try:
-            await _dispatch_one(n, channels, claimed)
-            acted += 1
-        except Exception:
-            log.exception("dispatching delivery %s failed; it stays due", doc["_id"])
-            await n.store.deliveries.touch(doc["_id"], {"claimed_until": None})
+    gate = asyncio.Semaphore(n.settings.dispatch_concurrency)
+
+    async def one(doc: Doc) -> bool:
+        async with gate:
+            claimed = await n.store.deliveries.claim(doc["_id"], n.clock.now(), CLAIM_LEASE)
+            if claimed is None:  # another replica has it
+                return False
+            try:
+                await _dispatch_one(n, channels, claimed)
+                return True
+            except Exception:
+                log.exception("dispatching delivery %s failed; it stays due", doc["_id"])
+                await n.store.deliveries.touch(doc["_id"], {"claimed_until": None})
+                return False
+
+    acted += sum(await asyncio.gather(*(one(doc) for doc in await n.store.deliveries.due(n.clock.now(), limit))))
     if acted:
         n.wake_outbox()
     return acted
@@ -134,8 +142,12 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
             await _fail(
                 n, {**doc, "recipient_masked": None}, "no contact on file for this channel", now, "no_contact"
             )
-        else:  # registry events may arrive after the reminder: wait for the contact, quietly
-            await n.store.deliveries.touch(doc["_id"], {"claimed_until": None})
+        else:  # registry events may arrive after the reminder: wait for the contact, quietly, behind the others
+            recheck = now + timedelta(seconds=n.settings.contact_recheck_s)
+            await n.store.deliveries.touch(doc["_id"], {"claimed_until": None, "due_at": recheck,
+                                                        "waiting_contact": True})
+            if (await _recipient(n, channels, doc))[0] is not None:  # it arrived meanwhile: due now
+                await n.store.deliveries.touch(doc["_id"], {"due_at": now, "waiting_contact": False})
         return
     doc = {**doc, "recipient_masked": masked}
     if doc["channel"] == "sms":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -382,6 +383,13 @@ def _contact(c: Contact | None) -> dict[str, Any] | None:
     return c.model_dump() if c is not None else None
 
 
+async def _contact_known(n: Notifier, contact: Contact | None, institution_ids: Sequence[str]) -> None:
+    """A contact arrived: the deliveries that were waiting for one are due now (a reminder can be
+    opened before the registry's events about its branch reach this service)."""
+    if contact is not None and (contact.email_sealed or contact.phone_sealed):
+        await n.store.deliveries.contact_arrived(institution_ids, n.clock.now())
+
+
 async def on_organization_opened(n: Notifier, p: OrganizationOpened, event: CloudEvent) -> None:
     await n.store.contacts.upsert_organization(
         p.organization_id,
@@ -394,6 +402,7 @@ async def on_organization_opened(n: Notifier, p: OrganizationOpened, event: Clou
         },
         _contact(p.secretary),
     )
+    await _contact_known(n, p.secretary, [p.institution_id, *p.institution_ids])
 
 
 async def on_organization_updated(n: Notifier, p: OrganizationUpdated, event: CloudEvent) -> None:
@@ -407,16 +416,19 @@ async def on_organization_updated(n: Notifier, p: OrganizationUpdated, event: Cl
         },
         _contact(p.secretary),
     )
+    await _contact_known(n, p.secretary, [p.institution_id, *p.institution_ids])
 
 
 async def on_institution_registered(n: Notifier, p: InstitutionRegistered, event: CloudEvent) -> None:
     await n.store.contacts.upsert_institution(p.institution_id, {"name": p.name}, _contact(p.contact))
+    await _contact_known(n, p.contact, [p.institution_id])
 
 
 async def on_institution_reclassified(n: Notifier, p: InstitutionReclassified, event: CloudEvent) -> None:
     await n.store.contacts.upsert_institution(
         p.institution_id, {"name": p.name} if p.name else {}, _contact(p.contact)
     )
+    await _contact_known(n, p.contact, [p.institution_id])
 
 
 # -- scheduled -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from alliance_shared.settings import ServiceSettings
+from pydantic import Field
 
 SmsProviderName = Literal["aliyun", "tencent", "http", "log"]
 
@@ -49,9 +50,16 @@ class NotificationSettings(ServiceSettings):
 
     # scheduling
     dispatch_interval_s: float = 5.0
+    # deliveries a pass sends at once: one at a time, a provider's round trip (an SMS API answers in
+    # ~100 ms, an SMTP relay in tens) capped a replica at ~10 a second, so a quarter's reminders to
+    # 3,000 branches took minutes; each delivery is still claimed on its own first
+    dispatch_concurrency: int = Field(8, ge=1, le=64)
     escalation_interval_s: float = 60.0
     digest_interval_s: float = 600.0
     retry_backoff_s: float = 60.0  # first retry after this, doubling each time
     retry_backoff_max_s: float = 3600.0
     max_attempts_per_channel: int = 4  # per provider for SMS, then the fallback, then the DLQ
     contact_wait_days: int = 3  # a reminder waits this long for a missing contact, then fails
+    # while it waits, it is looked at again this often: it went back to the head of the queue, and a
+    # pass's 100 could all be branches without a phone, sending nothing else
+    contact_recheck_s: float = 60.0

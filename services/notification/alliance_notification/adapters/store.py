@@ -48,6 +48,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("deliveries", [("case_id", 1), ("status", 1)]),
     IndexSpec("deliveries", [("provider_message_id", 1)]),
     IndexSpec("deliveries", [("reminder_id", 1)]),
+    IndexSpec("deliveries", [("waiting_contact", 1), ("institution_id", 1)]),  # due again when a contact arrives
     IndexSpec("contacts", [("institution_id", 1), ("kind", 1)]),
     IndexSpec("sms_spend", [("month", 1)]),
 )
@@ -381,6 +382,16 @@ class Deliveries:
             update["$push"] = {"history": dict(history)}
         update = outbox_push(update, events)
         return await update_versioned(self._col, doc["_id"], doc["version"], update)
+
+    async def contact_arrived(self, institution_ids: Sequence[str], now: datetime) -> int:
+        """The deliveries waiting for a contact of these institutions (or of their organisations)
+        are due now rather than at their next look; returns how many."""
+        result = await self._col.update_many(
+            {"waiting_contact": True, "institution_id": {"$in": list(institution_ids)},
+             "status": {"$in": list(PENDING)}},
+            {"$set": {"due_at": now, "waiting_contact": False}},
+        )
+        return result.modified_count
 
     async def touch(self, delivery_id: str, fields: Mapping[str, Any]) -> None:
         await self._col.update_one({"_id": delivery_id}, {"$set": dict(fields)})

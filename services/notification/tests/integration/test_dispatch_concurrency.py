@@ -1,0 +1,118 @@
+"""The dispatcher sends several deliveries at once (a provider's round trip no longer sets the
+pace), never more than `dispatch_concurrency`, and each still exactly once; a delivery waiting for
+a contact steps back in the queue rather than filling every pass."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from alliance_notification.adapters.email import SmtpMailer
+from alliance_notification.app import create_app
+from alliance_notification.domain.deliveries import SendReceipt
+from alliance_shared.clock import FixedClock
+from alliance_shared.contracts.evaluation import BranchFellBehind
+from alliance_shared.contracts.registry import OrganizationUpdated
+from alliance_shared.testing import wait_for
+
+from .conftest import contact, institution_registered, org_opened, publish, shanghai
+
+pytestmark = pytest.mark.integration
+
+INST = "inst-many"
+BRANCHES = [f"org-many-{k}" for k in range(7)]
+
+
+class SlowMailer:
+    """The real mailer behind a provider that takes `delay_s` to answer, once `opened` (the test
+    opens it when every delivery is queued, so a pass has them all to choose from); counts the
+    sends in flight."""
+
+    def __init__(self, mailer: SmtpMailer, delay_s: float) -> None:
+        self._mailer, self._delay_s = mailer, delay_s
+        self.opened = asyncio.Event()
+        self.in_flight = self.most_in_flight = 0
+
+    async def send(self, **message: Any) -> SendReceipt:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.opened.wait()
+            await asyncio.sleep(self._delay_s)
+            return await self._mailer.send(**message)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_a_pass_sends_up_to_its_concurrency_at_once_and_each_delivery_once(settings_for, publisher, smtp):
+    clock = FixedClock(shanghai(2026, 9, 15, 10))
+    settings = settings_for(dispatch_concurrency=3)
+    await publish(publisher, institution_registered(INST))
+    for k, org in enumerate(BRANCHES):
+        await publish(publisher, org_opened(org, INST, name=f"第{k + 1}党支部", email=f"shuji{k}@bank.example"))
+    for org in BRANCHES:
+        await publish(publisher, BranchFellBehind(organization_id=org, institution_id=INST, status="lagging",
+                                                  period="2026-Q3", days_since_last_meeting=75,
+                                                  detected_at=clock.now()))
+    mailer = SlowMailer(SmtpMailer(settings), delay_s=0.5)
+    app = create_app(settings, clock=clock, mailer=mailer)
+    try:
+        async with app.router.lifespan_context(app):
+            async def emails(status: str | None = None) -> list[dict[str, Any]] | None:
+                docs, _ = await app.state.notifier.store.deliveries.search({"channel": "email"}, 50)
+                mine = [d for d in docs if d.get("organization_id") in BRANCHES]
+                done = len(mine) == len(BRANCHES) and all(status in (None, d["status"]) for d in mine)
+                return mine if done else None
+
+            async def all_sent() -> list[dict[str, Any]] | None:
+                return await emails("sent")
+
+            await wait_for(emails, what="every branch's reminder queued", timeout_s=90)
+            mailer.opened.set()
+            sent = await wait_for(all_sent, what="every branch's reminder sent", timeout_s=90)
+            await asyncio.sleep(1.0)  # more passes: nothing goes twice
+            # the step's SMS has no phone to go to: it waits for one behind the rest of the queue, not at its head
+            docs, _ = await app.state.notifier.store.deliveries.search({"channel": "sms"}, 50)
+            waiting = [d for d in docs if d.get("organization_id") in BRANCHES]
+            assert len(waiting) == len(BRANCHES)
+            assert {(d["status"], d["due_at"]) for d in waiting} == {
+                ("queued", clock.now() + timedelta(seconds=settings.contact_recheck_s))}
+    finally:
+        await app.state.http.aclose()
+
+    assert sorted(m["To"] for m in smtp.inbox.messages) == sorted(f"shuji{k}@bank.example" for k in range(7))
+    assert all(d["attempts"] == 1 for d in sent)
+    assert mailer.most_in_flight == 3  # at once, and never past the setting
+
+
+async def test_a_reminder_waiting_for_its_contact_goes_out_when_the_registry_sends_one(settings_for, publisher, smtp):
+    clock = FixedClock(shanghai(2026, 9, 15, 10))  # fixed: only the contact's arrival can make it due again
+    settings = settings_for()
+    org = "org-late-contact"
+    await publish(publisher, institution_registered(INST))
+    await publish(publisher, org_opened(org, INST))  # no secretary's email yet
+    await publish(publisher, BranchFellBehind(organization_id=org, institution_id=INST, status="lagging",
+                                              period="2026-Q3", days_since_last_meeting=75, detected_at=clock.now()))
+    app = create_app(settings, clock=clock)
+    try:
+        async with app.router.lifespan_context(app):
+            async def email(status: str, waiting: bool) -> dict[str, Any] | None:
+                query = {"organization_id": org, "channel": "email"}
+                docs, _ = await app.state.notifier.store.deliveries.search(query, 5)
+                return next((d for d in docs if d["status"] == status and bool(d.get("waiting_contact")) == waiting),
+                            None)
+
+            parked = await wait_for(lambda: email("queued", True), what="the email waiting for a contact", timeout_s=60)
+            await publish(publisher, OrganizationUpdated(
+                organization_id=org, institution_id=INST, institution_ids=[INST], name="零售业务部党支部",
+                secretary=contact("张书记", "late.shuji@bank.example", None)))
+            sent = await wait_for(lambda: email("sent", False), what="the email sent once its contact came",
+                                  timeout_s=60)
+    finally:
+        await app.state.http.aclose()
+
+    assert parked["due_at"] == clock.now() + timedelta(seconds=settings.contact_recheck_s)
+    assert [m["To"] for m in smtp.inbox.messages] == ["late.shuji@bank.example"]
+    assert sent["attempts"] == 1
