@@ -29,10 +29,12 @@ def test_a_killed_service_loses_no_event_counts_none_twice_and_reminds_once(infr
     assert result.sent == 300, f"trial {trial}: {result}"
     assert result.lost == 0 and result.duplicates == 0, f"trial {trial} (CHAOS_TRIAL={trial} to repeat): {result}"
     assert result.rejected == 0 and result.unsent == 0, result
-    # each branch reminded once; a kill mid-send may leave one reminder in doubt (notification sends
-    # at most once: it is dead-lettered as outcome_unknown once the send lease passes), none missing
+    # each branch reminded once; a kill mid-send may leave the sends in flight in doubt, up to the
+    # dispatcher's concurrency (notification sends at most once: each is dead-lettered as
+    # outcome_unknown once the send lease passes), none missing
     assert result.reminders_twice == 0 and result.reminders_missing == 0, result
-    assert result.reminders_in_doubt <= 1 and result.reminders >= BRANCHES - result.reminders_in_doubt, result
+    assert result.reminders_in_doubt <= chaos.IN_DOUBT_AT_MOST, result
+    assert result.reminders >= BRANCHES - result.reminders_in_doubt, result
     assert not result.ready_lies, result.ready_lies
     assert result.recovery_s < 120, result
 
