@@ -409,7 +409,6 @@ async def rescore_in(  # type: ignore[type-arg]
 ) -> dict:
     """The service's rescore of the quarter over a loaded database, then again with nothing new;
     then the other `parts` (the lagging scan, the consumer)."""
-    import resource
 
     from alliance_shared.mongo import connect
 
@@ -417,7 +416,7 @@ async def rescore_in(  # type: ignore[type-arg]
     heap = _Heap() if heap_wanted else None
     client = connect(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"))
     db = client[db_name]
-    out: dict = {"rss_before_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out: dict = {"rss_before_mb": _rss_now_mb("VmHWM")}
 
     def part(name: str) -> None:
         if commands is not None:
@@ -429,7 +428,7 @@ async def rescore_in(  # type: ignore[type-arg]
         if "rescore" in parts:
             part("rescore")
             out |= await _rescore_parts(db, db_name, period, chunk, profile)
-        out["rss_rescore_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["rss_rescore_mb"] = _rss_now_mb("VmHWM")
         out["rss_after_rescore_mb"] = _rss_now_mb()
         if "scan" in parts:
             part("scan")
@@ -442,7 +441,7 @@ async def rescore_in(  # type: ignore[type-arg]
         if kafka and parts & {"consume", "latency"}:
             part("stream")
             out |= await time_stream(db, kafka, period, *stream, parts)
-        out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["rss_peak_mb"] = _rss_now_mb("VmHWM")
         if commands is not None:
             _print_commands(commands)
         if heap is not None:
@@ -452,11 +451,12 @@ async def rescore_in(  # type: ignore[type-arg]
         await client.close()
 
 
-def _rss_now_mb() -> float:
-    """The process's resident set now (VmRSS), MB."""
+def _rss_now_mb(field: str = "VmRSS") -> float:
+    """The process's resident set now (VmRSS), or its peak so far (VmHWM), MB. Not `ru_maxrss`: a
+    child started by fork and exec inherits its parent's (the generator's) peak in it."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
