@@ -25,6 +25,7 @@ from alliance_shared.jobs import Progress
 from prometheus_client import Histogram
 
 from . import audit
+from .adapters import ranks
 from .adapters.projections import Projections, RegistryWrite
 from .adapters.readmodels import ReadModels
 from .adapters.scorebook import SOURCE, store_scores
@@ -281,6 +282,9 @@ class Evaluation:
         loading: asyncio.Task[PeriodFacts] | None = None
         writing: asyncio.Task[tuple[int, list[dict[str, Any]]]] | None = None
         rank_docs: list[dict[str, Any]] = []  # the scored institutions' rank documents, as written
+        # their keys and repeated strings held once, as `ranks.read` holds them: they become the quarter
+        # `RankCache` keeps (at city size each document's own copies were ~20 MB more, resident)
+        pool: dict[str, str] = {}
         try:
             for k, chunk in enumerate(chunks):
                 started = time.perf_counter()
@@ -297,13 +301,13 @@ class Evaluation:
                 if writing is not None:
                     n, docs = await writing
                     changed += n
-                    rank_docs.extend(docs)
+                    rank_docs.extend(ranks.shared(d, pool) for d in docs)
                 writing = asyncio.create_task(store_scores(self.models, result, facts, self.clock.now(), trigger))
                 SCORING_SECONDS.labels(trigger.split(":")[0]).observe(time.perf_counter() - started)
             if writing is not None:
                 n, docs = await writing
                 changed += n
-                rank_docs.extend(docs)
+                rank_docs.extend(ranks.shared(d, pool) for d in docs)
                 writing = None
         finally:
             for task in (loading, writing):
