@@ -3,6 +3,8 @@ setting); 4xx replies and connection trouble are transient, 5xx permanent."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -17,6 +19,7 @@ class SmtpMailer:
 
     def __init__(self, settings: NotificationSettings) -> None:
         self._s = settings
+        self._local_hostname: str | None = None  # what EHLO names: looked up once, not per message
 
     async def send(self, *, delivery_id: str, to: str, subject: str, text: str) -> SendReceipt:
         message = EmailMessage()
@@ -31,6 +34,8 @@ class SmtpMailer:
         message["X-Delivery-Id"] = delivery_id
         message.set_content(text, charset="utf-8")
         start_tls = {"auto": None, "always": True, "never": False}[self._s.smtp_starttls]
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         try:
             await aiosmtplib.send(
                 message,
@@ -40,6 +45,7 @@ class SmtpMailer:
                 password=self._s.smtp_password,
                 start_tls=start_tls,
                 timeout=self._s.smtp_timeout_s,
+                local_hostname=self._local_hostname,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]

@@ -4,10 +4,11 @@ mainland China send only pre-approved texts."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,8 +93,15 @@ def check_template(template: MessageTemplate) -> None:
             ) from None
 
 
+@functools.lru_cache(maxsize=1024)
+def compiled(source: str) -> Template:
+    """`source` compiled once (a template's texts, keyed by their text: an edited template is a new
+    key). Compiling on every render was the dispatcher's largest single cost after the store."""
+    return _env.from_string(source)
+
+
 def _render(source: str, context: dict[str, Any]) -> str:
-    return _env.from_string(source).render(**context).strip() if source else ""
+    return compiled(source).render(**context).strip() if source else ""
 
 
 def render_email(template: MessageTemplate, context: dict[str, Any]) -> RenderedEmail:

@@ -11,6 +11,7 @@ from alliance_notification.domain.templates import (
     PREVIEW_CONTEXT,
     MessageTemplate,
     check_template,
+    compiled,
     render_email,
     render_sms,
 )
@@ -67,6 +68,17 @@ def test_a_template_with_a_syntax_error_names_the_field():
     with pytest.raises(TemplateInvalid) as info:
         check_template(bad)
     assert info.value.field == "email_body_zh"
+
+
+def test_a_template_compiles_once_and_an_edited_one_renders_its_new_text():
+    template = MessageTemplate(name="x", email_subject_zh="{{ organization_name }} 提醒 7f3a", email_body_zh="正文")
+    misses = compiled.cache_info().misses
+    first = render_email(template, {"organization_name": "第一党支部"})
+    again = render_email(template, {"organization_name": "第二党支部"})
+    assert compiled.cache_info().misses == misses + 2  # its subject and its body, once each
+    assert (first.subject, again.subject) == ("第一党支部 提醒 7f3a", "第二党支部 提醒 7f3a")
+    edited = template.model_copy(update={"email_subject_zh": "{{ organization_name }} 再次提醒 7f3a"})
+    assert render_email(edited, {"organization_name": "第一党支部"}).subject == "第一党支部 再次提醒 7f3a"
 
 
 def test_the_sandbox_refuses_to_reach_python_internals():
