@@ -1,6 +1,6 @@
 """A minimal, stdlib-only Kafka protocol client: just enough for readiness checks and for
 creating/deleting topics and granting ACLs (ApiVersions v0, Metadata v1, CreateTopics v2-v4,
-DeleteTopics v1-v3, CreateAcls v1, all non-flexible encodings, which Kafka 4.x still serves)."""
+DeleteTopics v1-v3, CreateAcls v1, DescribeAcls v1, all non-flexible encodings, which Kafka 4.x still serves)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ API_METADATA = 3
 API_VERSIONS = 18
 API_CREATE_TOPICS = 19
 API_DELETE_TOPICS = 20
+API_DESCRIBE_ACLS = 29
 API_CREATE_ACLS = 30
 
 # the protocol's enums for CreateAcls (org.apache.kafka.common.resource / .acl)
@@ -201,7 +202,6 @@ class KafkaConnection:
         r.i32()  # throttle
         return {(r.string() or ""): r.i16() for _ in range(r.i32())}
 
-
     def create_acls(self, bindings: Sequence[AclBinding]) -> list[tuple[int, str | None]]:
         """(error code, message) per binding, in order."""
         self._pick(API_CREATE_ACLS, 1, 1)
@@ -213,6 +213,25 @@ class KafkaConnection:
         r = self.request(API_CREATE_ACLS, 1, body)
         r.i32()  # throttle
         return [(r.i16(), r.string()) for _ in range(r.i32())]
+
+    def count_acls(self) -> int:
+        """How many ACLs the broker's authorizer holds (DescribeAcls, every filter "any")."""
+        self._pick(API_DESCRIBE_ACLS, 1, 1)
+        any_ = 1
+        body = struct.pack(">bh", any_, -1) + struct.pack(">bhh", any_, -1, -1) + struct.pack(">bb", any_, any_)
+        r = self.request(API_DESCRIBE_ACLS, 1, body)
+        r.i32()  # throttle
+        err, msg = r.i16(), r.string()
+        if err:
+            raise KafkaWireError(f"DescribeAcls error {err}: {msg}", err)
+        total = 0
+        for _ in range(r.i32()):
+            r.i8(), r.string(), r.i8()
+            n = r.i32()
+            for _ in range(n):
+                r.string(), r.string(), r.i8(), r.i8()
+            total += n
+        return total
 
 
 @dataclass(frozen=True)
@@ -230,12 +249,20 @@ class AclBinding:
 
 
 def create_acls(bootstrap: str, bindings: Sequence[AclBinding], timeout: float = 10.0) -> None:
-    """Grant `bindings` (the connection's principal must be allowed to: a super user)."""
+    """Grant `bindings` (the connection's principal must be allowed to: a super user) and wait until
+    the broker's authorizer holds them: the answer comes once they are in the metadata log, and the
+    broker applies that a moment later (a client right after it was refused)."""
+    deadline = time.monotonic() + timeout
     with connect(bootstrap, timeout) as conn:
+        before = conn.count_acls()
         results = conn.create_acls(bindings)
-    bad = [(b, code, msg) for b, (code, msg) in zip(bindings, results, strict=True) if code != ERR_NONE]
-    if bad:
-        raise KafkaWireError(f"creating ACLs failed: {bad}", bad[0][1])
+        bad = [(b, code, msg) for b, (code, msg) in zip(bindings, results, strict=True) if code != ERR_NONE]
+        if bad:
+            raise KafkaWireError(f"creating ACLs failed: {bad}", bad[0][1])
+        while conn.count_acls() < before + len(set(bindings)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the broker did not apply {len(bindings)} ACLs in {timeout}s")
+            time.sleep(0.05)
 
 
 def connect(bootstrap: str, timeout: float = 5.0) -> KafkaConnection:

@@ -83,6 +83,7 @@ REASONS: dict[str, str] = {
     "RequestLimitExceeded": "短信平台限流",
     # our own reasons (the dispatcher's, the mail server's)
     "no_contact": "没有该渠道的联系方式（登记库未提供手机号或邮箱）",
+    "waiting_contact": "等待登记库提供该渠道的联系方式（手机号或邮箱），收到后立即发送；超过等待期仍无则不再发送",
     "template_missing": "消息模板缺失",
     "template_error": "消息模板渲染出错",
     "sms_budget_exceeded": "本机构本月短信预算已用完，改发邮件",

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .. import dispatch, editing
 from ..domain.deliveries import receipt_status
-from ..domain.delivery_reasons import explain
+from ..domain.delivery_reasons import explain, reason_zh
 from ..domain.errors import UnknownDelivery
 from ..domain.receipts import ProviderName, parse_aliyun, parse_tencent, provider_of
 from ..domain.timing import local_day, shanghai_text
@@ -91,7 +91,8 @@ class DeliveryOut(BaseModel):
                 explain(doc.get("last_error_code"), doc.get("last_error"))
                 if doc["status"] in ("failed", "queued", "deferred") and doc.get("last_error")
                 else None
-            ),
+            )
+            or (reason_zh("waiting_contact") if doc["status"] == "queued" and doc.get("waiting_contact") else None),
             history=[_entry(h) for h in doc.get("history", [])],
         )
 

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from alliance_notification.adapters.email import SmtpMailer
 from alliance_notification.app import create_app
@@ -17,7 +18,7 @@ from alliance_shared.contracts.evaluation import BranchFellBehind
 from alliance_shared.contracts.registry import OrganizationUpdated
 from alliance_shared.testing import wait_for
 
-from .conftest import contact, institution_registered, org_opened, publish, shanghai
+from .conftest import bearer, contact, institution_registered, org_opened, publish, shanghai
 
 pytestmark = pytest.mark.integration
 
@@ -105,6 +106,9 @@ async def test_a_reminder_waiting_for_its_contact_goes_out_when_the_registry_sen
                             None)
 
             parked = await wait_for(lambda: email("queued", True), what="the email waiting for a contact", timeout_s=60)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
+                shown = (await client.get(f"/api/v1/deliveries/{parked['_id']}", headers=bearer())).json()
             await publish(publisher, OrganizationUpdated(
                 organization_id=org, institution_id=INST, institution_ids=[INST], name="零售业务部党支部",
                 secretary=contact("张书记", "late.shuji@bank.example", None)))
@@ -114,5 +118,6 @@ async def test_a_reminder_waiting_for_its_contact_goes_out_when_the_registry_sen
         await app.state.http.aclose()
 
     assert parked["due_at"] == clock.now() + timedelta(seconds=settings.contact_recheck_s)
+    assert shown["status"] == "queued" and shown["reason_zh"].startswith("等待登记库提供该渠道的联系方式")
     assert [m["To"] for m in smtp.inbox.messages] == ["late.shuji@bank.example"]
     assert sent["attempts"] == 1
