@@ -43,15 +43,21 @@ def _by_server(root: int) -> Counter[str]:
     return out
 
 
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 @contextmanager
-def spent() -> Iterator[Counter[str]]:
+def spent(root: int | None = None) -> Iterator[Counter[str]]:
     """CPU seconds used inside the block, by "python" (this process: services served in-process),
-    "ferretdb", "postgresql", "kafka" and "other" (servers this process started)."""
+    "ferretdb", "postgresql", "kafka" and "other" (servers this process started, or `root` did:
+    a bench process run under `alliance_localinfra exec` counts the servers it started)."""
     used: Counter[str] = Counter()
-    before = _by_server(os.getpid())
+    before = _by_server(root or os.getpid())
     try:
         yield used
     finally:
-        after = _by_server(os.getpid())
+        after = _by_server(root or os.getpid())
         for name in after.keys() | before.keys():
             used[name] = max(0.0, after[name] - before[name])

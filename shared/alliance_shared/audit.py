@@ -4,18 +4,18 @@ instant, so the trail sorts and pages by `_id` alone."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from .auth import Principal
 from .contracts.audit import ActionAudited, Detail, Service
+from .ids import uuid4
 
 
 def audit_id(at: datetime) -> str:
     """`20261201T170824123456Z-<10 hex>`: ids sort as their instants do (UTC, microseconds)."""
-    return f"{id_floor(at)}-{uuid.uuid4().hex[:10]}"
+    return f"{id_floor(at)}-{uuid4().hex[:10]}"
 
 
 def id_floor(at: datetime) -> str:

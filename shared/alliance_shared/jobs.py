@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +22,7 @@ from typing import Any
 
 from .clock import SHANGHAI, Clock
 from .errors import DomainError
+from .ids import uuid4
 from .mongo.jobs import ACTIVE, JobStore
 from .runtime import Runtime, every
 
@@ -54,7 +54,7 @@ class Jobs:
         self.clock = clock
         self.works = dict(works)
         self.keep = keep
-        self.owner = uuid.uuid4().hex  # this process
+        self.owner = uuid4().hex  # this process
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def start(
@@ -65,7 +65,7 @@ class Jobs:
         needs beyond its key (kept with the job, so a replica that adopts it runs the same work)."""
         now = self.clock.now()
         doc: Doc = {
-            "_id": uuid.uuid4().hex,
+            "_id": uuid4().hex,
             "kind": kind,
             "key": key,
             "running_key": f"{kind}:{key}",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from datetime import timedelta
 
 from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contracts.topics import ACTIVITY_INGEST, EVALUATION_EVENTS, REGISTRY_EVENTS
 from alliance_shared.http import create_service_app
+from alliance_shared.ids import uuid4
 from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch
 from alliance_shared.pii import PiiVault
 from alliance_shared.runtime import ConsumerSpec, Runtime, every
@@ -78,7 +78,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         # every process hears every key event in a group of its own, from the topic's end, and
         # applies it to its key cache at once: a revocation bites within a second on every replica
         ConsumerSpec(
-            f"{settings.credentials_group}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}",
+            f"{settings.credentials_group}.{socket.gethostname()}.{os.getpid()}.{uuid4().hex[:8]}",
             [REGISTRY_EVENTS],
             key_listener,
             # a fetch passes over a whole backlog in one turn of the loop (nothing of it is decoded)

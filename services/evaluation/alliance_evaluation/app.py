@@ -78,7 +78,9 @@ def create_app(
     )
     ev = Evaluation(
         projections.Projections(lambda: runtime.db),
-        readmodels.ReadModels(lambda: runtime.db, wake_relay=runtime.notify_outbox),
+        readmodels.ReadModels(
+            lambda: runtime.db, wake_relay=runtime.notify_outbox, rank_cache_rows=settings.rank_cache_rows
+        ),
         ruleset,
         clock,
         settings,

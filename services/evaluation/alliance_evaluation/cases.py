@@ -4,7 +4,6 @@ resolves. Every step is audited; every accepted change queues the period for res
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -12,6 +11,7 @@ from typing import Any, Literal
 from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
+from alliance_shared.ids import uuid4
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import audit
@@ -106,7 +106,7 @@ class Cases:
             if not assigned:
                 raise NotAssigned()
         await self._open(cmd.period)
-        rating_id = f"r-{uuid.uuid4().hex[:16]}"
+        rating_id = f"r-{uuid4().hex[:16]}"
         doc = {
             "_id": f"{cmd.period}|{cmd.object_type}|{cmd.object_id}|{who.subject}",
             "rating_id": rating_id,
@@ -125,7 +125,7 @@ class Cases:
     async def propose_adjustment(self, who: Principal, cmd: AdjustmentProposed) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT, Role.EVALUATOR)
         await self._open(cmd.period)
-        adj_id = f"adj-{uuid.uuid4().hex[:12]}"
+        adj_id = f"adj-{uuid4().hex[:12]}"
         institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
         doc = {
             "_id": adj_id,
@@ -185,7 +185,7 @@ class Cases:
                 "只能对本机构的评分提出申诉 / you can only appeal your own institution's scores",
                 field="object_id",
             )
-        appeal_id = f"ap-{uuid.uuid4().hex[:12]}"
+        appeal_id = f"ap-{uuid4().hex[:12]}"
         score = await self.models.score(cmd.period, cmd.object_type, cmd.object_id)
         doc = {
             "_id": appeal_id,
@@ -225,7 +225,7 @@ class Cases:
 
     async def exempt(self, who: Principal, cmd: ExemptionGranted) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT)
-        ex_id = f"ex-{uuid.uuid4().hex[:12]}"
+        ex_id = f"ex-{uuid4().hex[:12]}"
         institutions = await self._institutions_of("branch", cmd.organization_id)
         doc = {"_id": ex_id, **cmd.model_dump(mode="json"), "granted_by": who.subject,
                "granted_at": self.ev.clock.now(), "institution_id": institutions[0] if institutions else None}

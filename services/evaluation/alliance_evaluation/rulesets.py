@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Conflict, Forbidden, Invalid, NotFound
+from alliance_shared.ids import uuid4
 from alliance_shared.runtime import Runtime, every
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,7 +113,7 @@ class RulesetLifecycle:
             )
         now = self.ev.clock.now()
         doc = {
-            "_id": f"rsd-{uuid.uuid4().hex[:12]}", "version": rs.version, "name": rs.name, "status": "draft",
+            "_id": f"rsd-{uuid4().hex[:12]}", "version": rs.version, "name": rs.name, "status": "draft",
             "raw_json": json.dumps(canonical(raw), ensure_ascii=False), "text": text, "source": source,
             "created_by": who.subject, "created_at": now, "rev": 0, "whatif_job": None,
             "proposal": None, "decision": None, "periods": [],
@@ -155,7 +155,7 @@ class RulesetLifecycle:
                 raise Invalid(f"只能回放已开始的季度 / {p} has not begun", field=f"periods[{n}]")
         now = self.ev.clock.now()
         job = {
-            "_id": f"wif-{uuid.uuid4().hex[:12]}", "draft_id": draft_id, "version": doc["version"],
+            "_id": f"wif-{uuid4().hex[:12]}", "draft_id": draft_id, "version": doc["version"],
             "periods": [str(p) for p in periods], "status": "queued", "started_by": who.subject,
             "started_at": now, "finished_at": None, "error": None,
             "progress": {"done": 0, "total": len(periods), "period": None, "phase": "queued"},

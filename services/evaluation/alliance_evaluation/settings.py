@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from alliance_shared.settings import ServiceSettings
 
+from .adapters.ranks import KEEP_ROWS
+
 
 class EvaluationSettings(ServiceSettings):
     service_name: str = "evaluation"
@@ -24,3 +26,6 @@ class EvaluationSettings(ServiceSettings):
     # institutions scored per round trip; a rescore holds about three chunks at once (loading, scoring,
     # writing): at the city's density 100 institutions' facts, cards and documents peak at ~31 MB
     rescore_chunk: int = 100
+    # ranking rows the dashboard's quarters keep in memory (the quarter used last always): a city
+    # quarter is ~33,000 rows, ~31 MB
+    rank_cache_rows: int = KEEP_ROWS

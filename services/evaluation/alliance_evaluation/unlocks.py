@@ -5,7 +5,6 @@ them, and says which of the two refused them. Every grant and revocation is audi
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import PeriodUnlocked, PeriodUnlockRevoked
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Conflict, Invalid, NotFound
+from alliance_shared.ids import uuid4
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from . import audit
@@ -71,7 +71,7 @@ class Unlocks:
         ):
             raise NotFound("没有该党支部 / no such branch", field="organization_id")
         entry = {
-            "id": uuid.uuid4().hex,
+            "id": uuid4().hex,
             "organization_id": body.organization_id,
             "institution_id": body.institution_id,
             "requested_by": body.requested_by,

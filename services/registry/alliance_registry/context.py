@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,6 +13,7 @@ from alliance_shared.clock import SHANGHAI, Clock
 from alliance_shared.contracts.audit import RegistryActionAudited
 from alliance_shared.contracts.registry import Contact
 from alliance_shared.errors import Conflict
+from alliance_shared.ids import uuid4
 from alliance_shared.pii import PiiVault, mask_email, mask_phone
 
 from .adapters.store import RegistryStore
@@ -24,7 +24,7 @@ from .settings import RegistrySettings
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+    return f"{prefix}_{uuid4().hex[:20]}"
 
 
 class ChangedConcurrently(Conflict):

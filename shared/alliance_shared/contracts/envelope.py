@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -11,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .. import bounds
+from ..ids import uuid4
 from ..validation import explain
 
 # Extension attributes this platform defines (CloudEvents extension names: lowercase a-z0-9).
@@ -84,7 +84,7 @@ class CloudEvent(BaseModel):
     def new(cls, *, type: str, source: str, data: Any, subject: str | None = None,
             time: datetime | None = None, **extensions: Any) -> CloudEvent:
         """A fresh event with a random id and the current time."""
-        return cls(id=str(uuid.uuid4()), type=type, source=source, subject=subject,
+        return cls(id=str(uuid4()), type=type, source=source, subject=subject,
                    time=time or datetime.now(UTC), data=data, **extensions)
 
     def with_extensions(self, **changes: Any) -> CloudEvent:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from alliance_shared.contracts.activity import MeetingHeld, SubmissionRejected
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope, parse_payload
 from alliance_shared.contracts.envelope import CloudEvent
+from alliance_shared.ids import uuid4
 from alliance_shared.kafka.producer import Outgoing
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_push
 from alliance_shared.paging import After, after, newest_first, total
@@ -143,7 +143,7 @@ class SubmissionStore:
     # -- recording outcomes --------------------------------------------------------------------
     @staticmethod
     def batch() -> Batch:
-        return Batch(str(uuid.uuid4()), [], [])
+        return Batch(str(uuid4()), [], [])
 
     def add(self, batch: Batch, accepted: Sequence[Accepted], rejected: Sequence[Rejected], arrival: Arrival) -> None:
         """Add the per-event records of one reporter's submission (each holding the event it

@@ -17,12 +17,12 @@ import asyncio
 import bisect
 import hashlib
 import json
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alliance_shared.ids import uuid4
 from alliance_shared.mongo import IndexSpec
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -78,7 +78,7 @@ def rank_key(period: str, institution_id: str) -> str:
 
 
 def new_version() -> str:
-    return uuid.uuid4().hex
+    return uuid4().hex
 
 
 def row_of(doc: Doc, fields: Sequence[str]) -> Doc:
@@ -235,13 +235,27 @@ class Ranker:
         return len(self._scores) - bisect.bisect_right(self._scores, score) + 1
 
 
-class RankCache:
-    """Quarters' rows kept in memory, reloaded when the quarter's overview version changes."""
+# rows (institutions and branches) the cache holds at most: a city quarter is ~33,000 rows and ~31 MB
+# (stop 28's tracemalloc), so two city quarters, or every quarter of a smaller alliance up to `keep`
+KEEP_ROWS = 70_000
 
-    def __init__(self, db: Callable[[], AsyncDatabase[Doc]], rebuild: Callable[[str], Any], keep: int = 8) -> None:
+
+class RankCache:
+    """Quarters' rows kept in memory, reloaded when the quarter's overview version changes. Bounded
+    by rows, not only by quarters: the quarter used last is always kept, the others as long as all
+    together hold at most `keep_rows` rows."""
+
+    def __init__(
+        self,
+        db: Callable[[], AsyncDatabase[Doc]],
+        rebuild: Callable[[str], Any],
+        keep: int = 8,
+        keep_rows: int = KEEP_ROWS,
+    ) -> None:
         self._db = db
         self._rebuild = rebuild  # (period) -> awaitable: writes the rows from the score cards
         self._keep = keep
+        self._keep_rows = keep_rows
         self._quarters: OrderedDict[str, Quarter] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -253,8 +267,16 @@ class RankCache:
     def _remember(self, period: str, quarter: Quarter) -> None:
         self._quarters[period] = quarter
         self._quarters.move_to_end(period)
-        while len(self._quarters) > self._keep:
+        while len(self._quarters) > 1 and (len(self._quarters) > self._keep or self.rows() > self._keep_rows):
             self._quarters.popitem(last=False)
+
+    def rows(self) -> int:
+        """The rows held now, of every quarter kept."""
+        return sum(len(q.institutions) + len(q.branches) for q in self._quarters.values())
+
+    def periods(self) -> list[str]:
+        """The quarters held now, the one used longest ago first."""
+        return list(self._quarters)
 
     def held(self, period: str, version: str | None) -> Quarter | None:
         """The quarter's rows kept here, if they are those of overview `version`."""

@@ -7,13 +7,13 @@ lagging, periods)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
+from alliance_shared.ids import uuid4
 from alliance_shared.mongo import IndexSpec, is_duplicate_key, outbox_fields, outbox_push, update_versioned
 from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -58,12 +58,13 @@ class ReadModels:
         self,
         db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]],
         wake_relay: Callable[[], None] = lambda: None,
+        rank_cache_rows: int = ranks.KEEP_ROWS,
     ) -> None:
         # a callable: the database exists only once the runtime has started
         self._db = db
         # called after a write that added outbox events, so that they are relayed at once
         self._wake_relay = wake_relay
-        self.ranks = ranks.RankCache(lambda: self.db, self.rebuild_ranks)
+        self.ranks = ranks.RankCache(lambda: self.db, self.rebuild_ranks, keep_rows=rank_cache_rows)
         self.trail = AuditTrail(lambda: self.db)  # the platform's audit trail
         # the work queue: only the lagging scan changes it, and it says so when it is done
         self.lagging_queue = ranks.VersionedList(
@@ -113,7 +114,7 @@ class ReadModels:
         was the consumer's costliest command (`bench/evaluation_rescore.py --commands`)."""
         extra = {"unlocked": True} if unlocked else {}
         marks = [
-            {"_id": f"{period}|{i}|{uuid.uuid4().hex[:16]}", "period": period, "institution_id": i, "at": at, **extra}
+            {"_id": f"{period}|{i}|{uuid4().hex[:16]}", "period": period, "institution_id": i, "at": at, **extra}
             for period, ids in sorted(pending.items())
             for i in sorted(ids)
         ]

@@ -6,12 +6,12 @@ rows (what the overview, rankings and heat map read; see `ranks`)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime
 from typing import Any
 
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import ScoreComputed
+from alliance_shared.ids import uuid4
 
 from ..domain.facts import PeriodFacts
 from ..domain.periods import Period
@@ -164,7 +164,7 @@ def _store(
     if before is not None and before.get("digest") == digest:
         docs[key] = {**card.as_dict(), **extra}
         return 0
-    computation_id = f"c-{uuid.uuid4().hex[:16]}"
+    computation_id = f"c-{uuid4().hex[:16]}"
     seq = int(before.get("seq", 0)) + 1 if before else 1  # order of computations, whatever the clock says
     rendered = card.as_dict()
     body = dict(rendered)

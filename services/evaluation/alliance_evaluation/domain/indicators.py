@@ -209,12 +209,15 @@ def dues(branch: Branch, idx: PeriodIndex, grace: timedelta = timedelta(0)) -> I
     day judged) is owed only once paid."""
     requirement = "在册党员按月缴纳党费 / every member pays every month"
     owed: set[tuple[str, str]] = set()
+    ends: dict[str, date] = {}  # each month's label and last day
     for month in idx.period.months():
         if not _open(branch, month.end):
             continue
+        label = f"{month.start:%Y-%m}"
+        ends[label] = month.end
         for s in idx.stints_by_org.get(branch.id, ()):
             if s.party_member and s.start <= month.end and (s.end is None or month.end < s.end):
-                owed.add((s.member_id, f"{month.start:%Y-%m}"))
+                owed.add((s.member_id, label))
     paid: dict[tuple[str, str], str] = {}
     for member_id, label in sorted(owed):
         for d in idx.dues_by_member.get(member_id, ()):
@@ -225,7 +228,7 @@ def dues(branch: Branch, idx: PeriodIndex, grace: timedelta = timedelta(0)) -> I
         owed = {
             (member_id, label)
             for member_id, label in owed
-            if (member_id, label) in paid or month_window(label).end + grace < today
+            if (member_id, label) in paid or ends[label] + grace < today
         }
     if not owed:
         return IndicatorResult("dues", None, requirement, ONE, note="本期无应缴党费 / no dues owed")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from alliance_evaluation.adapters.ranks import Quarter, Ranker, matches, ordered, searched, shared
+from alliance_evaluation.adapters.ranks import Quarter, RankCache, Ranker, matches, ordered, searched, shared
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +65,37 @@ def test_a_quarter_patched_with_new_documents_keeps_the_others():
     assert sorted(d["_id"] for d in patched) == ["q|i0", "q|i1", "q|i2"]
     assert next(d for d in patched if d["_id"] == "q|i1") is fresh
     assert [r["id"] for r in Quarter.of("v2", patched).institutions] == ["i0", "i1", "i2"]
+
+
+def a_quarter(period: str, institutions: int, branches_each: int) -> list[dict]:
+    return [
+        {
+            "_id": f"{period}|i{n}",
+            "institution": {"id": f"i{n}"},
+            "branches": [{"id": f"i{n}-b{k}"} for k in range(branches_each)],
+        }
+        for n in range(institutions)
+    ]
+
+
+def test_the_rank_cache_is_bounded_by_rows_and_keeps_the_quarter_used_last():
+    def no_store():
+        raise AssertionError("put never reads the store")
+
+    cache = RankCache(no_store, rebuild=lambda period: None, keep=8, keep_rows=70_000)
+    cache.put("2026-Q1", "v", a_quarter("2026-Q1", 3_000, 10))  # a city quarter: 33,000 rows
+    cache.put("2026-Q2", "v", a_quarter("2026-Q2", 3_000, 10))
+    assert cache.periods() == ["2026-Q1", "2026-Q2"] and cache.rows() == 66_000
+    cache.put("2026-Q3", "v", a_quarter("2026-Q3", 3_000, 10))  # a third would be 99,000 rows
+    assert cache.periods() == ["2026-Q2", "2026-Q3"] and cache.rows() == 66_000
+    cache.put("2026-Q4", "v", a_quarter("2026-Q4", 8_000, 10))  # alone over the bound: still kept
+    assert cache.periods() == ["2026-Q4"] and cache.rows() == 88_000
+    assert cache.held("2026-Q4", "v") is not None and cache.held("2026-Q3", "v") is None
+
+
+def test_a_small_alliances_quarters_are_kept_up_to_the_count():
+    cache = RankCache(lambda: None, rebuild=lambda period: None, keep=8, keep_rows=70_000)
+    periods = [f"{year}-Q{q}" for year in (2024, 2025, 2026) for q in (1, 2, 3, 4)]
+    for p in periods:
+        cache.put(p, "v", a_quarter(p, 300, 2))  # 900 rows a quarter
+    assert cache.periods() == periods[-8:] and cache.rows() == 8 * 900

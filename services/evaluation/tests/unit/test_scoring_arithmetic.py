@@ -133,3 +133,20 @@ def test_whole_random_quarters_score_exactly_as_with_the_plain_fraction_sums(mon
 
 def score(facts: PeriodFacts) -> scoring.PeriodScores:
     return scoring.score_period(facts, Q3, RS)
+
+
+def test_a_cards_digest_is_the_sha256_of_its_sorted_json_however_long_the_card() -> None:
+    """Stored digests stay comparable: hashing in pieces (so hashlib keeps the GIL) changes nothing."""
+    import hashlib
+    import json
+
+    rnd = random.Random(7)
+    cards = [c for r in map(score, [random_quarter(rnd, 30) for _ in range(3)]) for c in (*r.branches, *r.institutions)]
+
+    def plain(card: ScoreCard) -> str:
+        body = card.as_dict() | {"branches": [plain(b) for b in card.branches]}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    lengths = [len(json.dumps(c.as_dict(), ensure_ascii=False).encode()) for c in cards]
+    assert min(lengths) > 2_047 and max(lengths) > 3 * 2_047  # every card in two pieces or more
+    assert [c.digest() for c in cards] == [plain(c) for c in cards]

@@ -7,12 +7,12 @@ import base64
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
+from alliance_shared.ids import uuid4
 
 from ..domain.deliveries import SendFailed, SendReceipt
 from .sms import SmsMessage, transient_http_status
@@ -84,7 +84,7 @@ class AliyunSms:
             "Format": "JSON",
             "RegionId": self._region,
             "SignatureMethod": "HMAC-SHA1",
-            "SignatureNonce": nonce or str(uuid.uuid4()),
+            "SignatureNonce": nonce or str(uuid4()),
             "SignatureVersion": "1.0",
             "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2017-05-25",
