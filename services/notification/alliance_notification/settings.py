@@ -54,6 +54,8 @@ class NotificationSettings(ServiceSettings):
     # ~100 ms, an SMTP relay in tens) capped a replica at ~10 a second, so a quarter's reminders to
     # 3,000 branches took minutes; each delivery is still claimed on its own first
     dispatch_concurrency: int = Field(8, ge=1, le=64)
+    # deliveries a pass reads; a pass that acts on all of them is followed at once by the next
+    dispatch_page: int = Field(100, ge=1, le=1000)
     escalation_interval_s: float = 60.0
     digest_interval_s: float = 600.0
     retry_backoff_s: float = 60.0  # first retry after this, doubling each time

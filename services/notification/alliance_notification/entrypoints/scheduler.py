@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from alliance_shared.runtime import Runtime, every
 
 from .. import editing, handlers
-from ..dispatch import Channels, dispatch_due
+from ..dispatch import Channels, dispatch_until_idle
 from ..handlers import Notifier
 
 
@@ -16,7 +16,7 @@ def background_loops(notifier: Notifier, channels: Channels) -> list[Callable[[R
     s = notifier.settings
 
     async def dispatcher(_: Runtime) -> None:
-        await every(s.dispatch_interval_s, lambda: dispatch_due(notifier, channels), name="dispatcher")
+        await every(s.dispatch_interval_s, lambda: dispatch_until_idle(notifier, channels), name="dispatcher")
 
     async def escalations(_: Runtime) -> None:
         await every(

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from alliance_notification.adapters.email import SmtpMailer
 from alliance_notification.app import create_app
+from alliance_notification.dispatch import dispatch_until_idle
 from alliance_notification.domain.deliveries import SendReceipt
 from alliance_shared.clock import FixedClock
 from alliance_shared.contracts.evaluation import BranchFellBehind
@@ -121,3 +122,41 @@ async def test_a_reminder_waiting_for_its_contact_goes_out_when_the_registry_sen
     assert shown["status"] == "queued" and shown["reason_zh"].startswith("等待登记库提供该渠道的联系方式")
     assert [m["To"] for m in smtp.inbox.messages] == ["late.shuji@bank.example"]
     assert sent["attempts"] == 1
+
+
+async def test_passes_follow_one_another_while_each_finds_a_whole_page(settings_for, publisher, smtp):
+    """Seven reminders, a page of two and an hour between the loop's wakes: one wake sends them all."""
+    clock = FixedClock(shanghai(2026, 9, 15, 10))
+    settings = settings_for(dispatch_page=2, dispatch_interval_s=3600)
+    inst, branches = "inst-paged", [f"org-paged-{k}" for k in range(7)]
+    await publish(publisher, institution_registered(inst))
+    for k, org in enumerate(branches):
+        await publish(publisher, org_opened(org, inst, name=f"第{k + 1}党支部", email=f"paged{k}@bank.example"))
+    for org in branches:
+        await publish(publisher, BranchFellBehind(organization_id=org, institution_id=inst, status="lagging",
+                                                  period="2026-Q3", days_since_last_meeting=75,
+                                                  detected_at=clock.now()))
+    app = create_app(settings, clock=clock)
+    try:
+        async with app.router.lifespan_context(app):
+            notifier = app.state.notifier
+
+            async def emails() -> list[dict[str, Any]]:
+                docs, _ = await notifier.store.deliveries.search({"channel": "email"}, 50)
+                return [d for d in docs if d.get("organization_id") in branches]
+
+            async def all_queued() -> list[dict[str, Any]] | None:
+                found = await emails()
+                return found if len(found) == len(branches) else None
+
+            await wait_for(all_queued, what="every branch's reminder queued", timeout_s=90)
+            # the loop woke once at start-up; this is its next wake, an hour later
+            await dispatch_until_idle(notifier, app.state.channels)
+            sent = await emails()
+    finally:
+        await app.state.http.aclose()
+
+    assert sorted(d["status"] for d in sent) == ["sent"] * 7
+    assert all(d["attempts"] == 1 for d in sent)
+    mine = [m["To"] for m in smtp.inbox.messages if m["To"].startswith("paged")]
+    assert sorted(mine) == sorted(f"paged{k}@bank.example" for k in range(7))
