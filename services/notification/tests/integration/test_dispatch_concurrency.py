@@ -48,16 +48,21 @@ class SlowMailer:
             self.in_flight -= 1
 
 
+async def lagging_branches(publisher: Any, inst: str, branches: list[str], mailbox: str, clock: FixedClock) -> None:
+    """The institution, its branches (the k-th secretary at `{mailbox}{k}@bank.example`), each fallen behind."""
+    await publish(publisher, institution_registered(inst))
+    for k, org in enumerate(branches):
+        await publish(publisher, org_opened(org, inst, name=f"第{k + 1}党支部", email=f"{mailbox}{k}@bank.example"))
+    for org in branches:
+        await publish(publisher, BranchFellBehind(organization_id=org, institution_id=inst, status="lagging",
+                                                  period="2026-Q3", days_since_last_meeting=75,
+                                                  detected_at=clock.now()))
+
+
 async def test_a_pass_sends_up_to_its_concurrency_at_once_and_each_delivery_once(settings_for, publisher, smtp):
     clock = FixedClock(shanghai(2026, 9, 15, 10))
     settings = settings_for(dispatch_concurrency=3)
-    await publish(publisher, institution_registered(INST))
-    for k, org in enumerate(BRANCHES):
-        await publish(publisher, org_opened(org, INST, name=f"第{k + 1}党支部", email=f"shuji{k}@bank.example"))
-    for org in BRANCHES:
-        await publish(publisher, BranchFellBehind(organization_id=org, institution_id=INST, status="lagging",
-                                                  period="2026-Q3", days_since_last_meeting=75,
-                                                  detected_at=clock.now()))
+    await lagging_branches(publisher, INST, BRANCHES, "shuji", clock)
     mailer = SlowMailer(SmtpMailer(settings), delay_s=0.5)
     app = create_app(settings, clock=clock, mailer=mailer)
     try:
@@ -129,13 +134,7 @@ async def test_passes_follow_one_another_while_each_finds_a_whole_page(settings_
     clock = FixedClock(shanghai(2026, 9, 15, 10))
     settings = settings_for(dispatch_page=2, dispatch_interval_s=3600)
     inst, branches = "inst-paged", [f"org-paged-{k}" for k in range(7)]
-    await publish(publisher, institution_registered(inst))
-    for k, org in enumerate(branches):
-        await publish(publisher, org_opened(org, inst, name=f"第{k + 1}党支部", email=f"paged{k}@bank.example"))
-    for org in branches:
-        await publish(publisher, BranchFellBehind(organization_id=org, institution_id=inst, status="lagging",
-                                                  period="2026-Q3", days_since_last_meeting=75,
-                                                  detected_at=clock.now()))
+    await lagging_branches(publisher, inst, branches, "paged", clock)
     app = create_app(settings, clock=clock)
     try:
         async with app.router.lifespan_context(app):
