@@ -48,10 +48,10 @@ test: install browser deploy-tools  ## the whole suite against a real Kafka brok
 test-unit: install  ## the fast layer only, no infrastructure
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
-lint: install  ## ruff and mypy
+lint: install  ## ruff and mypy (strict on the library, localinfra and all four services)
 	$(PY) -m ruff check shared localinfra services tests scripts bench
-	$(PY) -m mypy shared/alliance_shared services/registry/alliance_registry services/activity/alliance_activity \
-		services/notification/alliance_notification
+	$(PY) -m mypy shared/alliance_shared localinfra/alliance_localinfra services/registry/alliance_registry \
+		services/activity/alliance_activity services/evaluation/alliance_evaluation services/notification/alliance_notification
 
 token: install  ## print a dev JWT: make token ROLE=secretariat [INSTITUTION=<id>]
 	@$(PY) -m alliance_shared.tokens --role $(ROLE) $(if $(INSTITUTION),--institution $(INSTITUTION)) $(if $(ORGANIZATION),--organization $(ORGANIZATION))

@@ -342,7 +342,7 @@ async def queue_rows(models: ReadModels, projections: Projections, docs: list[Do
                 "organization_id": d["_id"],
                 "name": names.get(d["_id"]),
                 "institution_id": d.get("institution_id"),
-                "institution_name": inst_names.get(d.get("institution_id")),
+                "institution_name": inst_names.get(d.get("institution_id") or ""),
                 "status": d.get("status"),
                 "days_since_last_meeting": d.get("days_since_last_meeting"),
                 "last_meeting_on": d.get("last_meeting_on"),

@@ -38,7 +38,7 @@ async def _named(ev: Evaluation, docs: list[dict[str, Any]]) -> tuple[dict[str, 
 
 def _item(doc: dict[str, Any], orgs: dict[str, Any], insts: dict[str, Any], **can: bool) -> dict[str, Any]:
     obj = doc.get("object_id") or doc.get("organization_id")
-    name = orgs.get(obj) if doc.get("object_type", "branch") == "branch" else insts.get(obj)
+    name = orgs.get(obj or "") if doc.get("object_type", "branch") == "branch" else insts.get(obj or "")
     return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}, "object_name": name,
             "institution_name": insts.get(doc.get("institution_id") or ""), **can}  # fmt: skip
 

@@ -112,7 +112,7 @@ class RulesetLifecycle:
                 [Problem("version", f"版本号 {rs.version} 已发布，请换一个 / version already published")]
             )
         now = self.ev.clock.now()
-        doc = {
+        doc: dict[str, Any] = {
             "_id": f"rsd-{uuid4().hex[:12]}", "version": rs.version, "name": rs.name, "status": "draft",
             "raw_json": json.dumps(canonical(raw), ensure_ascii=False), "text": text, "source": source,
             "created_by": who.subject, "created_at": now, "rev": 0, "whatif_job": None,

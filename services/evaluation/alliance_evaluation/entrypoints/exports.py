@@ -15,7 +15,7 @@ from .dashboard import exports
 from .dashboard.api import XLSX, attachment
 
 router = APIRouter(prefix="/api/v1", tags=["evaluation"])
-WORKBOOK = {200: {"content": {XLSX: {}}, "description": "工作簿 / the workbook"}}
+WORKBOOK: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX: {}}, "description": "工作簿 / the workbook"}}
 
 
 def _asked(who: Any, period: str, institution_id: str | None) -> dict[str, Any]:
