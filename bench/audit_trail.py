@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alliance_evaluation.adapters.audit import AUDIT, INDEXES, AuditTrail
-from alliance_evaluation.audit import read
+from alliance_evaluation.usecases.audit import read
 from alliance_localinfra import ferretdb as store
 from alliance_shared.audit import audit_document, audit_record
 from alliance_shared.auth import Principal

@@ -39,8 +39,8 @@ async def run(counts: tuple[int, int, int, int], period_text: str, sample: int) 
     from alliance_evaluation.domain.periods import Period
     from alliance_evaluation.domain.ruleset import RULESET_DIR, load_ruleset
     from alliance_evaluation.handlers import Evaluation
-    from alliance_evaluation.rulesets import RulesetLifecycle, WhatIfRequested
     from alliance_evaluation.settings import EvaluationSettings
+    from alliance_evaluation.usecases.rulesets import RulesetLifecycle, WhatIfRequested
     from alliance_shared.auth import Principal
     from alliance_shared.clock import FixedClock
     from alliance_shared.contracts.vocabulary import Role

@@ -27,9 +27,9 @@ from .adapters.submissions import SubmissionStore
 from .entrypoints import conformance, events, manual, reviews, streaming
 from .entrypoints.deps import Activity, api_key_resolver
 from .handlers import IngestSubmissions, arm_stranded_submissions, key_listener_handlers, registry_handlers
-from .periods import SubmissionGate, period_handlers
-from .reviews import Reviews
 from .settings import ActivitySettings
+from .usecases.period_gate import SubmissionGate, period_handlers
+from .usecases.reviews import Reviews
 
 
 def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -28,9 +28,9 @@ from .entrypoints.consumers import consumer_specs
 from .entrypoints.dashboard import exports
 from .entrypoints.schedule import loops
 from .handlers import Evaluation
-from .rulesets import RulesetLifecycle
 from .settings import EvaluationSettings
-from .unlocks import Unlocks
+from .usecases.rulesets import RulesetLifecycle
+from .usecases.unlocks import Unlocks
 
 WARM_INTERVAL_S = 5.0
 WARM_QUARTERS = 4

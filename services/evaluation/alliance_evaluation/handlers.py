@@ -24,7 +24,6 @@ from alliance_shared.contracts.evaluation import PeriodClosed as PeriodClosedEve
 from alliance_shared.jobs import Progress
 from prometheus_client import Histogram
 
-from . import audit
 from .adapters import ranks
 from .adapters.projections import Projections, RegistryWrite
 from .adapters.readmodels import ReadModels
@@ -36,8 +35,9 @@ from .domain.periods import Period, local_day, month_window, periods_between
 from .domain.roll import RollChange
 from .domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
 from .domain.scoring import PeriodScores, score_period
-from .lagging_scan import LaggingScan
 from .settings import EvaluationSettings
+from .usecases import audit
+from .usecases.lagging_scan import LaggingScan
 
 SCORING_SECONDS = Histogram(
     "alliance_scoring_seconds", "Time to load, score and store one chunk of institutions", ["trigger"]
@@ -339,7 +339,7 @@ class Evaluation:
         has just written; when this process holds the quarter's others as of the stored overview
         (nobody else wrote since), they are patched with these rather than read again (a round of a
         few institutions read the city's 3,000 documents and their 24,000 branch rows)."""
-        from .views import build_overview
+        from .adapters.views import build_overview
 
         docs = None
         if scored is not None:

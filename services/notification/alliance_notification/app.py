@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from .adapters.email import SmtpMailer
 from .adapters.sms import SmsProvider, build_sms_providers
 from .adapters.store import INDEXES, OUTBOX_COLLECTIONS
-from .dispatch import Channels, Mailer
 from .domain.default_templates import DEFAULT_TEMPLATES
 from .domain.rules import DEFAULT_RULES
 from .entrypoints.api import router
@@ -22,6 +21,7 @@ from .entrypoints.consumers import consumer_specs
 from .entrypoints.scheduler import background_loops
 from .handlers import Notifier
 from .settings import NotificationSettings
+from .usecases.dispatch import Channels, Mailer
 
 
 def create_app(

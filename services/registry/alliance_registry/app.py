@@ -15,13 +15,13 @@ from alliance_shared.pii import PiiVault
 from alliance_shared.runtime import Runtime
 from fastapi import FastAPI
 
-from . import scans
 from .adapters.store import INDEXES, OUTBOX_COLLECTIONS, RegistryStore
-from .context import Registry
 from .entrypoints.http import router
 from .entrypoints.scheduler import overdue_transfer_scan
 from .handlers import resolve_api_key
 from .settings import RegistrySettings
+from .usecases import scans
+from .usecases.context import Registry
 
 
 def create_app(settings: RegistrySettings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -10,8 +10,8 @@ from typing import Any
 from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 
-from .context import Registry
 from .domain import commands as c
+from .usecases.context import Registry
 from .usecases.institutions import (
     issue_api_key,
     load_institution,

@@ -35,7 +35,7 @@ from ..domain.obligations import owed_this_quarter, quarter_window
 from ..domain.review import ResubmitSubmission
 from ..domain.review import state_of as review_state_of
 from ..domain.sheets import LAYOUTS, to_submitted
-from ..reviews import handle as handle_review
+from ..usecases.reviews import handle as handle_review
 from .deps import Activity, ActivityDep, reporter_of, row_answer
 
 router = APIRouter(tags=["form"])

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from ..domain import review as r
 from ..domain.model import Submitted
-from ..reviews import Reviews, described, handle, load_reviewable, reviewable_institutions
+from ..usecases.reviews import Reviews, described, handle, load_reviewable, reviewable_institutions
 from .deps import ActivityDep, event_answer
 
 router = APIRouter(tags=["reviews"])

@@ -11,8 +11,13 @@ from alliance_shared.errors import Forbidden
 from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter, Depends, Request
 
-from .. import views
-from ..cases import (
+from ..adapters import views
+from ..domain import maturity
+from ..domain.errors import UnknownEvent, UnknownOrganization
+from ..domain.periods import Period
+from ..domain.ruleset import available_versions
+from ..handlers import Evaluation
+from ..usecases.score_decisions import (
     AdjustmentProposed,
     AppealFiled,
     AppealResolved,
@@ -21,11 +26,6 @@ from ..cases import (
     ExemptionGranted,
     RatingSubmitted,
 )
-from ..domain import maturity
-from ..domain.errors import UnknownEvent, UnknownOrganization
-from ..domain.periods import Period
-from ..domain.ruleset import available_versions
-from ..handlers import Evaluation
 
 READ_ALL = (Role.SECRETARIAT, Role.REGULATOR)
 

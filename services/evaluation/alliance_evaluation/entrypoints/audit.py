@@ -11,8 +11,8 @@ from alliance_shared.http import CurrentUser
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from .. import audit
 from ..adapters.table_xlsx import table_workbook
+from ..usecases import audit
 from .api import Ev
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])

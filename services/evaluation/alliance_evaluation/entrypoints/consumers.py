@@ -21,8 +21,8 @@ from alliance_shared.contracts.topics import (
 from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch, PayloadHandler
 from alliance_shared.runtime import ConsumerSpec
 
-from .. import audit
 from ..handlers import Evaluation, event_handlers
+from ..usecases import audit
 
 TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVENTS)
 # records a poll may bring: the batch's store commands (insert, owners, queue marks) are paid once

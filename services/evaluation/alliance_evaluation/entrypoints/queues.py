@@ -8,8 +8,8 @@ from typing import Any
 from alliance_shared.http import CurrentUser, Page, PageSize
 from fastapi import APIRouter
 
-from .. import queues
 from ..domain.periods import Period
+from ..usecases import queues
 from .api import Ev
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])

@@ -13,7 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from ..domain.drafts import DraftInvalid, Problem, parse_text
-from ..rulesets import PublicationDecided, PublicationProposed, RulesetLifecycle, WhatIfRequested
+from ..usecases.rulesets import PublicationDecided, PublicationProposed, RulesetLifecycle, WhatIfRequested
 
 router = APIRouter(prefix="/api/v1/rulesets", tags=["rulesets"])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")

@@ -10,7 +10,7 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.http import CurrentUser
 from fastapi import APIRouter, Depends, Request
 
-from ..unlocks import UnlockGranted, Unlocks
+from ..usecases.unlocks import UnlockGranted, Unlocks
 
 router = APIRouter(prefix="/api/v1", tags=["periods"])
 

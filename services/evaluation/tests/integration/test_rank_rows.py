@@ -157,7 +157,7 @@ async def test_a_rescore_of_some_institutions_patches_the_rows_it_holds_instead_
     """The scorer holds the quarter's rank rows as of the overview it saved: a round that scored
     a few institutions builds the overview from those rows with the new ones in place (one `_id`
     read says they are still current); after another writer's overview it reads them all again."""
-    from alliance_evaluation.views import build_overview
+    from alliance_evaluation.adapters.views import build_overview
 
     s = service
     models = s.ev.models

@@ -4,7 +4,7 @@ cleared, and the history entry lists exactly the fields whose value moved, befor
 from __future__ import annotations
 
 import pytest
-from alliance_evaluation.follow_ups import FollowUpRecorded, changes
+from alliance_evaluation.usecases.follow_ups import FollowUpRecorded, changes
 
 pytestmark = pytest.mark.unit
 SAVED = {

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from alliance_evaluation import dashboard_views
+from alliance_evaluation.adapters import dashboard_views
 from alliance_evaluation.adapters.ranks import Quarter
+from alliance_evaluation.adapters.views import build_overview
 from alliance_evaluation.domain.facts import Branch, Classification, Institution, Meeting, PeriodFacts, Stint
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
-from alliance_evaluation.views import build_overview
 
 pytestmark = pytest.mark.unit
 Q3 = Period.parse("2026-Q3")

@@ -8,8 +8,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from alliance_evaluation import dashboard_views as dv
-from alliance_evaluation import views
+from alliance_evaluation.adapters import dashboard_views as dv
+from alliance_evaluation.adapters import views
 from alliance_evaluation.adapters.ranks import Quarter
 
 pytestmark = pytest.mark.unit

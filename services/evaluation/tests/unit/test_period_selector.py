@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from alliance_evaluation import dashboard_views
+from alliance_evaluation.adapters import dashboard_views
 
 pytestmark = pytest.mark.unit
 

@@ -129,7 +129,7 @@ def test_an_institution_without_any_branch_scores_nothing_for_branches_and_is_no
 
 def test_the_overview_counts_a_joint_branch_and_its_members_once_for_all_the_institutions_it_covers():
     from alliance_evaluation.adapters import ranks
-    from alliance_evaluation.views import build_overview
+    from alliance_evaluation.adapters.views import build_overview
 
     f = facts()
     f.institutions["i2"] = Institution("i2", "二号科技", ((date(2020, 1, 1), Classification("emerging", "x", "L1")),))

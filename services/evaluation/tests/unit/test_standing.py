@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from alliance_evaluation.views import build_overview
+from alliance_evaluation.adapters.views import build_overview
 
 pytestmark = pytest.mark.unit
 

@@ -14,13 +14,13 @@ from alliance_shared.paging import Cursor, continued, next_cursor
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from .. import dispatch, editing
 from ..domain.deliveries import receipt_status
 from ..domain.delivery_reasons import explain, reason_zh
 from ..domain.errors import UnknownDelivery
 from ..domain.receipts import ProviderName, parse_aliyun, parse_tencent, provider_of
 from ..domain.timing import local_day, shanghai_text
 from ..handlers import Notifier
+from ..usecases import dispatch, editing
 
 router = APIRouter(prefix="/api/v1", tags=["notification"])
 MAX_RECEIPTS = 5_000

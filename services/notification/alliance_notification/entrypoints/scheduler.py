@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from alliance_shared.runtime import Runtime, every
 
-from .. import editing, handlers
-from ..dispatch import Channels, dispatch_until_idle
+from .. import handlers
 from ..handlers import Notifier
+from ..usecases import editing
+from ..usecases.dispatch import Channels, dispatch_until_idle
 
 
 def background_loops(notifier: Notifier, channels: Channels) -> list[Callable[[Runtime], Awaitable[None]]]:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from alliance_notification.adapters.email import SmtpMailer
 from alliance_notification.app import create_app
-from alliance_notification.dispatch import dispatch_until_idle
 from alliance_notification.domain.deliveries import SendReceipt
+from alliance_notification.usecases.dispatch import dispatch_until_idle
 from alliance_shared.clock import FixedClock
 from alliance_shared.contracts.evaluation import BranchFellBehind
 from alliance_shared.contracts.registry import OrganizationUpdated

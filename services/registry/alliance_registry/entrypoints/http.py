@@ -13,11 +13,11 @@ from alliance_shared.job_routes import JOB_ANSWER, JobsDep, Wait, job_answer
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from .. import import_jobs, importer, scans, views
-from ..context import Registry
 from ..domain import commands as c
 from ..domain.imports import ImportKind
 from ..handlers import handle
+from ..usecases import import_jobs, importer, scans, views
+from ..usecases.context import Registry
 from . import schemas as s
 
 Doc = dict[str, Any]

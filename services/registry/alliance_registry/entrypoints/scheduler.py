@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from alliance_shared.runtime import Runtime, every
 
-from ..context import Registry
 from ..domain.commands import ScanOverdueTransfers
 from ..handlers import SYSTEM, handle
+from ..usecases.context import Registry
 
 
 def overdue_transfer_scan(reg: Registry, interval_s: float) -> Callable[[Runtime], Awaitable[None]]:

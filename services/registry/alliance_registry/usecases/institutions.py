@@ -10,7 +10,6 @@ from alliance_shared.contracts import registry as ev
 from alliance_shared.errors import Forbidden
 
 from ..adapters.store import API_KEYS, INSTITUTIONS, DuplicateKey
-from ..context import ChangedConcurrently, Registry, contact_of, new_id
 from ..domain import access
 from ..domain import commands as c
 from ..domain.classification import Classification, ClassificationHistory, Period
@@ -21,6 +20,7 @@ from ..domain.errors import (
     UnknownInstitution,
 )
 from ..domain.identifiers import normalize_uscc
+from .context import ChangedConcurrently, Registry, contact_of, new_id
 
 Doc = dict[str, Any]
 

@@ -12,7 +12,6 @@ from alliance_shared.jobs import Progress
 from alliance_shared.pii import mask_id_number, mask_phone
 
 from ..adapters.store import MEMBERS, DuplicateKey
-from ..context import ChangedConcurrently, Registry, new_id
 from ..domain import access
 from ..domain import commands as c
 from ..domain.errors import (
@@ -24,6 +23,7 @@ from ..domain.errors import (
 from ..domain.identifiers import normalize_id_number, normalize_phone
 from ..domain.members import check_cadre_roles, check_pipeline_step
 from ..domain.transfers import Transfer, TransferStatus
+from .context import ChangedConcurrently, Registry, new_id
 from .organizations import load_organization
 
 Doc = dict[str, Any]

@@ -10,7 +10,6 @@ from alliance_shared.contracts.vocabulary import OrganizationKind, Role
 from alliance_shared.errors import Invalid
 
 from ..adapters.store import ORGANIZATIONS, DuplicateKey
-from ..context import ChangedConcurrently, Registry, contact_of, new_id
 from ..domain import access
 from ..domain import commands as c
 from ..domain.errors import (
@@ -18,6 +17,7 @@ from ..domain.errors import (
     OrganizationClosed,
     UnknownOrganization,
 )
+from .context import ChangedConcurrently, Registry, contact_of, new_id
 from .institutions import load_institution
 
 Doc = dict[str, Any]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from alliance_registry.scans import OVERDUE_TRANSFER_SCAN
+from alliance_registry.usecases.scans import OVERDUE_TRANSFER_SCAN
 from alliance_shared.testing import running_job
 
 pytestmark = pytest.mark.integration

@@ -13,11 +13,11 @@ from alliance_shared.job_routes import JOB_ANSWER, JobsDep, job_answer
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ... import dashboard_views as dv
+from ...adapters import dashboard_views as dv
 from ...adapters.export_files import ExportFiles
 from ...domain import peers
 from ...domain.periods import Period, local_day
-from ...follow_ups import FollowUpRecorded, record_follow_up
+from ...usecases.follow_ups import FollowUpRecorded, record_follow_up
 from ..api import READ_ALL, Ev, period_of, require_reader, scope
 from . import exports
 

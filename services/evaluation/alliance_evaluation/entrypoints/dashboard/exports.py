@@ -14,8 +14,8 @@ from alliance_shared.clock import SHANGHAI
 from alliance_shared.contracts.vocabulary import zh
 from alliance_shared.jobs import Progress, Work
 
-from ... import dashboard_views as dv
-from ... import views
+from ...adapters import dashboard_views as dv
+from ...adapters import views
 from ...adapters.export_files import ExportFiles
 from ...adapters.readmodels import CARD_BATCH
 from ...adapters.table_xlsx import table_workbook

@@ -19,13 +19,13 @@ from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.vocabulary import MEETING_KIND_ZH, MeetingKind, ReviewState, Role, zh
 from alliance_shared.errors import Forbidden, Invalid, NotFound
 
-from .adapters.projection import RegistryProjection
-from .adapters.reviews import ReviewStore
-from .adapters.submissions import SOURCE
-from .domain import review as r
-from .domain.model import Submitted
-from .entrypoints.deps import reporter_of
-from .handlers import IngestReport, IngestSubmissions
+from ..adapters.projection import RegistryProjection
+from ..adapters.reviews import ReviewStore
+from ..adapters.submissions import SOURCE
+from ..domain import review as r
+from ..domain.model import Submitted
+from ..entrypoints.deps import reporter_of
+from ..handlers import IngestReport, IngestSubmissions
 
 TYPE_ZH = {"fpba.meeting.held.v1": "三会一课", "fpba.public_activity.held.v1": "公共活动"}
 MAY_NOT_REVIEW = (

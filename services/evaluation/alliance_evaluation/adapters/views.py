@@ -28,14 +28,14 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from .adapters import ranks
-from .adapters.readmodels import ReadModels, score_key
-from .domain import maturity, peers
-from .domain.changes import explain
-from .domain.errors import UnknownComputation, UnknownInstitution, UnknownOrganization
-from .domain.results import standing
-from .domain.ruleset import Ruleset
-from .domain.scoring import BRANCH_KINDS
+from ..domain import maturity, peers
+from ..domain.changes import explain
+from ..domain.errors import UnknownComputation, UnknownInstitution, UnknownOrganization
+from ..domain.results import standing
+from ..domain.ruleset import Ruleset
+from ..domain.scoring import BRANCH_KINDS
+from . import ranks
+from .readmodels import ReadModels, score_key
 
 GRADES = ("excellent", "good", "pass", "fail")  # the distribution; 待评 (no_data) is counted apart
 NO_DATA = "no_data"

@@ -16,11 +16,11 @@ from alliance_shared.errors import Conflict, Invalid, NotFound
 from alliance_shared.ids import uuid4
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ..adapters.scorebook import SOURCE
+from ..adapters.unlocks import UnlockStore
+from ..domain.periods import Period
+from ..handlers import Evaluation
 from . import audit
-from .adapters.scorebook import SOURCE
-from .adapters.unlocks import UnlockStore
-from .domain.periods import Period
-from .handlers import Evaluation
 
 
 class UnlockGranted(BaseModel):

@@ -11,9 +11,9 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
 from alliance_shared.jobs import Jobs, Progress, Work
 
+from ..domain import commands as c
+from ..handlers import handle
 from .context import Registry
-from .domain import commands as c
-from .handlers import handle
 
 OVERDUE_TRANSFER_SCAN = "overdue_transfer_scan"
 

@@ -14,15 +14,15 @@ from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.evaluation import PeriodClosed, PeriodUnlocked, PeriodUnlockRevoked
 from alliance_shared.kafka.consumer import PayloadHandler
 
-from .adapters.period_locks import PeriodLockStore
-from .adapters.reviews import ReviewStore
-from .domain.filing import filed
-from .domain.model import Accepted, Arrival, Rejected
-from .domain.occurrence import period_of
-from .domain.period_lock import PeriodLocks, approved_refusal, data_time_field
+from ..adapters.period_locks import PeriodLockStore
+from ..adapters.reviews import ReviewStore
+from ..domain.filing import filed
+from ..domain.model import Accepted, Arrival, Rejected
+from ..domain.occurrence import period_of
+from ..domain.period_lock import PeriodLocks, approved_refusal, data_time_field
 
 if TYPE_CHECKING:
-    from .handlers import IngestReport
+    from ..handlers import IngestReport
 
 
 def period_handlers(store: PeriodLockStore) -> dict[type, PayloadHandler]:

@@ -31,16 +31,16 @@ from alliance_shared.contracts.vocabulary import (
 )
 from alliance_shared.errors import DomainError, Forbidden, Invalid
 
-from .adapters.spreadsheets import read_sheet
-from .adapters.store import INSTITUTIONS, MEMBERS, ORGANIZATIONS
+from ..adapters.spreadsheets import read_sheet
+from ..adapters.store import INSTITUTIONS, MEMBERS, ORGANIZATIONS
+from ..domain import commands as c
+from ..domain.identifiers import normalize_id_number, normalize_uscc
+from ..domain.imports import Columns, ImportKind, RowError, map_headers, read_row, split_list
 from .context import Registry
-from .domain import commands as c
-from .domain.identifiers import normalize_id_number, normalize_uscc
-from .domain.imports import Columns, ImportKind, RowError, map_headers, read_row, split_list
 from .import_jobs import ImportJob, ImportReport
-from .usecases.institutions import new_institution
-from .usecases.members import new_member
-from .usecases.organizations import new_organization
+from .institutions import new_institution
+from .members import new_member
+from .organizations import new_organization
 
 Doc = dict[str, Any]
 Rows = Sequence[tuple[int, dict[str, Any]]]

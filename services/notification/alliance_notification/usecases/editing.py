@@ -13,9 +13,9 @@ from alliance_shared.contracts.audit import NotificationActionAudited
 from jinja2 import TemplateError
 from pydantic import ValidationError
 
-from .domain import rules as R
-from .domain.closed_loop import RULE_ZH, STEP_ZH, breakdown, closed_loop
-from .domain.errors import (
+from ..domain import rules as R
+from ..domain.closed_loop import RULE_ZH, STEP_ZH, breakdown, closed_loop
+from ..domain.errors import (
     BudgetInvalid,
     RuleInvalid,
     StaleEdit,
@@ -23,10 +23,10 @@ from .domain.errors import (
     UnknownRule,
     UnknownTemplate,
 )
-from .domain.rules import Rule
-from .domain.templates import PREVIEW_CONTEXT, MessageTemplate, check_template, render_email, render_sms
-from .domain.timing import local_day
-from .handlers import Notifier
+from ..domain.rules import Rule
+from ..domain.templates import PREVIEW_CONTEXT, MessageTemplate, check_template, render_email, render_sms
+from ..domain.timing import local_day
+from ..handlers import Notifier
 
 
 async def _audit(n: Notifier, who: Principal, action: str, object_type: str, object_id: str, *,

@@ -14,10 +14,10 @@ from alliance_shared.errors import Forbidden
 from alliance_shared.ids import uuid4
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..domain.errors import AlreadyDecided, NotAssigned, PeriodClosed, SecondPersonRequired, UnknownCase
+from ..domain.periods import Period
+from ..handlers import Evaluation
 from . import audit
-from .domain.errors import AlreadyDecided, NotAssigned, PeriodClosed, SecondPersonRequired, UnknownCase
-from .domain.periods import Period
-from .handlers import Evaluation
 
 ObjectType = Literal["institution", "branch"]
 

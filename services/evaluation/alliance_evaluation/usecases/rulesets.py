@@ -25,15 +25,15 @@ from alliance_shared.ids import uuid4
 from alliance_shared.runtime import Runtime, every
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..adapters.rulesets import RulesetStore
+from ..domain.drafts import DraftInvalid, Problem, canonical, validate
+from ..domain.facts import PeriodFacts
+from ..domain.periods import Period, local_day
+from ..domain.ruleset import Ruleset, available_versions
+from ..domain.scoring import score_period
+from ..domain.whatif import Move, compare, summary
+from ..handlers import Evaluation
 from . import audit
-from .adapters.rulesets import RulesetStore
-from .domain.drafts import DraftInvalid, Problem, canonical, validate
-from .domain.facts import PeriodFacts
-from .domain.periods import Period, local_day
-from .domain.ruleset import Ruleset, available_versions
-from .domain.scoring import score_period
-from .domain.whatif import Move, compare, summary
-from .handlers import Evaluation
 
 log = logging.getLogger(__name__)
 IN_FORCE_INTERVAL_S = 30.0

@@ -12,14 +12,14 @@ from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import BranchCaughtUp, BranchFellBehind, ReportsMissing
 from alliance_shared.jobs import Progress
 
-from .adapters.projections import Projections
-from .adapters.readmodels import ReadModels, score_key
-from .adapters.scorebook import SOURCE
-from .domain.lagging import BranchPulse, LaggingPolicy, assess, change, reports_due_soon
-from .domain.periods import Period, local_day
-from .domain.ruleset import ReviewCounting
-from .domain.scoring import BRANCH_KINDS
-from .settings import EvaluationSettings
+from ..adapters.projections import Projections
+from ..adapters.readmodels import ReadModels, score_key
+from ..adapters.scorebook import SOURCE
+from ..domain.lagging import BranchPulse, LaggingPolicy, assess, change, reports_due_soon
+from ..domain.periods import Period, local_day
+from ..domain.ruleset import ReviewCounting
+from ..domain.scoring import BRANCH_KINDS
+from ..settings import EvaluationSettings
 
 LOOKBACK_DAYS = 730  # a branch silent for longer shows "never met" (still lagging)
 WRITE_BATCH = 1_000  # lagging documents per bulk write

@@ -17,15 +17,15 @@ from alliance_shared.mongo import VersionConflict, is_transient
 from alliance_shared.pii import PiiVault, mask_email, mask_phone
 from prometheus_client import Counter
 
-from .adapters.sms import SmsMessage, SmsProvider
-from .adapters.store import Doc
-from .domain.deliveries import FINAL, PENDING, SendFailed, SendReceipt, after_failure, redact
-from .domain.delivery_reasons import code_of, explain, reason_zh
-from .domain.errors import UnknownDelivery
-from .domain.receipts import ProviderReceipt
-from .domain.templates import render_email, render_sms, sms_segments
-from .domain.timing import local_day, next_local_morning, quiet_until
-from .handlers import Notifier, status_event
+from ..adapters.sms import SmsMessage, SmsProvider
+from ..adapters.store import Doc
+from ..domain.deliveries import FINAL, PENDING, SendFailed, SendReceipt, after_failure, redact
+from ..domain.delivery_reasons import code_of, explain, reason_zh
+from ..domain.errors import UnknownDelivery
+from ..domain.receipts import ProviderReceipt
+from ..domain.templates import render_email, render_sms, sms_segments
+from ..domain.timing import local_day, next_local_morning, quiet_until
+from ..handlers import Notifier, status_event
 
 log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=2)

@@ -16,11 +16,11 @@ from alliance_shared.errors import Conflict
 from alliance_shared.ids import uuid4
 from alliance_shared.pii import PiiVault, mask_email, mask_phone
 
-from .adapters.store import RegistryStore
-from .domain.commands import ContactDetails
-from .domain.errors import ForeignTenant
-from .domain.identifiers import normalize_email, normalize_phone
-from .settings import RegistrySettings
+from ..adapters.store import RegistryStore
+from ..domain.commands import ContactDetails
+from ..domain.errors import ForeignTenant
+from ..domain.identifiers import normalize_email, normalize_phone
+from ..settings import RegistrySettings
 
 
 def new_id(prefix: str) -> str:

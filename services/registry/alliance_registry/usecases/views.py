@@ -9,13 +9,13 @@ from typing import Any
 from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 
-from .adapters.store import API_KEYS, INSTITUTIONS, MEMBERS, ORGANIZATIONS
+from ..adapters.store import API_KEYS, INSTITUTIONS, MEMBERS, ORGANIZATIONS
+from ..domain import access
+from ..domain.classification import Classification, ClassificationHistory
+from ..domain.errors import UnknownTransfer
+from ..domain.transfers import Transfer
+from ..handlers import load_institution, load_member, load_organization
 from .context import Registry
-from .domain import access
-from .domain.classification import Classification, ClassificationHistory
-from .domain.errors import UnknownTransfer
-from .domain.transfers import Transfer
-from .handlers import load_institution, load_member, load_organization
 
 Doc = dict[str, Any]
 

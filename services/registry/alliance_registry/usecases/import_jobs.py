@@ -11,10 +11,10 @@ from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import DomainError
 
-from .adapters.store import IMPORTS
+from ..adapters.store import IMPORTS
+from ..domain.errors import UnknownImport
+from ..domain.imports import Columns, RowError
 from .context import Registry, new_id
-from .domain.errors import UnknownImport
-from .domain.imports import Columns, RowError
 
 Doc = dict[str, Any]
 

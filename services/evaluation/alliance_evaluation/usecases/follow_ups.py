@@ -16,10 +16,10 @@ from alliance_shared.errors import Conflict
 from alliance_shared.mongo import VersionConflict
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..adapters.dashboard_views import follow_up_public
+from ..domain.errors import UnknownOrganization
+from ..handlers import Evaluation
 from . import audit
-from .dashboard_views import follow_up_public
-from .domain.errors import UnknownOrganization
-from .handlers import Evaluation
 
 
 class FollowUpRecorded(BaseModel):

@@ -16,12 +16,12 @@ from typing import Any
 
 from alliance_shared.contracts.vocabulary import zh
 
-from .adapters import ranks
-from .adapters.projections import Projections
-from .adapters.readmodels import ReadModels, page_of_queue
-from .domain import peers
-from .domain.periods import Period
-from .domain.scoring import BRANCH_KINDS
+from ..domain import peers
+from ..domain.periods import Period
+from ..domain.scoring import BRANCH_KINDS
+from . import ranks
+from .projections import Projections
+from .readmodels import ReadModels, page_of_queue
 from .views import NO_DATA
 
 Doc = dict[str, Any]

@@ -12,7 +12,7 @@ from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
 
-from .handlers import Evaluation
+from ..handlers import Evaluation
 
 AdjustmentStatus = Literal["pending", "approved", "rejected"]
 AppealStatus = Literal["open", "upheld", "dismissed"]

@@ -17,7 +17,7 @@ from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden, Invalid
 
-from .adapters.audit import FILTERS, AuditTrail
+from ..adapters.audit import FILTERS, AuditTrail
 
 MAX_LIMIT = 500
 MAX_ROUNDS = 10
