@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
@@ -16,6 +17,12 @@ from aiokafka import AIOKafkaConsumer
 from .contracts.envelope import CloudEvent
 
 T = TypeVar("T")
+
+
+def at(year: int, month: int, day: int, hour: int = 2) -> datetime:
+    """A moment by its UTC date and hour, the tests' way of standing on a day: 02:00 UTC is 10:00
+    in Shanghai, well inside the working day on either side of any deadline."""
+    return datetime(year, month, day, hour, 0, tzinfo=UTC)
 
 
 def running_job(kind: str, key: str, *, owner: str, at: Any, requested_by: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,6 @@ from alliance_shared.contracts.registry import (
 )
 from alliance_shared.contracts.vocabulary import zh
 from alliance_shared.kafka.consumer import PayloadHandler
-from alliance_shared.runtime import Runtime
 from alliance_shared.validation import field_zh
 
 from .adapters.store import Doc, Store
@@ -42,13 +41,17 @@ CLOSED_LOOP_WINDOW = timedelta(days=14)
 
 
 class Notifier:
-    """What the use cases need: the store (over the runtime's database, once started), the clock,
-    the settings, and a way to wake the outbox relay after a write that added events."""
+    """What the use cases need: the store (opened by the composition root once the database is
+    there), the clock, the settings, and a way to wake the outbox relay after a write that added
+    events."""
 
-    def __init__(self, runtime: Runtime, clock: Clock, settings: NotificationSettings) -> None:
-        self.runtime = runtime
+    def __init__(
+        self, open_store: Callable[[], Store], clock: Clock, settings: NotificationSettings, wake: Callable[[], None]
+    ) -> None:
+        self._open_store = open_store
         self.clock = clock
         self.settings = settings
+        self._wake = wake
         self._store: Store | None = None
         # branches that reported in the Kafka batch being handled: (organisation, at, reason),
         # applied together by `apply_reports` before the next other event and at the batch's end
@@ -57,11 +60,11 @@ class Notifier:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.runtime.db)
+            self._store = self._open_store()
         return self._store
 
     def wake_outbox(self) -> None:
-        self.runtime.notify_outbox()
+        self._wake()
 
 
 def status_event(

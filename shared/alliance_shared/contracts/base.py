@@ -28,10 +28,13 @@ class EventPayload(BaseModel):
 
     event_type: ClassVar[str]
     kafka_topic: ClassVar[str]
+    # the fields whose first present value keys the message: a topic that must keep one
+    # institution's history in order (registry's) names the institution alone
+    keyed_by: ClassVar[tuple[str, ...]] = ("organization_id", "institution_id")
 
     def ordering_key(self) -> str | None:
         """The Kafka message key that keeps related events in order (organisation or institution)."""
-        for name in ("organization_id", "institution_id"):
+        for name in self.keyed_by:
             value = getattr(self, name, None)
             if isinstance(value, str):
                 return value

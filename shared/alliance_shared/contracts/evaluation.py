@@ -73,9 +73,7 @@ class ScoreComputed(EventPayload):
     ruleset: str
     computation_id: str
     computed_at: AwareDatetime
-
-    def ordering_key(self) -> str | None:
-        return self.object_id
+    keyed_by = ("object_id",)
 
 
 class PeriodClosed(EventPayload):
@@ -85,9 +83,7 @@ class PeriodClosed(EventPayload):
     period: Quarter
     closed_at: AwareDatetime
     closed_by: str
-
-    def ordering_key(self) -> str | None:
-        return self.period
+    keyed_by = ("period",)
 
 
 class PeriodUnlocked(EventPayload):
@@ -107,9 +103,7 @@ class PeriodUnlocked(EventPayload):
     reason: str = Field(min_length=1, max_length=2000)
     until: AwareDatetime
     granted_at: AwareDatetime
-
-    def ordering_key(self) -> str | None:
-        return self.period
+    keyed_by = ("period",)
 
 
 class PeriodUnlockRevoked(EventPayload):
@@ -124,9 +118,7 @@ class PeriodUnlockRevoked(EventPayload):
     institution_id: Id | None = None
     revoked_by: str = Field(max_length=200)
     revoked_at: AwareDatetime
-
-    def ordering_key(self) -> str | None:
-        return self.period
+    keyed_by = ("period",)
 
 
 PAYLOADS: tuple[type[EventPayload], ...] = (

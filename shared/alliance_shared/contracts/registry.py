@@ -8,12 +8,20 @@ can open them; everyone else sees the masked form.
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import AwareDatetime, EventPayload, Id
 from .topics import REGISTRY_EVENTS
 from .vocabulary import AllianceRole, MemberStatus, OrganizationKind, Ownership, PartyOrgStatus, ReportingLevel
+
+
+class RegistryEvent(EventPayload):
+    """A registry event, keyed by its institution: an organisation's or a member's event stays in
+    order with the institution's own (a member moves between organisations of one institution)."""
+
+    keyed_by: ClassVar[tuple[str, ...]] = ("institution_id",)
 
 
 class Contact(BaseModel):
@@ -40,7 +48,7 @@ class InstitutionClassification(BaseModel):
     sector: str = ""
 
 
-class InstitutionRegistered(EventPayload):
+class InstitutionRegistered(RegistryEvent):
     event_type = "fpba.institution.registered.v1"
     kafka_topic = REGISTRY_EVENTS
 
@@ -52,7 +60,7 @@ class InstitutionRegistered(EventPayload):
     contact: Contact | None = None
 
 
-class InstitutionReclassified(EventPayload):
+class InstitutionReclassified(RegistryEvent):
     """Some classifying attribute changed from `effective_from`; `classification` is the new whole."""
 
     event_type = "fpba.institution.reclassified.v1"
@@ -66,7 +74,7 @@ class InstitutionReclassified(EventPayload):
     contact: Contact | None = None
 
 
-class OrganizationOpened(EventPayload):
+class OrganizationOpened(RegistryEvent):
     event_type = "fpba.organization.opened.v1"
     kafka_topic = REGISTRY_EVENTS
 
@@ -80,11 +88,8 @@ class OrganizationOpened(EventPayload):
     has_party_groups: bool = False
     secretary: Contact | None = None
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class OrganizationUpdated(EventPayload):
+class OrganizationUpdated(RegistryEvent):
     event_type = "fpba.organization.updated.v1"
     kafka_topic = REGISTRY_EVENTS
 
@@ -96,11 +101,8 @@ class OrganizationUpdated(EventPayload):
     has_party_groups: bool = False
     secretary: Contact | None = None
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class OrganizationClosed(EventPayload):
+class OrganizationClosed(RegistryEvent):
     """A branch closed: from `closed_at` it is no longer expected to report."""
 
     event_type = "fpba.organization.closed.v1"
@@ -110,11 +112,8 @@ class OrganizationClosed(EventPayload):
     institution_id: Id
     closed_at: date
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class MemberRegistered(EventPayload):
+class MemberRegistered(RegistryEvent):
     """A person entered an organisation's roll. No personal data travels: ids and status only."""
 
     event_type = "fpba.member.registered.v1"
@@ -128,11 +127,8 @@ class MemberRegistered(EventPayload):
     pocket: bool = False  # 口袋党员: relation held outside the alliance
     cadre_roles: list[str] = Field(default_factory=list)  # party_affairs_full_time, dual_responsibility, ...
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class MemberStatusChanged(EventPayload):
+class MemberStatusChanged(RegistryEvent):
     """A step in the development pipeline, or a change of the pocket-member flag or cadre roles."""
 
     event_type = "fpba.member.status_changed.v1"
@@ -147,11 +143,8 @@ class MemberStatusChanged(EventPayload):
     pocket: bool = False
     cadre_roles: list[str] = Field(default_factory=list)
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class MemberLeft(EventPayload):
+class MemberLeft(RegistryEvent):
     """A member left the roll (death, expulsion, relation moved out of the alliance)."""
 
     event_type = "fpba.member.left.v1"
@@ -163,11 +156,8 @@ class MemberLeft(EventPayload):
     left_at: date
     reason: str = ""
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class TransferRequested(EventPayload):
+class TransferRequested(RegistryEvent):
     """组织关系转接 began: the receiving organisation must accept or refuse by `deadline`."""
 
     event_type = "fpba.member.transfer_requested.v1"
@@ -182,11 +172,8 @@ class TransferRequested(EventPayload):
     requested_at: AwareDatetime
     deadline: date
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class TransferAccepted(EventPayload):
+class TransferAccepted(RegistryEvent):
     """The member now belongs to `to_organization_id` from `effective_at`."""
 
     event_type = "fpba.member.transfer_accepted.v1"
@@ -201,11 +188,8 @@ class TransferAccepted(EventPayload):
     effective_at: date
     status: MemberStatus
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class TransferRefused(EventPayload):
+class TransferRefused(RegistryEvent):
     event_type = "fpba.member.transfer_refused.v1"
     kafka_topic = REGISTRY_EVENTS
 
@@ -216,11 +200,8 @@ class TransferRefused(EventPayload):
     to_organization_id: Id
     reason: str = ""
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class TransferOverdue(EventPayload):
+class TransferOverdue(RegistryEvent):
     """A transfer is still pending past its deadline: both organisations get reminded."""
 
     event_type = "fpba.member.transfer_overdue.v1"
@@ -236,11 +217,8 @@ class TransferOverdue(EventPayload):
     deadline: date
     days_overdue: int
 
-    def ordering_key(self) -> str | None:
-        return self.institution_id
 
-
-class ApiKeyIssued(EventPayload):
+class ApiKeyIssued(RegistryEvent):
     """A machine credential for one institution. `key_hash` is SHA-256 of the key; `sealed_key`
     is the key sealed with the platform's PII key, so the activity service can check webhook
     HMAC signatures (keyed with the key itself) without any synchronous call."""
@@ -256,7 +234,7 @@ class ApiKeyIssued(EventPayload):
     issued_at: AwareDatetime
 
 
-class ApiKeyRevoked(EventPayload):
+class ApiKeyRevoked(RegistryEvent):
     """A machine credential stops working. Every consumer that checks keys applies it the moment
     it reads it (activity: a listener per process, `ce_type` filtered): the registry's 204 means
     the key is refused everywhere within 1 s."""

@@ -16,7 +16,8 @@ from alliance_shared.ids import uuid4
 from ..domain.facts import PeriodFacts
 from ..domain.periods import Period
 from ..domain.plausibility import duplicate_meetings
-from ..domain.results import ScoreCard, rounded
+from ..domain.results import ScoreCard
+from ..domain.rounding import rounded
 from ..domain.scoring import PeriodScores, classification_for
 from . import ranks
 from .readmodels import ReadModels, score_key

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .results import rounded
+from .rounding import rounded
 from .ruleset import Ruleset
 
 LEVELS = ("L1", "L2", "L3")

@@ -11,10 +11,13 @@ branch its value, points and count (the link to the branch lines, where there ar
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .results import IndicatorResult, ScoreCard, rounded
+from .rounding import rounded
 from .ruleset import BRANCH_INDICATORS
+
+if TYPE_CHECKING:  # results renders an institution card with these parts
+    from .results import IndicatorResult, ScoreCard
 
 INSTITUTION_EVIDENCE = 50
 OWN = ("political", "compliance", "coverage", "adjustment")

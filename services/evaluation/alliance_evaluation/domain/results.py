@@ -10,18 +10,14 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
+from .parts import institution_indicators
+from .rounding import rounded
+
 EVIDENCE_LIMIT = 500  # ids kept per indicator; the count says how many there were
 # hashlib lets go of the GIL to hash 2,048 bytes or more, and cards are hashed in the rescore's
 # scoring thread: each time it let go, taking the GIL back waited for the event loop's turn to end
 # (up to the 5 ms switch interval). Fed in smaller pieces it never lets go; the digest is the same.
 _HASH_PIECE = 2_047
-
-
-def rounded(value: Fraction, digits: int = 2) -> float:
-    """Half-up rounding of an exact value, done once at the end (never on partial sums)."""
-    scale: int = 10**digits  # floor(v·s + 1/2) in integers: Fraction arithmetic was a third of a rescore's time
-    n, d = value.numerator, value.denominator
-    return ((2 * n * scale + d) // (2 * d)) / scale  # int / int: correctly rounded, as Fraction.__float__
 
 
 @dataclass(frozen=True)
@@ -98,8 +94,6 @@ class ScoreCard:
     def _rendered(self) -> dict[str, Any]:  # rendered once: a rescore renders each card several times
         out = self._card()
         if self.object_type == "institution":
-            from .parts import institution_indicators  # parts reads cards: imported when first rendered
-
             out["indicators"] = institution_indicators(self)
         return out
 

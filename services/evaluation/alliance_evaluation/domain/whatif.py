@@ -11,7 +11,8 @@ from fractions import Fraction
 from typing import Any
 
 from .parts import BRANCH_ADJUSTMENT, OWN
-from .results import ScoreCard, rounded
+from .results import ScoreCard
+from .rounding import rounded
 from .ruleset import BRANCH_INDICATORS
 from .scoring import PeriodScores
 

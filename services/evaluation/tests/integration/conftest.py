@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -23,11 +23,7 @@ from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import all_topics
 from alliance_shared.kafka.producer import EventPublisher
-from alliance_shared.testing import namespace, wait_for
-
-
-def at(y: int, m: int, d: int, h: int = 2) -> datetime:
-    return datetime(y, m, d, h, 0, tzinfo=UTC)  # 10:00 in Shanghai
+from alliance_shared.testing import at, namespace, wait_for
 
 
 @dataclass

@@ -5,21 +5,18 @@ committee, with its kind and its own institution by name."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
 from alliance_shared.contracts import registry as reg
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.integration
 
 Q3 = "2026-Q3"
 HOST = "深圳市金融行业协会"
 OWNER = "深圳丙融资担保有限公司"
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 2, 0, tzinfo=UTC)
 
 
 async def opened(s: Any, org_id: str, inst_id: str, name: str, kind: str, parent_id: str | None = None) -> None:

@@ -3,17 +3,14 @@ who may see what: an institution admin sees only their own institution, on every
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
 from alliance_shared.contracts import registry as reg
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.integration
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

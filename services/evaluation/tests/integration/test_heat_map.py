@@ -6,11 +6,12 @@ names where the ids used to be."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
 from alliance_shared.contracts import registry as reg
+from alliance_shared.testing import at
 from openpyxl import load_workbook
 
 pytestmark = pytest.mark.integration
@@ -19,10 +20,6 @@ Q3 = "2026-Q3"
 LONG = "中共深圳甲银行股份有限公司零售金融事业部第三党支部委员会（含远程办公人员）"
 H1 = "深圳甲银行股份有限公司"
 H2 = "深圳乙证券有限责任公司"
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

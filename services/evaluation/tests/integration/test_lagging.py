@@ -3,20 +3,16 @@ it with a BranchCaughtUp; near the quarter's end, missing reports are announced 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from alliance_shared.contracts.topics import EVALUATION_EVENTS
-from alliance_shared.testing import TopicReader
+from alliance_shared.testing import TopicReader, at
 
 pytestmark = pytest.mark.integration
 
 WAIT = {"wait": "true"}  # the scan's counts, once its job has ended
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 2, 0, tzinfo=UTC)
 
 
 async def test_a_lagging_branch_enters_the_list_and_leaves_it_when_it_meets_again(service: Any):

@@ -3,18 +3,15 @@ branch's silence until it is resubmitted (review.returned: not_counted by defaul
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from alliance_shared.contracts import activity as act
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.integration
 WAIT = {"wait": "true"}  # the scan's counts, once its job has ended
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 2, 0, tzinfo=UTC)
 
 
 async def test_a_meeting_returned_in_review_does_not_keep_a_branch_off_the_lagging_list(service: Any) -> None:

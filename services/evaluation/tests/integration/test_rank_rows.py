@@ -5,7 +5,7 @@ rows existed gets them built from its score cards."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,15 +15,11 @@ from alliance_evaluation.domain.periods import Period
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import ScoreComputed
 from alliance_shared.contracts.topics import EVALUATION_EVENTS
-from alliance_shared.testing import TopicReader, wait_for
+from alliance_shared.testing import TopicReader, at, wait_for
 
 pytestmark = pytest.mark.integration
 
 Q3 = "2026-Q3"
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 2, 0, tzinfo=UTC)
 
 
 async def alliance(s: Any) -> None:

@@ -8,18 +8,13 @@ from fractions import Fraction as F
 from typing import Any
 
 import pytest
-from alliance_evaluation.domain.results import rounded
+from alliance_evaluation.domain.rounding import rounded
 from alliance_shared.contracts import activity as act
 from alliance_shared.contracts import notification as note
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.integration
 Q3 = "2026-Q3"
-
-
-def at(y: int, m: int, d: int) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(y, m, d, 2, 0, tzinfo=UTC)
 
 
 def by_indicator(card: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.topics import all_topics
 from alliance_shared.kafka.producer import EventPublisher
-from alliance_shared.testing import namespace, wait_for
+from alliance_shared.testing import at, namespace, wait_for
 from playwright.async_api import Browser, async_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[4] / "test-artifacts" / "ui"
@@ -39,10 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 PERIOD = "2026-Q3"
-
-
-def at(y: int, m: int, d: int, h: int = 2) -> datetime:
-    return datetime(y, m, d, h, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 def free_port() -> int:

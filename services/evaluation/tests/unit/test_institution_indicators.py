@@ -6,7 +6,7 @@ add up to it."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from alliance_evaluation.domain.facts import (
@@ -25,16 +25,13 @@ from alliance_evaluation.domain.facts import (
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.unit
 Q3 = Period.parse("2026-Q3")
 RS = load_ruleset("2026.1")
 KINDS = ["org_life", "learning", "dues", "public_activity", "political", "reporting", "political", "compliance",
          "coverage"]  # fmt: skip
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 4, 0, tzinfo=UTC)
 
 
 def facts() -> PeriodFacts:

@@ -18,15 +18,12 @@ from alliance_evaluation.domain.facts import (
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.unit
 RS = load_ruleset("2026.1")
 JOINED = date(2026, 12, 1)
 EMERGING = Classification("emerging", "x", "L1")
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 4, 0, tzinfo=UTC)
 
 
 def newcomer() -> PeriodFacts:

@@ -3,7 +3,7 @@ in the overview, after the ranked rows in a ranking, and never given a rank."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,14 +14,11 @@ from alliance_evaluation.domain.facts import Branch, Classification, Institution
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.unit
 Q3 = Period.parse("2026-Q3")
 RS = load_ruleset("2026.1")
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 4, 0, tzinfo=UTC)
 
 
 def two_institutions() -> PeriodFacts:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from alliance_evaluation.domain.facts import (
@@ -18,15 +18,12 @@ from alliance_evaluation.domain.facts import (
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.unit
 Q4 = Period.parse("2026-Q4")
 RS = load_ruleset("2026.1")
 MONTHLY = ("branch_committee_meeting", "theme_party_day")
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 4, 0, tzinfo=UTC)
 
 
 def diligent_branch(months: tuple[int, ...] = (10, 11)) -> PeriodFacts:

@@ -4,7 +4,7 @@ count toward its attendance."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import pytest
 import yaml
@@ -20,14 +20,11 @@ from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.plausibility import duplicate_meetings, on_roll_attendees
 from alliance_evaluation.domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
 from alliance_evaluation.domain.scoring import score_period
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.unit
 Q3 = Period.parse("2026-Q3")
 RS = load_ruleset("2026.1")
-
-
-def at(y: int, m: int, d: int, hour: int = 1) -> datetime:
-    return datetime(y, m, d, hour, 0, tzinfo=UTC)
 
 
 def meeting(

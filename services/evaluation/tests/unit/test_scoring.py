@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime
+from datetime import date
 from fractions import Fraction as F
 
 import pytest
@@ -19,17 +19,14 @@ from alliance_evaluation.domain.facts import (
     Stint,
 )
 from alliance_evaluation.domain.periods import Period
-from alliance_evaluation.domain.results import rounded
+from alliance_evaluation.domain.rounding import rounded
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
+from alliance_shared.testing import at
 
 pytestmark = pytest.mark.unit
 Q3 = Period.parse("2026-Q3")
 RS = load_ruleset("2026.1")
-
-
-def at(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 4, 0, tzinfo=UTC)
 
 
 def facts(ownership: str = "state_owned", closed: date | None = None) -> PeriodFacts:

@@ -5,7 +5,6 @@ retry on their own): our delivery id and status are the truth, retries are ours.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -13,7 +12,6 @@ import httpx
 from alliance_shared.pii import mask_phone
 
 from ..domain.deliveries import SendFailed, SendReceipt
-from ..settings import NotificationSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,40 +90,3 @@ class HttpSms:
         except ValueError:
             pass
         return SendReceipt(provider=self.name, message_id=message_id)
-
-
-def build_sms_providers(settings: NotificationSettings, client: httpx.AsyncClient) -> list[SmsProvider]:
-    """The primary provider and, when configured, the fallback, in the order they are tried."""
-    from .aliyun import AliyunSms
-    from .tencent import TencentSms
-
-    def one(name: str) -> SmsProvider:
-        if name == "aliyun":
-            return AliyunSms(
-                endpoint=settings.aliyun_sms_endpoint,
-                access_key_id=settings.aliyun_access_key_id,
-                access_key_secret=settings.aliyun_access_key_secret,
-                sign_name=settings.aliyun_sms_sign_name,
-                region_id=settings.aliyun_region_id,
-                client=client,
-            )
-        if name == "tencent":
-            return TencentSms(
-                endpoint=settings.tencent_sms_endpoint,
-                secret_id=settings.tencent_secret_id,
-                secret_key=settings.tencent_secret_key,
-                sdk_app_id=settings.tencent_sms_sdk_app_id,
-                sign_name=settings.tencent_sms_sign_name,
-                region=settings.tencent_region,
-                client=client,
-            )
-        if name == "http":
-            if not settings.sms_http_url:
-                raise ValueError("SMS_PROVIDER=http needs SMS_HTTP_URL")
-            return HttpSms(settings.sms_http_url, client)
-        return LogSms()
-
-    names: Sequence[str] = [settings.sms_provider]
-    if settings.sms_fallback_provider and settings.sms_fallback_provider != settings.sms_provider:
-        names = [*names, settings.sms_fallback_provider]
-    return [one(n) for n in names]
