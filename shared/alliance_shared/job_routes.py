@@ -5,10 +5,12 @@ job's result once it has ended, for the clients that want it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from .contracts.vocabulary import Role
 from .errors import DomainError, NotFound
@@ -30,7 +32,27 @@ class JobFailed(DomainError):
         self.status = int(error.get("status") or 503)
 
 
-JOB_ANSWER = {"description": "任务（状态、进度、结果或错误）/ the job: state, progress, result or error"}
+class JobPublic(BaseModel):
+    """A job as its status URL answers it."""
+
+    id: str
+    kind: str
+    key: str | None
+    state: str = Field(description="queued | running | succeeded | failed | cancelled")
+    progress: dict[str, Any] = Field(description="已完成 done / 共 total（未知为 null）及速率 / done of total, rate")
+    result: Any = Field(None, description="成功时的结果 / the result, once succeeded")
+    error: dict[str, Any] | None = Field(None, description="失败时的错误（状态、字段、原因）/ the error, once failed")
+    requested_by: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    status_url: str
+
+
+JOB_ANSWER: dict[str, Any] = {
+    "model": JobPublic, "description": "任务（状态、进度、结果或错误）/ the job: state, progress, result or error"
+}
 Wait = Annotated[bool, Query(description="等待任务结束并返回其结果 / wait, then answer the job's result")]
 
 
@@ -59,7 +81,7 @@ def status_router() -> APIRouter:
     started it (an export); anyone else is answered as if it did not exist."""
     router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
-    @router.get("/jobs/{job_id}", responses={200: JOB_ANSWER})
+    @router.get("/jobs/{job_id}", response_model=JobPublic, responses={200: JOB_ANSWER})
     async def get_job(who: CurrentUser, jobs: JobsDep, job_id: str) -> dict[str, Any]:
         """任务状态 / a job's state, progress, result or error, and when it started and ended."""
         job = await jobs.store.get(job_id)

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 
 # -- institutions ---------------------------------------------------------------------------------
-@router.post("/institutions", status_code=201)
+@router.post("/institutions", response_model=s.InstitutionPublic, status_code=201)
 async def register_institution(body: s.InstitutionIn, who: CurrentUser, reg: Reg) -> Doc:
     data = body.model_dump(exclude={"contact"})
     doc = await handle(
@@ -42,7 +42,7 @@ async def register_institution(body: s.InstitutionIn, who: CurrentUser, reg: Reg
     return s.institution_out(doc)
 
 
-@router.get("/institutions")
+@router.get("/institutions", response_model=s.InstitutionPage)
 async def list_institutions(
     who: CurrentUser,
     reg: Reg,
@@ -62,13 +62,13 @@ async def list_institutions(
     }
 
 
-@router.get("/institutions/{institution_id}")
+@router.get("/institutions/{institution_id}", response_model=s.InstitutionPublic)
 async def get_institution(institution_id: str, who: CurrentUser, reg: Reg, as_of: date | None = None) -> Doc:
     doc, cls = await views.institution(reg, institution_id, who, as_of)
     return s.institution_out(doc, cls, as_of or reg.today())
 
 
-@router.patch("/institutions/{institution_id}")
+@router.patch("/institutions/{institution_id}", response_model=s.InstitutionPublic)
 async def reclassify_institution(
     institution_id: str, body: s.InstitutionPatch, who: CurrentUser, reg: Reg
 ) -> Doc:
@@ -79,7 +79,7 @@ async def reclassify_institution(
     return s.institution_out(await handle(reg, cmd, who))
 
 
-@router.post("/institutions/{institution_id}/api-keys", status_code=201)
+@router.post("/institutions/{institution_id}/api-keys", response_model=s.ApiKeyIssuedPublic, status_code=201)
 async def issue_api_key(
     institution_id: str, who: CurrentUser, reg: Reg, body: s.ApiKeyIn | None = None
 ) -> Doc:
@@ -87,7 +87,7 @@ async def issue_api_key(
     return {**s.api_key_out(doc), "api_key": api_key}  # the only time the key is shown
 
 
-@router.get("/institutions/{institution_id}/api-keys")
+@router.get("/institutions/{institution_id}/api-keys", response_model=s.ApiKeyList)
 async def list_api_keys(institution_id: str, who: CurrentUser, reg: Reg) -> Doc:
     return {"items": [s.api_key_out(d) for d in await views.api_keys(reg, institution_id, who)]}
 
@@ -104,26 +104,26 @@ async def revoke_api_key(institution_id: str, key_id: str, who: CurrentUser, reg
     return Response(status_code=204)
 
 
-@router.get("/institutions/{institution_id}/organizations")
+@router.get("/institutions/{institution_id}/organizations", response_model=s.OrganizationList)
 async def institution_organizations(institution_id: str, who: CurrentUser, reg: Reg) -> Doc:
     tree = await views.institution_organizations(reg, institution_id, who)
     return {"items": [s.organization_out(d) for d in tree]}
 
 
 # -- organisations --------------------------------------------------------------------------------
-@router.post("/organizations", status_code=201)
+@router.post("/organizations", response_model=s.OrganizationPublic, status_code=201)
 async def open_organization(body: s.OrganizationIn, who: CurrentUser, reg: Reg) -> Doc:
     data = body.model_dump(exclude={"secretary"})
     cmd = c.OpenOrganization(**data, secretary=body.secretary.details() if body.secretary else None)
     return s.organization_out(await handle(reg, cmd, who))
 
 
-@router.get("/organizations/{organization_id}")
+@router.get("/organizations/{organization_id}", response_model=s.OrganizationPublic)
 async def get_organization(organization_id: str, who: CurrentUser, reg: Reg) -> Doc:
     return s.organization_out(await views.organization(reg, organization_id, who))
 
 
-@router.patch("/organizations/{organization_id}")
+@router.patch("/organizations/{organization_id}", response_model=s.OrganizationPublic)
 async def update_organization(
     organization_id: str, body: s.OrganizationPatch, who: CurrentUser, reg: Reg
 ) -> Doc:
@@ -136,7 +136,7 @@ async def update_organization(
     return s.organization_out(await handle(reg, cmd, who))
 
 
-@router.post("/organizations/{organization_id}/close")
+@router.post("/organizations/{organization_id}/close", response_model=s.OrganizationPublic)
 async def close_organization(
     organization_id: str, who: CurrentUser, reg: Reg, body: s.ClosingIn | None = None
 ) -> Doc:
@@ -144,7 +144,7 @@ async def close_organization(
     return s.organization_out(await handle(reg, cmd, who))
 
 
-@router.get("/organizations/{organization_id}/members")
+@router.get("/organizations/{organization_id}/members", response_model=s.MemberList)
 async def organization_members(
     organization_id: str, who: CurrentUser, reg: Reg, include_left: bool = False
 ) -> Doc:
@@ -152,7 +152,7 @@ async def organization_members(
     return {"items": [s.member_out(d) for d in docs], "total": len(docs)}
 
 
-@router.get("/institutions/{institution_id}/members")
+@router.get("/institutions/{institution_id}/members", response_model=s.MemberSlice)
 async def institution_members(
     institution_id: str,
     who: CurrentUser,
@@ -167,28 +167,28 @@ async def institution_members(
 
 
 # -- members --------------------------------------------------------------------------------------
-@router.post("/members", status_code=201)
+@router.post("/members", response_model=s.MemberPublic, status_code=201)
 async def register_member(body: s.MemberIn, who: CurrentUser, reg: Reg) -> Doc:
     return s.member_out(await handle(reg, c.RegisterMember(**body.model_dump()), who))
 
 
-@router.get("/members/{member_id}")
+@router.get("/members/{member_id}", response_model=s.MemberPublic)
 async def get_member(member_id: str, who: CurrentUser, reg: Reg) -> Doc:
     return s.member_out(await views.member(reg, member_id, who))
 
 
-@router.patch("/members/{member_id}")
+@router.patch("/members/{member_id}", response_model=s.MemberPublic)
 async def change_member(member_id: str, body: s.MemberPatch, who: CurrentUser, reg: Reg) -> Doc:
     return s.member_out(await handle(reg, c.ChangeMember(member_id=member_id, **body.model_dump()), who))
 
 
-@router.post("/members/{member_id}/leave")
+@router.post("/members/{member_id}/leave", response_model=s.MemberPublic)
 async def member_leaves(member_id: str, who: CurrentUser, reg: Reg, body: s.LeavingIn | None = None) -> Doc:
     cmd = c.MemberLeaves(member_id, body.left_at if body else None, body.reason if body else "")
     return s.member_out(await handle(reg, cmd, who))
 
 
-@router.get("/members/{member_id}/unmasked")
+@router.get("/members/{member_id}/unmasked", response_model=s.MemberPiiPublic)
 async def reveal_member_pii(
     member_id: str, who: CurrentUser, reg: Reg, purpose: str = Query(min_length=2, max_length=200)
 ) -> Doc:
@@ -198,13 +198,13 @@ async def reveal_member_pii(
 
 
 # -- relation transfers ---------------------------------------------------------------------------
-@router.post("/members/{member_id}/transfers", status_code=201)
+@router.post("/members/{member_id}/transfers", response_model=s.TransferPublic, status_code=201)
 async def request_transfer(member_id: str, body: s.TransferIn, who: CurrentUser, reg: Reg) -> Doc:
     doc = await handle(reg, c.RequestTransfer(member_id, body.to_organization_id), who)
     return s.current_transfer_out(doc)
 
 
-@router.get("/transfers")
+@router.get("/transfers", response_model=s.TransferPage)
 async def list_transfers(
     who: CurrentUser, reg: Reg, status: str | None = Query(None, pattern="^(pending|accepted|refused)$"),
     page: Page = 1, page_size: PageSize = MAX_PAGE_SIZE,
@@ -215,19 +215,19 @@ async def list_transfers(
     return {"items": [s.transfer_out(t) for t in found[start:start + page_size]], "total": len(found)}
 
 
-@router.get("/transfers/{transfer_id}")
+@router.get("/transfers/{transfer_id}", response_model=s.TransferPublic)
 async def get_transfer(transfer_id: str, who: CurrentUser, reg: Reg) -> Doc:
     found, _ = await views.transfer(reg, transfer_id, who)
     return s.transfer_out(found)
 
 
-@router.post("/transfers/{transfer_id}/accept")
+@router.post("/transfers/{transfer_id}/accept", response_model=s.TransferPublic)
 async def accept_transfer(transfer_id: str, who: CurrentUser, reg: Reg) -> Doc:
     doc = await handle(reg, c.AcceptTransfer(transfer_id), who)
     return s.current_transfer_out(doc)
 
 
-@router.post("/transfers/{transfer_id}/refuse")
+@router.post("/transfers/{transfer_id}/refuse", response_model=s.TransferPublic)
 async def refuse_transfer(
     transfer_id: str, who: CurrentUser, reg: Reg, body: s.RefusalIn | None = None
 ) -> Doc:
@@ -236,7 +236,8 @@ async def refuse_transfer(
 
 
 @router.post("/scans/transfers", status_code=202,
-             responses={202: JOB_ANSWER, 200: {"description": "wait=true：{announced} / transfers announced overdue"}})
+             responses={202: JOB_ANSWER,
+                        200: {"model": s.TransferScanResult, "description": "wait=true：扫描结果 / the scan's result"}})
 async def scan_overdue_transfers(who: CurrentUser, reg: Reg, jobs: JobsDep, wait: Wait = False) -> JSONResponse:
     """秘书处：立即查找逾期的组织关系转接 / secretariat: look for overdue transfers now, as a job (202,
     Location; it also runs on a schedule); `?wait=true` answers `{"announced"}` once it is done."""
@@ -245,7 +246,8 @@ async def scan_overdue_transfers(who: CurrentUser, reg: Reg, jobs: JobsDep, wait
 
 
 # -- bulk import ----------------------------------------------------------------------------------
-@router.post("/imports")
+@router.post("/imports", response_model=s.ImportAnswer,
+             responses={202: {"model": s.ImportAnswer, "description": "wait=false：导入已开始 / started"}})
 async def bulk_import(
     who: CurrentUser,
     reg: Reg,
@@ -273,7 +275,7 @@ async def bulk_import(
     return answer
 
 
-@router.get("/imports/{import_id}")
+@router.get("/imports/{import_id}", response_model=s.ImportStatus)
 async def import_status(import_id: str, who: CurrentUser, reg: Reg) -> Doc:
     """An import's progress (`processed` of `total` rows, `rate` rows/s) and, once done, its report."""
     return await import_jobs.import_status(reg, import_id, who)

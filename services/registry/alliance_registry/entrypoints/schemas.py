@@ -118,6 +118,171 @@ class RefusalIn(_In):
     reason: str = Field("", max_length=500)
 
 
+# -- answers: each route declares its model, so the OpenAPI documents every answer and a field a
+# mapper below does not name is dropped rather than served ----------------------------------------
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ContactPublic(_Out):
+    name: str = ""
+    phone: str | None = Field(None, description="掩码 / masked")
+    email: str | None = Field(None, description="掩码 / masked")
+
+
+class InstitutionPublic(_Out):
+    id: str
+    uscc: str = Field(description="统一社会信用代码 / unified social credit code")
+    name: str
+    ownership: Ownership
+    party_org_status: PartyOrgStatus
+    reporting_level: ReportingLevel
+    alliance_role: AllianceRole
+    sector: str
+    contact: ContactPublic | None
+    classification_history: list[dict[str, Any]] = Field(description="分类变更史 / classification periods")
+    registered_at: datetime | None
+    as_of: date | None = Field(None, description="按此日的分类 / classification as of this day, when asked")
+
+
+class InstitutionPage(_Out):
+    items: list[InstitutionPublic]
+    total: int
+    page: int
+    page_size: int
+
+
+class ApiKeyPublic(_Out):
+    key_id: str
+    institution_id: str
+    prefix: str = Field(description="密钥前缀，用于辨认 / the key's prefix, to tell keys apart")
+    label: str
+    issued_at: datetime
+    revoked_at: datetime | None
+    active: bool
+
+
+class ApiKeyIssuedPublic(ApiKeyPublic):
+    api_key: str = Field(description="密钥本身，仅此一次显示 / the key itself, shown this once only")
+
+
+class ApiKeyList(_Out):
+    items: list[ApiKeyPublic]
+
+
+class OrganizationPublic(_Out):
+    id: str
+    name: str
+    kind: OrganizationKind
+    institution_id: str
+    institution_ids: list[str] = Field(description="联合党支部的各机构 / a joint branch's institutions")
+    parent_id: str | None
+    established_at: date
+    closed_at: date | None
+    has_party_groups: bool
+    secretary: ContactPublic | None
+    children: list[OrganizationPublic] | None = Field(None, description="组织树中的下级 / in a tree: the children")
+
+
+class OrganizationList(_Out):
+    items: list[OrganizationPublic]
+
+
+class TransferPublic(_Out):
+    id: str
+    member_id: str
+    status: str = Field(description="pending | accepted | refused")
+    from_organization_id: str
+    from_institution_id: str
+    to_organization_id: str
+    to_institution_id: str
+    requested_at: datetime | None
+    deadline: date
+    decided_at: datetime | None
+    reason: str
+    overdue_notified: bool
+
+
+class TransferPage(_Out):
+    items: list[TransferPublic]
+    total: int
+
+
+class StatusChangePublic(_Out):
+    status: MemberStatus
+    effective_at: date
+
+
+class MemberPublic(_Out):
+    id: str
+    name: str
+    organization_id: str
+    institution_id: str
+    status: MemberStatus
+    joined_at: date
+    id_number: str = Field(description="掩码 / masked")
+    phone: str | None = Field(None, description="掩码 / masked")
+    pocket: bool
+    cadre_roles: list[str]
+    status_history: list[StatusChangePublic]
+    left_at: date | None
+    transfer: TransferPublic | None
+
+
+class MemberList(_Out):
+    items: list[MemberPublic]
+    total: int
+
+
+class MemberSlice(_Out):
+    items: list[MemberPublic]
+    next: str | None = Field(description="下一页的 after；末页为 null / the next page's `after`, null on the last")
+
+
+class MemberPiiPublic(_Out):
+    id: str
+    id_number: str = Field(description="明文身份证号：勿记入日志 / unmasked: never log it")
+    phone: str | None
+
+
+class TransferScanResult(_Out):
+    announced: int = Field(description="本次宣布逾期的转接数 / transfers announced overdue by this scan")
+
+
+class RowRejected(_Out):
+    row: int
+    field: str | None
+    reason: str
+
+
+class ImportProgress(_Out):
+    processed: int
+    total: int
+    rate: float = Field(description="每秒行数 / rows a second so far")
+    elapsed_s: float
+
+
+class ImportAnswer(_Out):
+    """An import's answer: with `wait`, its report; without, its id and progress at once (202)."""
+
+    id: str
+    status: str = Field(description="running | done | failed")
+    kind: str
+    rows: int
+    created: int
+    unchanged: int
+    rejected: list[RowRejected]
+    progress: ImportProgress
+
+
+class ImportStatus(ImportAnswer):
+    filename: str
+    rejected_rows: int
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
 def shown(at: datetime | None) -> str | None:
     """An instant as the alliance reads it: RFC 3339 in Asia/Shanghai."""
     return at.astimezone(SHANGHAI).isoformat() if at else None
