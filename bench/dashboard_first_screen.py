@@ -24,6 +24,7 @@ import httpx
 from alliance_evaluation.adapters import ranks
 from alliance_evaluation.app import create_app
 from alliance_evaluation.settings import EvaluationSettings
+from alliance_evaluation.usecases import scoring
 from alliance_shared.auth import mint_token
 from alliance_shared.clock import FixedClock
 from alliance_shared.testing import namespace, serving
@@ -174,7 +175,7 @@ async def run(
         await load(ev.models.db, n_inst, per_inst)
         loaded = time.perf_counter() - t
         t = time.perf_counter()
-        await ev.refresh_overview(PERIOD)  # what the rescorer does after each round
+        await scoring.refresh_overview(ev, PERIOD)  # what the rescorer does after each round
         await ev.models.lagging_queue.bump()  # what the lagging scan does when it is done
         computed = time.perf_counter() - t
         current = await ev.models.overview(PERIOD)
@@ -192,7 +193,7 @@ async def run(
         ) as c:
             await time_screen(c, "healthz", [("/healthz", {})])
             # cold: the first rankings call after a rescore reloads the quarter's rank rows
-            await ev.refresh_overview(PERIOD)
+            await scoring.refresh_overview(ev, PERIOD)
             cold = await time_screen(c, "cold", SCREENS["overview (first screen)"] + SCREENS["rankings p1"])
             result = await time_screens(c, rounds)
             result["first screen + rankings, cold"] = (cold, cold)

@@ -53,6 +53,7 @@ from alliance_evaluation.domain.facts import (
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.domain.ruleset import load_ruleset
 from alliance_evaluation.domain.scoring import score_period
+from alliance_evaluation.usecases import scoring
 
 YEAR = 2026
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "bench"
@@ -271,7 +272,7 @@ async def _insert(collection, docs: list, batch: int = 2_000) -> float:  # type:
 
 def _phases(ev) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Wall time of the rescore's phases (load facts, score, write), summed over its chunks."""
-    from alliance_evaluation import handlers
+    from alliance_evaluation.usecases import scoring as handlers  # the module the rescore calls them from
 
     spent = {"load facts": 0.0, "score": 0.0, "write": 0.0}
     load, score, store = ev.projections.load_facts, handlers.score_period, handlers.store_scores
@@ -385,8 +386,8 @@ async def _probe(db, until) -> dict[str, float]:  # type: ignore[no-untyped-def]
 def _profile_threads(sessions: list) -> None:  # type: ignore[type-arg]
     """Profile the work the rescore runs in threads (pyinstrument follows one thread): each call of
     `_scored` and `_documents` gets a session, combined when printed."""
-    from alliance_evaluation import handlers
     from alliance_evaluation.adapters import scorebook
+    from alliance_evaluation.usecases import scoring as handlers
     from pyinstrument import Profiler
 
     def profiled(fn):  # type: ignore[no-untyped-def]
@@ -507,13 +508,13 @@ async def _rescore_parts(db, db_name: str, period: Period, chunk: int, profile: 
     """The rescore of the whole quarter, every card new, then again with nothing new."""
     from alliance_evaluation.adapters.projections import Projections
     from alliance_evaluation.adapters.readmodels import ReadModels
-    from alliance_evaluation.handlers import Evaluation
     from alliance_evaluation.settings import EvaluationSettings
+    from alliance_evaluation.usecases.unit import EvaluationUnit
     from alliance_shared.clock import FixedClock
 
     out: dict = {}
     settings = EvaluationSettings(mongodb_database=db_name, rescore_chunk=chunk)
-    ev = Evaluation(
+    ev = EvaluationUnit(
         Projections(db),
         ReadModels(db),
         load_ruleset("2026.1"),
@@ -535,7 +536,7 @@ async def _rescore_parts(db, db_name: str, period: Period, chunk: int, profile: 
     # the store's servers are started by `alliance_localinfra exec`, the parent of the bench's
     # main process (this one's parent): their CPU is counted beside this process's
     with cpu.spent(root=cpu.parent_of(os.getppid())) as used:
-        rescoring = asyncio.ensure_future(ev.rescore(period, trigger="bench"))
+        rescoring = asyncio.ensure_future(scoring.rescore(ev, period, trigger="bench"))
         out["probe_busy"] = await _probe(db, rescoring)
         out["changed"] = rescoring.result()
     out["rescore_s"] = time.perf_counter() - t1
@@ -563,7 +564,7 @@ async def _rescore_parts(db, db_name: str, period: Period, chunk: int, profile: 
     t2 = time.perf_counter()
     cpu2 = time.process_time()
     with cpu.spent(root=cpu.parent_of(os.getppid())) as used:
-        out["unchanged"] = await ev.rescore(period, trigger="bench")
+        out["unchanged"] = await scoring.rescore(ev, period, trigger="bench")
     out["repeat_s"] = time.perf_counter() - t2
     out["repeat_cpu_s"] = time.process_time() - cpu2
     out["repeat_store_cpu_s"] = used["ferretdb"] + used["postgresql"]
@@ -628,18 +629,18 @@ async def time_scan(db, period: Period) -> dict:  # type: ignore[no-untyped-def,
     missing reports announced), against the raw reads and writes of the same documents."""
     from alliance_evaluation.adapters.projections import Projections
     from alliance_evaluation.adapters.readmodels import ReadModels
-    from alliance_evaluation.handlers import Evaluation
     from alliance_evaluation.settings import EvaluationSettings
+    from alliance_evaluation.usecases.unit import EvaluationUnit
     from alliance_shared.clock import FixedClock
 
     clock = FixedClock(datetime.combine(period.end - timedelta(days=3), datetime.min.time(), UTC))
-    ev = Evaluation(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, EvaluationSettings())
+    ev = EvaluationUnit(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, EvaluationSettings())
     out: dict = {}
     t = time.perf_counter()
-    out["scan_counts"] = await ev.scan_lagging()
+    out["scan_counts"] = await scoring.scan_lagging(ev)
     out["scan_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    again = await ev.scan_lagging()
+    again = await scoring.scan_lagging(ev)
     out["scan_again_s"] = time.perf_counter() - t
     out["scan_again_counts"] = again
     # baseline: read what the scan reads (the branches, the meetings, the quarter's rank rows), write
@@ -668,12 +669,12 @@ async def time_exports(db, period: Period) -> dict:  # type: ignore[no-untyped-d
     from alliance_evaluation.adapters.readmodels import ReadModels
     from alliance_evaluation.domain import peers
     from alliance_evaluation.entrypoints.dashboard.exports import workbook_file
-    from alliance_evaluation.handlers import Evaluation
     from alliance_evaluation.settings import EvaluationSettings
+    from alliance_evaluation.usecases.unit import EvaluationUnit
     from alliance_shared.clock import FixedClock
 
     clock = FixedClock(datetime.combine(period.end, datetime.min.time(), UTC))
-    ev = Evaluation(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, EvaluationSettings())
+    ev = EvaluationUnit(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, EvaluationSettings())
     table = {"period": str(period), "level": "branch", "peer": {}, "institution_id": None, "q": None,
              "status": None, "grouping": peers.DEFAULT_GROUPING, "span": "quarter"}
     out: dict = {"exports": {}}
@@ -741,8 +742,9 @@ async def time_stream(db, kafka: str, period: Period, backlog: int, rate: int, s
     from alliance_evaluation.adapters.readmodels import ReadModels
     from alliance_evaluation.entrypoints.consumers import consumer_specs
     from alliance_evaluation.entrypoints.schedule import loops
-    from alliance_evaluation.handlers import Evaluation, activity_document
+    from alliance_evaluation.handlers import activity_document
     from alliance_evaluation.settings import EvaluationSettings
+    from alliance_evaluation.usecases.unit import EvaluationUnit
     from alliance_localinfra import create_topics
     from alliance_shared.contracts import activity as act
     from alliance_shared.contracts.catalog import envelope
@@ -758,7 +760,7 @@ async def time_stream(db, kafka: str, period: Period, backlog: int, rate: int, s
         await asyncio.to_thread(create_topics, kafka, names, n)
     clock = RunningClock(datetime.combine(period.end + timedelta(days=5), datetime.min.time(), UTC))
     settings = EvaluationSettings(mongodb_database=db.name)
-    ev = Evaluation(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, settings)
+    ev = EvaluationUnit(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, settings)
     publisher = EventPublisher(kafka, topic_prefix=prefix)
     await publisher.start()
     orgs, members = await _sample(db)
@@ -802,7 +804,7 @@ async def time_stream(db, kafka: str, period: Period, backlog: int, rate: int, s
                 await asyncio.sleep(0.05)
             out["consume_s"] = time.perf_counter() - t
             while await ev.models.dirty(limit=1):
-                await ev.rescore_dirty()
+                await scoring.rescore_dirty(ev)
             out["consume_scored_s"] = time.perf_counter() - t
             out["backlog"] = backlog
         if "latency" in parts:

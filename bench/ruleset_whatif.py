@@ -23,6 +23,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alliance_evaluation.usecases import scoring
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaluation_rescore import SIZES, _insert, city_documents
@@ -38,9 +40,9 @@ async def run(counts: tuple[int, int, int, int], period_text: str, sample: int) 
     from alliance_evaluation.adapters.readmodels import ReadModels
     from alliance_evaluation.domain.periods import Period
     from alliance_evaluation.domain.ruleset import RULESET_DIR, load_ruleset
-    from alliance_evaluation.handlers import Evaluation
     from alliance_evaluation.settings import EvaluationSettings
     from alliance_evaluation.usecases.rulesets import RulesetLifecycle, WhatIfRequested
+    from alliance_evaluation.usecases.unit import EvaluationUnit
     from alliance_shared.auth import Principal
     from alliance_shared.clock import FixedClock
     from alliance_shared.contracts.vocabulary import Role
@@ -61,12 +63,12 @@ async def run(counts: tuple[int, int, int, int], period_text: str, sample: int) 
         del docs
         clock = FixedClock(datetime.combine(period.end + timedelta(days=5), datetime.min.time(), UTC))
         settings = EvaluationSettings(mongodb_database=db_name)
-        ev = Evaluation(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, settings)
+        ev = EvaluationUnit(Projections(db), ReadModels(db), load_ruleset("2026.1"), clock, settings)
         life = RulesetLifecycle(ev, rstore.RulesetStore(lambda: db))
         who = Principal(subject="bench", role=Role.SECRETARIAT)
 
         t0 = time.perf_counter()
-        changed = await ev.rescore(period, trigger="bench")
+        changed = await scoring.rescore(ev, period, trigger="bench")
         rescore_s = time.perf_counter() - t0
         print(f"  baseline: the normal rescore of {period}, every card new   {rescore_s:7.1f}s ({changed:,} cards)")
 
@@ -101,7 +103,7 @@ async def run(counts: tuple[int, int, int, int], period_text: str, sample: int) 
         picked = ids[:: max(1, len(ids) // sample)][:sample]
         t2 = time.perf_counter()
         for inst in picked:
-            await ev.replay(period, inst, "2026.2")
+            await scoring.replay(ev, period, inst, "2026.2")
         one_s = (time.perf_counter() - t2) / len(picked)
         print(f"  one-institution replay (?ruleset=), mean of {len(picked)}            {one_s:7.2f}s each, "
               f"{one_s * len(ids):.1f}s extrapolated to all {len(ids):,}")  # fmt: skip

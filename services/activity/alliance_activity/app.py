@@ -10,7 +10,7 @@ from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contracts.topics import ACTIVITY_INGEST, EVALUATION_EVENTS, REGISTRY_EVENTS
 from alliance_shared.http import create_service_app
 from alliance_shared.ids import uuid4
-from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch
+from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch, with_context
 from alliance_shared.pii import PiiVault
 from alliance_shared.runtime import ConsumerSpec, Runtime, every
 from fastapi import FastAPI
@@ -26,9 +26,9 @@ from .adapters.reviews import ReviewStore
 from .adapters.submissions import SubmissionStore
 from .entrypoints import conformance, events, manual, reviews, streaming
 from .entrypoints.deps import Activity, api_key_resolver
-from .handlers import IngestSubmissions, arm_stranded_submissions, key_listener_handlers, registry_handlers
+from .handlers import KEY_HANDLERS, REGISTRY_HANDLERS, IngestSubmissions, RegistryCopy, arm_stranded_submissions
 from .settings import ActivitySettings
-from .usecases.period_gate import SubmissionGate, period_handlers
+from .usecases.period_gate import PERIOD_HANDLERS, SubmissionGate
 from .usecases.reviews import Reviews
 
 
@@ -61,15 +61,15 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
     principals = (streaming.L3Principals(keys, PiiVault(settings.pii_encryption_key))
                   if settings.principal_check_enabled else None)
     stream = streaming.StreamIngest(ingest, principals)
-    period_dispatch = EventDispatch(period_handlers(locks))
-    key_listener = EventDispatch(key_listener_handlers(keys))
+    period_dispatch = EventDispatch(with_context(PERIOD_HANDLERS, locks))
+    key_listener = EventDispatch(with_context(KEY_HANDLERS, keys))
     runtime.consumers = [
         # every projection write is an idempotent upsert, and a redelivered batch replays in order:
         # dedupe marks would be two more store commands per registry event, for nothing
         ConsumerSpec(
             settings.registry_group,
             [REGISTRY_EVENTS],
-            EventDispatch(registry_handlers(projection, keys)),
+            EventDispatch(with_context(REGISTRY_HANDLERS, RegistryCopy(projection, keys))),
             # a batch of facts costs the projection three store commands a collection, however many
             policy=ConsumerPolicy(batch_max_records=2000),
             dedupe=False,

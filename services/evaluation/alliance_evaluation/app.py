@@ -27,16 +27,16 @@ from .entrypoints import rulesets as ruleset_routes
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.dashboard import exports
 from .entrypoints.schedule import loops
-from .handlers import Evaluation
 from .settings import EvaluationSettings
 from .usecases.rulesets import RulesetLifecycle
+from .usecases.unit import EvaluationUnit
 from .usecases.unlocks import Unlocks
 
 WARM_INTERVAL_S = 5.0
 WARM_QUARTERS = 4
 
 
-def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
+def keep_warm(ev: EvaluationUnit) -> Callable[[Runtime], Awaitable[None]]:
     """Each replica reloads the rank rows of the last four quarters (the heat map's year) when
     they change, so that no dashboard user waits for a reload."""
 
@@ -52,7 +52,7 @@ def keep_warm(ev: Evaluation) -> Callable[[Runtime], Awaitable[None]]:
     return warm
 
 
-async def adopt(ev: Evaluation) -> None:
+async def adopt(ev: EvaluationUnit) -> None:
     await ev.models.trail.adopt_legacy()  # audit records of the older free shape, rewritten once
 
 
@@ -76,7 +76,7 @@ def create_app(
         outbox_collections=readmodels.OUTBOX_COLLECTIONS,
         start_consumers=start_consumers,
     )
-    ev = Evaluation(
+    ev = EvaluationUnit(
         projections.Projections(lambda: runtime.db),
         readmodels.ReadModels(
             lambda: runtime.db, wake_relay=runtime.notify_outbox, rank_cache_rows=settings.rank_cache_rows

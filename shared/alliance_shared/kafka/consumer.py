@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -535,6 +536,15 @@ def _ce_type(record: ConsumerRecord[Any, Any]) -> bytes | None:
 
 
 PayloadHandler = Callable[[Any, CloudEvent], Awaitable[None]]
+Context = TypeVar("Context")
+
+
+def with_context(
+    table: Mapping[type[EventPayload], Callable[[Context, Any, CloudEvent], Awaitable[None]]], context: Context
+) -> dict[type[EventPayload], PayloadHandler]:
+    """A service's handler table (`payload class → handler(context, payload, event)`, the context
+    being what its use cases work with) with the context given: the table `EventDispatch` takes."""
+    return {kind: functools.partial(handler, context) for kind, handler in table.items()}
 
 
 class EventDispatch:

@@ -6,13 +6,13 @@ who filed it and, when a superior filed it for a branch (上级代办), on whose
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.evaluation import PeriodClosed, PeriodUnlocked, PeriodUnlockRevoked
-from alliance_shared.kafka.consumer import PayloadHandler
 
 from ..adapters.period_locks import PeriodLockStore
 from ..adapters.reviews import ReviewStore
@@ -25,25 +25,30 @@ if TYPE_CHECKING:
     from ..handlers import IngestReport
 
 
-def period_handlers(store: PeriodLockStore) -> dict[type, PayloadHandler]:
-    """evaluation.events.v1 → the projection of closed periods and their unlock exceptions."""
+async def on_period_closed(store: PeriodLockStore, p: PeriodClosed, _: CloudEvent) -> None:
+    await store.closed(p.period, p.closed_at)
 
-    async def closed(p: PeriodClosed, _: CloudEvent) -> None:
-        await store.closed(p.period, p.closed_at)
 
-    async def unlocked(p: PeriodUnlocked, _: CloudEvent) -> None:
-        await store.exception(p.exception_id, {
-            "period": p.period, "organization_id": p.organization_id, "institution_id": p.institution_id,
-            "until": p.until, "requested_by": p.requested_by, "granted_by": p.granted_by,
-        })  # fmt: skip
+async def on_period_unlocked(store: PeriodLockStore, p: PeriodUnlocked, _: CloudEvent) -> None:
+    await store.exception(p.exception_id, {
+        "period": p.period, "organization_id": p.organization_id, "institution_id": p.institution_id,
+        "until": p.until, "requested_by": p.requested_by, "granted_by": p.granted_by,
+    })  # fmt: skip
 
-    async def revoked(p: PeriodUnlockRevoked, _: CloudEvent) -> None:
-        await store.exception(p.exception_id, {
-            "period": p.period, "organization_id": p.organization_id, "institution_id": p.institution_id,
-            "revoked_at": p.revoked_at,
-        })  # fmt: skip
 
-    return {PeriodClosed: closed, PeriodUnlocked: unlocked, PeriodUnlockRevoked: revoked}
+async def on_unlock_revoked(store: PeriodLockStore, p: PeriodUnlockRevoked, _: CloudEvent) -> None:
+    await store.exception(p.exception_id, {
+        "period": p.period, "organization_id": p.organization_id, "institution_id": p.institution_id,
+        "revoked_at": p.revoked_at,
+    })  # fmt: skip
+
+
+# evaluation.events.v1 → the projection of closed periods and their unlock exceptions
+PERIOD_HANDLERS: dict[type[EventPayload], Callable[[PeriodLockStore, Any, CloudEvent], Awaitable[None]]] = {
+    PeriodClosed: on_period_closed,
+    PeriodUnlocked: on_period_unlocked,
+    PeriodUnlockRevoked: on_unlock_revoked,
+}
 
 
 class SubmissionGate:

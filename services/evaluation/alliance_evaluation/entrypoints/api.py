@@ -16,7 +16,7 @@ from ..domain import maturity
 from ..domain.errors import UnknownEvent, UnknownOrganization
 from ..domain.periods import Period
 from ..domain.ruleset import available_versions
-from ..handlers import Evaluation
+from ..usecases import scoring
 from ..usecases.score_decisions import (
     AdjustmentProposed,
     AppealFiled,
@@ -26,16 +26,17 @@ from ..usecases.score_decisions import (
     ExemptionGranted,
     RatingSubmitted,
 )
+from ..usecases.unit import EvaluationUnit
 
 READ_ALL = (Role.SECRETARIAT, Role.REGULATOR)
 
 
-def evaluation(request: Request) -> Evaluation:
-    ev: Evaluation = request.app.state.evaluation
+def evaluation(request: Request) -> EvaluationUnit:
+    ev: EvaluationUnit = request.app.state.evaluation
     return ev
 
 
-Ev = Annotated[Evaluation, Depends(evaluation)]
+Ev = Annotated[EvaluationUnit, Depends(evaluation)]
 
 
 def period_of(text: str) -> str:
@@ -121,7 +122,7 @@ async def get_institution(
 ) -> dict[str, Any]:
     require_reader(who, [institution_id])
     if ruleset:
-        return await ev.replay(Period.parse(period), institution_id, ruleset)
+        return await scoring.replay(ev, Period.parse(period), institution_id, ruleset)
     answer = await views.institution(ev.models, period_of(period), institution_id, compare)
     rs = ev.in_force.get(period_of(period), ev.ruleset)  # its completeness and timeliness against its level's
     return answer | {"against_level": maturity.against_level(answer, rs)}
@@ -175,7 +176,7 @@ async def get_lagging(
 @router.post("/periods/{period}/close")
 async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT)
-    return await ev.close_period(Period.parse(period), who)
+    return await scoring.close_period(ev, Period.parse(period), who)
 
 
 def cases(ev: Ev) -> Cases:

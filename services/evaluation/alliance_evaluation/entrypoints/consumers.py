@@ -9,20 +9,17 @@ command at a time — a quarter of what evaluation asks of it while a quarter's 
 
 from __future__ import annotations
 
-from alliance_shared.contracts import audit as audited
-from alliance_shared.contracts.base import EventPayload
-from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.topics import (
     ACTIVITY_EVENTS,
     ACTIVITY_REJECTED,
     NOTIFICATION_EVENTS,
     REGISTRY_EVENTS,
 )
-from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch, PayloadHandler
+from alliance_shared.kafka.consumer import ConsumerPolicy, EventDispatch
 from alliance_shared.runtime import ConsumerSpec
 
-from ..handlers import Evaluation, event_handlers
-from ..usecases import audit
+from ..handlers import bound
+from ..usecases.unit import EvaluationUnit
 
 TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVENTS)
 # records a poll may bring: the batch's store commands (insert, owners, queue marks) are paid once
@@ -30,24 +27,14 @@ TOPICS = (REGISTRY_EVENTS, ACTIVITY_EVENTS, ACTIVITY_REJECTED, NOTIFICATION_EVEN
 BATCH_MAX_RECORDS = 2_000
 
 
-def consumer_specs(ev: Evaluation, group_id: str) -> list[ConsumerSpec]:
+def consumer_specs(ev: EvaluationUnit, group_id: str) -> list[ConsumerSpec]:
     return [
         ConsumerSpec(
             group_id=group_id,
             topics=TOPICS,
-            handler=EventDispatch(event_handlers(ev) | audit_handlers(ev)),
+            handler=EventDispatch(bound(ev)),
             dedupe=False,
             on_batch_end=ev.end_batch,
             policy=ConsumerPolicy(batch_max_records=BATCH_MAX_RECORDS),
         )
     ]
-
-
-def audit_handlers(ev: Evaluation) -> dict[type[EventPayload], PayloadHandler]:
-    """The records registry, notification and activity audited, projected into the one audit trail."""
-
-    async def project(p: audited.ActionAudited, e: CloudEvent) -> None:
-        await audit.on_audited(ev.models.trail, p, e)
-
-    return {audited.RegistryActionAudited: project, audited.NotificationActionAudited: project,
-            audited.ActivityActionAudited: project}

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 
 from ..domain.errors import PeriodClosed
 from ..domain.periods import Period
-from ..handlers import Evaluation
+from ..usecases import scoring
+from ..usecases.unit import EvaluationUnit
 from .api import Ev
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -25,14 +26,14 @@ LAGGING_SCAN = "lagging_scan"
 RESCORE = "rescore"
 
 
-def works(ev: Evaluation) -> dict[str, Work]:
+def works(ev: EvaluationUnit) -> dict[str, Work]:
     """What each kind of job runs, given its document (key: the quarter) and its progress."""
 
     async def scan(job: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        return dict(await ev.scan_lagging(progress))
+        return dict(await scoring.scan_lagging(ev, progress))
 
     async def rescore(job: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        changed = await ev.rescore(Period.parse(job["key"]), trigger=f"manual:{job['requested_by']}")
+        changed = await scoring.rescore(ev, Period.parse(job["key"]), trigger=f"manual:{job['requested_by']}")
         return {"period": job["key"], "changed": changed}
 
     return {LAGGING_SCAN: scan, RESCORE: rescore}

@@ -11,7 +11,8 @@ from typing import Any
 
 from alliance_shared.runtime import Runtime, every
 
-from ..handlers import Evaluation
+from ..usecases import scoring
+from ..usecases.unit import EvaluationUnit
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class RescoreQueue:
     so the consumers keep their pace while it runs (`bench/evaluation_rescore.py` times a write and
     a read every 100 ms during the quarter's rescore); a rest only delayed the next events' scores."""
 
-    def __init__(self, ev: Evaluation, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ev: EvaluationUnit, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._ev = ev
         self._monotonic = monotonic
         self._seen: tuple[int, Any] | None = None  # (entries, newest mark) at the last look
@@ -42,7 +43,7 @@ class RescoreQueue:
             return 0
         if len({(e["period"], e["institution_id"]) for e in entries}) <= self._ev.settings.rescore_at_once:
             self._seen = self._waiting_since = None
-            return await self._ev.rescore_dirty()
+            return await scoring.rescore_dirty(self._ev)
         now = self._monotonic()
         if self._waiting_since is None:
             self._waiting_since = now
@@ -52,7 +53,7 @@ class RescoreQueue:
         if not settled and now - self._waiting_since < self._ev.settings.rescore_max_wait_s:
             return 0
         self._seen = self._waiting_since = None
-        return await self._ev.rescore_dirty()
+        return await scoring.rescore_dirty(self._ev)
 
     @property
     def waiting(self) -> bool:
@@ -60,7 +61,7 @@ class RescoreQueue:
         return self._waiting_since is not None
 
 
-def loops(ev: Evaluation) -> list[Callable[[Runtime], Awaitable[None]]]:
+def loops(ev: EvaluationUnit) -> list[Callable[[Runtime], Awaitable[None]]]:
     queue = RescoreQueue(ev)
 
     async def rescore_queue(_: Runtime) -> None:
@@ -82,6 +83,6 @@ def loops(ev: Evaluation) -> list[Callable[[Runtime], Awaitable[None]]]:
 
     async def lagging_scan(_: Runtime) -> None:
         await asyncio.sleep(ev.settings.lagging_scan_interval_s)  # not at start-up: a restart is no reason
-        await every(ev.settings.lagging_scan_interval_s, ev.scan_lagging, name="lagging-scan")
+        await every(ev.settings.lagging_scan_interval_s, lambda: scoring.scan_lagging(ev), name="lagging-scan")
 
     return [rescore_queue, lagging_scan]

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters.dashboard_views import follow_up_public
 from ..domain.errors import UnknownOrganization
-from ..handlers import Evaluation
 from . import audit
+from .unit import EvaluationUnit
 
 
 class FollowUpRecorded(BaseModel):
@@ -69,7 +69,7 @@ class FollowUpChanged(Conflict):
 
 
 async def record_follow_up(
-    ev: Evaluation, who: Principal, organization_id: str, cmd: FollowUpRecorded
+    ev: EvaluationUnit, who: Principal, organization_id: str, cmd: FollowUpRecorded
 ) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT)
     lagging = await ev.models.lagging_entry(organization_id)

@@ -12,7 +12,7 @@ from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
 
-from ..handlers import Evaluation
+from .unit import EvaluationUnit
 
 AdjustmentStatus = Literal["pending", "approved", "rejected"]
 AppealStatus = Literal["open", "upheld", "dismissed"]
@@ -27,7 +27,7 @@ def _own(who: Principal, institution_id: str | None) -> str | None:
     return who.institution_id
 
 
-async def _named(ev: Evaluation, docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _named(ev: EvaluationUnit, docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     branches = [d.get("object_id") or d.get("organization_id") for d in docs]
     orgs = await ev.projections.names("organizations", [b for b in branches if b])
     insts = await ev.projections.names(
@@ -44,7 +44,7 @@ def _item(doc: dict[str, Any], orgs: dict[str, Any], insts: dict[str, Any], **ca
 
 
 async def adjustments(
-    ev: Evaluation, who: Principal, status: AdjustmentStatus | None, period: str | None,
+    ev: EvaluationUnit, who: Principal, status: AdjustmentStatus | None, period: str | None,
     institution_id: str | None, page: int, page_size: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Manual adjustments, pending by default: the secretariat decides one another person proposed."""
@@ -68,7 +68,7 @@ async def adjustments(
 
 
 async def appeals(
-    ev: Evaluation, who: Principal, status: AppealStatus | None, period: str | None,
+    ev: EvaluationUnit, who: Principal, status: AppealStatus | None, period: str | None,
     institution_id: str | None, page: int, page_size: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Appeals, open by default: the secretariat resolves them; an institution reads its own."""
@@ -86,7 +86,7 @@ async def appeals(
 
 
 async def exemptions(
-    ev: Evaluation, who: Principal, institution_id: str | None, page: int, page_size: int
+    ev: EvaluationUnit, who: Principal, institution_id: str | None, page: int, page_size: int
 ) -> dict[str, Any]:
     """Exemptions granted (a branch excused from reporting for a while), newest first."""
     scoped = _own(who, institution_id)

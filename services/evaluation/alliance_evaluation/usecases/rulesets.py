@@ -32,8 +32,8 @@ from ..domain.periods import Period, local_day
 from ..domain.ruleset import Ruleset, available_versions
 from ..domain.scoring import score_period
 from ..domain.whatif import Move, compare, summary
-from ..handlers import Evaluation
 from . import audit
+from .unit import EvaluationUnit
 
 log = logging.getLogger(__name__)
 IN_FORCE_INTERVAL_S = 30.0
@@ -98,7 +98,7 @@ def _both(facts: PeriodFacts, period: Period, in_force: Ruleset, draft: Ruleset,
 
 
 class RulesetLifecycle:
-    def __init__(self, ev: Evaluation, store: RulesetStore) -> None:
+    def __init__(self, ev: EvaluationUnit, store: RulesetStore) -> None:
         self.ev = ev
         self.store = store
         self._tasks: set[asyncio.Task[None]] = set()

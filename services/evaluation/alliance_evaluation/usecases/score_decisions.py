@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import AlreadyDecided, NotAssigned, PeriodClosed, SecondPersonRequired, UnknownCase
 from ..domain.periods import Period
-from ..handlers import Evaluation
 from . import audit
+from .unit import EvaluationUnit
 
 ObjectType = Literal["institution", "branch"]
 
@@ -70,7 +70,7 @@ class ExemptionGranted(BaseModel):
 
 
 class Cases:
-    def __init__(self, ev: Evaluation) -> None:
+    def __init__(self, ev: EvaluationUnit) -> None:
         self.ev = ev
         self.models = ev.models
 
@@ -235,7 +235,7 @@ class Cases:
             start=cmd.start, end=cmd.end, reason=cmd.reason,
         )
         for p in {Period.of_day(cmd.start), Period.of_day(cmd.end)}:
-            if not await self.ev._is_closed(str(p)):
+            if not await self.ev.is_closed(str(p)):
                 await self.models.mark_dirty(str(p), institutions, self.ev.clock.now())
         return _public(doc)
 

@@ -19,8 +19,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ..adapters.scorebook import SOURCE
 from ..adapters.unlocks import UnlockStore
 from ..domain.periods import Period
-from ..handlers import Evaluation
 from . import audit
+from .unit import EvaluationUnit
 
 
 class UnlockGranted(BaseModel):
@@ -46,7 +46,7 @@ def shown(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 class Unlocks:
-    def __init__(self, ev: Evaluation, store: UnlockStore) -> None:
+    def __init__(self, ev: EvaluationUnit, store: UnlockStore) -> None:
         self.ev = ev
         self.store = store
 

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from alliance_evaluation.app import create_app
-from alliance_evaluation.handlers import Evaluation
 from alliance_evaluation.settings import EvaluationSettings
+from alliance_evaluation.usecases import scoring
+from alliance_evaluation.usecases.unit import EvaluationUnit
 from alliance_shared.auth import mint_token
 from alliance_shared.clock import FixedClock
 from alliance_shared.contracts import activity as act
@@ -37,8 +38,8 @@ class Service:
     ids: dict[str, str] = field(default_factory=dict)
 
     @property
-    def ev(self) -> Evaluation:
-        ev: Evaluation = self.app.state.evaluation
+    def ev(self) -> EvaluationUnit:
+        ev: EvaluationUnit = self.app.state.evaluation
         return ev
 
     def token(
@@ -82,7 +83,7 @@ class Service:
             timeout_s=60,
             what=f"{self.published} events consumed",
         )
-        await self.ev.rescore_dirty()
+        await scoring.rescore_dirty(self.ev)
 
     # -- event builders standing in for registry and activity ----------------------------
     async def institution(

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from alliance_evaluation.usecases import scoring
 from alliance_shared.contracts import registry as reg
 from alliance_shared.testing import at
 
@@ -94,7 +95,7 @@ async def test_an_adjustment_needs_a_second_person_and_an_appeal_is_resolved_by_
         f"/api/v1/adjustments/{adj}/decision", headers=second, json={"decision": "approved"}
     )
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
-    await s.ev.rescore_dirty()
+    await scoring.rescore_dirty(s.ev)
     after = (await s.client.get("/api/v1/periods/2026-Q3/institutions/i2", headers=first)).json()
     assert after["score"] == min(100, round(before + 5, 2))
     assert any(r["indicator"] == "adjustment" and r["evidence"] == [adj] for r in after["breakdown"])

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from alliance_evaluation.domain.periods import Period
 from alliance_evaluation.entrypoints.dashboard import exports
+from alliance_evaluation.usecases import scoring
 from alliance_shared.testing import running_job
 from openpyxl import load_workbook
 
@@ -32,7 +33,7 @@ async def quarter(service: Any) -> Any:
         await s.institution(inst, "private", "L2")
         await s.branch(f"b-{inst}", [inst])
     await s.settle()
-    await s.ev.rescore(Period.parse(PERIOD))
+    await scoring.rescore(s.ev, Period.parse(PERIOD))
     return s
 
 

@@ -12,6 +12,7 @@ import pytest
 from alliance_evaluation.adapters import ranks
 from alliance_evaluation.adapters.readmodels import ReadModels
 from alliance_evaluation.domain.periods import Period
+from alliance_evaluation.usecases import scoring
 from alliance_shared.contracts.catalog import envelope
 from alliance_shared.contracts.evaluation import ScoreComputed
 from alliance_shared.contracts.topics import EVALUATION_EVENTS
@@ -70,7 +71,7 @@ async def test_a_rescore_with_nothing_new_writes_no_rank_row_and_a_changed_one_i
     db = s.ev.models.db
     kept = {d["_id"]: d for d in await ranks.read(db, Q3)}
     assert await ranks.save(db, list(kept.values())) == 0  # the same rows: nothing written
-    await s.ev.rescore(Period.parse(Q3))
+    await scoring.rescore(s.ev, Period.parse(Q3))
     assert {d["_id"]: d for d in await ranks.read(db, Q3)} == kept
     renamed = {**kept[ranks.rank_key(Q3, "r2")]}
     renamed["institution"] = {**renamed["institution"], "name": "改名"}
@@ -157,7 +158,7 @@ async def test_a_rescore_of_some_institutions_patches_the_rows_it_holds_instead_
 
     s = service
     models = s.ev.models
-    await s.ev.rescore(Period.parse(Q3))  # the whole quarter: the rows are held from here on
+    await scoring.rescore(s.ev, Period.parse(Q3))  # the whole quarter: the rows are held from here on
     reads: list[str] = []
     read_all = models.rank_documents
 
@@ -186,7 +187,7 @@ async def test_a_rescore_of_some_institutions_patches_the_rows_it_holds_instead_
 
         # another replica saved the overview meanwhile: the rows held may be stale, so all are read
         await models.save_overview(Q3, {k: v for k, v in saved.items() if k != "version"})
-        await s.ev.rescore(Period.parse(Q3), ["r2"])
+        await scoring.rescore(s.ev, Period.parse(Q3), ["r2"])
         assert reads == [Q3]
     finally:
         models.rank_documents = read_all
@@ -209,11 +210,11 @@ async def test_a_rescore_of_many_chunks_reads_them_one_by_one_and_scores_as_one_
     projections.quarter_activities = counted
     try:
         s.ev.settings = settings.model_copy(update={"rescore_chunk": 1_000})
-        await s.ev.rescore(Period.parse(Q3))
+        await scoring.rescore(s.ev, Period.parse(Q3))
         fields = {"digest": 1, "score": 1}
         together = {d["_id"]: d async for d in db.scores.find({"period": Q3}, fields)}
         s.ev.settings = settings.model_copy(update={"rescore_chunk": 1})
-        assert await s.ev.rescore(Period.parse(Q3)) == 0  # two chunks, the same cards: nothing changed
+        assert await scoring.rescore(s.ev, Period.parse(Q3)) == 0  # two chunks, the same cards: nothing changed
         assert {d["_id"]: d async for d in db.scores.find({"period": Q3}, fields)} == together
         assert whole == []
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from alliance_evaluation.entrypoints.schedule import RescoreQueue
+from alliance_evaluation.usecases import scoring
 from alliance_shared.testing import wait_for
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ async def test_a_backfill_from_years_ago_rescores_the_current_and_previous_quart
     await consumed(s)
     assert await queued(s) == {("2026-Q4", "old"), ("2026-Q3", "old")}
 
-    assert await s.ev.rescore_dirty() > 0
+    assert await scoring.rescore_dirty(s.ev) > 0
     assert await queued(s) == set()
     for period in ("2026-Q4", "2026-Q3"):
         assert await s.ev.models.score(period, "institution", "old") is not None
@@ -54,7 +55,7 @@ async def test_a_change_in_force_from_today_rescores_the_current_quarter_only(se
     await s.member("new-m", "old-b", "old", since=date(2026, 10, 12))
     await consumed(s)
     assert await queued(s) == {("2026-Q4", "old")}
-    await s.ev.rescore_dirty()
+    await scoring.rescore_dirty(s.ev)
 
 
 async def test_a_few_pairs_are_scored_at_the_first_look_as_a_live_stream_arrives(service: Any):
@@ -107,13 +108,13 @@ async def test_a_round_right_after_a_long_round_is_not_held_back(service: Any, m
     monkeypatch.setattr(s.ev, "settings", s.ev.settings.model_copy(update={"rescore_at_once": 0}))
     clock = [100.0]
     queue = RescoreQueue(s.ev, monotonic=lambda: clock[0])
-    scored = s.ev.rescore_dirty
+    scored = scoring.rescore_dirty
 
-    async def a_ten_second_round() -> int:
+    async def a_ten_second_round(unit: Any) -> int:
         clock[0] += 10
-        return await scored()
+        return await scored(unit)
 
-    monkeypatch.setattr(s.ev, "rescore_dirty", a_ten_second_round)
+    monkeypatch.setattr(scoring, "rescore_dirty", a_ten_second_round)
     await s.member("next-1", "old-b", "old", since=date(2026, 10, 1))
     await consumed(s)
     assert await queue.look() == 0  # first seen

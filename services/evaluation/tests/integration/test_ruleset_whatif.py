@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from alliance_evaluation.domain.ruleset import RULESET_DIR
+from alliance_evaluation.usecases import scoring
 from alliance_shared.testing import wait_for
 from pymongo import monitoring
 
@@ -193,7 +194,7 @@ async def test_a_draft_is_replayed_for_all_institutions_diffed_and_published_by_
     assert published["details"]["version"] == "2027.1" and published["service"] == "evaluation"
 
     # the quarter is rescored with the published ruleset, as the what-if said
-    await s.ev.rescore_dirty()
+    await scoring.rescore_dirty(s.ev)
     w1_card = (await s.client.get(f"/api/v1/periods/{Q3}/institutions/w1", headers=sec1)).json()
     assert w1_card["ruleset"] == "2027.1"
     inst_rows = {r["id"]: r for r in all_inst["items"]}

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from alliance_evaluation.domain.rounding import rounded
+from alliance_evaluation.usecases import scoring
 from alliance_shared.contracts import activity as act
 from alliance_shared.contracts import notification as note
 from alliance_shared.testing import at
@@ -110,7 +111,7 @@ async def script_quarter(s: Any) -> None:
         json={"period": Q3, "object_type": "branch", "object_id": "b1", "rating": "good", "comment": "认真"},
     )
     assert rated.status_code == 201, rated.text
-    await s.ev.rescore_dirty()
+    await scoring.rescore_dirty(s.ev)
 
 
 async def test_every_indicator_and_the_final_score_match_the_hand_computation(service):

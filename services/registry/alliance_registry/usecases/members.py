@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from alliance_shared.auth import Principal
 from alliance_shared.contracts import registry as ev
@@ -198,6 +198,21 @@ async def reveal_member_pii(reg: Registry, cmd: c.RevealMemberPii, who: Principa
 
 
 # -- relation transfers --------------------------------------------------------------------------
+TransferEvent = TypeVar("TransferEvent", ev.TransferRequested, ev.TransferAccepted, ev.TransferRefused,
+                        ev.TransferOverdue)
+
+
+def transfer_event(kind: type[TransferEvent], transfer: Transfer, member_id: str, **more: Any) -> TransferEvent:
+    """A transfer's event: the transfer's own fields that the event declares, and `more`."""
+    own = {
+        "transfer_id": transfer.id, "member_id": member_id, "institution_id": transfer.from_institution_id,
+        "from_organization_id": transfer.from_organization_id, "to_organization_id": transfer.to_organization_id,
+        "to_institution_id": transfer.to_institution_id, "requested_at": transfer.requested_at,
+        "deadline": transfer.deadline,
+    }  # fmt: skip
+    return kind(**{k: v for k, v in own.items() if k in kind.model_fields}, **more)
+
+
 async def request_transfer(reg: Registry, cmd: c.RequestTransfer, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "transfer.request")
     if (doc.get("transfer") or {}).get("status") == TransferStatus.PENDING:
@@ -216,16 +231,7 @@ async def request_transfer(reg: Registry, cmd: c.RequestTransfer, who: Principal
         today=reg.today(),
         deadline_days=reg.settings.transfer_deadline_days,
     )
-    event = ev.TransferRequested(
-        transfer_id=transfer.id,
-        member_id=doc["_id"],
-        institution_id=transfer.from_institution_id,
-        from_organization_id=transfer.from_organization_id,
-        to_organization_id=transfer.to_organization_id,
-        to_institution_id=transfer.to_institution_id,
-        requested_at=transfer.requested_at,
-        deadline=transfer.deadline,
-    )
+    event = transfer_event(ev.TransferRequested, transfer, doc["_id"])
     stored = await reg.store.update(
         MEMBERS,
         {"_id": doc["_id"], "version": doc["version"]},
@@ -255,16 +261,8 @@ async def accept_transfer(reg: Registry, cmd: c.AcceptTransfer, who: Principal) 
     target = await load_organization(reg, transfer.to_organization_id, "to_organization_id")
     if target.get("closed_at"):
         raise OrganizationClosed("to_organization_id")
-    event = ev.TransferAccepted(
-        transfer_id=transfer.id,
-        member_id=doc["_id"],
-        institution_id=transfer.from_institution_id,
-        from_organization_id=transfer.from_organization_id,
-        to_organization_id=transfer.to_organization_id,
-        to_institution_id=transfer.to_institution_id,
-        effective_at=reg.today(),
-        status=MemberStatus(doc["status"]),
-    )
+    event = transfer_event(ev.TransferAccepted, transfer, doc["_id"], effective_at=reg.today(),
+                      status=MemberStatus(doc["status"]))
     stored = await reg.store.update(
         MEMBERS,
         {"_id": doc["_id"], "transfer.id": transfer.id, "transfer.status": TransferStatus.PENDING.value},
@@ -295,14 +293,7 @@ async def _audit_decision(reg: Registry, who: Principal, action: str, transfer: 
 async def refuse_transfer(reg: Registry, cmd: c.RefuseTransfer, who: Principal) -> Doc:
     doc, transfer = await _pending_for_decision(reg, cmd.transfer_id, who, "transfer.refuse")
     refused = transfer.refuse(reg.now(), cmd.reason)
-    event = ev.TransferRefused(
-        transfer_id=transfer.id,
-        member_id=doc["_id"],
-        institution_id=transfer.from_institution_id,
-        from_organization_id=transfer.from_organization_id,
-        to_organization_id=transfer.to_organization_id,
-        reason=cmd.reason,
-    )
+    event = transfer_event(ev.TransferRefused, transfer, doc["_id"], reason=cmd.reason)
     stored = await reg.store.update(
         MEMBERS,
         {"_id": doc["_id"], "transfer.id": transfer.id, "transfer.status": TransferStatus.PENDING.value},
@@ -337,17 +328,7 @@ async def scan_overdue_transfers(reg: Registry, cmd: c.ScanOverdueTransfers, who
         transfer = Transfer.from_dict(doc["transfer"])
         if not transfer.needs_overdue_notice(today):
             continue
-        event = ev.TransferOverdue(
-            transfer_id=transfer.id,
-            member_id=doc["_id"],
-            institution_id=transfer.from_institution_id,
-            from_organization_id=transfer.from_organization_id,
-            to_organization_id=transfer.to_organization_id,
-            to_institution_id=transfer.to_institution_id,
-            requested_at=transfer.requested_at,
-            deadline=transfer.deadline,
-            days_overdue=transfer.days_overdue(today),
-        )
+        event = transfer_event(ev.TransferOverdue, transfer, doc["_id"], days_overdue=transfer.days_overdue(today))
         stored = await reg.store.update(
             MEMBERS,
             {

@@ -21,7 +21,7 @@ from ...adapters.readmodels import CARD_BATCH
 from ...adapters.table_xlsx import table_workbook
 from ...adapters.xlsx import GRADE_ZH, OWNERSHIP_ZH, ScoreWorkbook, breakdown_row
 from ...domain import peers
-from ...handlers import Evaluation
+from ...usecases.unit import EvaluationUnit
 
 EXPORT_LIMIT = 100_000
 EXPORT_JOB = "export"
@@ -78,7 +78,7 @@ def _grade(v: Any) -> Any:
 
 
 async def workbook(
-    ev: Evaluation,
+    ev: EvaluationUnit,
     table: str,
     period: str,
     *,
@@ -300,7 +300,7 @@ def _month(month: str) -> str:
 
 
 async def workbook_file(
-    ev: Evaluation, asked: Mapping[str, Any], progress: Progress | None = None
+    ev: EvaluationUnit, asked: Mapping[str, Any], progress: Progress | None = None
 ) -> tuple[bytes, str]:
     """(the workbook, its file name) for an authorized query (`api.export_asked`; the scores
     workbook's: `table` "scores", `period`, `institution_id`). `progress`: the scores workbook
@@ -313,7 +313,7 @@ async def workbook_file(
     return body, f"{name}-{asked['period']}.xlsx"
 
 
-async def _scores(ev: Evaluation, period: str, institution_id: str | None, progress: Progress) -> bytes:
+async def _scores(ev: EvaluationUnit, period: str, institution_id: str | None, progress: Progress) -> bytes:
     """The scores workbook, a batch of cards at a time: read from the store, written in a thread (the
     event loop keeps serving and consuming while the city's 33,000 rows are written)."""
     scoped = [institution_id] if institution_id else None
@@ -342,7 +342,7 @@ def job_key(asked: Mapping[str, Any], requested_by: str) -> str:
     return f"{asked['table']}:{asked['period']}:{requested_by}:{digest}"
 
 
-def work(ev: Evaluation, files: ExportFiles) -> Work:
+def work(ev: EvaluationUnit, files: ExportFiles) -> Work:
     """An export job: the workbook made and kept for its requester; the result says where it is."""
 
     async def export(job: dict[str, Any], progress: Progress) -> dict[str, Any]:
