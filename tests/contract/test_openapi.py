@@ -75,7 +75,15 @@ def test_a_long_request_is_documented_as_a_job_answered_202_with_a_status_url(se
 
 # Services whose every answer is built from a declared model (issue 18). The others still answer
 # hand-built dicts documented as "an object"; a service joins this list when it is done.
-ANSWERS_MODELLED = ("registry",)
+ANSWERS_MODELLED = ("registry", "notification")
+
+
+def _names_fields(schema: dict[str, Any]) -> bool:
+    """A model, an array of them, or one of several models; not a bare object."""
+    if {"$ref", "properties", "items"} & set(schema):
+        return True
+    choices = schema.get("anyOf") or schema.get("oneOf") or []
+    return bool(choices) and all(_names_fields(c) for c in choices)
 
 
 def _undocumented_answers(service: str) -> list[str]:
@@ -90,7 +98,7 @@ def _undocumented_answers(service: str) -> list[str]:
                 if not code.startswith("2") or code == "204" or (content and "application/json" not in content):
                     continue  # no body, or not JSON (a workbook)
                 schema = (content or {}).get("application/json", {}).get("schema") or {}
-                if not ({"$ref", "properties", "items"} & set(schema)):
+                if not _names_fields(schema):
                     found.append(f"{method.upper()} {path} {code}")
     return found
 

@@ -15,12 +15,28 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from ..domain.deliveries import receipt_status
-from ..domain.delivery_reasons import explain, reason_zh
 from ..domain.errors import UnknownDelivery
 from ..domain.receipts import ProviderName, parse_aliyun, parse_tencent, provider_of
-from ..domain.timing import local_day, shanghai_text
+from ..domain.rules import Rule
+from ..domain.templates import MessageTemplate
+from ..domain.timing import local_day
 from ..handlers import Notifier
 from ..usecases import dispatch, editing
+from .schemas import (
+    CasePage,
+    DeadLetterPage,
+    DeliveryOut,
+    DeliveryPage,
+    Effectiveness,
+    ProviderReceiptsAnswer,
+    ReceiptAnswer,
+    RuleList,
+    SmsBudgets,
+    SmsSpending,
+    TemplateList,
+    TemplatePreview,
+    _time,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["notification"])
 MAX_RECEIPTS = 5_000
@@ -35,77 +51,7 @@ def _secretariat(user: Principal) -> None:
     user.require_role(Role.SECRETARIAT)
 
 
-def _time(value: Any) -> Any:
-    return shanghai_text(value) if isinstance(value, datetime) else value
-
-
-class HistoryEntry(BaseModel):
-    status: str
-    at: str
-    attempt: int = 0
-    provider: str | None = None
-    error: str | None = None
-    code: str | None = None
-    reason_zh: str | None = None  # why it was not delivered, in Chinese
-    note: str | None = None
-    until: str | None = None
-
-
-class DeliveryOut(BaseModel):
-    """A delivery as shown: the recipient masked, times in Asia/Shanghai."""
-
-    id: str
-    rule: str
-    step: str
-    channel: Literal["email", "sms"]
-    recipient: str | None
-    status: str
-    attempts: int
-    provider: str | None
-    organization_id: str | None
-    institution_id: str | None
-    period: str | None
-    created_at: str
-    due_at: str | None
-    reason_zh: str | None = None  # why the latest attempt was not delivered, in Chinese
-    history: list[HistoryEntry]
-
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> DeliveryOut:
-        return cls(
-            id=doc["_id"],
-            rule=doc["rule"],
-            step=doc["step"],
-            channel=doc["channel"],
-            recipient=doc.get("recipient_masked"),
-            status=doc["status"],
-            attempts=doc.get("attempts", 0),
-            provider=doc.get("provider"),
-            organization_id=doc.get("organization_id"),
-            institution_id=doc.get("institution_id"),
-            period=doc.get("period"),
-            created_at=_time(doc["created_at"]),
-            due_at=_time(doc.get("due_at")),
-            reason_zh=doc.get("reason_zh")
-            or (
-                explain(doc.get("last_error_code"), doc.get("last_error"))
-                if doc["status"] in ("failed", "queued", "deferred") and doc.get("last_error")
-                else None
-            )
-            or (reason_zh("waiting_contact") if doc["status"] == "queued" and doc.get("waiting_contact") else None),
-            history=[_entry(h) for h in doc.get("history", [])],
-        )
-
-
-def _entry(h: dict[str, Any]) -> HistoryEntry:
-    entry = {k: _time(v) for k, v in h.items() if k in HistoryEntry.model_fields}
-    if h.get("error") and not h.get("reason_zh"):  # written before reasons were stored: read it now
-        entry["code"] = h.get("code") or None
-        entry["reason_zh"] = explain(h.get("code"), h.get("error"))
-    return HistoryEntry(**entry)
-
-
-@router.get("/deliveries")
+@router.get("/deliveries", response_model=DeliveryPage, response_model_exclude_unset=True)
 async def list_deliveries(
     request: Request,
     user: CurrentUser,
@@ -153,7 +99,7 @@ async def list_deliveries(
     return answer | ({"total": total, "total_estimated": estimated} if total is not None else {})
 
 
-@router.get("/deliveries/{delivery_id}")
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryOut)
 async def get_delivery(request: Request, user: CurrentUser, delivery_id: str) -> dict[str, Any]:
     doc = await _notifier(request).store.deliveries.get(delivery_id)
     if doc is None:
@@ -163,13 +109,13 @@ async def get_delivery(request: Request, user: CurrentUser, delivery_id: str) ->
     return DeliveryOut.of(doc).model_dump()
 
 
-@router.post("/deliveries/{delivery_id}/retry")
+@router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
 async def retry_delivery(request: Request, user: CurrentUser, delivery_id: str) -> dict[str, Any]:
     _secretariat(user)
     return DeliveryOut.of(await dispatch.requeue(_notifier(request), delivery_id)).model_dump()
 
 
-@router.get("/dead-letters")
+@router.get("/dead-letters", response_model=DeadLetterPage)
 async def dead_letters(
     request: Request, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
@@ -248,7 +194,7 @@ async def _provider_receipts(request: Request, provider: ProviderName | None, bo
     return {"result": 0, "errmsg": "OK", **answer}
 
 
-@router.post("/receipts")
+@router.post("/receipts", response_model=ReceiptAnswer | ProviderReceiptsAnswer, response_model_exclude_none=True)
 async def receipt(
     request: Request,
     body: Annotated[Any, Body()],
@@ -283,7 +229,7 @@ async def receipt(
     )
 
 
-@router.post("/receipts/aliyun")
+@router.post("/receipts/aliyun", response_model=ProviderReceiptsAnswer, response_model_exclude_none=True)
 async def aliyun_receipts(
     request: Request,
     body: Annotated[Any, Body()],
@@ -295,7 +241,7 @@ async def aliyun_receipts(
     return await _provider_receipts(request, "aliyun", body)
 
 
-@router.post("/receipts/tencent")
+@router.post("/receipts/tencent", response_model=ProviderReceiptsAnswer, response_model_exclude_none=True)
 async def tencent_receipts(
     request: Request,
     body: Annotated[Any, Body()],
@@ -307,13 +253,13 @@ async def tencent_receipts(
     return await _provider_receipts(request, "tencent", body)
 
 
-@router.get("/rules")
+@router.get("/rules", response_model=RuleList)
 async def list_rules(request: Request, user: CurrentUser) -> dict[str, Any]:
     _secretariat(user)
     return {"items": [r.model_dump(mode="json") for r in await _notifier(request).store.catalog.rules()]}
 
 
-@router.put("/rules/{name}")
+@router.put("/rules/{name}", response_model=Rule)
 async def put_rule(
     request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
@@ -321,13 +267,13 @@ async def put_rule(
     return (await editing.put_rule(_notifier(request), name, body, user)).model_dump(mode="json")
 
 
-@router.get("/templates")
+@router.get("/templates", response_model=TemplateList)
 async def list_templates(request: Request, user: CurrentUser) -> dict[str, Any]:
     _secretariat(user)
     return {"items": [t.model_dump(mode="json") for t in await _notifier(request).store.catalog.templates()]}
 
 
-@router.put("/templates/{name}")
+@router.put("/templates/{name}", response_model=MessageTemplate)
 async def put_template(
     request: Request, user: CurrentUser, name: str, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
@@ -339,7 +285,7 @@ class PreviewIn(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/templates/{name}/preview")
+@router.post("/templates/{name}/preview", response_model=TemplatePreview)
 async def preview(
     request: Request, user: CurrentUser, name: str, body: PreviewIn | None = None
 ) -> dict[str, Any]:
@@ -347,7 +293,7 @@ async def preview(
     return await editing.preview_template(_notifier(request), name, (body or PreviewIn()).context)
 
 
-@router.get("/cases")
+@router.get("/cases", response_model=CasePage)
 async def list_cases(
     request: Request,
     user: CurrentUser,
@@ -394,7 +340,7 @@ def _own_institution(user: Principal, institution_id: str | None) -> str | None:
     return user.institution_id
 
 
-@router.get("/reminders/effectiveness")
+@router.get("/reminders/effectiveness", response_model=Effectiveness)
 async def reminder_effectiveness(
     request: Request,
     user: CurrentUser,
@@ -417,7 +363,7 @@ Month = Annotated[
 ]
 
 
-@router.get("/sms-budgets")
+@router.get("/sms-budgets", response_model=SmsBudgets)
 async def sms_budgets(
     request: Request, user: CurrentUser, month: Month = None, institution_id: str | None = None
 ) -> dict[str, Any]:
@@ -428,7 +374,7 @@ async def sms_budgets(
     return await editing.sms_spending(notifier, month, [scope] if scope else None)
 
 
-@router.put("/institutions/{institution_id}/sms-budget")
+@router.put("/institutions/{institution_id}/sms-budget", response_model=SmsSpending)
 async def put_sms_budget(
     request: Request, user: CurrentUser, institution_id: str, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
