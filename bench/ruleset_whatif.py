@@ -41,7 +41,7 @@ async def run(counts: tuple[int, int, int, int], period_text: str, sample: int) 
     from alliance_evaluation.domain.periods import Period
     from alliance_evaluation.domain.ruleset import RULESET_DIR, load_ruleset
     from alliance_evaluation.settings import EvaluationSettings
-    from alliance_evaluation.usecases.rulesets import RulesetLifecycle, WhatIfRequested
+    from alliance_evaluation.usecases.rulesets import RequestWhatIf, RulesetLifecycle
     from alliance_evaluation.usecases.unit import EvaluationUnit
     from alliance_shared.auth import Principal
     from alliance_shared.clock import FixedClock
@@ -75,7 +75,7 @@ async def run(counts: tuple[int, int, int, int], period_text: str, sample: int) 
         raw = yaml.safe_load((RULESET_DIR / "2026.2.yaml").read_text(encoding="utf-8")) | {"version": "bench-2026.2"}
         draft = await life.create(raw, who, text=None, source="json")
         t1 = time.perf_counter()
-        job = await life.start_whatif(draft["id"], WhatIfRequested(periods=[str(period)]), who)
+        job = await life.start_whatif(draft["id"], RequestWhatIf(periods=[str(period)]), who)
         seen = None
         while True:
             job = await life.job(job["id"], who)

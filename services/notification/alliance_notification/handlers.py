@@ -30,7 +30,7 @@ from alliance_shared.kafka.consumer import PayloadHandler
 from alliance_shared.validation import field_zh
 
 from .adapters.store import Doc, Store
-from .domain import rules as R
+from .domain import rules as rulebook
 from .domain.rules import Rule
 from .domain.timing import SHANGHAI, iso_week, local_day, shanghai_text
 from .settings import NotificationSettings
@@ -254,14 +254,14 @@ async def apply_reports(n: Notifier) -> None:
                 log.info("delivery %s changed while cancelling; dispatcher will decide", doc["_id"])
         n.wake_outbox()
     await n.store.reminders.mark_reported(
-        [(org_id, at) for org_id, at, _ in reports], R.BRANCH_RULES, CLOSED_LOOP_WINDOW
+        [(org_id, at) for org_id, at, _ in reports], rulebook.BRANCH_RULES, CLOSED_LOOP_WINDOW
     )
     del n.reports[: len(reports)]
 
 
 # -- event handlers ------------------------------------------------------------------------------
 async def on_branch_fell_behind(n: Notifier, p: BranchFellBehind, event: CloudEvent) -> None:
-    rule = await n.store.catalog.rule(R.LAGGING if p.status == "lagging" else R.AT_RISK)
+    rule = await n.store.catalog.rule(rulebook.LAGGING if p.status == "lagging" else rulebook.AT_RISK)
     if rule is not None:
         await open_case(
             n,
@@ -286,7 +286,7 @@ async def on_meeting_held(n: Notifier, p: MeetingHeld, event: CloudEvent) -> Non
 
 
 async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) -> None:
-    rule = await n.store.catalog.rule(R.REPORTS_MISSING)
+    rule = await n.store.catalog.rule(rulebook.REPORTS_MISSING)
     names = [zh(m) for m in p.missing]
     names_en = [m.replace("_", " ") for m in p.missing]
     if rule is not None:
@@ -301,7 +301,7 @@ async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) 
 
 
 async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: CloudEvent) -> None:
-    rule = await n.store.catalog.rule(R.SUBMISSION_REJECTED)
+    rule = await n.store.catalog.rule(rulebook.SUBMISSION_REJECTED)
     if rule is None or not p.institution_id:
         return
     day = local_day(p.received_at)
@@ -329,7 +329,7 @@ async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: Clou
 
 async def on_submission_returned(n: Notifier, p: SubmissionReturned, event: CloudEvent) -> None:
     """A reviewer returned a branch's report: its secretary is told why (email and SMS), once per return."""
-    rule = await n.store.catalog.rule(R.SUBMISSION_RETURNED)
+    rule = await n.store.catalog.rule(rulebook.SUBMISSION_RETURNED)
     if rule is None or not p.organization_id:
         return
     meeting = p.event_type_submitted == MeetingHeld.event_type
@@ -364,7 +364,7 @@ def _readable(field: str, text: str) -> dict[str, str]:
 
 
 async def on_transfer_overdue(n: Notifier, p: TransferOverdue, event: CloudEvent) -> None:
-    rule = await n.store.catalog.rule(R.TRANSFER_OVERDUE)
+    rule = await n.store.catalog.rule(rulebook.TRANSFER_OVERDUE)
     if rule is None:
         return
     from_org = await n.store.contacts.organization(p.from_organization_id)
@@ -454,7 +454,7 @@ async def weekly_digest(
     if not digest_due(n, weekday=weekday, hour=hour):
         return False
     week = iso_week(n.clock.now())
-    rule = await n.store.catalog.rule(R.WEEKLY_DIGEST)
+    rule = await n.store.catalog.rule(rulebook.WEEKLY_DIGEST)
     if rule is not None:
         await open_case(
             n,
@@ -464,7 +464,7 @@ async def weekly_digest(
             period=week,
             context={"week": week, "digest": digest},
         )
-    own = await n.store.catalog.rule(R.INSTITUTION_DIGEST)
+    own = await n.store.catalog.rule(rulebook.INSTITUTION_DIGEST)
     for inst, figures in sorted((institutions or {}).items()):
         if own is None:
             break

@@ -10,7 +10,7 @@ from typing import Any
 from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 
-from .domain import commands as c
+from .domain import commands
 from .usecases.context import Registry
 from .usecases.institutions import (
     issue_api_key,
@@ -52,21 +52,21 @@ __all__ = [
 
 
 COMMAND_HANDLERS: dict[type, Callable[[Registry, Any, Principal], Awaitable[Any]]] = {
-    c.RegisterInstitution: register_institution,
-    c.ReclassifyInstitution: reclassify_institution,
-    c.IssueApiKey: issue_api_key,
-    c.RevokeApiKey: revoke_api_key,
-    c.OpenOrganization: open_organization,
-    c.UpdateOrganization: update_organization,
-    c.CloseOrganization: close_organization,
-    c.RegisterMember: register_member,
-    c.ChangeMember: change_member,
-    c.MemberLeaves: member_leaves,
-    c.RevealMemberPii: reveal_member_pii,
-    c.RequestTransfer: request_transfer,
-    c.AcceptTransfer: accept_transfer,
-    c.RefuseTransfer: refuse_transfer,
-    c.ScanOverdueTransfers: scan_overdue_transfers,
+    commands.RegisterInstitution: register_institution,
+    commands.ReclassifyInstitution: reclassify_institution,
+    commands.IssueApiKey: issue_api_key,
+    commands.RevokeApiKey: revoke_api_key,
+    commands.OpenOrganization: open_organization,
+    commands.UpdateOrganization: update_organization,
+    commands.CloseOrganization: close_organization,
+    commands.RegisterMember: register_member,
+    commands.ChangeMember: change_member,
+    commands.MemberLeaves: member_leaves,
+    commands.RevealMemberPii: reveal_member_pii,
+    commands.RequestTransfer: request_transfer,
+    commands.AcceptTransfer: accept_transfer,
+    commands.RefuseTransfer: refuse_transfer,
+    commands.ScanOverdueTransfers: scan_overdue_transfers,
 }
 
 

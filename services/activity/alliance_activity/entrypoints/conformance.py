@@ -31,6 +31,7 @@ from ..domain.model import Reporter, Submitted
 from ..handlers import IngestReport
 from .deps import ActivityDep, event_answer
 from .events import submitted_items
+from .schemas import DryRun
 from .streaming import webhook_signer
 
 router = APIRouter(prefix="/api/v1", tags=["conformance"])
@@ -62,7 +63,8 @@ def _data_check(report: IngestReport) -> dict[str, Any]:
     return _check("data", True, "事件内容与登记信息一致 / the data checks against the registry")
 
 
-@router.post("/webhooks/{institution_id}/validate", response_model=None)
+@router.post("/webhooks/{institution_id}/validate", response_model=None,
+             responses={200: {"model": DryRun, "description": "试运行结果 / the dry run"}})
 async def validate_webhook(
     institution_id: str,
     request: Request,
@@ -201,6 +203,8 @@ class KafkaMessage(BaseModel):
 
 @router.post(
     "/kafka-messages:validate",
+    response_model=DryRun,
+    response_model_exclude_unset=True,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": KafkaMessage.model_json_schema()}}}
     },

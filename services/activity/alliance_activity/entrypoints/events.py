@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from ..domain.model import Submitted
 from ..settings import ActivitySettings
 from .deps import ActivityDep, event_answer, reporter_of
+from .schemas import EventsAnswer, EventsDryRun, SchemaIndex, SubmissionPage
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -57,7 +58,7 @@ def _label(raw: object, index: int) -> str:
     return event_id if isinstance(event_id, str) else f"#{index}"
 
 
-@router.post("/events", status_code=202)
+@router.post("/events", status_code=202, response_model=EventsAnswer)
 async def post_events(request: Request, user: CurrentUser, service: ActivityDep) -> JSONResponse:
     """One CloudEvent or a batch (≤ 5,000); the answer comes once accepted events are on Kafka."""
     reporter = reporter_of(user)
@@ -66,7 +67,7 @@ async def post_events(request: Request, user: CurrentUser, service: ActivityDep)
     return JSONResponse(event_answer(report), status_code=202)
 
 
-@router.post("/events:validate")
+@router.post("/events:validate", response_model=EventsDryRun, response_model_exclude_unset=True)
 async def validate_events(request: Request, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
     """The sandbox: every check of the real endpoint; nothing is stored or published."""
     reporter = reporter_of(user)
@@ -75,7 +76,7 @@ async def validate_events(request: Request, user: CurrentUser, service: Activity
     return {"dry_run": True, **event_answer(report)}
 
 
-@router.get("/submissions")
+@router.get("/submissions", response_model=SubmissionPage, response_model_exclude_unset=True)
 async def list_submissions(
     user: CurrentUser,
     service: ActivityDep,
@@ -130,7 +131,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/schemas")
+@router.get("/schemas", response_model=SchemaIndex)
 async def list_schemas() -> dict[str, Any]:
     """The published JSON Schemas of every event type and the AsyncAPI document."""
     names = sorted(p.name for p in (PUBLISHED_DIR / "schemas").glob("*.json"))
@@ -140,7 +141,13 @@ async def list_schemas() -> dict[str, Any]:
     }
 
 
-@router.get("/schemas/{name}")
+PUBLISHED_DOCUMENT = {
+    "description": "JSON Schema（或 AsyncAPI 文档）/ the published document",
+    "content": {"application/json": {"schema": {"$ref": "https://json-schema.org/draft/2020-12/schema"}}},
+}
+
+
+@router.get("/schemas/{name}", responses={200: PUBLISHED_DOCUMENT})
 async def get_schema(name: str) -> JSONResponse:
     if name == "asyncapi.json":
         path = PUBLISHED_DIR / "asyncapi.json"

@@ -37,6 +37,7 @@ from ..domain.review import state_of as review_state_of
 from ..domain.sheets import LAYOUTS, to_submitted
 from ..usecases.reviews import handle as handle_review
 from .deps import Activity, ActivityDep, reporter_of, row_answer
+from .schemas import BranchSheet, DevToken, FormAnswer, FormContext, SignInChoices
 
 router = APIRouter(tags=["form"])
 HERE = Path(__file__).parent
@@ -75,7 +76,7 @@ def _dev_only(service: Activity) -> None:
         raise NotFound(SIGN_IN_OFF, field="sign_in")
 
 
-@router.get("/api/v1/forms/sign-in")
+@router.get("/api/v1/forms/sign-in", response_model=SignInChoices)
 async def sign_in_choices(service: ActivityDep) -> dict[str, Any]:
     """Development only: the institutions the registry announced and their branches, to sign in as
     one branch's secretary."""
@@ -93,7 +94,7 @@ class DevSignIn(BaseModel):
     organization_id: str = Field(min_length=1, max_length=100)
 
 
-@router.post("/api/v1/forms/sign-in")
+@router.post("/api/v1/forms/sign-in", response_model=DevToken)
 async def dev_sign_in(body: DevSignIn, service: ActivityDep) -> dict[str, Any]:
     """Development only: a branch secretary's JWT for the chosen branch, signed as the SSO's would be."""
     _dev_only(service)
@@ -137,7 +138,7 @@ async def _my_branches(service: Activity, who: Principal) -> list[dict[str, Any]
     return branches
 
 
-@router.get("/api/v1/forms/context")
+@router.get("/api/v1/forms/context", response_model=FormContext)
 async def form_context(request: Request, user: CurrentUser, service: ActivityDep) -> dict[str, Any]:
     """Who is signed in (by role and institution name), the branches they report for, the kinds."""
     branches = await _my_branches(service, user)
@@ -156,7 +157,7 @@ def _now(request: Request) -> datetime:
     return clock.now()
 
 
-@router.get("/api/v1/forms/branches/{organization_id}")
+@router.get("/api/v1/forms/branches/{organization_id}", response_model=BranchSheet)
 async def branch_sheet(
     organization_id: str, request: Request, user: CurrentUser, service: ActivityDep
 ) -> dict[str, Any]:
@@ -278,7 +279,7 @@ class MeetingForm(BaseModel):
     comment: str = Field(default="", max_length=1000)  # to the reviewer, with a resubmission
 
 
-@router.post("/api/v1/forms/meeting")
+@router.post("/api/v1/forms/meeting", response_model=FormAnswer, response_model_exclude_unset=True)
 async def submit_meeting_form(
     form: MeetingForm, request: Request, user: CurrentUser, service: ActivityDep
 ) -> dict[str, Any]:

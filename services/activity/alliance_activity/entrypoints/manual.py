@@ -20,6 +20,7 @@ from ..domain.model import Reporter, Submitted
 from ..domain.sheets import LAYOUTS, Layout, is_example, to_submitted
 from . import form
 from .deps import Activity, ActivityDep, reporter_of, row_answer
+from .schemas import UploadAnswer
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["manual"])
@@ -36,7 +37,8 @@ def _layout(kind: str) -> Layout:
     return layout
 
 
-@router.get("/api/v1/templates/{kind}.xlsx")
+@router.get("/api/v1/templates/{kind}.xlsx", response_class=Response,
+            responses={200: {"content": {XLSX: {}}, "description": "填报模板 / the template"}})
 async def get_template(kind: str) -> Response:
     return Response(
         template(_layout(kind)),
@@ -45,7 +47,14 @@ async def get_template(kind: str) -> Response:
     )
 
 
-@router.post("/api/v1/uploads", response_model=None)
+UPLOAD_ANSWER = {
+    "model": UploadAnswer, "content": {"application/x-ndjson": {}},
+    "description": "各行结果；Accept: application/x-ndjson 时逐行流式给出进度 / each row's answer; "
+                   "streamed as progress lines with Accept: application/x-ndjson",
+}  # fmt: skip
+
+
+@router.post("/api/v1/uploads", response_model=None, responses={200: UPLOAD_ANSWER})
 async def upload(
     request: Request, user: CurrentUser, service: ActivityDep, file: UploadFile = File(...), kind: str = Form(...)
 ) -> dict[str, Any] | StreamingResponse:

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
-from ..domain import review as r
+from ..domain import review as review_rules
 from ..domain.model import Submitted
 from ..usecases.reviews import Reviews, described, handle, load_reviewable, reviewable_institutions
 from .deps import ActivityDep, event_answer
+from .schemas import DevToken, Resubmitted, ReviewedReport, ReviewPage
 
 router = APIRouter(tags=["reviews"])
 HERE = Path(__file__).parent
@@ -50,7 +51,7 @@ class ReviewerSignIn(BaseModel):
     institution_id: str | None = Field(default=None, min_length=1, max_length=100)  # None: the secretariat
 
 
-@router.post("/api/v1/reviews/sign-in")
+@router.post("/api/v1/reviews/sign-in", response_model=DevToken)
 async def dev_reviewer_sign_in(body: ReviewerSignIn, service: ActivityDep) -> dict[str, Any]:
     """Development only: the JWT of an institution's Party admin, or of the secretariat, signed as
     the SSO's would be."""
@@ -70,7 +71,7 @@ async def dev_reviewer_sign_in(body: ReviewerSignIn, service: ActivityDep) -> di
 
 
 # -- the reviewer's lists --------------------------------------------------------------------------
-@router.get("/api/v1/reviews")
+@router.get("/api/v1/reviews", response_model=ReviewPage)
 async def list_reviews(
     request: Request,
     user: CurrentUser,
@@ -87,9 +88,11 @@ async def list_reviews(
     ids = await reviewable_institutions(ctx, user, institution_id)
     skip = (page - 1) * page_size
     if view == "queue":
-        docs, total = await ctx.store.queue(ids, [s.value for s in r.UNDER_REVIEW], limit=page_size, skip=skip)
+        states = [s.value for s in review_rules.UNDER_REVIEW]
+        docs, total = await ctx.store.queue(ids, states, limit=page_size, skip=skip)
     else:
-        docs, total = await ctx.store.history(ids, [s.value for s in r.REVIEWED], limit=page_size, skip=skip)
+        states = [s.value for s in review_rules.REVIEWED]
+        docs, total = await ctx.store.history(ids, states, limit=page_size, skip=skip)
     names = {i: (await ctx.projection.institution(i) or {}).get("name") or i for i in ids}
     return {
         "view": view,
@@ -102,58 +105,58 @@ async def list_reviews(
 
 # -- the steps -------------------------------------------------------------------------------------
 class ReviewComment(BaseModel):
-    comment: str = Field(default="", max_length=r.COMMENT_MAX)
+    comment: str = Field(default="", max_length=review_rules.COMMENT_MAX)
 
 
 class ReturnComment(BaseModel):
-    comment: str = Field(max_length=r.COMMENT_MAX)  # mandatory (blank is refused, Chinese first)
+    comment: str = Field(max_length=review_rules.COMMENT_MAX)  # mandatory (blank is refused, Chinese first)
 
 
-@router.post("/api/v1/submissions/{submission_id}/approve")
+@router.post("/api/v1/submissions/{submission_id}/approve", response_model=ReviewedReport)
 async def approve(
     submission_id: str, request: Request, user: CurrentUser, body: ReviewComment | None = None
 ) -> dict[str, Any]:
     ctx = reviews_of(request)
-    record = await handle(ctx, r.ApproveSubmission(submission_id, body.comment if body else ""), user)
+    record = await handle(ctx, review_rules.ApproveSubmission(submission_id, body.comment if body else ""), user)
     return (await described(ctx, [record]))[0]
 
 
-@router.post("/api/v1/submissions/{submission_id}/return")
+@router.post("/api/v1/submissions/{submission_id}/return", response_model=ReviewedReport)
 async def return_submission(
     submission_id: str, body: ReturnComment, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
     ctx = reviews_of(request)
-    record = await handle(ctx, r.ReturnSubmission(submission_id, body.comment), user)
+    record = await handle(ctx, review_rules.ReturnSubmission(submission_id, body.comment), user)
     return (await described(ctx, [record]))[0]
 
 
 class Resubmission(BaseModel):
-    comment: str = Field(default="", max_length=r.COMMENT_MAX)
+    comment: str = Field(default="", max_length=review_rules.COMMENT_MAX)
     event: dict[str, Any] | None = None  # the corrected CloudEvent (its `supersedes` is the returned id)
 
 
-@router.post("/api/v1/submissions/{submission_id}/resubmit")
+@router.post("/api/v1/submissions/{submission_id}/resubmit", response_model=Resubmitted)
 async def resubmit(
     submission_id: str, body: Resubmission, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
     """A returned report sent again: corrected (`event`, answered as the batch API answers it) or as it was."""
     ctx = reviews_of(request)
     correction = Submitted(body.event, str(body.event.get("id") or "#0")) if body.event is not None else None
-    done = await handle(ctx, r.ResubmitSubmission(submission_id, body.comment, correction), user)
+    done = await handle(ctx, review_rules.ResubmitSubmission(submission_id, body.comment, correction), user)
     return {
         "review": (await described(ctx, [done.record]))[0] if done.record else None,
         **(event_answer(done.report) if done.report else {}),
     }
 
 
-@router.get("/api/v1/submissions/{submission_id}/review")
+@router.get("/api/v1/submissions/{submission_id}/review", response_model=ReviewedReport)
 async def review_of(submission_id: str, request: Request, user: CurrentUser) -> dict[str, Any]:
     """Where a report stands and the steps it went through (its reporter and its reviewers read it)."""
     ctx = reviews_of(request)
     record = await load_reviewable(ctx, submission_id)
     institution = await ctx.projection.institution(record["institution_id"]) or {"_id": record["institution_id"]}
-    reporter = r.may_resubmit(user.role, user.institution_id, user.organization_id, record)
-    if not (user.is_secretariat or reporter or r.may_review(user.role, user.institution_id, institution)):
+    reporter = review_rules.may_resubmit(user.role, user.institution_id, user.organization_id, record)
+    if not (user.is_secretariat or reporter or review_rules.may_review(user.role, user.institution_id, institution)):
         raise Forbidden("不能查看其他机构的上报 / not your institution's report", field="submission_id")
     return (await described(ctx, [record]))[0]
 

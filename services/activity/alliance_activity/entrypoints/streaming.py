@@ -24,6 +24,7 @@ from ..domain.model import Reporter, Submitted
 from ..handlers import IngestSubmissions
 from .deps import ActivityDep, event_answer
 from .events import submitted_items
+from .schemas import EventsAnswer
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["streaming"])
@@ -34,7 +35,7 @@ L3_REFUSED = Counter("alliance_activity_l3_refused_total",
                      ["reason"])
 
 
-@router.post("/webhooks/{institution_id}", status_code=202)
+@router.post("/webhooks/{institution_id}", status_code=202, response_model=EventsAnswer)
 async def webhook(
     institution_id: str,
     request: Request,

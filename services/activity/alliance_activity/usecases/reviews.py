@@ -22,7 +22,7 @@ from alliance_shared.errors import Forbidden, Invalid, NotFound
 from ..adapters.projection import RegistryProjection
 from ..adapters.reviews import ReviewStore
 from ..adapters.submissions import SOURCE
-from ..domain import review as r
+from ..domain import review as review_rules
 from ..domain.model import Submitted
 from ..entrypoints.deps import reporter_of
 from ..handlers import IngestReport, IngestSubmissions
@@ -58,22 +58,24 @@ async def load_reviewable(ctx: Reviews, submission_id: str) -> dict[str, Any]:
     record = await ctx.store.record(submission_id)
     if record is None:
         raise NotFound("没有该已接收的上报 / no accepted submission with that id", field="submission_id")
-    if record.get("type") not in r.REVIEWABLE:
+    if record.get("type") not in review_rules.REVIEWABLE:
         raise Invalid(
             "只有会议和公共活动需要审核 / only meetings and public activities are reviewed", field="submission_id"
         )
     return record
 
 
-async def review(ctx: Reviews, cmd: r.ApproveSubmission | r.ReturnSubmission, who: Principal) -> dict[str, Any]:
+async def review(
+    ctx: Reviews, cmd: review_rules.ApproveSubmission | review_rules.ReturnSubmission, who: Principal
+) -> dict[str, Any]:
     """Approve or return a report under review (a return needs its comment)."""
-    returning = isinstance(cmd, r.ReturnSubmission)
-    comment = r.required_comment(cmd.comment) if returning else r.optional_comment(cmd.comment)
+    returning = isinstance(cmd, review_rules.ReturnSubmission)
+    comment = review_rules.required_comment(cmd.comment) if returning else review_rules.optional_comment(cmd.comment)
     record = await load_reviewable(ctx, cmd.submission_id)
     institution = await ctx.projection.institution(record["institution_id"]) or {"_id": record["institution_id"]}
-    if not r.may_review(who.role, who.institution_id, institution):
+    if not review_rules.may_review(who.role, who.institution_id, institution):
         raise Forbidden(MAY_NOT_REVIEW, field="role")
-    state = r.decided(r.state_of(record), cmd)
+    state = review_rules.decided(review_rules.state_of(record), cmd)
     version = int(record.get("review_version") or 0)
     now = ctx.clock.now()
     common = _fact(record, state, version + 1, who, comment, now)
@@ -92,14 +94,14 @@ async def review(ctx: Reviews, cmd: r.ApproveSubmission | r.ReturnSubmission, wh
     return await load_reviewable(ctx, cmd.submission_id)
 
 
-async def resubmit(ctx: Reviews, cmd: r.ResubmitSubmission, who: Principal) -> Resubmitted:
+async def resubmit(ctx: Reviews, cmd: review_rules.ResubmitSubmission, who: Principal) -> Resubmitted:
     """A returned report sent again: corrected (a new event superseding it, through the ingestion
     path; it is what awaits review now) or as it was (the same record, with the reporter's comment)."""
-    comment = r.optional_comment(cmd.comment)
+    comment = review_rules.optional_comment(cmd.comment)
     record = await load_reviewable(ctx, cmd.submission_id)
-    if not r.may_resubmit(who.role, who.institution_id, who.organization_id, record):
+    if not review_rules.may_resubmit(who.role, who.institution_id, who.organization_id, record):
         raise Forbidden("只有上报单位可以重新提交 / only the reporting institution resubmits", field="submission_id")
-    r.resubmittable(r.state_of(record))
+    review_rules.resubmittable(review_rules.state_of(record))
     correction = _correcting(cmd.correction, cmd.submission_id)
     if correction is None:  # sent again unchanged (a correction identical to it is the same event)
         await _resubmitted(ctx, record, cmd.submission_id, who, comment)
@@ -109,7 +111,7 @@ async def resubmit(ctx: Reviews, cmd: r.ResubmitSubmission, who: Principal) -> R
     if not landed:
         return Resubmitted(None, report)
     new = await load_reviewable(ctx, landed[0])
-    if r.state_of(new) is ReviewState.PENDING:  # a retry finds it resubmitted already
+    if review_rules.state_of(new) is ReviewState.PENDING:  # a retry finds it resubmitted already
         await _resubmitted(ctx, new, cmd.submission_id, who, comment)
         await ctx.store.note(
             cmd.submission_id,
@@ -156,7 +158,7 @@ async def _step(
     fields = {"review_state": state.value, "reviewed_at": entry["at"]}
     events = [(payload, event), (audited, envelope(audited, source=SOURCE, institutionid=payload.institution_id))]
     if not await ctx.store.step(record["_id"], version, fields, entry, events):
-        raise r.ReviewedMeanwhile()
+        raise review_rules.ReviewedMeanwhile()
 
 
 def _audited(
@@ -212,9 +214,9 @@ def _instant(value: Any) -> datetime | None:
 
 
 COMMAND_HANDLERS: dict[type, Callable[[Reviews, Any, Principal], Awaitable[Any]]] = {
-    r.ApproveSubmission: review,
-    r.ReturnSubmission: review,
-    r.ResubmitSubmission: resubmit,
+    review_rules.ApproveSubmission: review,
+    review_rules.ReturnSubmission: review,
+    review_rules.ResubmitSubmission: resubmit,
 }
 
 
@@ -231,7 +233,7 @@ async def reviewable_institutions(ctx: Reviews, who: Principal, institution_id: 
     if who.role is Role.INSTITUTION_ADMIN and who.institution_id:
         ids = [who.institution_id]
     elif who.role is Role.SECRETARIAT:
-        ids = [i["_id"] for i in await ctx.projection.institutions() if r.reviewed_by_secretariat(i)]
+        ids = [i["_id"] for i in await ctx.projection.institutions() if review_rules.reviewed_by_secretariat(i)]
     else:
         raise Forbidden(MAY_NOT_REVIEW, field="role")
     if institution_id is not None:
@@ -255,7 +257,7 @@ async def described(ctx: Reviews, records: Sequence[dict[str, Any]]) -> list[dic
 
 def describe(d: dict[str, Any], org_names: dict[str, str], institution_names: dict[str, str]) -> dict[str, Any]:
     data = (d.get("event") or {}).get("data") or {}
-    state = r.state_of(d)
+    state = review_rules.state_of(d)
     kind = str(data.get("meeting_kind") or data.get("kind") or "")
     try:
         kind_zh = MEETING_KIND_ZH[MeetingKind(kind)]

@@ -110,19 +110,6 @@ async def institution_trend(models: ReadModels, period: str, institution_id: str
 
 
 # -- rankings -----------------------------------------------------------------------------------
-RANK_FIELDS = (
-    "name",
-    "score",
-    "grade",
-    "vetoed",
-    "ownership",
-    "sector",
-    "reporting_level",
-    "institution_id",
-    "completeness",
-    "timeliness",
-    "kind",
-)
 
 
 async def rankings(
@@ -164,7 +151,7 @@ def _ranked(r: Doc, place: peers.Standing) -> Doc:
     return {
         "id": r["id"],
         "rank": place.rank,
-        **{k: r.get(k) for k in RANK_FIELDS},
+        **{k: r.get(k) for k in ranks.RANK_FIELDS},
         "group": place.group.as_dict(),
         "group_rank": place.rank,
         "group_size": place.group.size,
@@ -188,7 +175,7 @@ async def ranking_rows(
     return [
         {
             "object_id": r["id"],
-            **{k: r.get(k) for k in RANK_FIELDS},
+            **{k: r.get(k) for k in ranks.RANK_FIELDS},
             "group": places[r["id"]].group.key,
             "group_size": places[r["id"]].group.size,
             "rank": places[r["id"]].rank,

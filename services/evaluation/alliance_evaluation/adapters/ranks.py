@@ -31,7 +31,8 @@ Doc = dict[str, Any]
 COLLECTION = "ranks"
 INDEXES = [IndexSpec(COLLECTION, [("period", 1), ("institution_id", 1)])]
 
-INSTITUTION_FIELDS = (
+# the fields every rank row has, institution or branch
+ROW_FIELDS = (
     "name",
     "score",
     "grade",
@@ -42,6 +43,10 @@ INSTITUTION_FIELDS = (
     "institution_id",
     "completeness",
     "timeliness",
+)
+RANK_FIELDS = (*ROW_FIELDS, "kind")  # what a ranking row shows, wherever it is ranked
+INSTITUTION_FIELDS = (
+    *ROW_FIELDS,
     "members",
     "branch_count",
     "joint_branch_count",
@@ -50,18 +55,9 @@ INSTITUTION_FIELDS = (
     "provisional",
 )
 BRANCH_FIELDS = (
-    "name",
+    *ROW_FIELDS,
     "kind",
-    "score",
-    "grade",
-    "vetoed",
-    "ownership",
-    "sector",
-    "reporting_level",
-    "institution_id",
     "institution_ids",
-    "completeness",
-    "timeliness",
     "org_life",
     "members",
     "pocket_members",

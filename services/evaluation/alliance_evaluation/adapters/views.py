@@ -128,20 +128,7 @@ async def ranking(
     items = [
         {
             "id": r["id"],
-            **{
-                k: r.get(k)
-                for k in (
-                    "name",
-                    "score",
-                    "grade",
-                    "ownership",
-                    "sector",
-                    "reporting_level",
-                    "institution_id",
-                    "completeness",
-                    "timeliness",
-                )
-            },
+            **{k: r.get(k) for k in ranks.RANK_FIELDS},
             "vetoed": r.get("vetoed", False),
             "rank": start + n + 1,
             # its peer group (同类组: the ownership class) and its competition rank there (None: 待评)

@@ -28,6 +28,7 @@ SCORE_HEADERS = [
     "及时率% Timeliness",
     "评价细则 Ruleset",
 ]
+EVIDENCE_COUNT = "证据事件数 Evidence"
 BREAKDOWN_HEADERS = [
     "对象类型 Object",
     "编号 ID",
@@ -37,7 +38,7 @@ BREAKDOWN_HEADERS = [
     "要求 Requirement",
     "权重% Weight",
     "得分 Points",
-    "证据事件数 Evidence",
+    EVIDENCE_COUNT,
     "说明 Note",
 ]
 

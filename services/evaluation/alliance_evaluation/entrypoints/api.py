@@ -18,15 +18,32 @@ from ..domain.periods import Period
 from ..domain.ruleset import available_versions
 from ..usecases import scoring
 from ..usecases.score_decisions import (
-    AdjustmentProposed,
-    AppealFiled,
-    AppealResolved,
-    Cases,
-    Decision,
-    ExemptionGranted,
-    RatingSubmitted,
+    DecideAdjustment,
+    FileAppeal,
+    GrantExemption,
+    ProposeAdjustment,
+    RateObject,
+    ResolveAppeal,
+    ScoreDecisions,
 )
 from ..usecases.unit import EvaluationUnit
+from .schemas import (
+    Adjustment,
+    Appeal,
+    BranchCard,
+    Changes,
+    EvidenceEvent,
+    Exemption,
+    InstitutionCard,
+    LaggingPage,
+    Overview,
+    PeriodClosedAnswer,
+    PeriodState,
+    Ranking,
+    Rating,
+    Replay,
+    RulesetVersions,
+)
 
 READ_ALL = (Role.SECRETARIAT, Role.REGULATOR)
 
@@ -63,18 +80,18 @@ def scope(who: Principal, requested: str | None) -> str | None:
 router = APIRouter(prefix="/api/v1", tags=["evaluation"])
 
 
-@router.get("/overview")
+@router.get("/overview", response_model=Overview)
 async def get_overview(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     who.require_role(*READ_ALL)
     return await views.overview(ev.models, period_of(period))
 
 
-@router.get("/rulesets")
+@router.get("/rulesets", response_model=RulesetVersions)
 async def get_rulesets(who: CurrentUser, ev: Ev) -> dict[str, Any]:
     return {"current": ev.ruleset.version, "versions": available_versions()}
 
 
-@router.get("/periods/{period}")
+@router.get("/periods/{period}", response_model=PeriodState)
 async def get_period(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     who.require_role(*READ_ALL)
     doc = await ev.models.period(period_of(period)) or {"_id": period_of(period), "status": "open"}
@@ -87,7 +104,7 @@ async def get_period(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     }
 
 
-@router.get("/periods/{period}/scores")
+@router.get("/periods/{period}/scores", response_model=Ranking)
 async def get_scores(
     who: CurrentUser,
     ev: Ev,
@@ -111,7 +128,7 @@ async def get_scores(
     return await views.ranking(ev.models, period_of(period), level, filters, page, page_size)
 
 
-@router.get("/periods/{period}/institutions/{institution_id}")
+@router.get("/periods/{period}/institutions/{institution_id}", response_model=InstitutionCard | Replay)
 async def get_institution(
     who: CurrentUser,
     ev: Ev,
@@ -128,7 +145,7 @@ async def get_institution(
     return answer | {"against_level": maturity.against_level(answer, rs)}
 
 
-@router.get("/periods/{period}/institutions/{institution_id}/changes")
+@router.get("/periods/{period}/institutions/{institution_id}/changes", response_model=Changes)
 async def get_changes(
     who: CurrentUser, ev: Ev, period: str, institution_id: str, against: str | None = None
 ) -> dict[str, Any]:
@@ -136,7 +153,7 @@ async def get_changes(
     return await views.changes(ev.models, period_of(period), institution_id, against)
 
 
-@router.get("/periods/{period}/organizations/{organization_id}")
+@router.get("/periods/{period}/organizations/{organization_id}", response_model=BranchCard)
 async def get_organization(
     request: Request, who: CurrentUser, ev: Ev, period: str, organization_id: str
 ) -> dict[str, Any]:
@@ -156,7 +173,7 @@ async def get_organization(
     }
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", response_model=EvidenceEvent)
 async def get_event(who: CurrentUser, ev: Ev, event_id: str) -> dict[str, Any]:
     """证据事件：内容、到达时间与方式、来源（上传文件与行、批次、回调）/ an evidence event: what it
     says, when and how it arrived, and from which upload (file, row), batch or webhook call."""
@@ -166,55 +183,55 @@ async def get_event(who: CurrentUser, ev: Ev, event_id: str) -> dict[str, Any]:
     return views.evidence_event(doc)
 
 
-@router.get("/lagging")
+@router.get("/lagging", response_model=LaggingPage)
 async def get_lagging(
     who: CurrentUser, ev: Ev, institution_id: str | None = None, page: Page = 1, page_size: PageSize = 100
 ) -> dict[str, Any]:
     return await views.lagging(ev.models, scope(who, institution_id), page, page_size)
 
 
-@router.post("/periods/{period}/close")
+@router.post("/periods/{period}/close", response_model=PeriodClosedAnswer)
 async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT)
     return await scoring.close_period(ev, Period.parse(period), who)
 
 
-def cases(ev: Ev) -> Cases:
-    return Cases(ev)
+def cases(ev: Ev) -> ScoreDecisions:
+    return ScoreDecisions(ev)
 
 
-CasesDep = Annotated[Cases, Depends(cases)]
+ScoreDecisionsDep = Annotated[ScoreDecisions, Depends(cases)]
 
 
-@router.post("/ratings", status_code=201)
-async def post_rating(who: CurrentUser, c: CasesDep, body: RatingSubmitted) -> dict[str, Any]:
+@router.post("/ratings", status_code=201, response_model=Rating)
+async def post_rating(who: CurrentUser, c: ScoreDecisionsDep, body: RateObject) -> dict[str, Any]:
     return await c.rate(who, body)
 
 
-@router.post("/adjustments", status_code=201)
-async def post_adjustment(who: CurrentUser, c: CasesDep, body: AdjustmentProposed) -> dict[str, Any]:
+@router.post("/adjustments", status_code=201, response_model=Adjustment)
+async def post_adjustment(who: CurrentUser, c: ScoreDecisionsDep, body: ProposeAdjustment) -> dict[str, Any]:
     return await c.propose_adjustment(who, body)
 
 
-@router.post("/adjustments/{adjustment_id}/decision")
+@router.post("/adjustments/{adjustment_id}/decision", response_model=Adjustment)
 async def post_adjustment_decision(
-    who: CurrentUser, c: CasesDep, adjustment_id: str, body: Decision
+    who: CurrentUser, c: ScoreDecisionsDep, adjustment_id: str, body: DecideAdjustment
 ) -> dict[str, Any]:
     return await c.decide_adjustment(who, adjustment_id, body)
 
 
-@router.post("/appeals", status_code=201)
-async def post_appeal(who: CurrentUser, c: CasesDep, body: AppealFiled) -> dict[str, Any]:
+@router.post("/appeals", status_code=201, response_model=Appeal)
+async def post_appeal(who: CurrentUser, c: ScoreDecisionsDep, body: FileAppeal) -> dict[str, Any]:
     return await c.file_appeal(who, body)
 
 
-@router.post("/appeals/{appeal_id}/resolution")
+@router.post("/appeals/{appeal_id}/resolution", response_model=Appeal)
 async def post_appeal_resolution(
-    who: CurrentUser, c: CasesDep, appeal_id: str, body: AppealResolved
+    who: CurrentUser, c: ScoreDecisionsDep, appeal_id: str, body: ResolveAppeal
 ) -> dict[str, Any]:
     return await c.resolve_appeal(who, appeal_id, body)
 
 
-@router.post("/exemptions", status_code=201)
-async def post_exemption(who: CurrentUser, c: CasesDep, body: ExemptionGranted) -> dict[str, Any]:
+@router.post("/exemptions", status_code=201, response_model=Exemption)
+async def post_exemption(who: CurrentUser, c: ScoreDecisionsDep, body: GrantExemption) -> dict[str, Any]:
     return await c.exempt(who, body)

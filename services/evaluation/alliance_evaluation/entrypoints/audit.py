@@ -14,6 +14,8 @@ from fastapi.responses import Response
 from ..adapters.table_xlsx import table_workbook
 from ..usecases import audit
 from .api import Ev
+from .dashboard.api import XLSX
+from .schemas import AuditPage
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -53,7 +55,7 @@ def _audit_query(
 Filters = Annotated[AuditQuery, Depends(_audit_query)]
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPage)
 async def get_audit(
     who: CurrentUser,
     ev: Ev,
@@ -65,7 +67,8 @@ async def get_audit(
     return await audit.read(ev.models.trail, who, q.filters, q.since, q.until, cursor, limit)
 
 
-@router.get("/audit.xlsx")
+@router.get("/audit.xlsx", response_class=Response,
+            responses={200: {"content": {XLSX: {}}, "description": "审计日志工作簿 / the trail as a workbook"}})
 async def get_audit_workbook(who: CurrentUser, ev: Ev, q: Filters) -> Response:
     rows: list[list[Any]] = []
     cursor: str | None = None

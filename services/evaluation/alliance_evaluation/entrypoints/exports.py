@@ -22,7 +22,7 @@ def _asked(who: Any, period: str, institution_id: str | None) -> dict[str, Any]:
     return {"table": "scores", "period": period_of(period), "institution_id": scope(who, institution_id)}
 
 
-@router.get("/exports/{period}.xlsx", responses=WORKBOOK)
+@router.get("/exports/{period}.xlsx", response_class=Response, responses=WORKBOOK)
 async def get_export(who: CurrentUser, ev: Ev, period: str, institution_id: str | None = None) -> Response:
     """季度评分工作簿 / the quarter's scores and breakdowns as a workbook, in the answer (the city's:
     better as a job, `POST` the same URL)."""

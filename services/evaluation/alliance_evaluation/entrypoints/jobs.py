@@ -19,11 +19,15 @@ from ..domain.periods import Period
 from ..usecases import scoring
 from ..usecases.unit import EvaluationUnit
 from .api import Ev
+from .schemas import LaggingScanResult, RescoreResult
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 LAGGING_SCAN = "lagging_scan"
 RESCORE = "rescore"
+
+SCANNED = {"model": LaggingScanResult, "description": "wait=true：扫描结果计数 / the scan's counts"}
+RESCORED = {"model": RescoreResult, "description": "wait=true：重算结果 / the rescore's result"}
 
 
 def works(ev: EvaluationUnit) -> dict[str, Work]:
@@ -40,7 +44,7 @@ def works(ev: EvaluationUnit) -> dict[str, Work]:
 
 
 @router.post("/scans/lagging", status_code=202,
-             responses={202: JOB_ANSWER, 200: {"description": "wait=true：扫描结果计数 / the scan's counts"}})
+             responses={202: JOB_ANSWER, 200: SCANNED})
 async def post_scan(who: CurrentUser, ev: Ev, jobs: JobsDep, wait: Wait = False) -> JSONResponse:
     """秘书处：立即运行落后支部扫描 / secretariat: run the lagging scan now, as a job (202, Location)."""
     who.require_role(Role.SECRETARIAT)
@@ -49,7 +53,7 @@ async def post_scan(who: CurrentUser, ev: Ev, jobs: JobsDep, wait: Wait = False)
 
 
 @router.post("/periods/{period}/rescore", status_code=202,
-             responses={202: JOB_ANSWER, 200: {"description": "wait=true：{period, changed}"}})
+             responses={202: JOB_ANSWER, 200: RESCORED})
 async def post_rescore(who: CurrentUser, ev: Ev, jobs: JobsDep, period: str, wait: Wait = False) -> JSONResponse:
     """秘书处：重新计算一个季度的评分 / secretariat: rescore a quarter, as a job (202, Location)."""
     who.require_role(Role.SECRETARIAT)

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from ..domain.periods import Period
 from ..usecases import queues
 from .api import Ev
+from .schemas import AdjustmentQueue, AppealQueue, ExemptionList
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
@@ -19,7 +20,7 @@ def _period(text: str | None) -> str | None:
     return str(Period.parse(text)) if text else None
 
 
-@router.get("/adjustments")
+@router.get("/adjustments", response_model=AdjustmentQueue)
 async def list_adjustments(
     who: CurrentUser, ev: Ev, status: queues.AdjustmentStatus | None = None, period: str | None = None,
     institution_id: str | None = None, page: Page = 1, page_size: PageSize = 50,
@@ -28,7 +29,7 @@ async def list_adjustments(
     return await queues.adjustments(ev, who, status, _period(period), institution_id, page, page_size)
 
 
-@router.get("/appeals")
+@router.get("/appeals", response_model=AppealQueue)
 async def list_appeals(
     who: CurrentUser, ev: Ev, status: queues.AppealStatus | None = None, period: str | None = None,
     institution_id: str | None = None, page: Page = 1, page_size: PageSize = 50,
@@ -37,7 +38,7 @@ async def list_appeals(
     return await queues.appeals(ev, who, status, _period(period), institution_id, page, page_size)
 
 
-@router.get("/exemptions")
+@router.get("/exemptions", response_model=ExemptionList)
 async def list_exemptions(
     who: CurrentUser, ev: Ev, institution_id: str | None = None, page: Page = 1, page_size: PageSize = 50
 ) -> dict[str, Any]:

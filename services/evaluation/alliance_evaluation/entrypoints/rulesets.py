@@ -13,7 +13,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from ..domain.drafts import DraftInvalid, Problem, parse_text
-from ..usecases.rulesets import PublicationDecided, PublicationProposed, RulesetLifecycle, WhatIfRequested
+from ..usecases.rulesets import DecidePublication, ProposePublication, RequestWhatIf, RulesetLifecycle
+from .schemas import Draft, DraftDetail, DraftList, InForce, WhatIfJob, WhatIfRows
 
 router = APIRouter(prefix="/api/v1/rulesets", tags=["rulesets"])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
@@ -63,7 +64,8 @@ async def _draft_input(request: Request) -> tuple[dict[str, Any], str | None, st
     return raw, None, "json"
 
 
-@router.post("/drafts", status_code=201, response_model=None)
+@router.post("/drafts", status_code=201, response_model=None,
+             responses={201: {"model": Draft, "description": "草案 / the draft"}})
 async def post_draft(request: Request, who: CurrentUser, rl: Lifecycle) -> dict[str, Any] | JSONResponse:
     """提交评价细则草案（YAML 文件或 JSON）：校验后存为草案 / submit a draft ruleset: checked, stored as a draft."""
     try:
@@ -73,31 +75,32 @@ async def post_draft(request: Request, who: CurrentUser, rl: Lifecycle) -> dict[
         return invalid(exc)
 
 
-@router.get("/drafts")
+@router.get("/drafts", response_model=DraftList)
 async def get_drafts(who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
     return {"items": await rl.drafts(who)}
 
 
-@router.get("/drafts/{draft_id}")
+@router.get("/drafts/{draft_id}", response_model=DraftDetail)
 async def get_draft(draft_id: str, who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
     return await rl.draft(draft_id, who)
 
 
-@router.post("/drafts/{draft_id}/whatif", status_code=202)
-async def post_whatif(draft_id: str, body: WhatIfRequested, who: CurrentUser, rl: Lifecycle) -> JSONResponse:
+@router.post("/drafts/{draft_id}/whatif", status_code=202,
+             responses={202: {"model": WhatIfJob, "description": "回放任务 / the job"}})
+async def post_whatif(draft_id: str, body: RequestWhatIf, who: CurrentUser, rl: Lifecycle) -> JSONResponse:
     """在所选季度上为全部机构回放草案（异步任务）/ replay the draft over past quarters for all institutions."""
     job = await rl.start_whatif(draft_id, body, who)
     return JSONResponse(jsonable_encoder(job), status_code=202,
                         headers={"Location": job["status_url"]})  # fmt: skip
 
 
-@router.get("/whatif/{job_id}")
+@router.get("/whatif/{job_id}", response_model=WhatIfJob)
 async def get_whatif(job_id: str, who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
     """回放任务的状态、进度与差异汇总 / the job's status, progress and summary of the diff."""
     return await rl.job(job_id, who)
 
 
-@router.get("/whatif/{job_id}/rows")
+@router.get("/whatif/{job_id}/rows", response_model=WhatIfRows)
 async def get_whatif_rows(
     job_id: str,
     who: CurrentUser,
@@ -114,19 +117,19 @@ async def get_whatif_rows(
                          page=page, page_size=page_size)  # fmt: skip
 
 
-@router.post("/drafts/{draft_id}/publication")
-async def post_publication(draft_id: str, body: PublicationProposed, who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
+@router.post("/drafts/{draft_id}/publication", response_model=Draft)
+async def post_publication(draft_id: str, body: ProposePublication, who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
     """提请发布（指定适用季度），待另一位秘书处人员批准 / propose publication for the given quarters."""
     return await rl.propose(draft_id, body, who)
 
 
-@router.post("/drafts/{draft_id}/decision")
-async def post_decision(draft_id: str, body: PublicationDecided, who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
+@router.post("/drafts/{draft_id}/decision", response_model=Draft)
+async def post_decision(draft_id: str, body: DecidePublication, who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
     """第二审批人批准或驳回发布 / a second secretariat user approves or rejects the publication."""
     return await rl.decide(draft_id, body, who)
 
 
-@router.get("/in-force")
+@router.get("/in-force", response_model=InForce)
 async def get_in_force(who: CurrentUser, rl: Lifecycle) -> dict[str, Any]:
     """各季度适用的评价细则（未单独发布的季度用默认版本）/ the ruleset each quarter is scored with."""
     return {"default": rl.ev.ruleset.version, "periods": {p: rs.version for p, rs in sorted(rl.ev.in_force.items())}}

@@ -10,7 +10,8 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.http import CurrentUser
 from fastapi import APIRouter, Depends, Request
 
-from ..usecases.unlocks import UnlockGranted, Unlocks
+from ..usecases.unlocks import GrantUnlock, Unlocks
+from .schemas import Unlock, UnlockList
 
 router = APIRouter(prefix="/api/v1", tags=["periods"])
 
@@ -23,19 +24,19 @@ def unlocks_of(request: Request) -> Unlocks:
 UnlocksDep = Annotated[Unlocks, Depends(unlocks_of)]
 
 
-@router.post("/periods/{period}/unlocks", status_code=201)
-async def grant_unlock(period: str, body: UnlockGranted, who: CurrentUser, u: UnlocksDep) -> dict[str, Any]:
+@router.post("/periods/{period}/unlocks", status_code=201, response_model=Unlock)
+async def grant_unlock(period: str, body: GrantUnlock, who: CurrentUser, u: UnlocksDep) -> dict[str, Any]:
     """秘书处为已关闭期间的一个党支部或机构开具解锁例外（申请人、原因、截止时间）/ grant an unlock exception."""
     return await u.grant(period, body, who)
 
 
-@router.get("/periods/{period}/unlocks")
+@router.get("/periods/{period}/unlocks", response_model=UnlockList)
 async def list_unlocks(period: str, who: CurrentUser, u: UnlocksDep) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT, Role.REGULATOR)
     return {"items": await u.of(period)}
 
 
-@router.delete("/periods/{period}/unlocks/{exception_id}")
+@router.delete("/periods/{period}/unlocks/{exception_id}", response_model=Unlock)
 async def revoke_unlock(period: str, exception_id: str, who: CurrentUser, u: UnlocksDep) -> dict[str, Any]:
     """撤销解锁例外 / revoke an unlock exception: the period is closed to that branch or institution again."""
     return await u.revoke(period, exception_id, who)

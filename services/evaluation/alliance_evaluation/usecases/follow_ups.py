@@ -22,7 +22,7 @@ from . import audit
 from .unit import EvaluationUnit
 
 
-class FollowUpRecorded(BaseModel):
+class RecordFollowUp(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=0, description="the version the record was read at (0: none yet)")
     contacted: bool | None = None
@@ -69,7 +69,7 @@ class FollowUpChanged(Conflict):
 
 
 async def record_follow_up(
-    ev: EvaluationUnit, who: Principal, organization_id: str, cmd: FollowUpRecorded
+    ev: EvaluationUnit, who: Principal, organization_id: str, cmd: RecordFollowUp
 ) -> dict[str, Any]:
     who.require_role(Role.SECRETARIAT)
     lagging = await ev.models.lagging_entry(organization_id)

@@ -2,7 +2,7 @@
 open appeals and the exemptions granted, each a bounded page with what the caller may do with each
 item. Who sees what: the secretariat everything; a regulator reads everything and acts on nothing;
 an evaluator the adjustments they proposed; an institution's Party admin its own institution's
-appeals and exemptions. Acting stays on the existing POST routes (`cases.Cases`)."""
+appeals and exemptions. Acting stays on the existing POST routes (`score_decisions.ScoreDecisions`)."""
 
 from __future__ import annotations
 

@@ -42,18 +42,18 @@ SORTS = ("rank_change", "score_delta", "grade_changed", "id")
 Doc = dict[str, Any]
 
 
-class WhatIfRequested(BaseModel):
+class RequestWhatIf(BaseModel):
     model_config = ConfigDict(extra="forbid")
     periods: list[str] = Field(min_length=1, max_length=MAX_PERIODS)
 
 
-class PublicationProposed(BaseModel):
+class ProposePublication(BaseModel):
     model_config = ConfigDict(extra="forbid")
     periods: list[str] = Field(min_length=1, max_length=MAX_PERIODS)
     note: str = Field(default="", max_length=2000)
 
 
-class PublicationDecided(BaseModel):
+class DecidePublication(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: str = Field(pattern="^(approve|reject)$")
     comment: str = Field(default="", max_length=2000)
@@ -145,7 +145,7 @@ class RulesetLifecycle:
         return validate(json.loads(doc["raw_json"]))
 
     # -- what-if ------------------------------------------------------------------------------
-    async def start_whatif(self, draft_id: str, body: WhatIfRequested, who: Principal) -> Doc:
+    async def start_whatif(self, draft_id: str, body: RequestWhatIf, who: Principal) -> Doc:
         who.require_role(Role.SECRETARIAT)
         doc = await self._draft(draft_id)
         periods = _periods(body.periods)
@@ -244,7 +244,7 @@ class RulesetLifecycle:
         return {"items": items, "total": len(rows), "page": page, "page_size": page_size}
 
     # -- publication --------------------------------------------------------------------------
-    async def propose(self, draft_id: str, body: PublicationProposed, who: Principal) -> Doc:
+    async def propose(self, draft_id: str, body: ProposePublication, who: Principal) -> Doc:
         who.require_role(Role.SECRETARIAT)
         doc = await self._draft(draft_id)
         if doc["status"] != "draft":
@@ -266,7 +266,7 @@ class RulesetLifecycle:
         await self._audit("ruleset.proposed", who, doc, periods=proposal["periods"], note=body.note)
         return shown_draft(await self._draft(draft_id))
 
-    async def decide(self, draft_id: str, body: PublicationDecided, who: Principal) -> Doc:
+    async def decide(self, draft_id: str, body: DecidePublication, who: Principal) -> Doc:
         who.require_role(Role.SECRETARIAT)
         doc = await self._draft(draft_id)
         if doc["status"] != "proposed":

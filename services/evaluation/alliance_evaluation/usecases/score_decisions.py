@@ -22,7 +22,7 @@ from .unit import EvaluationUnit
 ObjectType = Literal["institution", "branch"]
 
 
-class RatingSubmitted(BaseModel):
+class RateObject(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: str = Field(pattern=r"^\d{4}-Q[1-4]$")
     object_type: ObjectType
@@ -31,7 +31,7 @@ class RatingSubmitted(BaseModel):
     comment: str = Field(default="", max_length=2000)
 
 
-class AdjustmentProposed(BaseModel):
+class ProposeAdjustment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: str = Field(pattern=r"^\d{4}-Q[1-4]$")
     object_type: ObjectType
@@ -40,13 +40,13 @@ class AdjustmentProposed(BaseModel):
     reason: str = Field(min_length=4, max_length=2000)
 
 
-class Decision(BaseModel):
+class DecideAdjustment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approved", "rejected"]
     note: str = Field(default="", max_length=2000)
 
 
-class AppealFiled(BaseModel):
+class FileAppeal(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: str = Field(pattern=r"^\d{4}-Q[1-4]$")
     object_type: ObjectType
@@ -54,13 +54,13 @@ class AppealFiled(BaseModel):
     reason: str = Field(min_length=4, max_length=4000)
 
 
-class AppealResolved(BaseModel):
+class ResolveAppeal(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["upheld", "dismissed"]
     note: str = Field(min_length=1, max_length=4000)
 
 
-class ExemptionGranted(BaseModel):
+class GrantExemption(BaseModel):
     model_config = ConfigDict(extra="forbid")
     organization_id: str = Field(min_length=1, max_length=100)
     kind: str | None = None
@@ -69,7 +69,7 @@ class ExemptionGranted(BaseModel):
     reason: str = Field(min_length=4, max_length=2000)
 
 
-class Cases:
+class ScoreDecisions:
     def __init__(self, ev: EvaluationUnit) -> None:
         self.ev = ev
         self.models = ev.models
@@ -93,7 +93,7 @@ class Cases:
             institution_id=institutions[0] if institutions else None, period=period, **details,
         )  # fmt: skip
 
-    async def rate(self, who: Principal, cmd: RatingSubmitted) -> dict[str, Any]:
+    async def rate(self, who: Principal, cmd: RateObject) -> dict[str, Any]:
         Period.parse(cmd.period)
         who.require_role(Role.EVALUATOR, Role.SECRETARIAT)
         institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
@@ -122,7 +122,7 @@ class Cases:
         await self.models.mark_dirty(cmd.period, institutions, self.ev.clock.now())
         return {"id": rating_id, **cmd.model_dump(), "evaluator": who.subject}
 
-    async def propose_adjustment(self, who: Principal, cmd: AdjustmentProposed) -> dict[str, Any]:
+    async def propose_adjustment(self, who: Principal, cmd: ProposeAdjustment) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT, Role.EVALUATOR)
         await self._open(cmd.period)
         adj_id = f"adj-{uuid4().hex[:12]}"
@@ -143,7 +143,7 @@ class Cases:
         )
         return _public(doc)
 
-    async def decide_adjustment(self, who: Principal, adj_id: str, cmd: Decision) -> dict[str, Any]:
+    async def decide_adjustment(self, who: Principal, adj_id: str, cmd: DecideAdjustment) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT)
         doc = await self.models.get("adjustments", adj_id)
         if doc is None:
@@ -176,7 +176,7 @@ class Cases:
             )
         return _public(decided)
 
-    async def file_appeal(self, who: Principal, cmd: AppealFiled) -> dict[str, Any]:
+    async def file_appeal(self, who: Principal, cmd: FileAppeal) -> dict[str, Any]:
         institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
         if not who.is_secretariat and (
             who.role is not Role.INSTITUTION_ADMIN or who.institution_id not in institutions
@@ -200,7 +200,7 @@ class Cases:
         await self._audit(who, "appeal.filed", cmd.object_type, cmd.object_id, cmd.period, appeal_id=appeal_id)
         return _public(doc)
 
-    async def resolve_appeal(self, who: Principal, appeal_id: str, cmd: AppealResolved) -> dict[str, Any]:
+    async def resolve_appeal(self, who: Principal, appeal_id: str, cmd: ResolveAppeal) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT)
         decided = await self.models.decide(
             "appeals",
@@ -223,7 +223,7 @@ class Cases:
         )
         return _public(decided)
 
-    async def exempt(self, who: Principal, cmd: ExemptionGranted) -> dict[str, Any]:
+    async def exempt(self, who: Principal, cmd: GrantExemption) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT)
         ex_id = f"ex-{uuid4().hex[:12]}"
         institutions = await self._institutions_of("branch", cmd.organization_id)

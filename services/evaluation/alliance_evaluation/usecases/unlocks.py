@@ -23,7 +23,7 @@ from . import audit
 from .unit import EvaluationUnit
 
 
-class UnlockGranted(BaseModel):
+class GrantUnlock(BaseModel):
     """The request body of a grant: one branch or one institution, who asked, why, until when."""
 
     model_config = ConfigDict(extra="forbid")
@@ -50,7 +50,7 @@ class Unlocks:
         self.ev = ev
         self.store = store
 
-    async def grant(self, period_text: str, body: UnlockGranted, who: Principal) -> dict[str, Any]:
+    async def grant(self, period_text: str, body: GrantUnlock, who: Principal) -> dict[str, Any]:
         who.require_role(Role.SECRETARIAT)
         if (body.organization_id is None) == (body.institution_id is None):
             raise Invalid(

@@ -330,7 +330,7 @@ async def test_the_printable_report_and_every_export_carry_chinese_headers(
     assert sheet.max_row == 4
     async with httpx.AsyncClient(base_url=quarter.server.url, headers=quarter.headers()) as api:
         for table, first in [("overview", "所有制 Ownership"), ("trend", "期间 Period"), ("queue", "支部编号 Branch ID"),
-                             ("heatmap", "支部编号 Branch ID"), ("institution", "对象 Object")]:  # fmt: skip
+                             ("heatmap", "支部编号 Branch ID"), ("institution", "对象类型 Object")]:  # fmt: skip
             r = await api.get(
                 f"/api/v1/dashboard/exports/{table}.xlsx",
                 params={"period": PERIOD, "institution_id": "i1" if table == "institution" else None},

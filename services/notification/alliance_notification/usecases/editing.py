@@ -13,7 +13,7 @@ from alliance_shared.contracts.audit import NotificationActionAudited
 from jinja2 import TemplateError
 from pydantic import ValidationError
 
-from ..domain import rules as R
+from ..domain import rules as rulebook
 from ..domain.closed_loop import RULE_ZH, STEP_ZH, breakdown, closed_loop
 from ..domain.errors import (
     BudgetInvalid,
@@ -114,7 +114,7 @@ async def effectiveness(
     n: Notifier, since: datetime | None, *, within_days: int = 14, institution_id: str | None = None
 ) -> dict[str, Any]:
     """The closed-loop figure, and its breakdown per channel, rule step and hour of sending."""
-    docs = await n.store.reminders.for_effectiveness(R.BRANCH_RULES, since, institution_id)
+    docs = await n.store.reminders.for_effectiveness(rulebook.BRANCH_RULES, since, institution_id)
     sends = await n.store.deliveries.of_reminders([d["_id"] for d in docs])
     now = n.clock.now()
     return {**closed_loop(docs, now), "breakdown": breakdown(docs, sends, now, within_days)}
@@ -194,7 +194,7 @@ async def digest_figures(n: Notifier) -> dict[str, Any]:
     week_ago = now - timedelta(days=7)
     loop = await effectiveness(n, now - timedelta(days=90))
     return {
-        "open_cases": await n.store.cases.count({"status": "open", "rule": {"$in": list(R.BRANCH_RULES)}}),
+        "open_cases": await n.store.cases.count({"status": "open", "rule": {"$in": list(rulebook.BRANCH_RULES)}}),
         "secretariat_list": await n.store.cases.count({"status": "open", "step": "secretariat"}),
         "sent": await n.store.deliveries.count(
             {"status": {"$in": ["sent", "delivered"]}, "updated_at": {"$gte": week_ago}}
@@ -209,9 +209,9 @@ async def institution_digests(n: Notifier) -> dict[str, dict[str, Any]]:
     name, its SMS this month against its budget, and its branches' closed-loop rate (90 days)."""
     now = n.clock.now()
     institutions = [d["institution_id"] for d in await n.store.contacts.institutions()]
-    cases = await n.store.cases.open_of_rules(R.BRANCH_RULES)
+    cases = await n.store.cases.open_of_rules(rulebook.BRANCH_RULES)
     names = await n.store.contacts.names([c["organization_id"] for c in cases])
-    reminders = await n.store.reminders.for_effectiveness(R.BRANCH_RULES, now - timedelta(days=90))
+    reminders = await n.store.reminders.for_effectiveness(rulebook.BRANCH_RULES, now - timedelta(days=90))
     month = local_day(now)[:7]
     spending = {i["institution_id"]: i for i in (await sms_spending(n, month, institutions))["items"]}
     out: dict[str, dict[str, Any]] = {}

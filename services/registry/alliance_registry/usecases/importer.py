@@ -33,7 +33,7 @@ from alliance_shared.errors import DomainError, Forbidden, Invalid
 
 from ..adapters.spreadsheets import read_sheet
 from ..adapters.store import INSTITUTIONS, MEMBERS, ORGANIZATIONS
-from ..domain import commands as c
+from ..domain import commands
 from ..domain.identifiers import normalize_id_number, normalize_uscc
 from ..domain.imports import Columns, ImportKind, RowError, map_headers, read_row, split_list
 from .context import Registry
@@ -215,13 +215,13 @@ async def _institutions(job: ImportJob, columns: Columns, rows: Rows) -> None:
     _in_row_order(report)
 
 
-def _registration(row: dict[str, Any], uscc: str) -> c.RegisterInstitution:
+def _registration(row: dict[str, Any], uscc: str) -> commands.RegisterInstitution:
     contact = None
     if row.get("contact_name") or row.get("contact_phone") or row.get("contact_email"):
-        contact = c.ContactDetails(
+        contact = commands.ContactDetails(
             name=row.get("contact_name") or "", phone=row.get("contact_phone"), email=row.get("contact_email")
         )
-    return c.RegisterInstitution(
+    return commands.RegisterInstitution(
         uscc=uscc,
         name=row["name"],
         ownership=Ownership(row["ownership"]),
@@ -311,7 +311,7 @@ async def _open_wave(job: ImportJob, columns: Columns, wave: Rows, directory: Di
 
 def _opening(
     columns: Columns, row: dict[str, Any], ids: list[str], name: str, directory: Directory
-) -> tuple[c.OpenOrganization, Doc | None]:
+) -> tuple[commands.OpenOrganization, Doc | None]:
     parent = None
     if row.get("parent"):
         parents = directory.organizations(row["parent"].strip(), covering=ids[0])
@@ -320,12 +320,12 @@ def _opening(
         parent = parents[0]
     secretary = None
     if row.get("secretary_name") or row.get("secretary_phone") or row.get("secretary_email"):
-        secretary = c.ContactDetails(
+        secretary = commands.ContactDetails(
             name=row.get("secretary_name") or "",
             phone=row.get("secretary_phone"),
             email=row.get("secretary_email"),
         )
-    cmd = c.OpenOrganization(
+    cmd = commands.OpenOrganization(
         name=name,
         kind=OrganizationKind(row["kind"]),
         institution_ids=ids,
@@ -396,7 +396,7 @@ async def _members(job: ImportJob, columns: Columns, rows: Rows) -> None:
 
 def _member_of(
     columns: Columns, row: dict[str, Any], id_number: str, who: Principal, directory: Directory
-) -> tuple[Doc, c.RegisterMember]:
+) -> tuple[Doc, commands.RegisterMember]:
     institution_id: str | None = None
     if row.get("institution"):
         institution_id = directory.institution(row["institution"], columns.header("institution"))["_id"]
@@ -414,7 +414,7 @@ def _member_of(
     institution_id = institution_id or org["institution_id"]
     if who.role is Role.INSTITUTION_ADMIN and institution_id != who.institution_id:
         raise Forbidden("不能导入其他机构的党员 / not your institution", field="institution_id")
-    cmd = c.RegisterMember(
+    cmd = commands.RegisterMember(
         organization_id=org["_id"],
         name=row["name"],
         id_number=id_number,

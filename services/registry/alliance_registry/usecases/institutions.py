@@ -10,8 +10,7 @@ from alliance_shared.contracts import registry as ev
 from alliance_shared.errors import Forbidden
 
 from ..adapters.store import API_KEYS, INSTITUTIONS, DuplicateKey
-from ..domain import access
-from ..domain import commands as c
+from ..domain import access, commands
 from ..domain.classification import Classification, ClassificationHistory, Period
 from ..domain.errors import (
     AlreadyRegistered,
@@ -26,7 +25,7 @@ Doc = dict[str, Any]
 
 
 # -- institutions ------------------------------------------------------------------------------
-async def register_institution(reg: Registry, cmd: c.RegisterInstitution, who: Principal) -> Doc:
+async def register_institution(reg: Registry, cmd: commands.RegisterInstitution, who: Principal) -> Doc:
     if not access.may_register_institution(who):
         raise await reg.deny(who, "institution.register", "institutions")
     doc, event = new_institution(reg, cmd)
@@ -37,7 +36,7 @@ async def register_institution(reg: Registry, cmd: c.RegisterInstitution, who: P
     return stored
 
 
-def new_institution(reg: Registry, cmd: c.RegisterInstitution) -> tuple[Doc, ev.InstitutionRegistered]:
+def new_institution(reg: Registry, cmd: commands.RegisterInstitution) -> tuple[Doc, ev.InstitutionRegistered]:
     """The institution's document and the event announcing it: what the API and the import (a
     chunk of institutions in one command) share."""
     uscc = normalize_uscc(cmd.uscc)
@@ -75,7 +74,7 @@ async def load_institution(reg: Registry, iid: str, field: str = "institution_id
     return doc
 
 
-async def reclassify_institution(reg: Registry, cmd: c.ReclassifyInstitution, who: Principal) -> Doc:
+async def reclassify_institution(reg: Registry, cmd: commands.ReclassifyInstitution, who: Principal) -> Doc:
     doc = await load_institution(reg, cmd.institution_id)
     if not access.may_manage_institution(who, doc["_id"]):
         raise await reg.deny(who, "institution.reclassify", doc["_id"])
@@ -125,7 +124,7 @@ async def reclassify_institution(reg: Registry, cmd: c.ReclassifyInstitution, wh
 
 
 # -- machine credentials -------------------------------------------------------------------------
-async def issue_api_key(reg: Registry, cmd: c.IssueApiKey, who: Principal) -> tuple[Doc, str]:
+async def issue_api_key(reg: Registry, cmd: commands.IssueApiKey, who: Principal) -> tuple[Doc, str]:
     await load_institution(reg, cmd.institution_id)
     if not access.may_manage_institution(who, cmd.institution_id):
         raise await reg.deny(who, "api_key.issue", cmd.institution_id)
@@ -163,7 +162,7 @@ async def issue_api_key(reg: Registry, cmd: c.IssueApiKey, who: Principal) -> tu
     return stored, api_key
 
 
-async def revoke_api_key(reg: Registry, cmd: c.RevokeApiKey, who: Principal) -> Doc:
+async def revoke_api_key(reg: Registry, cmd: commands.RevokeApiKey, who: Principal) -> Doc:
     await load_institution(reg, cmd.institution_id)
     if not access.may_manage_institution(who, cmd.institution_id):
         raise await reg.deny(who, "api_key.revoke", cmd.institution_id)

@@ -12,8 +12,7 @@ from alliance_shared.jobs import Progress
 from alliance_shared.pii import mask_id_number, mask_phone
 
 from ..adapters.store import MEMBERS, DuplicateKey
-from ..domain import access
-from ..domain import commands as c
+from ..domain import access, commands
 from ..domain.errors import (
     AlreadyRegistered,
     OrganizationClosed,
@@ -37,7 +36,7 @@ async def load_member(reg: Registry, mid: str) -> Doc:
     return doc
 
 
-async def register_member(reg: Registry, cmd: c.RegisterMember, who: Principal) -> Doc:
+async def register_member(reg: Registry, cmd: commands.RegisterMember, who: Principal) -> Doc:
     org = await load_organization(reg, cmd.organization_id)
     iid = cmd.institution_id or org["institution_id"]
     if iid in org["institution_ids"] and not access.may_manage_member(who, org["_id"], iid):
@@ -53,7 +52,7 @@ async def register_member(reg: Registry, cmd: c.RegisterMember, who: Principal) 
 
 
 def new_member(
-    reg: Registry, org: Doc, cmd: c.RegisterMember, *, id_lookup: str | None = None
+    reg: Registry, org: Doc, cmd: commands.RegisterMember, *, id_lookup: str | None = None
 ) -> tuple[Doc, ev.MemberRegistered]:
     """The member's document and the event announcing it, for `cmd` in `org` (loaded): the checks
     every way of registering a member shares (the API and the roster import). `id_lookup`: the
@@ -112,7 +111,7 @@ async def _managed_member(reg: Registry, mid: str, who: Principal, action: str) 
     return doc
 
 
-async def change_member(reg: Registry, cmd: c.ChangeMember, who: Principal) -> Doc:
+async def change_member(reg: Registry, cmd: commands.ChangeMember, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "member.change")
     previous = MemberStatus(doc["status"])
     status = cmd.status or previous
@@ -161,7 +160,7 @@ async def change_member(reg: Registry, cmd: c.ChangeMember, who: Principal) -> D
     return stored
 
 
-async def member_leaves(reg: Registry, cmd: c.MemberLeaves, who: Principal) -> Doc:
+async def member_leaves(reg: Registry, cmd: commands.MemberLeaves, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "member.leave")
     if (doc.get("transfer") or {}).get("status") == TransferStatus.PENDING:
         raise Conflict("该党员有待处理的组织关系转接 / a transfer is pending", field="member_id")
@@ -184,7 +183,7 @@ async def member_leaves(reg: Registry, cmd: c.MemberLeaves, who: Principal) -> D
     return stored
 
 
-async def reveal_member_pii(reg: Registry, cmd: c.RevealMemberPii, who: Principal) -> dict[str, str | None]:
+async def reveal_member_pii(reg: Registry, cmd: commands.RevealMemberPii, who: Principal) -> dict[str, str | None]:
     """The unmasked ID number and phone, for the secretariat only; every read is audited first."""
     doc = await load_member(reg, cmd.member_id)
     if not access.may_read_unmasked(who):
@@ -213,7 +212,7 @@ def transfer_event(kind: type[TransferEvent], transfer: Transfer, member_id: str
     return kind(**{k: v for k, v in own.items() if k in kind.model_fields}, **more)
 
 
-async def request_transfer(reg: Registry, cmd: c.RequestTransfer, who: Principal) -> Doc:
+async def request_transfer(reg: Registry, cmd: commands.RequestTransfer, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "transfer.request")
     if (doc.get("transfer") or {}).get("status") == TransferStatus.PENDING:
         raise Conflict("已有待处理的组织关系转接 / a transfer is already pending", field="member_id")
@@ -255,7 +254,7 @@ async def _pending_for_decision(
     return doc, transfer
 
 
-async def accept_transfer(reg: Registry, cmd: c.AcceptTransfer, who: Principal) -> Doc:
+async def accept_transfer(reg: Registry, cmd: commands.AcceptTransfer, who: Principal) -> Doc:
     doc, transfer = await _pending_for_decision(reg, cmd.transfer_id, who, "transfer.accept")
     accepted = transfer.accept(reg.now())
     target = await load_organization(reg, transfer.to_organization_id, "to_organization_id")
@@ -290,7 +289,7 @@ async def _audit_decision(reg: Registry, who: Principal, action: str, transfer: 
                     to_organization_id=transfer.to_organization_id)
 
 
-async def refuse_transfer(reg: Registry, cmd: c.RefuseTransfer, who: Principal) -> Doc:
+async def refuse_transfer(reg: Registry, cmd: commands.RefuseTransfer, who: Principal) -> Doc:
     doc, transfer = await _pending_for_decision(reg, cmd.transfer_id, who, "transfer.refuse")
     refused = transfer.refuse(reg.now(), cmd.reason)
     event = transfer_event(ev.TransferRefused, transfer, doc["_id"], reason=cmd.reason)
@@ -306,7 +305,7 @@ async def refuse_transfer(reg: Registry, cmd: c.RefuseTransfer, who: Principal) 
     return stored
 
 
-async def scan_overdue_transfers(reg: Registry, cmd: c.ScanOverdueTransfers, who: Principal) -> int:
+async def scan_overdue_transfers(reg: Registry, cmd: commands.ScanOverdueTransfers, who: Principal) -> int:
     """Announce every transfer pending past its deadline, once each (the flag is set in the same
     operation that records the event, so a second scan — or a second replica — finds nothing)."""
     if not who.is_secretariat:

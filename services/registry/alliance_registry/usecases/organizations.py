@@ -10,8 +10,7 @@ from alliance_shared.contracts.vocabulary import OrganizationKind, Role
 from alliance_shared.errors import Invalid
 
 from ..adapters.store import ORGANIZATIONS, DuplicateKey
-from ..domain import access
-from ..domain import commands as c
+from ..domain import access, commands
 from ..domain.errors import (
     AlreadyRegistered,
     OrganizationClosed,
@@ -90,7 +89,7 @@ def _organization_event(doc: Doc) -> ev.OrganizationUpdated:
     )
 
 
-async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Principal) -> Doc:
+async def open_organization(reg: Registry, cmd: commands.OpenOrganization, who: Principal) -> Doc:
     for iid in dict.fromkeys(cmd.institution_ids):
         await load_institution(reg, iid, "institution_ids")
     parent = None if cmd.parent_id is None else await load_organization(reg, cmd.parent_id, "parent_id")
@@ -105,7 +104,7 @@ async def open_organization(reg: Registry, cmd: c.OpenOrganization, who: Princip
 
 
 async def new_organization(
-    reg: Registry, cmd: c.OpenOrganization, who: Principal, parent: Doc | None
+    reg: Registry, cmd: commands.OpenOrganization, who: Principal, parent: Doc | None
 ) -> tuple[Doc, ev.OrganizationOpened]:
     """The organisation's document and the event announcing it, for `cmd` whose institutions exist
     and whose `parent` is loaded: the checks every way of opening one shares (the API and the
@@ -150,7 +149,7 @@ async def new_organization(
     return doc, event
 
 
-async def update_organization(reg: Registry, cmd: c.UpdateOrganization, who: Principal) -> Doc:
+async def update_organization(reg: Registry, cmd: commands.UpdateOrganization, who: Principal) -> Doc:
     doc = await load_organization(reg, cmd.organization_id)
     if not access.may_manage_organization(who, doc["_id"], doc["institution_ids"]):
         raise await reg.deny(who, "organization.update", doc["_id"])
@@ -182,7 +181,7 @@ async def update_organization(reg: Registry, cmd: c.UpdateOrganization, who: Pri
     return stored
 
 
-async def close_organization(reg: Registry, cmd: c.CloseOrganization, who: Principal) -> Doc:
+async def close_organization(reg: Registry, cmd: commands.CloseOrganization, who: Principal) -> Doc:
     doc = await load_organization(reg, cmd.organization_id)
     if (
         not access.may_manage_organization(who, None, doc["institution_ids"])

@@ -11,7 +11,7 @@ from alliance_shared.contracts.vocabulary import Role
 from alliance_shared.errors import Forbidden
 from alliance_shared.jobs import Jobs, Progress, Work
 
-from ..domain import commands as c
+from ..domain import commands
 from ..handlers import handle
 from .context import Registry
 
@@ -24,7 +24,7 @@ def works(reg: Registry) -> dict[str, Work]:
     async def overdue_transfers(job: dict[str, Any], progress: Progress) -> dict[str, Any]:
         # the secretariat user who asked (checked when the job started; a replica adopting it runs it as them)
         who = Principal(subject=job["requested_by"], role=Role.SECRETARIAT)
-        return {"announced": await handle(reg, c.ScanOverdueTransfers(progress=progress), who)}
+        return {"announced": await handle(reg, commands.ScanOverdueTransfers(progress=progress), who)}
 
     return {OVERDUE_TRANSFER_SCAN: overdue_transfers}
 

@@ -13,12 +13,13 @@ from alliance_shared.job_routes import JOB_ANSWER, JobsDep, job_answer
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ...adapters import dashboard_views as dv
+from ...adapters import dashboard_views
 from ...adapters.export_files import ExportFiles
 from ...domain import peers
 from ...domain.periods import Period, local_day
-from ...usecases.follow_ups import FollowUpRecorded, record_follow_up
+from ...usecases.follow_ups import RecordFollowUp, record_follow_up
 from ..api import READ_ALL, Ev, period_of, require_reader, scope
+from ..schemas import AttachedBranches, DataQuality, FollowUpSaved, HeatMap, Me, PeerRanking, Periods, Trend, WorkQueue
 from . import exports
 
 router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
@@ -40,7 +41,7 @@ Grouping = Annotated[
 ]
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 async def get_me(who: CurrentUser, ev: Ev) -> dict[str, Any]:
     names = await ev.projections.names("institutions", [who.institution_id]) if who.institution_id else {}
     return {
@@ -52,13 +53,13 @@ async def get_me(who: CurrentUser, ev: Ev) -> dict[str, Any]:
     }
 
 
-@router.get("/periods")
+@router.get("/periods", response_model=Periods)
 async def get_periods(who: CurrentUser, ev: Ev) -> dict[str, Any]:
     now = ev.clock.now()
-    return {"current": str(Period.of_instant(now)), "periods": await dv.periods(ev.models, local_day(now))}
+    return {"current": str(Period.of_instant(now)), "periods": await dashboard_views.periods(ev.models, local_day(now))}
 
 
-@router.get("/trend")
+@router.get("/trend", response_model=Trend)
 async def get_trend(
     who: CurrentUser,
     ev: Ev,
@@ -68,8 +69,8 @@ async def get_trend(
 ) -> dict[str, Any]:
     scoped = scope(who, institution_id)
     if scoped:
-        return await dv.institution_trend(ev.models, period_of(period), scoped, quarters)
-    return await dv.trend(ev.models, period_of(period), quarters)
+        return await dashboard_views.institution_trend(ev.models, period_of(period), scoped, quarters)
+    return await dashboard_views.trend(ev.models, period_of(period), quarters)
 
 
 def peer_of(ownership: str | None, sector: str | None, reporting_level: str | None) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def peer_of(ownership: str | None, sector: str | None, reporting_level: str | No
     }
 
 
-@router.get("/rankings")
+@router.get("/rankings", response_model=PeerRanking)
 async def get_rankings(
     who: CurrentUser,
     ev: Ev,
@@ -101,12 +102,12 @@ async def get_rankings(
     scoped = scope(who, institution_id)
     if scoped:
         peer["institution_ids"] = scoped
-    return await dv.rankings(
+    return await dashboard_views.rankings(
         ev.models, period_of(period), level, peer, q, sort, order == "desc", page, page_size, grouping
     )
 
 
-@router.get("/heatmap")
+@router.get("/heatmap", response_model=HeatMap)
 async def get_heatmap(
     who: CurrentUser,
     ev: Ev,
@@ -117,12 +118,12 @@ async def get_heatmap(
     page_size: PageSize = 30,
     span: HeatSpan = "quarter",
 ) -> dict[str, Any]:
-    return await dv.heatmap(
+    return await dashboard_views.heatmap(
         ev.models, ev.projections, period_of(period), scope(who, institution_id), q, page, page_size, span
     )
 
 
-@router.get("/queue")
+@router.get("/queue", response_model=WorkQueue)
 async def get_queue(
     who: CurrentUser,
     ev: Ev,
@@ -131,10 +132,12 @@ async def get_queue(
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
-    return await dv.work_queue(ev.models, ev.projections, scope(who, institution_id), status, page, page_size)
+    return await dashboard_views.work_queue(
+        ev.models, ev.projections, scope(who, institution_id), status, page, page_size
+    )
 
 
-@router.get("/data-quality")
+@router.get("/data-quality", response_model=DataQuality)
 async def get_data_quality(
     who: CurrentUser,
     ev: Ev,
@@ -146,22 +149,22 @@ async def get_data_quality(
 ) -> dict[str, Any]:
     """数据质量：本机构本期被标记的事件，按标记类别计数，并列出事件 / the institution's flagged events by kind."""
     require_reader(who, [institution_id])
-    return await dv.data_quality(ev.projections, period_of(period), institution_id, flag, page, page_size)
+    return await dashboard_views.data_quality(ev.projections, period_of(period), institution_id, flag, page, page_size)
 
 
-@router.get("/attached-branches")
+@router.get("/attached-branches", response_model=AttachedBranches)
 async def get_attached_branches(who: CurrentUser, ev: Ev, period: str, institution_id: str) -> dict[str, Any]:
     """挂靠于本机构党组织的其他机构支部（挂靠党支部）/ branches of other institutions attached to this
     institution's committees or general branches."""
     require_reader(who, [institution_id])
-    return await dv.attached_branches(
+    return await dashboard_views.attached_branches(
         ev.models, ev.projections, period_of(period), institution_id, who.role in READ_ALL
     )
 
 
-@router.put("/queue/{organization_id}/follow-up")
+@router.put("/queue/{organization_id}/follow-up", response_model=FollowUpSaved)
 async def put_follow_up(
-    who: CurrentUser, ev: Ev, organization_id: str, body: FollowUpRecorded
+    who: CurrentUser, ev: Ev, organization_id: str, body: RecordFollowUp
 ) -> dict[str, Any]:
     return await record_follow_up(ev, who, organization_id, body)
 
@@ -198,13 +201,14 @@ async def export_asked(
 
 Asked = Annotated[dict[str, Any], Depends(export_asked)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WORKBOOK: dict[str, Any] = {"content": {XLSX: {}}, "description": "工作簿 / the workbook"}
 
 
 def attachment(body: bytes, file_name: str) -> Response:
     return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
 
 
-@router.get("/exports/{table}.xlsx", responses={200: {"content": {XLSX: {}}, "description": "工作簿 / the workbook"}})
+@router.get("/exports/{table}.xlsx", response_class=Response, responses={200: WORKBOOK})
 async def get_export(ev: Ev, asked: Asked) -> Response:
     """表格导出（同步）/ the table as a workbook, in the answer. A large table (the city's branches)
     is better asked for as a job: `POST` the same URL."""
@@ -221,8 +225,7 @@ async def post_export(who: CurrentUser, jobs: JobsDep, asked: Asked) -> JSONResp
     return await job_answer(jobs, job, wait=False)
 
 
-@router.get("/exports/files/{job_id}",
-            responses={200: {"content": {XLSX: {}}, "description": "工作簿 / the workbook"}})
+@router.get("/exports/files/{job_id}", response_class=Response, responses={200: WORKBOOK})
 async def get_export_file(who: CurrentUser, request: Request, job_id: str) -> Response:
     """导出任务生成的工作簿 / the workbook an export job made, for whoever asked for it."""
     files: ExportFiles = request.app.state.export_files
