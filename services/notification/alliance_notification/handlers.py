@@ -31,7 +31,7 @@ from alliance_shared.validation import field_zh
 
 from .adapters.store import Doc, Store
 from .domain import rules as rulebook
-from .domain.rules import Rule
+from .domain.rules import Rule, Step
 from .domain.timing import SHANGHAI, iso_week, local_day, shanghai_text
 from .settings import NotificationSettings
 
@@ -170,42 +170,52 @@ async def issue_step(n: Notifier, rule: Rule, case: Doc, index: int) -> None:
         if earlier is not None:
             due, note = earlier["created_at"] + timedelta(days=rule.min_interval_days), "throttled"
     for channel in step.channels:
-        doc = {
-            "_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}|{channel}|{case.get('contact_ref')}")),
-            "reminder_id": key,
-            "case_id": case["_id"],
-            "rule": rule.name,
-            "step": step.name,
-            "template": step.template,
-            "channel": channel,
-            "audience": step.audience,
-            "contact_ref": case.get("contact_ref") or org_id,
-            "organization_id": org_id,
-            "institution_id": case.get("institution_id"),
-            "period": period,
-            "status": "deferred" if note else "queued",
-            "attempts": 0,
-            "provider_index": 0,
-            "provider_attempts": 0,
-            "provider": None,
-            "provider_message_id": None,
-            "recipient_masked": None,
-            "created_at": now,
-            "updated_at": now,
-            "due_at": due,
-            "claimed_until": None,
-            "history": [
-                {
-                    "status": "deferred" if note else "queued",
-                    "at": now,
-                    "attempt": 0,
-                    "note": note,
-                    "until": due if note else None,
-                }
-            ],
-        }
+        doc = delivery_of(rule, step, case, key, channel, now, due, note)
         if await n.store.deliveries.create(doc, [status_event(doc, doc["status"], now)]):
             n.wake_outbox()
+
+
+def delivery_of(
+    rule: Rule, step: Step, case: Doc, key: str, channel: str, now: datetime, due: datetime, note: str | None
+) -> Doc:
+    """A reminder's delivery on one channel, as first stored: queued (or deferred by the interval a
+    rule keeps between reminders), due after the rule's gathering minutes. Its id is deterministic
+    (the reminder, the channel, the recipient), so a redelivered event finds it instead of making another."""
+    org_id, period = case["organization_id"], case["period"]
+    return {
+        "_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}|{channel}|{case.get('contact_ref')}")),
+        "reminder_id": key,
+        "case_id": case["_id"],
+        "rule": rule.name,
+        "step": step.name,
+        "template": step.template,
+        "channel": channel,
+        "audience": step.audience,
+        "contact_ref": case.get("contact_ref") or org_id,
+        "organization_id": org_id,
+        "institution_id": case.get("institution_id"),
+        "period": period,
+        "status": "deferred" if note else "queued",
+        "attempts": 0,
+        "provider_index": 0,
+        "provider_attempts": 0,
+        "provider": None,
+        "provider_message_id": None,
+        "recipient_masked": None,
+        "created_at": now,
+        "updated_at": now,
+        "due_at": due,
+        "claimed_until": None,
+        "history": [
+            {
+                "status": "deferred" if note else "queued",
+                "at": now,
+                "attempt": 0,
+                "note": note,
+                "until": due if note else None,
+            }
+        ],
+    }
 
 
 async def advance_escalations(n: Notifier) -> int:

@@ -60,6 +60,49 @@ async def store_scores(
     return len(batch), rank_docs
 
 
+def _branch_fields(card: ScoreCard, facts: PeriodFacts, period: Period) -> dict[str, Any]:
+    """What a branch's score document says besides its card: what the rankings and drill-downs show."""
+    branch = facts.branches[card.object_id]
+    return {
+        "name": branch.name,
+        "kind": branch.kind,
+        "opened": branch.opened.isoformat(),
+        "closed": branch.closed.isoformat() if branch.closed else None,
+        "institution_ids": list(branch.institution_ids),
+        "org_life": _value(card, "org_life"),
+        "sector": classification_for(facts.institutions.get(card.institution_id), period).sector,
+    }
+
+
+def _institution_fields(card: ScoreCard, facts: PeriodFacts, period: Period) -> dict[str, Any]:
+    """What an institution's score document says besides its card: its branches and its coverage."""
+    inst = facts.institutions.get(card.object_id)
+    found = card.indicator("coverage")
+    coverage = dict(found.details) if found is not None else {}
+    kinds = [facts.branches[b.object_id].kind for b in card.branches]
+    return {
+        "name": inst.name if inst else card.object_id,
+        "institution_ids": [card.object_id],
+        "sector": classification_for(inst, period).sector,
+        "branches": [
+            {
+                "organization_id": b.object_id,
+                "name": facts.branches[b.object_id].name,
+                "score": rounded(b.score),
+                "grade": b.grade,
+                "member_days": b.member_days,
+            }
+            for b in card.branches
+        ],
+        "branch_count": sum(1 for k in kinds if k != "joint_branch"),
+        "joint_branch_count": sum(1 for k in kinds if k == "joint_branch"),
+        "coverage": {
+            "members": coverage.get("members", 0),
+            "pocket_members": coverage.get("pocket_members", 0),
+        },
+    }
+
+
 def _documents(
     result: PeriodScores, facts: PeriodFacts, previous: dict[str, Any], at: datetime, trigger: str
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any], list[Any]]], list[dict[str, Any]]]:
@@ -68,58 +111,9 @@ def _documents(
     batch: list[tuple[dict[str, Any], dict[str, Any], list[Any]]] = []
     docs: dict[str, dict[str, Any]] = {}  # every card's score document, changed or not
     for card in result.branches:
-        branch = facts.branches[card.object_id]
-        _store(
-            batch,
-            docs,
-            card,
-            previous,
-            at,
-            trigger,
-            {
-                "name": branch.name,
-                "kind": branch.kind,
-                "opened": branch.opened.isoformat(),
-                "closed": branch.closed.isoformat() if branch.closed else None,
-                "institution_ids": list(branch.institution_ids),
-                "org_life": _value(card, "org_life"),
-                "sector": classification_for(facts.institutions.get(card.institution_id), period).sector,
-            },
-        )
+        _store(batch, docs, card, previous, at, trigger, _branch_fields(card, facts, period))
     for card in result.institutions:
-        inst = facts.institutions.get(card.object_id)
-        found = card.indicator("coverage")
-        coverage = dict(found.details) if found is not None else {}
-        kinds = [facts.branches[b.object_id].kind for b in card.branches]
-        _store(
-            batch,
-            docs,
-            card,
-            previous,
-            at,
-            trigger,
-            {
-                "name": inst.name if inst else card.object_id,
-                "institution_ids": [card.object_id],
-                "sector": classification_for(inst, period).sector,
-                "branches": [
-                    {
-                        "organization_id": b.object_id,
-                        "name": facts.branches[b.object_id].name,
-                        "score": rounded(b.score),
-                        "grade": b.grade,
-                        "member_days": b.member_days,
-                    }
-                    for b in card.branches
-                ],
-                "branch_count": sum(1 for k in kinds if k != "joint_branch"),
-                "joint_branch_count": sum(1 for k in kinds if k == "joint_branch"),
-                "coverage": {
-                    "members": coverage.get("members", 0),
-                    "pocket_members": coverage.get("pocket_members", 0),
-                },
-            },
-        )
+        _store(batch, docs, card, previous, at, trigger, _institution_fields(card, facts, period))
     rank_docs = ranks.institution_documents(
         result.period,
         [docs[_key(c)] for c in result.institutions],

@@ -623,10 +623,10 @@ class WhatIfJob(BaseModel):
     status: str = Field(description="queued | running | done | failed")
     started_by: str
     started_at: datetime
-    finished_at: datetime | None
-    error: Any
-    progress: dict[str, Any]
-    summary: dict[str, Any]
+    finished_at: datetime | None = None
+    error: Any = None
+    progress: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, Any] | None = Field(None, description="差异汇总（完成后）/ the diff's summary, once done")
     status_url: str
 
 

@@ -23,6 +23,7 @@ from ..domain.deliveries import FINAL, PENDING, SendFailed, SendReceipt, after_f
 from ..domain.delivery_reasons import code_of, explain, reason_zh
 from ..domain.errors import UnknownDelivery
 from ..domain.receipts import ProviderReceipt
+from ..domain.rules import Rule
 from ..domain.templates import render_email, render_sms, sms_segments
 from ..domain.timing import local_day, next_local_morning, quiet_until
 from ..handlers import Notifier, status_event
@@ -138,44 +139,64 @@ async def _defer(n: Notifier, doc: Doc, until: datetime, note: str) -> None:
 
 
 async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
+    """One due delivery: cancelled with its case, held for a contact, quiet hours or the day's SMS
+    cap, else rendered and sent, at most once."""
     now = n.clock.now()
     rule = await n.store.catalog.rule(doc["rule"])
     case = await n.store.cases.get(doc["case_id"])
     if rule is None or (case is not None and case["status"] == "resolved"):
-        await n.store.deliveries.change(
-            doc,
-            {"status": "cancelled", "due_at": None, "updated_at": now},
-            {"status": "cancelled", "at": now, "note": "case closed"},
-            [status_event(doc, "cancelled", now)],
-        )
+        await _cancel(n, doc, now)
         return
     address, masked = await _recipient(n, channels, doc)
     if address is None:
-        if now - doc["created_at"] > timedelta(days=n.settings.contact_wait_days):
-            await _fail(
-                n, {**doc, "recipient_masked": None}, "no contact on file for this channel", now, "no_contact"
-            )
-        else:  # registry events may arrive after the reminder: wait for the contact, quietly, behind the others
-            recheck = now + timedelta(seconds=n.settings.contact_recheck_s)
-            await n.store.deliveries.touch(doc["_id"], {"claimed_until": None, "due_at": recheck,
-                                                        "waiting_contact": True})
-            if (await _recipient(n, channels, doc))[0] is not None:  # it arrived meanwhile: due now
-                await n.store.deliveries.touch(doc["_id"], {"due_at": now, "waiting_contact": False})
+        await _without_contact(n, channels, doc, now)
         return
     doc = {**doc, "recipient_masked": masked}
-    if doc["channel"] == "sms":
-        release = quiet_until(now, rule.quiet_hours)
-        if release is not None:
-            await _defer(n, doc, release, "quiet_hours")
-            return
-        day = local_day(now)
-        if doc.get("quota_day") != day:
-            if not await n.store.sms_quota.reserve(
-                channels.vault.lookup_hash(address), day, rule.sms_per_phone_per_day
-            ):
-                await _defer(n, doc, next_local_morning(now, rule.quiet_hours.end_hour), "daily_sms_limit")
-                return
-            await n.store.deliveries.touch(doc["_id"], {"quota_day": day})
+    if doc["channel"] == "sms" and await _sms_held(n, channels, rule, doc, address, now):
+        return
+    await _render_and_send(n, channels, rule, doc, address, now)
+
+
+async def _cancel(n: Notifier, doc: Doc, now: datetime) -> None:
+    await n.store.deliveries.change(
+        doc,
+        {"status": "cancelled", "due_at": None, "updated_at": now},
+        {"status": "cancelled", "at": now, "note": "case closed"},
+        [status_event(doc, "cancelled", now)],
+    )
+
+
+async def _without_contact(n: Notifier, channels: Channels, doc: Doc, now: datetime) -> None:
+    """No contact on file for the channel: it fails after `contact_wait_days`; until then it waits,
+    quietly, behind the others (registry events may arrive after the reminder)."""
+    if now - doc["created_at"] > timedelta(days=n.settings.contact_wait_days):
+        await _fail(n, {**doc, "recipient_masked": None}, "no contact on file for this channel", now, "no_contact")
+        return
+    recheck = now + timedelta(seconds=n.settings.contact_recheck_s)
+    await n.store.deliveries.touch(doc["_id"], {"claimed_until": None, "due_at": recheck, "waiting_contact": True})
+    if (await _recipient(n, channels, doc))[0] is not None:  # it arrived meanwhile: due now
+        await n.store.deliveries.touch(doc["_id"], {"due_at": now, "waiting_contact": False})
+
+
+async def _sms_held(n: Notifier, channels: Channels, rule: Rule, doc: Doc, address: str, now: datetime) -> bool:
+    """Whether an SMS waits: through quiet hours, or until tomorrow morning once the phone has had
+    the day's SMS (the day's place is reserved once per delivery)."""
+    release = quiet_until(now, rule.quiet_hours)
+    if release is not None:
+        await _defer(n, doc, release, "quiet_hours")
+        return True
+    day = local_day(now)
+    if doc.get("quota_day") != day:
+        if not await n.store.sms_quota.reserve(channels.vault.lookup_hash(address), day, rule.sms_per_phone_per_day):
+            await _defer(n, doc, next_local_morning(now, rule.quiet_hours.end_hour), "daily_sms_limit")
+            return True
+        await n.store.deliveries.touch(doc["_id"], {"quota_day": day})
+    return False
+
+
+async def _render_and_send(
+    n: Notifier, channels: Channels, rule: Rule, doc: Doc, address: str, now: datetime
+) -> None:
     template = await n.store.catalog.template(doc["template"])
     if template is None:
         await _fail(n, doc, f"template {doc['template']} missing", now, "template_missing")

@@ -152,7 +152,7 @@ async def get_data_quality(
     return await dashboard_views.data_quality(ev.projections, period_of(period), institution_id, flag, page, page_size)
 
 
-@router.get("/attached-branches", response_model=AttachedBranches)
+@router.get("/attached-branches", response_model=AttachedBranches, response_model_exclude_unset=True)
 async def get_attached_branches(who: CurrentUser, ev: Ev, period: str, institution_id: str) -> dict[str, Any]:
     """挂靠于本机构党组织的其他机构支部（挂靠党支部）/ branches of other institutions attached to this
     institution's committees or general branches."""
