@@ -25,11 +25,13 @@ from .adapters.registry_names import RosterNames
 from .adapters.reviews import ReviewStore
 from .adapters.submissions import SubmissionStore
 from .entrypoints import conformance, events, manual, reviews, streaming
-from .entrypoints.deps import Activity, api_key_resolver
-from .handlers import KEY_HANDLERS, REGISTRY_HANDLERS, IngestSubmissions, RegistryCopy, arm_stranded_submissions
+from .entrypoints.deps import api_key_resolver
+from .handlers import KEY_HANDLERS, REGISTRY_HANDLERS, RegistryCopy
 from .settings import ActivitySettings
+from .usecases.ingestion import IngestSubmissions, arm_stranded_submissions
 from .usecases.period_gate import PERIOD_HANDLERS, SubmissionGate
 from .usecases.reviews import Reviews
+from .usecases.unit import ActivityUnit
 
 
 def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -108,7 +110,7 @@ def create_app(settings: ActivitySettings | None = None, *, clock: Clock | None 
         routers=[events.router, manual.router, streaming.router, reviews.router, conformance.router],
         api_key_resolver=api_key_resolver(keys),
     )
-    app.state.activity = Activity(settings, ingest, projection, submissions, keys)
+    app.state.activity = ActivityUnit(settings, ingest, projection, submissions, keys)
     app.state.clock = clock
     app.state.reviews = Reviews(reviews_store, projection, ingest, clock)
     app.state.roster_names = RosterNames(settings.registry_url, settings.registry_timeout_s)  # the form's names

@@ -21,7 +21,7 @@ from .domain.rules import DEFAULT_RULES
 from .entrypoints.api import router
 from .entrypoints.consumers import consumer_specs
 from .entrypoints.scheduler import background_loops
-from .handlers import Notifier
+from .handlers import NotificationUnit
 from .settings import NotificationSettings
 from .usecases.dispatch import Channels, Mailer
 
@@ -79,7 +79,7 @@ def create_app(
         vault=PiiVault(settings.pii_encryption_key),
     )
     runtime = Runtime(settings=settings, clock=clock, indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
-    notifier = Notifier(lambda: Store(runtime.db), clock, settings, runtime.notify_outbox)
+    notifier = NotificationUnit(lambda: Store(runtime.db), clock, settings, runtime.notify_outbox)
     group = consumer_group or settings.service_name
     runtime.consumers = consumer_specs(notifier, group)
     runtime.background = background_loops(notifier, channels)

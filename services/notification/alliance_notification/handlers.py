@@ -31,6 +31,7 @@ from alliance_shared.validation import field_zh
 
 from .adapters.store import Doc, Store
 from .domain import rules as rulebook
+from .domain.deliveries import UNATTEMPTED
 from .domain.rules import Rule, Step
 from .domain.timing import SHANGHAI, iso_week, local_day, shanghai_text
 from .settings import NotificationSettings
@@ -40,7 +41,7 @@ SOURCE = "/notification"
 CLOSED_LOOP_WINDOW = timedelta(days=14)
 
 
-class Notifier:
+class NotificationUnit:
     """What the use cases need: the store (opened by the composition root once the database is
     there), the clock, the settings, and a way to wake the outbox relay after a write that added
     events."""
@@ -98,7 +99,7 @@ def status_event(
 
 # -- opening cases and issuing reminders -------------------------------------------------------
 async def open_case(
-    n: Notifier,
+    n: NotificationUnit,
     rule: Rule,
     *,
     org_id: str,
@@ -135,7 +136,7 @@ async def open_case(
             await n.store.cases.advance(case["_id"], 0, 1, None, now)
 
 
-async def issue_step(n: Notifier, rule: Rule, case: Doc, index: int) -> None:
+async def issue_step(n: NotificationUnit, rule: Rule, case: Doc, index: int) -> None:
     """Create the reminder for step `index` of `case` (deduped) and queue its deliveries."""
     step = rule.steps[index]
     now = n.clock.now()
@@ -196,12 +197,7 @@ def delivery_of(
         "institution_id": case.get("institution_id"),
         "period": period,
         "status": "deferred" if note else "queued",
-        "attempts": 0,
-        "provider_index": 0,
-        "provider_attempts": 0,
-        "provider": None,
-        "provider_message_id": None,
-        "recipient_masked": None,
+        **UNATTEMPTED,
         "created_at": now,
         "updated_at": now,
         "due_at": due,
@@ -218,7 +214,7 @@ def delivery_of(
     }
 
 
-async def advance_escalations(n: Notifier) -> int:
+async def advance_escalations(n: NotificationUnit) -> int:
     """Move every open case whose next step is due one rung up the ladder."""
     now, moved = n.clock.now(), 0
     for case in await n.store.cases.due(now):
@@ -237,7 +233,7 @@ async def advance_escalations(n: Notifier) -> int:
     return moved
 
 
-async def apply_reports(n: Notifier) -> None:
+async def apply_reports(n: NotificationUnit) -> None:
     """Branches reported again (the reports gathered from a Kafka batch): their open cases close,
     pending sends are cancelled, and the reminders of the 14 days before each report count as
     answered (the closed-loop figure). A handful of store commands for the whole batch."""
@@ -270,7 +266,7 @@ async def apply_reports(n: Notifier) -> None:
 
 
 # -- event handlers ------------------------------------------------------------------------------
-async def on_branch_fell_behind(n: Notifier, p: BranchFellBehind, event: CloudEvent) -> None:
+async def on_branch_fell_behind(n: NotificationUnit, p: BranchFellBehind, event: CloudEvent) -> None:
     rule = await n.store.catalog.rule(rulebook.LAGGING if p.status == "lagging" else rulebook.AT_RISK)
     if rule is not None:
         await open_case(
@@ -287,15 +283,15 @@ async def on_branch_fell_behind(n: Notifier, p: BranchFellBehind, event: CloudEv
         )
 
 
-async def on_branch_caught_up(n: Notifier, p: BranchCaughtUp, event: CloudEvent) -> None:
+async def on_branch_caught_up(n: NotificationUnit, p: BranchCaughtUp, event: CloudEvent) -> None:
     n.reports.append((p.organization_id, p.caught_up_at, "caught_up"))
 
 
-async def on_meeting_held(n: Notifier, p: MeetingHeld, event: CloudEvent) -> None:
+async def on_meeting_held(n: NotificationUnit, p: MeetingHeld, event: CloudEvent) -> None:
     n.reports.append((p.organization_id, event.receivedat or n.clock.now(), "meeting_reported"))
 
 
-async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) -> None:
+async def on_reports_missing(n: NotificationUnit, p: ReportsMissing, event: CloudEvent) -> None:
     rule = await n.store.catalog.rule(rulebook.REPORTS_MISSING)
     names = [zh(m) for m in p.missing]
     names_en = [m.replace("_", " ") for m in p.missing]
@@ -310,7 +306,7 @@ async def on_reports_missing(n: Notifier, p: ReportsMissing, event: CloudEvent) 
         )
 
 
-async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: CloudEvent) -> None:
+async def on_submission_rejected(n: NotificationUnit, p: SubmissionRejected, event: CloudEvent) -> None:
     rule = await n.store.catalog.rule(rulebook.SUBMISSION_REJECTED)
     if rule is None or not p.institution_id:
         return
@@ -337,7 +333,7 @@ async def on_submission_rejected(n: Notifier, p: SubmissionRejected, event: Clou
         )
 
 
-async def on_submission_returned(n: Notifier, p: SubmissionReturned, event: CloudEvent) -> None:
+async def on_submission_returned(n: NotificationUnit, p: SubmissionReturned, event: CloudEvent) -> None:
     """A reviewer returned a branch's report: its secretary is told why (email and SMS), once per return."""
     rule = await n.store.catalog.rule(rulebook.SUBMISSION_RETURNED)
     if rule is None or not p.organization_id:
@@ -373,7 +369,7 @@ def _readable(field: str, text: str) -> dict[str, str]:
     }
 
 
-async def on_transfer_overdue(n: Notifier, p: TransferOverdue, event: CloudEvent) -> None:
+async def on_transfer_overdue(n: NotificationUnit, p: TransferOverdue, event: CloudEvent) -> None:
     rule = await n.store.catalog.rule(rulebook.TRANSFER_OVERDUE)
     if rule is None:
         return
@@ -396,14 +392,14 @@ def _contact(c: Contact | None) -> dict[str, Any] | None:
     return c.model_dump() if c is not None else None
 
 
-async def _contact_known(n: Notifier, contact: Contact | None, institution_ids: Sequence[str]) -> None:
+async def _contact_known(n: NotificationUnit, contact: Contact | None, institution_ids: Sequence[str]) -> None:
     """A contact arrived: the deliveries that were waiting for one are due now (a reminder can be
     opened before the registry's events about its branch reach this service)."""
     if contact is not None and (contact.email_sealed or contact.phone_sealed):
         await n.store.deliveries.contact_arrived(institution_ids, n.clock.now())
 
 
-async def on_organization_opened(n: Notifier, p: OrganizationOpened, event: CloudEvent) -> None:
+async def on_organization_opened(n: NotificationUnit, p: OrganizationOpened, event: CloudEvent) -> None:
     await n.store.contacts.upsert_organization(
         p.organization_id,
         {
@@ -418,7 +414,7 @@ async def on_organization_opened(n: Notifier, p: OrganizationOpened, event: Clou
     await _contact_known(n, p.secretary, [p.institution_id, *p.institution_ids])
 
 
-async def on_organization_updated(n: Notifier, p: OrganizationUpdated, event: CloudEvent) -> None:
+async def on_organization_updated(n: NotificationUnit, p: OrganizationUpdated, event: CloudEvent) -> None:
     await n.store.contacts.upsert_organization(
         p.organization_id,
         {
@@ -432,12 +428,12 @@ async def on_organization_updated(n: Notifier, p: OrganizationUpdated, event: Cl
     await _contact_known(n, p.secretary, [p.institution_id, *p.institution_ids])
 
 
-async def on_institution_registered(n: Notifier, p: InstitutionRegistered, event: CloudEvent) -> None:
+async def on_institution_registered(n: NotificationUnit, p: InstitutionRegistered, event: CloudEvent) -> None:
     await n.store.contacts.upsert_institution(p.institution_id, {"name": p.name}, _contact(p.contact))
     await _contact_known(n, p.contact, [p.institution_id])
 
 
-async def on_institution_reclassified(n: Notifier, p: InstitutionReclassified, event: CloudEvent) -> None:
+async def on_institution_reclassified(n: NotificationUnit, p: InstitutionReclassified, event: CloudEvent) -> None:
     await n.store.contacts.upsert_institution(
         p.institution_id, {"name": p.name} if p.name else {}, _contact(p.contact)
     )
@@ -445,14 +441,14 @@ async def on_institution_reclassified(n: Notifier, p: InstitutionReclassified, e
 
 
 # -- scheduled -------------------------------------------------------------------------------------
-def digest_due(n: Notifier, *, weekday: int = 0, hour: int = 9) -> bool:
+def digest_due(n: NotificationUnit, *, weekday: int = 0, hour: int = 9) -> bool:
     """Monday from 09:00 (Asia/Shanghai)."""
     local = n.clock.now().astimezone(SHANGHAI)
     return local.weekday() == weekday and local.hour >= hour
 
 
 async def weekly_digest(
-    n: Notifier,
+    n: NotificationUnit,
     digest: dict[str, Any],
     institutions: dict[str, dict[str, Any]] | None = None,
     *,
@@ -509,7 +505,7 @@ EVENT_HANDLERS: dict[type[EventPayload], Any] = {
 GATHERING = {on_branch_caught_up, on_meeting_held}
 
 
-def bound_handlers(n: Notifier) -> dict[type[EventPayload], PayloadHandler]:
+def bound_handlers(n: NotificationUnit) -> dict[type[EventPayload], PayloadHandler]:
     """The table with the notifier bound in, for `EventDispatch`."""
 
     def bind(fn: Any) -> PayloadHandler:

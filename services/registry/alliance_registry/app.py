@@ -21,7 +21,7 @@ from .entrypoints.scheduler import overdue_transfer_scan
 from .handlers import resolve_api_key
 from .settings import RegistrySettings
 from .usecases import scans
-from .usecases.context import Registry
+from .usecases.context import RegistryUnit
 
 
 def create_app(settings: RegistrySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -29,7 +29,7 @@ def create_app(settings: RegistrySettings | None = None, *, clock: Clock | None 
     clock = clock or SystemClock()
     runtime = Runtime(settings=settings, clock=clock, indexes=[*INDEXES, *job_store.INDEXES],
                       outbox_collections=OUTBOX_COLLECTIONS)
-    registry = Registry(
+    registry = RegistryUnit(
         store=RegistryStore(lambda: runtime.db, wake=runtime.notify_outbox),
         vault=PiiVault(settings.pii_encryption_key),
         clock=clock,

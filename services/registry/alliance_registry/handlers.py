@@ -11,7 +11,7 @@ from alliance_shared.auth import Principal
 from alliance_shared.contracts.vocabulary import Role
 
 from .domain import commands
-from .usecases.context import Registry
+from .usecases.context import RegistryUnit
 from .usecases.institutions import (
     issue_api_key,
     load_institution,
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 
-COMMAND_HANDLERS: dict[type, Callable[[Registry, Any, Principal], Awaitable[Any]]] = {
+COMMAND_HANDLERS: dict[type, Callable[[RegistryUnit, Any, Principal], Awaitable[Any]]] = {
     commands.RegisterInstitution: register_institution,
     commands.ReclassifyInstitution: reclassify_institution,
     commands.IssueApiKey: issue_api_key,
@@ -70,6 +70,6 @@ COMMAND_HANDLERS: dict[type, Callable[[Registry, Any, Principal], Awaitable[Any]
 }
 
 
-async def handle(reg: Registry, cmd: object, who: Principal) -> Any:
+async def handle(reg: RegistryUnit, cmd: object, who: Principal) -> Any:
     """Carry out `cmd` for `who` (the one entry point the routes, the importer and the scheduler use)."""
     return await COMMAND_HANDLERS[type(cmd)](reg, cmd, who)

@@ -3,7 +3,6 @@ shapes of an ingestion."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from alliance_shared.auth import Principal, api_key_matches, key_id_of
@@ -12,32 +11,19 @@ from alliance_shared.errors import Forbidden
 from fastapi import Depends, Request
 
 from ..adapters.keys import ApiKeys
-from ..adapters.projection import RegistryProjection
-from ..adapters.submissions import SubmissionStore
 from ..domain.model import Reporter
-from ..handlers import IngestReport, IngestSubmissions
-from ..settings import ActivitySettings
+from ..usecases.ingestion import IngestReport
+from ..usecases.unit import ActivityUnit
 
 SUBMITTING_ROLES = (Role.INSTITUTION_ADMIN, Role.BRANCH_SECRETARY, Role.REGULATOR)
 
 
-@dataclass(frozen=True)
-class Activity:
-    """The service's parts, as the composition root wired them."""
-
-    settings: ActivitySettings
-    ingest: IngestSubmissions
-    projection: RegistryProjection
-    submissions: SubmissionStore
-    keys: ApiKeys
-
-
-def activity_of(request: Request) -> Activity:
-    service: Activity = request.app.state.activity
+def activity_of(request: Request) -> ActivityUnit:
+    service: ActivityUnit = request.app.state.activity
     return service
 
 
-ActivityDep = Annotated[Activity, Depends(activity_of)]
+ActivityDep = Annotated[ActivityUnit, Depends(activity_of)]
 
 
 def api_key_resolver(keys: ApiKeys) -> Any:

@@ -36,7 +36,8 @@ from ..domain.review import ResubmitSubmission
 from ..domain.review import state_of as review_state_of
 from ..domain.sheets import LAYOUTS, to_submitted
 from ..usecases.reviews import handle as handle_review
-from .deps import Activity, ActivityDep, reporter_of, row_answer
+from ..usecases.unit import ActivityUnit
+from .deps import ActivityDep, reporter_of, row_answer
 from .schemas import BranchSheet, DevToken, FormAnswer, FormContext, SignInChoices
 
 router = APIRouter(tags=["form"])
@@ -71,7 +72,7 @@ async def form_static(name: str) -> FileResponse:
 
 
 # -- development sign-in -------------------------------------------------------------------------
-def _dev_only(service: Activity) -> None:
+def _dev_only(service: ActivityUnit) -> None:
     if not service.settings.dev_sign_in_enabled:
         raise NotFound(SIGN_IN_OFF, field="sign_in")
 
@@ -126,7 +127,7 @@ def _branches(orgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda b: str(b["name"]))
 
 
-async def _my_branches(service: Activity, who: Principal) -> list[dict[str, Any]]:
+async def _my_branches(service: ActivityUnit, who: Principal) -> list[dict[str, Any]]:
     reporter = reporter_of(who)
     if reporter.role not in (Role.BRANCH_SECRETARY, Role.INSTITUTION_ADMIN) or not reporter.institution_id:
         raise Forbidden("只有支部书记和机构党务管理员使用填报表单 / the form is for branch secretaries", field="role")

@@ -18,8 +18,9 @@ from fastapi.responses import Response, StreamingResponse
 from ..adapters.spreadsheets import read_rows, template
 from ..domain.model import Reporter, Submitted
 from ..domain.sheets import LAYOUTS, Layout, is_example, to_submitted
+from ..usecases.unit import ActivityUnit
 from . import form
-from .deps import Activity, ActivityDep, reporter_of, row_answer
+from .deps import ActivityDep, reporter_of, row_answer
 from .schemas import UploadAnswer
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ class _RowReader:
     """The file's rows as submitted items, read lazily: iterating yields the count read so far
     every `PROGRESS_ROWS` rows."""
 
-    def __init__(self, service: Activity, layout: Layout, reporter: Reporter, filename: str, content: bytes) -> None:
+    def __init__(
+        self, service: ActivityUnit, layout: Layout, reporter: Reporter, filename: str, content: bytes
+    ) -> None:
         self._service, self._layout, self._reporter = service, layout, reporter
         self._filename, self._content = filename, content
         self.items: list[Submitted] = []
@@ -114,7 +117,7 @@ class _RowReader:
 
 
 async def _streamed(
-    service: Activity, rows: _RowReader, reporter: Reporter, file_name: str | None
+    service: ActivityUnit, rows: _RowReader, reporter: Reporter, file_name: str | None
 ) -> AsyncIterator[bytes]:
     try:
         for count in rows:

@@ -3,10 +3,8 @@ authenticate; the ingestion path decides."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 
-from alliance_shared.auth import webhook_signature
 from alliance_shared.clock import Clock
 from alliance_shared.contracts.envelope import CloudEvent
 from alliance_shared.contracts.vocabulary import Channel
@@ -21,7 +19,8 @@ from prometheus_client import Counter
 
 from ..adapters.keys import ApiKeys
 from ..domain.model import Reporter, Submitted
-from ..handlers import IngestSubmissions
+from ..usecases.conformance import webhook_signer
+from ..usecases.ingestion import IngestSubmissions
 from .deps import ActivityDep, event_answer
 from .events import submitted_items
 from .schemas import EventsAnswer
@@ -59,22 +58,6 @@ async def webhook(
     items = await submitted_items(request, service.settings)
     report = await service.ingest(items, Channel.WEBHOOK, reporter)
     return JSONResponse(event_answer(report), status_code=202)
-
-
-async def webhook_signer(
-    service: ActivityDep, institution_id: str, timestamp: str, body: bytes, signature: str
-) -> str | None:
-    """The id of the institution's live key that signed `"{timestamp}.{body}"` as `signature`, or
-    None (the webhook and its dry run ask the same)."""
-    vault = PiiVault(service.settings.pii_encryption_key)
-    for key in await service.keys.live_keys_of(institution_id):
-        try:
-            expected = webhook_signature(vault.open(key["sealed_key"]), timestamp, body)
-        except ValueError:
-            continue
-        if hmac.compare_digest(expected, signature):
-            return str(key["_id"])
-    return None
 
 
 class L3Principals:

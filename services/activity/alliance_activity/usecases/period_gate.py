@@ -22,7 +22,7 @@ from ..domain.occurrence import period_of
 from ..domain.period_lock import PeriodLocks, approved_refusal, data_time_field
 
 if TYPE_CHECKING:
-    from ..handlers import IngestReport
+    from .ingestion import IngestReport
 
 
 async def on_period_closed(store: PeriodLockStore, p: PeriodClosed, _: CloudEvent) -> None:

@@ -25,7 +25,7 @@ from ..adapters.submissions import SOURCE
 from ..domain import review as review_rules
 from ..domain.model import Submitted
 from ..entrypoints.deps import reporter_of
-from ..handlers import IngestReport, IngestSubmissions
+from .ingestion import IngestReport, IngestSubmissions
 
 TYPE_ZH = {"fpba.meeting.held.v1": "三会一课", "fpba.public_activity.held.v1": "公共活动"}
 MAY_NOT_REVIEW = (

@@ -22,7 +22,7 @@ from ..domain.scoring import BRANCH_KINDS
 from . import ranks
 from .projections import Projections
 from .readmodels import ReadModels, page_of_queue
-from .views import NO_DATA
+from .views import NO_DATA, lagging_row
 
 Doc = dict[str, Any]
 
@@ -320,38 +320,15 @@ async def queue_rows(models: ReadModels, projections: Projections, docs: list[Do
     inst_names = await projections.names("institutions", inst_ids)
     deliveries = await models.deliveries_for(org_ids)
     follow_ups = await models.follow_ups(org_ids)
-    rows = []
-    for d in docs:
-        reminders = deliveries.get(d["_id"], [])
-        f = follow_ups.get(d["_id"], {})
-        rows.append(
-            {
-                "organization_id": d["_id"],
-                "name": names.get(d["_id"]),
-                "institution_id": d.get("institution_id"),
-                "institution_name": inst_names.get(d.get("institution_id") or ""),
-                "status": d.get("status"),
-                "days_since_last_meeting": d.get("days_since_last_meeting"),
-                "last_meeting_on": d.get("last_meeting_on"),
-                "org_life": d.get("org_life"),
-                "since": d.get("since"),
-                "reminders_sent": len(reminders),
-                "reminders": [
-                    {
-                        "id": r["_id"],
-                        "rule": r.get("rule"),
-                        "channel": r.get("channel"),
-                        "status": r.get("status"),
-                        "recipient": r.get("recipient"),  # masked by notification
-                        "at": r.get("at"),
-                        "reason": r.get("reason"),  # why it was not delivered (Chinese), if it was not
-                    }
-                    for r in reminders[:5]
-                ],
-                "follow_up": follow_up_public(f) if f else {"version": 0},
-            }
-        )
-    return rows
+    return [
+        {
+            **lagging_row(d, deliveries.get(d["_id"], [])),
+            "name": names.get(d["_id"]),
+            "institution_name": inst_names.get(d.get("institution_id") or ""),
+            "follow_up": follow_up_public(f) if (f := follow_ups.get(d["_id"])) else {"version": 0},
+        }
+        for d in docs
+    ]
 
 
 def follow_up_public(f: Doc) -> Doc:

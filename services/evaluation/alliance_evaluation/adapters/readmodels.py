@@ -329,7 +329,7 @@ class ReadModels:
             {"_id": doc_id, "status": expected_status}, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
 
-    async def cases(
+    async def score_decisions(
         self, collection: str, query: Doc, newest: str, skip: int, limit: int
     ) -> tuple[list[Doc], int]:
         """A page of adjustments, appeals or exemptions matching `query` (narrowed by an indexed

@@ -198,32 +198,41 @@ def _hist(h: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+REMINDERS_SHOWN = 10  # a lagging branch's latest deliveries shown with it (all are counted)
+
+
+def lagging_row(d: dict[str, Any], deliveries: list[dict[str, Any]]) -> dict[str, Any]:
+    """A branch on the lagging list, with its latest reminders: the one row the unified view's
+    `GET /lagging` and the dashboard's work queue both answer (the queue adds names and the
+    follow-up record)."""
+    return {
+        "organization_id": d["_id"],
+        "institution_id": d.get("institution_id"),
+        "days_since_last_meeting": d.get("days_since_last_meeting"),
+        "status": d.get("status"),
+        "last_meeting_on": d.get("last_meeting_on"),
+        "org_life": d.get("org_life"),
+        "since": d.get("since"),
+        "reminders_sent": len(deliveries),
+        "reminders": [
+            {
+                "id": r["_id"],
+                "rule": r.get("rule"),
+                "channel": r.get("channel"),
+                "status": r.get("status"),
+                "recipient": r.get("recipient"),  # masked by notification
+                "at": r.get("at"),
+                "reason": r.get("reason"),  # why it was not delivered (Chinese), if it was not
+            }
+            for r in deliveries[:REMINDERS_SHOWN]
+        ],
+    }
+
+
 async def lagging(models: ReadModels, institution_id: str | None, page: int, page_size: int) -> dict[str, Any]:
     docs, total = await models.lagging_list(institution_id, (page - 1) * page_size, page_size)
     deliveries = await models.deliveries_for([d["_id"] for d in docs])
-    items = [
-        {
-            "organization_id": d["_id"],
-            "institution_id": d.get("institution_id"),
-            "days_since_last_meeting": d.get("days_since_last_meeting"),
-            "status": d.get("status"),
-            "last_meeting_on": d.get("last_meeting_on"),
-            "org_life": d.get("org_life"),
-            "since": d.get("since"),
-            "reminders": [
-                {
-                    "id": r["_id"],
-                    "rule": r.get("rule"),
-                    "channel": r.get("channel"),
-                    "status": r.get("status"),
-                    "recipient": r.get("recipient"),
-                    "at": r.get("at"),
-                }
-                for r in deliveries.get(d["_id"], [])[:10]
-            ],
-        }
-        for d in docs
-    ]
+    items = [lagging_row(d, deliveries.get(d["_id"], [])) for d in docs]
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 

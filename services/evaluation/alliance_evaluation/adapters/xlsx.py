@@ -15,18 +15,10 @@ from ..domain.ruleset import INDICATOR_ZH
 GRADE_ZH = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格", "no_data": "待评"}
 OWNERSHIP_ZH = {"state_owned": "国有", "private": "民营", "emerging": "新兴金融机构"}
 
+# a card's own columns, wherever cards are listed (the scores workbook, the rankings' export)
+CARD_HEADERS = ["得分 Score", "等级 Grade", "一票否决 Vetoed", "完整率% Completeness", "及时率% Timeliness"]
 SCORE_HEADERS = [
-    "排名 Rank",
-    "编号 ID",
-    "名称 Name",
-    "所有制 Ownership",
-    "上报成熟度 Level",
-    "得分 Score",
-    "等级 Grade",
-    "一票否决 Vetoed",
-    "完整率% Completeness",
-    "及时率% Timeliness",
-    "评价细则 Ruleset",
+    "排名 Rank", "编号 ID", "名称 Name", "所有制 Ownership", "上报成熟度 Level", *CARD_HEADERS, "评价细则 Ruleset",
 ]
 EVIDENCE_COUNT = "证据事件数 Evidence"
 BREAKDOWN_HEADERS = [

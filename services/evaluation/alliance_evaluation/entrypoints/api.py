@@ -196,11 +196,11 @@ async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     return await scoring.close_period(ev, Period.parse(period), who)
 
 
-def cases(ev: Ev) -> ScoreDecisions:
+def score_decisions(ev: Ev) -> ScoreDecisions:
     return ScoreDecisions(ev)
 
 
-ScoreDecisionsDep = Annotated[ScoreDecisions, Depends(cases)]
+ScoreDecisionsDep = Annotated[ScoreDecisions, Depends(score_decisions)]
 
 
 @router.post("/ratings", status_code=201, response_model=Rating)

@@ -176,6 +176,7 @@ class Reminder(_Out):
     status: str | None
     recipient: str | None = Field(description="掩码 / masked")
     at: datetime | None
+    reason: str | None = Field(None, description="未送达原因（中文）/ why it was not delivered")
 
 
 class LaggingBranch(_Out):
@@ -186,7 +187,8 @@ class LaggingBranch(_Out):
     last_meeting_on: str | None
     org_life: float | None
     since: Any
-    reminders: list[Reminder]
+    reminders_sent: int = Field(description="已发提醒数 / reminders sent")
+    reminders: list[Reminder] = Field(description="最近的提醒 / the latest reminders")
 
 
 class LaggingPage(_Out):
@@ -360,22 +362,9 @@ class FollowUp(_Out):
     history: list[FollowUpChange] = Field(default_factory=list)
 
 
-class QueueReminder(Reminder):
-    reason: str | None = Field(None, description="未送达原因（中文）/ why it was not delivered")
-
-
-class QueueRow(_Out):
-    organization_id: str
+class QueueRow(LaggingBranch):
     name: str | None
-    institution_id: str | None
     institution_name: str | None
-    status: str | None
-    days_since_last_meeting: int | None
-    last_meeting_on: str | None
-    org_life: float | None
-    since: Any
-    reminders_sent: int
-    reminders: list[QueueReminder]
     follow_up: FollowUp
 
 
@@ -445,23 +434,24 @@ class AttachedBranches(_Out):
 
 
 # -- what people do to scores: ratings, adjustments, appeals, exemptions, and their queues ------
-class Rating(_Out):
+class OnScore(_Out):
+    """What a rating, an adjustment or an appeal is about: an object's score in a quarter."""
+
     id: str
     period: str
-    object_type: str
+    object_type: str = Field(description="institution | branch")
     object_id: str
+
+
+class Rating(OnScore):
     rating: str = Field(description="excellent | good | average | poor")
     comment: str
     evaluator: str
 
 
-class Adjustment(_Out):
+class Adjustment(OnScore):
     """A manual adjustment: proposed with a reason, decided by a second person."""
 
-    id: str
-    period: str
-    object_type: str
-    object_id: str
     institution_id: str | None
     points: str = Field(description="加减分（两位小数）/ points added or taken, two decimals")
     reason: str
@@ -473,11 +463,7 @@ class Adjustment(_Out):
     note: str | None = None
 
 
-class Appeal(_Out):
-    id: str
-    period: str
-    object_type: str
-    object_id: str
+class Appeal(OnScore):
     institution_id: str | None
     reason: str
     status: str = Field(description="open | upheld | dismissed")

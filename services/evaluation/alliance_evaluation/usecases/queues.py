@@ -57,7 +57,8 @@ async def adjustments(
         query["institution_id"] = scoped
     if period:
         query["period"] = period
-    docs, total = await ev.models.cases("adjustments", query, "proposed_at", (page - 1) * page_size, page_size)
+    skip = (page - 1) * page_size
+    docs, total = await ev.models.score_decisions("adjustments", query, "proposed_at", skip, page_size)
     orgs, insts = await _named(ev, docs)
     items = [
         _item(d, orgs, insts, can_decide=who.is_secretariat and d.get("status") == "pending"
@@ -79,7 +80,7 @@ async def appeals(
         query["institution_id"] = scoped
     if period:
         query["period"] = period
-    docs, total = await ev.models.cases("appeals", query, "filed_at", (page - 1) * page_size, page_size)
+    docs, total = await ev.models.score_decisions("appeals", query, "filed_at", (page - 1) * page_size, page_size)
     orgs, insts = await _named(ev, docs)
     items = [_item(d, orgs, insts, can_resolve=who.is_secretariat and d.get("status") == "open") for d in docs]
     return {"items": items, "total": total, "page": page, "page_size": page_size}
@@ -92,7 +93,7 @@ async def exemptions(
     scoped = _own(who, institution_id)
     who.require_role(Role.SECRETARIAT, Role.REGULATOR, Role.INSTITUTION_ADMIN)
     query: dict[str, Any] = {"institution_id": scoped} if scoped else {}
-    docs, total = await ev.models.cases("exemptions", query, "granted_at", (page - 1) * page_size, page_size)
+    docs, total = await ev.models.score_decisions("exemptions", query, "granted_at", (page - 1) * page_size, page_size)
     orgs, insts = await _named(ev, docs)
     items = [_item(d, orgs, insts) for d in docs]
     return {"items": items, "total": total, "page": page, "page_size": page_size,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from .timing import backoff
 
@@ -16,6 +16,11 @@ _PHONE = re.compile(r"(?<!\d)(\+?86)?1\d{10}(?!\d)")
 Status = Literal["queued", "deferred", "sent", "delivered", "failed", "cancelled"]
 PENDING: tuple[Status, ...] = ("queued", "deferred")
 FINAL: tuple[Status, ...] = ("delivered", "failed", "cancelled")
+# what a delivery not yet attempted says of its attempts, its provider and its recipient
+UNATTEMPTED: dict[str, Any] = {
+    "attempts": 0, "provider_index": 0, "provider_attempts": 0, "provider": None, "provider_message_id": None,
+    "recipient_masked": None,
+}  # fmt: skip
 
 
 class SendFailed(Exception):

@@ -20,7 +20,7 @@ from ..domain.receipts import ProviderName, parse_aliyun, parse_tencent, provide
 from ..domain.rules import Rule
 from ..domain.templates import MessageTemplate
 from ..domain.timing import local_day
-from ..handlers import Notifier
+from ..handlers import NotificationUnit
 from ..usecases import dispatch, editing
 from .schemas import (
     CasePage,
@@ -42,8 +42,8 @@ router = APIRouter(prefix="/api/v1", tags=["notification"])
 MAX_RECEIPTS = 5_000
 
 
-def _notifier(request: Request) -> Notifier:
-    notifier: Notifier = request.app.state.notifier
+def _notifier(request: Request) -> NotificationUnit:
+    notifier: NotificationUnit = request.app.state.notifier
     return notifier
 
 

@@ -11,12 +11,12 @@ from alliance_shared.contracts.topics import (
 from alliance_shared.kafka.consumer import EventDispatch
 from alliance_shared.runtime import ConsumerSpec
 
-from ..handlers import Notifier, apply_reports, bound_handlers
+from ..handlers import NotificationUnit, apply_reports, bound_handlers
 
 TOPICS = (REGISTRY_EVENTS, EVALUATION_EVENTS, ACTIVITY_REJECTED, ACTIVITY_EVENTS)
 
 
-def consumer_specs(notifier: Notifier, group_id: str) -> list[ConsumerSpec]:
+def consumer_specs(notifier: NotificationUnit, group_id: str) -> list[ConsumerSpec]:
     async def batch_end() -> None:
         await apply_reports(notifier)
 

@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 from alliance_shared.runtime import Runtime, every
 
 from .. import handlers
-from ..handlers import Notifier
+from ..handlers import NotificationUnit
 from ..usecases import editing
 from ..usecases.dispatch import Channels, dispatch_until_idle
 
 
-def background_loops(notifier: Notifier, channels: Channels) -> list[Callable[[Runtime], Awaitable[None]]]:
+def background_loops(notifier: NotificationUnit, channels: Channels) -> list[Callable[[Runtime], Awaitable[None]]]:
     s = notifier.settings
 
     async def dispatcher(_: Runtime) -> None:

@@ -19,14 +19,14 @@ from prometheus_client import Counter
 
 from ..adapters.sms import SmsMessage, SmsProvider
 from ..adapters.store import Doc
-from ..domain.deliveries import FINAL, PENDING, SendFailed, SendReceipt, after_failure, redact
+from ..domain.deliveries import FINAL, PENDING, UNATTEMPTED, SendFailed, SendReceipt, after_failure, redact
 from ..domain.delivery_reasons import code_of, explain, reason_zh
 from ..domain.errors import UnknownDelivery
 from ..domain.receipts import ProviderReceipt
 from ..domain.rules import Rule
 from ..domain.templates import render_email, render_sms, sms_segments
 from ..domain.timing import local_day, next_local_morning, quiet_until
-from ..handlers import Notifier, status_event
+from ..handlers import NotificationUnit, status_event
 
 log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=2)
@@ -51,7 +51,7 @@ class Channels:
     vault: PiiVault
 
 
-async def dispatch_until_idle(n: Notifier, channels: Channels) -> int:
+async def dispatch_until_idle(n: NotificationUnit, channels: Channels) -> int:
     """Passes one after another while each acts on a whole page (`dispatch_page`), so that a
     quarter's reminders go out at the channels' pace; the loop waits its interval only once a pass
     finds less. A page per interval held the city's 2,891 lagging-branch emails to ~8 a second (a
@@ -64,7 +64,7 @@ async def dispatch_until_idle(n: Notifier, channels: Channels) -> int:
             return total
 
 
-async def dispatch_due(n: Notifier, channels: Channels, limit: int = 100) -> int:
+async def dispatch_due(n: NotificationUnit, channels: Channels, limit: int = 100) -> int:
     """One pass of the dispatcher, up to `dispatch_concurrency` deliveries at once (as concurrent
     replicas would: each is claimed first, the per-phone cap is reserved atomically, and a budget
     can be overrun by the SMS in flight, never more); returns how many deliveries it acted on."""
@@ -90,7 +90,7 @@ async def dispatch_due(n: Notifier, channels: Channels, limit: int = 100) -> int
     return acted
 
 
-async def _recipient(n: Notifier, channels: Channels, doc: Doc) -> tuple[str | None, str | None]:
+async def _recipient(n: NotificationUnit, channels: Channels, doc: Doc) -> tuple[str | None, str | None]:
     """(plaintext, masked) address of the delivery's audience on its channel, when known."""
     email = doc["channel"] == "email"
     if doc["audience"] == "secretariat":
@@ -113,7 +113,7 @@ async def _recipient(n: Notifier, channels: Channels, doc: Doc) -> tuple[str | N
     return None, None
 
 
-async def _context(n: Notifier, doc: Doc) -> dict[str, Any]:
+async def _context(n: NotificationUnit, doc: Doc) -> dict[str, Any]:
     reminder = await n.store.reminders.get(doc["reminder_id"]) or {}
     org = await n.store.contacts.organization(doc.get("organization_id"))
     inst = await n.store.contacts.institution(doc.get("institution_id"))
@@ -128,7 +128,7 @@ async def _context(n: Notifier, doc: Doc) -> dict[str, Any]:
     }
 
 
-async def _defer(n: Notifier, doc: Doc, until: datetime, note: str) -> None:
+async def _defer(n: NotificationUnit, doc: Doc, until: datetime, note: str) -> None:
     now = n.clock.now()
     await n.store.deliveries.change(
         doc,
@@ -138,7 +138,7 @@ async def _defer(n: Notifier, doc: Doc, until: datetime, note: str) -> None:
     )
 
 
-async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
+async def _dispatch_one(n: NotificationUnit, channels: Channels, doc: Doc) -> None:
     """One due delivery: cancelled with its case, held for a contact, quiet hours or the day's SMS
     cap, else rendered and sent, at most once."""
     now = n.clock.now()
@@ -157,7 +157,7 @@ async def _dispatch_one(n: Notifier, channels: Channels, doc: Doc) -> None:
     await _render_and_send(n, channels, rule, doc, address, now)
 
 
-async def _cancel(n: Notifier, doc: Doc, now: datetime) -> None:
+async def _cancel(n: NotificationUnit, doc: Doc, now: datetime) -> None:
     await n.store.deliveries.change(
         doc,
         {"status": "cancelled", "due_at": None, "updated_at": now},
@@ -166,7 +166,7 @@ async def _cancel(n: Notifier, doc: Doc, now: datetime) -> None:
     )
 
 
-async def _without_contact(n: Notifier, channels: Channels, doc: Doc, now: datetime) -> None:
+async def _without_contact(n: NotificationUnit, channels: Channels, doc: Doc, now: datetime) -> None:
     """No contact on file for the channel: it fails after `contact_wait_days`; until then it waits,
     quietly, behind the others (registry events may arrive after the reminder)."""
     if now - doc["created_at"] > timedelta(days=n.settings.contact_wait_days):
@@ -178,7 +178,7 @@ async def _without_contact(n: Notifier, channels: Channels, doc: Doc, now: datet
         await n.store.deliveries.touch(doc["_id"], {"due_at": now, "waiting_contact": False})
 
 
-async def _sms_held(n: Notifier, channels: Channels, rule: Rule, doc: Doc, address: str, now: datetime) -> bool:
+async def _sms_held(n: NotificationUnit, channels: Channels, rule: Rule, doc: Doc, address: str, now: datetime) -> bool:
     """Whether an SMS waits: through quiet hours, or until tomorrow morning once the phone has had
     the day's SMS (the day's place is reserved once per delivery)."""
     release = quiet_until(now, rule.quiet_hours)
@@ -195,7 +195,7 @@ async def _sms_held(n: Notifier, channels: Channels, rule: Rule, doc: Doc, addre
 
 
 async def _render_and_send(
-    n: Notifier, channels: Channels, rule: Rule, doc: Doc, address: str, now: datetime
+    n: NotificationUnit, channels: Channels, rule: Rule, doc: Doc, address: str, now: datetime
 ) -> None:
     template = await n.store.catalog.template(doc["template"])
     if template is None:
@@ -256,7 +256,7 @@ def _unexpected(exc: Exception, provider: str) -> SendFailed:
 
 
 async def _render(
-    n: Notifier, channels: Channels, rule: Any, template: Any, context: dict[str, Any], doc: Doc, address: str
+    n: NotificationUnit, channels: Channels, rule: Any, template: Any, context: dict[str, Any], doc: Doc, address: str
 ) -> _Outgoing | None:
     """The message rendered for its channel; None when an SMS would pass the institution's budget."""
     if doc["channel"] == "email":
@@ -285,7 +285,7 @@ async def _render(
     return _Outgoing(provider.name, segments, lambda: provider.send(message))
 
 
-async def _mark_sending(n: Notifier, doc: Doc, provider: str, now: datetime) -> Doc:
+async def _mark_sending(n: NotificationUnit, doc: Doc, provider: str, now: datetime) -> Doc:
     """The delivery, claimed in the store as being sent now (its version moves: a dispatcher that
     lost its lease meanwhile fails here, before sending). Neither history nor event: nothing
     happened yet; what the send came to is recorded next."""
@@ -303,7 +303,7 @@ async def _mark_sending(n: Notifier, doc: Doc, provider: str, now: datetime) -> 
     )
 
 
-async def _record_sent(n: Notifier, doc: Doc, receipt: SendReceipt, now: datetime) -> None:
+async def _record_sent(n: NotificationUnit, doc: Doc, receipt: SendReceipt, now: datetime) -> None:
     """Record what the channel accepted. The store may be restarting: the write is retried for
     about RECORD_PATIENCE; an answer lost after the write landed shows as the delivery already
     sent. A dispatcher that gives up leaves the delivery "sending" (see `expire_unconfirmed`)."""
@@ -341,7 +341,7 @@ async def _record_sent(n: Notifier, doc: Doc, receipt: SendReceipt, now: datetim
             delay = min(delay * 2, 5.0)
 
 
-async def expire_unconfirmed(n: Notifier, limit: int = 100) -> int:
+async def expire_unconfirmed(n: NotificationUnit, limit: int = 100) -> int:
     """Deliveries left "sending" for longer than a dispatcher takes (it stopped between sending
     and recording): sent or not, nobody knows. At most once: none is sent again by itself; each
     fails with `outcome_unknown`, is dead-lettered where the secretariat sees it (and may retry it
@@ -361,11 +361,11 @@ BUDGET = "sms_budget_exceeded"
 SMS_BUDGET_NOTE = "【说明】本机构本月短信预算已用完，本次提醒仅以邮件发送。"
 
 
-def _price_milli(n: Notifier) -> int:
+def _price_milli(n: NotificationUnit) -> int:
     return round(n.settings.sms_price_cny * 1000)
 
 
-async def _over_budget(n: Notifier, institution_id: str | None, segments: int) -> bool:
+async def _over_budget(n: NotificationUnit, institution_id: str | None, segments: int) -> bool:
     """Would `segments` more SMS parts take the institution past this month's budget? (No budget
     set: no limit.) Checked before sending and counted after the provider accepted, so concurrent
     dispatchers may overrun a budget by the SMS they have in flight, never more."""
@@ -378,7 +378,7 @@ async def _over_budget(n: Notifier, institution_id: str | None, segments: int) -
     return int(spent.get("cost_milli", 0)) + segments * _price_milli(n) > int(budget["monthly_budget_milli"])
 
 
-async def _sms_withheld_by_budget(n: Notifier, rule: Any, doc: Doc) -> bool:
+async def _sms_withheld_by_budget(n: NotificationUnit, rule: Any, doc: Doc) -> bool:
     """An email whose step also sends SMS says so when the budget withheld that SMS (or will: it
     is still waiting and the institution's budget is spent)."""
     step = next((s for s in rule.steps if s.name == doc.get("step")), None)
@@ -395,7 +395,7 @@ async def _sms_withheld_by_budget(n: Notifier, rule: Any, doc: Doc) -> bool:
     return sms["status"] in PENDING and await _over_budget(n, doc.get("institution_id"), 1)
 
 
-async def _budget_fallback(n: Notifier, doc: Doc, now: datetime) -> None:
+async def _budget_fallback(n: NotificationUnit, doc: Doc, now: datetime) -> None:
     """Over budget: the SMS is not sent (cancelled, saying why) and the branch gets the reminder by
     email with a note — the step's own email when it has one, else one queued now."""
     why = reason_zh(BUDGET)
@@ -431,12 +431,7 @@ async def _budget_fallback(n: Notifier, doc: Doc, now: datetime) -> None:
         "_id": f"{doc['_id']}:email",
         "channel": "email",
         "status": "queued",
-        "attempts": 0,
-        "provider_index": 0,
-        "provider_attempts": 0,
-        "provider": None,
-        "provider_message_id": None,
-        "recipient_masked": None,
+        **UNATTEMPTED,
         "fallback_note": BUDGET,
         "created_at": now,
         "updated_at": now,
@@ -447,7 +442,7 @@ async def _budget_fallback(n: Notifier, doc: Doc, now: datetime) -> None:
     await n.store.deliveries.create(email, [status_event(email, "queued", now)])
 
 
-async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFailed, now: datetime) -> None:
+async def _attempt_failed(n: NotificationUnit, channels: Channels, doc: Doc, exc: SendFailed, now: datetime) -> None:
     providers = len(channels.sms) if doc["channel"] == "sms" else 1
     decision = after_failure(
         transient=exc.transient,
@@ -504,7 +499,7 @@ async def _attempt_failed(n: Notifier, channels: Channels, doc: Doc, exc: SendFa
         await n.store.deliveries.dead_letter(after, error, now)
 
 
-async def _fail(n: Notifier, doc: Doc, reason: str, now: datetime, code: str) -> None:
+async def _fail(n: NotificationUnit, doc: Doc, reason: str, now: datetime, code: str) -> None:
     why = reason_zh(code)
     await n.store.deliveries.change(
         doc,
@@ -533,7 +528,7 @@ async def _fail(n: Notifier, doc: Doc, reason: str, now: datetime, code: str) ->
 
 
 async def accept_receipt(
-    n: Notifier,
+    n: NotificationUnit,
     *,
     delivery_id: str | None,
     provider_message_id: str | None,
@@ -558,7 +553,7 @@ async def accept_receipt(
     return {"delivery_id": doc["_id"], "status": status, "duplicate": False}
 
 
-async def accept_provider_receipts(n: Notifier, receipts: Sequence[ProviderReceipt]) -> dict[str, Any]:
+async def accept_provider_receipts(n: NotificationUnit, receipts: Sequence[ProviderReceipt]) -> dict[str, Any]:
     """A provider's pushed receipts (Alibaba Cloud SmsReport, Tencent Cloud status callback), each
     matched to its delivery by the provider's serial (biz_id / sid, stored when it was sent), else by
     the out_id we sent. Counts what changed; receipts of messages we never sent are named by id."""
@@ -601,7 +596,7 @@ async def accept_provider_receipts(n: Notifier, receipts: Sequence[ProviderRecei
 
 
 async def _apply_receipt(
-    n: Notifier,
+    n: NotificationUnit,
     doc: Doc,
     *,
     key: str,
@@ -655,7 +650,7 @@ def _settled(doc: Doc) -> bool:
     return doc["status"] in FINAL and doc.get("last_error_code") != OUTCOME_UNKNOWN
 
 
-async def requeue(n: Notifier, delivery_id: str) -> Doc:
+async def requeue(n: NotificationUnit, delivery_id: str) -> Doc:
     """Take a failed delivery out of the dead letters and try again from the primary provider."""
     doc = await n.store.deliveries.get(delivery_id)
     if doc is None:

@@ -26,10 +26,10 @@ from ..domain.errors import (
 from ..domain.rules import Rule
 from ..domain.templates import PREVIEW_CONTEXT, MessageTemplate, check_template, render_email, render_sms
 from ..domain.timing import local_day
-from ..handlers import Notifier
+from ..handlers import NotificationUnit
 
 
-async def _audit(n: Notifier, who: Principal, action: str, object_type: str, object_id: str, *,
+async def _audit(n: NotificationUnit, who: Principal, action: str, object_type: str, object_id: str, *,
                  institution_id: str | None = None, **details: Any) -> None:
     record = audit_record(
         who, service="notification", action=action, object_type=object_type, object_id=object_id,
@@ -44,7 +44,7 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in {*before, *after} - {"version", "name"} if before.get(k) != after.get(k))
 
 
-async def put_rule(n: Notifier, name: str, body: dict[str, Any], who: Principal) -> Rule:
+async def put_rule(n: NotificationUnit, name: str, body: dict[str, Any], who: Principal) -> Rule:
     """Replace a rule; `version` in the body must be the stored one (optimistic edit)."""
     current = await n.store.catalog.rule(name)
     if current is None:
@@ -68,7 +68,7 @@ async def put_rule(n: Notifier, name: str, body: dict[str, Any], who: Principal)
     return rule
 
 
-async def put_template(n: Notifier, name: str, body: dict[str, Any], who: Principal) -> MessageTemplate:
+async def put_template(n: NotificationUnit, name: str, body: dict[str, Any], who: Principal) -> MessageTemplate:
     """Create or replace a template after checking every Jinja2 source compiles."""
     current = await n.store.catalog.template(name)
     try:
@@ -91,7 +91,7 @@ async def put_template(n: Notifier, name: str, body: dict[str, Any], who: Princi
     return template
 
 
-async def preview_template(n: Notifier, name: str, context: dict[str, Any]) -> dict[str, Any]:
+async def preview_template(n: NotificationUnit, name: str, context: dict[str, Any]) -> dict[str, Any]:
     template = await n.store.catalog.template(name)
     if template is None:
         raise UnknownTemplate(f"未知模板 / unknown template {name!r}", field="name")
@@ -111,7 +111,7 @@ async def preview_template(n: Notifier, name: str, context: dict[str, Any]) -> d
 
 
 async def effectiveness(
-    n: Notifier, since: datetime | None, *, within_days: int = 14, institution_id: str | None = None
+    n: NotificationUnit, since: datetime | None, *, within_days: int = 14, institution_id: str | None = None
 ) -> dict[str, Any]:
     """The closed-loop figure, and its breakdown per channel, rule step and hour of sending."""
     docs = await n.store.reminders.for_effectiveness(rulebook.BRANCH_RULES, since, institution_id)
@@ -125,7 +125,9 @@ def _cny(milli: int | None) -> float | None:
     return None if milli is None else round(milli / 1000, 3)
 
 
-async def put_sms_budget(n: Notifier, institution_id: str, body: dict[str, Any], who: Principal) -> dict[str, Any]:
+async def put_sms_budget(
+    n: NotificationUnit, institution_id: str, body: dict[str, Any], who: Principal
+) -> dict[str, Any]:
     """Set an institution's SMS budget per month (yuan; null: no limit), at the stored `version`."""
     amount = body.get("monthly_budget_cny")
     if amount is not None and (
@@ -161,7 +163,7 @@ async def put_sms_budget(n: Notifier, institution_id: str, body: dict[str, Any],
     return item
 
 
-async def sms_spending(n: Notifier, month: str, institution_ids: list[str] | None) -> dict[str, Any]:
+async def sms_spending(n: NotificationUnit, month: str, institution_ids: list[str] | None) -> dict[str, Any]:
     """Per institution: the month's SMS, their parts and cost, against its budget (yuan)."""
     spend = {d["institution_id"]: d for d in await n.store.sms_budgets.spending(month, institution_ids)}
     budgets = {d["_id"]: d for d in await n.store.sms_budgets.budgets(institution_ids)}
@@ -189,7 +191,7 @@ async def sms_spending(n: Notifier, month: str, institution_ids: list[str] | Non
     return {"month": month, "price_cny_per_sms": n.settings.sms_price_cny, "items": items}
 
 
-async def digest_figures(n: Notifier) -> dict[str, Any]:
+async def digest_figures(n: NotificationUnit) -> dict[str, Any]:
     now = n.clock.now()
     week_ago = now - timedelta(days=7)
     loop = await effectiveness(n, now - timedelta(days=90))
@@ -204,7 +206,7 @@ async def digest_figures(n: Notifier) -> dict[str, Any]:
     }
 
 
-async def institution_digests(n: Notifier) -> dict[str, dict[str, Any]]:
+async def institution_digests(n: NotificationUnit) -> dict[str, dict[str, Any]]:
     """Each institution's own week for its Party committee: its branches' open reminder cases by
     name, its SMS this month against its budget, and its branches' closed-loop rate (90 days)."""
     now = n.clock.now()

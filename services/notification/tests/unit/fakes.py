@@ -13,7 +13,7 @@ from typing import Any
 
 from alliance_notification.domain.deliveries import PENDING
 from alliance_notification.domain.rules import DEFAULT_RULES, Rule
-from alliance_notification.handlers import Notifier
+from alliance_notification.handlers import NotificationUnit
 from alliance_notification.settings import NotificationSettings
 from alliance_shared.clock import FixedClock
 
@@ -180,8 +180,10 @@ class FakeStore:
         self.deliveries = FakeDeliveries()
 
 
-def notifier(now: datetime = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)) -> tuple[Notifier, FakeStore, FixedClock]:
+def notifier(
+    now: datetime = datetime(2026, 11, 16, 2, 0, tzinfo=UTC),
+) -> tuple[NotificationUnit, FakeStore, FixedClock]:
     """A notifier over the fakes, standing on `now`."""
     store, clock = FakeStore(), FixedClock(now)
-    n = Notifier(lambda: store, clock, NotificationSettings(environment="test"), lambda: None)  # type: ignore[arg-type,return-value]
+    n = NotificationUnit(lambda: store, clock, NotificationSettings(environment="test"), lambda: None)  # type: ignore[arg-type,return-value]
     return n, store, clock

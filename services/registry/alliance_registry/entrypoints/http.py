@@ -17,18 +17,18 @@ from ..domain import commands
 from ..domain.imports import ImportKind
 from ..handlers import handle
 from ..usecases import import_jobs, importer, scans, views
-from ..usecases.context import Registry
+from ..usecases.context import RegistryUnit
 from . import schemas
 
 Doc = dict[str, Any]
 
 
-def registry(request: Request) -> Registry:
-    reg: Registry = request.app.state.registry
+def registry(request: Request) -> RegistryUnit:
+    reg: RegistryUnit = request.app.state.registry
     return reg
 
 
-Reg = Annotated[Registry, Depends(registry)]
+Reg = Annotated[RegistryUnit, Depends(registry)]
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 

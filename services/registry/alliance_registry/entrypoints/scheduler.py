@@ -8,10 +8,10 @@ from alliance_shared.runtime import Runtime, every
 
 from ..domain.commands import ScanOverdueTransfers
 from ..handlers import SYSTEM, handle
-from ..usecases.context import Registry
+from ..usecases.context import RegistryUnit
 
 
-def overdue_transfer_scan(reg: Registry, interval_s: float) -> Callable[[Runtime], Awaitable[None]]:
+def overdue_transfer_scan(reg: RegistryUnit, interval_s: float) -> Callable[[Runtime], Awaitable[None]]:
     async def transfer_overdue_scan(_runtime: Runtime) -> None:
         async def scan() -> None:
             await handle(reg, ScanOverdueTransfers(), SYSTEM)

@@ -35,7 +35,7 @@ class ChangedConcurrently(Conflict):
 
 
 @dataclass
-class Registry:
+class RegistryUnit:
     store: RegistryStore
     vault: PiiVault
     clock: Clock

@@ -14,7 +14,7 @@ from alliance_shared.errors import DomainError
 from ..adapters.store import IMPORTS
 from ..domain.errors import UnknownImport
 from ..domain.imports import Columns, RowError
-from .context import Registry, new_id
+from .context import RegistryUnit, new_id
 
 Doc = dict[str, Any]
 
@@ -70,7 +70,7 @@ class ImportJob:
     """The import's status document: who started it, how far it got (processed / total, rows a
     second), and at the end its report. Written at the start, after chunks, and at the end."""
 
-    def __init__(self, reg: Registry, report: ImportReport, who: Principal, filename: str) -> None:
+    def __init__(self, reg: RegistryUnit, report: ImportReport, who: Principal, filename: str) -> None:
         self.reg = reg
         self.report = report
         self.id = new_id("imp")
@@ -118,7 +118,7 @@ class ImportJob:
         })
 
 
-async def import_status(reg: Registry, import_id: str, who: Principal) -> Doc:
+async def import_status(reg: RegistryUnit, import_id: str, who: Principal) -> Doc:
     """An import's status document: progress while it runs, the report once done. Its starter, the
     secretariat and the admins of the starter's institution may read it."""
     doc = await reg.store.get(IMPORTS, import_id)

@@ -36,7 +36,7 @@ from ..adapters.store import INSTITUTIONS, MEMBERS, ORGANIZATIONS
 from ..domain import commands
 from ..domain.identifiers import normalize_id_number, normalize_uscc
 from ..domain.imports import Columns, ImportKind, RowError, map_headers, read_row, split_list
-from .context import Registry
+from .context import RegistryUnit
 from .import_jobs import ImportJob, ImportReport
 from .institutions import new_institution
 from .members import new_member
@@ -55,7 +55,7 @@ def may_import(who: Principal, kind: ImportKind) -> bool:
 
 
 async def import_file(
-    reg: Registry, kind: ImportKind, content: bytes, filename: str, who: Principal, *, wait: bool = True
+    reg: RegistryUnit, kind: ImportKind, content: bytes, filename: str, who: Principal, *, wait: bool = True
 ) -> Doc:
     """Import the file; with `wait` the answer is the finished report, otherwise the job as it has
     just started (its progress then read with `import_status`). A bad file is refused at once."""
@@ -108,7 +108,7 @@ class Directory:
     names not seen before (by USCC, institution name and organisation name), then kept for the rest
     of the file; organisations the import opens are added as they are."""
 
-    def __init__(self, reg: Registry) -> None:
+    def __init__(self, reg: RegistryUnit) -> None:
         self.reg = reg
         self._institutions: dict[tuple[str, str], list[Doc]] = {}
         self._organizations: dict[str, list[Doc]] = {}

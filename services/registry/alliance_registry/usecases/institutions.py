@@ -19,13 +19,13 @@ from ..domain.errors import (
     UnknownInstitution,
 )
 from ..domain.identifiers import normalize_uscc
-from .context import ChangedConcurrently, Registry, contact_of, new_id
+from .context import ChangedConcurrently, RegistryUnit, contact_of, new_id
 
 Doc = dict[str, Any]
 
 
 # -- institutions ------------------------------------------------------------------------------
-async def register_institution(reg: Registry, cmd: commands.RegisterInstitution, who: Principal) -> Doc:
+async def register_institution(reg: RegistryUnit, cmd: commands.RegisterInstitution, who: Principal) -> Doc:
     if not access.may_register_institution(who):
         raise await reg.deny(who, "institution.register", "institutions")
     doc, event = new_institution(reg, cmd)
@@ -36,7 +36,7 @@ async def register_institution(reg: Registry, cmd: commands.RegisterInstitution,
     return stored
 
 
-def new_institution(reg: Registry, cmd: commands.RegisterInstitution) -> tuple[Doc, ev.InstitutionRegistered]:
+def new_institution(reg: RegistryUnit, cmd: commands.RegisterInstitution) -> tuple[Doc, ev.InstitutionRegistered]:
     """The institution's document and the event announcing it: what the API and the import (a
     chunk of institutions in one command) share."""
     uscc = normalize_uscc(cmd.uscc)
@@ -67,14 +67,14 @@ def new_institution(reg: Registry, cmd: commands.RegisterInstitution) -> tuple[D
     return doc, event
 
 
-async def load_institution(reg: Registry, iid: str, field: str = "institution_id") -> Doc:
+async def load_institution(reg: RegistryUnit, iid: str, field: str = "institution_id") -> Doc:
     doc = await reg.store.get(INSTITUTIONS, iid)
     if doc is None:
         raise UnknownInstitution(field)
     return doc
 
 
-async def reclassify_institution(reg: Registry, cmd: commands.ReclassifyInstitution, who: Principal) -> Doc:
+async def reclassify_institution(reg: RegistryUnit, cmd: commands.ReclassifyInstitution, who: Principal) -> Doc:
     doc = await load_institution(reg, cmd.institution_id)
     if not access.may_manage_institution(who, doc["_id"]):
         raise await reg.deny(who, "institution.reclassify", doc["_id"])
@@ -124,7 +124,7 @@ async def reclassify_institution(reg: Registry, cmd: commands.ReclassifyInstitut
 
 
 # -- machine credentials -------------------------------------------------------------------------
-async def issue_api_key(reg: Registry, cmd: commands.IssueApiKey, who: Principal) -> tuple[Doc, str]:
+async def issue_api_key(reg: RegistryUnit, cmd: commands.IssueApiKey, who: Principal) -> tuple[Doc, str]:
     await load_institution(reg, cmd.institution_id)
     if not access.may_manage_institution(who, cmd.institution_id):
         raise await reg.deny(who, "api_key.issue", cmd.institution_id)
@@ -162,7 +162,7 @@ async def issue_api_key(reg: Registry, cmd: commands.IssueApiKey, who: Principal
     return stored, api_key
 
 
-async def revoke_api_key(reg: Registry, cmd: commands.RevokeApiKey, who: Principal) -> Doc:
+async def revoke_api_key(reg: RegistryUnit, cmd: commands.RevokeApiKey, who: Principal) -> Doc:
     await load_institution(reg, cmd.institution_id)
     if not access.may_manage_institution(who, cmd.institution_id):
         raise await reg.deny(who, "api_key.revoke", cmd.institution_id)
@@ -185,7 +185,7 @@ async def revoke_api_key(reg: Registry, cmd: commands.RevokeApiKey, who: Princip
     return stored
 
 
-async def resolve_api_key(reg: Registry, api_key: str) -> Principal | None:
+async def resolve_api_key(reg: RegistryUnit, api_key: str) -> Principal | None:
     """The machine principal of a valid, unrevoked key (the `X-Api-Key` resolver)."""
     key_id = auth.key_id_of(api_key)
     if key_id is None:

@@ -22,21 +22,21 @@ from ..domain.errors import (
 from ..domain.identifiers import normalize_id_number, normalize_phone
 from ..domain.members import check_cadre_roles, check_pipeline_step
 from ..domain.transfers import Transfer, TransferStatus
-from .context import ChangedConcurrently, Registry, new_id
+from .context import ChangedConcurrently, RegistryUnit, new_id
 from .organizations import load_organization
 
 Doc = dict[str, Any]
 
 
 # -- members -------------------------------------------------------------------------------------
-async def load_member(reg: Registry, mid: str) -> Doc:
+async def load_member(reg: RegistryUnit, mid: str) -> Doc:
     doc = await reg.store.get(MEMBERS, mid)
     if doc is None:
         raise UnknownMember()
     return doc
 
 
-async def register_member(reg: Registry, cmd: commands.RegisterMember, who: Principal) -> Doc:
+async def register_member(reg: RegistryUnit, cmd: commands.RegisterMember, who: Principal) -> Doc:
     org = await load_organization(reg, cmd.organization_id)
     iid = cmd.institution_id or org["institution_id"]
     if iid in org["institution_ids"] and not access.may_manage_member(who, org["_id"], iid):
@@ -52,7 +52,7 @@ async def register_member(reg: Registry, cmd: commands.RegisterMember, who: Prin
 
 
 def new_member(
-    reg: Registry, org: Doc, cmd: commands.RegisterMember, *, id_lookup: str | None = None
+    reg: RegistryUnit, org: Doc, cmd: commands.RegisterMember, *, id_lookup: str | None = None
 ) -> tuple[Doc, ev.MemberRegistered]:
     """The member's document and the event announcing it, for `cmd` in `org` (loaded): the checks
     every way of registering a member shares (the API and the roster import). `id_lookup`: the
@@ -102,7 +102,7 @@ def new_member(
     return doc, event
 
 
-async def _managed_member(reg: Registry, mid: str, who: Principal, action: str) -> Doc:
+async def _managed_member(reg: RegistryUnit, mid: str, who: Principal, action: str) -> Doc:
     doc = await load_member(reg, mid)
     if not access.may_manage_member(who, doc["organization_id"], doc["institution_id"]):
         raise await reg.deny(who, action, mid, "member_id")
@@ -111,7 +111,7 @@ async def _managed_member(reg: Registry, mid: str, who: Principal, action: str) 
     return doc
 
 
-async def change_member(reg: Registry, cmd: commands.ChangeMember, who: Principal) -> Doc:
+async def change_member(reg: RegistryUnit, cmd: commands.ChangeMember, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "member.change")
     previous = MemberStatus(doc["status"])
     status = cmd.status or previous
@@ -160,7 +160,7 @@ async def change_member(reg: Registry, cmd: commands.ChangeMember, who: Principa
     return stored
 
 
-async def member_leaves(reg: Registry, cmd: commands.MemberLeaves, who: Principal) -> Doc:
+async def member_leaves(reg: RegistryUnit, cmd: commands.MemberLeaves, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "member.leave")
     if (doc.get("transfer") or {}).get("status") == TransferStatus.PENDING:
         raise Conflict("该党员有待处理的组织关系转接 / a transfer is pending", field="member_id")
@@ -183,7 +183,7 @@ async def member_leaves(reg: Registry, cmd: commands.MemberLeaves, who: Principa
     return stored
 
 
-async def reveal_member_pii(reg: Registry, cmd: commands.RevealMemberPii, who: Principal) -> dict[str, str | None]:
+async def reveal_member_pii(reg: RegistryUnit, cmd: commands.RevealMemberPii, who: Principal) -> dict[str, str | None]:
     """The unmasked ID number and phone, for the secretariat only; every read is audited first."""
     doc = await load_member(reg, cmd.member_id)
     if not access.may_read_unmasked(who):
@@ -212,7 +212,7 @@ def transfer_event(kind: type[TransferEvent], transfer: Transfer, member_id: str
     return kind(**{k: v for k, v in own.items() if k in kind.model_fields}, **more)
 
 
-async def request_transfer(reg: Registry, cmd: commands.RequestTransfer, who: Principal) -> Doc:
+async def request_transfer(reg: RegistryUnit, cmd: commands.RequestTransfer, who: Principal) -> Doc:
     doc = await _managed_member(reg, cmd.member_id, who, "transfer.request")
     if (doc.get("transfer") or {}).get("status") == TransferStatus.PENDING:
         raise Conflict("已有待处理的组织关系转接 / a transfer is already pending", field="member_id")
@@ -243,7 +243,7 @@ async def request_transfer(reg: Registry, cmd: commands.RequestTransfer, who: Pr
 
 
 async def _pending_for_decision(
-    reg: Registry, transfer_id: str, who: Principal, action: str
+    reg: RegistryUnit, transfer_id: str, who: Principal, action: str
 ) -> tuple[Doc, Transfer]:
     doc = await reg.store.find_one(MEMBERS, {"transfer.id": transfer_id})
     if doc is None:
@@ -254,7 +254,7 @@ async def _pending_for_decision(
     return doc, transfer
 
 
-async def accept_transfer(reg: Registry, cmd: commands.AcceptTransfer, who: Principal) -> Doc:
+async def accept_transfer(reg: RegistryUnit, cmd: commands.AcceptTransfer, who: Principal) -> Doc:
     doc, transfer = await _pending_for_decision(reg, cmd.transfer_id, who, "transfer.accept")
     accepted = transfer.accept(reg.now())
     target = await load_organization(reg, transfer.to_organization_id, "to_organization_id")
@@ -282,14 +282,14 @@ async def accept_transfer(reg: Registry, cmd: commands.AcceptTransfer, who: Prin
     return stored
 
 
-async def _audit_decision(reg: Registry, who: Principal, action: str, transfer: Transfer, member_id: str) -> None:
+async def _audit_decision(reg: RegistryUnit, who: Principal, action: str, transfer: Transfer, member_id: str) -> None:
     """The receiving side's decision, audited under its institution (never the refusal's reason: it may name people)."""
     await reg.audit(who, action, "transfer", transfer.id, institution_id=transfer.to_institution_id,
                     member_id=member_id, from_institution_id=transfer.from_institution_id,
                     to_organization_id=transfer.to_organization_id)
 
 
-async def refuse_transfer(reg: Registry, cmd: commands.RefuseTransfer, who: Principal) -> Doc:
+async def refuse_transfer(reg: RegistryUnit, cmd: commands.RefuseTransfer, who: Principal) -> Doc:
     doc, transfer = await _pending_for_decision(reg, cmd.transfer_id, who, "transfer.refuse")
     refused = transfer.refuse(reg.now(), cmd.reason)
     event = transfer_event(ev.TransferRefused, transfer, doc["_id"], reason=cmd.reason)
@@ -305,7 +305,7 @@ async def refuse_transfer(reg: Registry, cmd: commands.RefuseTransfer, who: Prin
     return stored
 
 
-async def scan_overdue_transfers(reg: Registry, cmd: commands.ScanOverdueTransfers, who: Principal) -> int:
+async def scan_overdue_transfers(reg: RegistryUnit, cmd: commands.ScanOverdueTransfers, who: Principal) -> int:
     """Announce every transfer pending past its deadline, once each (the flag is set in the same
     operation that records the event, so a second scan — or a second replica — finds nothing)."""
     if not who.is_secretariat:

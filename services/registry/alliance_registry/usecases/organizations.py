@@ -16,14 +16,14 @@ from ..domain.errors import (
     OrganizationClosed,
     UnknownOrganization,
 )
-from .context import ChangedConcurrently, Registry, contact_of, new_id
+from .context import ChangedConcurrently, RegistryUnit, contact_of, new_id
 from .institutions import load_institution
 
 Doc = dict[str, Any]
 
 
 # -- organisations -------------------------------------------------------------------------------
-async def load_organization(reg: Registry, oid: str, field: str = "organization_id") -> Doc:
+async def load_organization(reg: RegistryUnit, oid: str, field: str = "organization_id") -> Doc:
     doc = await reg.store.get(ORGANIZATIONS, oid)
     if doc is None:
         raise UnknownOrganization(field)
@@ -31,7 +31,7 @@ async def load_organization(reg: Registry, oid: str, field: str = "organization_
 
 
 async def _check_parent(
-    reg: Registry, parent_id: str | None, institution_ids: list[str], self_id: str | None,
+    reg: RegistryUnit, parent_id: str | None, institution_ids: list[str], self_id: str | None,
     kind: str = OrganizationKind.BRANCH.value,
 ) -> None:
     parent = None if parent_id is None or parent_id == self_id else await load_organization(reg, parent_id, "parent_id")
@@ -89,7 +89,7 @@ def _organization_event(doc: Doc) -> ev.OrganizationUpdated:
     )
 
 
-async def open_organization(reg: Registry, cmd: commands.OpenOrganization, who: Principal) -> Doc:
+async def open_organization(reg: RegistryUnit, cmd: commands.OpenOrganization, who: Principal) -> Doc:
     for iid in dict.fromkeys(cmd.institution_ids):
         await load_institution(reg, iid, "institution_ids")
     parent = None if cmd.parent_id is None else await load_organization(reg, cmd.parent_id, "parent_id")
@@ -104,7 +104,7 @@ async def open_organization(reg: Registry, cmd: commands.OpenOrganization, who: 
 
 
 async def new_organization(
-    reg: Registry, cmd: commands.OpenOrganization, who: Principal, parent: Doc | None
+    reg: RegistryUnit, cmd: commands.OpenOrganization, who: Principal, parent: Doc | None
 ) -> tuple[Doc, ev.OrganizationOpened]:
     """The organisation's document and the event announcing it, for `cmd` whose institutions exist
     and whose `parent` is loaded: the checks every way of opening one shares (the API and the
@@ -149,7 +149,7 @@ async def new_organization(
     return doc, event
 
 
-async def update_organization(reg: Registry, cmd: commands.UpdateOrganization, who: Principal) -> Doc:
+async def update_organization(reg: RegistryUnit, cmd: commands.UpdateOrganization, who: Principal) -> Doc:
     doc = await load_organization(reg, cmd.organization_id)
     if not access.may_manage_organization(who, doc["_id"], doc["institution_ids"]):
         raise await reg.deny(who, "organization.update", doc["_id"])
@@ -181,7 +181,7 @@ async def update_organization(reg: Registry, cmd: commands.UpdateOrganization, w
     return stored
 
 
-async def close_organization(reg: Registry, cmd: commands.CloseOrganization, who: Principal) -> Doc:
+async def close_organization(reg: RegistryUnit, cmd: commands.CloseOrganization, who: Principal) -> Doc:
     doc = await load_organization(reg, cmd.organization_id)
     if (
         not access.may_manage_organization(who, None, doc["institution_ids"])

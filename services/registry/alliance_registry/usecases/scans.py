@@ -13,12 +13,12 @@ from alliance_shared.jobs import Jobs, Progress, Work
 
 from ..domain import commands
 from ..handlers import handle
-from .context import Registry
+from .context import RegistryUnit
 
 OVERDUE_TRANSFER_SCAN = "overdue_transfer_scan"
 
 
-def works(reg: Registry) -> dict[str, Work]:
+def works(reg: RegistryUnit) -> dict[str, Work]:
     """What each kind of job runs, given its document (key: the alliance's day) and its progress."""
 
     async def overdue_transfers(job: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def works(reg: Registry) -> dict[str, Work]:
     return {OVERDUE_TRANSFER_SCAN: overdue_transfers}
 
 
-async def start_overdue_transfer_scan(reg: Registry, jobs: Jobs, who: Principal) -> dict[str, Any]:
+async def start_overdue_transfer_scan(reg: RegistryUnit, jobs: Jobs, who: Principal) -> dict[str, Any]:
     """The job scanning for overdue transfers today, started or joined; the secretariat only."""
     if not who.is_secretariat:
         raise Forbidden("需要秘书处角色 / requires the secretariat role")

@@ -15,13 +15,13 @@ from ..domain.classification import Classification, ClassificationHistory
 from ..domain.errors import UnknownTransfer
 from ..domain.transfers import Transfer
 from ..handlers import load_institution, load_member, load_organization
-from .context import Registry
+from .context import RegistryUnit
 
 Doc = dict[str, Any]
 
 
 async def institution(
-    reg: Registry, iid: str, who: Principal, as_of: date | None
+    reg: RegistryUnit, iid: str, who: Principal, as_of: date | None
 ) -> tuple[Doc, Classification]:
     doc = await load_institution(reg, iid)
     if not access.may_read_institution(who, iid):
@@ -31,7 +31,7 @@ async def institution(
 
 
 async def institutions(
-    reg: Registry,
+    reg: RegistryUnit,
     who: Principal,
     *,
     ownership: str | None,
@@ -53,7 +53,7 @@ async def institutions(
     return items, total
 
 
-async def api_keys(reg: Registry, iid: str, who: Principal) -> list[Doc]:
+async def api_keys(reg: RegistryUnit, iid: str, who: Principal) -> list[Doc]:
     await load_institution(reg, iid)
     if not access.may_manage_institution(who, iid):
         raise await reg.deny(who, "api_key.list", iid)
@@ -73,7 +73,7 @@ def _tree(docs: list[Doc], roots: list[Doc]) -> list[Doc]:
     return [grow(r, frozenset({r["_id"]})) for r in roots]
 
 
-async def organization(reg: Registry, oid: str, who: Principal) -> Doc:
+async def organization(reg: RegistryUnit, oid: str, who: Principal) -> Doc:
     """One organisation with its subtree."""
     doc = await load_organization(reg, oid)
     if not access.may_read_organization(who, oid, doc["institution_ids"]):
@@ -83,7 +83,7 @@ async def organization(reg: Registry, oid: str, who: Principal) -> Doc:
     return _tree(family, [doc])[0]
 
 
-async def _with_attached(reg: Registry, docs: list[Doc]) -> list[Doc]:
+async def _with_attached(reg: RegistryUnit, docs: list[Doc]) -> list[Doc]:
     """`docs` and the branches of other institutions attached to them (挂靠党支部), by one `$in`
     on `parent_id`: the host's committee lists them among its children."""
     ids = [d["_id"] for d in docs]
@@ -92,7 +92,7 @@ async def _with_attached(reg: Registry, docs: list[Doc]) -> list[Doc]:
     return docs + [d for d in attached if d["_id"] not in known]
 
 
-async def institution_organizations(reg: Registry, iid: str, who: Principal) -> list[Doc]:
+async def institution_organizations(reg: RegistryUnit, iid: str, who: Principal) -> list[Doc]:
     """The institution's organisation tree (joint branches covering it included)."""
     await load_institution(reg, iid)
     if not access.may_read_institution(who, iid) or who.role is Role.BRANCH_SECRETARY:
@@ -103,14 +103,14 @@ async def institution_organizations(reg: Registry, iid: str, who: Principal) -> 
     return _tree(docs, [d for d in own if not d.get("parent_id") or d["parent_id"] not in ids])
 
 
-async def member(reg: Registry, mid: str, who: Principal) -> Doc:
+async def member(reg: RegistryUnit, mid: str, who: Principal) -> Doc:
     doc = await load_member(reg, mid)
     if not access.may_read_member(who, doc["organization_id"], doc["institution_id"]):
         raise await reg.deny(who, "member.read", mid, "member_id")
     return doc
 
 
-async def organization_members(reg: Registry, oid: str, who: Principal, *, include_left: bool) -> list[Doc]:
+async def organization_members(reg: RegistryUnit, oid: str, who: Principal, *, include_left: bool) -> list[Doc]:
     org = await load_organization(reg, oid)
     scoped = who.role is Role.INSTITUTION_ADMIN or who.is_machine
     if not (
@@ -128,7 +128,7 @@ async def organization_members(reg: Registry, oid: str, who: Principal, *, inclu
 
 
 async def institution_members(
-    reg: Registry, iid: str, who: Principal, *, after: str | None, limit: int
+    reg: RegistryUnit, iid: str, who: Principal, *, after: str | None, limit: int
 ) -> tuple[list[Doc], str | None]:
     """The institution's current members in id order, `limit` after the id `after` (keyset paging
     through the `(institution_id, _id)` index), and the cursor of the next page. The institution
@@ -153,7 +153,7 @@ def _may_see_transfer(who: Principal, t: Transfer) -> bool:
     ) or access.may_read_member(who, t.to_organization_id, t.to_institution_id)
 
 
-async def transfer(reg: Registry, tid: str, who: Principal) -> tuple[Transfer, Doc]:
+async def transfer(reg: RegistryUnit, tid: str, who: Principal) -> tuple[Transfer, Doc]:
     doc = await reg.store.find_one(MEMBERS, {"transfer.id": tid}) or await reg.store.find_one(
         MEMBERS, {"transfers.id": tid}
     )
@@ -170,7 +170,7 @@ async def transfer(reg: Registry, tid: str, who: Principal) -> tuple[Transfer, D
     return found, doc
 
 
-async def transfers(reg: Registry, who: Principal, *, status: str | None) -> list[Transfer]:
+async def transfers(reg: RegistryUnit, who: Principal, *, status: str | None) -> list[Transfer]:
     """The current transfer of every member the caller may see on either side."""
     query: Doc = {"transfer.status": status} if status else {"transfer": {"$ne": None}}
     found = [Transfer.from_dict(d["transfer"]) for d in await reg.store.find(MEMBERS, query)]

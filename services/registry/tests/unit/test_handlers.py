@@ -13,7 +13,7 @@ from alliance_registry.domain import commands
 from alliance_registry.domain.errors import AlreadyRegistered, ForeignTenant, OrganizationClosed, TooManyActiveKeys
 from alliance_registry.handlers import COMMAND_HANDLERS, handle
 from alliance_registry.settings import RegistrySettings
-from alliance_registry.usecases.context import Registry
+from alliance_registry.usecases.context import RegistryUnit
 from alliance_shared.auth import Principal
 from alliance_shared.clock import FixedClock
 from alliance_shared.contracts import registry as events
@@ -36,17 +36,17 @@ NOW = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
 SECRETARIAT = Principal("sec-1", Role.SECRETARIAT)
 
 
-def registry(now: datetime = NOW) -> tuple[Registry, FakeRegistryStore]:
+def registry(now: datetime = NOW) -> tuple[RegistryUnit, FakeRegistryStore]:
     settings = RegistrySettings(environment="test")
     store = FakeRegistryStore()
-    return Registry(store, PiiVault(settings.pii_encryption_key), FixedClock(now), settings), store  # type: ignore[arg-type]
+    return RegistryUnit(store, PiiVault(settings.pii_encryption_key), FixedClock(now), settings), store  # type: ignore[arg-type]
 
 
 def admin_of(institution_id: str) -> Principal:
     return Principal(f"admin-{institution_id}", Role.INSTITUTION_ADMIN, institution_id=institution_id)
 
 
-async def institution(reg: Registry, make: Any, name: str = "甲银行") -> dict[str, Any]:
+async def institution(reg: RegistryUnit, make: Any, name: str = "甲银行") -> dict[str, Any]:
     return await handle(reg, commands.RegisterInstitution(
         uscc=make.uscc(), name=name, ownership=Ownership.STATE_OWNED,
         party_org_status=PartyOrgStatus.ESTABLISHED_COMPLETE, reporting_level=ReportingLevel.L2,
@@ -54,13 +54,13 @@ async def institution(reg: Registry, make: Any, name: str = "甲银行") -> dict
     ), SECRETARIAT)  # fmt: skip
 
 
-async def branch(reg: Registry, institution_ids: list[str], name: str = "第一党支部") -> dict[str, Any]:
+async def branch(reg: RegistryUnit, institution_ids: list[str], name: str = "第一党支部") -> dict[str, Any]:
     return await handle(reg, commands.OpenOrganization(
         name=name, kind=OrganizationKind.BRANCH, institution_ids=institution_ids, established_at=date(2021, 7, 1),
     ), admin_of(institution_ids[0]))  # fmt: skip
 
 
-async def member(reg: Registry, make: Any, org: dict[str, Any]) -> dict[str, Any]:
+async def member(reg: RegistryUnit, make: Any, org: dict[str, Any]) -> dict[str, Any]:
     return await handle(reg, commands.RegisterMember(
         organization_id=org["_id"], name="张三", id_number=make.id_number(), status=MemberStatus.FULL,
         phone=make.phone(), joined_at=date(2020, 5, 1),

@@ -19,7 +19,15 @@ from ...adapters import dashboard_views, views
 from ...adapters.export_files import ExportFiles
 from ...adapters.readmodels import CARD_BATCH
 from ...adapters.table_xlsx import table_workbook
-from ...adapters.xlsx import BREAKDOWN_HEADERS, EVIDENCE_COUNT, GRADE_ZH, OWNERSHIP_ZH, ScoreWorkbook, breakdown_row
+from ...adapters.xlsx import (
+    BREAKDOWN_HEADERS,
+    CARD_HEADERS,
+    EVIDENCE_COUNT,
+    GRADE_ZH,
+    OWNERSHIP_ZH,
+    ScoreWorkbook,
+    breakdown_row,
+)
 from ...domain import peers
 from ...usecases.unit import EvaluationUnit
 
@@ -193,11 +201,7 @@ async def _rankings(a: Asked) -> Sheet:
         "所有制 Ownership",
         "行业 Sector",
         "上报成熟度 Level",
-        "得分 Score",
-        "等级 Grade",
-        "一票否决 Vetoed",
-        "完整率% Completeness",
-        "及时率% Timeliness",
+        *CARD_HEADERS,
     ]
     rows = [
         [
