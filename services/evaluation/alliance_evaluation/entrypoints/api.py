@@ -16,7 +16,7 @@ from ..domain import maturity
 from ..domain.errors import UnknownEvent, UnknownOrganization
 from ..domain.periods import Period
 from ..domain.ruleset import available_versions
-from ..usecases import scoring
+from ..usecases import score_decisions, scoring
 from ..usecases.score_decisions import (
     DecideAdjustment,
     FileAppeal,
@@ -24,7 +24,6 @@ from ..usecases.score_decisions import (
     ProposeAdjustment,
     RateObject,
     ResolveAppeal,
-    ScoreDecisions,
 )
 from ..usecases.unit import EvaluationUnit
 from .schemas import (
@@ -196,42 +195,35 @@ async def post_close(who: CurrentUser, ev: Ev, period: str) -> dict[str, Any]:
     return await scoring.close_period(ev, Period.parse(period), who)
 
 
-def score_decisions(ev: Ev) -> ScoreDecisions:
-    return ScoreDecisions(ev)
-
-
-ScoreDecisionsDep = Annotated[ScoreDecisions, Depends(score_decisions)]
-
-
 @router.post("/ratings", status_code=201, response_model=Rating)
-async def post_rating(who: CurrentUser, c: ScoreDecisionsDep, body: RateObject) -> dict[str, Any]:
-    return await c.rate(who, body)
+async def post_rating(who: CurrentUser, ev: Ev, body: RateObject) -> dict[str, Any]:
+    return await score_decisions.rate(ev, who, body)
 
 
 @router.post("/adjustments", status_code=201, response_model=Adjustment)
-async def post_adjustment(who: CurrentUser, c: ScoreDecisionsDep, body: ProposeAdjustment) -> dict[str, Any]:
-    return await c.propose_adjustment(who, body)
+async def post_adjustment(who: CurrentUser, ev: Ev, body: ProposeAdjustment) -> dict[str, Any]:
+    return await score_decisions.propose_adjustment(ev, who, body)
 
 
 @router.post("/adjustments/{adjustment_id}/decision", response_model=Adjustment)
 async def post_adjustment_decision(
-    who: CurrentUser, c: ScoreDecisionsDep, adjustment_id: str, body: DecideAdjustment
+    who: CurrentUser, ev: Ev, adjustment_id: str, body: DecideAdjustment
 ) -> dict[str, Any]:
-    return await c.decide_adjustment(who, adjustment_id, body)
+    return await score_decisions.decide_adjustment(ev, who, adjustment_id, body)
 
 
 @router.post("/appeals", status_code=201, response_model=Appeal)
-async def post_appeal(who: CurrentUser, c: ScoreDecisionsDep, body: FileAppeal) -> dict[str, Any]:
-    return await c.file_appeal(who, body)
+async def post_appeal(who: CurrentUser, ev: Ev, body: FileAppeal) -> dict[str, Any]:
+    return await score_decisions.file_appeal(ev, who, body)
 
 
 @router.post("/appeals/{appeal_id}/resolution", response_model=Appeal)
 async def post_appeal_resolution(
-    who: CurrentUser, c: ScoreDecisionsDep, appeal_id: str, body: ResolveAppeal
+    who: CurrentUser, ev: Ev, appeal_id: str, body: ResolveAppeal
 ) -> dict[str, Any]:
-    return await c.resolve_appeal(who, appeal_id, body)
+    return await score_decisions.resolve_appeal(ev, who, appeal_id, body)
 
 
 @router.post("/exemptions", status_code=201, response_model=Exemption)
-async def post_exemption(who: CurrentUser, c: ScoreDecisionsDep, body: GrantExemption) -> dict[str, Any]:
-    return await c.exempt(who, body)
+async def post_exemption(who: CurrentUser, ev: Ev, body: GrantExemption) -> dict[str, Any]:
+    return await score_decisions.exempt(ev, who, body)

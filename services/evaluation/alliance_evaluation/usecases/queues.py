@@ -2,7 +2,7 @@
 open appeals and the exemptions granted, each a bounded page with what the caller may do with each
 item. Who sees what: the secretariat everything; a regulator reads everything and acts on nothing;
 an evaluator the adjustments they proposed; an institution's Party admin its own institution's
-appeals and exemptions. Acting stays on the existing POST routes (`score_decisions.ScoreDecisions`)."""
+appeals and exemptions. Acting stays on the existing POST routes (`usecases/score_decisions.py`)."""
 
 from __future__ import annotations
 

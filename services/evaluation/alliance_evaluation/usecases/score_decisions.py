@@ -69,175 +69,179 @@ class GrantExemption(BaseModel):
     reason: str = Field(min_length=4, max_length=2000)
 
 
-class ScoreDecisions:
-    def __init__(self, ev: EvaluationUnit) -> None:
-        self.ev = ev
-        self.models = ev.models
+async def _institutions_of(unit: EvaluationUnit, object_type: str, object_id: str) -> list[str]:
+    if object_type == "institution":
+        return [object_id]
+    return await unit.projections.institutions_of_orgs([object_id])
 
-    async def _institutions_of(self, object_type: str, object_id: str) -> list[str]:
-        if object_type == "institution":
-            return [object_id]
-        return await self.ev.projections.institutions_of_orgs([object_id])
 
-    async def _open(self, period: str) -> None:
-        doc = await self.models.period(period)
-        if doc and doc.get("status") == "closed":
-            raise PeriodClosed(period)
+async def _open(unit: EvaluationUnit, period: str) -> None:
+    doc = await unit.models.period(period)
+    if doc and doc.get("status") == "closed":
+        raise PeriodClosed(period)
 
-    async def _audit(
-        self, who: Principal, action: str, object_type: str, object_id: str, period: str | None, **details: Any
-    ) -> None:
-        institutions = await self._institutions_of(object_type, object_id)
-        await audit.record(
-            self.models.trail, who, action, object_type, object_id, self.ev.clock.now(),
-            institution_id=institutions[0] if institutions else None, period=period, **details,
-        )  # fmt: skip
 
-    async def rate(self, who: Principal, cmd: RateObject) -> dict[str, Any]:
-        Period.parse(cmd.period)
-        who.require_role(Role.EVALUATOR, Role.SECRETARIAT)
-        institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
-        if who.role is Role.EVALUATOR:
-            assigned = (
-                who.organization_id == cmd.object_id
-                if who.organization_id
-                else who.institution_id is not None and who.institution_id in institutions
-            )
-            if not assigned:
-                raise NotAssigned()
-        await self._open(cmd.period)
-        rating_id = f"r-{uuid4().hex[:16]}"
-        doc = {
-            "_id": f"{cmd.period}|{cmd.object_type}|{cmd.object_id}|{who.subject}",
-            "rating_id": rating_id,
-            "evaluator": who.subject,
-            "at": self.ev.clock.now(),
-            **cmd.model_dump(),
-        }
-        await self.models.save_rating(doc)
-        await self._audit(
-            who, "rating.submitted", cmd.object_type, cmd.object_id, cmd.period, rating_id=rating_id,
-            rating=cmd.rating,
+async def _audit(
+    unit: EvaluationUnit, who: Principal, action: str, object_type: str, object_id: str, period: str | None,
+    **details: Any,
+) -> None:
+    institutions = await _institutions_of(unit, object_type, object_id)
+    await audit.record(
+        unit.models.trail, who, action, object_type, object_id, unit.clock.now(),
+        institution_id=institutions[0] if institutions else None, period=period, **details,
+    )  # fmt: skip
+
+
+async def rate(unit: EvaluationUnit, who: Principal, cmd: RateObject) -> dict[str, Any]:
+    Period.parse(cmd.period)
+    who.require_role(Role.EVALUATOR, Role.SECRETARIAT)
+    institutions = await _institutions_of(unit, cmd.object_type, cmd.object_id)
+    if who.role is Role.EVALUATOR:
+        assigned = (
+            who.organization_id == cmd.object_id
+            if who.organization_id
+            else who.institution_id is not None and who.institution_id in institutions
         )
-        await self.models.mark_dirty(cmd.period, institutions, self.ev.clock.now())
-        return {"id": rating_id, **cmd.model_dump(), "evaluator": who.subject}
+        if not assigned:
+            raise NotAssigned()
+    await _open(unit, cmd.period)
+    rating_id = f"r-{uuid4().hex[:16]}"
+    doc = {
+        "_id": f"{cmd.period}|{cmd.object_type}|{cmd.object_id}|{who.subject}",
+        "rating_id": rating_id,
+        "evaluator": who.subject,
+        "at": unit.clock.now(),
+        **cmd.model_dump(),
+    }
+    await unit.models.save_rating(doc)
+    await _audit(
+        unit, who, "rating.submitted", cmd.object_type, cmd.object_id, cmd.period, rating_id=rating_id,
+        rating=cmd.rating,
+    )
+    await unit.models.mark_dirty(cmd.period, institutions, unit.clock.now())
+    return {"id": rating_id, **cmd.model_dump(), "evaluator": who.subject}
 
-    async def propose_adjustment(self, who: Principal, cmd: ProposeAdjustment) -> dict[str, Any]:
-        who.require_role(Role.SECRETARIAT, Role.EVALUATOR)
-        await self._open(cmd.period)
-        adj_id = f"adj-{uuid4().hex[:12]}"
-        institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
-        doc = {
-            "_id": adj_id,
-            **cmd.model_dump(mode="json"),
-            "institution_id": institutions[0] if institutions else None,  # the queue's filter
-            "points": str(cmd.points),
-            "status": "pending",
-            "proposed_by": who.subject,
-            "proposed_at": self.ev.clock.now(),
-        }
-        await self.models.insert("adjustments", doc)
-        await self._audit(
-            who, "adjustment.proposed", cmd.object_type, cmd.object_id, cmd.period, adjustment_id=adj_id,
-            points=str(cmd.points), reason=cmd.reason,
-        )
-        return _public(doc)
 
-    async def decide_adjustment(self, who: Principal, adj_id: str, cmd: DecideAdjustment) -> dict[str, Any]:
-        who.require_role(Role.SECRETARIAT)
-        doc = await self.models.get("adjustments", adj_id)
-        if doc is None:
-            raise UnknownCase("adjustment", adj_id)
-        if doc["proposed_by"] == who.subject:
-            raise SecondPersonRequired()
-        await self._open(doc["period"])
-        decided = await self.models.decide(
-            "adjustments",
-            adj_id,
-            "pending",
-            {
-                "status": cmd.decision,
-                "decided_by": who.subject,
-                "decided_at": self.ev.clock.now(),
-                "note": cmd.note,
-            },
-        )
-        if decided is None:
-            raise AlreadyDecided("adjustment")
-        await self._audit(
-            who, f"adjustment.{cmd.decision}", doc["object_type"], doc["object_id"], doc["period"],
-            adjustment_id=adj_id, points=doc.get("points"), proposed_by=doc.get("proposed_by"), note=cmd.note,
-        )
-        if cmd.decision == "approved":
-            await self.models.mark_dirty(
-                doc["period"],
-                await self._institutions_of(doc["object_type"], doc["object_id"]),
-                self.ev.clock.now(),
-            )
-        return _public(decided)
+async def propose_adjustment(unit: EvaluationUnit, who: Principal, cmd: ProposeAdjustment) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT, Role.EVALUATOR)
+    await _open(unit, cmd.period)
+    adj_id = f"adj-{uuid4().hex[:12]}"
+    institutions = await _institutions_of(unit, cmd.object_type, cmd.object_id)
+    doc = {
+        "_id": adj_id,
+        **cmd.model_dump(mode="json"),
+        "institution_id": institutions[0] if institutions else None,  # the queue's filter
+        "points": str(cmd.points),
+        "status": "pending",
+        "proposed_by": who.subject,
+        "proposed_at": unit.clock.now(),
+    }
+    await unit.models.insert("adjustments", doc)
+    await _audit(
+        unit, who, "adjustment.proposed", cmd.object_type, cmd.object_id, cmd.period, adjustment_id=adj_id,
+        points=str(cmd.points), reason=cmd.reason,
+    )
+    return _public(doc)
 
-    async def file_appeal(self, who: Principal, cmd: FileAppeal) -> dict[str, Any]:
-        institutions = await self._institutions_of(cmd.object_type, cmd.object_id)
-        if not who.is_secretariat and (
-            who.role is not Role.INSTITUTION_ADMIN or who.institution_id not in institutions
-        ):
-            raise Forbidden(
-                "只能对本机构的评分提出申诉 / you can only appeal your own institution's scores",
-                field="object_id",
-            )
-        appeal_id = f"ap-{uuid4().hex[:12]}"
-        score = await self.models.score(cmd.period, cmd.object_type, cmd.object_id)
-        doc = {
-            "_id": appeal_id,
-            **cmd.model_dump(),
-            "institution_id": institutions[0] if institutions else None,
-            "status": "open",
-            "filed_by": who.subject,
-            "filed_at": self.ev.clock.now(),
-            "computation_id": score.get("computation_id") if score else None,
-        }
-        await self.models.insert("appeals", doc)
-        await self._audit(who, "appeal.filed", cmd.object_type, cmd.object_id, cmd.period, appeal_id=appeal_id)
-        return _public(doc)
 
-    async def resolve_appeal(self, who: Principal, appeal_id: str, cmd: ResolveAppeal) -> dict[str, Any]:
-        who.require_role(Role.SECRETARIAT)
-        decided = await self.models.decide(
-            "appeals",
-            appeal_id,
-            "open",
-            {
-                "status": cmd.decision,
-                "resolved_by": who.subject,
-                "resolved_at": self.ev.clock.now(),
-                "note": cmd.note,
-            },
+async def decide_adjustment(unit: EvaluationUnit, who: Principal, adj_id: str, cmd: DecideAdjustment) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT)
+    doc = await unit.models.get("adjustments", adj_id)
+    if doc is None:
+        raise UnknownCase("adjustment", adj_id)
+    if doc["proposed_by"] == who.subject:
+        raise SecondPersonRequired()
+    await _open(unit, doc["period"])
+    decided = await unit.models.decide(
+        "adjustments",
+        adj_id,
+        "pending",
+        {
+            "status": cmd.decision,
+            "decided_by": who.subject,
+            "decided_at": unit.clock.now(),
+            "note": cmd.note,
+        },
+    )
+    if decided is None:
+        raise AlreadyDecided("adjustment")
+    await _audit(
+        unit, who, f"adjustment.{cmd.decision}", doc["object_type"], doc["object_id"], doc["period"],
+        adjustment_id=adj_id, points=doc.get("points"), proposed_by=doc.get("proposed_by"), note=cmd.note,
+    )
+    if cmd.decision == "approved":
+        await unit.models.mark_dirty(
+            doc["period"],
+            await _institutions_of(unit, doc["object_type"], doc["object_id"]),
+            unit.clock.now(),
         )
-        if decided is None:
-            if await self.models.get("appeals", appeal_id) is None:
-                raise UnknownCase("appeal", appeal_id)
-            raise AlreadyDecided("appeal")
-        await self._audit(
-            who, f"appeal.{cmd.decision}", decided["object_type"], decided["object_id"], decided["period"],
-            appeal_id=appeal_id, note=cmd.note,
-        )
-        return _public(decided)
+    return _public(decided)
 
-    async def exempt(self, who: Principal, cmd: GrantExemption) -> dict[str, Any]:
-        who.require_role(Role.SECRETARIAT)
-        ex_id = f"ex-{uuid4().hex[:12]}"
-        institutions = await self._institutions_of("branch", cmd.organization_id)
-        doc = {"_id": ex_id, **cmd.model_dump(mode="json"), "granted_by": who.subject,
-               "granted_at": self.ev.clock.now(), "institution_id": institutions[0] if institutions else None}
-        await self.models.insert("exemptions", doc)
-        await self._audit(
-            who, "exemption.granted", "branch", cmd.organization_id, None, exemption_id=ex_id, kind=cmd.kind,
-            start=cmd.start, end=cmd.end, reason=cmd.reason,
+
+async def file_appeal(unit: EvaluationUnit, who: Principal, cmd: FileAppeal) -> dict[str, Any]:
+    institutions = await _institutions_of(unit, cmd.object_type, cmd.object_id)
+    if not who.is_secretariat and (
+        who.role is not Role.INSTITUTION_ADMIN or who.institution_id not in institutions
+    ):
+        raise Forbidden(
+            "只能对本机构的评分提出申诉 / you can only appeal your own institution's scores",
+            field="object_id",
         )
-        for p in {Period.of_day(cmd.start), Period.of_day(cmd.end)}:
-            if not await self.ev.is_closed(str(p)):
-                await self.models.mark_dirty(str(p), institutions, self.ev.clock.now())
-        return _public(doc)
+    appeal_id = f"ap-{uuid4().hex[:12]}"
+    score = await unit.models.score(cmd.period, cmd.object_type, cmd.object_id)
+    doc = {
+        "_id": appeal_id,
+        **cmd.model_dump(),
+        "institution_id": institutions[0] if institutions else None,
+        "status": "open",
+        "filed_by": who.subject,
+        "filed_at": unit.clock.now(),
+        "computation_id": score.get("computation_id") if score else None,
+    }
+    await unit.models.insert("appeals", doc)
+    await _audit(unit, who, "appeal.filed", cmd.object_type, cmd.object_id, cmd.period, appeal_id=appeal_id)
+    return _public(doc)
+
+
+async def resolve_appeal(unit: EvaluationUnit, who: Principal, appeal_id: str, cmd: ResolveAppeal) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT)
+    decided = await unit.models.decide(
+        "appeals",
+        appeal_id,
+        "open",
+        {
+            "status": cmd.decision,
+            "resolved_by": who.subject,
+            "resolved_at": unit.clock.now(),
+            "note": cmd.note,
+        },
+    )
+    if decided is None:
+        if await unit.models.get("appeals", appeal_id) is None:
+            raise UnknownCase("appeal", appeal_id)
+        raise AlreadyDecided("appeal")
+    await _audit(
+        unit, who, f"appeal.{cmd.decision}", decided["object_type"], decided["object_id"], decided["period"],
+        appeal_id=appeal_id, note=cmd.note,
+    )
+    return _public(decided)
+
+
+async def exempt(unit: EvaluationUnit, who: Principal, cmd: GrantExemption) -> dict[str, Any]:
+    who.require_role(Role.SECRETARIAT)
+    ex_id = f"ex-{uuid4().hex[:12]}"
+    institutions = await _institutions_of(unit, "branch", cmd.organization_id)
+    doc = {"_id": ex_id, **cmd.model_dump(mode="json"), "granted_by": who.subject,
+           "granted_at": unit.clock.now(), "institution_id": institutions[0] if institutions else None}
+    await unit.models.insert("exemptions", doc)
+    await _audit(
+        unit, who, "exemption.granted", "branch", cmd.organization_id, None, exemption_id=ex_id, kind=cmd.kind,
+        start=cmd.start, end=cmd.end, reason=cmd.reason,
+    )
+    for p in {Period.of_day(cmd.start), Period.of_day(cmd.end)}:
+        if not await unit.is_closed(str(p)):
+            await unit.models.mark_dirty(str(p), institutions, unit.clock.now())
+    return _public(doc)
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:

@@ -91,6 +91,8 @@ class FakeReadModels:
         self.unlocked: dict[str, set[str]] = {}
         self.dirty_writes = 0
         self.trail = FakeAuditTrail()
+        self.scores: dict[tuple[str, str, str], Doc] = {}
+        self.collections: dict[str, dict[str, Doc]] = {}  # ratings, adjustments, appeals, exemptions
 
     async def closed_periods(self) -> dict[str, datetime]:
         return dict(self.closed)
@@ -100,6 +102,29 @@ class FakeReadModels:
 
     async def period(self, period: str) -> Doc | None:
         return self.periods.get(period)
+
+    async def score(self, period: str, object_type: str, object_id: str) -> Doc | None:
+        return self.scores.get((period, object_type, object_id))
+
+    async def save_rating(self, doc: Doc) -> None:
+        self.collections.setdefault("ratings", {})[doc["_id"]] = dict(doc)
+
+    async def insert(self, collection: str, doc: Doc) -> None:
+        self.collections.setdefault(collection, {})[doc["_id"]] = dict(doc)
+
+    async def get(self, collection: str, doc_id: str) -> Doc | None:
+        found = self.collections.get(collection, {}).get(doc_id)
+        return dict(found) if found is not None else None
+
+    async def decide(self, collection: str, doc_id: str, expected_status: str, fields: Doc) -> Doc | None:
+        doc = self.collections.get(collection, {}).get(doc_id)
+        if doc is None or doc.get("status") != expected_status:
+            return None
+        doc.update(fields)
+        return dict(doc)
+
+    async def mark_dirty(self, period: str, institution_ids: Sequence[str], at: datetime) -> None:
+        await self.mark_dirty_many({period: set(institution_ids)}, at)
 
     async def mark_dirty_many(self, pairs: Mapping[str, set[str]], at: datetime, *, unlocked: bool = False) -> None:
         self.dirty_writes += 1
