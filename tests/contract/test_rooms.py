@@ -166,6 +166,19 @@ def test_the_domain_imports_no_framework_and_no_other_room(service: str) -> None
 
 
 @pytest.mark.parametrize("service", SERVICES)
+def test_only_the_composition_root_imports_the_entrypoints(service: str) -> None:
+    """Routes, consumers and loops are the outermost room: a use case, an adapter or the domain
+    that reached into them would depend on HTTP."""
+    entrypoints = f"alliance_{service}.entrypoints"
+    inward = {
+        name: sorted(e for e in edges if e == entrypoints or e.startswith(entrypoints + "."))
+        for name, edges in imports(service).items()
+        if not (name.startswith(entrypoints) or name in (f"alliance_{service}.app", f"alliance_{service}.__main__"))
+    }
+    assert {name: found for name, found in inward.items() if found} == {}
+
+
+@pytest.mark.parametrize("service", SERVICES)
 def test_no_two_modules_of_a_service_import_each_other(service: str) -> None:
     assert cycles(imports(service)) == []
 

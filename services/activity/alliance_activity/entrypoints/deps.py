@@ -6,16 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from alliance_shared.auth import Principal, api_key_matches, key_id_of
-from alliance_shared.contracts.vocabulary import Role
-from alliance_shared.errors import Forbidden
 from fastapi import Depends, Request
 
 from ..adapters.keys import ApiKeys
-from ..domain.model import Reporter
 from ..usecases.ingestion import IngestReport
 from ..usecases.unit import ActivityUnit
-
-SUBMITTING_ROLES = (Role.INSTITUTION_ADMIN, Role.BRANCH_SECRETARY, Role.REGULATOR)
 
 
 def activity_of(request: Request) -> ActivityUnit:
@@ -39,19 +34,6 @@ def api_key_resolver(keys: ApiKeys) -> Any:
         return Principal(subject=f"key:{key_id}", role=None, institution_id=doc["institution_id"], key_id=key_id)
 
     return resolve
-
-
-def reporter_of(principal: Principal) -> Reporter:
-    """Machines and the people who report activity; anyone else may not submit."""
-    if not principal.is_machine and principal.role not in SUBMITTING_ROLES:
-        raise Forbidden("该角色不能上报活动 / this role does not report activity", field="role")
-    return Reporter(
-        subject=principal.subject,
-        institution_id=principal.institution_id,
-        role=principal.role,
-        organization_id=principal.organization_id,
-        key_id=principal.key_id,
-    )
 
 
 def event_answer(report: IngestReport) -> dict[str, Any]:

@@ -21,9 +21,10 @@ from alliance_shared.paging import Cursor, continued, next_cursor
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from ..domain.filing import reporter_of
 from ..domain.model import Submitted
 from ..settings import ActivitySettings
-from .deps import ActivityDep, event_answer, reporter_of
+from .deps import ActivityDep, event_answer
 from .schemas import EventsAnswer, EventsDryRun, SchemaIndex, SubmissionPage
 
 router = APIRouter(prefix="/api/v1", tags=["events"])

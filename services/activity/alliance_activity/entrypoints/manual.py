@@ -16,11 +16,12 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from ..adapters.spreadsheets import read_rows, template
+from ..domain.filing import reporter_of
 from ..domain.model import Reporter, Submitted
 from ..domain.sheets import LAYOUTS, Layout, is_example, to_submitted
 from ..usecases.unit import ActivityUnit
 from . import form
-from .deps import ActivityDep, reporter_of, row_answer
+from .deps import ActivityDep, row_answer
 from .schemas import UploadAnswer
 
 log = logging.getLogger(__name__)

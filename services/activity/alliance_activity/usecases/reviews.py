@@ -23,8 +23,8 @@ from ..adapters.projection import RegistryProjection
 from ..adapters.reviews import ReviewStore
 from ..adapters.submissions import SOURCE
 from ..domain import review as review_rules
+from ..domain.filing import reporter_of
 from ..domain.model import Submitted
-from ..entrypoints.deps import reporter_of
 from .ingestion import IngestReport, IngestSubmissions
 
 TYPE_ZH = {"fpba.meeting.held.v1": "三会一课", "fpba.public_activity.held.v1": "公共活动"}
