@@ -12,7 +12,7 @@ from alliance_activity.adapters.keys import ApiKeys
 from alliance_activity.domain.model import Posting
 from alliance_activity.handlers import KEY_HANDLERS, REGISTRY_HANDLERS, RegistryCopy
 from alliance_activity.usecases.period_gate import PERIOD_HANDLERS
-from alliance_shared.contracts import evaluation as ev
+from alliance_shared.contracts import evaluation
 from alliance_shared.contracts import registry as reg
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
@@ -134,12 +134,12 @@ async def test_the_key_listener_changes_the_cache_and_writes_nothing() -> None:
 
 async def test_a_closed_period_and_its_unlock_exception_reach_the_period_lock() -> None:
     store = FakePeriodLockStore()
-    await handle(PERIOD_HANDLERS, store, ev.PeriodClosed(period="2026-Q3", closed_at=AT, closed_by="sec-1"))
-    await handle(PERIOD_HANDLERS, store, ev.PeriodUnlocked(
+    await handle(PERIOD_HANDLERS, store, evaluation.PeriodClosed(period="2026-Q3", closed_at=AT, closed_by="sec-1"))
+    await handle(PERIOD_HANDLERS, store, evaluation.PeriodUnlocked(
         exception_id="u-1", period="2026-Q3", organization_id="org-1", requested_by="inst-admin",
         granted_by="sec-1", reason="系统故障补报 / a reporting outage", until=AT + timedelta(days=3), granted_at=AT,
     ))  # fmt: skip
-    await handle(PERIOD_HANDLERS, store, ev.PeriodUnlockRevoked(
+    await handle(PERIOD_HANDLERS, store, evaluation.PeriodUnlockRevoked(
         exception_id="u-1", period="2026-Q3", organization_id="org-1", revoked_by="sec-1",
         revoked_at=AT + timedelta(days=1),
     ))  # fmt: skip

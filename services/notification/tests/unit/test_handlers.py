@@ -11,7 +11,7 @@ import pytest
 from alliance_notification.domain import rules as rulebook
 from alliance_notification.handlers import EVENT_HANDLERS, advance_escalations, apply_reports, bound_handlers
 from alliance_shared.contracts import activity as act
-from alliance_shared.contracts import evaluation as ev
+from alliance_shared.contracts import evaluation
 from alliance_shared.contracts import registry as reg
 from alliance_shared.contracts.base import EventPayload
 from alliance_shared.contracts.catalog import envelope
@@ -30,8 +30,8 @@ async def handle(n: Any, payload: EventPayload, **extensions: Any) -> None:
     await bound_handlers(n)[type(payload)](payload, envelope(payload, source="/test", **extensions))
 
 
-def fell_behind(org: str = "org-1", status: str = "lagging") -> ev.BranchFellBehind:
-    return ev.BranchFellBehind(organization_id=org, institution_id="inst-a", status=status, period="2026-Q4",
+def fell_behind(org: str = "org-1", status: str = "lagging") -> evaluation.BranchFellBehind:
+    return evaluation.BranchFellBehind(organization_id=org, institution_id="inst-a", status=status, period="2026-Q4",
                                days_since_last_meeting=75, detected_at=NOW)
 
 
@@ -83,8 +83,9 @@ async def test_a_report_closes_the_case_cancels_what_is_not_sent_and_answers_the
 async def test_a_branch_that_caught_up_closes_its_case_at_the_batch_end() -> None:
     n, store, _ = notifier(NOW)
     await handle(n, fell_behind())
-    await handle(n, ev.BranchCaughtUp(organization_id="org-1", institution_id="inst-a", previous_status="lagging",
-                                      period="2026-Q4", caught_up_at=NOW + timedelta(days=1)))
+    await handle(n, evaluation.BranchCaughtUp(organization_id="org-1", institution_id="inst-a",
+                                              previous_status="lagging", period="2026-Q4",
+                                              caught_up_at=NOW + timedelta(days=1)))
     await apply_reports(n)
     assert store.cases.docs[f"{rulebook.LAGGING}|org-1|2026-Q4"]["resolved_by"] == "caught_up"
 
@@ -105,7 +106,7 @@ async def test_an_unanswered_case_climbs_to_the_committee_after_14_days_then_the
 
 async def test_missing_reports_near_the_quarter_end_are_named_in_the_reminder() -> None:
     n, store, _ = notifier(NOW)
-    await handle(n, ev.ReportsMissing(organization_id="org-1", institution_id="inst-a", period="2026-Q4",
+    await handle(n, evaluation.ReportsMissing(organization_id="org-1", institution_id="inst-a", period="2026-Q4",
                                       missing=["branch_general_meeting"], due_on=date(2026, 12, 31), detected_at=NOW))
     (reminder,) = store.reminders.docs.values()
     assert reminder["rule"] == rulebook.REPORTS_MISSING and reminder["context"]["due_on"] == "2026-12-31"
@@ -183,7 +184,7 @@ async def test_an_opened_organisation_and_a_registered_institution_become_contac
 
 def test_the_table_answers_every_fact_that_reminds_or_closes() -> None:
     assert set(EVENT_HANDLERS) == {
-        ev.BranchFellBehind, ev.BranchCaughtUp, ev.ReportsMissing, act.SubmissionRejected, act.SubmissionReturned,
-        act.MeetingHeld, reg.OrganizationOpened, reg.OrganizationUpdated, reg.InstitutionRegistered,
-        reg.InstitutionReclassified, reg.TransferOverdue,
+        evaluation.BranchFellBehind, evaluation.BranchCaughtUp, evaluation.ReportsMissing, act.SubmissionRejected,
+        act.SubmissionReturned, act.MeetingHeld, reg.OrganizationOpened, reg.OrganizationUpdated,
+        reg.InstitutionRegistered, reg.InstitutionReclassified, reg.TransferOverdue,
     }  # fmt: skip

@@ -6,7 +6,7 @@ from typing import Any
 
 from alliance_shared import auth
 from alliance_shared.auth import Principal
-from alliance_shared.contracts import registry as ev
+from alliance_shared.contracts import registry as registry_events
 from alliance_shared.errors import Forbidden
 
 from ..adapters.store import API_KEYS, INSTITUTIONS, DuplicateKey
@@ -36,7 +36,9 @@ async def register_institution(reg: RegistryUnit, cmd: commands.RegisterInstitut
     return stored
 
 
-def new_institution(reg: RegistryUnit, cmd: commands.RegisterInstitution) -> tuple[Doc, ev.InstitutionRegistered]:
+def new_institution(
+    reg: RegistryUnit, cmd: commands.RegisterInstitution
+) -> tuple[Doc, registry_events.InstitutionRegistered]:
     """The institution's document and the event announcing it: what the API and the import (a
     chunk of institutions in one command) share."""
     uscc = normalize_uscc(cmd.uscc)
@@ -47,11 +49,11 @@ def new_institution(reg: RegistryUnit, cmd: commands.RegisterInstitution) -> tup
     history = ClassificationHistory([Period(effective, cls)])
     contact = reg.seal_contact(cmd.contact, "contact")
     iid = new_id("ins")
-    event = ev.InstitutionRegistered(
+    event = registry_events.InstitutionRegistered(
         institution_id=iid,
         uscc=uscc,
         name=cmd.name.strip(),
-        classification=ev.InstitutionClassification(**cls.to_dict()),
+        classification=registry_events.InstitutionClassification(**cls.to_dict()),
         effective_from=effective,
         contact=contact_of(contact),
     )
@@ -98,10 +100,10 @@ async def reclassify_institution(reg: RegistryUnit, cmd: commands.ReclassifyInst
     effective = cmd.effective_from or reg.today()
     if new != previous:
         history = history.reclassify(new, effective)
-    event = ev.InstitutionReclassified(
+    event = registry_events.InstitutionReclassified(
         institution_id=doc["_id"],
-        classification=ev.InstitutionClassification(**new.to_dict()),
-        previous=ev.InstitutionClassification(**previous.to_dict()),
+        classification=registry_events.InstitutionClassification(**new.to_dict()),
+        previous=registry_events.InstitutionClassification(**previous.to_dict()),
         effective_from=effective,
         name=name,
         contact=contact_of(contact),
@@ -138,7 +140,7 @@ async def issue_api_key(reg: RegistryUnit, cmd: commands.IssueApiKey, who: Princ
     key_id, api_key = auth.generate_api_key()
     prefix = f"{auth.API_KEY_PREFIX}{key_id}"
     now = reg.now()
-    event = ev.ApiKeyIssued(
+    event = registry_events.ApiKeyIssued(
         institution_id=cmd.institution_id,
         key_id=key_id,
         key_hash=auth.hash_api_key(api_key),
@@ -167,7 +169,7 @@ async def revoke_api_key(reg: RegistryUnit, cmd: commands.RevokeApiKey, who: Pri
     if not access.may_manage_institution(who, cmd.institution_id):
         raise await reg.deny(who, "api_key.revoke", cmd.institution_id)
     now = reg.now()
-    event = ev.ApiKeyRevoked(institution_id=cmd.institution_id, key_id=cmd.key_id, revoked_at=now)
+    event = registry_events.ApiKeyRevoked(institution_id=cmd.institution_id, key_id=cmd.key_id, revoked_at=now)
     stored = await reg.store.update(
         API_KEYS,
         {"_id": cmd.key_id, "institution_id": cmd.institution_id, "revoked_at": None},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from alliance_shared.auth import Principal
-from alliance_shared.contracts import registry as ev
+from alliance_shared.contracts import registry as registry_events
 from alliance_shared.contracts.vocabulary import MemberStatus
 from alliance_shared.errors import Conflict, Forbidden, Invalid
 from alliance_shared.jobs import Progress
@@ -53,7 +53,7 @@ async def register_member(reg: RegistryUnit, cmd: commands.RegisterMember, who: 
 
 def new_member(
     reg: RegistryUnit, org: Doc, cmd: commands.RegisterMember, *, id_lookup: str | None = None
-) -> tuple[Doc, ev.MemberRegistered]:
+) -> tuple[Doc, registry_events.MemberRegistered]:
     """The member's document and the event announcing it, for `cmd` in `org` (loaded): the checks
     every way of registering a member shares (the API and the roster import). `id_lookup`: the
     roster import has checked `cmd.id_number` already and hashed it (it looks the chunk's up)."""
@@ -90,7 +90,7 @@ def new_member(
         "transfer": None,
         "transfers": [],
     }
-    event = ev.MemberRegistered(
+    event = registry_events.MemberRegistered(
         member_id=mid,
         organization_id=org["_id"],
         institution_id=iid,
@@ -140,7 +140,7 @@ async def change_member(reg: RegistryUnit, cmd: commands.ChangeMember, who: Prin
     )
     events = (
         [
-            ev.MemberStatusChanged(
+            registry_events.MemberStatusChanged(
                 member_id=doc["_id"],
                 organization_id=doc["organization_id"],
                 institution_id=doc["institution_id"],
@@ -165,7 +165,7 @@ async def member_leaves(reg: RegistryUnit, cmd: commands.MemberLeaves, who: Prin
     if (doc.get("transfer") or {}).get("status") == TransferStatus.PENDING:
         raise Conflict("该党员有待处理的组织关系转接 / a transfer is pending", field="member_id")
     left = cmd.left_at or reg.today()
-    event = ev.MemberLeft(
+    event = registry_events.MemberLeft(
         member_id=doc["_id"],
         organization_id=doc["organization_id"],
         institution_id=doc["institution_id"],
@@ -197,8 +197,10 @@ async def reveal_member_pii(reg: RegistryUnit, cmd: commands.RevealMemberPii, wh
 
 
 # -- relation transfers --------------------------------------------------------------------------
-TransferEvent = TypeVar("TransferEvent", ev.TransferRequested, ev.TransferAccepted, ev.TransferRefused,
-                        ev.TransferOverdue)
+TransferEvent = TypeVar(
+    "TransferEvent", registry_events.TransferRequested, registry_events.TransferAccepted,
+    registry_events.TransferRefused, registry_events.TransferOverdue,
+)
 
 
 def transfer_event(kind: type[TransferEvent], transfer: Transfer, member_id: str, **more: Any) -> TransferEvent:
@@ -230,7 +232,7 @@ async def request_transfer(reg: RegistryUnit, cmd: commands.RequestTransfer, who
         today=reg.today(),
         deadline_days=reg.settings.transfer_deadline_days,
     )
-    event = transfer_event(ev.TransferRequested, transfer, doc["_id"])
+    event = transfer_event(registry_events.TransferRequested, transfer, doc["_id"])
     stored = await reg.store.update(
         MEMBERS,
         {"_id": doc["_id"], "version": doc["version"]},
@@ -260,7 +262,7 @@ async def accept_transfer(reg: RegistryUnit, cmd: commands.AcceptTransfer, who: 
     target = await load_organization(reg, transfer.to_organization_id, "to_organization_id")
     if target.get("closed_at"):
         raise OrganizationClosed("to_organization_id")
-    event = transfer_event(ev.TransferAccepted, transfer, doc["_id"], effective_at=reg.today(),
+    event = transfer_event(registry_events.TransferAccepted, transfer, doc["_id"], effective_at=reg.today(),
                       status=MemberStatus(doc["status"]))
     stored = await reg.store.update(
         MEMBERS,
@@ -292,7 +294,7 @@ async def _audit_decision(reg: RegistryUnit, who: Principal, action: str, transf
 async def refuse_transfer(reg: RegistryUnit, cmd: commands.RefuseTransfer, who: Principal) -> Doc:
     doc, transfer = await _pending_for_decision(reg, cmd.transfer_id, who, "transfer.refuse")
     refused = transfer.refuse(reg.now(), cmd.reason)
-    event = transfer_event(ev.TransferRefused, transfer, doc["_id"], reason=cmd.reason)
+    event = transfer_event(registry_events.TransferRefused, transfer, doc["_id"], reason=cmd.reason)
     stored = await reg.store.update(
         MEMBERS,
         {"_id": doc["_id"], "transfer.id": transfer.id, "transfer.status": TransferStatus.PENDING.value},
@@ -327,7 +329,8 @@ async def scan_overdue_transfers(reg: RegistryUnit, cmd: commands.ScanOverdueTra
         transfer = Transfer.from_dict(doc["transfer"])
         if not transfer.needs_overdue_notice(today):
             continue
-        event = transfer_event(ev.TransferOverdue, transfer, doc["_id"], days_overdue=transfer.days_overdue(today))
+        overdue = transfer.days_overdue(today)
+        event = transfer_event(registry_events.TransferOverdue, transfer, doc["_id"], days_overdue=overdue)
         stored = await reg.store.update(
             MEMBERS,
             {

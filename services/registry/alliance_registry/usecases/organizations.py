@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alliance_shared.auth import Principal
-from alliance_shared.contracts import registry as ev
+from alliance_shared.contracts import registry as registry_events
 from alliance_shared.contracts.vocabulary import OrganizationKind, Role
 from alliance_shared.errors import Invalid
 
@@ -77,8 +77,8 @@ def check_parent(
         )
 
 
-def _organization_event(doc: Doc) -> ev.OrganizationUpdated:
-    return ev.OrganizationUpdated(
+def _organization_event(doc: Doc) -> registry_events.OrganizationUpdated:
+    return registry_events.OrganizationUpdated(
         organization_id=doc["_id"],
         institution_id=doc["institution_id"],
         institution_ids=doc["institution_ids"],
@@ -105,7 +105,7 @@ async def open_organization(reg: RegistryUnit, cmd: commands.OpenOrganization, w
 
 async def new_organization(
     reg: RegistryUnit, cmd: commands.OpenOrganization, who: Principal, parent: Doc | None
-) -> tuple[Doc, ev.OrganizationOpened]:
+) -> tuple[Doc, registry_events.OrganizationOpened]:
     """The organisation's document and the event announcing it, for `cmd` whose institutions exist
     and whose `parent` is loaded: the checks every way of opening one shares (the API and the
     import, which stores a chunk's organisations in one command)."""
@@ -135,7 +135,7 @@ async def new_organization(
         "has_party_groups": cmd.has_party_groups,
         "secretary": secretary,
     }
-    event = ev.OrganizationOpened(
+    event = registry_events.OrganizationOpened(
         organization_id=oid,
         institution_id=ids[0],
         institution_ids=ids,
@@ -191,7 +191,7 @@ async def close_organization(reg: RegistryUnit, cmd: commands.CloseOrganization,
     closed = cmd.closed_at or reg.today()
     if closed.isoformat() < doc["established_at"]:
         raise Invalid("撤销日期早于成立日期 / closed before it was established", field="closed_at")
-    event = ev.OrganizationClosed(
+    event = registry_events.OrganizationClosed(
         organization_id=doc["_id"], institution_id=doc["institution_id"], closed_at=closed
     )
     stored = await reg.store.update(
