@@ -154,6 +154,22 @@ class Reviews:
     adjustments: tuple[Adjustment, ...] = ()
 
 
+def branch_of(o: Doc) -> Branch:
+    """A projected organisation as scoring reads it."""
+    return Branch(
+        o["_id"], tuple(o["institution_ids"]), o["kind"], o.get("name", ""), _day(o["opened"]), _date(o.get("closed")),
+        bool(o.get("has_party_groups")),
+    )  # fmt: skip
+
+
+def roll_changes(member: Doc) -> list[RollChange]:
+    """A projected member's roll changes, in the order they were projected."""
+    return [
+        RollChange(c["event_id"], _day(c["on"]), c["kind"], c.get("org"), c.get("status"), bool(c.get("pocket")))
+        for c in member.get("changes", [])
+    ]
+
+
 class Projections:
     def __init__(self, db: AsyncDatabase[Doc] | Callable[[], AsyncDatabase[Doc]]) -> None:
         # a callable: the database exists only once the runtime has started
@@ -434,17 +450,7 @@ class Projections:
         facts = PeriodFacts()
         orgs = await self.db.organizations.find({"institution_ids": {"$in": institution_ids}}, ORG_FIELDS).to_list(None)
         owners = sorted({*institution_ids, *(o["institution_ids"][0] for o in orgs if o.get("institution_ids"))})
-        for o in orgs:
-            if o.get("kind") and o.get("opened"):
-                facts.branches[o["_id"]] = Branch(
-                    o["_id"],
-                    tuple(o["institution_ids"]),
-                    o["kind"],
-                    o.get("name", ""),
-                    _day(o["opened"]),
-                    _date(o.get("closed")),
-                    bool(o.get("has_party_groups")),
-                )
+        facts.branches.update((o["_id"], branch_of(o)) for o in orgs if o.get("kind") and o.get("opened"))
         org_ids = sorted(facts.branches)
         p = str(period)
         current: Doc = {"period": p, "superseded_by": None}
@@ -464,18 +470,8 @@ class Projections:
             member_ids: list[str] = []
             async for m in self.db.members.find({"org_ids": {"$in": org_ids}}, {"changes": 1}):
                 member_ids.append(m["_id"])
-                changes = [
-                    RollChange(
-                        c["event_id"],
-                        _day(c["on"]),
-                        c["kind"],
-                        c.get("org"),
-                        c.get("status"),
-                        bool(c.get("pocket")),
-                    )
-                    for c in m.get("changes", [])
-                ]
-                facts.stints += [s for s in stints_of(m["_id"], changes) if s.organization_id in facts.branches]
+                stints = stints_of(m["_id"], roll_changes(m))
+                facts.stints += [s for s in stints if s.organization_id in facts.branches]
             if quarter is not None:
                 for m_id in member_ids:
                     kept(quarter.by_member.get(m_id, ()))

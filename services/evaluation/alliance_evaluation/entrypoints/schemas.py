@@ -71,12 +71,12 @@ class PeriodState(_Out):
 
 
 
-class RankedRow(_Out):
-    id: str
+class RankFields(_Out):
+    """What a ranking row shows of its object, wherever it is ranked."""
+
     name: str | None
     score: float | None
     grade: str | None
-    vetoed: bool
     ownership: str | None
     sector: str | None
     reporting_level: str | None
@@ -84,6 +84,11 @@ class RankedRow(_Out):
     completeness: float | None
     timeliness: float | None
     kind: str | None = Field(None, description="支部的组织类型 / a branch's kind")
+
+
+class RankedRow(RankFields):
+    id: str
+    vetoed: bool
     rank: int = Field(description="全部中的名次 / place among all, best first")
     group: dict[str, Any] = Field(description="同类组 / its peer group")
     group_rank: int | None = Field(description="同类组内名次（待评为 null）/ its rank there; null: not yet scorable")
@@ -282,22 +287,12 @@ class Trend(_Out):
     items: list[TrendPoint]
 
 
-class PeerRankedRow(_Out):
+class PeerRankedRow(RankFields):
     """A row of a peer-group ranking: ranked inside its group (同类组), 待评 rows unranked."""
 
     id: str
     rank: int | None = Field(description="同类组内名次（待评为 null）/ its rank in its group; null: not yet scorable")
-    name: str | None
-    score: float | None
-    grade: str | None
     vetoed: bool | None
-    ownership: str | None
-    sector: str | None
-    reporting_level: str | None
-    institution_id: str | None
-    completeness: float | None
-    timeliness: float | None
-    kind: str | None = None
     group: dict[str, Any]
     group_rank: int | None
     group_size: int
