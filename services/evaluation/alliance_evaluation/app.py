@@ -30,7 +30,6 @@ from .entrypoints.schedule import loops
 from .settings import EvaluationSettings
 from .usecases.rulesets import RulesetLifecycle
 from .usecases.unit import EvaluationUnit
-from .usecases.unlocks import Unlocks
 
 WARM_INTERVAL_S = 5.0
 WARM_QUARTERS = 4
@@ -84,6 +83,7 @@ def create_app(
         ruleset,
         clock,
         settings,
+        unlocks=UnlockStore(lambda: runtime.db, runtime.notify_outbox),
     )
     runtime.consumers = consumer_specs(ev, group_id=f"{settings.service_name}")
     rulesets = RulesetLifecycle(ev, ruleset_store.RulesetStore(lambda: runtime.db))
@@ -104,6 +104,5 @@ def create_app(
     app.state.evaluation = ev
     app.state.jobs = long_work
     app.state.export_files = files
-    app.state.unlocks = Unlocks(ev, UnlockStore(lambda: runtime.db, runtime.notify_outbox))
     app.state.rulesets = rulesets
     return app

@@ -16,7 +16,7 @@ from ..domain import maturity
 from ..domain.errors import UnknownEvent, UnknownOrganization
 from ..domain.periods import Period
 from ..domain.ruleset import available_versions
-from ..usecases import score_decisions, scoring
+from ..usecases import score_decisions, scoring, unlocks
 from ..usecases.score_decisions import (
     DecideAdjustment,
     FileAppeal,
@@ -163,9 +163,8 @@ async def get_organization(
         raise UnknownOrganization(organization_id)
     require_reader(who, doc.get("institution_ids", []))
     answer = await views.organization(ev.models, period_of(period), organization_id)
-    unlocks = request.app.state.unlocks  # the unlock exceptions of a closed period covering the branch
     return answer | {
-        "unlocks": await unlocks.of(period, organization_id=organization_id,
+        "unlocks": await unlocks.of(ev, period, organization_id=organization_id,  # exceptions covering it
                                     institution_ids=doc.get("institution_ids", [])),
         # 上级代办: the branch's reports of the period filed for it by a superior
         "filed_on_behalf": await ev.projections.filed_on_behalf(period_of(period), organization_id),

@@ -14,6 +14,7 @@ from alliance_shared.clock import Clock
 
 from ..adapters.projections import Projections, RegistryWrite
 from ..adapters.readmodels import ReadModels
+from ..adapters.unlocks import UnlockStore
 from ..domain.periods import Period, periods_between
 from ..domain.ruleset import RULESET_DIR, Ruleset, load_ruleset
 from ..settings import EvaluationSettings
@@ -45,6 +46,8 @@ class EvaluationUnit:
     _unlocked: dict[str, set[str]] = field(default_factory=dict)
     # set when a batch queued rescores: the rescore loop wakes at once (a live stream's scores)
     queued: asyncio.Event = field(default_factory=asyncio.Event)
+    # the unlock exceptions of closed periods, kept on the periods' own documents (`usecases.unlocks`)
+    unlocks: UnlockStore | None = None
 
     def ruleset_version(self, version: str | None) -> Ruleset:
         if not version or version == self.ruleset.version:

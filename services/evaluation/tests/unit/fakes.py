@@ -133,12 +133,36 @@ class FakeReadModels:
             target.setdefault(period, set()).update(ids)
 
 
+class FakeUnlockStore:
+    """The unlock exceptions on each period's document, written only at the version read."""
+
+    def __init__(self, periods: dict[str, Doc]) -> None:
+        self.periods = periods  # the read models' periods: the same documents
+        self.events: list[Any] = []
+
+    async def of_period(self, period: str) -> tuple[Doc | None, list[Doc], int]:
+        doc = self.periods.get(period)
+        if doc is None:
+            return None, [], 0
+        return doc, list(doc.get("unlocks") or []), int(doc.get("unlocks_version") or 0)
+
+    async def write(self, period: str, version_was: int, unlocks: list[Doc], events: Sequence[Any]) -> bool:
+        doc = self.periods.get(period)
+        if doc is None or doc.get("status") != "closed" or int(doc.get("unlocks_version") or 0) != version_was:
+            return False
+        doc.update(unlocks=[dict(u) for u in unlocks], unlocks_version=version_was + 1)
+        self.events.extend(events)
+        return True
+
+
 def unit(now: datetime = datetime(2026, 11, 16, 2, 0, tzinfo=UTC), **settings: Any) -> EvaluationUnit:
     """A unit of work over the fakes, standing on `now` (mid-Q4 2026 unless told)."""
+    models = FakeReadModels()
     return EvaluationUnit(
         FakeProjections(),  # type: ignore[arg-type]
-        FakeReadModels(),  # type: ignore[arg-type]
+        models,  # type: ignore[arg-type]
         load_ruleset("2026.1"),
         FixedClock(now),
         EvaluationSettings(environment="test", **settings),
+        unlocks=FakeUnlockStore(models.periods),  # type: ignore[arg-type]
     )
