@@ -26,7 +26,7 @@ from alliance_shared.contracts.registry import (
     TransferOverdue,
 )
 from alliance_shared.contracts.vocabulary import zh
-from alliance_shared.kafka.consumer import PayloadHandler
+from alliance_shared.kafka.consumer import PayloadHandler, with_context
 from alliance_shared.validation import field_zh
 
 from .adapters.store import Doc, Store
@@ -505,15 +505,17 @@ EVENT_HANDLERS: dict[type[EventPayload], Any] = {
 GATHERING = {on_branch_caught_up, on_meeting_held}
 
 
+def _after_gathered(handler: Any) -> Any:
+    """`handler`, applying first the reports the batch has gathered so far."""
+
+    async def handle(n: NotificationUnit, payload: Any, event: CloudEvent) -> None:
+        await apply_reports(n)
+        await handler(n, payload, event)
+
+    return handle
+
+
 def bound_handlers(n: NotificationUnit) -> dict[type[EventPayload], PayloadHandler]:
-    """The table with the notifier bound in, for `EventDispatch`."""
-
-    def bind(fn: Any) -> PayloadHandler:
-        async def handle(payload: Any, event: CloudEvent) -> None:
-            if fn not in GATHERING:
-                await apply_reports(n)
-            await fn(n, payload, event)
-
-        return handle
-
-    return {cls: bind(fn) for cls, fn in EVENT_HANDLERS.items()}
+    """The table with the unit given, for `EventDispatch`."""
+    in_order = {kind: h if h in GATHERING else _after_gathered(h) for kind, h in EVENT_HANDLERS.items()}
+    return with_context(in_order, n)

@@ -19,11 +19,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..usecases import conformance
-from ..usecases.conformance import DryRun, check
+from ..usecases.conformance import ConformanceRun, check
 from ..usecases.ingestion import IngestReport
 from .deps import ActivityDep, event_answer
 from .events import submitted_items
-from .schemas import DryRun as DryRunAnswer
+from .schemas import DryRun
 
 router = APIRouter(prefix="/api/v1", tags=["conformance"])
 NOTHING_KEPT = {"stored": False, "published": False}
@@ -40,13 +40,13 @@ def _outcome(report: IngestReport) -> dict[str, Any]:
     }
 
 
-def _answer(run: DryRun, channel: str, **would: Any) -> dict[str, Any]:
+def _answer(run: ConformanceRun, channel: str, **would: Any) -> dict[str, Any]:
     return {"dry_run": True, "channel": channel, **would, "checks": run.checks,
             **(_outcome(run.report) if run.report is not None else {}), **NOTHING_KEPT}  # fmt: skip
 
 
 @router.post("/webhooks/{institution_id}/validate", response_model=None,
-             responses={200: {"model": DryRunAnswer, "description": "试运行结果 / the dry run"}})
+             responses={200: {"model": DryRun, "description": "试运行结果 / the dry run"}})
 async def validate_webhook(
     institution_id: str,
     request: Request,
@@ -112,7 +112,7 @@ class KafkaMessage(BaseModel):
 
 @router.post(
     "/kafka-messages:validate",
-    response_model=DryRunAnswer,
+    response_model=DryRun,
     response_model_exclude_unset=True,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": KafkaMessage.model_json_schema()}}}

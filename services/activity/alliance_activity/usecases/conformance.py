@@ -43,7 +43,7 @@ def check(name: str, ok: bool, detail: str, **more: Any) -> Check:
 
 
 @dataclass
-class DryRun:
+class ConformanceRun:
     """The checks in order, and the ingestion's verdict once the data could be checked."""
 
     checks: list[Check] = field(default_factory=list)
@@ -71,9 +71,9 @@ async def webhook_signer(unit: ActivityUnit, institution_id: str, timestamp: str
 
 async def webhook_credentials(
     unit: ActivityUnit, institution_id: str, body: bytes, timestamp: str, signature: str, now: datetime
-) -> tuple[DryRun, str | None]:
+) -> tuple[ConformanceRun, str | None]:
     """The timestamp's and the signature's checks, and the key that signed (None: none did)."""
-    run, window = DryRun(), unit.settings.webhook_window_s
+    run, window = ConformanceRun(), unit.settings.webhook_window_s
     signed = {"signed_text": "{X-Timestamp}.{body}", "body_bytes": len(body),
               "body_sha256": hashlib.sha256(body).hexdigest()}  # fmt: skip
     try:
@@ -122,8 +122,8 @@ def data_check(report: IngestReport) -> Check:
 
 
 async def dry_run_webhook(
-    unit: ActivityUnit, run: DryRun, institution_id: str, key_id: str, items: list[Submitted]
-) -> DryRun:
+    unit: ActivityUnit, run: ConformanceRun, institution_id: str, key_id: str, items: list[Submitted]
+) -> ConformanceRun:
     """The data of a signed webhook, through the ingestion path as a dry run."""
     reporter = Reporter(subject=f"key:{key_id}", institution_id=institution_id, key_id=key_id)
     run.report = await unit.ingest(items, Channel.WEBHOOK, reporter, dry_run=True)
@@ -132,16 +132,16 @@ async def dry_run_webhook(
 
 
 @dataclass
-class KafkaDryRun(DryRun):
+class KafkaRun(ConformanceRun):
     would_consume: str = "rejected"  # accepted | duplicate | rejected | rejected_to_dlq
 
 
 async def dry_run_kafka_message(
     unit: ActivityUnit, who: Principal, topic: str, key: str | None, headers: Sequence[tuple[str, str]], value: Any
-) -> KafkaDryRun:
+) -> KafkaRun:
     """What the consumer of `activity.ingest.v1` would do with this message (key, `ce_*` headers,
     value), check by check; another institution's message is refused as the broker's ACLs would."""
-    run = KafkaDryRun()
+    run = KafkaRun()
     named = {k.lower(): v for k, v in headers}
     if topic != ACTIVITY_INGEST:
         run.checks.append(check("topic", False, f"L3 事件应发往 {ACTIVITY_INGEST} / produce to {ACTIVITY_INGEST}",

@@ -30,7 +30,7 @@ def unit() -> ActivityUnit:
     return ActivityUnit(settings, None, None, None, ApiKeys(reads, max_age_s=5.0))  # type: ignore[arg-type]
 
 
-def checks(run: conformance.DryRun) -> dict[str, bool]:
+def checks(run: conformance.ConformanceRun) -> dict[str, bool]:
     return {c["check"]: c["ok"] for c in run.checks}
 
 

@@ -140,7 +140,7 @@ async def get_institution(
     if ruleset:
         return await scoring.replay(ev, Period.parse(period), institution_id, ruleset)
     answer = await views.institution(ev.models, period_of(period), institution_id, compare)
-    rs = ev.in_force.get(period_of(period), ev.ruleset)  # its completeness and timeliness against its level's
+    rs = ev.ruleset_for(period_of(period))  # its completeness and timeliness against its level's
     return answer | {"against_level": maturity.against_level(answer, rs)}
 
 

@@ -484,20 +484,20 @@ class Exemption(_Out):
     granted_at: datetime
 
 
-class Named_(_Out):
+class ObjectNamed(_Out):
     object_name: str | None = Field(None, description="对象名称 / the object's name")
     institution_name: str | None = None
 
 
-class AdjustmentItem(Adjustment, Named_):
+class AdjustmentItem(Adjustment, ObjectNamed):
     can_decide: bool = Field(description="调用者可否审批 / whether the caller may decide it")
 
 
-class AppealItem(Appeal, Named_):
+class AppealItem(Appeal, ObjectNamed):
     can_resolve: bool
 
 
-class ExemptionItem(Exemption, Named_):
+class ExemptionItem(Exemption, ObjectNamed):
     pass
 
 

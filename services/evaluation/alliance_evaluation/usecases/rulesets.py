@@ -184,7 +184,7 @@ class RulesetLifecycle:
                 loaded = time.perf_counter() - t0
                 await self.store.note_job(job_id, {"progress": {
                     "done": k, "total": len(periods), "period": p, "phase": "scoring"}})  # fmt: skip
-                rs = self.ev.in_force.get(p, self.ev.ruleset)
+                rs = self.ev.ruleset_for(p)
                 moves, scored = await asyncio.to_thread(_both, facts, period, rs, draft, ids, today)
                 t1 = time.perf_counter()
                 await self.store.add_rows(_rows(job_id, p, moves, facts))

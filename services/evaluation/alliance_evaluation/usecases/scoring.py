@@ -106,7 +106,7 @@ async def _rescore(
                 )
             # an institution the registry never announced (only events naming it) is not scored
             known = [i for i in chunk if i in facts.institutions]
-            rs = unit.in_force.get(str(period), unit.ruleset)
+            rs = unit.ruleset_for(str(period))
             result = await asyncio.to_thread(_scored, facts, period, rs, known, today)
             if writing is not None:
                 n, docs = await writing
@@ -162,7 +162,7 @@ async def refresh_overview(
     if docs is None:
         docs = await unit.models.rank_documents(period)
     rejections = await unit.models.rejections_by_institution(period)
-    rs = unit.in_force.get(period, unit.ruleset)  # its levels' expectations (maturity-fair comparison)
+    rs = unit.ruleset_for(period)  # its levels' expectations (maturity-fair comparison)
     await unit.models.save_overview(period, build_overview(period, docs, rejections, unit.clock.now(), rs), docs)
 
 
@@ -187,7 +187,7 @@ async def close_period(unit: EvaluationUnit, period: Period, who: Principal) -> 
 async def scan_lagging(unit: EvaluationUnit, progress: Progress | None = None) -> dict[str, int]:
     await rescore_dirty(unit)
     # a meeting counts as the ruleset in force for the quarter we are in says (review states)
-    review = unit.in_force.get(str(Period.of_instant(unit.clock.now())), unit.ruleset).review
+    review = unit.ruleset_for(str(Period.of_instant(unit.clock.now()))).review
     return await LaggingScan(unit.models, unit.projections, unit.clock, unit.settings, review).run(progress)
 
 

@@ -35,7 +35,7 @@ from .schemas import (
     SmsSpending,
     TemplateList,
     TemplatePreview,
-    _time,
+    shown_at,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["notification"])
@@ -132,7 +132,7 @@ async def dead_letters(
                 "organization_id": d.get("organization_id"),
                 "recipient": d.get("recipient_masked"),
                 "reason": d["reason"],
-                "at": _time(d["at"]),
+                "at": shown_at(d["at"]),
                 "requeued": d.get("requeued", False),
             }
             for d in docs[:limit]
@@ -318,9 +318,9 @@ async def list_cases(
                 "period": d["period"],
                 "status": d["status"],
                 "step": d.get("step"),
-                "opened_at": _time(d["opened_at"]),
-                "next_step_at": _time(d.get("next_step_at")),
-                "resolved_at": _time(d.get("resolved_at")),
+                "opened_at": shown_at(d["opened_at"]),
+                "next_step_at": shown_at(d.get("next_step_at")),
+                "resolved_at": shown_at(d.get("resolved_at")),
             }
             for d in docs[:limit]
         ],

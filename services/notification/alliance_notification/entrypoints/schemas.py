@@ -15,7 +15,7 @@ from ..domain.templates import MessageTemplate
 from ..domain.timing import shanghai_text
 
 
-def _time(value: Any) -> Any:
+def shown_at(value: Any) -> Any:
     return shanghai_text(value) if isinstance(value, datetime) else value
 
 
@@ -64,8 +64,8 @@ class DeliveryOut(BaseModel):
             organization_id=doc.get("organization_id"),
             institution_id=doc.get("institution_id"),
             period=doc.get("period"),
-            created_at=_time(doc["created_at"]),
-            due_at=_time(doc.get("due_at")),
+            created_at=shown_at(doc["created_at"]),
+            due_at=shown_at(doc.get("due_at")),
             reason_zh=doc.get("reason_zh")
             or (
                 explain(doc.get("last_error_code"), doc.get("last_error"))
@@ -78,7 +78,7 @@ class DeliveryOut(BaseModel):
 
 
 def _entry(h: dict[str, Any]) -> HistoryEntry:
-    entry = {k: _time(v) for k, v in h.items() if k in HistoryEntry.model_fields}
+    entry = {k: shown_at(v) for k, v in h.items() if k in HistoryEntry.model_fields}
     if h.get("error") and not h.get("reason_zh"):  # written before reasons were stored: read it now
         entry["code"] = h.get("code") or None
         entry["reason_zh"] = explain(h.get("code"), h.get("error"))
